@@ -1,0 +1,1 @@
+"""Telemetry sinks: Prometheus, OpenTelemetry and CloudWatch. Imports nothing from the other top-level packages."""

@@ -1,0 +1,1 @@
+"""Arbiter core: configuration, providers, store, compare engine, HTTP API and CLI. Owns the wiring."""

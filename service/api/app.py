@@ -1,0 +1,136 @@
+"""FastAPI application: compare (SSE and JSON), turns, votes, variants, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+
+from service.api.errors import install_error_handlers
+from service.compare import CompareEvent
+from service.errors import ArbiterError, Conflict
+from service.providers import probe_model
+from service.runtime import Runtime
+from service.schemas import CompareRequest, ErrorResponse, TurnOut, VariantOut, VoteIn, VoteOut
+from service.variants import Variant
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 409, 413, 422, 502, 503)
+}
+
+
+def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
+    return VariantOut(
+        name=v.name,
+        description=v.description,
+        provider=v.provider,
+        model=v.model_label,
+        params=v.params,
+        system_prompt=v.system_prompt,
+        source=runtime.catalog.source(v.name),
+    )
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Arbiter",
+        version="0.1.0",
+        description="Compare generative models side by side, collect preference labels, watch quality.",
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    engine = runtime.engine
+    store = runtime.store
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz() -> JSONResponse:
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            await asyncio.to_thread(store.ping)
+            checks["store"] = {"ok": True, "detail": store.engine.url.get_backend_name()}
+        except ArbiterError as exc:
+            checks["store"] = {"ok": False, "detail": exc.message}
+        probes = await asyncio.gather(*(asyncio.to_thread(probe_model, v) for v in runtime.catalog.all()))
+        for v, probe in zip(runtime.catalog.all(), probes, strict=True):
+            checks[f"variant:{v.name}"] = {"ok": probe.ok, "detail": probe.detail}
+        ready = all(c["ok"] for c in checks.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+
+    @app.get("/api/variants", tags=["variants"])
+    async def list_variants() -> list[VariantOut]:
+        return [_variant_out(runtime, v) for v in runtime.catalog.all()]
+
+    @app.post("/api/variants", tags=["variants"], status_code=201, responses=_ERRORS)
+    async def create_variant(variant: Variant) -> VariantOut:
+        if variant.name in runtime.catalog.names():
+            raise Conflict(f"a variant named {variant.name!r} already exists", hint="Pick another name.")
+        await asyncio.to_thread(store.add_variant, variant)
+        runtime.catalog.add(variant)
+        return _variant_out(runtime, variant)
+
+    @app.post("/api/compare", tags=["compare"], responses=_ERRORS)
+    async def compare(req: CompareRequest) -> TurnOut:
+        """Run a comparison and answer when every pane has finished (or failed)."""
+        turn_id = None
+        async for event in engine.run(req):
+            if event.kind == "turn":
+                turn_id = event.data["turn_id"]
+        assert turn_id is not None
+        return await asyncio.to_thread(store.get_turn, turn_id)
+
+    @app.post(
+        "/api/compare/stream",
+        tags=["compare"],
+        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "SSE: turn, token, answer, done"}},
+    )
+    async def compare_stream(req: CompareRequest) -> EventSourceResponse:
+        """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then `done`."""
+        events = engine.run(req)
+        first = await anext(events)  # validation and store errors surface here as JSON errors
+
+        async def body() -> AsyncIterator[dict[str, str]]:
+            yield _sse(first)
+            try:
+                async for event in events:
+                    yield _sse(event)
+            except ArbiterError as exc:
+                yield {"event": "error", "data": json.dumps(exc.to_dict())}
+
+        return EventSourceResponse(body(), ping=15)
+
+    @app.get("/api/turns", tags=["turns"])
+    async def list_turns(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[TurnOut]:
+        return await asyncio.to_thread(store.list_turns, limit=limit, offset=offset)
+
+    @app.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
+    async def get_turn(turn_id: str) -> TurnOut:
+        return await asyncio.to_thread(store.get_turn, turn_id)
+
+    @app.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)
+    async def cancel_turn(turn_id: str) -> dict[str, int]:
+        return {"cancelled_panes": engine.cancel(turn_id)}
+
+    @app.post("/api/turns/{turn_id}/votes", tags=["votes"], status_code=201, responses=_ERRORS)
+    async def cast_vote(turn_id: str, vote: VoteIn) -> VoteOut:
+        return await asyncio.to_thread(store.cast_vote, turn_id, vote)
+
+    @app.get("/api/turns/{turn_id}/votes", tags=["votes"], responses=_ERRORS)
+    async def vote_history(turn_id: str) -> list[VoteOut]:
+        await asyncio.to_thread(store.get_turn, turn_id)
+        return await asyncio.to_thread(store.vote_history, turn_id)
+
+    return app
+
+
+def _sse(event: CompareEvent) -> dict[str, str]:
+    return {"event": event.kind, "data": json.dumps(event.data)}
+

@@ -1,0 +1,41 @@
+"""Errors as JSON: `{"error": {"code", "message", "hint"}}` with a stable code. Never a traceback."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import ArbiterError
+
+log = structlog.get_logger(__name__)
+
+
+def error_response(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "hint": hint}})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ArbiterError)
+    async def _arbiter(_: Request, exc: ArbiterError) -> JSONResponse:
+        return error_response(exc.http_status, exc.code, exc.message, exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return error_response(422, "invalid_request", "; ".join(parts), "See the API schema at /docs.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("api.unhandled", error=type(exc).__name__)
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

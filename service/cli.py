@@ -1,0 +1,176 @@
+"""The `arbiter` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.columns import Columns
+from rich.console import Console
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from service.config import Settings
+from service.errors import ArbiterError
+from service.logs import configure_logging
+
+app = typer.Typer(help="Arbiter: compare generative models side by side.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Print Arbiter errors as a message and a hint, not a traceback, and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArbiterError as exc:
+            err_console.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+            if exc.hint:
+                err_console.print(f"[yellow]how to fix[/]: {exc.hint}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default ARBITER_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ARBITER_PORT or 8000).")] = None,
+) -> None:
+    """Start the web service (API and page) on the configured store and variants."""
+    import uvicorn
+
+    from service.api import create_app
+    from service.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings)
+    host = host or settings.host
+    port = port or settings.port
+    console.print(
+        f"[bold green]Arbiter[/] is starting on [bold]http://{host}:{port}/[/] "
+        f"(store: {runtime.store.engine.url.get_backend_name()}, variants: {', '.join(runtime.catalog.names())})"
+    )
+    console.print(f"API docs: http://{host}:{port}/docs")
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_level=settings.log_level, access_log=False)
+    finally:
+        runtime.close()
+
+
+@app.command()
+@friendly_errors
+def models() -> None:
+    """List the variants and whether each model is reachable."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.providers import probe_model
+    from service.variants import load_variants
+
+    settings = Settings()
+    variants = load_variants(settings.resolved_variants_file)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        probes = list(pool.map(probe_model, variants))
+    table = Table(title=f"Variants ({settings.resolved_variants_file})")
+    for column in ("variant", "provider", "model", "reachable", "detail"):
+        table.add_column(column)
+    for v, p in zip(variants, probes, strict=True):
+        table.add_row(v.name, v.provider, v.model_label, "[green]yes[/]" if p.ok else "[red]no[/]", p.detail)
+    console.print(table)
+    if not all(p.ok for p in probes):
+        raise typer.Exit(2)
+
+
+def _fmt(value: float | int | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+@app.command()
+@friendly_errors
+def compare(
+    prompt: Annotated[str, typer.Argument(help="The prompt to send to every variant.")],
+    variant: Annotated[list[str], typer.Option("--variant", "-v", help="A variant name; repeat 2-4 times.")],
+    timeout: Annotated[float | None, typer.Option(help="Per-pane timeout in seconds.")] = None,
+) -> None:
+    """Stream the answers of several variants side by side, then print their metrics."""
+    from service.runtime import build_runtime
+    from service.schemas import AnswerOut, CompareRequest
+
+    settings = Settings()
+    configure_logging("warning")
+    runtime = build_runtime(settings)
+    request = CompareRequest(prompt=prompt, variants=variant, timeout_s=timeout)
+    runtime.engine.validate(request)
+    texts = ["" for _ in variant]
+    states = ["streaming…" for _ in variant]
+    answers: list[AnswerOut] = []
+
+    def render() -> Columns:
+        return Columns(
+            [Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True) for i, name in enumerate(variant)],
+            equal=True,
+            expand=True,
+        )
+
+    async def run() -> None:
+        with Live(render(), console=console, refresh_per_second=12) as live:
+            async for event in runtime.engine.run(request):
+                if event.kind == "token":
+                    texts[event.data["pane"]] += event.data["text"]
+                elif event.kind == "answer":
+                    answer = AnswerOut.model_validate(event.data)
+                    answers.append(answer)
+                    states[answer.pane] = answer.status
+                    if answer.error_message:
+                        texts[answer.pane] += f"\n[red]{answer.error_code}: {answer.error_message}[/]"
+                live.update(render())
+
+    try:
+        asyncio.run(run())
+    finally:
+        runtime.close()
+    table = Table(title="Metrics")
+    for column in ("pane", "variant", "status", "TTFT ms", "latency ms", "tokens in", "tokens out", "cost USD"):
+        table.add_column(column, justify="right" if column not in ("variant", "status") else "left")
+    for a in sorted(answers, key=lambda a: a.pane):
+        table.add_row(
+            str(a.pane), a.variant, a.status, _fmt(a.ttft_ms, ".0f"), _fmt(a.latency_ms, ".0f"),
+            _fmt(a.tokens_in, "d"), _fmt(a.tokens_out, "d"), _fmt(a.cost_usd, ".6f"),
+        )
+    console.print(table)
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Apply database migrations up to the latest revision."""
+    from service.store import Store
+
+    settings = Settings()
+    if settings.resolved_database_url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url)
+    try:
+        store.upgrade()
+    finally:
+        store.dispose()
+    console.print(f"[green]database is up to date[/] ({store.engine.url.render_as_string(hide_password=True)})")
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    app()

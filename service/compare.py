@@ -1,0 +1,281 @@
+"""The compare engine: one prompt to N variants at once.
+
+Each pane runs as its own task; tokens go to the caller as they arrive from any pane. A
+slow, failing or timed-out pane never blocks the others. Every answer is stored as soon as
+its pane ends, with the exact request, timings, tokens, cost and error. Panes keep running
+(and are stored) if the caller goes away; they stop on timeout or an explicit cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from service.catalog import Catalog
+from service.errors import InvalidRequest, NotFound, PayloadTooLarge, ProviderError
+from service.pricing import PriceTable
+from service.providers import classify_error
+from service.schemas import AnswerOut, CompareRequest, Message
+from service.store import Store
+from service.variants import GenerationParams, Variant
+
+log = structlog.get_logger(__name__)
+
+RETRIES_BEFORE_FIRST_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class CompareEvent:
+    """`turn` (ids and panes), `token` (pane, text), `answer` (a pane ended), `done`."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _Pane:
+    index: int
+    variant: Variant
+    params: GenerationParams
+    messages: list[Message]
+    timeout_s: float
+
+
+@dataclass
+class _Outcome:
+    text: list[str] = field(default_factory=list)
+    ttft_ms: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    finish_reason: str | None = None
+    provider_latency_ms: float | None = None
+    emitted: bool = False
+
+
+def _to_langchain(messages: list[Message]) -> list[BaseMessage]:
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m.role](content=m.content) for m in messages]
+
+
+def _call_kwargs(params: GenerationParams) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {k: v for k, v in params.model_dump(exclude={"stop"}).items() if v is not None}
+    if params.stop:
+        kwargs["stop"] = list(params.stop)
+    return kwargs
+
+
+class CompareEngine:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        prices: PriceTable,
+        *,
+        max_prompt_chars: int = 32_000,
+        min_panes: int = 2,
+        max_panes: int = 4,
+        default_timeout_s: float = 120.0,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.prices = prices
+        self.max_prompt_chars = max_prompt_chars
+        self.min_panes = min_panes
+        self.max_panes = max_panes
+        self.default_timeout_s = default_timeout_s
+        self._running: dict[str, list[asyncio.Task[AnswerOut]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- validation --------------------------------------------------------------------
+
+    def validate(self, req: CompareRequest) -> list[Variant]:
+        if not req.prompt.strip():
+            raise InvalidRequest("the prompt is empty", hint="Type a question or instruction.", code="empty_prompt")
+        if len(req.prompt) > self.max_prompt_chars:
+            raise PayloadTooLarge(
+                f"the prompt has {len(req.prompt):,} characters; the limit is {self.max_prompt_chars:,}",
+                hint="Shorten it, or raise ARBITER_MAX_PROMPT_CHARS.",
+            )
+        if not self.min_panes <= len(req.variants) <= self.max_panes:
+            raise InvalidRequest(
+                f"compare takes {self.min_panes} to {self.max_panes} variants; got {len(req.variants)}",
+                code="bad_pane_count",
+            )
+        if req.overrides is not None and len(req.overrides) != len(req.variants):
+            raise InvalidRequest(
+                f"`overrides` has {len(req.overrides)} entries for {len(req.variants)} panes",
+                hint="Give one entry (or null) per pane.",
+            )
+        return [self.catalog.get(name) for name in req.variants]
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
+        variants = self.validate(req)
+        start = await asyncio.to_thread(self.store.start_turn, req.conversation_id, list(req.variants), req.prompt)
+        panes = []
+        for i, variant in enumerate(variants):
+            override = req.overrides[i] if req.overrides else None
+            messages = [Message(role="system", content=variant.system_prompt)] if variant.system_prompt else []
+            messages += start.history[i]
+            messages.append(Message(role="user", content=req.prompt))
+            panes.append(
+                _Pane(
+                    index=i,
+                    variant=variant,
+                    params=variant.params.merged(override),
+                    messages=messages,
+                    timeout_s=req.timeout_s or variant.timeout_s or self.default_timeout_s,
+                )
+            )
+        queue: asyncio.Queue[CompareEvent] = asyncio.Queue()
+        slots: dict[str, int] = {}
+        tasks = []
+        for pane in panes:
+            slot = slots.get(pane.variant.name, 0)
+            slots[pane.variant.name] = slot + 1
+            tasks.append(asyncio.create_task(self._run_pane(start.turn_id, pane, slot, queue)))
+        self._running[start.turn_id] = tasks
+        supervisor = asyncio.create_task(self._supervise(start.turn_id, tasks, queue))
+        self._background.add(supervisor)
+        supervisor.add_done_callback(self._background.discard)
+
+        yield CompareEvent(
+            "turn",
+            {
+                "turn_id": start.turn_id,
+                "conversation_id": start.conversation_id,
+                "position": start.position,
+                "panes": [{"pane": p.index, "variant": p.variant.name} for p in panes],
+            },
+        )
+        while True:
+            event = await queue.get()
+            yield event
+            if event.kind == "done":
+                return
+
+    async def _supervise(self, turn_id: str, tasks: list[asyncio.Task[AnswerOut]], queue: asyncio.Queue[CompareEvent]) -> None:
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self.store.finish_turn, turn_id)
+        finally:
+            self._running.pop(turn_id, None)
+            queue.put_nowait(CompareEvent("done", {"turn_id": turn_id}))
+
+    def cancel(self, turn_id: str) -> int:
+        """Stop the panes of a running turn; returns how many were still running."""
+        tasks = self._running.get(turn_id)
+        if tasks is None:
+            raise NotFound(f"turn {turn_id} is not running", code="turn_not_running")
+        running = [t for t in tasks if not t.done()]
+        for t in running:
+            t.cancel()
+        return len(running)
+
+    async def _stream_once(self, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent], out: _Outcome, started: float) -> None:
+        model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
+        async for chunk in model.astream(_to_langchain(pane.messages), **_call_kwargs(pane.params)):
+            text = chunk.text
+            if text:
+                if out.ttft_ms is None:
+                    out.ttft_ms = (time.perf_counter() - started) * 1000
+                out.emitted = True
+                out.text.append(text)
+                queue.put_nowait(CompareEvent("token", {"pane": pane.index, "text": text}))
+            usage = getattr(chunk, "usage_metadata", None)
+            if usage:
+                out.tokens_in = usage.get("input_tokens")
+                out.tokens_out = usage.get("output_tokens")
+            meta = chunk.response_metadata or {}
+            reason = meta.get("finish_reason") or meta.get("stopReason")
+            if reason:
+                out.finish_reason = str(reason)
+            latency = (meta.get("metrics") or {}).get("latencyMs")
+            if latency is not None:
+                out.provider_latency_ms = float(latency[0] if isinstance(latency, list) else latency)
+
+    async def _stream_with_retries(self, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent], out: _Outcome, started: float) -> None:
+        for attempt in range(RETRIES_BEFORE_FIRST_TOKEN + 1):
+            try:
+                await self._stream_once(pane, slot, queue, out, started)
+                return
+            except (asyncio.CancelledError, TimeoutError):
+                raise
+            except Exception as exc:
+                err = classify_error(exc)
+                # Retrying is safe only while nothing has been shown to the user.
+                if not err.retryable or out.emitted or attempt == RETRIES_BEFORE_FIRST_TOKEN:
+                    raise err from exc
+                delay = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
+                log.info("pane.retry", variant=pane.variant.name, code=err.code, delay_s=round(delay, 2))
+                await asyncio.sleep(delay)
+
+    async def _run_pane(self, turn_id: str, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent]) -> AnswerOut:
+        started = time.perf_counter()
+        out = _Outcome()
+        status, error_code, error_message = "ok", None, None
+        try:
+            async with asyncio.timeout(pane.timeout_s):
+                await self._stream_with_retries(pane, slot, queue, out, started)
+        except TimeoutError:
+            status, error_code = "timeout", "timeout"
+            error_message = f"no complete answer within {pane.timeout_s:g} s"
+        except asyncio.CancelledError:
+            status, error_code, error_message = "cancelled", "cancelled", "stopped by the user"
+        except ProviderError as err:
+            status, error_code = "error", err.code
+            error_message = err.message + (f" — {err.hint}" if err.hint else "")
+        except Exception as exc:  # a bug in a provider must not take the other panes down
+            err = classify_error(exc)
+            status, error_code, error_message = "error", err.code, err.message
+            log.exception("pane.crashed", variant=pane.variant.name)
+        latency_ms = (time.perf_counter() - started) * 1000
+        record = {
+            "pane": pane.index,
+            "variant_name": pane.variant.name,
+            "variant_spec": pane.variant.model_dump(mode="json"),
+            "request": {
+                "messages": [m.model_dump() for m in pane.messages],
+                "params": pane.params.model_dump(mode="json"),
+                "timeout_s": pane.timeout_s,
+            },
+            "text": "".join(out.text),
+            "status": status,
+            "finish_reason": out.finish_reason if status == "ok" else status,
+            "error_code": error_code,
+            "error_message": error_message,
+            "ttft_ms": out.ttft_ms,
+            "latency_ms": latency_ms,
+            "provider_latency_ms": out.provider_latency_ms,
+            "tokens_in": out.tokens_in,
+            "tokens_out": out.tokens_out,
+            "cost_usd": self.prices.cost(pane.variant, out.tokens_in, out.tokens_out),
+        }
+        answer_id = await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **record))
+        answer = AnswerOut(
+            id=answer_id,
+            pane=pane.index,
+            variant=pane.variant.name,
+            status=status,  # type: ignore[arg-type]
+            text=record["text"],
+            finish_reason=record["finish_reason"],
+            error_code=error_code,
+            error_message=error_message,
+            ttft_ms=out.ttft_ms,
+            latency_ms=latency_ms,
+            provider_latency_ms=out.provider_latency_ms,
+            tokens_in=out.tokens_in,
+            tokens_out=out.tokens_out,
+            cost_usd=record["cost_usd"],
+        )
+        log.info("pane.done", turn_id=turn_id, pane=pane.index, variant=pane.variant.name, status=status,
+                 ttft_ms=out.ttft_ms, latency_ms=round(latency_ms, 1), error_code=error_code)
+        queue.put_nowait(CompareEvent("answer", answer.model_dump(mode="json")))
+        return answer

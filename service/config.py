@@ -1,0 +1,55 @@
+"""Service settings, read from `ARBITER_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARBITER_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".arbiter"),
+        description="Directory for the embedded SQLite store and other local state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: sqlite:///<home>/arbiter.db (WAL mode).",
+    )
+    variants_file: Path | None = Field(
+        default=None,
+        description="TOML or YAML file declaring variants. Default: ./arbiter.toml if it "
+        "exists, else the bundled local-model variants.",
+    )
+    prices_file: Path | None = Field(
+        default=None, description="TOML file overriding the bundled price table."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_prompt_chars: int = Field(default=32_000, ge=1)
+    max_panes: int = Field(default=4, ge=2)
+    default_timeout_s: float = Field(default=120.0, gt=0)
+    auto_migrate: bool = Field(
+        default=True, description="Run database migrations at start-up."
+    )
+    log_level: str = "info"
+    log_json: bool = False
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'arbiter.db').resolve()}"
+
+    @cached_property
+    def resolved_variants_file(self) -> Path:
+        if self.variants_file is not None:
+            return self.variants_file
+        local = Path("arbiter.toml")
+        if local.exists():
+            return local
+        return Path(__file__).parent / "defaults" / "variants.toml"

@@ -1,0 +1,83 @@
+"""One exception hierarchy. Every error has a stable `code`, a message saying what happened,
+and a `hint` saying what to do about it. The API renders them as JSON; the CLI prints them."""
+
+from __future__ import annotations
+
+
+class ArbiterError(Exception):
+    code = "internal_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str = "", code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class ConfigError(ArbiterError):
+    code = "config_invalid"
+    http_status = 500
+
+
+class InvalidRequest(ArbiterError):
+    code = "invalid_request"
+    http_status = 422
+
+
+class NotFound(ArbiterError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ArbiterError):
+    code = "conflict"
+    http_status = 409
+
+
+class StoreUnavailable(ArbiterError):
+    code = "store_unavailable"
+    http_status = 503
+
+
+class ProviderError(ArbiterError):
+    """A model call failed. `code` says why: model_not_found, access_denied,
+    credentials_invalid, throttled, timeout, cancelled, provider_unreachable, provider_error."""
+
+    code = "provider_error"
+    http_status = 502
+    retryable = False
+
+
+class ModelNotFound(ProviderError):
+    code = "model_not_found"
+
+
+class AccessDenied(ProviderError):
+    code = "access_denied"
+
+
+class CredentialsInvalid(ProviderError):
+    code = "credentials_invalid"
+
+
+class Throttled(ProviderError):
+    code = "throttled"
+    retryable = True
+
+
+class ProviderUnreachable(ProviderError):
+    code = "provider_unreachable"
+
+
+class ProviderTimeout(ProviderError):
+    code = "timeout"
+
+
+class PayloadTooLarge(InvalidRequest):
+    code = "prompt_too_long"
+    http_status = 413

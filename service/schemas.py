@@ -1,0 +1,108 @@
+"""API and domain schemas (pydantic). Request models forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.variants import GenerationParams
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class CompareRequest(_Request):
+    prompt: str = Field(description="The user's message for this turn.")
+    variants: list[str] = Field(description="2-4 variant names, one per pane, in pane order.")
+    conversation_id: str | None = Field(
+        default=None, description="Continue this conversation (multi-turn); omit to start one."
+    )
+    overrides: list[GenerationParams | None] | None = Field(
+        default=None, description="Per-pane generation parameter overrides, in pane order."
+    )
+    timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Per-pane timeout.")
+
+
+AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]
+
+
+class AnswerOut(BaseModel):
+    id: str
+    pane: int
+    variant: str
+    status: AnswerStatus
+    text: str
+    finish_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    provider_latency_ms: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    request: dict[str, Any] | None = None
+
+
+class VoteOut(BaseModel):
+    id: str
+    turn_id: str
+    outcome: str
+    ranking: list[int] | None = None
+    rater: str
+    supersedes_id: str | None = None
+    created_at: datetime
+
+
+class TurnOut(BaseModel):
+    id: str
+    conversation_id: str
+    position: int
+    prompt: str
+    status: str
+    created_at: datetime
+    answers: list[AnswerOut]
+    vote: VoteOut | None = None
+
+
+VoteOutcome = Literal["a", "b", "tie", "both_bad", "ranking"]
+
+
+class VoteIn(_Request):
+    outcome: VoteOutcome = Field(
+        description="'a' or 'b' (pane 0 or 1 is better), 'tie', 'both_bad', or 'ranking' "
+        "with `ranking` listing panes best first (for more than two panes)."
+    )
+    ranking: list[int] | None = None
+    rater: str = Field(default="anonymous", min_length=1, max_length=128)
+    idempotency_key: str | None = Field(
+        default=None, max_length=128, description="Repeat-safe: the same key stores one vote."
+    )
+
+
+class VariantOut(BaseModel):
+    name: str
+    description: str
+    provider: str
+    model: str
+    params: GenerationParams
+    system_prompt: str
+    source: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    hint: str = ""
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,305 @@
+"""The store: every read and write of Arbiter's tables goes through `Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
+from service.ids import utcnow
+from service.schemas import AnswerOut, Message, TurnOut, VoteIn, VoteOut
+from service.store import migrate
+from service.store.tables import AnswerRow, ConversationRow, TurnRow, VariantRow, VoteRow
+from service.variants import Variant
+
+
+def _normalise_url(url: str) -> str:
+    # Use psycopg 3 for plain postgres URLs (SQLAlchemy's default would be psycopg2).
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    conversation_id: str
+    turn_id: str
+    position: int
+    history: list[list[Message]]  # per pane: earlier user prompts and that pane's answers
+
+
+def _vote_out(row: VoteRow) -> VoteOut:
+    return VoteOut(
+        id=row.id,
+        turn_id=row.turn_id,
+        outcome=row.outcome,
+        ranking=row.ranking,
+        rater=row.rater,
+        supersedes_id=row.supersedes_id,
+        created_at=row.created_at,
+    )
+
+
+def _answer_out(row: AnswerRow, *, with_request: bool = True) -> AnswerOut:
+    return AnswerOut(
+        id=row.id,
+        pane=row.pane,
+        variant=row.variant_name,
+        status=row.status,  # type: ignore[arg-type]
+        text=row.text,
+        finish_reason=row.finish_reason,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        ttft_ms=row.ttft_ms,
+        latency_ms=row.latency_ms,
+        provider_latency_ms=row.provider_latency_ms,
+        tokens_in=row.tokens_in,
+        tokens_out=row.tokens_out,
+        cost_usd=row.cost_usd,
+        request=row.request if with_request else None,
+    )
+
+
+class Store:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url, schema=schema)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"cannot reach the database at {self.engine.url.render_as_string(hide_password=True)}: "
+                f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}",
+                hint="Start the database or fix ARBITER_DATABASE_URL.",
+            ) from None
+
+    def upgrade(self) -> None:
+        self.ping()
+        migrate.upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(
+                f"database error: {str(exc.orig).strip().splitlines()[0]}",
+                hint="Check that the database is running and reachable.",
+            ) from None
+
+    # -- variants ----------------------------------------------------------------------
+
+    def sync_variants(self, variants: list[Variant], *, source: str = "file") -> None:
+        """Record the variants declared in the config file (insert new, update changed)."""
+        with self.session() as s:
+            existing = {r.name: r for r in s.scalars(select(VariantRow))}
+            for v in variants:
+                spec = v.model_dump(mode="json")
+                row = existing.get(v.name)
+                if row is None:
+                    s.add(VariantRow(name=v.name, spec=spec, source=source))
+                elif row.spec != spec:
+                    row.spec, row.source, row.updated_at = spec, source, utcnow()
+
+    def add_variant(self, variant: Variant) -> None:
+        try:
+            with self.session() as s:
+                s.add(VariantRow(name=variant.name, spec=variant.model_dump(mode="json"), source="api"))
+        except IntegrityError:
+            raise Conflict(
+                f"a variant named {variant.name!r} already exists", hint="Pick another name."
+            ) from None
+
+    def api_variants(self) -> list[Variant]:
+        with self.session() as s:
+            rows = s.scalars(select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at))
+            return [Variant.model_validate(r.spec) for r in rows]
+
+    # -- turns and answers -------------------------------------------------------------
+
+    def start_turn(self, conversation_id: str | None, variant_names: list[str], prompt: str) -> TurnStart:
+        with self.session() as s:
+            if conversation_id is None:
+                conv = ConversationRow(variant_names=variant_names)
+                s.add(conv)
+                s.flush()
+                history: list[list[Message]] = [[] for _ in variant_names]
+                position = 0
+            else:
+                conv = s.get(ConversationRow, conversation_id, options=[selectinload(ConversationRow.turns).selectinload(TurnRow.answers)])
+                if conv is None:
+                    raise NotFound(f"conversation {conversation_id} does not exist", hint="Omit conversation_id to start a new one.")
+                if list(conv.variant_names) != variant_names:
+                    raise Conflict(
+                        f"conversation {conversation_id} compares {conv.variant_names}, not {variant_names}",
+                        hint="Keep the same variants in the same order, or start a new conversation.",
+                    )
+                if any(t.status == "running" for t in conv.turns):
+                    raise Conflict("the previous turn of this conversation is still running", hint="Wait for it to finish.")
+                history = [[] for _ in variant_names]
+                for turn in conv.turns:
+                    by_pane = {a.pane: a for a in turn.answers}
+                    for pane in range(len(variant_names)):
+                        answer = by_pane.get(pane)
+                        history[pane].append(Message(role="user", content=turn.prompt))
+                        history[pane].append(Message(role="assistant", content=answer.text if answer else ""))
+                position = len(conv.turns)
+            turn = TurnRow(conversation_id=conv.id, position=position, prompt=prompt)
+            s.add(turn)
+            s.flush()
+            return TurnStart(conv.id, turn.id, position, history)
+
+    def save_answer(self, turn_id: str, **fields: Any) -> str:
+        with self.session() as s:
+            row = AnswerRow(turn_id=turn_id, **fields)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def recover_interrupted(self) -> int:
+        """Mark turns left running by a crash as interrupted (their stored answers stay)."""
+        with self.session() as s:
+            turns = list(s.scalars(select(TurnRow).where(TurnRow.status == "running")))
+            for turn in turns:
+                turn.status = "interrupted"
+            return len(turns)
+
+    def finish_turn(self, turn_id: str) -> None:
+        with self.session() as s:
+            turn = s.get(TurnRow, turn_id)
+            if turn is not None:
+                turn.status = "done"
+
+    def get_turn(self, turn_id: str, *, with_request: bool = True) -> TurnOut:
+        with self.session() as s:
+            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+            if turn is None:
+                raise NotFound(f"turn {turn_id} does not exist")
+            vote = self._current_vote(s, turn_id)
+            return TurnOut(
+                id=turn.id,
+                conversation_id=turn.conversation_id,
+                position=turn.position,
+                prompt=turn.prompt,
+                status=turn.status,
+                created_at=turn.created_at,
+                answers=[_answer_out(a, with_request=with_request) for a in turn.answers],
+                vote=_vote_out(vote) if vote else None,
+            )
+
+    def list_turns(self, *, limit: int = 50, offset: int = 0) -> list[TurnOut]:
+        with self.session() as s:
+            ids = list(s.scalars(select(TurnRow.id).order_by(TurnRow.created_at.desc()).limit(limit).offset(offset)))
+        return [self.get_turn(i, with_request=False) for i in ids]
+
+    def count(self, table: type[Any]) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+    # -- votes -------------------------------------------------------------------------
+
+    @staticmethod
+    def _current_vote(s: Session, turn_id: str, rater: str | None = None) -> VoteRow | None:
+        query = select(VoteRow).where(VoteRow.turn_id == turn_id)
+        if rater is not None:
+            query = query.where(VoteRow.rater == rater)
+        rows = list(s.scalars(query.order_by(VoteRow.created_at, VoteRow.id)))
+        superseded = {r.supersedes_id for r in rows if r.supersedes_id}
+        live = [r for r in rows if r.id not in superseded]
+        return live[-1] if live else None
+
+    def cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
+        try:
+            return self._cast_vote(turn_id, vote)
+        except IntegrityError:
+            # A concurrent request with the same idempotency key won the race.
+            if vote.idempotency_key:
+                with self.session() as s:
+                    row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
+                    if row is not None:
+                        return _vote_out(row)
+            raise
+
+    def _cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
+        with self.session() as s:
+            if vote.idempotency_key:
+                row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
+                if row is not None:
+                    return _vote_out(row)
+            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+            if turn is None:
+                raise NotFound(f"turn {turn_id} does not exist")
+            if turn.status != "done":
+                raise Conflict(
+                    "the answers of this turn are still streaming",
+                    hint="Vote once every pane has finished or failed.",
+                    code="turn_not_finished",
+                )
+            panes = len(turn.answers)
+            ranking = None
+            if vote.outcome == "ranking":
+                if vote.ranking is None or sorted(vote.ranking) != list(range(panes)):
+                    raise InvalidRequest(
+                        f"a ranking must list every pane 0..{panes - 1} exactly once, best first",
+                        code="invalid_ranking",
+                    )
+                ranking = list(vote.ranking)
+            elif vote.ranking is not None:
+                raise InvalidRequest("`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking")
+            elif vote.outcome in ("a", "b") and panes < 2:
+                raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
+            previous = self._current_vote(s, turn_id, vote.rater)
+            row = VoteRow(
+                turn_id=turn_id,
+                outcome=vote.outcome,
+                ranking=ranking,
+                rater=vote.rater,
+                supersedes_id=previous.id if previous else None,
+                idempotency_key=vote.idempotency_key,
+            )
+            s.add(row)
+            s.flush()
+            return _vote_out(row)
+
+    def vote_history(self, turn_id: str) -> list[VoteOut]:
+        with self.session() as s:
+            rows = s.scalars(select(VoteRow).where(VoteRow.turn_id == turn_id).order_by(VoteRow.created_at, VoteRow.id))
+            return [_vote_out(r) for r in rows]

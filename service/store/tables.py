@@ -1,0 +1,83 @@
+"""Tables. One per entity; ids are UUIDv7 strings; every row has `created_at` (UTC).
+Votes are append-only: a changed vote is a new row whose `supersedes_id` names the old one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.ids import new_id, utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class VariantRow(Base):
+    __tablename__ = "variants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(16))  # "file" or "api"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    variant_names: Mapped[list[Any]]
+    mode: Mapped[str] = mapped_column(String(16), default="named")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    turns: Mapped[list[TurnRow]] = relationship(back_populates="conversation", order_by="TurnRow.position")
+
+
+class TurnRow(Base):
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
+    answers: Mapped[list[AnswerRow]] = relationship(order_by="AnswerRow.pane")
+
+
+class AnswerRow(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("turn_id", "pane"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    pane: Mapped[int] = mapped_column(Integer)
+    variant_name: Mapped[str] = mapped_column(String(64), index=True)
+    variant_spec: Mapped[dict[str, Any]]
+    request: Mapped[dict[str, Any]]  # exact messages and params sent: enough to reproduce
+    text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # ok | error | timeout | cancelled
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    provider_latency_ms: Mapped[float | None] = mapped_column(Float)
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoteRow(Base):
+    __tablename__ = "votes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # a | b | tie | both_bad | ranking
+    ranking: Mapped[list[Any] | None] = mapped_column(JSON)  # panes, best first
+    rater: Mapped[str] = mapped_column(String(128), default="anonymous")
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("votes.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""The Gradio page, mounted into the FastAPI app by `service`."""
