@@ -1,0 +1,176 @@
+"""Shared fixtures: a real store (SQLite file and PostgreSQL schema), live servers, fakes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from service.api import create_app  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.runtime import Runtime, build_runtime  # noqa: E402
+from service.store import Store  # noqa: E402
+from tests.fakes.aws_server import FakeAws  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from tests.fakes.script import Script  # noqa: E402
+from tests.fakes.scripted import ScriptedFactory  # noqa: E402
+
+PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _aws_dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never reach AWS: dummy credentials, a fixed region, no config files."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store: a SQLite file, or an isolated PostgreSQL schema."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'arbiter.db'}")
+        s.upgrade()
+        yield s
+        s.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    s = Store(PG_URL, schema=schema)
+    try:
+        s.upgrade()
+        yield s
+    finally:
+        s.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+VARIANTS_TOML = """
+[[variants]]
+name = "alpha"
+system_prompt = "You are alpha."
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "alpha"
+[variants.params]
+temperature = 0.1
+max_tokens = 64
+
+[[variants]]
+name = "beta"
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "beta"
+
+[[variants]]
+name = "gamma"
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "gamma"
+"""
+
+
+@pytest.fixture
+def variants_file(tmp_path: Path) -> Path:
+    path = tmp_path / "variants.toml"
+    path.write_text(VARIANTS_TOML)
+    return path
+
+
+@pytest.fixture
+def scripts() -> dict[str, Script]:
+    return {"alpha": Script(tokens=["Paris", " is", " the", " capital", "."]),
+            "beta": Script(tokens=["It", " is", " Paris", "."]),
+            "gamma": Script(tokens=["Bonjour", "!"])}
+
+
+@pytest.fixture
+def runtime(store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime on the real store with scripted models (fast; no network)."""
+    settings = Settings(home=tmp_path, variants_file=variants_file, max_prompt_chars=1000)
+    rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
+    yield rt
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, runtime: Runtime) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(runtime: Runtime) -> Iterator[LiveServer]:
+    with LiveServer(runtime) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_aws() -> Iterator[FakeAws]:
+    with FakeAws() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def wait_for() -> Callable[[Callable[[], bool], float], None]:
+    def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            time.sleep(0.02)
+
+    return _wait
