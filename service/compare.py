@@ -189,11 +189,11 @@ class CompareEngine:
                 out.emitted = True
                 out.text.append(text)
                 queue.put_nowait(CompareEvent("token", {"pane": pane.index, "text": text}))
-            usage = getattr(chunk, "usage_metadata", None)
-            if usage:
-                out.tokens_in = usage.get("input_tokens")
-                out.tokens_out = usage.get("output_tokens")
             meta = chunk.response_metadata or {}
+            usage = getattr(chunk, "usage_metadata", None) or meta.get("token_usage")
+            if usage:
+                out.tokens_in = usage.get("input_tokens", out.tokens_in)
+                out.tokens_out = usage.get("output_tokens", out.tokens_out)
             reason = meta.get("finish_reason") or meta.get("stopReason")
             if reason:
                 out.finish_reason = str(reason)

@@ -56,6 +56,9 @@ class BedrockModel(_Strict):
     profile: str | None = None
     endpoint_url: str | None = None
     max_attempts: int = Field(default=5, ge=1, le=20, description="Tries on throttling.")
+    streaming: bool = Field(
+        default=True, description="Use ConverseStream; false for models that only support Converse."
+    )
 
 
 class SageMakerModel(_Strict):

@@ -174,3 +174,15 @@ def wait_for() -> Callable[[Callable[[], bool], float], None]:
             time.sleep(0.02)
 
     return _wait
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1: CloudWatch, S3, sagemaker-runtime invoke_endpoint, ..."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

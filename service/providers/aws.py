@@ -20,7 +20,7 @@ def aws_client(
 ) -> Any:
     session = boto3.Session(profile_name=profile, region_name=region)
     config = Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # includes the first try
         connect_timeout=10,
         read_timeout=read_timeout_s,
         user_agent_extra="arbiter",

@@ -33,6 +33,9 @@ def text_chunk(text: str) -> ChatGenerationChunk:
 def final_chunk(
     *, input_tokens: int | None, output_tokens: int | None, finish_reason: str | None
 ) -> ChatGenerationChunk:
+    """The last chunk of a stream. LangChain's `usage_metadata` needs both counts; when a
+    container reports only one (TGI streams give no prompt count), the known one still
+    travels in `response_metadata["token_usage"]`."""
     usage = None
     if input_tokens is not None and output_tokens is not None:
         usage = {
@@ -40,11 +43,16 @@ def final_chunk(
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
         }
+    metadata: dict[str, Any] = {
+        "token_usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    }
+    if finish_reason:
+        metadata["finish_reason"] = finish_reason
     return ChatGenerationChunk(
         message=AIMessageChunk(
             content="",
             usage_metadata=usage,  # type: ignore[arg-type]
-            response_metadata={"finish_reason": finish_reason} if finish_reason else {},
+            response_metadata=metadata,
         )
     )
 

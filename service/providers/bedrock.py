@@ -52,4 +52,6 @@ def build_bedrock(spec: BedrockModel, timeout_s: float) -> BedrockChatModel:
         client=runtime,
         bedrock_client=client("bedrock"),
         region_name=runtime.meta.region_name,
+        # langchain-aws only streams for providers it has verified; the variant decides.
+        disable_streaming=not spec.streaming,
     )
