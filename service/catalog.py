@@ -53,6 +53,9 @@ class Catalog:
             self._variants[variant.name] = variant
             self._sources[variant.name] = source
 
+    def cached_model(self, variant: Variant, slot: int = 0) -> BaseChatModel | None:
+        return self._models.get((variant.name, slot))
+
     def model(self, variant: Variant, slot: int = 0) -> BaseChatModel:
         """The chat model for a variant. `slot` > 0 gives a separate instance, so the same
         variant in two panes runs in parallel (a local model instance runs one generation

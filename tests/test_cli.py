@@ -1,0 +1,128 @@
+"""The `arbiter` command, run as a user would (a subprocess), with a fake OpenAI server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.script import Script
+
+ARBITER = [sys.executable, "-m", "service"]
+
+
+def run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "ARBITER_HOME": str(tmp_path / "home"), "COLUMNS": "160", **(env or {})}
+    return subprocess.run([*ARBITER, *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def fake_variants(tmp_path: Path, fake: FakeOpenAI) -> Path:
+    path = tmp_path / "arbiter.toml"
+    path.write_text(
+        f'[[variants]]\nname = "one"\n[variants.model]\nprovider = "openai"\nbase_url = "{fake.base_url}"\nmodel = "m1"\n'
+        f'[[variants]]\nname = "two"\n[variants.model]\nprovider = "openai"\nbase_url = "{fake.base_url}"\nmodel = "m2"\n'
+    )
+    return path
+
+
+def test_compare_streams_and_prints_metrics(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.models["m1"] = Script(tokens=["Alpha", " answer"])
+    fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
+    fake_variants(tmp_path, fake_openai)
+    result = run(["compare", "hello", "-v", "one", "-v", "two"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Alpha answer" in result.stdout and "Beta answer" in result.stdout
+    assert "TTFT ms" in result.stdout and "tokens out" in result.stdout
+    assert (tmp_path / "home" / "arbiter.db").exists()
+
+
+def test_models_lists_reachability(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_variants(tmp_path, fake_openai)
+    result = run(["models"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("yes") == 2
+    (tmp_path / "arbiter.toml").write_text(
+        '[[variants]]\nname = "dead"\n[variants.model]\nprovider = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "x"\n'
+    )
+    result = run(["models"], tmp_path)
+    assert result.returncode == 2 and "no" in result.stdout and "provider_unreachable" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "expected"),
+    [
+        ("malformed", ["serve"], "is not valid TOML"),
+        ("typo", ["serve"], "Extra inputs are not permitted"),
+        ("nodb", ["serve"], "cannot reach the database"),
+        ("ok", ["compare", "hi", "-v", "smollm2-concise", "-v", "ghost"], "unknown variant 'ghost'"),
+        ("ok", ["compare", "   ", "-v", "smollm2-concise", "-v", "smollm2-creative"], "the prompt is empty"),
+    ],
+)
+def test_errors_name_the_problem_and_the_fix_without_traceback(tmp_path: Path, setup: str, args: list[str], expected: str) -> None:
+    env = {}
+    if setup == "malformed":
+        (tmp_path / "arbiter.toml").write_text("[[variants]\n")
+    elif setup == "typo":
+        (tmp_path / "arbiter.toml").write_text('[[variants]]\nname="a"\nsystem_promt="x"\n[variants.model]\nprovider="local"\n')
+    elif setup == "nodb":
+        env["ARBITER_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/none"
+    result = run(args, tmp_path, env)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "how to fix" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL
+
+    name = f"arbiter_cli_{os.getpid()}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        result = run(["db", "upgrade"], tmp_path, {"ARBITER_DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        assert "up to date" in result.stdout
+        check = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with check.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        check.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_serve_starts_and_answers(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_variants(tmp_path, fake_openai)
+    port = free_port()
+    env = {**os.environ, "ARBITER_HOME": str(tmp_path / "home"), "ARBITER_PORT": str(port)}
+    proc = subprocess.Popen([*ARBITER, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["ready"] is True
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
