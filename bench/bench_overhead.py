@@ -31,8 +31,12 @@ def _free_port() -> int:
 
 def direct_ttft(client: httpx.Client, base_url: str) -> float:
     started = time.perf_counter()
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     ttft = None
     with client.stream("POST", base_url + "/chat/completions", json=body) as r:
         for raw in r.iter_lines():
@@ -46,7 +50,9 @@ def direct_ttft(client: httpx.Client, base_url: str) -> float:
 def arbiter_ttft(client: httpx.Client, url: str) -> float:
     started = time.perf_counter()
     ttft = None
-    with client.stream("POST", url + "/api/compare/stream", json={"prompt": "hi", "variants": ["a", "b"]}) as r:
+    with client.stream(
+        "POST", url + "/api/compare/stream", json={"prompt": "hi", "variants": ["a", "b"]}
+    ) as r:
         event = ""
         for raw in r.iter_lines():
             if raw.startswith("event:"):
@@ -63,13 +69,25 @@ def main() -> dict[str, float]:
     with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
         fake.models["m"] = Script(tokens=["tok"] * 20)
         Path(tmp, "arbiter.toml").write_text(
-            "".join(f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{fake.base_url}"\nmodel = "m"\n'
-                    for n in ("a", "b"))
+            "".join(
+                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{fake.base_url}"\nmodel = "m"\n'
+                for n in ("a", "b")
+            )
         )
         port = _free_port()
-        env = {**os.environ, "ARBITER_HOME": tmp, "ARBITER_PORT": str(port), "ARBITER_LOG_LEVEL": "warning"}
-        proc = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=tmp, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "ARBITER_HOME": tmp,
+            "ARBITER_PORT": str(port),
+            "ARBITER_LOG_LEVEL": "warning",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(timeout=30) as client:

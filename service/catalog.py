@@ -49,7 +49,9 @@ class Catalog:
     def add(self, variant: Variant, *, source: str = "api") -> None:
         with self._lock:
             if variant.name in self._variants:
-                raise Conflict(f"a variant named {variant.name!r} already exists", hint="Pick another name.")
+                raise Conflict(
+                    f"a variant named {variant.name!r} already exists", hint="Pick another name."
+                )
             self._variants[variant.name] = variant
             self._sources[variant.name] = source
 

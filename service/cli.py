@@ -19,7 +19,11 @@ from service.config import Settings
 from service.errors import ArbiterError
 from service.logs import configure_logging
 
-app = typer.Typer(help="Arbiter: compare generative models side by side.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Arbiter: compare generative models side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -36,7 +40,9 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ArbiterError as exc:
-            err_console.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False)
+            err_console.print(
+                f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", highlight=False
+            )
             if exc.hint:
                 err_console.print(f"[yellow]how to fix[/]: {exc.hint}", highlight=False)
             raise typer.Exit(1) from None
@@ -47,7 +53,9 @@ def friendly_errors(func: F) -> F:
 @app.command()
 @friendly_errors
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default ARBITER_HOST or 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default ARBITER_HOST or 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ARBITER_PORT or 8000).")] = None,
 ) -> None:
     """Start the web service (API and page) on the configured store and variants."""
@@ -67,7 +75,13 @@ def serve(
     )
     console.print(f"API docs: http://{host}:{port}/docs")
     try:
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
     finally:
         runtime.close()
 
@@ -89,7 +103,9 @@ def models() -> None:
     for column in ("variant", "provider", "model", "reachable", "detail"):
         table.add_column(column)
     for v, p in zip(variants, probes, strict=True):
-        table.add_row(v.name, v.provider, v.model_label, "[green]yes[/]" if p.ok else "[red]no[/]", p.detail)
+        table.add_row(
+            v.name, v.provider, v.model_label, "[green]yes[/]" if p.ok else "[red]no[/]", p.detail
+        )
     console.print(table)
     if not all(p.ok for p in probes):
         raise typer.Exit(2)
@@ -103,7 +119,9 @@ def _fmt(value: float | int | None, spec: str) -> str:
 @friendly_errors
 def compare(
     prompt: Annotated[str, typer.Argument(help="The prompt to send to every variant.")],
-    variant: Annotated[list[str], typer.Option("--variant", "-v", help="A variant name; repeat 2-4 times.")],
+    variant: Annotated[
+        list[str], typer.Option("--variant", "-v", help="A variant name; repeat 2-4 times.")
+    ],
     timeout: Annotated[float | None, typer.Option(help="Per-pane timeout in seconds.")] = None,
 ) -> None:
     """Stream the answers of several variants side by side, then print their metrics."""
@@ -121,7 +139,10 @@ def compare(
 
     def render() -> Columns:
         return Columns(
-            [Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True) for i, name in enumerate(variant)],
+            [
+                Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True)
+                for i, name in enumerate(variant)
+            ],
             equal=True,
             expand=True,
         )
@@ -136,7 +157,9 @@ def compare(
                     answers.append(answer)
                     states[answer.pane] = answer.status
                     if answer.error_message:
-                        texts[answer.pane] += f"\n[red]{answer.error_code}: {answer.error_message}[/]"
+                        texts[answer.pane] += (
+                            f"\n[red]{answer.error_code}: {answer.error_message}[/]"
+                        )
                 live.update(render())
 
     try:
@@ -144,12 +167,27 @@ def compare(
     finally:
         runtime.close()
     table = Table(title="Metrics")
-    for column in ("pane", "variant", "status", "TTFT ms", "latency ms", "tokens in", "tokens out", "cost USD"):
+    for column in (
+        "pane",
+        "variant",
+        "status",
+        "TTFT ms",
+        "latency ms",
+        "tokens in",
+        "tokens out",
+        "cost USD",
+    ):
         table.add_column(column, justify="right" if column not in ("variant", "status") else "left")
     for a in sorted(answers, key=lambda a: a.pane):
         table.add_row(
-            str(a.pane), a.variant, a.status, _fmt(a.ttft_ms, ".0f"), _fmt(a.latency_ms, ".0f"),
-            _fmt(a.tokens_in, "d"), _fmt(a.tokens_out, "d"), _fmt(a.cost_usd, ".6f"),
+            str(a.pane),
+            a.variant,
+            a.status,
+            _fmt(a.ttft_ms, ".0f"),
+            _fmt(a.latency_ms, ".0f"),
+            _fmt(a.tokens_in, "d"),
+            _fmt(a.tokens_out, "d"),
+            _fmt(a.cost_usd, ".6f"),
         )
     console.print(table)
 
@@ -168,7 +206,9 @@ def db_upgrade() -> None:
         store.upgrade()
     finally:
         store.dispose()
-    console.print(f"[green]database is up to date[/] ({store.engine.url.render_as_string(hide_password=True)})")
+    console.print(
+        f"[green]database is up to date[/] ({store.engine.url.render_as_string(hide_password=True)})"
+    )
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -22,7 +22,7 @@ from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLar
 from service.ids import new_id
 from service.pricing import PriceTable
 from service.providers import classify_error
-from service.schemas import AnswerOut, CompareRequest, Message
+from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
 from service.store import Store
 from service.variants import GenerationParams, Variant
 
@@ -67,7 +67,9 @@ def _to_langchain(messages: list[Message]) -> list[BaseMessage]:
 
 
 def _call_kwargs(params: GenerationParams) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {k: v for k, v in params.model_dump(exclude={"stop"}).items() if v is not None}
+    kwargs: dict[str, Any] = {
+        k: v for k, v in params.model_dump(exclude={"stop"}).items() if v is not None
+    }
     if params.stop:
         kwargs["stop"] = list(params.stop)
     return kwargs
@@ -99,7 +101,9 @@ class CompareEngine:
 
     def validate(self, req: CompareRequest) -> list[Variant]:
         if not req.prompt.strip():
-            raise InvalidRequest("the prompt is empty", hint="Type a question or instruction.", code="empty_prompt")
+            raise InvalidRequest(
+                "the prompt is empty", hint="Type a question or instruction.", code="empty_prompt"
+            )
         if len(req.prompt) > self.max_prompt_chars:
             raise PayloadTooLarge(
                 f"the prompt has {len(req.prompt):,} characters; the limit is {self.max_prompt_chars:,}",
@@ -128,20 +132,35 @@ class CompareEngine:
             history: list[list[Message]] = [[] for _ in variants]
             turn_row: asyncio.Future[Any] = asyncio.ensure_future(
                 asyncio.to_thread(
-                    self.store.start_turn, None, list(req.variants), req.prompt,
-                    new_conversation_id=conversation_id, turn_id=turn_id,
+                    self.store.start_turn,
+                    None,
+                    list(req.variants),
+                    req.prompt,
+                    new_conversation_id=conversation_id,
+                    turn_id=turn_id,
                 )
             )
             position = 0
         else:
-            start = await asyncio.to_thread(self.store.start_turn, req.conversation_id, list(req.variants), req.prompt)
-            conversation_id, turn_id, history, position = start.conversation_id, start.turn_id, start.history, start.position
+            start = await asyncio.to_thread(
+                self.store.start_turn, req.conversation_id, list(req.variants), req.prompt
+            )
+            conversation_id, turn_id, history, position = (
+                start.conversation_id,
+                start.turn_id,
+                start.history,
+                start.position,
+            )
             turn_row = asyncio.get_running_loop().create_future()
             turn_row.set_result(start)
         panes = []
         for i, variant in enumerate(variants):
             override = req.overrides[i] if req.overrides else None
-            messages = [Message(role="system", content=variant.system_prompt)] if variant.system_prompt else []
+            messages = (
+                [Message(role="system", content=variant.system_prompt)]
+                if variant.system_prompt
+                else []
+            )
             messages += history[i]
             messages.append(Message(role="user", content=req.prompt))
             panes.append(
@@ -216,7 +235,14 @@ class CompareEngine:
             t.cancel()
         return len(running)
 
-    async def _stream_once(self, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent], out: _Outcome, started: float) -> None:
+    async def _stream_once(
+        self,
+        pane: _Pane,
+        slot: int,
+        queue: asyncio.Queue[CompareEvent],
+        out: _Outcome,
+        started: float,
+    ) -> None:
         model = self.catalog.cached_model(pane.variant, slot)
         if model is None:  # first use: building may load weights or clients, off the event loop
             model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
@@ -238,9 +264,18 @@ class CompareEngine:
                 out.finish_reason = str(reason)
             latency = (meta.get("metrics") or {}).get("latencyMs")
             if latency is not None:
-                out.provider_latency_ms = float(latency[0] if isinstance(latency, list) else latency)
+                out.provider_latency_ms = float(
+                    latency[0] if isinstance(latency, list) else latency
+                )
 
-    async def _stream_with_retries(self, pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent], out: _Outcome, started: float) -> None:
+    async def _stream_with_retries(
+        self,
+        pane: _Pane,
+        slot: int,
+        queue: asyncio.Queue[CompareEvent],
+        out: _Outcome,
+        started: float,
+    ) -> None:
         for attempt in range(RETRIES_BEFORE_FIRST_TOKEN + 1):
             try:
                 await self._stream_once(pane, slot, queue, out, started)
@@ -253,15 +288,24 @@ class CompareEngine:
                 if not err.retryable or out.emitted or attempt == RETRIES_BEFORE_FIRST_TOKEN:
                     raise err from exc
                 delay = min(8.0, 0.5 * 2**attempt) * (0.5 + random.random())
-                log.info("pane.retry", variant=pane.variant.name, code=err.code, delay_s=round(delay, 2))
+                log.info(
+                    "pane.retry", variant=pane.variant.name, code=err.code, delay_s=round(delay, 2)
+                )
                 await asyncio.sleep(delay)
 
     async def _run_pane(
-        self, turn_id: str, turn_row: asyncio.Future[Any], pane: _Pane, slot: int, queue: asyncio.Queue[CompareEvent]
+        self,
+        turn_id: str,
+        turn_row: asyncio.Future[Any],
+        pane: _Pane,
+        slot: int,
+        queue: asyncio.Queue[CompareEvent],
     ) -> AnswerOut:
         started = time.perf_counter()
         out = _Outcome()
-        status, error_code, error_message = "ok", None, None
+        status: AnswerStatus = "ok"
+        error_code: str | None = None
+        error_message: str | None = None
         try:
             async with asyncio.timeout(pane.timeout_s):
                 await self._stream_with_retries(pane, slot, queue, out, started)
@@ -270,44 +314,21 @@ class CompareEngine:
             error_message = f"no complete answer within {pane.timeout_s:g} s"
         except asyncio.CancelledError:
             status, error_code, error_message = "cancelled", "cancelled", "stopped by the user"
-        except ProviderError as err:
-            status, error_code = "error", err.code
-            error_message = err.message + (f" — {err.hint}" if err.hint else "")
+        except ProviderError as exc:
+            status, error_code = "error", exc.code
+            error_message = exc.message + (f" — {exc.hint}" if exc.hint else "")
         except Exception as exc:  # a bug in a provider must not take the other panes down
-            err = classify_error(exc)
-            status, error_code, error_message = "error", err.code, err.message
+            crashed = classify_error(exc)
+            status, error_code, error_message = "error", crashed.code, crashed.message
             log.exception("pane.crashed", variant=pane.variant.name)
         latency_ms = (time.perf_counter() - started) * 1000
-        record = {
-            "pane": pane.index,
-            "variant_name": pane.variant.name,
-            "variant_spec": pane.variant.model_dump(mode="json"),
-            "request": {
-                "messages": [m.model_dump() for m in pane.messages],
-                "params": pane.params.model_dump(mode="json"),
-                "timeout_s": pane.timeout_s,
-            },
-            "text": "".join(out.text),
-            "status": status,
-            "finish_reason": out.finish_reason if status == "ok" else status,
-            "error_code": error_code,
-            "error_message": error_message,
-            "ttft_ms": out.ttft_ms,
-            "latency_ms": latency_ms,
-            "provider_latency_ms": out.provider_latency_ms,
-            "tokens_in": out.tokens_in,
-            "tokens_out": out.tokens_out,
-            "cost_usd": self.prices.cost(pane.variant, out.tokens_in, out.tokens_out),
-        }
-        await turn_row  # the answer row references the turn row
-        answer_id = await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **record))
         answer = AnswerOut(
-            id=answer_id,
+            id=new_id(),
             pane=pane.index,
             variant=pane.variant.name,
-            status=status,  # type: ignore[arg-type]
-            text=record["text"],
-            finish_reason=record["finish_reason"],
+            status=status,
+            text="".join(out.text),
+            finish_reason=out.finish_reason if status == "ok" else status,
             error_code=error_code,
             error_message=error_message,
             ttft_ms=out.ttft_ms,
@@ -315,9 +336,30 @@ class CompareEngine:
             provider_latency_ms=out.provider_latency_ms,
             tokens_in=out.tokens_in,
             tokens_out=out.tokens_out,
-            cost_usd=record["cost_usd"],
+            cost_usd=self.prices.cost(pane.variant, out.tokens_in, out.tokens_out),
+            request={
+                "messages": [m.model_dump() for m in pane.messages],
+                "params": pane.params.model_dump(mode="json"),
+                "timeout_s": pane.timeout_s,
+            },
         )
-        log.info("pane.done", turn_id=turn_id, pane=pane.index, variant=pane.variant.name, status=status,
-                 ttft_ms=out.ttft_ms, latency_ms=round(latency_ms, 1), error_code=error_code)
-        queue.put_nowait(CompareEvent("answer", answer.model_dump(mode="json")))
+        row = answer.model_dump(exclude={"variant"})
+        row.update(
+            variant_name=pane.variant.name, variant_spec=pane.variant.model_dump(mode="json")
+        )
+        await turn_row  # the answer row references the turn row
+        await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **row))
+        log.info(
+            "pane.done",
+            turn_id=turn_id,
+            pane=pane.index,
+            variant=pane.variant.name,
+            status=status,
+            ttft_ms=out.ttft_ms,
+            latency_ms=round(latency_ms, 1),
+            error_code=error_code,
+        )
+        queue.put_nowait(
+            CompareEvent("answer", answer.model_dump(mode="json", exclude={"request"}))
+        )
         return answer

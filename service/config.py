@@ -33,9 +33,7 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(default=32_000, ge=1)
     max_panes: int = Field(default=4, ge=2)
     default_timeout_s: float = Field(default=120.0, gt=0)
-    auto_migrate: bool = Field(
-        default=True, description="Run database migrations at start-up."
-    )
+    auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
     log_level: str = "info"
     log_json: bool = False
 

@@ -25,7 +25,7 @@ def _load(path: Path) -> dict[str, dict[str, Price]]:
     except (OSError, tomllib.TOMLDecodeError, ValidationError, AttributeError) as exc:
         raise ConfigError(
             f"price table {path} is invalid: {exc}",
-            hint="Each entry is `\"model-id\" = { input_per_1k = ..., output_per_1k = ... }` "
+            hint='Each entry is `"model-id" = { input_per_1k = ..., output_per_1k = ... }` '
             "under a [provider] table.",
         ) from None
 

@@ -169,10 +169,7 @@ def load_variants(path: Path) -> list[Variant]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read variants file {path}: {exc}") from None
     try:
-        if path.suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(text)
-        else:
-            data = tomllib.loads(text)
+        data = yaml.safe_load(text) if path.suffix in {".yaml", ".yml"} else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(
             f"variants file {path} is not valid {'YAML' if path.suffix in {'.yaml', '.yml'} else 'TOML'}: {exc}",

@@ -17,14 +17,14 @@ import uvicorn
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from service.api import create_app  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.runtime import Runtime, build_runtime  # noqa: E402
-from service.store import Store  # noqa: E402
-from tests.fakes.aws_server import FakeAws  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
-from tests.fakes.script import Script  # noqa: E402
-from tests.fakes.scripted import ScriptedFactory  # noqa: E402
+from service.api import create_app
+from service.config import Settings
+from service.runtime import Runtime, build_runtime
+from service.store import Store
+from tests.fakes.aws_server import FakeAws
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.script import Script
+from tests.fakes.scripted import ScriptedFactory
 
 PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -51,7 +51,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         s.dispose()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     s = Store(PG_URL, schema=schema)
@@ -102,13 +104,17 @@ def variants_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def scripts() -> dict[str, Script]:
-    return {"alpha": Script(tokens=["Paris", " is", " the", " capital", "."]),
-            "beta": Script(tokens=["It", " is", " Paris", "."]),
-            "gamma": Script(tokens=["Bonjour", "!"])}
+    return {
+        "alpha": Script(tokens=["Paris", " is", " the", " capital", "."]),
+        "beta": Script(tokens=["It", " is", " Paris", "."]),
+        "gamma": Script(tokens=["Bonjour", "!"]),
+    }
 
 
 @pytest.fixture
-def runtime(store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path) -> Iterator[Runtime]:
+def runtime(
+    store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path
+) -> Iterator[Runtime]:
     """A runtime on the real store with scripted models (fast; no network)."""
     settings = Settings(home=tmp_path, variants_file=variants_file, max_prompt_chars=1000)
     rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
@@ -124,7 +130,13 @@ def free_port() -> int:
 class LiveServer:
     def __init__(self, runtime: Runtime) -> None:
         self.port = free_port()
-        config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(runtime),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

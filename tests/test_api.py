@@ -14,7 +14,12 @@ from tests.sse import iter_sse
 
 def test_stream_compare_then_vote(live: LiveServer) -> None:
     events = []
-    with httpx.stream("POST", f"{live.url}/api/compare/stream", json={"prompt": "Capital of France?", "variants": ["alpha", "beta"]}, timeout=10) as r:
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/compare/stream",
+        json={"prompt": "Capital of France?", "variants": ["alpha", "beta"]},
+        timeout=10,
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         events = list(iter_sse(r))
@@ -24,13 +29,19 @@ def test_stream_compare_then_vote(live: LiveServer) -> None:
     turn_id = events[0][1]["turn_id"]
     turn = httpx.get(f"{live.url}/api/turns/{turn_id}").json()
     assert [a["text"] for a in turn["answers"]] == ["Paris is the capital.", "It is Paris."]
-    vote = httpx.post(f"{live.url}/api/turns/{turn_id}/votes", json={"outcome": "a", "rater": "ann"})
+    vote = httpx.post(
+        f"{live.url}/api/turns/{turn_id}/votes", json={"outcome": "a", "rater": "ann"}
+    )
     assert vote.status_code == 201
     assert httpx.get(f"{live.url}/api/turns/{turn_id}").json()["vote"]["outcome"] == "a"
 
 
 def test_json_compare_returns_the_stored_turn(live: LiveServer) -> None:
-    r = httpx.post(f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "beta", "gamma"]}, timeout=10)
+    r = httpx.post(
+        f"{live.url}/api/compare",
+        json={"prompt": "hi", "variants": ["alpha", "beta", "gamma"]},
+        timeout=10,
+    )
     assert r.status_code == 200
     body = r.json()
     assert [a["variant"] for a in body["answers"]] == ["alpha", "beta", "gamma"]
@@ -41,11 +52,19 @@ def test_json_compare_returns_the_stored_turn(live: LiveServer) -> None:
 
 def test_pane_failure_is_reported_in_its_pane(live: LiveServer, scripts: dict[str, Script]) -> None:
     scripts["beta"].failure = "server_error"
-    body = httpx.post(f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10).json()
+    body = httpx.post(
+        f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10
+    ).json()
     assert body["answers"][0]["status"] == "ok"
-    assert body["answers"][1]["status"] == "error" and body["answers"][1]["error_code"] == "provider_error"
+    assert (
+        body["answers"][1]["status"] == "error"
+        and body["answers"][1]["error_code"] == "provider_error"
+    )
     # Voting is still possible.
-    assert httpx.post(f"{live.url}/api/turns/{body['id']}/votes", json={"outcome": "a"}).status_code == 201
+    assert (
+        httpx.post(f"{live.url}/api/turns/{body['id']}/votes", json={"outcome": "a"}).status_code
+        == 201
+    )
 
 
 def test_bad_input_gets_json_errors_with_stable_codes(live: LiveServer) -> None:
@@ -62,15 +81,26 @@ def test_bad_input_gets_json_errors_with_stable_codes(live: LiveServer) -> None:
             assert r.status_code == status, (path, body, r.text)
             assert r.json()["error"]["code"] == code
             assert "Traceback" not in r.text
-    r = httpx.post(live.url + "/api/compare", content=b"{not json", headers={"content-type": "application/json"})
+    r = httpx.post(
+        live.url + "/api/compare",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
     assert httpx.get(f"{live.url}/api/turns/nope").json()["error"]["code"] == "not_found"
     assert httpx.get(f"{live.url}/no/such/route").json()["error"]["code"] == "not_found"
 
 
-def test_vote_before_answers_finish_is_refused_and_double_click_stores_one(live: LiveServer, scripts: dict[str, Script]) -> None:
+def test_vote_before_answers_finish_is_refused_and_double_click_stores_one(
+    live: LiveServer, scripts: dict[str, Script]
+) -> None:
     scripts["alpha"].token_delay_s = 0.3
-    with httpx.stream("POST", f"{live.url}/api/compare/stream", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10) as r:
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/compare/stream",
+        json={"prompt": "hi", "variants": ["alpha", "beta"]},
+        timeout=10,
+    ) as r:
         events = iter_sse(r)
         _, turn = next(events)
         early = httpx.post(f"{live.url}/api/turns/{turn['turn_id']}/votes", json={"outcome": "a"})
@@ -81,8 +111,12 @@ def test_vote_before_answers_finish_is_refused_and_double_click_stores_one(live:
     results: list[int] = []
 
     def click() -> None:
-        results.append(httpx.post(f"{live.url}/api/turns/{turn['turn_id']}/votes",
-                                  json={"outcome": "b", "idempotency_key": "click-1"}).status_code)
+        results.append(
+            httpx.post(
+                f"{live.url}/api/turns/{turn['turn_id']}/votes",
+                json={"outcome": "b", "idempotency_key": "click-1"},
+            ).status_code
+        )
 
     threads = [threading.Thread(target=click) for _ in range(5)]
     for t in threads:
@@ -96,8 +130,11 @@ def test_vote_before_answers_finish_is_refused_and_double_click_stores_one(live:
 def test_variants_list_and_create(live: LiveServer) -> None:
     names = [v["name"] for v in httpx.get(f"{live.url}/api/variants").json()]
     assert names == ["alpha", "beta", "gamma"]
-    new = {"name": "delta", "model": {"provider": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "d"},
-           "params": {"temperature": 0.3}}
+    new = {
+        "name": "delta",
+        "model": {"provider": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "d"},
+        "params": {"temperature": 0.3},
+    }
     r = httpx.post(f"{live.url}/api/variants", json=new)
     assert r.status_code == 201 and r.json()["source"] == "api"
     assert httpx.post(f"{live.url}/api/variants", json=new).json()["error"]["code"] == "conflict"
@@ -105,7 +142,9 @@ def test_variants_list_and_create(live: LiveServer) -> None:
     r = httpx.post(f"{live.url}/api/variants", json=typo)
     assert r.status_code == 422 and "temprature" in r.json()["error"]["message"]
     # The new variant is usable at once and persisted.
-    body = httpx.post(f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "delta"]}, timeout=10).json()
+    body = httpx.post(
+        f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "delta"]}, timeout=10
+    ).json()
     assert body["answers"][1]["variant"] == "delta"
     assert [v.name for v in live.server.config.app.state.runtime.store.api_variants()] == ["delta"]  # type: ignore[attr-defined]
 
@@ -117,15 +156,32 @@ def test_health_ready_and_openapi(live: LiveServer) -> None:
     assert ready.status_code == 503
     checks = ready.json()["checks"]
     assert checks["store"]["ok"] is True
-    assert checks["variant:alpha"]["ok"] is False and "provider_unreachable" in checks["variant:alpha"]["detail"]
+    assert (
+        checks["variant:alpha"]["ok"] is False
+        and "provider_unreachable" in checks["variant:alpha"]["detail"]
+    )
     spec = httpx.get(f"{live.url}/openapi.json").json()
-    assert {"/api/compare", "/api/compare/stream", "/api/turns/{turn_id}", "/api/turns/{turn_id}/votes",
-            "/api/variants", "/healthz", "/readyz"} <= set(spec["paths"])
+    assert {
+        "/api/compare",
+        "/api/compare/stream",
+        "/api/turns/{turn_id}",
+        "/api/turns/{turn_id}/votes",
+        "/api/variants",
+        "/healthz",
+        "/readyz",
+    } <= set(spec["paths"])
 
 
-def test_client_disconnect_keeps_answers(live: LiveServer, scripts: dict[str, Script], wait_for) -> None:  # type: ignore[no-untyped-def]
+def test_client_disconnect_keeps_answers(
+    live: LiveServer, scripts: dict[str, Script], wait_for
+) -> None:  # type: ignore[no-untyped-def]
     scripts["alpha"].token_delay_s = 0.1
-    with httpx.stream("POST", f"{live.url}/api/compare/stream", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10) as r:
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/compare/stream",
+        json={"prompt": "hi", "variants": ["alpha", "beta"]},
+        timeout=10,
+    ) as r:
         _, turn = next(iter_sse(r))
     store = live.server.config.app.state.runtime.store  # type: ignore[attr-defined]
     wait_for(lambda: store.get_turn(turn["turn_id"]).status == "done")
@@ -136,7 +192,12 @@ def test_client_disconnect_keeps_answers(live: LiveServer, scripts: dict[str, Sc
 
 def test_cancel_endpoint(live: LiveServer, scripts: dict[str, Script]) -> None:
     scripts["alpha"].token_delay_s = 1.0
-    with httpx.stream("POST", f"{live.url}/api/compare/stream", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10) as r:
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/compare/stream",
+        json={"prompt": "hi", "variants": ["alpha", "beta"]},
+        timeout=10,
+    ) as r:
         events = iter_sse(r)
         _, turn = next(events)
         for kind, _ in events:

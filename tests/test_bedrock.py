@@ -16,7 +16,10 @@ MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 def variant(fake: FakeAws, model_id: str = MODEL, max_attempts: int = 1) -> Variant:
-    return Variant(name="claude", model=BedrockModel(model_id=model_id, endpoint_url=fake.url, max_attempts=max_attempts))
+    return Variant(
+        name="claude",
+        model=BedrockModel(model_id=model_id, endpoint_url=fake.url, max_attempts=max_attempts),
+    )
 
 
 async def collect(model, prompt="hi", **kwargs):  # type: ignore[no-untyped-def]
@@ -27,13 +30,19 @@ async def collect(model, prompt="hi", **kwargs):  # type: ignore[no-untyped-def]
 
 
 def test_streams_text_usage_and_latency(fake_aws: FakeAws) -> None:
-    fake_aws.models[MODEL] = Script(tokens=["Bonjour", " le", " monde"], input_tokens=9, latency_ms=321)
+    fake_aws.models[MODEL] = Script(
+        tokens=["Bonjour", " le", " monde"], input_tokens=9, latency_ms=321
+    )
     model = build_chat_model(variant(fake_aws))
     chunks = asyncio.run(collect(model, "Say hello in French", temperature=0.3, max_tokens=50))
     assert "".join(c.text for c in chunks) == "Bonjour le monde"
     usage = next(c.usage_metadata for c in chunks if c.usage_metadata)
     assert usage["input_tokens"] == 9 and usage["output_tokens"] == 3
-    latency = next(c.response_metadata["metrics"]["latencyMs"] for c in chunks if c.response_metadata.get("metrics"))
+    latency = next(
+        c.response_metadata["metrics"]["latencyMs"]
+        for c in chunks
+        if c.response_metadata.get("metrics")
+    )
     assert latency in (321, [321])
     # The real client sent a Converse request with our parameters.
     body = fake_aws.requests[-1]["body"]
@@ -77,7 +86,9 @@ def test_throttling_that_persists_is_a_clear_error(fake_aws: FakeAws) -> None:
 
 
 def test_throttling_mid_stream_raises_after_the_earlier_events(fake_aws: FakeAws) -> None:
-    fake_aws.models[MODEL] = Script(tokens=["a", "b", "c", "d"], failure="throttle_midstream", midstream_after=2)
+    fake_aws.models[MODEL] = Script(
+        tokens=["a", "b", "c", "d"], failure="throttle_midstream", midstream_after=2
+    )
     model = build_chat_model(variant(fake_aws))
     seen: list[str] = []
 
@@ -105,10 +116,20 @@ def test_probe(fake_aws: FakeAws) -> None:
     assert not bad.ok and "model_not_found" in bad.detail
 
 
-def test_expired_credentials_and_missing_region_map_to_clear_errors(fake_aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_credentials_and_missing_region_map_to_clear_errors(
+    fake_aws: FakeAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.exceptions import ClientError, NoRegionError
 
-    expired = ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the request is expired"}}, "ConverseStream")
+    expired = ClientError(
+        {
+            "Error": {
+                "Code": "ExpiredTokenException",
+                "Message": "The security token included in the request is expired",
+            }
+        },
+        "ConverseStream",
+    )
     err = classify_error(expired)
     assert err.code == "credentials_invalid" and "aws sso login" in err.hint
     region = classify_error(NoRegionError())

@@ -17,9 +17,23 @@ from tests.fakes.script import Script
 ARBITER = [sys.executable, "-m", "service"]
 
 
-def run(args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "ARBITER_HOME": str(tmp_path / "home"), "COLUMNS": "160", **(env or {})}
-    return subprocess.run([*ARBITER, *args], cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
+def run(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "ARBITER_HOME": str(tmp_path / "home"),
+        "COLUMNS": "160",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*ARBITER, *args],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def fake_variants(tmp_path: Path, fake: FakeOpenAI) -> Path:
@@ -51,7 +65,9 @@ def test_models_lists_reachability(tmp_path: Path, fake_openai: FakeOpenAI) -> N
         '[[variants]]\nname = "dead"\n[variants.model]\nprovider = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "x"\n'
     )
     result = run(["models"], tmp_path)
-    assert result.returncode == 2 and "no" in result.stdout and "provider_unreachable" in result.stdout
+    assert (
+        result.returncode == 2 and "no" in result.stdout and "provider_unreachable" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,16 +76,28 @@ def test_models_lists_reachability(tmp_path: Path, fake_openai: FakeOpenAI) -> N
         ("malformed", ["serve"], "is not valid TOML"),
         ("typo", ["serve"], "Extra inputs are not permitted"),
         ("nodb", ["serve"], "cannot reach the database"),
-        ("ok", ["compare", "hi", "-v", "smollm2-concise", "-v", "ghost"], "unknown variant 'ghost'"),
-        ("ok", ["compare", "   ", "-v", "smollm2-concise", "-v", "smollm2-creative"], "the prompt is empty"),
+        (
+            "ok",
+            ["compare", "hi", "-v", "smollm2-concise", "-v", "ghost"],
+            "unknown variant 'ghost'",
+        ),
+        (
+            "ok",
+            ["compare", "   ", "-v", "smollm2-concise", "-v", "smollm2-creative"],
+            "the prompt is empty",
+        ),
     ],
 )
-def test_errors_name_the_problem_and_the_fix_without_traceback(tmp_path: Path, setup: str, args: list[str], expected: str) -> None:
+def test_errors_name_the_problem_and_the_fix_without_traceback(
+    tmp_path: Path, setup: str, args: list[str], expected: str
+) -> None:
     env = {}
     if setup == "malformed":
         (tmp_path / "arbiter.toml").write_text("[[variants]\n")
     elif setup == "typo":
-        (tmp_path / "arbiter.toml").write_text('[[variants]]\nname="a"\nsystem_promt="x"\n[variants.model]\nprovider="local"\n')
+        (tmp_path / "arbiter.toml").write_text(
+            '[[variants]]\nname="a"\nsystem_promt="x"\n[variants.model]\nprovider="local"\n'
+        )
     elif setup == "nodb":
         env["ARBITER_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/none"
     result = run(args, tmp_path, env)
@@ -85,7 +113,9 @@ def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
     from tests.conftest import PG_URL
 
     name = f"arbiter_cli_{os.getpid()}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
@@ -96,7 +126,9 @@ def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
         assert "up to date" in result.stdout
         check = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with check.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert (
+                conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            )
         check.dispose()
     finally:
         with admin.connect() as conn:
@@ -108,7 +140,14 @@ def test_serve_starts_and_answers(tmp_path: Path, fake_openai: FakeOpenAI) -> No
     fake_variants(tmp_path, fake_openai)
     port = free_port()
     env = {**os.environ, "ARBITER_HOME": str(tmp_path / "home"), "ARBITER_PORT": str(port)}
-    proc = subprocess.Popen([*ARBITER, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*ARBITER, "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         import time
 

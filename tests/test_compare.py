@@ -52,12 +52,16 @@ def test_tokens_stream_per_pane_and_answers_are_stored(runtime: Runtime) -> None
     assert a0.request["params"]["temperature"] == 0.1
 
 
-def test_failing_and_hanging_panes_do_not_block_the_third(runtime: Runtime, scripts: dict[str, Script]) -> None:
+def test_failing_and_hanging_panes_do_not_block_the_third(
+    runtime: Runtime, scripts: dict[str, Script]
+) -> None:
     scripts["alpha"].failure = "server_error"
     scripts["beta"].failure = "hang"
     scripts["gamma"].token_delay_s = 0.05
     started = time.perf_counter()
-    events = run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta", "gamma"], timeout_s=1.0))
+    events = run(
+        runtime, CompareRequest(prompt="hi", variants=["alpha", "beta", "gamma"], timeout_s=1.0)
+    )
     elapsed = time.perf_counter() - started
     answers = {e.data["pane"]: e.data for e in events if e.kind == "answer"}
     # The failing pane ends first, the good one next, the hanging one at its timeout.
@@ -72,7 +76,9 @@ def test_failing_and_hanging_panes_do_not_block_the_third(runtime: Runtime, scri
     assert runtime.store.count(AnswerRow) == 3
 
 
-def test_throttling_before_first_token_is_retried(runtime: Runtime, scripts: dict[str, Script]) -> None:
+def test_throttling_before_first_token_is_retried(
+    runtime: Runtime, scripts: dict[str, Script]
+) -> None:
     scripts["alpha"].failure = "throttle"
     scripts["alpha"].fail_times = 1
     events = run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
@@ -81,7 +87,9 @@ def test_throttling_before_first_token_is_retried(runtime: Runtime, scripts: dic
     assert scripts["alpha"].calls == 2
 
 
-def test_throttling_mid_stream_keeps_partial_text_and_says_why(runtime: Runtime, scripts: dict[str, Script]) -> None:
+def test_throttling_mid_stream_keeps_partial_text_and_says_why(
+    runtime: Runtime, scripts: dict[str, Script]
+) -> None:
     scripts["alpha"].failure = "throttle_midstream"
     events = run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
     answer = next(e.data for e in events if e.kind == "answer" and e.data["pane"] == 0)
@@ -90,13 +98,17 @@ def test_throttling_mid_stream_keeps_partial_text_and_says_why(runtime: Runtime,
     assert scripts["alpha"].calls == 1  # not retried: text had already been shown
 
 
-def test_cancel_stops_running_panes_and_stores_them(runtime: Runtime, scripts: dict[str, Script]) -> None:
+def test_cancel_stops_running_panes_and_stores_them(
+    runtime: Runtime, scripts: dict[str, Script]
+) -> None:
     scripts["alpha"].token_delay_s = 0.5
     scripts["beta"].token_delay_s = 0.5
 
     async def go() -> list[CompareEvent]:
         events = []
-        async for event in runtime.engine.run(CompareRequest(prompt="hi", variants=["alpha", "beta"])):
+        async for event in runtime.engine.run(
+            CompareRequest(prompt="hi", variants=["alpha", "beta"])
+        ):
             events.append(event)
             if event.kind == "token" and sum(e.kind == "token" for e in events) == 2:
                 assert runtime.engine.cancel(events[0].data["turn_id"]) == 2
@@ -121,8 +133,14 @@ def test_multi_turn_sends_each_pane_its_own_history(runtime: Runtime) -> None:
 
 
 def test_per_pane_overrides_reach_the_model(runtime: Runtime) -> None:
-    run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"],
-                                overrides=[GenerationParams(temperature=1.5), None]))
+    run(
+        runtime,
+        CompareRequest(
+            prompt="hi",
+            variants=["alpha", "beta"],
+            overrides=[GenerationParams(temperature=1.5), None],
+        ),
+    )
     kwargs = runtime.catalog._factory.models["alpha"].seen_kwargs[-1]  # type: ignore[attr-defined]
     assert kwargs["temperature"] == 1.5 and kwargs["max_tokens"] == 64
 
@@ -130,20 +148,28 @@ def test_per_pane_overrides_reach_the_model(runtime: Runtime) -> None:
 def test_same_variant_twice_gets_two_model_instances(runtime: Runtime) -> None:
     events = run(runtime, CompareRequest(prompt="hi", variants=["alpha", "alpha"]))
     assert [e.data["status"] for e in events if e.kind == "answer"] == ["ok", "ok"]
-    assert runtime.catalog.model(runtime.catalog.get("alpha"), 0) is not runtime.catalog.model(runtime.catalog.get("alpha"), 1)
+    assert runtime.catalog.model(runtime.catalog.get("alpha"), 0) is not runtime.catalog.model(
+        runtime.catalog.get("alpha"), 1
+    )
 
 
 @pytest.mark.parametrize(
     ("req", "error", "code"),
     [
         (CompareRequest(prompt="   ", variants=["alpha", "beta"]), InvalidRequest, "empty_prompt"),
-        (CompareRequest(prompt="x" * 1001, variants=["alpha", "beta"]), PayloadTooLarge, "prompt_too_long"),
+        (
+            CompareRequest(prompt="x" * 1001, variants=["alpha", "beta"]),
+            PayloadTooLarge,
+            "prompt_too_long",
+        ),
         (CompareRequest(prompt="hi", variants=["alpha", "nope"]), NotFound, "unknown_variant"),
         (CompareRequest(prompt="hi", variants=["alpha"]), InvalidRequest, "bad_pane_count"),
         (CompareRequest(prompt="hi", variants=["alpha"] * 5), InvalidRequest, "bad_pane_count"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_stored(runtime: Runtime, req: CompareRequest, error: type, code: str) -> None:
+def test_bad_input_is_refused_before_anything_is_stored(
+    runtime: Runtime, req: CompareRequest, error: type, code: str
+) -> None:
     before = runtime.store.list_turns()
     with pytest.raises(error) as exc:
         run(runtime, req)

@@ -25,8 +25,14 @@ def test_real_generation_streams_tokens_and_counts_them() -> None:
     system = "You are a concise assistant. Answer in at most three sentences."
 
     async def go():  # type: ignore[no-untyped-def]
-        return [c async for c in model.astream([("system", system), ("human", "What is the capital of France?")],
-                                                temperature=0.0, max_tokens=24)]
+        return [
+            c
+            async for c in model.astream(
+                [("system", system), ("human", "What is the capital of France?")],
+                temperature=0.0,
+                max_tokens=24,
+            )
+        ]
 
     chunks = asyncio.run(go())
     text = "".join(c.text for c in chunks)
@@ -43,7 +49,9 @@ def test_abandoned_stream_stops_generating() -> None:
     model = build_chat_model(Variant(name="local", model=LocalModel()))
 
     async def go() -> float:
-        async for _ in model.astream("Write a very long story about a dragon.", max_tokens=2000, temperature=0.8):
+        async for _ in model.astream(
+            "Write a very long story about a dragon.", max_tokens=2000, temperature=0.8
+        ):
             break
         started = time.perf_counter()
         # The lock is released once the worker notices the cancel: a second call can run.

@@ -14,7 +14,9 @@ from tests.fakes.script import Script
 
 
 def variant(fake: FakeOpenAI, model: str = "m1", key_env: str | None = None) -> Variant:
-    return Variant(name="oa", model=OpenAIModel(base_url=fake.base_url, model=model, api_key_env=key_env))
+    return Variant(
+        name="oa", model=OpenAIModel(base_url=fake.base_url, model=model, api_key_env=key_env)
+    )
 
 
 def stream(model, prompt="hi", **kwargs):  # type: ignore[no-untyped-def]
@@ -24,10 +26,17 @@ def stream(model, prompt="hi", **kwargs):  # type: ignore[no-untyped-def]
     return asyncio.run(go())
 
 
-def test_streams_with_usage_and_sends_params_and_key(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streams_with_usage_and_sends_params_and_key(
+    fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MY_KEY", "sk-test")
     fake_openai.models["m1"] = Script(tokens=["Hi", " there"], input_tokens=7)
-    chunks = stream(build_chat_model(variant(fake_openai, key_env="MY_KEY")), temperature=0.4, max_tokens=9, stop=["\n"])
+    chunks = stream(
+        build_chat_model(variant(fake_openai, key_env="MY_KEY")),
+        temperature=0.4,
+        max_tokens=9,
+        stop=["\n"],
+    )
     assert "".join(c.text for c in chunks) == "Hi there"
     usage = next(c.usage_metadata for c in chunks if c.usage_metadata)
     assert usage == {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}
@@ -37,11 +46,20 @@ def test_streams_with_usage_and_sends_params_and_key(fake_openai: FakeOpenAI, mo
 
 
 def test_sync_invoke(fake_openai: FakeOpenAI) -> None:
-    assert build_chat_model(variant(fake_openai, model="echo")).invoke("one two three").text == "one two three"
+    assert (
+        build_chat_model(variant(fake_openai, model="echo")).invoke("one two three").text
+        == "one two three"
+    )
 
 
-@pytest.mark.parametrize(("failure", "code"), [("throttle", "throttled"), ("access_denied", "credentials_invalid"),
-                                               ("server_error", "provider_error")])
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ("throttle", "throttled"),
+        ("access_denied", "credentials_invalid"),
+        ("server_error", "provider_error"),
+    ],
+)
 def test_http_errors_map_to_codes(fake_openai: FakeOpenAI, failure: str, code: str) -> None:
     fake_openai.models["m1"] = Script(failure=failure)  # type: ignore[arg-type]
     with pytest.raises(ProviderError) as exc:

@@ -11,7 +11,12 @@ import pytest
 
 from service.errors import ProviderError
 from service.providers import build_chat_model, classify_error
-from service.providers.sagemaker_adapters import LineBuffer, StreamState, make_adapter, render_prompt
+from service.providers.sagemaker_adapters import (
+    LineBuffer,
+    StreamState,
+    make_adapter,
+    render_prompt,
+)
 from service.variants import SageMakerModel, Variant
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
@@ -19,36 +24,80 @@ from tests.fakes.script import Script
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
 
 
-def variant(url: str, adapter: str, *, streaming: bool = True, endpoint: str = "ep", component: str | None = None) -> Variant:
-    return Variant(name="sm", model=SageMakerModel(endpoint_name=endpoint, adapter=adapter, streaming=streaming,  # type: ignore[arg-type]
-                                                   endpoint_url=url, inference_component=component, max_attempts=1))
+def variant(
+    url: str,
+    adapter: str,
+    *,
+    streaming: bool = True,
+    endpoint: str = "ep",
+    component: str | None = None,
+) -> Variant:
+    return Variant(
+        name="sm",
+        model=SageMakerModel(
+            endpoint_name=endpoint,
+            adapter=adapter,
+            streaming=streaming,  # type: ignore[arg-type]
+            endpoint_url=url,
+            inference_component=component,
+            max_attempts=1,
+        ),
+    )
 
 
 def text_of(model, **kwargs) -> tuple[str, list]:  # type: ignore[no-untyped-def]
     async def go() -> list:  # type: ignore[type-arg]
-        return [c async for c in model.astream([("system", "Be brief."), ("human", "Hi?")], **kwargs)]
+        return [
+            c async for c in model.astream([("system", "Be brief."), ("human", "Hi?")], **kwargs)
+        ]
 
     chunks = asyncio.run(go())
     return "".join(c.text for c in chunks), chunks
 
 
 def queue_moto_result(moto_server: str, body: object) -> None:
-    httpx.post(f"{moto_server}/moto-api/static/sagemaker/endpoint-results",
-               json={"results": [{"Body": json.dumps(body), "ContentType": "application/json"}]}).raise_for_status()
+    httpx.post(
+        f"{moto_server}/moto-api/static/sagemaker/endpoint-results",
+        json={"results": [{"Body": json.dumps(body), "ContentType": "application/json"}]},
+    ).raise_for_status()
 
 
 @pytest.mark.parametrize(
     ("adapter", "reply", "expected"),
     [
-        ("messages", {"choices": [{"message": {"role": "assistant", "content": "from lmi"}, "finish_reason": "stop"}],
-                      "usage": {"prompt_tokens": 12, "completion_tokens": 2}}, "from lmi"),
-        ("tgi", [{"generated_text": "from tgi", "details": {"finish_reason": "length", "generated_tokens": 2}}], "from tgi"),
+        (
+            "messages",
+            {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": "from lmi"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 2},
+            },
+            "from lmi",
+        ),
+        (
+            "tgi",
+            [
+                {
+                    "generated_text": "from tgi",
+                    "details": {"finish_reason": "length", "generated_tokens": 2},
+                }
+            ],
+            "from tgi",
+        ),
         ("jumpstart", {"generated_texts": ["from jumpstart"]}, "from jumpstart"),
     ],
 )
-def test_invoke_endpoint_through_moto(moto_server: str, adapter: str, reply: object, expected: str) -> None:
+def test_invoke_endpoint_through_moto(
+    moto_server: str, adapter: str, reply: object, expected: str
+) -> None:
     queue_moto_result(moto_server, reply)
-    model = build_chat_model(variant(moto_server, adapter, streaming=False, endpoint=f"ep-{adapter}"))
+    model = build_chat_model(
+        variant(moto_server, adapter, streaming=False, endpoint=f"ep-{adapter}")
+    )
     text, chunks = text_of(model, max_tokens=20)
     assert text == expected
     if adapter == "messages":
@@ -63,9 +112,13 @@ def test_response_stream_reassembles_lines_split_across_parts(fake_aws: FakeAws,
     model = build_chat_model(variant(fake_aws.url, fmt, component="ic-1"))
     text, chunks = text_of(model, temperature=0.5, max_tokens=30)
     assert text == "Hello there"
-    usage = next(c.response_metadata["token_usage"] for c in chunks if "token_usage" in c.response_metadata)
+    usage = next(
+        c.response_metadata["token_usage"] for c in chunks if "token_usage" in c.response_metadata
+    )
     assert usage["output_tokens"] == 4
-    assert usage["input_tokens"] == (5 if fmt == "messages" else None)  # TGI streams no prompt count
+    assert usage["input_tokens"] == (
+        5 if fmt == "messages" else None
+    )  # TGI streams no prompt count
     request = fake_aws.requests[-1]
     assert request["path"] == "/endpoints/ep/invocations-response-stream"
     assert request["headers"]["X-Amzn-SageMaker-Inference-Component"] == "ic-1"
@@ -87,13 +140,31 @@ def test_unknown_endpoint_is_model_not_found(fake_aws: FakeAws) -> None:
 def test_adapters_build_container_payloads() -> None:
     params = {"temperature": 0.0, "top_p": 0.9, "max_tokens": 64, "stop": ["</s>"]}
     tgi = make_adapter("tgi", "llama3").request(MESSAGES, params, stream=True)
-    assert tgi["parameters"] == {"top_p": 0.9, "max_new_tokens": 64, "stop": ["</s>"], "do_sample": False,
-                                 "details": True, "return_full_text": False}
+    assert tgi["parameters"] == {
+        "top_p": 0.9,
+        "max_new_tokens": 64,
+        "stop": ["</s>"],
+        "do_sample": False,
+        "details": True,
+        "return_full_text": False,
+    }
     assert tgi["inputs"].startswith("<|begin_of_text|><|start_header_id|>system")
     msgs = make_adapter("messages", "chatml").request(MESSAGES, params, stream=False)
-    assert msgs == {"messages": MESSAGES, "stream": False, "temperature": 0.0, "top_p": 0.9, "max_tokens": 64, "stop": ["</s>"]}
+    assert msgs == {
+        "messages": MESSAGES,
+        "stream": False,
+        "temperature": 0.0,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "stop": ["</s>"],
+    }
     js = make_adapter("jumpstart", "plain").request(MESSAGES, params, stream=False)
-    assert js == {"text_inputs": "System: Be brief.\nUser: Hi?\nAssistant:", "temperature": 0.0, "top_p": 0.9, "max_length": 64}
+    assert js == {
+        "text_inputs": "System: Be brief.\nUser: Hi?\nAssistant:",
+        "temperature": 0.0,
+        "top_p": 0.9,
+        "max_length": 64,
+    }
     assert render_prompt(MESSAGES, "chatml").count("<|im_start|>") == 3
 
 
@@ -106,7 +177,9 @@ def test_unexpected_response_shape_names_the_adapter() -> None:
 
 def test_line_buffer_and_tgi_special_tokens() -> None:
     buf = LineBuffer()
-    events = buf.feed(b'data:{"token":{"text":"a"}}\n\ndata:{"tok') + buf.feed(b'en":{"text":"</s>","special":true},"details":{"finish_reason":"eos_token","generated_tokens":1}}\n')
+    events = buf.feed(b'data:{"token":{"text":"a"}}\n\ndata:{"tok') + buf.feed(
+        b'en":{"text":"</s>","special":true},"details":{"finish_reason":"eos_token","generated_tokens":1}}\n'
+    )
     state = StreamState()
     adapter = make_adapter("tgi", "chatml")
     assert [adapter.parse_event(e, state) for e in events] == ["a", ""]

@@ -12,8 +12,15 @@ from service.store.tables import VoteRow
 def _finished_turn(store: Store, panes: int = 2) -> str:
     start = store.start_turn(None, [f"v{i}" for i in range(panes)], "hi")
     for pane in range(panes):
-        store.save_answer(start.turn_id, pane=pane, variant_name=f"v{pane}", variant_spec={}, request={},
-                          text=f"answer {pane}", status="ok")
+        store.save_answer(
+            start.turn_id,
+            pane=pane,
+            variant_name=f"v{pane}",
+            variant_spec={},
+            request={},
+            text=f"answer {pane}",
+            status="ok",
+        )
     store.finish_turn(start.turn_id)
     return start.turn_id
 
@@ -69,8 +76,15 @@ def test_vote_rules(store: Store) -> None:
 def test_multi_turn_history_is_per_pane(store: Store) -> None:
     first = store.start_turn(None, ["x", "y"], "q1")
     for pane in (0, 1):
-        store.save_answer(first.turn_id, pane=pane, variant_name="xy"[pane], variant_spec={}, request={},
-                          text=f"a1-{pane}", status="ok")
+        store.save_answer(
+            first.turn_id,
+            pane=pane,
+            variant_name="xy"[pane],
+            variant_spec={},
+            request={},
+            text=f"a1-{pane}",
+            status="ok",
+        )
     store.finish_turn(first.turn_id)
     second = store.start_turn(first.conversation_id, ["x", "y"], "q2")
     assert second.position == 1
@@ -84,7 +98,15 @@ def test_multi_turn_history_is_per_pane(store: Store) -> None:
 
 def test_recover_marks_crashed_turns_and_keeps_answers(store: Store) -> None:
     start = store.start_turn(None, ["x", "y"], "q")
-    store.save_answer(start.turn_id, pane=0, variant_name="x", variant_spec={}, request={}, text="kept", status="ok")
+    store.save_answer(
+        start.turn_id,
+        pane=0,
+        variant_name="x",
+        variant_spec={},
+        request={},
+        text="kept",
+        status="ok",
+    )
     assert store.recover_interrupted() == 1
     turn = store.get_turn(start.turn_id)
     assert turn.status == "interrupted"

@@ -20,7 +20,9 @@ def test_example_file_is_valid() -> None:
 
 def test_typo_in_params_is_an_error_naming_the_key(tmp_path: Path) -> None:
     path = tmp_path / "v.toml"
-    path.write_text('[[variants]]\nname="a"\n[variants.model]\nprovider="local"\n[variants.params]\ntemprature=0.5\n')
+    path.write_text(
+        '[[variants]]\nname="a"\n[variants.model]\nprovider="local"\n[variants.params]\ntemprature=0.5\n'
+    )
     with pytest.raises(ConfigError) as exc:
         load_variants(path)
     assert "variants.0.params.temprature" in exc.value.message
@@ -70,7 +72,9 @@ def test_price_table_handles_profiles_and_overrides(tmp_path: Path) -> None:
     v = Variant(name="h", model=BedrockModel(model_id="us.anthropic.claude-3-haiku-20240307-v1:0"))
     assert table.cost(v, 1000, 1000) == pytest.approx(0.00025 + 0.00125)
     override = tmp_path / "p.toml"
-    override.write_text('[bedrock]\n"anthropic.claude-3-haiku-20240307-v1:0" = { input_per_1k = 1.0, output_per_1k = 2.0 }\n')
+    override.write_text(
+        '[bedrock]\n"anthropic.claude-3-haiku-20240307-v1:0" = { input_per_1k = 1.0, output_per_1k = 2.0 }\n'
+    )
     assert PriceTable.load(override).cost(v, 500, 250) == pytest.approx(1.0)
     unknown = Variant(name="u", model=BedrockModel(model_id="acme.unknown-v1"))
     assert table.cost(unknown, 10, 10) is None

@@ -59,11 +59,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             checks["store"] = {"ok": True, "detail": store.engine.url.get_backend_name()}
         except ArbiterError as exc:
             checks["store"] = {"ok": False, "detail": exc.message}
-        probes = await asyncio.gather(*(asyncio.to_thread(probe_model, v) for v in runtime.catalog.all()))
+        probes = await asyncio.gather(
+            *(asyncio.to_thread(probe_model, v) for v in runtime.catalog.all())
+        )
         for v, probe in zip(runtime.catalog.all(), probes, strict=True):
             checks[f"variant:{v.name}"] = {"ok": probe.ok, "detail": probe.detail}
         ready = all(c["ok"] for c in checks.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        return JSONResponse(
+            status_code=200 if ready else 503, content={"ready": ready, "checks": checks}
+        )
 
     @app.get("/api/variants", tags=["variants"])
     async def list_variants() -> list[VariantOut]:
@@ -72,7 +76,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/variants", tags=["variants"], status_code=201, responses=_ERRORS)
     async def create_variant(variant: Variant) -> VariantOut:
         if variant.name in runtime.catalog.names():
-            raise Conflict(f"a variant named {variant.name!r} already exists", hint="Pick another name.")
+            raise Conflict(
+                f"a variant named {variant.name!r} already exists", hint="Pick another name."
+            )
         await asyncio.to_thread(store.add_variant, variant)
         runtime.catalog.add(variant)
         return _variant_out(runtime, variant)
@@ -90,7 +96,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post(
         "/api/compare/stream",
         tags=["compare"],
-        responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "SSE: turn, token, answer, done"}},
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "SSE: turn, token, answer, done",
+            },
+        },
     )
     async def compare_stream(req: CompareRequest) -> EventSourceResponse:
         """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then `done`."""
@@ -108,7 +120,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         return EventSourceResponse(body(), ping=15)
 
     @app.get("/api/turns", tags=["turns"])
-    async def list_turns(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[TurnOut]:
+    async def list_turns(
+        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+    ) -> list[TurnOut]:
         return await asyncio.to_thread(store.list_turns, limit=limit, offset=offset)
 
     @app.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
@@ -133,4 +147,3 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 def _sse(event: CompareEvent) -> dict[str, str]:
     return {"event": event.kind, "data": json.dumps(event.data)}
-

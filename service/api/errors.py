@@ -14,7 +14,9 @@ log = structlog.get_logger(__name__)
 
 
 def error_response(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "hint": hint}})
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message, "hint": hint}}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -28,7 +30,9 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
-        return error_response(422, "invalid_request", "; ".join(parts), "See the API schema at /docs.")
+        return error_response(
+            422, "invalid_request", "; ".join(parts), "See the API schema at /docs."
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -38,4 +42,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unhandled", error=type(exc).__name__)
-        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return error_response(
+            500, "internal_error", "an unexpected error occurred; it has been logged"
+        )

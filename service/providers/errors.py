@@ -27,9 +27,15 @@ from service.errors import (
 )
 
 _AWS_CODES: dict[str, tuple[type[ProviderError], str]] = {
-    "throttlingexception": (Throttled, "The model is rate limited; retry later or raise your quota."),
+    "throttlingexception": (
+        Throttled,
+        "The model is rate limited; retry later or raise your quota.",
+    ),
     "toomanyrequestsexception": (Throttled, "The model is rate limited; retry later."),
-    "servicequotaexceededexception": (Throttled, "A service quota was exceeded; ask for a higher quota."),
+    "servicequotaexceededexception": (
+        Throttled,
+        "A service quota was exceeded; ask for a higher quota.",
+    ),
     "modelnotreadyexception": (Throttled, "The model is still loading; retry in a minute."),
     "resourcenotfoundexception": (ModelNotFound, "Check the model id and region."),
     "modelerror": (ProviderError, "The model container returned an error; check its logs."),
@@ -39,7 +45,10 @@ _AWS_CODES: dict[str, tuple[type[ProviderError], str]] = {
     ),
     "unrecognizedclientexception": (CredentialsInvalid, "Check your AWS credentials."),
     "invalidsignatureexception": (CredentialsInvalid, "Check your AWS secret key."),
-    "expiredtokenexception": (CredentialsInvalid, "Your AWS session expired; refresh it (aws sso login)."),
+    "expiredtokenexception": (
+        CredentialsInvalid,
+        "Your AWS session expired; refresh it (aws sso login).",
+    ),
     "expiredtoken": (CredentialsInvalid, "Your AWS session expired; refresh it (aws sso login)."),
     "modeltimeoutexception": (ProviderTimeout, "The model took too long; try a shorter prompt."),
 }
@@ -52,7 +61,11 @@ def _from_client_error(exc: ClientError) -> ProviderError:
     cls, hint = _AWS_CODES.get(code.lower(), (ProviderError, ""))
     if code.lower() == "validationexception":
         lowered = message.lower()
-        if "model identifier is invalid" in lowered or "not found" in lowered or "doesn't exist" in lowered:
+        if (
+            "model identifier is invalid" in lowered
+            or "not found" in lowered
+            or "doesn't exist" in lowered
+        ):
             cls, hint = ModelNotFound, "Check the model id and that it is offered in this region."
         else:
             hint = "The request was rejected by the model; check the variant's parameters."
@@ -64,7 +77,9 @@ def _from_client_error(exc: ClientError) -> ProviderError:
 def classify_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError | ReadTimeoutError | httpx.TimeoutException):
+    if isinstance(
+        exc, asyncio.TimeoutError | TimeoutError | ReadTimeoutError | httpx.TimeoutException
+    ):
         return ProviderTimeout(
             f"the model did not answer in time ({type(exc).__name__})",
             hint="Raise the variant's timeout_s or check the endpoint's health.",

@@ -92,7 +92,11 @@ class LocalChatModel(ThreadedChatModel):
         cancel: threading.Event,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        options = {k: kwargs[k] for k in ("temperature", "top_p", "max_tokens") if kwargs.get(k) is not None}
+        options = {
+            k: kwargs[k]
+            for k in ("temperature", "top_p", "max_tokens")
+            if kwargs.get(k) is not None
+        }
         with self._lock:
             llama = self._load()
             finish_reason = None

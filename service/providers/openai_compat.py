@@ -60,8 +60,14 @@ class OpenAICompatibleChatModel(BaseChatModel):
     _client: httpx.AsyncClient | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_env(cls, base_url: str, model: str, api_key_env: str | None) -> OpenAICompatibleChatModel:
-        return cls(base_url=base_url, model=model, api_key=os.environ.get(api_key_env) if api_key_env else None)
+    def from_env(
+        cls, base_url: str, model: str, api_key_env: str | None
+    ) -> OpenAICompatibleChatModel:
+        return cls(
+            base_url=base_url,
+            model=model,
+            api_key=os.environ.get(api_key_env) if api_key_env else None,
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -76,7 +82,9 @@ class OpenAICompatibleChatModel(BaseChatModel):
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _payload(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _payload(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": to_role_dicts(messages),
@@ -157,9 +165,12 @@ class OpenAICompatibleChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         state: dict[str, Any] = {}
         payload = self._payload(messages, stop, kwargs)
-        with httpx.Client(
-            transport=self.sync_transport, timeout=httpx.Timeout(self.timeout_s, connect=10.0)
-        ) as client, client.stream("POST", self._url(), json=payload, headers=self._headers()) as response:
+        with (
+            httpx.Client(
+                transport=self.sync_transport, timeout=httpx.Timeout(self.timeout_s, connect=10.0)
+            ) as client,
+            client.stream("POST", self._url(), json=payload, headers=self._headers()) as response,
+        ):
             if response.status_code >= 400:
                 raise _http_error(response.status_code, response.read().decode("utf-8", "replace"))
             for line in response.iter_lines():

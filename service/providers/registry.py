@@ -41,7 +41,7 @@ def build_chat_model(variant: Variant, *, timeout_s: float = 120.0) -> BaseChatM
                 streaming=spec.streaming,
                 prompt_template=spec.prompt_template,
                 region=spec.region,
-                profile=spec.profile,
+                aws_profile=spec.profile,
                 endpoint_url=spec.endpoint_url,
                 max_attempts=spec.max_attempts,
                 timeout_s=timeout_s,
@@ -79,23 +79,38 @@ def probe_model(variant: Variant, *, timeout_s: float = 5.0) -> Probe:
             headers = {}
             if spec.api_key_env and os.environ.get(spec.api_key_env):
                 headers["Authorization"] = f"Bearer {os.environ[spec.api_key_env]}"
-            response = httpx.get(spec.base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
+            response = httpx.get(
+                spec.base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s
+            )
             if response.status_code >= 400:
                 return Probe(False, f"GET /models answered HTTP {response.status_code}")
             return Probe(True, f"{spec.base_url} answers")
         if isinstance(spec, BedrockModel):
             client = aws_client(
-                "bedrock", region=spec.region, profile=spec.profile,
-                endpoint_url=spec.endpoint_url, max_attempts=1, read_timeout_s=timeout_s,
+                "bedrock",
+                region=spec.region,
+                profile=spec.profile,
+                endpoint_url=spec.endpoint_url,
+                max_attempts=1,
+                read_timeout_s=timeout_s,
             )
-            if ":inference-profile/" in spec.model_id or spec.model_id.split(".", 1)[0] in {"us", "eu", "apac", "global"}:
+            if ":inference-profile/" in spec.model_id or spec.model_id.split(".", 1)[0] in {
+                "us",
+                "eu",
+                "apac",
+                "global",
+            }:
                 client.get_inference_profile(inferenceProfileIdentifier=spec.model_id)
             else:
                 client.get_foundation_model(modelIdentifier=spec.model_id)
             return Probe(True, f"{spec.model_id} in {client.meta.region_name}")
         client = aws_client(
-            "sagemaker", region=spec.region, profile=spec.profile,
-            endpoint_url=spec.endpoint_url, max_attempts=1, read_timeout_s=timeout_s,
+            "sagemaker",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=spec.endpoint_url,
+            max_attempts=1,
+            read_timeout_s=timeout_s,
         )
         status = client.describe_endpoint(EndpointName=spec.endpoint_name)["EndpointStatus"]
         return Probe(status == "InService", f"endpoint {spec.endpoint_name} is {status}")

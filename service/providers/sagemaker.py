@@ -27,7 +27,7 @@ class SageMakerChatModel(ThreadedChatModel):
     streaming: bool = True
     prompt_template: TemplateName = "chatml"
     region: str | None = None
-    profile: str | None = None
+    aws_profile: str | None = None
     endpoint_url: str | None = None
     max_attempts: int = 5
     timeout_s: float = 120.0
@@ -43,7 +43,7 @@ class SageMakerChatModel(ThreadedChatModel):
             self._client = aws_client(
                 "sagemaker-runtime",
                 region=self.region,
-                profile=self.profile,
+                profile=self.aws_profile,
                 endpoint_url=self.endpoint_url,
                 max_attempts=self.max_attempts,
                 read_timeout_s=self.timeout_s,
@@ -109,7 +109,9 @@ class SageMakerChatModel(ThreadedChatModel):
                             yield text_chunk(text)
                 elif "ModelStreamError" in event:
                     err = event["ModelStreamError"]
-                    raise ProviderError(f"{err.get('ErrorCode', 'ModelStreamError')}: {err.get('Message', '')}")
+                    raise ProviderError(
+                        f"{err.get('ErrorCode', 'ModelStreamError')}: {err.get('Message', '')}"
+                    )
             for parsed_event in lines.flush():
                 text = adapter.parse_event(parsed_event, state)
                 if text:

@@ -53,7 +53,9 @@ class StreamState:
 class Adapter(Protocol):
     streams: bool
 
-    def request(self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool) -> dict[str, Any]: ...
+    def request(
+        self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool
+    ) -> dict[str, Any]: ...
 
     def parse(self, body: Any) -> Parsed: ...
 
@@ -70,10 +72,17 @@ class TGIAdapter:
     def __init__(self, template: TemplateName) -> None:
         self.template = template
 
-    def request(self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    def request(
+        self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool
+    ) -> dict[str, Any]:
         parameters = _params(
             params,
-            {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_new_tokens", "stop": "stop"},
+            {
+                "temperature": "temperature",
+                "top_p": "top_p",
+                "max_tokens": "max_new_tokens",
+                "stop": "stop",
+            },
         )
         if parameters.get("temperature") == 0:
             # TGI rejects temperature=0; greedy decoding is its default without sampling.
@@ -81,17 +90,26 @@ class TGIAdapter:
             parameters["do_sample"] = False
         parameters["details"] = True
         parameters["return_full_text"] = False
-        return {"inputs": render_prompt(messages, self.template), "parameters": parameters, "stream": stream}
+        return {
+            "inputs": render_prompt(messages, self.template),
+            "parameters": parameters,
+            "stream": stream,
+        }
 
     def parse(self, body: Any) -> Parsed:
         item = body[0] if isinstance(body, list) and body else body
         if not isinstance(item, dict) or "generated_text" not in item:
-            raise ProviderError(f"unexpected TGI response: {json.dumps(body)[:300]}", hint="Is the adapter right for this container?")
+            raise ProviderError(
+                f"unexpected TGI response: {json.dumps(body)[:300]}",
+                hint="Is the adapter right for this container?",
+            )
         details = item.get("details") or {}
         return Parsed(
             text=item["generated_text"],
             output_tokens=details.get("generated_tokens"),
-            input_tokens=details.get("prefill_tokens") if isinstance(details.get("prefill_tokens"), int) else None,
+            input_tokens=details.get("prefill_tokens")
+            if isinstance(details.get("prefill_tokens"), int)
+            else None,
             finish_reason=details.get("finish_reason"),
         )
 
@@ -109,9 +127,21 @@ class TGIAdapter:
 class MessagesAdapter:
     streams = True
 
-    def request(self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    def request(
+        self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"messages": messages, "stream": stream}
-        payload.update(_params(params, {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "stop": "stop"}))
+        payload.update(
+            _params(
+                params,
+                {
+                    "temperature": "temperature",
+                    "top_p": "top_p",
+                    "max_tokens": "max_tokens",
+                    "stop": "stop",
+                },
+            )
+        )
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload
@@ -121,7 +151,10 @@ class MessagesAdapter:
             choice = body["choices"][0]
             text = choice["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise ProviderError(f"unexpected messages-API response: {json.dumps(body)[:300]}", hint="Is the adapter right for this container?") from None
+            raise ProviderError(
+                f"unexpected messages-API response: {json.dumps(body)[:300]}",
+                hint="Is the adapter right for this container?",
+            ) from None
         usage = body.get("usage") or {}
         return Parsed(
             text=text or "",
@@ -149,19 +182,37 @@ class JumpStartAdapter:
     def __init__(self, template: TemplateName) -> None:
         self.template = template
 
-    def request(self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    def request(
+        self, messages: list[dict[str, str]], params: dict[str, Any], *, stream: bool
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"text_inputs": render_prompt(messages, self.template)}
-        payload.update(_params(params, {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_length"}))
+        payload.update(
+            _params(
+                params, {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_length"}
+            )
+        )
         return payload
 
     def parse(self, body: Any) -> Parsed:
-        if isinstance(body, dict) and isinstance(body.get("generated_texts"), list) and body["generated_texts"]:
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("generated_texts"), list)
+            and body["generated_texts"]
+        ):
             return Parsed(text=str(body["generated_texts"][0]))
         if isinstance(body, dict) and "generated_text" in body:
             return Parsed(text=str(body["generated_text"]))
-        if isinstance(body, list) and body and isinstance(body[0], dict) and "generated_text" in body[0]:
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], dict)
+            and "generated_text" in body[0]
+        ):
             return Parsed(text=str(body[0]["generated_text"]))
-        raise ProviderError(f"unexpected JumpStart response: {json.dumps(body)[:300]}", hint="Is the adapter right for this container?")
+        raise ProviderError(
+            f"unexpected JumpStart response: {json.dumps(body)[:300]}",
+            hint="Is the adapter right for this container?",
+        )
 
     def parse_event(self, event: dict[str, Any], state: StreamState) -> str:
         raise ProviderError("the jumpstart adapter does not stream")
@@ -204,5 +255,7 @@ class LineBuffer:
         try:
             event = json.loads(text)
         except ValueError:
-            raise ProviderError(f"the endpoint streamed a line that is not JSON: {text[:200]!r}") from None
+            raise ProviderError(
+                f"the endpoint streamed a line that is not JSON: {text[:200]!r}"
+            ) from None
         return event if isinstance(event, dict) else None

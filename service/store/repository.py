@@ -51,7 +51,9 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": 5}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,11 @@ class Store:
     def add_variant(self, variant: Variant) -> None:
         try:
             with self.session() as s:
-                s.add(VariantRow(name=variant.name, spec=variant.model_dump(mode="json"), source="api"))
+                s.add(
+                    VariantRow(
+                        name=variant.name, spec=variant.model_dump(mode="json"), source="api"
+                    )
+                )
         except IntegrityError:
             raise Conflict(
                 f"a variant named {variant.name!r} already exists", hint="Pick another name."
@@ -156,7 +162,9 @@ class Store:
 
     def api_variants(self) -> list[Variant]:
         with self.session() as s:
-            rows = s.scalars(select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at))
+            rows = s.scalars(
+                select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at)
+            )
             return [Variant.model_validate(r.spec) for r in rows]
 
     # -- turns and answers -------------------------------------------------------------
@@ -174,34 +182,49 @@ class Store:
         next turn of `conversation_id`, returning each pane's history."""
         with self.session() as s:
             if conversation_id is None:
-                conv = ConversationRow(id=new_conversation_id or new_id(), variant_names=variant_names)
-                s.add(conv)
+                conv_id = new_conversation_id or new_id()
+                s.add(ConversationRow(id=conv_id, variant_names=variant_names))
                 s.flush()
                 history: list[list[Message]] = [[] for _ in variant_names]
                 position = 0
             else:
-                conv = s.get(ConversationRow, conversation_id, options=[selectinload(ConversationRow.turns).selectinload(TurnRow.answers)])
+                conv = s.get(
+                    ConversationRow,
+                    conversation_id,
+                    options=[selectinload(ConversationRow.turns).selectinload(TurnRow.answers)],
+                )
                 if conv is None:
-                    raise NotFound(f"conversation {conversation_id} does not exist", hint="Omit conversation_id to start a new one.")
+                    raise NotFound(
+                        f"conversation {conversation_id} does not exist",
+                        hint="Omit conversation_id to start a new one.",
+                    )
                 if list(conv.variant_names) != variant_names:
                     raise Conflict(
                         f"conversation {conversation_id} compares {conv.variant_names}, not {variant_names}",
                         hint="Keep the same variants in the same order, or start a new conversation.",
                     )
                 if any(t.status == "running" for t in conv.turns):
-                    raise Conflict("the previous turn of this conversation is still running", hint="Wait for it to finish.")
+                    raise Conflict(
+                        "the previous turn of this conversation is still running",
+                        hint="Wait for it to finish.",
+                    )
                 history = [[] for _ in variant_names]
                 for turn in conv.turns:
                     by_pane = {a.pane: a for a in turn.answers}
                     for pane in range(len(variant_names)):
                         answer = by_pane.get(pane)
                         history[pane].append(Message(role="user", content=turn.prompt))
-                        history[pane].append(Message(role="assistant", content=answer.text if answer else ""))
+                        history[pane].append(
+                            Message(role="assistant", content=answer.text if answer else "")
+                        )
                 position = len(conv.turns)
-            turn = TurnRow(id=turn_id or new_id(), conversation_id=conv.id, position=position, prompt=prompt)
+                conv_id = conv.id
+            turn = TurnRow(
+                id=turn_id or new_id(), conversation_id=conv_id, position=position, prompt=prompt
+            )
             s.add(turn)
             s.flush()
-            return TurnStart(conv.id, turn.id, position, history)
+            return TurnStart(conv_id, turn.id, position, history)
 
     def save_answer(self, turn_id: str, **fields: Any) -> str:
         with self.session() as s:
@@ -243,7 +266,14 @@ class Store:
 
     def list_turns(self, *, limit: int = 50, offset: int = 0) -> list[TurnOut]:
         with self.session() as s:
-            ids = list(s.scalars(select(TurnRow.id).order_by(TurnRow.created_at.desc()).limit(limit).offset(offset)))
+            ids = list(
+                s.scalars(
+                    select(TurnRow.id)
+                    .order_by(TurnRow.created_at.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
         return [self.get_turn(i, with_request=False) for i in ids]
 
     def count(self, table: type[Any]) -> int:
@@ -269,7 +299,9 @@ class Store:
             # A concurrent request with the same idempotency key won the race.
             if vote.idempotency_key:
                 with self.session() as s:
-                    row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
+                    row = s.scalar(
+                        select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
+                    )
                     if row is not None:
                         return _vote_out(row)
             raise
@@ -277,7 +309,9 @@ class Store:
     def _cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
         with self.session() as s:
             if vote.idempotency_key:
-                row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
+                row = s.scalar(
+                    select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
+                )
                 if row is not None:
                     return _vote_out(row)
             turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
@@ -299,7 +333,9 @@ class Store:
                     )
                 ranking = list(vote.ranking)
             elif vote.ranking is not None:
-                raise InvalidRequest("`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking")
+                raise InvalidRequest(
+                    "`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking"
+                )
             elif vote.outcome in ("a", "b") and panes < 2:
                 raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
             previous = self._current_vote(s, turn_id, vote.rater)
@@ -317,5 +353,9 @@ class Store:
 
     def vote_history(self, turn_id: str) -> list[VoteOut]:
         with self.session() as s:
-            rows = s.scalars(select(VoteRow).where(VoteRow.turn_id == turn_id).order_by(VoteRow.created_at, VoteRow.id))
+            rows = s.scalars(
+                select(VoteRow)
+                .where(VoteRow.turn_id == turn_id)
+                .order_by(VoteRow.created_at, VoteRow.id)
+            )
             return [_vote_out(r) for r in rows]

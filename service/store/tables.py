@@ -32,7 +32,9 @@ class ConversationRow(Base):
     variant_names: Mapped[list[Any]]
     mode: Mapped[str] = mapped_column(String(16), default="named")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    turns: Mapped[list[TurnRow]] = relationship(back_populates="conversation", order_by="TurnRow.position")
+    turns: Mapped[list[TurnRow]] = relationship(
+        back_populates="conversation", order_by="TurnRow.position"
+    )
 
 
 class TurnRow(Base):

@@ -27,13 +27,18 @@ _ENCODER = EventStreamEncoder()
 def event_frame(event_type: str, payload: dict[str, Any] | bytes) -> bytes:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return _ENCODER.encode_message(
-        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}, body
+        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"},
+        body,
     )
 
 
 def exception_frame(exception_type: str, message: str) -> bytes:
     return _ENCODER.encode_message(
-        {":message-type": "exception", ":exception-type": exception_type, ":content-type": "application/json"},
+        {
+            ":message-type": "exception",
+            ":exception-type": exception_type,
+            ":content-type": "application/json",
+        },
         json.dumps({"message": message}).encode(),
     )
 
@@ -49,10 +54,21 @@ class _AwsHandler(FakeHandler):
         if len(parts) == 2 and parts[0] == "foundation-models":
             model_id = unquote(parts[1])
             if model_id not in self.fake.models:
-                self.aws_error(400, "ValidationException", "The provided model identifier is invalid.")
+                self.aws_error(
+                    400, "ValidationException", "The provided model identifier is invalid."
+                )
                 return
-            self.send_json(200, {"modelDetails": {"modelId": model_id, "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
-                                                  "providerName": "Fake", "modelName": model_id}})
+            self.send_json(
+                200,
+                {
+                    "modelDetails": {
+                        "modelId": model_id,
+                        "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
+                        "providerName": "Fake",
+                        "modelName": model_id,
+                    }
+                },
+            )
             return
         self.aws_error(404, "UnknownOperationException", f"no route {self.path}")
 
@@ -69,7 +85,9 @@ class _AwsHandler(FakeHandler):
 
     # -- Bedrock ---------------------------------------------------------------------
 
-    def _script_or_error(self, table: dict[str, Script], name: str, not_found: tuple[int, str, str]) -> tuple[Script, bool] | None:
+    def _script_or_error(
+        self, table: dict[str, Script], name: str, not_found: tuple[int, str, str]
+    ) -> tuple[Script, bool] | None:
         """The script for this call and whether a mid-stream failure applies, or None when
         an error response has already been sent."""
         script = table.get(name)
@@ -79,10 +97,18 @@ class _AwsHandler(FakeHandler):
         failing = script.should_fail()
         if failing:
             if script.failure == "throttle":
-                self.aws_error(429, "ThrottlingException", "Too many requests, please wait before trying again.")
+                self.aws_error(
+                    429,
+                    "ThrottlingException",
+                    "Too many requests, please wait before trying again.",
+                )
                 return None
             if script.failure == "access_denied":
-                self.aws_error(403, "AccessDeniedException", "You don't have access to the model with the specified model ID.")
+                self.aws_error(
+                    403,
+                    "AccessDeniedException",
+                    "You don't have access to the model with the specified model ID.",
+                )
                 return None
             if script.failure == "server_error":
                 self.aws_error(500, "InternalServerException", "Internal error.")
@@ -94,43 +120,64 @@ class _AwsHandler(FakeHandler):
 
     def bedrock(self, model_id: str, operation: str, body: dict[str, Any]) -> None:
         found = self._script_or_error(
-            self.fake.models, model_id, (400, "ValidationException", "The provided model identifier is invalid.")
+            self.fake.models,
+            model_id,
+            (400, "ValidationException", "The provided model identifier is invalid."),
         )
         if found is None:
             return
         script, failing = found
         if script.first_token_delay_s:
             time.sleep(script.first_token_delay_s)
-        usage = {"inputTokens": script.input_tokens, "outputTokens": len(script.tokens),
-                 "totalTokens": script.input_tokens + len(script.tokens)}
+        usage = {
+            "inputTokens": script.input_tokens,
+            "outputTokens": len(script.tokens),
+            "totalTokens": script.input_tokens + len(script.tokens),
+        }
         if operation == "converse":
-            self.send_json(200, {
-                "output": {"message": {"role": "assistant", "content": [{"text": script.text}]}},
-                "stopReason": "end_turn", "usage": usage, "metrics": {"latencyMs": script.latency_ms},
-            })
+            self.send_json(
+                200,
+                {
+                    "output": {
+                        "message": {"role": "assistant", "content": [{"text": script.text}]}
+                    },
+                    "stopReason": "end_turn",
+                    "usage": usage,
+                    "metrics": {"latencyMs": script.latency_ms},
+                },
+            )
             return
         self.start_chunked("application/vnd.amazon.eventstream")
         self.write_chunk(event_frame("messageStart", {"role": "assistant"}))
         midstream = failing and script.failure == "throttle_midstream"
         for i, token in enumerate(script.tokens):
             if midstream and i == script.midstream_after:
-                self.write_chunk(exception_frame("throttlingException", "Too many tokens, please wait before trying again."))
+                self.write_chunk(
+                    exception_frame(
+                        "throttlingException", "Too many tokens, please wait before trying again."
+                    )
+                )
                 self.end_chunked()
                 return
             if i and script.token_delay_s:
                 time.sleep(script.token_delay_s)
-            if not self.write_chunk(event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": token}})):
+            if not self.write_chunk(
+                event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": token}})
+            ):
                 return
         self.write_chunk(event_frame("contentBlockStop", {"contentBlockIndex": 0}))
         self.write_chunk(event_frame("messageStop", {"stopReason": "end_turn"}))
-        self.write_chunk(event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": script.latency_ms}}))
+        self.write_chunk(
+            event_frame("metadata", {"usage": usage, "metrics": {"latencyMs": script.latency_ms}})
+        )
         self.end_chunked()
 
     # -- SageMaker -------------------------------------------------------------------
 
     def sagemaker(self, endpoint: str, operation: str, body: dict[str, Any]) -> None:
         found = self._script_or_error(
-            self.fake.endpoints, endpoint,
+            self.fake.endpoints,
+            endpoint,
             (400, "ValidationError", f"Endpoint {endpoint} of account 123456789012 not found."),
         )
         if found is None:
@@ -138,10 +185,14 @@ class _AwsHandler(FakeHandler):
         script = found[0]
         lines = self.fake.stream_lines(endpoint, script)
         if operation == "invocations":
-            self.send_json(200, self.fake.sagemaker_bodies.get(endpoint) or {"generated_text": script.text})
+            self.send_json(
+                200, self.fake.sagemaker_bodies.get(endpoint) or {"generated_text": script.text}
+            )
             return
-        self.start_chunked("application/vnd.amazon.eventstream",
-                           {"X-Amzn-SageMaker-Content-Type": "text/event-stream"})
+        self.start_chunked(
+            "application/vnd.amazon.eventstream",
+            {"X-Amzn-SageMaker-Content-Type": "text/event-stream"},
+        )
         if script.first_token_delay_s:
             time.sleep(script.first_token_delay_s)
         payload = b"".join(lines)
@@ -150,7 +201,7 @@ class _AwsHandler(FakeHandler):
         for start in range(0, len(payload), size):
             if start and script.token_delay_s:
                 time.sleep(script.token_delay_s)
-            if not self.write_chunk(event_frame("PayloadPart", payload[start:start + size])):
+            if not self.write_chunk(event_frame("PayloadPart", payload[start : start + size])):
                 return
         self.end_chunked()
 
@@ -171,18 +222,59 @@ class FakeAws(FakeServer):
         fmt = self.endpoint_formats.get(endpoint, "messages")
         if fmt == "tgi":
             lines = [
-                b"data:" + json.dumps({"index": i, "token": {"id": i, "text": t, "logprob": -0.1, "special": False},
-                                       "generated_text": None, "details": None}).encode() + b"\n\n"
+                b"data:"
+                + json.dumps(
+                    {
+                        "index": i,
+                        "token": {"id": i, "text": t, "logprob": -0.1, "special": False},
+                        "generated_text": None,
+                        "details": None,
+                    }
+                ).encode()
+                + b"\n\n"
                 for i, t in enumerate(script.tokens)
             ]
-            lines.append(b"data:" + json.dumps({"index": len(script.tokens), "token": {"id": 2, "text": "</s>", "special": True},
-                                                "generated_text": script.text,
-                                                "details": {"finish_reason": "eos_token", "generated_tokens": len(script.tokens)}}).encode() + b"\n\n")
+            lines.append(
+                b"data:"
+                + json.dumps(
+                    {
+                        "index": len(script.tokens),
+                        "token": {"id": 2, "text": "</s>", "special": True},
+                        "generated_text": script.text,
+                        "details": {
+                            "finish_reason": "eos_token",
+                            "generated_tokens": len(script.tokens),
+                        },
+                    }
+                ).encode()
+                + b"\n\n"
+            )
             return lines
-        lines = [b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}).encode() + b"\n\n"
-                 for t in script.tokens]
-        lines.append(b"data: " + json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).encode() + b"\n\n")
-        lines.append(b"data: " + json.dumps({"choices": [], "usage": {"prompt_tokens": script.input_tokens,
-                                                                      "completion_tokens": len(script.tokens)}}).encode() + b"\n\n")
+        lines = [
+            b"data: "
+            + json.dumps(
+                {"choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}
+            ).encode()
+            + b"\n\n"
+            for t in script.tokens
+        ]
+        lines.append(
+            b"data: "
+            + json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).encode()
+            + b"\n\n"
+        )
+        lines.append(
+            b"data: "
+            + json.dumps(
+                {
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": script.input_tokens,
+                        "completion_tokens": len(script.tokens),
+                    },
+                }
+            ).encode()
+            + b"\n\n"
+        )
         lines.append(b"data: [DONE]\n\n")
         return lines

@@ -17,7 +17,13 @@ class _OpenAIHandler(FakeHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
-            self.send_json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.fake.models]})
+            self.send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": m, "object": "model"} for m in self.fake.models],
+                },
+            )
         else:
             self.send_json(404, {"error": {"message": "not found"}})
 
@@ -30,7 +36,10 @@ class _OpenAIHandler(FakeHandler):
         name = body.get("model", "")
         script = self.fake.models.get(name)
         if script is None and name == "echo":
-            last = next((m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), "")
+            last = next(
+                (m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"),
+                "",
+            )
             words = last.split(" ")
             script = Script(tokens=[w if i == 0 else " " + w for i, w in enumerate(words)])
         if script is None:
@@ -51,20 +60,42 @@ class _OpenAIHandler(FakeHandler):
                 return
         if script.first_token_delay_s:
             time.sleep(script.first_token_delay_s)
-        usage = {"prompt_tokens": script.input_tokens, "completion_tokens": len(script.tokens),
-                 "total_tokens": script.input_tokens + len(script.tokens)}
+        usage = {
+            "prompt_tokens": script.input_tokens,
+            "completion_tokens": len(script.tokens),
+            "total_tokens": script.input_tokens + len(script.tokens),
+        }
         if not body.get("stream"):
-            self.send_json(200, {"id": "cmpl-1", "object": "chat.completion", "model": name, "usage": usage,
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": script.text}}]})
+            self.send_json(
+                200,
+                {
+                    "id": "cmpl-1",
+                    "object": "chat.completion",
+                    "model": name,
+                    "usage": usage,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": script.text},
+                        }
+                    ],
+                },
+            )
             return
         self.start_chunked("text/event-stream")
         for i, token in enumerate(script.tokens):
             if i and script.token_delay_s:
                 time.sleep(script.token_delay_s)
-            if not self.write_chunk(self._event({"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]})):
+            if not self.write_chunk(
+                self._event(
+                    {"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]}
+                )
+            ):
                 return
-        self.write_chunk(self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        self.write_chunk(
+            self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        )
         if (body.get("stream_options") or {}).get("include_usage"):
             self.write_chunk(self._event({"choices": [], "usage": usage}))
         self.write_chunk(b"data: [DONE]\n\n")
@@ -72,7 +103,11 @@ class _OpenAIHandler(FakeHandler):
 
     @staticmethod
     def _event(data: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps({"id": "cmpl-1", "object": "chat.completion.chunk", **data}).encode() + b"\n\n"
+        return (
+            b"data: "
+            + json.dumps({"id": "cmpl-1", "object": "chat.completion.chunk", **data}).encode()
+            + b"\n\n"
+        )
 
 
 class FakeOpenAI(FakeServer):

@@ -52,7 +52,11 @@ class ScriptedChatModel(BaseChatModel):
             if i:
                 await asyncio.sleep(self.script.token_delay_s)
             yield text_chunk(token)
-        yield final_chunk(input_tokens=self.script.input_tokens, output_tokens=len(self.script.tokens), finish_reason="stop")
+        yield final_chunk(
+            input_tokens=self.script.input_tokens,
+            output_tokens=len(self.script.tokens),
+            finish_reason="stop",
+        )
 
     def _stream(
         self,
@@ -63,7 +67,11 @@ class ScriptedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         for token in self.script.tokens:
             yield text_chunk(token)
-        yield final_chunk(input_tokens=self.script.input_tokens, output_tokens=len(self.script.tokens), finish_reason="stop")
+        yield final_chunk(
+            input_tokens=self.script.input_tokens,
+            output_tokens=len(self.script.tokens),
+            finish_reason="stop",
+        )
 
     def _generate(
         self,
@@ -83,6 +91,8 @@ class ScriptedFactory:
         self.models: dict[str, ScriptedChatModel] = {}
 
     def __call__(self, variant: Variant) -> BaseChatModel:
-        model = ScriptedChatModel(script=self.scripts.setdefault(variant.name, Script()), seen=[], seen_kwargs=[])
+        model = ScriptedChatModel(
+            script=self.scripts.setdefault(variant.name, Script()), seen=[], seen_kwargs=[]
+        )
         self.models[variant.name] = model
         return model

@@ -1,0 +1,20 @@
+"""`make bench`: run every benchmark; each prints its ratio against a baseline measured in
+the same run, plus absolute figures."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["bench.bench_overhead", "bench.bench_concurrency", "bench.bench_local_model"]
+
+
+def main() -> int:
+    selected = [b for b in BENCHMARKS if not sys.argv[1:] or any(arg in b for arg in sys.argv[1:])]
+    for name in selected:
+        importlib.import_module(name).main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
