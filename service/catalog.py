@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from service.errors import Conflict, NotFound
+from service.errors import ArbiterError, Conflict, NotFound
 from service.providers import build_chat_model
 from service.variants import Variant
 
@@ -54,6 +54,21 @@ class Catalog:
                 )
             self._variants[variant.name] = variant
             self._sources[variant.name] = source
+
+    def warm_up(self) -> None:
+        """Build every variant's model now; load local weights (so the first comparison
+        does not wait for them). Failures are left for the request to report."""
+        for variant in self.all():
+            try:
+                model = self.model(variant)
+            except ArbiterError:
+                continue
+            warm = getattr(model, "warm_up", None)
+            if warm is not None:
+                try:
+                    warm()
+                except ArbiterError:
+                    continue
 
     def cached_model(self, variant: Variant, slot: int = 0) -> BaseChatModel | None:
         return self._models.get((variant.name, slot))

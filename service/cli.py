@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.columns import Columns
 from rich.console import Console
 from rich.live import Live
 from rich.panel import Panel
@@ -67,6 +66,7 @@ def serve(
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     runtime = build_runtime(settings)
+    runtime.catalog.warm_up()
     host = host or settings.host
     port = port or settings.port
     console.print(
@@ -137,15 +137,17 @@ def compare(
     states = ["streaming…" for _ in variant]
     answers: list[AnswerOut] = []
 
-    def render() -> Columns:
-        return Columns(
-            [
+    def render() -> Table:
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in variant:
+            grid.add_column(ratio=1)
+        grid.add_row(
+            *[
                 Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True)
                 for i, name in enumerate(variant)
-            ],
-            equal=True,
-            expand=True,
+            ]
         )
+        return grid
 
     async def run() -> None:
         with Live(render(), console=console, refresh_per_second=12) as live:

@@ -116,6 +116,15 @@ def test_probe(fake_aws: FakeAws) -> None:
     assert not bad.ok and "model_not_found" in bad.detail
 
 
+def test_expired_session_token_says_how_to_refresh(fake_aws: FakeAws) -> None:
+    fake_aws.models[MODEL] = Script(failure="expired_token")
+    with pytest.raises(Exception) as exc:
+        asyncio.run(collect(build_chat_model(variant(fake_aws))))
+    err = classify_error(exc.value)
+    assert err.code == "credentials_invalid"
+    assert "aws sso login" in err.hint
+
+
 def test_expired_credentials_and_missing_region_map_to_clear_errors(
     fake_aws: FakeAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

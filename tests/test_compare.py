@@ -188,3 +188,15 @@ def test_store_failure_during_a_turn_is_reported_and_stops_the_panes(runtime: Ru
         run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
     assert "database error" in exc.value.message
     assert runtime.engine._running == {}
+
+
+def test_model_stalling_mid_stream_times_out_and_keeps_partial_text(
+    runtime: Runtime, scripts: dict[str, Script]
+) -> None:
+    scripts["alpha"].token_delay_s = 0.4  # first token at once, the rest too slowly
+    events = run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"], timeout_s=0.6))
+    answer = next(e.data for e in events if e.kind == "answer" and e.data["pane"] == 0)
+    assert answer["status"] == "timeout"
+    assert answer["text"] == "Paris is"
+    stored = runtime.store.get_turn(events[0].data["turn_id"]).answers[0]
+    assert stored.text == "Paris is" and stored.error_code == "timeout"

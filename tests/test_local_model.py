@@ -68,3 +68,36 @@ def test_missing_gguf_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-unt
         build_chat_model(variant)
     assert "does not exist" in exc.value.message and "model.path" in exc.value.hint
     assert not probe_model(variant).ok
+
+
+def test_concurrent_loads_do_not_silence_the_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """llama-cpp-python swaps stdout for /dev/null while loading; overlapping loads in several
+    threads must not leave the process's output swapped (the CLI table and server logs would
+    vanish: seen with two local panes)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, llama_cpp\n"
+        "from service.providers import build_chat_model\n"
+        "from service.variants import LocalModel, Variant\n"
+        "for round in range(3):\n"
+        "    models = [build_chat_model(Variant(name=f'v{i}', model=LocalModel())) for i in range(4)]\n"
+        "    gate = threading.Barrier(4)\n"
+        "    def load(m):\n"
+        "        gate.wait()\n"
+        "        m.warm_up()\n"
+        "    threads = [threading.Thread(target=load, args=(m,)) for m in models]\n"
+        "    [t.start() for t in threads]; [t.join() for t in threads]\n"
+        "    print(f'visible-{round}', flush=True)\n"
+    )
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        subprocess.run(
+            [sys.executable, "-c", script],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+    assert out.read_text().split() == ["visible-0", "visible-1", "visible-2"]

@@ -44,6 +44,12 @@ def resolve_gguf(path: str | None) -> Path:
     return resolved
 
 
+# llama-cpp-python silences model loading by swapping the process's stdout/stderr for
+# /dev/null and back. Two loads overlapping in two threads would restore the swapped
+# stream and silence the process for good, so loads are serialised.
+_LOAD_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _llama_class() -> Any:
     from llama_cpp import Llama  # imported lazily: loading the shared library takes ~100 ms
@@ -70,20 +76,26 @@ class LocalChatModel(ThreadedChatModel):
     def _load(self) -> Any:
         if self._llama is None:
             try:
-                self._llama = _llama_class()(
-                    model_path=self.model_path,
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
-                    seed=self.seed,
-                    verbose=False,
-                )
+                with _LOAD_LOCK:
+                    self._llama = _llama_class()(
+                        model_path=self.model_path,
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
+                        seed=self.seed,
+                        verbose=False,
+                    )
             except ValueError as exc:
                 raise ModelNotFound(
                     f"cannot load GGUF {self.model_path}: {exc}",
                     hint="Is it a valid GGUF file for this llama.cpp version?",
                 ) from None
         return self._llama
+
+    def warm_up(self) -> None:
+        """Load the weights now rather than on the first request."""
+        with self._lock:
+            self._load()
 
     def _iter_chunks(
         self,

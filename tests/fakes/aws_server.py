@@ -110,6 +110,13 @@ class _AwsHandler(FakeHandler):
                     "You don't have access to the model with the specified model ID.",
                 )
                 return None
+            if script.failure == "expired_token":
+                self.aws_error(
+                    403,
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                )
+                return None
             if script.failure == "server_error":
                 self.aws_error(500, "InternalServerException", "Internal error.")
                 return None

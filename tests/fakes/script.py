@@ -10,6 +10,7 @@ Failure = Literal[
     "throttle",  # HTTP 429 / ThrottlingException before any output
     "throttle_midstream",  # some tokens, then a throttling exception in the stream
     "access_denied",
+    "expired_token",  # AWS: the session token expired
     "server_error",  # HTTP 500
     "hang",  # first token never comes
 ]
