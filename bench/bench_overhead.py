@@ -15,8 +15,6 @@ from pathlib import Path
 import httpx
 
 from bench._report import header, line, percentile, verdict
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.script import Script
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
 
@@ -66,11 +64,17 @@ def arbiter_ttft(client: httpx.Client, url: str) -> float:
 
 def main() -> dict[str, float]:
     header("Comparison overhead: TTFT through the API vs the provider directly")
-    with FakeOpenAI() as fake, tempfile.TemporaryDirectory() as tmp:
-        fake.models["m"] = Script(tokens=["tok"] * 20)
+    # The fake provider runs in its own process, so neither the client nor Arbiter shares
+    # an interpreter lock with it.
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True
+    )
+    assert fake.stdout is not None
+    base_url = fake.stdout.readline().strip()
+    with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "arbiter.toml").write_text(
             "".join(
-                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{fake.base_url}"\nmodel = "m"\n'
+                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
                 for n in ("a", "b")
             )
         )
@@ -98,15 +102,17 @@ def main() -> dict[str, float]:
                     except httpx.TransportError:
                         time.sleep(0.1)
                 for _ in range(10):  # warm up both paths
-                    direct_ttft(client, fake.base_url)
+                    direct_ttft(client, base_url)
                     arbiter_ttft(client, url)
                 direct, through = [], []
                 for _ in range(ROUNDS):
-                    direct.append(direct_ttft(client, fake.base_url) * 1000)
+                    direct.append(direct_ttft(client, base_url) * 1000)
                     through.append(arbiter_ttft(client, url) * 1000)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+            fake.terminate()
+            fake.wait(timeout=10)
     d50, d99 = percentile(direct, 0.5), percentile(direct, 0.99)
     a50, a99 = percentile(through, 0.5), percentile(through, 0.99)
     line("rounds", str(ROUNDS))
