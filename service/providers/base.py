@@ -113,7 +113,20 @@ async def iterate_in_thread(
         cancel.set()
 
 
-class ThreadedChatModel(BaseChatModel):
+class StreamingChatModel(BaseChatModel):
+    """A chat model defined by its stream: a whole answer is the stream, joined."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+
+class ThreadedChatModel(StreamingChatModel):
     """A chat model whose client is blocking (llama.cpp, boto3). Subclasses implement
     `_iter_chunks`, which should stop early once `cancel` is set."""
 
@@ -134,15 +147,6 @@ class ThreadedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         yield from self._iter_chunks(messages, stop, threading.Event(), **kwargs)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
 
     async def _astream(
         self,

@@ -11,9 +11,8 @@ from typing import Any
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import ConfigDict, PrivateAttr
 
 from service.errors import (
@@ -23,7 +22,7 @@ from service.errors import (
     ProviderError,
     Throttled,
 )
-from service.providers.base import final_chunk, text_chunk, to_role_dicts
+from service.providers.base import StreamingChatModel, final_chunk, text_chunk, to_role_dicts
 
 _PARAM_KEYS = ("temperature", "top_p", "max_tokens")
 
@@ -47,7 +46,7 @@ def _http_error(status: int, body: str) -> ProviderError:
     return ProviderError(f"HTTP {status}: {detail}")
 
 
-class OpenAICompatibleChatModel(BaseChatModel):
+class OpenAICompatibleChatModel(StreamingChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     base_url: str
@@ -178,12 +177,3 @@ class OpenAICompatibleChatModel(BaseChatModel):
                 if chunk is not None:
                     yield chunk
         yield self._final(state)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))

@@ -7,17 +7,17 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
 
 from service.errors import ProviderError, Throttled
-from service.providers.base import final_chunk, text_chunk
+from service.providers.base import StreamingChatModel, final_chunk, text_chunk
 from service.variants import Variant
 from tests.fakes.script import Script
 
 
-class ScriptedChatModel(BaseChatModel):
+class ScriptedChatModel(StreamingChatModel):
     script: Script
     seen: list[list[BaseMessage]] = []
     seen_kwargs: list[dict[str, Any]] = []
@@ -72,15 +72,6 @@ class ScriptedChatModel(BaseChatModel):
             output_tokens=len(self.script.tokens),
             finish_reason="stop",
         )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
 
 
 class ScriptedFactory:
