@@ -125,7 +125,7 @@ class CompareEngine:
 
     async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
         variants = self.validate(req)
-        if req.conversation_id is None:
+        if req.conversation_id is None and not req.regenerate:
             # A new conversation has no history, so the panes can start while the turn row
             # is written: the database write is off the time-to-first-token path.
             conversation_id, turn_id = new_id(), new_id()
@@ -138,12 +138,18 @@ class CompareEngine:
                     req.prompt,
                     new_conversation_id=conversation_id,
                     turn_id=turn_id,
+                    mode=req.mode,
+                    rater=req.rater,
                 )
             )
             position = 0
         else:
             start = await asyncio.to_thread(
-                self.store.start_turn, req.conversation_id, list(req.variants), req.prompt
+                self.store.start_turn,
+                req.conversation_id,
+                list(req.variants),
+                req.prompt,
+                regenerate=req.regenerate,
             )
             conversation_id, turn_id, history, position = (
                 start.conversation_id,

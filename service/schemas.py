@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,15 @@ class CompareRequest(_Request):
         default=None, description="Per-pane generation parameter overrides, in pane order."
     )
     timeout_s: float | None = Field(default=None, gt=0, le=3600, description="Per-pane timeout.")
+    mode: Literal["named", "arena"] = Field(
+        default="named", description="'arena' turns hide variant names until voted."
+    )
+    rater: str | None = Field(default=None, max_length=128, description="Who is asking.")
+    regenerate: bool = Field(
+        default=False,
+        description="Replace the last turn of `conversation_id` with a new answer to this "
+        "prompt (the old turn is kept, marked replaced).",
+    )
 
 
 AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]
@@ -65,6 +74,8 @@ class VoteOut(BaseModel):
 class TurnOut(BaseModel):
     id: str
     conversation_id: str
+    mode: str = "named"
+    rater: str | None = None
     position: int
     prompt: str
     status: str
@@ -106,3 +117,29 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+class RatingIn(_Request):
+    pane: int = Field(ge=0, lt=4)
+    helpfulness: Score | None = None
+    honesty: Score | None = None
+    harmlessness: Score | None = None
+
+
+class LabelsIn(_Request):
+    """Rubric ratings per answer, a comment and an ideal answer — each optional."""
+
+    rater: str = Field(default="anonymous", min_length=1, max_length=128)
+    ratings: list[RatingIn] = []
+    comment: str | None = Field(default=None, max_length=20_000)
+    ideal_answer: str | None = Field(default=None, max_length=50_000)
+    ideal_based_on_pane: int | None = Field(default=None, ge=0, lt=4)
+
+
+class LabelsOut(BaseModel):
+    ratings: int
+    comment_id: str | None = None
+    ideal_answer_id: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import httpx
@@ -207,3 +208,38 @@ def test_cancel_endpoint(live: LiveServer, scripts: dict[str, Script]) -> None:
         assert r2.status_code == 200 and r2.json()["cancelled_panes"] >= 1
         answers = [d for k, d in events if k == "answer"]
     assert any(a["status"] == "cancelled" for a in answers)
+
+
+def test_arena_turns_hide_variants_until_voted(live: LiveServer) -> None:
+    events = []
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/compare/stream",
+        json={"prompt": "hi", "variants": ["alpha", "beta"], "mode": "arena"},
+        timeout=10,
+    ) as r:
+        events = list(iter_sse(r))
+    assert "alpha" not in json.dumps([d for _, d in events]) and "beta" not in json.dumps(
+        [d for _, d in events]
+    )
+    turn_id = events[0][1]["turn_id"]
+    before = httpx.get(f"{live.url}/api/turns/{turn_id}").text
+    assert "alpha" not in before and "beta" not in before
+    httpx.post(f"{live.url}/api/turns/{turn_id}/votes", json={"outcome": "tie"})
+    after = httpx.get(f"{live.url}/api/turns/{turn_id}").json()
+    assert [a["variant"] for a in after["answers"]] == ["alpha", "beta"]
+
+
+def test_labels_endpoint(live: LiveServer) -> None:
+    body = httpx.post(
+        f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "beta"]}, timeout=10
+    ).json()
+    r = httpx.post(
+        f"{live.url}/api/turns/{body['id']}/labels",
+        json={"rater": "ann", "ratings": [{"pane": 1, "honesty": 5}], "comment": "ok"},
+    )
+    assert r.status_code == 201 and r.json()["ratings"] == 1 and r.json()["comment_id"]
+    bad = httpx.post(
+        f"{live.url}/api/turns/{body['id']}/labels", json={"ratings": [{"pane": 0, "honesty": 9}]}
+    )
+    assert bad.status_code == 422 and "honesty" in bad.json()["error"]["message"]

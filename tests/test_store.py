@@ -119,3 +119,82 @@ def test_unreachable_database_gives_clear_error() -> None:
         store.upgrade()
     assert "cannot reach the database" in exc.value.message
     assert "ARBITER_DATABASE_URL" in exc.value.hint
+
+
+def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
+    from service.schemas import LabelsIn, RatingIn
+    from service.store.tables import CommentRow, IdealAnswerRow, RatingRow
+
+    turn_id = _finished_turn(store)
+    out = store.save_labels(
+        turn_id,
+        LabelsIn(
+            rater="ann",
+            ratings=[
+                RatingIn(pane=0, helpfulness=5, honesty=4),
+                RatingIn(pane=1),
+            ],  # pane 1: nothing rated
+            comment="A is clearer",
+            ideal_answer="answer 0, but shorter",
+            ideal_based_on_pane=0,
+        ),
+    )
+    assert out.ratings == 1 and out.comment_id and out.ideal_answer_id
+    assert (store.count(RatingRow), store.count(CommentRow), store.count(IdealAnswerRow)) == (
+        1,
+        1,
+        1,
+    )
+    with store.session() as s:
+        rating = s.scalars(sa.select(RatingRow)).one()
+        ideal = s.scalars(sa.select(IdealAnswerRow)).one()
+        assert (rating.helpfulness, rating.honesty, rating.harmlessness) == (5, 4, None)
+        assert rating.answer_id == store.get_turn(turn_id).answers[0].id
+        assert ideal.based_on_answer_id == rating.answer_id
+    with pytest.raises(InvalidRequest, match="no pane 3"):
+        store.save_labels(turn_id, LabelsIn(ratings=[RatingIn(pane=3, honesty=1)]))
+    assert store.count(RatingRow) == 1  # the refused call stored nothing
+
+
+def test_regenerate_replaces_the_last_turn_but_keeps_it(store: Store) -> None:
+    first = store.start_turn(None, ["x", "y"], "q1")
+    for pane in (0, 1):
+        store.save_answer(
+            first.turn_id,
+            pane=pane,
+            variant_name="xy"[pane],
+            variant_spec={},
+            request={},
+            text=f"old-{pane}",
+            status="ok",
+        )
+    store.finish_turn(first.turn_id)
+    store.cast_vote(first.turn_id, VoteIn(outcome="a", rater="ann"))
+    again = store.start_turn(first.conversation_id, ["x", "y"], "q1", regenerate=True)
+    assert again.history == [[], []]  # the replaced turn is not history
+    assert store.get_turn(first.turn_id).status == "replaced"
+    assert store.get_turn(first.turn_id).vote is not None  # its vote is kept
+    with pytest.raises(InvalidRequest):
+        store.start_turn(None, ["x", "y"], "q1", regenerate=True)
+
+
+def test_history_search_by_rater_and_text(store: Store) -> None:
+    mine = store.start_turn(None, ["x", "y"], "How do tides work?", rater="ann", mode="arena")
+    store.save_answer(
+        mine.turn_id,
+        pane=0,
+        variant_name="x",
+        variant_spec={},
+        request={},
+        text="The Moon pulls",
+        status="ok",
+    )
+    store.finish_turn(mine.turn_id)
+    other = store.start_turn(None, ["x", "y"], "Tides?", rater="bob")
+    store.finish_turn(other.turn_id)
+    assert [t.id for t in store.list_turns(rater="ann")] == [mine.turn_id]
+    assert [t.id for t in store.list_turns(query="moon")] == [mine.turn_id]  # found in an answer
+    assert {t.id for t in store.list_turns(query="TIDES")} == {mine.turn_id, other.turn_id}
+    assert store.list_turns(rater="ann", query="nothing like this") == []
+    assert store.get_turn(mine.turn_id).mode == "arena"
+    assert store.arena_pair_counts() == {frozenset({"x", "y"}): 1}

@@ -16,12 +16,34 @@ from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
 from service.providers import probe_model
 from service.runtime import Runtime
-from service.schemas import CompareRequest, ErrorResponse, TurnOut, VariantOut, VoteIn, VoteOut
+from service.schemas import (
+    CompareRequest,
+    ErrorResponse,
+    LabelsIn,
+    LabelsOut,
+    TurnOut,
+    VariantOut,
+    VoteIn,
+    VoteOut,
+)
 from service.variants import Variant
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 409, 413, 422, 502, 503)
 }
+
+
+def blind(turn: TurnOut) -> TurnOut:
+    """Arena turns keep their variants secret until someone has voted on them."""
+    if turn.mode != "arena" or turn.vote is not None:
+        return turn
+    hidden = [
+        a.model_copy(
+            update={"variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}", "request": None}
+        )
+        for a in turn.answers
+    ]
+    return turn.model_copy(update={"answers": hidden})
 
 
 def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
@@ -91,7 +113,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             if event.kind == "turn":
                 turn_id = event.data["turn_id"]
         assert turn_id is not None
-        return await asyncio.to_thread(store.get_turn, turn_id)
+        return blind(await asyncio.to_thread(store.get_turn, turn_id))
 
     @app.post(
         "/api/compare/stream",
@@ -110,10 +132,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         first = await anext(events)  # validation and store errors surface here as JSON errors
 
         async def body() -> AsyncIterator[dict[str, str]]:
-            yield _sse(first)
+            arena = req.mode == "arena"
+            yield _sse(first, arena)
             try:
                 async for event in events:
-                    yield _sse(event)
+                    yield _sse(event, arena)
             except ArbiterError as exc:
                 yield {"event": "error", "data": json.dumps(exc.to_dict())}
 
@@ -121,13 +144,24 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/turns", tags=["turns"])
     async def list_turns(
-        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+        rater: str | None = Query(None, description="Only this rater's turns."),
+        q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
     ) -> list[TurnOut]:
-        return await asyncio.to_thread(store.list_turns, limit=limit, offset=offset)
+        turns = await asyncio.to_thread(
+            store.list_turns, limit=limit, offset=offset, rater=rater, query=q
+        )
+        return [blind(t) for t in turns]
 
     @app.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
     async def get_turn(turn_id: str) -> TurnOut:
-        return await asyncio.to_thread(store.get_turn, turn_id)
+        return blind(await asyncio.to_thread(store.get_turn, turn_id))
+
+    @app.post("/api/turns/{turn_id}/labels", tags=["votes"], status_code=201, responses=_ERRORS)
+    async def save_labels(turn_id: str, labels: LabelsIn) -> LabelsOut:
+        """Rubric ratings (1-5) per answer, a comment and an ideal answer."""
+        return await asyncio.to_thread(store.save_labels, turn_id, labels)
 
     @app.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)
     async def cancel_turn(turn_id: str) -> dict[str, int]:
@@ -145,5 +179,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
-def _sse(event: CompareEvent) -> dict[str, str]:
-    return {"event": event.kind, "data": json.dumps(event.data)}
+def _sse(event: CompareEvent, arena: bool) -> dict[str, str]:
+    data = event.data
+    if arena and event.kind == "turn":
+        data = {**data, "panes": [{"pane": p["pane"]} for p in data["panes"]]}
+    elif arena and event.kind == "answer":
+        data = {k: v for k, v in data.items() if k != "variant"}
+    return {"event": event.kind, "data": json.dumps(data)}

@@ -19,9 +19,18 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from service.ids import new_id, utcnow
-from service.schemas import AnswerOut, Message, TurnOut, VoteIn, VoteOut
+from service.schemas import AnswerOut, LabelsIn, LabelsOut, Message, TurnOut, VoteIn, VoteOut
 from service.store import migrate
-from service.store.tables import AnswerRow, ConversationRow, TurnRow, VariantRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    CommentRow,
+    ConversationRow,
+    IdealAnswerRow,
+    RatingRow,
+    TurnRow,
+    VariantRow,
+    VoteRow,
+)
 from service.variants import Variant
 
 
@@ -177,6 +186,9 @@ class Store:
         *,
         new_conversation_id: str | None = None,
         turn_id: str | None = None,
+        mode: str = "named",
+        rater: str | None = None,
+        regenerate: bool = False,
     ) -> TurnStart:
         """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
         next turn of `conversation_id`, returning each pane's history. Writes use Core
@@ -185,6 +197,11 @@ class Store:
         turn_id = turn_id or new_id()
         with self.session() as s:
             if conversation_id is None:
+                if regenerate:
+                    raise InvalidRequest(
+                        "regenerate needs the conversation_id of the turn to replace",
+                        code="invalid_regenerate",
+                    )
                 conv_id = new_conversation_id or new_id()
                 history: list[list[Message]] = [[] for _ in variant_names]
                 position = 0
@@ -193,12 +210,15 @@ class Store:
                     {
                         "id": conv_id,
                         "variant_names": variant_names,
-                        "mode": "named",
+                        "mode": mode,
+                        "rater": rater,
                         "created_at": now,
                     },
                 )
             else:
-                conv_id, history, position = self._continue(s, conversation_id, variant_names)
+                conv_id, history, position = self._continue(
+                    s, conversation_id, variant_names, regenerate=regenerate
+                )
             s.execute(
                 insert(TurnRow),
                 {
@@ -214,7 +234,7 @@ class Store:
 
     @staticmethod
     def _continue(
-        s: Session, conversation_id: str, variant_names: list[str]
+        s: Session, conversation_id: str, variant_names: list[str], *, regenerate: bool
     ) -> tuple[str, list[list[Message]], int]:
         conv = s.get(
             ConversationRow,
@@ -236,8 +256,14 @@ class Store:
                 "the previous turn of this conversation is still running",
                 hint="Wait for it to finish.",
             )
+        live = [t for t in conv.turns if t.status != "replaced"]
+        if regenerate:
+            if not live:
+                raise InvalidRequest("there is no turn to regenerate", code="invalid_regenerate")
+            live[-1].status = "replaced"
+            live = live[:-1]
         history: list[list[Message]] = [[] for _ in variant_names]
-        for turn in conv.turns:
+        for turn in live:
             by_pane = {a.pane: a for a in turn.answers}
             for pane in range(len(variant_names)):
                 answer = by_pane.get(pane)
@@ -269,13 +295,19 @@ class Store:
 
     def get_turn(self, turn_id: str, *, with_request: bool = True) -> TurnOut:
         with self.session() as s:
-            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+            turn = s.get(
+                TurnRow,
+                turn_id,
+                options=[selectinload(TurnRow.answers), selectinload(TurnRow.conversation)],
+            )
             if turn is None:
                 raise NotFound(f"turn {turn_id} does not exist")
             vote = self._current_vote(s, turn_id)
             return TurnOut(
                 id=turn.id,
                 conversation_id=turn.conversation_id,
+                mode=turn.conversation.mode,
+                rater=turn.conversation.rater,
                 position=turn.position,
                 prompt=turn.prompt,
                 status=turn.status,
@@ -284,17 +316,46 @@ class Store:
                 vote=_vote_out(vote) if vote else None,
             )
 
-    def list_turns(self, *, limit: int = 50, offset: int = 0) -> list[TurnOut]:
-        with self.session() as s:
-            ids = list(
-                s.scalars(
-                    select(TurnRow.id)
-                    .order_by(TurnRow.created_at.desc())
-                    .limit(limit)
-                    .offset(offset)
-                )
+    def list_turns(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        rater: str | None = None,
+        query: str | None = None,
+    ) -> list[TurnOut]:
+        """Newest first; optionally one rater's turns, and those whose prompt or any answer
+        contains `query` (case-insensitive)."""
+        stmt = select(TurnRow.id).join(ConversationRow)
+        if rater is not None:
+            stmt = stmt.where(ConversationRow.rater == rater)
+        if query:
+            pattern = f"%{query.lower()}%"
+            in_answers = select(AnswerRow.turn_id).where(func.lower(AnswerRow.text).like(pattern))
+            stmt = stmt.where(
+                (func.lower(TurnRow.prompt).like(pattern)) | TurnRow.id.in_(in_answers)
             )
+        stmt = (
+            stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit).offset(offset)
+        )
+        with self.session() as s:
+            ids = list(s.scalars(stmt))
         return [self.get_turn(i, with_request=False) for i in ids]
+
+    def arena_pair_counts(self) -> dict[frozenset[str], int]:
+        """How many arena turns each pair of variants has had (for balanced sampling)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(ConversationRow.variant_names, func.count(TurnRow.id))
+                .join(TurnRow)
+                .where(ConversationRow.mode == "arena")
+                .group_by(ConversationRow.id)
+            ).all()
+        counts: dict[frozenset[str], int] = {}
+        for names, n in rows:
+            key = frozenset(names)
+            counts[key] = counts.get(key, 0) + int(n)
+        return counts
 
     def count(self, table: type[Any]) -> int:
         with self.session() as s:
@@ -337,7 +398,7 @@ class Store:
             turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
             if turn is None:
                 raise NotFound(f"turn {turn_id} does not exist")
-            if turn.status != "done":
+            if turn.status == "running":
                 raise Conflict(
                     "the answers of this turn are still streaming",
                     hint="Vote once every pane has finished or failed.",
@@ -370,6 +431,66 @@ class Store:
             s.add(row)
             s.flush()
             return _vote_out(row)
+
+    def save_labels(self, turn_id: str, labels: LabelsIn) -> LabelsOut:
+        """Rubric ratings, a comment and an ideal answer, in one transaction (append-only)."""
+        with self.session() as s:
+            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+            if turn is None:
+                raise NotFound(f"turn {turn_id} does not exist")
+            if turn.status == "running":
+                raise Conflict(
+                    "the answers of this turn are still streaming",
+                    hint="Rate once every pane has finished or failed.",
+                    code="turn_not_finished",
+                )
+            by_pane = {a.pane: a for a in turn.answers}
+            for pane in [r.pane for r in labels.ratings] + (
+                [labels.ideal_based_on_pane] if labels.ideal_based_on_pane is not None else []
+            ):
+                if pane not in by_pane:
+                    raise InvalidRequest(f"this turn has no pane {pane}", code="invalid_pane")
+            count = 0
+            for rating in labels.ratings:
+                if (
+                    rating.helpfulness is None
+                    and rating.honesty is None
+                    and rating.harmlessness is None
+                ):
+                    continue
+                s.add(
+                    RatingRow(
+                        answer_id=by_pane[rating.pane].id,
+                        turn_id=turn_id,
+                        rater=labels.rater,
+                        helpfulness=rating.helpfulness,
+                        honesty=rating.honesty,
+                        harmlessness=rating.harmlessness,
+                    )
+                )
+                count += 1
+            out = LabelsOut(ratings=count)
+            if labels.comment and labels.comment.strip():
+                comment = CommentRow(turn_id=turn_id, rater=labels.rater, text=labels.comment)
+                s.add(comment)
+                s.flush()
+                out.comment_id = comment.id
+            if labels.ideal_answer and labels.ideal_answer.strip():
+                based_on = (
+                    by_pane[labels.ideal_based_on_pane].id
+                    if labels.ideal_based_on_pane is not None
+                    else None
+                )
+                ideal = IdealAnswerRow(
+                    turn_id=turn_id,
+                    rater=labels.rater,
+                    text=labels.ideal_answer,
+                    based_on_answer_id=based_on,
+                )
+                s.add(ideal)
+                s.flush()
+                out.ideal_answer_id = ideal.id
+            return out
 
     def vote_history(self, turn_id: str) -> list[VoteOut]:
         with self.session() as s:

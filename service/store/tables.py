@@ -30,7 +30,8 @@ class ConversationRow(Base):
     __tablename__ = "conversations"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     variant_names: Mapped[list[Any]]
-    mode: Mapped[str] = mapped_column(String(16), default="named")
+    mode: Mapped[str] = mapped_column(String(16), default="named")  # named | arena
+    rater: Mapped[str | None] = mapped_column(String(128), index=True)  # who asked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     turns: Mapped[list[TurnRow]] = relationship(
         back_populates="conversation", order_by="TurnRow.position"
@@ -44,7 +45,8 @@ class TurnRow(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     prompt: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    # running | done | interrupted (crash) | replaced (regenerated; kept, left out of history)
+    status: Mapped[str] = mapped_column(String(16), default="running")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
     answers: Mapped[list[AnswerRow]] = relationship(order_by="AnswerRow.pane")
@@ -82,4 +84,39 @@ class VoteRow(Base):
     rater: Mapped[str] = mapped_column(String(128), default="anonymous")
     supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("votes.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RatingRow(Base):
+    """Rubric scores (1-5, each optional) for one answer, by one rater."""
+
+    __tablename__ = "ratings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    answer_id: Mapped[str] = mapped_column(ForeignKey("answers.id"), index=True)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    rater: Mapped[str] = mapped_column(String(128))
+    helpfulness: Mapped[int | None] = mapped_column(Integer)
+    honesty: Mapped[int | None] = mapped_column(Integer)
+    harmlessness: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommentRow(Base):
+    __tablename__ = "comments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    rater: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdealAnswerRow(Base):
+    """The answer a rater would have wanted, often edited from the preferred one."""
+
+    __tablename__ = "ideal_answers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    rater: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    based_on_answer_id: Mapped[str | None] = mapped_column(ForeignKey("answers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

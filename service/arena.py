@@ -1,0 +1,34 @@
+"""Blind battles: which two variants face each other next."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Mapping, Sequence
+
+from service.errors import ConfigError
+
+
+def choose_pair(
+    names: Sequence[str],
+    counts: Mapping[frozenset[str], int],
+    *,
+    last: frozenset[str] | None = None,
+    rng: random.Random | None = None,
+) -> tuple[str, str]:
+    """Pick two variants for a battle, in random pane order.
+
+    Pairs seen less often are more likely (weight 1 / (1 + battles so far)), so coverage
+    evens out over time, and the pair just played is not repeated when another exists."""
+    rng = rng or random.Random()
+    if len(names) < 2:
+        raise ConfigError(
+            "a battle needs at least two variants",
+            hint="Declare another variant in the variants file (two prompts on one model will do).",
+        )
+    pairs = [frozenset(p) for p in itertools.combinations(sorted(set(names)), 2)]
+    if last is not None and len(pairs) > 1:
+        pairs = [p for p in pairs if p != last]
+    weights = [1.0 / (1 + counts.get(p, 0)) for p in pairs]
+    a, b = sorted(rng.choices(pairs, weights=weights, k=1)[0])
+    return (a, b) if rng.random() < 0.5 else (b, a)
