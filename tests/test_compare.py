@@ -181,9 +181,7 @@ def test_store_failure_during_a_turn_is_reported_and_stops_the_panes(runtime: Ru
     from service.errors import StoreUnavailable
 
     with runtime.store.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE votes")
-        conn.exec_driver_sql("DROP TABLE answers")
-        conn.exec_driver_sql("DROP TABLE turns")
+        conn.exec_driver_sql("ALTER TABLE turns RENAME TO turns_gone")
     with pytest.raises(StoreUnavailable) as exc:
         run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
     assert "database error" in exc.value.message
