@@ -60,8 +60,8 @@ def serve(
     """Start the web service (API and page) on the configured store and variants."""
     import uvicorn
 
-    from service.api import create_app
     from service.runtime import build_runtime
+    from service.web import build_web_app
 
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
@@ -76,7 +76,7 @@ def serve(
     console.print(f"API docs: http://{host}:{port}/docs")
     try:
         uvicorn.run(
-            create_app(runtime),
+            build_web_app(runtime),
             host=host,
             port=port,
             log_level=settings.log_level,

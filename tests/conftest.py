@@ -17,10 +17,10 @@ import uvicorn
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from service.api import create_app
 from service.config import Settings
 from service.runtime import Runtime, build_runtime
 from service.store import Store
+from service.web import build_web_app
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
@@ -128,14 +128,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, with_ui: bool = False) -> None:
         self.port = free_port()
+        self.runtime = runtime
         config = uvicorn.Config(
-            create_app(runtime),
+            build_web_app(runtime, with_ui=with_ui),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
             lifespan="on",
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -161,6 +163,13 @@ class LiveServer:
 @pytest.fixture
 def live(runtime: Runtime) -> Iterator[LiveServer]:
     with LiveServer(runtime) as server:
+        yield server
+
+
+@pytest.fixture
+def live_ui(runtime: Runtime) -> Iterator[LiveServer]:
+    """The API with the Gradio page mounted, on scripted models."""
+    with LiveServer(runtime, with_ui=True) as server:
         yield server
 
 
@@ -198,3 +207,26 @@ def moto_server() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
+    """Playwright drives Debian's Chromium (its own browser download is not available here)."""
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        raise RuntimeError(
+            "chromium is not installed: `apt-get install -y chromium` (.ci/run does it)"
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": executable,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }

@@ -1,0 +1,125 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium against the real server
+(`python -m service serve`) with the bundled local model — no fakes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from tests.conftest import free_port
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+VARIANT_PREFIX = "smollm2-"  # both bundled variants' names start with this
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    home = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    env = {
+        **os.environ,
+        "ARBITER_HOME": str(home),
+        "ARBITER_PORT": str(port),
+        "ARBITER_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        cwd=home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "server did not start:\n" + (proc.stdout.read() if proc.stdout else "")
+                )
+            time.sleep(0.2)
+        yield url, home / "arbiter.db"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def votes(db: Path) -> list[tuple[str, str]]:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT outcome, rater FROM votes ORDER BY created_at")).all()
+    engine.dispose()
+    return [(r[0], r[1]) for r in rows]
+
+
+def test_blind_battle_streams_votes_and_reveals(server: tuple[str, Path], page: Page) -> None:
+    url, db = server
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    page.fill("#rater input, #rater textarea", "e2e-rater")
+    page.fill("#arena-prompt textarea", "What is the capital of France?")
+    page.click("#arena-send")
+    # Both answers stream: text is visible while voting is still closed.
+    page.wait_for_function(
+        """() => {
+            const texts = [0, 1].map(i => document.querySelector(`#arena-chat-${i} [data-testid="bot"]`)?.innerText ?? "");
+            return texts.some(t => t.trim().length > 0) && document.querySelector('#arena-vote-a').disabled;
+        }""",
+        timeout=60_000,
+    )
+    expect(page.locator("#arena-vote-a")).to_be_enabled(timeout=90_000)
+    for i in (0, 1):
+        assert page.locator(f'#arena-chat-{i} [data-testid="bot"]').inner_text().strip()
+    # Anonymity: no variant name anywhere in the DOM before the vote.
+    assert VARIANT_PREFIX not in page.content()
+    assert votes(db) == []
+
+    page.click("#arena-vote-a")
+    expect(page.locator("#arena-status")).to_contain_text("You preferred", timeout=10_000)
+    expect(page.locator("#arena-footer-0")).to_contain_text(VARIANT_PREFIX)
+    expect(page.locator("#arena-footer-0")).to_contain_text("first token")
+    assert votes(db) == [("a", "e2e-rater")]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "arena-after-vote.png"), full_page=True)
+
+
+def test_empty_prompt_warns_and_stores_nothing(server: tuple[str, Path], page: Page) -> None:
+    url, db = server
+    before = votes(db)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        turns_before = conn.execute(sa.text("SELECT count(*) FROM turns")).scalar()
+    page.goto(url)
+    page.click("#arena-send")
+    expect(page.get_by_text("Type a prompt first.")).to_be_visible(timeout=10_000)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM turns")).scalar() == turns_before
+    engine.dispose()
+    assert votes(db) == before
+
+
+def test_phone_width_keeps_both_panes_readable(server: tuple[str, Path], page: Page) -> None:
+    url, _ = server
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url)
+    a = page.locator("#arena-chat-0").bounding_box()
+    b = page.locator("#arena-chat-1").bounding_box()
+    assert a is not None and b is not None
+    # Panes stack instead of squeezing: each uses most of the width.
+    assert a["width"] > 300 and b["width"] > 300
+    assert b["y"] > a["y"]

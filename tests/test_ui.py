@@ -1,0 +1,216 @@
+"""The page's event handlers through `gradio_client` (the Gradio API), on scripted models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from service.store.tables import CommentRow, IdealAnswerRow, RatingRow, TurnRow, VoteRow
+from tests.conftest import LiveServer
+from tests.fakes.script import Script
+
+NAMES = ("alpha", "beta", "gamma")
+
+
+def client(live: LiveServer) -> Client:
+    return Client(live.url, verbose=False)
+
+
+def send(c: Client, prompt: str, rater: str = "ann") -> list[Any]:
+    job = c.submit(prompt, rater, api_name="/arena_send")
+    job.result()
+    return list(job.outputs())
+
+
+def mentions_a_variant(payload: Any) -> bool:
+    text = json.dumps(payload, default=str)
+    return any(name in text for name in NAMES)
+
+
+def test_arena_hides_names_until_the_vote_then_reveals_them(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    outputs = send(c, "What is the capital of France?")
+    assert len(outputs) >= 2  # streamed in several updates
+    assert not mentions_a_variant(outputs)
+    # Nor does the page, its config or its API description name them.
+    for path in ("/", "/config", "/gradio_api/info"):
+        assert not mentions_a_variant(httpx.get(live_ui.url + path).text), path
+    store = live_ui.runtime.store
+    turn = store.list_turns()[0]
+    assert turn.mode == "arena" and turn.rater == "ann" and turn.vote is None
+    revealed = c.predict("ann", api_name="/arena_vote_a")
+    assert mentions_a_variant(revealed)
+    pair = [a.variant for a in store.get_turn(turn.id).answers]
+    assert f"You preferred **{pair[0]}** over **{pair[1]}**." in revealed
+    votes = store.vote_history(turn.id)
+    assert [(v.outcome, v.rater) for v in votes] == [("a", "ann")]
+
+
+def test_multi_turn_keeps_the_pair_and_the_history(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "first question")
+    send(c, "second question")
+    turns = live_ui.runtime.store.list_turns()
+    assert [t.prompt for t in turns] == ["second question", "first question"]
+    assert turns[0].conversation_id == turns[1].conversation_id and turns[0].position == 1
+    assert [a.variant for a in turns[0].answers] == [a.variant for a in turns[1].answers]
+
+
+def test_new_round_draws_a_different_pair(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "q1")
+    c.predict(api_name="/arena_new_round")
+    send(c, "q2")
+    turns = live_ui.runtime.store.list_turns()
+    assert turns[0].conversation_id != turns[1].conversation_id
+    assert {a.variant for a in turns[0].answers} != {a.variant for a in turns[1].answers}
+
+
+def test_empty_prompt_and_early_vote_store_nothing(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "   ")
+    c.predict("ann", api_name="/arena_vote_a")
+    store = live_ui.runtime.store
+    assert store.count(TurnRow) == 0 and store.count(VoteRow) == 0
+
+
+def test_double_vote_stores_one(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "hi")
+    jobs = [c.submit("ann", api_name="/arena_vote_b") for _ in range(3)]
+    for job in jobs:
+        job.result()
+    c.predict("ann", api_name="/arena_vote_a")  # a later click on another button changes nothing
+    assert live_ui.runtime.store.count(VoteRow) == 1
+
+
+def test_pane_error_is_shown_in_its_pane_and_voting_still_works(
+    live_ui: LiveServer, scripts: dict[str, Script]
+) -> None:
+    for name in NAMES:
+        scripts[name].failure = "server_error"
+    scripts["beta"].failure = "none"
+    c = client(live_ui)
+    outputs = send(c, "hi")
+    final_chats = outputs[-1]
+    texts = json.dumps(outputs, default=str)
+    assert "Error (provider_error): scripted failure" in texts
+    c.predict("ann", api_name="/arena_vote_both_bad")
+    assert live_ui.runtime.store.count(VoteRow) == 1
+    del final_chats
+
+
+def test_rubric_is_stored_with_the_rater(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "hi")
+    c.predict("ann", api_name="/arena_vote_b")
+    status = c.predict(
+        "ann", "clear and correct", "B, edited", 5, 4, None, None, None, 2, api_name="/arena_rate"
+    )
+    assert "Saved 2 rating(s), a comment, an ideal answer" in json.dumps(status)
+    store = live_ui.runtime.store
+    assert (store.count(RatingRow), store.count(CommentRow), store.count(IdealAnswerRow)) == (
+        2,
+        1,
+        1,
+    )
+    with store.session() as s:
+        import sqlalchemy as sa
+
+        ratings = {
+            (r.helpfulness, r.honesty, r.harmlessness) for r in s.scalars(sa.select(RatingRow))
+        }
+        assert ratings == {(5, 4, None), (None, None, 2)}
+        assert {r.rater for r in s.scalars(sa.select(RatingRow))} == {"ann"}
+
+
+def test_named_side_by_side_with_three_panes_and_a_ranking(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    job = c.submit(
+        "Compare us",
+        "bob",
+        ["alpha", "beta", "gamma"],
+        1.2,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        api_name="/named_send",
+    )
+    job.result()
+    store = live_ui.runtime.store
+    turn = store.list_turns()[0]
+    assert [a.variant for a in turn.answers] == ["alpha", "beta", "gamma"]
+    full = store.get_turn(turn.id)
+    assert (
+        full.answers[0].request is not None
+        and full.answers[0].request["params"]["temperature"] == 1.2
+    )
+    assert (
+        full.answers[1].request is not None
+        and full.answers[1].request["params"]["temperature"] is None
+    )
+    c.predict(["C", "A", "B"], "bob", api_name="/named_rank")
+    vote = store.get_turn(turn.id).vote
+    assert vote is not None and vote.outcome == "ranking" and vote.ranking == [2, 0, 1]
+
+
+def test_named_view_refuses_one_variant(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    job = c.submit(
+        "hi",
+        "bob",
+        ["alpha"],
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        api_name="/named_send",
+    )
+    job.result()
+    assert live_ui.runtime.store.count(TurnRow) == 0
+
+
+def test_history_search_finds_only_the_raters_turns(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "about tides", rater="ann")
+    send(c, "about volcanoes", rater="ann")
+    other = client(live_ui)
+    send(other, "about tides", rater="bob")
+    result = c.predict("ann", "tides", api_name="/history_search")
+    rows = result["data"]
+    assert len(rows) == 1 and rows[0][1] == "about tides"
+    assert rows[0][2] == "(hidden until voted)"
+
+
+@pytest.mark.parametrize(
+    "payload", ["<img src=x onerror=alert(1)>", "**bold** <script>alert(1)</script>"]
+)
+def test_history_detail_escapes_markup(payload: str) -> None:
+    from datetime import UTC, datetime
+
+    from service.schemas import AnswerOut, TurnOut
+    from ui.history import render_turn
+
+    turn = TurnOut(
+        id="t",
+        conversation_id="c",
+        position=0,
+        prompt=payload,
+        status="done",
+        created_at=datetime.now(UTC),
+        answers=[AnswerOut(id="a", pane=0, variant=payload, status="ok", text=payload)],
+    )
+    rendered = render_turn(turn)
+    assert "<img" not in rendered and "<script" not in rendered

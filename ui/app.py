@@ -1,0 +1,66 @@
+"""The page: Arena (blind), Side by side (named) and History tabs, mounted at `/`."""
+
+from __future__ import annotations
+
+import gradio as gr
+from fastapi import FastAPI
+
+from service.runtime import Runtime
+from ui.arena import build_arena
+from ui.history import build_history
+from ui.side_by_side import build_side_by_side
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: auto; }
+.pane { min-width: min(280px, 100%) !important; }
+#arena-status, #named-status { min-height: 1.5em; }
+footer { display: none !important; }
+"""
+
+THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
+
+
+def build_ui(runtime: Runtime) -> gr.Blocks:
+    with gr.Blocks(title="Arbiter", analytics_enabled=False) as demo:
+        saved_rater = gr.BrowserState("", storage_key="arbiter-rater")
+        with gr.Row(equal_height=True):
+            gr.Markdown("## Arbiter\nCompare models side by side and say which answer is better.")
+            rater = gr.Textbox(
+                label="Your name (stored with your votes)",
+                placeholder="anonymous",
+                max_length=128,
+                scale=0,
+                min_width=240,
+                elem_id="rater",
+            )
+        with gr.Tabs():
+            with gr.Tab("Arena (blind)", id="arena"):
+                build_arena(runtime, rater)
+            with gr.Tab("Side by side", id="named") as named_tab:
+                _, picker = build_side_by_side(runtime, rater)
+            with gr.Tab("History", id="history") as history_tab:
+                load_history, history_inputs, history_outputs = build_history(runtime, rater)
+
+        def variant_choices() -> gr.Dropdown:
+            return gr.Dropdown(choices=runtime.catalog.names())
+
+        named_tab.select(variant_choices, None, [picker], api_visibility="private")
+        history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
+        # Restore the name typed last time; with none saved, leave the box alone (the user
+        # may already be typing while the page loads).
+        demo.load(
+            lambda saved, typed: (typed or saved) if saved else gr.skip(),
+            [saved_rater, rater],
+            [rater],
+            api_visibility="private",
+        )
+        rater.change(lambda name: name, [rater], [saved_rater], api_visibility="private")
+    demo.queue(default_concurrency_limit=None)
+    return demo
+
+
+def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
+    """Serve the page at `/` next to the API (API routes are matched first)."""
+    return gr.mount_gradio_app(
+        app, build_ui(runtime), path="/", theme=THEME, css=CSS, footer_links=[]
+    )

@@ -1,0 +1,33 @@
+"""The blind arena: two anonymous variants, drawn at random, names revealed after the vote."""
+
+from __future__ import annotations
+
+import random
+
+import gradio as gr
+
+from service.arena import choose_pair
+from service.runtime import Runtime
+from service.variants import GenerationParams
+from ui.board import Board, Session
+
+INTRO = (
+    "Two anonymous models answer the same prompt. Keep chatting as long as you like, then "
+    "vote for the better answer — the models' names are revealed after your vote."
+)
+
+
+def build_arena(runtime: Runtime, rater: gr.Textbox) -> Board:
+    gr.Markdown(INTRO)
+    board = Board(runtime, prefix="arena", blind=True, panes=2)
+    rng = random.Random()
+
+    def plan(session: Session) -> tuple[list[str], list[GenerationParams | None] | None]:
+        if session.variants:  # keep the pair for the rest of this round (multi-turn)
+            return session.variants, None
+        counts = runtime.store.arena_pair_counts()
+        last = frozenset(session.last_pair) if session.last_pair else None
+        return list(choose_pair(runtime.catalog.names(), counts, last=last, rng=rng)), None
+
+    board.wire(rater, plan, [])
+    return board

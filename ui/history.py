@@ -1,0 +1,107 @@
+"""History: the rater's past turns and votes, searchable; open one to see it whole."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import gradio as gr
+
+from service.runtime import Runtime
+from service.schemas import TurnOut
+from ui.format import PANE_LETTERS, escape, metrics_line
+
+COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
+OUTCOME_TEXT = {
+    "a": "A better",
+    "b": "B better",
+    "tie": "tie",
+    "both_bad": "both bad",
+    "ranking": "ranked",
+}
+
+
+def _variants(turn: TurnOut) -> str:
+    if turn.mode == "arena" and turn.vote is None:
+        return "(hidden until voted)"
+    return " vs ".join(a.variant for a in turn.answers)
+
+
+def rows(turns: list[TurnOut]) -> list[list[str]]:
+    return [
+        [
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            t.prompt if len(t.prompt) <= 80 else t.prompt[:79] + "…",
+            _variants(t),
+            OUTCOME_TEXT.get(t.vote.outcome, t.vote.outcome) if t.vote else "—",
+            t.id,
+        ]
+        for t in turns
+    ]
+
+
+def render_turn(turn: TurnOut) -> str:
+    hidden = turn.mode == "arena" and turn.vote is None
+    parts = [
+        f"### Prompt\n\n{escape(turn.prompt)}",
+        f"*{turn.mode} · turn {turn.position + 1} · {turn.created_at:%Y-%m-%d %H:%M} UTC*",
+    ]
+    for a in turn.answers:
+        name = (
+            f"Model {PANE_LETTERS[a.pane]}"
+            if hidden
+            else f"{PANE_LETTERS[a.pane]} · {escape(a.variant)}"
+        )
+        body = escape(a.text) if a.text else "*(no text)*"
+        error = (
+            f"\n\n**Error ({escape(a.error_code or '')})**: {escape(a.error_message or '')}"
+            if a.status != "ok"
+            else ""
+        )
+        parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{metrics_line(a)}</small>")
+    if turn.vote:
+        vote = OUTCOME_TEXT.get(turn.vote.outcome, turn.vote.outcome)
+        if turn.vote.ranking:
+            vote += ": " + " > ".join(PANE_LETTERS[p] for p in turn.vote.ranking)
+        parts.append(f"**Vote:** {vote} (by {escape(turn.vote.rater)})")
+    return "\n\n".join(parts)
+
+
+def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
+    with gr.Row():
+        query = gr.Textbox(
+            placeholder="Search prompts and answers",
+            show_label=False,
+            scale=5,
+            elem_id="history-query",
+        )
+        search = gr.Button("Search", scale=1, elem_id="history-search")
+    table = gr.Dataframe(
+        headers=COLUMNS,
+        datatype=["str"] * len(COLUMNS),
+        interactive=False,
+        wrap=True,
+        elem_id="history-table",
+    )
+    detail = gr.Markdown("Select a row to see the whole turn.", elem_id="history-detail")
+
+    async def load(rater_name: str, text: str) -> list[list[str]]:
+        turns = await asyncio.to_thread(
+            runtime.store.list_turns,
+            limit=100,
+            rater=(rater_name or "anonymous").strip(),
+            query=(text or "").strip() or None,
+        )
+        return rows(turns)
+
+    async def open_turn(evt: gr.SelectData, data: Any) -> str:
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
+        return render_turn(
+            await asyncio.to_thread(runtime.store.get_turn, turn_id, with_request=False)
+        )
+
+    search.click(load, [rater, query], [table], api_name="history_search")
+    query.submit(load, [rater, query], [table], api_visibility="private")
+    table.select(open_turn, [table], [detail], api_visibility="private")
+    return load, [rater, query], [table]
