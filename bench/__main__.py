@@ -6,7 +6,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["bench.bench_overhead", "bench.bench_concurrency", "bench.bench_local_model"]
+BENCHMARKS = [
+    "bench.bench_overhead",
+    "bench.bench_concurrency",
+    "bench.bench_local_model",
+    "bench.bench_page",
+]
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from service.compare import CompareEvent
 from service.errors import ArbiterError
 from service.runtime import Runtime
 from service.schemas import AnswerOut, CompareRequest, LabelsIn, RatingIn, VoteIn, VoteOutcome
@@ -23,7 +24,8 @@ from service.variants import GenerationParams
 from ui.format import PANE_LETTERS, escape, pane_footer
 
 MAX_PANES = 4
-STREAM_EVERY_S = 0.04  # at most ~25 page updates a second per board; the first token goes at once
+STREAM_EVERY_S = 0.04  # at most ~25 page updates a second per board
+FIRST_FRAME_WAIT_S = 0.1  # how long the first update may wait for the first token
 OUTCOMES: list[tuple[VoteOutcome, str]] = [
     ("a", "A is better"),
     ("b", "B is better"),
@@ -49,16 +51,24 @@ class Session:
     answers: list[AnswerOut] = field(default_factory=list)
     transcripts: list[list[dict[str, str]]] = field(default_factory=list)
     last_pair: list[str] = field(default_factory=list)
+    events: AsyncIterator[Any] | None = None  # the running turn's engine events
+    footer_texts: list[str] = field(default_factory=list)
+    status_text: str = ""
+    # What the page shows now, per component: properties sent are only those that changed
+    # (each property update costs Gradio ~1 ms to serialise, before the first token shows).
+    shown: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def reset(self) -> None:
         last = sorted(self.variants) if len(self.variants) == 2 else self.last_pair
+        shown = self.shown
         self.__init__()  # type: ignore[misc]
-        self.last_pair = last
+        self.last_pair, self.shown = last, shown
 
 
 class Board:
     def __init__(self, runtime: Runtime, *, prefix: str, blind: bool, panes: int) -> None:
         self.runtime = runtime
+        self._background: set[asyncio.Task[None]] = set()
         self.prefix = prefix
         self.blind = blind
         self.panes = panes
@@ -149,25 +159,35 @@ class Board:
 
     @property
     def turn_outputs(self) -> list[Any]:
+        """What a turn changes. No layout blocks: Gradio rebuilds every output a yield leaves
+        out, on every yield, so each yield gives every output here a cheap value (see _frame)."""
         return [
             self.state,
             *self.chats,
             *self.footers,
-            *self.columns,
-            *self.votes.values(),
-            self.ranking,
-            self.rank_submit,
-            self.regenerate,
             self.status,
             self.prompt,
             self.send,
             self.stop,
+            self.regenerate,
+            *self.votes.values(),
+            self.ranking,
+            self.rank_submit,
             self.rubric,
-            *self.rubric_columns,
+        ]
+
+    @property
+    def vote_outputs(self) -> list[Any]:
+        return [
+            *self.turn_outputs,
             self.ideal,
             self.comment,
-            *[radio for pane in self.scores for radio in pane],
+            *[r for pane in self.scores for r in pane],
         ]
+
+    @property
+    def layout_outputs(self) -> list[Any]:
+        return [*self.columns, *self.rubric_columns]
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -190,30 +210,17 @@ class Board:
             ):
                 yield update
 
+        p = self.prefix
         inputs = [self.prompt, rater, self.state, *plan_inputs]
-        self.send.click(
-            send,
-            inputs,
-            self.turn_outputs,
-            api_name=f"{self.prefix}_send",
-            concurrency_limit=None,
-            show_progress="hidden",
-        )
-        self.prompt.submit(
-            send,
-            inputs,
-            self.turn_outputs,
-            api_visibility="private",
-            concurrency_limit=None,
-            show_progress="hidden",
-        )
+        options: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
+        self.send.click(send, inputs, self.turn_outputs, api_name=f"{p}_send", **options)
+        self.prompt.submit(send, inputs, self.turn_outputs, api_visibility="private", **options)
         self.regenerate.click(
             regenerate,
             [rater, self.state, *plan_inputs],
             self.turn_outputs,
-            api_name=f"{self.prefix}_regenerate",
-            concurrency_limit=None,
-            show_progress="hidden",
+            api_name=f"{p}_regenerate",
+            **options,
         )
         self.stop.click(self._stop, [self.state], [self.status], api_name=f"{self.prefix}_stop")
         self.new_round.click(
@@ -223,14 +230,14 @@ class Board:
             button.click(
                 self._vote_handler(outcome),
                 [rater, self.state],
-                self.turn_outputs,
+                self.vote_outputs,
                 api_name=f"{self.prefix}_vote_{outcome}",
                 trigger_mode="once",
             )
         self.rank_submit.click(
             self._rank,
             [self.ranking, rater, self.state],
-            self.turn_outputs,
+            self.vote_outputs,
             api_name=f"{self.prefix}_rank",
             trigger_mode="once",
         )
@@ -253,43 +260,139 @@ class Board:
     def _names_visible(self, session: Session) -> bool:
         return not self.blind or session.voted
 
-    def _chat_labels(self, session: Session) -> dict[Any, Any]:
-        updates: dict[Any, Any] = {}
-        for i, chat in enumerate(self.chats):
-            name = (
-                session.variants[i]
-                if i < len(session.variants) and self._names_visible(session)
-                else None
-            )
-            updates[chat] = gr.Chatbot(
-                label=f"Model {PANE_LETTERS[i]}" + (f" · {name}" if name else "")
-            )
-        return updates
+    def _initial_props(self) -> dict[int, dict[str, Any]]:
+        """The properties the components are built with (see __init__)."""
+        props: dict[int, dict[str, Any]] = {}
+        for i in range(self.panes):
+            props[self.columns[i]._id] = {"visible": i < 2}
+            props[self.rubric_columns[i]._id] = {"visible": i < 2}
+            props[self.chats[i]._id] = {"label": f"Model {PANE_LETTERS[i]}"}
+        for button in self.votes.values():
+            props[button._id] = {"interactive": False, "visible": True}
+        props[self.ranking._id] = {"visible": False, "choices": []}
+        props[self.rank_submit._id] = {"visible": False, "interactive": False}
+        props[self.regenerate._id] = {"interactive": False}
+        props[self.send._id] = {"interactive": True}
+        props[self.stop._id] = {"visible": False}
+        props[self.rubric._id] = {"visible": False}
+        return props
 
-    def _layout(self, session: Session) -> dict[Any, Any]:
-        n = max(2, len(session.variants))
+    def _set(self, session: Session, updates: dict[Any, Any], component: Any, **props: Any) -> None:
+        """Add to `updates` the properties of `component` that differ from what is shown."""
+        if not session.shown:
+            session.shown = self._initial_props()
+        shown = session.shown.setdefault(component._id, {})
+        changed = {k: v for k, v in props.items() if k not in shown or shown[k] != v}
+        if not changed:
+            return
+        shown.update(changed)
+        current = updates.get(component)
+        if isinstance(current, dict) and current.get("__type__") == "update":
+            current.update(changed)
+        elif component in updates:
+            updates[component] = gr.update(value=current, **changed)
+        else:
+            updates[component] = gr.update(**changed)
+
+    def relayout(self, selected: list[str] | None) -> dict[Any, Any]:
+        """Show one pane (and rubric column) per selected variant (for `layout_outputs`)."""
+        n = min(max(2, len(selected or [])), self.panes)
         updates: dict[Any, Any] = {}
         for i in range(self.panes):
-            updates[self.columns[i]] = gr.Column(visible=i < n)
-            updates[self.rubric_columns[i]] = gr.Column(visible=i < n)
+            updates[self.columns[i]] = gr.update(visible=i < n)
+            updates[self.rubric_columns[i]] = gr.update(visible=i < n)
         return updates
 
-    def _vote_controls(self, session: Session, *, enabled: bool) -> dict[Any, Any]:
+    def _vote_controls(self, session: Session, updates: dict[Any, Any], *, enabled: bool) -> None:
         pairwise = len(session.variants) <= 2
-        updates: dict[Any, Any] = {}
         for outcome, button in self.votes.items():
             visible = pairwise or outcome in ("tie", "both_bad")
-            updates[button] = gr.Button(interactive=enabled, visible=visible)
+            self._set(session, updates, button, interactive=enabled, visible=visible)
         letters = [PANE_LETTERS[i] for i in range(len(session.variants))]
-        updates[self.ranking] = gr.Dropdown(choices=letters, value=[], visible=not pairwise)
-        updates[self.rank_submit] = gr.Button(visible=not pairwise, interactive=enabled)
-        return updates
+        self._set(session, updates, self.ranking, choices=letters, visible=not pairwise)
+        self._set(session, updates, self.rank_submit, visible=not pairwise, interactive=enabled)
 
-    def _render(self, session: Session) -> dict[Any, Any]:
-        updates: dict[Any, Any] = {self.state: session}
+    def _controls(
+        self, session: Session, updates: dict[Any, Any], *, running: bool, votable: bool
+    ) -> None:
+        self._set(session, updates, self.send, interactive=not running)
+        self._set(session, updates, self.stop, visible=running)
+        self._set(
+            session,
+            updates,
+            self.regenerate,
+            interactive=not running and session.turn_id is not None,
+        )
+        self._vote_controls(session, updates, enabled=votable)
+
+    def _render(self, session: Session, updates: dict[Any, Any] | None = None) -> dict[Any, Any]:
+        """The panes' transcripts, and their titles when those change (names once visible)."""
+        updates = {} if updates is None else updates
         for i, chat in enumerate(self.chats):
             updates[chat] = session.transcripts[i] if i < len(session.transcripts) else []
+            visible = i < len(session.variants) and self._names_visible(session)
+            name = f" · {session.variants[i]}" if visible else ""
+            self._set(session, updates, chat, label=f"Model {PANE_LETTERS[i]}{name}")
         return updates
+
+    def _show_footer(self, session: Session, updates: dict[Any, Any], pane: int, text: str) -> None:
+        while len(session.footer_texts) < self.panes:
+            session.footer_texts.append("")
+        session.footer_texts[pane] = text
+        updates[self.footers[pane]] = text
+
+    def _show_status(self, session: Session, updates: dict[Any, Any], text: str) -> None:
+        session.status_text = text
+        updates[self.status] = text
+
+    def _frame(self, session: Session, props: dict[Any, Any] | None = None) -> dict[Any, Any]:
+        """A value for every turn output: transcripts, footers, status, and buttons by their
+        labels (a label value is cheap for Gradio; leaving an output out is not). `props`
+        holds property changes from `_set`, which win."""
+        updates = self._render(session, {self.state: session})
+        for pane, footer in enumerate(self.footers):
+            updates[footer] = session.footer_texts[pane] if pane < len(session.footer_texts) else ""
+        updates[self.status] = session.status_text
+        for button in (
+            self.send,
+            self.stop,
+            self.regenerate,
+            *self.votes.values(),
+            self.rank_submit,
+        ):
+            updates[button] = button.value
+        updates[self.ranking] = []
+        if props:
+            for component, change in props.items():
+                current = updates.get(component)
+                if (
+                    isinstance(change, dict)
+                    and change.get("__type__") == "update"
+                    and "value" not in change
+                    and component in updates
+                ):
+                    updates[component] = {**change, "value": current}
+                else:
+                    updates[component] = change
+        return updates
+
+    def _apply(self, session: Session, event: CompareEvent) -> None:
+        """Fold one engine event into the session (transcripts, answers, footers)."""
+        if event.kind == "token":
+            session.transcripts[event.data["pane"]][-1]["content"] += event.data["text"]
+        elif event.kind == "answer":
+            answer = AnswerOut.model_validate(event.data)
+            session.answers.append(answer)
+            if answer.status != "ok":
+                last = session.transcripts[answer.pane][-1]
+                separator = "\n\n" if last["content"] else ""
+                last["content"] += f"{separator}Error ({answer.error_code}): {answer.error_message}"
+            while len(session.footer_texts) < self.panes:
+                session.footer_texts.append("")
+            shown = answer if not self.blind else _errors_only(answer)
+            session.footer_texts[answer.pane] = pane_footer(
+                shown, name=None if self.blind else answer.variant
+            )
 
     async def _turn(
         self,
@@ -315,14 +418,10 @@ class Board:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return
+        had_turn = session.turn_id is not None
         if variants != session.variants or overrides != session.overrides:
             session.reset()
             session.variants, session.overrides = variants, overrides
-        if not session.transcripts:
-            session.transcripts = [[] for _ in variants]
-        if regenerate:
-            for transcript in session.transcripts:
-                del transcript[-2:]
         request = CompareRequest(
             prompt=prompt,
             variants=variants,
@@ -334,81 +433,70 @@ class Board:
         )
         try:
             self.runtime.engine.validate(request)
+            events = self.runtime.engine.run(request)
+            first = await anext(events)  # the models start now
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return
+        session.turn_id = first.data["turn_id"]
+        session.conversation_id = first.data["conversation_id"]
         session.prompt, session.running, session.voted, session.answers = prompt, True, False, []
+        if not session.transcripts:
+            session.transcripts = [[] for _ in variants]
         for transcript in session.transcripts:
+            if regenerate:
+                del transcript[-2:]
             transcript.append({"role": "user", "content": prompt})
             transcript.append({"role": "assistant", "content": ""})
-        start: dict[Any, Any] = {
-            **self._render(session),
-            **self._layout(session),
-            **self._chat_labels(session),
-            **self._vote_controls(session, enabled=False),
-            **{footer: "" for footer in self.footers},
-            self.prompt: "",
-            self.send: gr.Button(interactive=False),
-            self.stop: gr.Button(visible=True),
-            self.regenerate: gr.Button(interactive=False),
-            self.rubric: gr.Accordion(visible=False),
-            self.status: "Answers are streaming…",
-        }
-        yield start
-        last_push = 0.0
-        dirty = False
-        try:
-            async for event in self.runtime.engine.run(request):
-                if event.kind == "turn":
-                    session.turn_id = event.data["turn_id"]
-                    session.conversation_id = event.data["conversation_id"]
-                    yield {self.state: session}
-                elif event.kind == "token":
-                    pane = event.data["pane"]
-                    session.transcripts[pane][-1]["content"] += event.data["text"]
-                    dirty = True
-                    now = time.monotonic()
-                    if now - last_push >= STREAM_EVERY_S:
-                        last_push, dirty = now, False
-                        yield self._render(session)
-                elif event.kind == "answer":
-                    answer = AnswerOut.model_validate(event.data)
-                    session.answers.append(answer)
-                    if answer.status != "ok":
-                        transcript = session.transcripts[answer.pane]
-                        transcript[-1]["content"] = (
-                            transcript[-1]["content"] + "\n\n" if transcript[-1]["content"] else ""
-                        ) + (f"Error ({answer.error_code}): {answer.error_message}")
-                    name = None if self.blind else answer.variant
-                    yield {
-                        **self._render(session),
-                        self.footers[answer.pane]: pane_footer(
-                            answer if not self.blind else _errors_only(answer), name=name
-                        ),
-                    }
-                    dirty = False
-        except ArbiterError as exc:
+        if had_turn:
+            session.footer_texts = []
+        session.status_text = "Answers are streaming…"
+        props: dict[Any, Any] = {}
+        self._controls(session, props, running=True, votable=False)
+        self._set(session, props, self.rubric, visible=False)
+        # Read the engine in the background, so the first page update can wait a moment
+        # for the first token and carry it together with the controls: one update less
+        # between pressing Send and seeing text.
+        inbox: asyncio.Queue[CompareEvent | ArbiterError | None] = asyncio.Queue()
+        pump = asyncio.create_task(_pump(events, inbox))
+        self._background.add(pump)
+        pump.add_done_callback(self._background.discard)
+        item = await _next(inbox, FIRST_FRAME_WAIT_S)
+        while isinstance(item, CompareEvent) and item.kind not in ("token", "answer"):
+            item = await _next(inbox, FIRST_FRAME_WAIT_S)
+        if isinstance(item, CompareEvent):
+            self._apply(session, item)
+        # The prompt box is cleared with the first frame only: later frames leave it alone,
+        # so the next question can be typed while the answers stream.
+        yield {**self._frame(session, props), self.prompt: ""}
+
+        last_push = time.monotonic()
+        while item is not None and not isinstance(item, ArbiterError):
+            item = await inbox.get()
+            if not isinstance(item, CompareEvent):
+                break
+            self._apply(session, item)
+            now = time.monotonic()
+            if item.kind == "answer" or now - last_push >= STREAM_EVERY_S:
+                last_push = now
+                yield self._frame(session)
+        if isinstance(item, ArbiterError):
+            session.status_text = f"**Error:** {escape(item.message)} {escape(item.hint)}"
             session.running = False
-            yield {
-                **self._render(session),
-                self.status: f"**Error:** {escape(exc.message)} {escape(exc.hint)}",
-                self.send: gr.Button(interactive=True),
-                self.stop: gr.Button(visible=False),
-            }
+            props = {}
+            self._controls(session, props, running=False, votable=False)
+            yield self._frame(session, props)
             return
         session.running = False
         session.answers.sort(key=lambda a: a.pane)
-        done = {
-            **(self._render(session) if dirty else {self.state: session}),
-            **self._vote_controls(session, enabled=True),
-            self.send: gr.Button(interactive=True),
-            self.stop: gr.Button(visible=False),
-            self.regenerate: gr.Button(interactive=True),
-            self.status: "Which answer is better? Vote to reveal the models."
+        session.status_text = (
+            "Which answer is better? Vote to reveal the models."
             if self.blind
-            else "Vote for the better answer.",
-        }
-        yield done
+            else "Vote for the better answer."
+        )
+        props = {}
+        self._controls(session, props, running=False, votable=True)
+        yield self._frame(session, props)
 
     async def _stop(self, session: Session) -> str:
         if not session.running or session.turn_id is None:
@@ -424,17 +512,11 @@ class Board:
             with contextlib.suppress(ArbiterError):
                 self.runtime.engine.cancel(session.turn_id)
         session.reset()
-        return {
-            **self._render(session),
-            **self._chat_labels(session),
-            **self._vote_controls(session, enabled=False),
-            **{footer: "" for footer in self.footers},
-            self.regenerate: gr.Button(interactive=False),
-            self.rubric: gr.Accordion(visible=False),
-            self.status: "New round: ask anything.",
-            self.send: gr.Button(interactive=True),
-            self.stop: gr.Button(visible=False),
-        }
+        session.status_text = "New round: ask anything."
+        props: dict[Any, Any] = {}
+        self._controls(session, props, running=False, votable=False)
+        self._set(session, props, self.rubric, visible=False)
+        return self._frame(session, props)
 
     def _vote_handler(self, outcome: VoteOutcome) -> Callable[[str, Session], Any]:
         async def vote(rater_name: str, session: Session) -> dict[Any, Any]:
@@ -470,19 +552,19 @@ class Board:
         session.voted = True
         preferred = {"a": 0, "b": 1}.get(vote.outcome, vote.ranking[0] if vote.ranking else None)
         by_pane = {a.pane: a for a in session.answers}
-        updates: dict[Any, Any] = {
-            self.state: session,
-            **self._chat_labels(session),
-            **self._vote_controls(session, enabled=False),
-            self.rubric: gr.Accordion(visible=True),
-            self.ideal: by_pane[preferred].text
-            if preferred is not None and preferred in by_pane
-            else "",
-            self.comment: "",
-            self.status: _vote_message(vote, session.variants),
-        }
-        for i, footer in enumerate(self.footers[: len(session.variants)]):
-            updates[footer] = pane_footer(by_pane.get(i), name=session.variants[i])
+        for i in range(len(session.variants)):
+            while len(session.footer_texts) <= i:
+                session.footer_texts.append("")
+            session.footer_texts[i] = pane_footer(by_pane.get(i), name=session.variants[i])
+        session.status_text = _vote_message(vote, session.variants)
+        props: dict[Any, Any] = {}
+        self._controls(session, props, running=False, votable=False)
+        self._set(session, props, self.rubric, visible=True)
+        updates = self._frame(session, props)
+        updates[self.ideal] = (
+            by_pane[preferred].text if preferred is not None and preferred in by_pane else ""
+        )
+        updates[self.comment] = ""
         for pane in self.scores:
             for radio in pane:
                 updates[radio] = None
@@ -523,7 +605,7 @@ class Board:
         )
         return {
             self.status: "Saved " + ", ".join(saved) + ". Thank you!",
-            self.save_labels: gr.Button(interactive=True),
+            self.save_labels: gr.update(interactive=True),
         }
 
 
@@ -553,3 +635,28 @@ def _vote_message(vote: VoteIn, variants: list[str]) -> str:
         return "You found both bad: " + " and ".join(names) + "."
     order = [names[p] for p in vote.ranking or []]
     return "Your ranking: " + " > ".join(order) + "."
+
+
+async def _pump(
+    events: AsyncIterator[CompareEvent], inbox: asyncio.Queue[CompareEvent | ArbiterError | None]
+) -> None:
+    try:
+        async for event in events:
+            inbox.put_nowait(event)
+    except ArbiterError as exc:
+        inbox.put_nowait(exc)
+        return
+    except Exception as exc:  # never leave the page waiting on a dead reader
+        inbox.put_nowait(ArbiterError(f"the comparison failed: {exc}"))
+        return
+    inbox.put_nowait(None)
+
+
+async def _next(
+    inbox: asyncio.Queue[CompareEvent | ArbiterError | None], timeout: float
+) -> CompareEvent | ArbiterError | bool | None:
+    """The next item, or False when none came within `timeout`."""
+    try:
+        return await asyncio.wait_for(inbox.get(), timeout)
+    except TimeoutError:
+        return False

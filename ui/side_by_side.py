@@ -69,4 +69,7 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
         return selected, overrides if any(o is not None for o in overrides) else None
 
     board.wire(rater, plan, [picker, *temps, *max_tokens])
+    picker.change(
+        board.relayout, [picker], board.layout_outputs, api_visibility="private", queue=False
+    )
     return board, picker

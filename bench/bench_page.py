@@ -1,0 +1,105 @@
+"""Page latency: time from pressing Send to the first token visible in the browser (headless
+Chromium, Playwright) vs time to first token through the API alone, same server, same fake
+provider (its own process), measured in the same run. Goal: the page adds < 50 ms."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench._report import header, line, median, percentile, verdict
+from bench.bench_overhead import _free_port, arbiter_ttft
+
+ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "20"))
+
+MEASURE_JS = """
+async () => {
+  const bot = () => [0, 1].some(i => (document.querySelector(`#arena-chat-${i} [data-testid="bot"]`)?.innerText ?? "").trim().length > 0);
+  const seen = new Promise(resolve => {
+    const check = () => { if (bot()) { resolve(performance.now()); return true; } return false; };
+    const observer = new MutationObserver(() => { if (check()) observer.disconnect(); });
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+  });
+  const started = performance.now();
+  document.querySelector('#arena-send').click();
+  return (await seen) - started;
+}
+"""
+
+
+def main() -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    header("Page: Send -> first token visible in the browser vs the API alone")
+    fake = subprocess.Popen([sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True)
+    assert fake.stdout is not None
+    base_url = fake.stdout.readline().strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "arbiter.toml").write_text("".join(
+            f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
+            for n in ("a", "b")))
+        port = _free_port()
+        env = {**os.environ, "ARBITER_HOME": tmp, "ARBITER_PORT": str(port), "ARBITER_LOG_LEVEL": "warning"}
+        proc = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=tmp, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(timeout=30) as client:
+                for _ in range(300):
+                    try:
+                        if client.get(url + "/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.1)
+                api = []
+                for i in range(ROUNDS + 5):
+                    ttft = arbiter_ttft(client, url) * 1000
+                    if i >= 5:
+                        api.append(ttft)
+            page_ms = []
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=shutil.which("chromium"), headless=True,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+                )
+                page = browser.new_page()
+                page.goto(url)
+                page.wait_for_selector("#arena-prompt textarea")
+                for i in range(ROUNDS + 3):
+                    page.click("#arena-new")
+                    # The previous round's answers must be gone, or they would count as "seen".
+                    page.wait_for_function(
+                        "!document.querySelector('#arena-send').disabled && "
+                        "!document.querySelector('#arena-chat-0 [data-testid=\"bot\"]')"
+                    )
+                    page.fill("#arena-prompt textarea", f"hello {i}")
+                    elapsed = page.evaluate(MEASURE_JS)
+                    page.wait_for_function("!document.querySelector('#arena-vote-a').disabled", timeout=30_000)
+                    if i >= 3:
+                        page_ms.append(elapsed)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            fake.terminate()
+            fake.wait(timeout=10)
+    a50, b50 = median(api), median(page_ms)
+    line("rounds", str(ROUNDS))
+    line("API alone: TTFT median / p90 (ms)", f"{a50:.1f} / {percentile(api, 0.9):.1f}")
+    line("page: Send -> first token visible, median / p90 (ms)", f"{b50:.1f} / {percentile(page_ms, 0.9):.1f}")
+    line("added by the page, median (ms)", f"{b50 - a50:.1f}")
+    line("ratio (page / API)", f"{b50 / a50:.2f}x")
+    verdict(b50 - a50 < 50, "the page adds < 50 ms at the median")
+    return {"api_ms": a50, "page_ms": b50, "added_ms": b50 - a50}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))
