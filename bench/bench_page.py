@@ -20,6 +20,21 @@ from bench.bench_overhead import _free_port, arbiter_ttft
 
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "20"))
 
+# For context: Gradio's own floor, a page whose handler yields one chat message at once.
+MINIMAL_APP = """
+import sys, gradio as gr, uvicorn
+from fastapi import FastAPI
+async def answer(prompt):
+    yield [{"role": "user", "content": prompt}, {"role": "assistant", "content": "tok"}]
+with gr.Blocks() as demo:
+    chat = gr.Chatbot(elem_id="arena-chat-0")
+    box = gr.Textbox(elem_id="arena-prompt")
+    send = gr.Button("Send", elem_id="arena-send")
+    send.click(answer, [box], [chat], concurrency_limit=None, show_progress="hidden")
+demo.queue(default_concurrency_limit=None)
+uvicorn.run(gr.mount_gradio_app(FastAPI(), demo, path="/"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
 MEASURE_JS = """
 async () => {
   const bot = () => [0, 1].some(i => (document.querySelector(`#arena-chat-${i} [data-testid="bot"]`)?.innerText ?? "").trim().length > 0);
@@ -39,17 +54,32 @@ def main() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     header("Page: Send -> first token visible in the browser vs the API alone")
-    fake = subprocess.Popen([sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True)
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True
+    )
     assert fake.stdout is not None
     base_url = fake.stdout.readline().strip()
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "arbiter.toml").write_text("".join(
-            f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
-            for n in ("a", "b")))
+        Path(tmp, "arbiter.toml").write_text(
+            "".join(
+                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
+                for n in ("a", "b")
+            )
+        )
         port = _free_port()
-        env = {**os.environ, "ARBITER_HOME": tmp, "ARBITER_PORT": str(port), "ARBITER_LOG_LEVEL": "warning"}
-        proc = subprocess.Popen([sys.executable, "-m", "service", "serve"], cwd=tmp, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "ARBITER_HOME": tmp,
+            "ARBITER_PORT": str(port),
+            "ARBITER_LOG_LEVEL": "warning",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(timeout=30) as client:
@@ -67,7 +97,8 @@ def main() -> dict[str, float]:
             page_ms = []
             with sync_playwright() as p:
                 browser = p.chromium.launch(
-                    executable_path=shutil.which("chromium"), headless=True,
+                    executable_path=shutil.which("chromium"),
+                    headless=True,
                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
                 )
                 page = browser.new_page()
@@ -82,9 +113,12 @@ def main() -> dict[str, float]:
                     )
                     page.fill("#arena-prompt textarea", f"hello {i}")
                     elapsed = page.evaluate(MEASURE_JS)
-                    page.wait_for_function("!document.querySelector('#arena-vote-a').disabled", timeout=30_000)
+                    page.wait_for_function(
+                        "!document.querySelector('#arena-vote-a').disabled", timeout=30_000
+                    )
                     if i >= 3:
                         page_ms.append(elapsed)
+                floor_ms = _minimal_app_floor(browser)
                 browser.close()
         finally:
             proc.terminate()
@@ -94,11 +128,49 @@ def main() -> dict[str, float]:
     a50, b50 = median(api), median(page_ms)
     line("rounds", str(ROUNDS))
     line("API alone: TTFT median / p90 (ms)", f"{a50:.1f} / {percentile(api, 0.9):.1f}")
-    line("page: Send -> first token visible, median / p90 (ms)", f"{b50:.1f} / {percentile(page_ms, 0.9):.1f}")
+    line(
+        "page: Send -> first token visible, median / p90 (ms)",
+        f"{b50:.1f} / {percentile(page_ms, 0.9):.1f}",
+    )
     line("added by the page, median (ms)", f"{b50 - a50:.1f}")
+    line("for context: minimal Gradio page, median (ms)", f"{median(floor_ms):.1f}")
     line("ratio (page / API)", f"{b50 / a50:.2f}x")
     verdict(b50 - a50 < 50, "the page adds < 50 ms at the median")
-    return {"api_ms": a50, "page_ms": b50, "added_ms": b50 - a50}
+    return {
+        "api_ms": a50,
+        "page_ms": b50,
+        "added_ms": b50 - a50,
+        "gradio_floor_ms": median(floor_ms),
+    }
+
+
+def _minimal_app_floor(browser) -> list[float]:  # type: ignore[no-untyped-def]
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MINIMAL_APP, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = browser.new_page()
+        for _ in range(300):
+            try:
+                page.goto(f"http://127.0.0.1:{port}/")
+                break
+            except Exception:
+                time.sleep(0.1)
+        page.wait_for_selector("#arena-prompt textarea")
+        floor = []
+        for _ in range(ROUNDS):
+            page.reload()
+            page.wait_for_selector("#arena-prompt textarea")
+            page.fill("#arena-prompt textarea", "hello")
+            floor.append(page.evaluate(MEASURE_JS.replace("[0, 1]", "[0]")))
+        page.close()
+        return floor
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
