@@ -109,7 +109,9 @@ def test_errors_name_the_problem_and_the_fix_without_traceback(
 
 def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
     import sqlalchemy as sa
+    from alembic.script import ScriptDirectory
 
+    from service.store.migrate import alembic_config
     from tests.conftest import PG_URL
 
     name = f"arbiter_cli_{os.getpid()}"
@@ -126,9 +128,9 @@ def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
         assert "up to date" in result.stdout
         check = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with check.connect() as conn:
-            assert (
-                conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-            )
+            head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+            assert head is not None
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == head
         check.dispose()
     finally:
         with admin.connect() as conn:
