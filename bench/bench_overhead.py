@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,16 +13,9 @@ from pathlib import Path
 import httpx
 
 from bench._report import header, line, percentile, verdict
+from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def direct_ttft(client: httpx.Client, base_url: str) -> float:
@@ -66,53 +57,16 @@ def main() -> dict[str, float]:
     header("Comparison overhead: TTFT through the API vs the provider directly")
     # The fake provider runs in its own process, so neither the client nor Arbiter shares
     # an interpreter lock with it.
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True
-    )
-    assert fake.stdout is not None
-    base_url = fake.stdout.readline().strip()
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "arbiter.toml").write_text(
-            "".join(
-                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
-                for n in ("a", "b")
-            )
-        )
-        port = _free_port()
-        env = {
-            **os.environ,
-            "ARBITER_HOME": tmp,
-            "ARBITER_PORT": str(port),
-            "ARBITER_LOG_LEVEL": "warning",
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            with httpx.Client(timeout=30) as client:
-                for _ in range(200):
-                    try:
-                        if client.get(url + "/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
-                for _ in range(10):  # warm up both paths
-                    direct_ttft(client, base_url)
-                    arbiter_ttft(client, url)
-                direct, through = [], []
-                for _ in range(ROUNDS):
-                    direct.append(direct_ttft(client, base_url) * 1000)
-                    through.append(arbiter_ttft(client, url) * 1000)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            fake.terminate()
-            fake.wait(timeout=10)
+    with fake_openai_process(tokens=20) as base_url, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "arbiter.toml").write_text(openai_variants_toml(base_url))
+        with arbiter_process(Path(tmp)) as url, httpx.Client(timeout=30) as client:
+            for _ in range(10):  # warm up both paths
+                direct_ttft(client, base_url)
+                arbiter_ttft(client, url)
+            direct, through = [], []
+            for _ in range(ROUNDS):
+                direct.append(direct_ttft(client, base_url) * 1000)
+                through.append(arbiter_ttft(client, url) * 1000)
     d50, d99 = percentile(direct, 0.5), percentile(direct, 0.99)
     a50, a99 = percentile(through, 0.5), percentile(through, 0.99)
     line("rounds", str(ROUNDS))

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 
 from bench._report import header, line, median, percentile, verdict
-from bench.bench_overhead import _free_port, arbiter_ttft
+from bench.bench_overhead import arbiter_ttft
+from tests.processes import arbiter_process, fake_openai_process, free_port, openai_variants_toml
 
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "20"))
 
@@ -54,41 +55,10 @@ def main() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     header("Page: Send -> first token visible in the browser vs the API alone")
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "openai", "20"], stdout=subprocess.PIPE, text=True
-    )
-    assert fake.stdout is not None
-    base_url = fake.stdout.readline().strip()
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "arbiter.toml").write_text(
-            "".join(
-                f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\nbase_url = "{base_url}"\nmodel = "m"\n'
-                for n in ("a", "b")
-            )
-        )
-        port = _free_port()
-        env = {
-            **os.environ,
-            "ARBITER_HOME": tmp,
-            "ARBITER_PORT": str(port),
-            "ARBITER_LOG_LEVEL": "warning",
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
+    with fake_openai_process(tokens=20) as base_url, tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "arbiter.toml").write_text(openai_variants_toml(base_url))
+        with arbiter_process(Path(tmp)) as url:
             with httpx.Client(timeout=30) as client:
-                for _ in range(300):
-                    try:
-                        if client.get(url + "/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.1)
                 api = []
                 for i in range(ROUNDS + 5):
                     ttft = arbiter_ttft(client, url) * 1000
@@ -120,11 +90,6 @@ def main() -> dict[str, float]:
                         page_ms.append(elapsed)
                 floor_ms = _minimal_app_floor(browser)
                 browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            fake.terminate()
-            fake.wait(timeout=10)
     a50, b50 = median(api), median(page_ms)
     line("rounds", str(ROUNDS))
     line("API alone: TTFT median / p90 (ms)", f"{a50:.1f} / {percentile(api, 0.9):.1f}")
@@ -145,7 +110,7 @@ def main() -> dict[str, float]:
 
 
 def _minimal_app_floor(browser) -> list[float]:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", MINIMAL_APP, str(port)],
         stdout=subprocess.DEVNULL,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from tests.fakes.aws_server import FakeAws
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
 from tests.fakes.scripted import ScriptedFactory
+from tests.processes import free_port
 
 PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -119,12 +119,6 @@ def runtime(
     settings = Settings(home=tmp_path, variants_file=variants_file, max_prompt_chars=1000)
     rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
     yield rt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
+from tests.processes import arbiter_process
 
 ARBITER = [sys.executable, "-m", "service"]
 
@@ -140,30 +140,6 @@ def test_db_upgrade_on_postgres_database(tmp_path: Path) -> None:
 
 def test_serve_starts_and_answers(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     fake_variants(tmp_path, fake_openai)
-    port = free_port()
-    env = {**os.environ, "ARBITER_HOME": str(tmp_path / "home"), "ARBITER_PORT": str(port)}
-    proc = subprocess.Popen(
-        [*ARBITER, "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        import time
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["ready"] is True
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with arbiter_process(tmp_path) as url:
+        assert httpx.get(f"{url}/readyz").json()["ready"] is True
+        assert "Arbiter" in httpx.get(f"{url}/").text  # the page is mounted

@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import free_port
+from tests.processes import arbiter_process
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VARIANT_PREFIX = "smollm2-"  # both bundled variants' names start with this
@@ -24,39 +19,8 @@ VARIANT_PREFIX = "smollm2-"  # both bundled variants' names start with this
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {
-        **os.environ,
-        "ARBITER_HOME": str(home),
-        "ARBITER_PORT": str(port),
-        "ARBITER_LOG_LEVEL": "warning",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        cwd=home,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "server did not start:\n" + (proc.stdout.read() if proc.stdout else "")
-                )
-            time.sleep(0.2)
+    with arbiter_process(home) as url:
         yield url, home / "arbiter.db"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

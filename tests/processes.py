@@ -1,0 +1,87 @@
+"""Real processes for tests and benchmarks: `arbiter serve`, and a fake provider in its own
+process (so it shares no interpreter lock with what is measured)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def openai_variants_toml(
+    base_url: str, names: tuple[str, ...] = ("a", "b"), model: str = "m"
+) -> str:
+    return "".join(
+        f'[[variants]]\nname = "{n}"\n[variants.model]\nprovider = "openai"\n'
+        f'base_url = "{base_url}"\nmodel = "{model}"\n'
+        for n in names
+    )
+
+
+@contextmanager
+def fake_openai_process(tokens: int = 20) -> Iterator[str]:
+    """A fake OpenAI-compatible server in its own process; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes", "openai", str(tokens)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def arbiter_process(
+    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60
+) -> Iterator[str]:
+    """`python -m service serve` in `home` on a free port; yields its URL once /healthz answers."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "ARBITER_HOME": str(home),
+        "ARBITER_PORT": str(port),
+        "ARBITER_LOG_LEVEL": "warning",
+        **(env or {}),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        cwd=home,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = proc.stdout.read() if proc.poll() is not None and proc.stdout else ""
+                raise RuntimeError(f"arbiter serve did not start:\n{output}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
