@@ -125,6 +125,10 @@ def test_rubric_is_stored_with_the_rater(live_ui: LiveServer) -> None:
             (r.helpfulness, r.honesty, r.harmlessness) for r in s.scalars(sa.select(RatingRow))
         }
         assert ratings == {(5, 4, None), (None, None, 2)}
+        ideal = s.scalars(sa.select(IdealAnswerRow)).one()
+        turn = store.list_turns()[0]
+        # Voted B, so the ideal answer was prefilled from (and records) pane 1, though edited.
+        assert ideal.text == "B, edited" and ideal.based_on_answer_id == turn.answers[1].id
         assert {r.rater for r in s.scalars(sa.select(RatingRow))} == {"ann"}
 
 

@@ -51,8 +51,8 @@ class Session:
     answers: list[AnswerOut] = field(default_factory=list)
     transcripts: list[list[dict[str, str]]] = field(default_factory=list)
     last_pair: list[str] = field(default_factory=list)
-    events: AsyncIterator[Any] | None = None  # the running turn's engine events
     footer_texts: list[str] = field(default_factory=list)
+    ideal_pane: int | None = None  # the answer the ideal-answer editor was prefilled with
     status_text: str = ""
     # What the page shows now, per component: properties sent are only those that changed
     # (each property update costs Gradio ~1 ms to serialise, before the first token shows).
@@ -551,6 +551,7 @@ class Board:
             return {self.state: session}
         session.voted = True
         preferred = {"a": 0, "b": 1}.get(vote.outcome, vote.ranking[0] if vote.ranking else None)
+        session.ideal_pane = preferred
         by_pane = {a.pane: a for a in session.answers}
         for i in range(len(session.variants)):
             while len(session.footer_texts) <= i:
@@ -582,16 +583,12 @@ class Board:
             ratings.append(
                 RatingIn(pane=pane, **{k: int(v) if v else None for k, v in values.items()})
             )
-        preferred = next(
-            (a.pane for a in session.answers if a.text and a.text.strip() == (ideal or "").strip()),
-            None,
-        )
         labels = LabelsIn(
             rater=(rater_name or "anonymous").strip(),
             ratings=ratings,
             comment=comment or None,
             ideal_answer=ideal or None,
-            ideal_based_on_pane=preferred,
+            ideal_based_on_pane=session.ideal_pane if ideal and ideal.strip() else None,
         )
         try:
             out = await asyncio.to_thread(self.runtime.store.save_labels, session.turn_id, labels)
