@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -20,3 +21,12 @@ def iter_sse(response: httpx.Response) -> Iterator[tuple[str, Any]]:
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].strip())
+
+
+@contextmanager
+def compare_stream(
+    base_url: str, body: dict[str, Any]
+) -> Iterator[tuple[httpx.Response, Iterator[tuple[str, Any]]]]:
+    """POST /api/compare/stream; yields the response and its events as they arrive."""
+    with httpx.stream("POST", f"{base_url}/api/compare/stream", json=body, timeout=10) as response:
+        yield response, iter_sse(response)

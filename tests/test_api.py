@@ -10,20 +10,16 @@ import httpx
 from service.store.tables import AnswerRow, VoteRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
-from tests.sse import iter_sse
+from tests.sse import compare_stream
 
 
 def test_stream_compare_then_vote(live: LiveServer) -> None:
-    events = []
-    with httpx.stream(
-        "POST",
-        f"{live.url}/api/compare/stream",
-        json={"prompt": "Capital of France?", "variants": ["alpha", "beta"]},
-        timeout=10,
-    ) as r:
+    with compare_stream(
+        live.url, {"prompt": "Capital of France?", "variants": ["alpha", "beta"]}
+    ) as (r, stream):
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        events = list(iter_sse(r))
+        events = list(stream)
     kinds = [k for k, _ in events]
     assert kinds[0] == "turn" and kinds[-1] == "done"
     assert kinds.count("answer") == 2 and kinds.count("token") == 9
@@ -96,13 +92,7 @@ def test_vote_before_answers_finish_is_refused_and_double_click_stores_one(
     live: LiveServer, scripts: dict[str, Script]
 ) -> None:
     scripts["alpha"].token_delay_s = 0.3
-    with httpx.stream(
-        "POST",
-        f"{live.url}/api/compare/stream",
-        json={"prompt": "hi", "variants": ["alpha", "beta"]},
-        timeout=10,
-    ) as r:
-        events = iter_sse(r)
+    with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
         _, turn = next(events)
         early = httpx.post(f"{live.url}/api/turns/{turn['turn_id']}/votes", json={"outcome": "a"})
         assert early.status_code == 409 and early.json()["error"]["code"] == "turn_not_finished"
@@ -177,13 +167,8 @@ def test_client_disconnect_keeps_answers(
     live: LiveServer, scripts: dict[str, Script], wait_for
 ) -> None:  # type: ignore[no-untyped-def]
     scripts["alpha"].token_delay_s = 0.1
-    with httpx.stream(
-        "POST",
-        f"{live.url}/api/compare/stream",
-        json={"prompt": "hi", "variants": ["alpha", "beta"]},
-        timeout=10,
-    ) as r:
-        _, turn = next(iter_sse(r))
+    with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
+        _, turn = next(events)
     store = live.server.config.app.state.runtime.store  # type: ignore[attr-defined]
     wait_for(lambda: store.get_turn(turn["turn_id"]).status == "done")
     answers = store.get_turn(turn["turn_id"]).answers
@@ -193,13 +178,7 @@ def test_client_disconnect_keeps_answers(
 
 def test_cancel_endpoint(live: LiveServer, scripts: dict[str, Script]) -> None:
     scripts["alpha"].token_delay_s = 1.0
-    with httpx.stream(
-        "POST",
-        f"{live.url}/api/compare/stream",
-        json={"prompt": "hi", "variants": ["alpha", "beta"]},
-        timeout=10,
-    ) as r:
-        events = iter_sse(r)
+    with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
         _, turn = next(events)
         for kind, _ in events:
             if kind == "token":
@@ -211,14 +190,10 @@ def test_cancel_endpoint(live: LiveServer, scripts: dict[str, Script]) -> None:
 
 
 def test_arena_turns_hide_variants_until_voted(live: LiveServer) -> None:
-    events = []
-    with httpx.stream(
-        "POST",
-        f"{live.url}/api/compare/stream",
-        json={"prompt": "hi", "variants": ["alpha", "beta"], "mode": "arena"},
-        timeout=10,
-    ) as r:
-        events = list(iter_sse(r))
+    with compare_stream(
+        live.url, {"prompt": "hi", "variants": ["alpha", "beta"], "mode": "arena"}
+    ) as (_, stream):
+        events = list(stream)
     assert "alpha" not in json.dumps([d for _, d in events]) and "beta" not in json.dumps(
         [d for _, d in events]
     )
