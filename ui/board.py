@@ -264,8 +264,6 @@ class Board:
         """The properties the components are built with (see __init__)."""
         props: dict[int, dict[str, Any]] = {}
         for i in range(self.panes):
-            props[self.columns[i]._id] = {"visible": i < 2}
-            props[self.rubric_columns[i]._id] = {"visible": i < 2}
             props[self.chats[i]._id] = {"label": f"Model {PANE_LETTERS[i]}"}
         for button in self.votes.values():
             props[button._id] = {"interactive": False, "visible": True}
@@ -345,10 +343,10 @@ class Board:
         session.status_text = text
         updates[self.status] = text
 
-    def _frame(self, session: Session, props: dict[Any, Any] | None = None) -> dict[Any, Any]:
+    def _frame(self, session: Session) -> dict[Any, Any]:
         """A value for every turn output: transcripts, footers, status, and buttons by their
-        labels (a label value is cheap for Gradio; leaving an output out is not). `props`
-        holds property changes from `_set`, which win."""
+        labels (a label value is cheap for Gradio; leaving an output out is not). Property
+        changes are added on top with `_set`, which keeps each value."""
         updates = self._render(session, {self.state: session})
         for pane, footer in enumerate(self.footers):
             updates[footer] = session.footer_texts[pane] if pane < len(session.footer_texts) else ""
@@ -362,18 +360,6 @@ class Board:
         ):
             updates[button] = button.value
         updates[self.ranking] = []
-        if props:
-            for component, change in props.items():
-                current = updates.get(component)
-                if (
-                    isinstance(change, dict)
-                    and change.get("__type__") == "update"
-                    and "value" not in change
-                    and component in updates
-                ):
-                    updates[component] = {**change, "value": current}
-                else:
-                    updates[component] = change
         return updates
 
     def _apply(self, session: Session, event: CompareEvent) -> None:
@@ -451,9 +437,6 @@ class Board:
         if had_turn:
             session.footer_texts = []
         session.status_text = "Answers are streaming…"
-        props: dict[Any, Any] = {}
-        self._controls(session, props, running=True, votable=False)
-        self._set(session, props, self.rubric, visible=False)
         # Read the engine in the background, so the first page update can wait a moment
         # for the first token and carry it together with the controls: one update less
         # between pressing Send and seeing text.
@@ -468,7 +451,10 @@ class Board:
             self._apply(session, item)
         # The prompt box is cleared with the first frame only: later frames leave it alone,
         # so the next question can be typed while the answers stream.
-        yield {**self._frame(session, props), self.prompt: ""}
+        first_frame = {**self._frame(session), self.prompt: ""}
+        self._controls(session, first_frame, running=True, votable=False)
+        self._set(session, first_frame, self.rubric, visible=False)
+        yield first_frame
 
         last_push = time.monotonic()
         while item is not None and not isinstance(item, ArbiterError):
@@ -483,9 +469,9 @@ class Board:
         if isinstance(item, ArbiterError):
             session.status_text = f"**Error:** {escape(item.message)} {escape(item.hint)}"
             session.running = False
-            props = {}
-            self._controls(session, props, running=False, votable=False)
-            yield self._frame(session, props)
+            failed = self._frame(session)
+            self._controls(session, failed, running=False, votable=False)
+            yield failed
             return
         session.running = False
         session.answers.sort(key=lambda a: a.pane)
@@ -494,9 +480,9 @@ class Board:
             if self.blind
             else "Vote for the better answer."
         )
-        props = {}
-        self._controls(session, props, running=False, votable=True)
-        yield self._frame(session, props)
+        done = self._frame(session)
+        self._controls(session, done, running=False, votable=True)
+        yield done
 
     async def _stop(self, session: Session) -> str:
         if not session.running or session.turn_id is None:
@@ -513,10 +499,10 @@ class Board:
                 self.runtime.engine.cancel(session.turn_id)
         session.reset()
         session.status_text = "New round: ask anything."
-        props: dict[Any, Any] = {}
-        self._controls(session, props, running=False, votable=False)
-        self._set(session, props, self.rubric, visible=False)
-        return self._frame(session, props)
+        updates = self._frame(session)
+        self._controls(session, updates, running=False, votable=False)
+        self._set(session, updates, self.rubric, visible=False)
+        return updates
 
     def _vote_handler(self, outcome: VoteOutcome) -> Callable[[str, Session], Any]:
         async def vote(rater_name: str, session: Session) -> dict[Any, Any]:
@@ -558,10 +544,9 @@ class Board:
                 session.footer_texts.append("")
             session.footer_texts[i] = pane_footer(by_pane.get(i), name=session.variants[i])
         session.status_text = _vote_message(vote, session.variants)
-        props: dict[Any, Any] = {}
-        self._controls(session, props, running=False, votable=False)
-        self._set(session, props, self.rubric, visible=True)
-        updates = self._frame(session, props)
+        updates = self._frame(session)
+        self._controls(session, updates, running=False, votable=False)
+        self._set(session, updates, self.rubric, visible=True)
         updates[self.ideal] = (
             by_pane[preferred].text if preferred is not None and preferred in by_pane else ""
         )

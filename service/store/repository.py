@@ -373,6 +373,20 @@ class Store:
         live = [r for r in rows if r.id not in superseded]
         return live[-1] if live else None
 
+    @staticmethod
+    def _ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
+        """The turn with its answers, once none of them is still streaming."""
+        turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+        if turn is None:
+            raise NotFound(f"turn {turn_id} does not exist")
+        if turn.status == "running":
+            raise Conflict(
+                "the answers of this turn are still streaming",
+                hint=f"{action} once every pane has finished or failed.",
+                code="turn_not_finished",
+            )
+        return turn
+
     def cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
         try:
             return self._cast_vote(turn_id, vote)
@@ -395,15 +409,7 @@ class Store:
                 )
                 if row is not None:
                     return _vote_out(row)
-            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
-            if turn is None:
-                raise NotFound(f"turn {turn_id} does not exist")
-            if turn.status == "running":
-                raise Conflict(
-                    "the answers of this turn are still streaming",
-                    hint="Vote once every pane has finished or failed.",
-                    code="turn_not_finished",
-                )
+            turn = self._ended_turn(s, turn_id, action="Vote")
             panes = len(turn.answers)
             ranking = None
             if vote.outcome == "ranking":
@@ -435,15 +441,7 @@ class Store:
     def save_labels(self, turn_id: str, labels: LabelsIn) -> LabelsOut:
         """Rubric ratings, a comment and an ideal answer, in one transaction (append-only)."""
         with self.session() as s:
-            turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
-            if turn is None:
-                raise NotFound(f"turn {turn_id} does not exist")
-            if turn.status == "running":
-                raise Conflict(
-                    "the answers of this turn are still streaming",
-                    hint="Rate once every pane has finished or failed.",
-                    code="turn_not_finished",
-                )
+            turn = self._ended_turn(s, turn_id, action="Rate")
             by_pane = {a.pane: a for a in turn.answers}
             for pane in [r.pane for r in labels.ratings] + (
                 [labels.ideal_based_on_pane] if labels.ideal_based_on_pane is not None else []
