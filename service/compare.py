@@ -17,11 +17,13 @@ from typing import Any
 import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from rag import Library, Retrieval, citations, render
 from service.catalog import Catalog
 from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
 from service.ids import new_id
 from service.pricing import PriceTable
 from service.providers import classify_error
+from service.retrieval import retrieve
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
 from service.store import Store
 from service.variants import GenerationParams, Variant
@@ -48,6 +50,7 @@ class _Pane:
     params: GenerationParams
     messages: list[Message]
     timeout_s: float
+    context_refs: list[str] | None = None  # None: the turn has no retrieval
 
 
 @dataclass
@@ -86,7 +89,9 @@ class CompareEngine:
         min_panes: int = 2,
         max_panes: int = 4,
         default_timeout_s: float = 120.0,
+        library: Library | None = None,
     ) -> None:
+        self.library = library
         self.store = store
         self.catalog = catalog
         self.prices = prices
@@ -119,12 +124,21 @@ class CompareEngine:
                 f"`overrides` has {len(req.overrides)} entries for {len(req.variants)} panes",
                 hint="Give one entry (or null) per pane.",
             )
+        if req.rag is not None and self.library is None:
+            raise InvalidRequest(
+                "retrieval is not available on this server", code="rag_unavailable"
+            )
         return [self.catalog.get(name) for name in req.variants]
 
     # -- running -----------------------------------------------------------------------
 
     async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
         variants = self.validate(req)
+        # Retrieval runs once per turn: every pane that uses context gets the same chunks.
+        retrieval: Retrieval | None = None
+        if req.rag is not None and self.library is not None:
+            retrieval = await retrieve(self.library, req.rag, req.prompt)
+        stored_retrieval = retrieval.to_dict() if retrieval else None
         if req.conversation_id is None and not req.regenerate:
             # A new conversation has no history, so the panes can start while the turn row
             # is written: the database write is off the time-to-first-token path.
@@ -140,6 +154,7 @@ class CompareEngine:
                     turn_id=turn_id,
                     mode=req.mode,
                     rater=req.rater,
+                    retrieval=stored_retrieval,
                 )
             )
             position = 0
@@ -150,6 +165,7 @@ class CompareEngine:
                 list(req.variants),
                 req.prompt,
                 regenerate=req.regenerate,
+                retrieval=stored_retrieval,
             )
             conversation_id, turn_id, history, position = (
                 start.conversation_id,
@@ -168,7 +184,14 @@ class CompareEngine:
                 else []
             )
             messages += history[i]
-            messages.append(Message(role="user", content=req.prompt))
+            refs: list[str] | None = None
+            content = req.prompt
+            if retrieval is not None:
+                refs = []
+                if variant.rag.use_context:
+                    refs = [c.ref for c in retrieval.chunks]
+                    content = render(variant.rag.template, req.prompt, retrieval.chunks)
+            messages.append(Message(role="user", content=content))
             panes.append(
                 _Pane(
                     index=i,
@@ -176,6 +199,7 @@ class CompareEngine:
                     params=variant.params.merged(override),
                     messages=messages,
                     timeout_s=req.timeout_s or variant.timeout_s or self.default_timeout_s,
+                    context_refs=refs,
                 )
             )
         queue: asyncio.Queue[CompareEvent] = asyncio.Queue()
@@ -197,6 +221,7 @@ class CompareEngine:
                 "conversation_id": conversation_id,
                 "position": position,
                 "panes": [{"pane": p.index, "variant": p.variant.name} for p in panes],
+                "context": retrieval.to_dict()["chunks"] if retrieval else None,
             },
         )
         while True:
@@ -328,12 +353,13 @@ class CompareEngine:
             status, error_code, error_message = "error", crashed.code, crashed.message
             log.exception("pane.crashed", variant=pane.variant.name)
         latency_ms = (time.perf_counter() - started) * 1000
+        text = "".join(out.text)
         answer = AnswerOut(
             id=new_id(),
             pane=pane.index,
             variant=pane.variant.name,
             status=status,
-            text="".join(out.text),
+            text=text,
             finish_reason=out.finish_reason if status == "ok" else status,
             error_code=error_code,
             error_message=error_message,
@@ -343,6 +369,8 @@ class CompareEngine:
             tokens_in=out.tokens_in,
             tokens_out=out.tokens_out,
             cost_usd=self.prices.cost(pane.variant, out.tokens_in, out.tokens_out),
+            context_refs=pane.context_refs,
+            citations=citations(text, pane.context_refs) if pane.context_refs else None,
             request={
                 "messages": [m.model_dump() for m in pane.messages],
                 "params": pane.params.model_dump(mode="json"),

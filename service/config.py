@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     max_panes: int = Field(default=4, ge=2)
     default_timeout_s: float = Field(default=120.0, gt=0)
     auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
+    rag_sample_corpus: bool = Field(
+        default=True, description="Ingest the bundled sample corpus into `sample` at start-up."
+    )
+    rag_max_file_mb: int = Field(default=20, ge=1, description="Largest file ingest accepts.")
     log_level: str = "info"
     log_json: bool = False
 

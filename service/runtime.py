@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import structlog
 
+from rag import Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
 from service.pricing import PriceTable
+from service.retrieval import build_library
 from service.store import Store
 from service.variants import load_variants
 
@@ -23,6 +25,7 @@ class Runtime:
     catalog: Catalog
     prices: PriceTable
     engine: CompareEngine
+    library: Library
 
     def close(self) -> None:
         self.store.dispose()
@@ -54,6 +57,7 @@ def build_runtime(
     for variant in store.api_variants():
         if variant.name not in catalog.names():
             catalog.add(variant)
+    library = build_library(settings, store.engine)
     engine = CompareEngine(
         store,
         catalog,
@@ -61,5 +65,6 @@ def build_runtime(
         max_prompt_chars=settings.max_prompt_chars,
         max_panes=settings.max_panes,
         default_timeout_s=settings.default_timeout_s,
+        library=library,
     )
-    return Runtime(settings, store, catalog, prices, engine)
+    return Runtime(settings, store, catalog, prices, engine, library)

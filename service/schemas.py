@@ -19,6 +19,22 @@ class Message(BaseModel):
     content: str
 
 
+class RagRequest(_Request):
+    """Retrieve context once for the turn; every pane whose variant uses context gets the
+    same chunks."""
+
+    collection: str = Field(min_length=1, max_length=64, description="A collection name.")
+    top_k: int = Field(default=4, ge=1, le=20, description="How many chunks to retrieve.")
+    mode: Literal["hybrid", "vector", "lexical"] = Field(
+        default="hybrid", description="BM25 + vectors fused (default), vectors only, or BM25 only."
+    )
+    filters: dict[str, str | int] = Field(
+        default_factory=dict,
+        description="Equality filters on chunk metadata: source, title, doc_type, page, row, "
+        "document_id, or a CSV/JSONL column.",
+    )
+
+
 class CompareRequest(_Request):
     prompt: str = Field(description="The user's message for this turn.")
     variants: list[str] = Field(description="2-4 variant names, one per pane, in pane order.")
@@ -38,6 +54,7 @@ class CompareRequest(_Request):
         description="Replace the last turn of `conversation_id` with a new answer to this "
         "prompt (the old turn is kept, marked replaced).",
     )
+    rag: RagRequest | None = Field(default=None, description="Augment with retrieved context.")
 
 
 AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]
@@ -58,6 +75,12 @@ class AnswerOut(BaseModel):
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None
+    context_refs: list[str] | None = Field(
+        default=None, description="Refs of the retrieved chunks this pane was given."
+    )
+    citations: list[dict[str, Any]] | None = Field(
+        default=None, description="Sources the answer cites: {n, ref}, n as in [n]."
+    )
     request: dict[str, Any] | None = None
 
 
@@ -82,6 +105,7 @@ class TurnOut(BaseModel):
     created_at: datetime
     answers: list[AnswerOut]
     vote: VoteOut | None = None
+    retrieval: dict[str, Any] | None = None
 
 
 VoteOutcome = Literal["a", "b", "tie", "both_bad", "ranking"]
@@ -106,6 +130,7 @@ class VariantOut(BaseModel):
     model: str
     params: GenerationParams
     system_prompt: str
+    uses_context: bool = True
     source: str
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rag import DEFAULT_TEMPLATE, check_template
 from service.errors import ConfigError
 
 
@@ -84,6 +85,23 @@ class OpenAIModel(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=20)
 
 
+class RagSetting(_Strict):
+    use_context: bool = Field(
+        default=True,
+        description="Give this variant the turn's retrieved context. False makes a 'RAG off' "
+        "baseline: it answers the bare question even when the turn retrieved context.",
+    )
+    template: str = Field(
+        default=DEFAULT_TEMPLATE,
+        description="The user message sent with context; must contain {context} and {question}.",
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
 ModelSpec = Annotated[
     LocalModel | BedrockModel | SageMakerModel | OpenAIModel, Field(discriminator="provider")
 ]
@@ -99,6 +117,7 @@ class Variant(_Strict):
     system_prompt: str = ""
     price: Price | None = Field(default=None, description="Overrides the price table.")
     timeout_s: float | None = Field(default=None, gt=0)
+    rag: RagSetting = RagSetting()
 
     @field_validator("name")
     @classmethod

@@ -7,6 +7,7 @@ import threading
 
 import httpx
 
+from service.errors import NotFound
 from service.store.tables import AnswerRow, VoteRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -170,7 +171,16 @@ def test_client_disconnect_keeps_answers(
     with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
         _, turn = next(events)
     store = live.server.config.app.state.runtime.store  # type: ignore[attr-defined]
-    wait_for(lambda: store.get_turn(turn["turn_id"]).status == "done")
+
+    def done() -> bool:
+        # A new conversation's turn row is written while the panes start, so it may not
+        # exist yet the moment the `turn` event arrives.
+        try:
+            return store.get_turn(turn["turn_id"]).status == "done"
+        except NotFound:
+            return False
+
+    wait_for(done)
     answers = store.get_turn(turn["turn_id"]).answers
     assert [a.text for a in answers] == ["Paris is the capital.", "It is Paris."]
     assert store.count(AnswerRow) == 2

@@ -7,10 +7,27 @@ from service.pricing import PriceTable
 from service.variants import BedrockModel, GenerationParams, Variant, load_variants
 
 
-def test_bundled_defaults_load_two_local_variants() -> None:
+def test_bundled_defaults_are_local_with_a_rag_off_baseline() -> None:
     variants = load_variants(Path("service/defaults/variants.toml"))
-    assert [v.name for v in variants] == ["smollm2-concise", "smollm2-creative"]
+    assert [v.name for v in variants] == [
+        "smollm2-concise",
+        "smollm2-creative",
+        "smollm2-concise-no-docs",
+    ]
     assert {v.provider for v in variants} == {"local"}
+    assert [v.rag.use_context for v in variants] == [True, True, False]
+
+
+def test_rag_template_must_have_both_placeholders(tmp_path: Path) -> None:
+    path = tmp_path / "v.toml"
+    path.write_text(
+        '[[variants]]\nname = "x"\n[variants.model]\nprovider = "local"\n'
+        '[variants.rag]\ntemplate = "Context: {context}"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_variants(path)
+    assert "variants.0.rag.template" in err.value.message
+    assert "{question}" in err.value.message
 
 
 def test_example_file_is_valid() -> None:

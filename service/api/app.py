@@ -11,6 +11,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
+from service.api.documents import documents_router
 from service.api.errors import install_error_handlers
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
@@ -39,7 +40,11 @@ def blind(turn: TurnOut) -> TurnOut:
         return turn
     hidden = [
         a.model_copy(
-            update={"variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}", "request": None}
+            update={
+                "variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}",
+                "request": None,
+                "context_refs": None,  # whether a pane got context can tell the variants apart
+            }
         )
         for a in turn.answers
     ]
@@ -54,6 +59,7 @@ def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
         model=v.model_label,
         params=v.params,
         system_prompt=v.system_prompt,
+        uses_context=v.rag.use_context,
         source=runtime.catalog.source(v.name),
     )
 
@@ -176,6 +182,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         await asyncio.to_thread(store.get_turn, turn_id)
         return await asyncio.to_thread(store.vote_history, turn_id)
 
+    app.include_router(documents_router(runtime.library))
     return app
 
 
@@ -184,5 +191,5 @@ def _sse(event: CompareEvent, arena: bool) -> dict[str, str]:
     if arena and event.kind == "turn":
         data = {**data, "panes": [{"pane": p["pane"]} for p in data["panes"]]}
     elif arena and event.kind == "answer":
-        data = {k: v for k, v in data.items() if k != "variant"}
+        data = {k: v for k, v in data.items() if k not in ("variant", "context_refs")}
     return {"event": event.kind, "data": json.dumps(data)}

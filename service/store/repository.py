@@ -101,6 +101,8 @@ def _answer_out(row: AnswerRow, *, with_request: bool = True) -> AnswerOut:
         tokens_in=row.tokens_in,
         tokens_out=row.tokens_out,
         cost_usd=row.cost_usd,
+        context_refs=row.context_refs,
+        citations=row.citations,
         request=row.request if with_request else None,
     )
 
@@ -189,6 +191,7 @@ class Store:
         mode: str = "named",
         rater: str | None = None,
         regenerate: bool = False,
+        retrieval: dict[str, Any] | None = None,
     ) -> TurnStart:
         """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
         next turn of `conversation_id`, returning each pane's history. Writes use Core
@@ -227,6 +230,7 @@ class Store:
                     "position": position,
                     "prompt": prompt,
                     "status": "running",
+                    "retrieval": retrieval,
                     "created_at": now,
                 },
             )
@@ -314,6 +318,7 @@ class Store:
                 created_at=turn.created_at,
                 answers=[_answer_out(a, with_request=with_request) for a in turn.answers],
                 vote=_vote_out(vote) if vote else None,
+                retrieval=turn.retrieval,
             )
 
     def list_turns(

@@ -47,6 +47,8 @@ class TurnRow(Base):
     prompt: Mapped[str] = mapped_column(Text)
     # running | done | interrupted (crash) | replaced (regenerated; kept, left out of history)
     status: Mapped[str] = mapped_column(String(16), default="running")
+    # The context retrieved once for all panes (collection, query, chunks), or None.
+    retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
     answers: Mapped[list[AnswerRow]] = relationship(order_by="AnswerRow.pane")
@@ -72,6 +74,10 @@ class AnswerRow(Base):
     tokens_in: Mapped[int | None] = mapped_column(Integer)
     tokens_out: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Refs of the retrieved chunks this pane was given (empty: answered without context),
+    # and the ones its text cites as [n].
+    context_refs: Mapped[list[Any] | None] = mapped_column(JSON)
+    citations: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

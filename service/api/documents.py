@@ -1,0 +1,194 @@
+"""Document collections for RAG: create, upload, list, delete, re-index, retrieve."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag import (
+    ChunkSettings,
+    CollectionInfo,
+    EmbedderSpec,
+    KnowledgeBaseSpec,
+    Library,
+    NotIngestible,
+)
+from service.retrieval import call
+from service.schemas import ErrorResponse
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 409, 413, 415, 422, 502)
+}
+
+
+class CollectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    embedder: EmbedderSpec = EmbedderSpec()
+    chunking: ChunkSettings = ChunkSettings()
+    knowledge_base: KnowledgeBaseSpec | None = Field(
+        default=None, description="Retrieve from this Bedrock knowledge base instead."
+    )
+
+
+class CollectionOut(BaseModel):
+    name: str
+    kind: str
+    embedder: EmbedderSpec
+    chunking: ChunkSettings
+    knowledge_base: KnowledgeBaseSpec | None
+    documents: int
+    chunks: int
+
+
+class DocumentOut(BaseModel):
+    id: int
+    source: str
+    title: str
+    doc_type: str
+    size_bytes: int
+    chunks: int
+    content_hash: str
+    updated_at: datetime
+
+
+class IngestOut(BaseModel):
+    source: str
+    status: Literal["added", "replaced", "unchanged", "duplicate", "rejected"]
+    chunks: int
+    message: str
+    document_id: int | None
+
+
+class RetrieveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=8000)
+    top_k: int = Field(default=4, ge=1, le=50)
+    mode: Literal["hybrid", "vector", "lexical"] = "hybrid"
+    filters: dict[str, str | int] = Field(default_factory=dict)
+
+
+def _collection_out(info: CollectionInfo) -> CollectionOut:
+    return CollectionOut(
+        name=info.name,
+        kind=info.kind,
+        embedder=info.embedder,
+        chunking=info.chunking,
+        knowledge_base=info.knowledge_base,
+        documents=info.documents,
+        chunks=info.chunks,
+    )
+
+
+async def _read_upload(upload: UploadFile, limit: int) -> bytes:
+    """The upload's bytes, refusing as soon as it passes the limit (never all in memory)."""
+    parts, size = [], 0
+    while chunk := await upload.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise NotIngestible(
+                f"{upload.filename} is larger than {limit / 2**20:.0f} MiB",
+                hint="Split it into smaller files, or raise ARBITER_RAG_MAX_FILE_MB.",
+                status=413,
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def documents_router(library: Library) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["documents"])
+
+    async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(call, fn, *args, **kwargs)
+
+    @router.get("/collections")
+    async def list_collections() -> list[CollectionOut]:
+        return [_collection_out(c) for c in await run(library.collections)]
+
+    @router.post("/collections", status_code=201, responses=_ERRORS)
+    async def create_collection(body: CollectionIn) -> CollectionOut:
+        info = await run(
+            library.create_collection,
+            body.name,
+            embedder=body.embedder,
+            chunking=body.chunking,
+            knowledge_base=body.knowledge_base,
+        )
+        return _collection_out(info)
+
+    @router.delete("/collections/{name}", status_code=204, responses=_ERRORS)
+    async def delete_collection(name: str) -> Response:
+        await run(library.delete_collection, name)
+        return Response(status_code=204)
+
+    @router.get("/collections/{name}/documents", responses=_ERRORS)
+    async def list_documents(name: str) -> list[DocumentOut]:
+        docs = await run(library.documents, name)
+        return [DocumentOut(**vars(d)) for d in docs]
+
+    @router.post("/collections/{name}/documents", responses=_ERRORS)
+    async def upload_documents(
+        name: str,
+        files: list[UploadFile] = File(description="One or more documents."),
+        text_column: str | None = Form(None, description="CSV/JSONL: the column with the text."),
+        create: bool = Query(False, description="Create the collection if it does not exist."),
+    ) -> list[IngestOut]:
+        """Ingest uploaded files; each gets its own outcome (a rejected file does not stop
+        the others and leaves the collection as it was)."""
+        if create:
+            await run(library.create_collection, name, exist_ok=True)
+        else:
+            await run(library.collection, name)
+        outcomes = []
+        for upload in files:
+            source = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name
+            try:
+                data = await _read_upload(upload, library.max_file_bytes)
+                outcome = await run(library.ingest, name, source, data, text_column=text_column)
+                outcomes.append(IngestOut(**vars(outcome)))
+            except NotIngestible as exc:
+                outcomes.append(
+                    IngestOut(
+                        source=source,
+                        status="rejected",
+                        chunks=0,
+                        message=exc.message,
+                        document_id=None,
+                    )
+                )
+        return outcomes
+
+    @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
+    async def delete_document(name: str, document_id: int) -> dict[str, int]:
+        return {"removed_chunks": await run(library.delete_document, name, document_id)}
+
+    @router.post("/collections/{name}/reindex", responses=_ERRORS)
+    async def reindex(name: str) -> dict[str, int]:
+        """Rebuild the collection's search indexes from its stored chunks."""
+        return {"chunks": await run(library.reindex, name)}
+
+    @router.post("/collections/{name}/retrieve", responses=_ERRORS)
+    async def retrieve(name: str, body: RetrieveIn) -> dict[str, Any]:
+        """What a comparison with RAG on would give the models for this query."""
+        result = await run(
+            library.retrieve,
+            name,
+            body.query,
+            top_k=body.top_k,
+            mode=body.mode,
+            filters=dict(body.filters),
+        )
+        return dict(result.to_dict())
+
+    @router.get("/chunks/{chunk_id}", responses=_ERRORS)
+    async def get_chunk(chunk_id: int) -> dict[str, Any]:
+        return dict((await run(library.chunk, chunk_id)).to_dict())
+
+    return router
