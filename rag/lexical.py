@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import bm25s
 import numpy as np
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")  # "returns", "returned" and "return" match
+
+
+def _tokenize(texts: list[str]) -> bm25s.tokenization.Tokenized:
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
 class LexicalIndex:
@@ -14,7 +21,7 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = None
         if texts:
             self._bm25 = bm25s.BM25()
-            tokens = bm25s.tokenize(texts, stopwords="en", show_progress=False)
+            tokens = _tokenize(texts)
             self._bm25.index(tokens, show_progress=False)
 
     def search(
@@ -22,7 +29,7 @@ class LexicalIndex:
     ) -> list[tuple[int, float]]:
         if self._bm25 is None or k <= 0:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+        tokens = _tokenize([query])
         if not tokens.vocab:  # only stop words: nothing to match on
             return []
         mask = None

@@ -52,14 +52,23 @@ def _decode(name: str, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    # Not UTF-8: let charset-normalizer name the encoding (cp1252, latin-1, UTF-16, ...).
-    best = from_bytes(data).best()
-    if best is None:
+    # Not UTF-8: let charset-normalizer name the encoding. Short Western European texts
+    # decode equally well as several code pages; among those tied for best, take Windows-1252,
+    # by far the most common legacy encoding of such files.
+    matches = list(from_bytes(data))
+    if not matches:
         raise NotIngestible(
             f"{name} is not text in any encoding we could recognise",
             hint="Save it as UTF-8 and try again.",
         )
-    return str(best)
+    best = matches[0]
+    tied = [
+        m
+        for m in matches
+        if (m.percent_chaos, m.percent_coherence) == (best.percent_chaos, best.percent_coherence)
+    ]
+    preferred = next((m for m in tied if m.encoding == "cp1252"), best)
+    return str(preferred)
 
 
 def _text(name: str, data: bytes, text_column: str | None) -> list[Section]:

@@ -11,7 +11,9 @@ credentials, so signing, parsing, streaming and retries all run for real."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -76,7 +78,11 @@ class _AwsHandler(FakeHandler):
         parts = self.path.split("?")[0].strip("/").split("/")
         body = self.read_json()
         self.fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-        if len(parts) == 3 and parts[0] == "model":
+        if len(parts) == 3 and parts[0] == "model" and unquote(parts[1]) in self.fake.embedders:
+            self.titan_embedding(unquote(parts[1]), body)
+        elif len(parts) == 3 and parts[0] == "knowledgebases" and parts[2] == "retrieve":
+            self.kb_retrieve(unquote(parts[1]), body)
+        elif len(parts) == 3 and parts[0] == "model":
             self.bedrock(unquote(parts[1]), parts[2], body)
         elif len(parts) == 3 and parts[0] == "endpoints":
             self.sagemaker(unquote(parts[1]), parts[2], body)
@@ -179,6 +185,49 @@ class _AwsHandler(FakeHandler):
         )
         self.end_chunked()
 
+    # -- Bedrock embeddings and Knowledge Bases ---------------------------------------
+
+    def titan_embedding(self, model_id: str, body: dict[str, Any]) -> None:
+        """Titan Text Embeddings v2 `InvokeModel`: a hashed bag of words, L2-normalised, so
+        texts sharing words are close (enough for retrieval tests to mean something)."""
+        text, dim = body.get("inputText"), int(body.get("dimensions", 1024))
+        if not isinstance(text, str) or not text or dim not in (256, 512, 1024):
+            self.aws_error(400, "ValidationException", "Malformed input request")
+            return
+        self.send_json(
+            200,
+            {"embedding": hashed_embedding(text, dim), "inputTextTokenCount": len(text.split())},
+        )
+
+    def kb_retrieve(self, kb_id: str, body: dict[str, Any]) -> None:
+        docs = self.fake.knowledge_bases.get(kb_id)
+        if docs is None:
+            self.aws_error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found")
+            return
+        query = body.get("retrievalQuery", {}).get("text")
+        config = body.get("retrievalConfiguration", {}).get("vectorSearchConfiguration", {})
+        if not query:
+            self.aws_error(400, "ValidationException", "retrievalQuery.text is required")
+            return
+        words = set(query.lower().split())
+        scored = sorted(docs, key=lambda d: -len(words & set(d["text"].lower().split())))[
+            : int(config.get("numberOfResults", 5))
+        ]
+        self.send_json(
+            200,
+            {
+                "retrievalResults": [
+                    {
+                        "content": {"text": d["text"], "type": "TEXT"},
+                        "location": {"type": "S3", "s3Location": {"uri": d["uri"]}},
+                        "score": round(1.0 - rank * 0.1, 3),
+                        "metadata": {"x-amz-bedrock-kb-source-uri": d["uri"]},
+                    }
+                    for rank, d in enumerate(scored)
+                ]
+            },
+        )
+
     # -- SageMaker -------------------------------------------------------------------
 
     def sagemaker(self, endpoint: str, operation: str, body: dict[str, Any]) -> None:
@@ -213,6 +262,16 @@ class _AwsHandler(FakeHandler):
         self.end_chunked()
 
 
+def hashed_embedding(text: str, dim: int) -> list[float]:
+    vector = [0.0] * dim
+    for word in text.lower().split():
+        word = word.strip(".,;:!?()[]\"'")
+        if word:
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dim] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
 class FakeAws(FakeServer):
     handler = _AwsHandler
 
@@ -224,6 +283,8 @@ class FakeAws(FakeServer):
         self.sagemaker_bodies: dict[str, Any] = {}
         self.part_size = 7
         self.requests: list[dict[str, Any]] = []
+        self.embedders: set[str] = {"amazon.titan-embed-text-v2:0"}
+        self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
 
     def stream_lines(self, endpoint: str, script: Script) -> list[bytes]:
         fmt = self.endpoint_formats.get(endpoint, "messages")
