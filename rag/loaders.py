@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -15,6 +16,10 @@ from typing import Any
 from charset_normalizer import from_bytes
 
 from rag.errors import NotIngestible
+
+# pypdf logs what it repairs in damaged files; the outcome (ingested or rejected with the
+# reason) is what a user needs, not its warnings.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 TEXT_TYPES = {".txt", ".md", ".markdown", ".rst"}
 SUPPORTED = sorted(TEXT_TYPES | {".html", ".htm", ".pdf", ".docx", ".csv", ".jsonl"})

@@ -291,7 +291,11 @@ def ingest(
             store.upgrade()
         library = build_library(settings, store.engine)
         call(library.create_collection, collection, embedder=spec, chunking=chunking, exist_ok=True)
-        table = Table("file", "status", "chunks", "note", title=f"collection {collection}")
+        table = Table(title=f"collection {collection}")
+        table.add_column("file", overflow="fold")
+        table.add_column("status")
+        table.add_column("chunks", justify="right")
+        table.add_column("note", overflow="fold")
         with Progress(
             TextColumn("[bold]ingesting[/]"),
             BarColumn(),

