@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +122,52 @@ def test_phone_width_keeps_both_panes_readable(server: tuple[str, Path], page: P
     # Panes stack instead of squeezing: each uses most of the width.
     assert a["width"] > 300 and b["width"] > 300
     assert b["y"] > a["y"]
+
+
+def test_rag_in_the_side_by_side_view_and_the_documents_tab(
+    server: tuple[str, Path], page: Page
+) -> None:
+    url, db = server
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    # The bundled corpus was ingested at start-up; the Documents tab lists it.
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#docs-summary")).to_contain_text("8 documents", timeout=15_000)
+    expect(page.locator("#docs-table")).to_contain_text("returns.md")
+    page.locator("#docs-search-panel").click()
+    page.fill("#docs-query textarea", "How many days do I have to return a bike?")
+    page.click("#docs-search")
+    expect(page.locator("#docs-results")).to_contain_text("returns.md", timeout=15_000)
+
+    # RAG on versus RAG off on the same model, side by side.
+    page.get_by_role("tab", name="Side by side").click()
+    picker = page.locator("#named-variants input")
+    for name in ("smollm2-concise", "smollm2-concise-no-docs"):
+        picker.fill(name)
+        picker.press("Enter")
+    page.locator("#named-rag input").check()
+    page.fill("#named-prompt textarea", "How many days do I have to return a bike?")
+    page.click("#named-send")
+    expect(page.locator("#named-vote-a")).to_be_enabled(timeout=120_000)
+    page.locator("#named-context-panel").click()  # open the sources panel
+    expect(page.locator("#named-context")).to_contain_text("[1]")
+    expect(page.locator("#named-context")).to_contain_text("returns.md")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        turn_id, retrieval = conn.execute(
+            sa.text("SELECT id, retrieval FROM turns ORDER BY created_at DESC LIMIT 1")
+        ).one()
+        refs = (
+            conn.execute(
+                sa.text("SELECT context_refs FROM answers WHERE turn_id = :t ORDER BY pane"),
+                {"t": turn_id},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    chunks = json.loads(retrieval)["chunks"]
+    assert chunks and chunks[0]["source"] == "sample_corpus/returns.md"
+    assert [json.loads(r) for r in refs] == [[c["ref"] for c in chunks], []]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "rag-side-by-side.png"), full_page=True)

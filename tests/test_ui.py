@@ -20,8 +20,13 @@ def client(live: LiveServer) -> Client:
     return Client(live.url, verbose=False)
 
 
-def send(c: Client, prompt: str, rater: str = "ann") -> list[Any]:
-    job = c.submit(prompt, rater, api_name="/arena_send")
+def send(
+    c: Client,
+    prompt: str,
+    rater: str = "ann",
+    rag: tuple[bool, str | None, int] = (False, None, 3),
+) -> list[Any]:
+    job = c.submit(prompt, rater, *rag, api_name="/arena_send")
     job.result()
     return list(job.outputs())
 
@@ -137,6 +142,9 @@ def test_named_side_by_side_with_three_panes_and_a_ranking(live_ui: LiveServer) 
     job = c.submit(
         "Compare us",
         "bob",
+        False,
+        None,
+        3,
         ["alpha", "beta", "gamma"],
         1.2,
         None,
@@ -171,6 +179,9 @@ def test_named_view_refuses_one_variant(live_ui: LiveServer) -> None:
     job = c.submit(
         "hi",
         "bob",
+        False,
+        None,
+        3,
         ["alpha"],
         None,
         None,
@@ -218,3 +229,31 @@ def test_history_detail_escapes_markup(payload: str) -> None:
     )
     rendered = render_turn(turn)
     assert "<img" not in rendered and "<script" not in rendered
+
+
+def test_rag_turn_shows_the_sources_and_links_citations(
+    live_ui: LiveServer, scripts: dict[str, Script]
+) -> None:
+    runtime = live_ui.runtime
+    runtime.library.create_collection("docs")
+    runtime.library.ingest("docs", "pier.txt", b"The north pier opens at six <b>sharp</b>.")
+    runtime.library.ingest("docs", "museum.txt", b"The museum is closed on Mondays.")
+    for script in scripts.values():
+        script.tokens = ["Six", " o'clock [1]."]
+    c = client(live_ui)
+    outputs = send(c, "When does the pier open?", rag=(True, "docs", 2))
+    final = json.dumps(outputs[-1], default=str)
+    assert "pier.txt" in final and "**[1]**" in final
+    assert "&lt;b&gt;sharp&lt;/b&gt;" in final and "<b>sharp</b>" not in final  # escaped
+    turn = runtime.store.list_turns()[0]
+    chunk_id = turn.retrieval["chunks"][0]["chunk_id"]  # type: ignore[index]
+    assert f"(/chunks/{chunk_id})" in final  # the [1] in each answer links to the chunk
+    page = httpx.get(f"{live_ui.url}/chunks/{chunk_id}")
+    assert page.status_code == 200 and "&lt;b&gt;sharp&lt;/b&gt;" in page.text
+    assert not mentions_a_variant(outputs)  # still blind
+
+
+def test_rag_on_without_a_collection_warns_and_stores_nothing(live_ui: LiveServer) -> None:
+    c = client(live_ui)
+    send(c, "hello", rag=(True, None, 3))
+    assert live_ui.runtime.store.count(TurnRow) == 0

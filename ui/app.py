@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from service.runtime import Runtime
 from ui.arena import build_arena
+from ui.board import collection_names
+from ui.documents import build_documents
 from ui.history import build_history
 from ui.side_by_side import build_side_by_side
 
@@ -15,6 +17,8 @@ CSS = """
 .pane { min-width: min(280px, 100%) !important; }
 #arena-status, #named-status { min-height: 1.5em; }
 footer { display: none !important; }
+.ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
+  margin: .25em 0 1em; font-size: .92em; }
 """
 
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
@@ -34,17 +38,27 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 elem_id="rater",
             )
         with gr.Tabs():
-            with gr.Tab("Arena (blind)", id="arena"):
-                build_arena(runtime, rater)
+            with gr.Tab("Arena (blind)", id="arena") as arena_tab:
+                arena = build_arena(runtime, rater)
             with gr.Tab("Side by side", id="named") as named_tab:
-                _, picker = build_side_by_side(runtime, rater)
+                named, picker = build_side_by_side(runtime, rater)
             with gr.Tab("History", id="history") as history_tab:
                 load_history, history_inputs, history_outputs = build_history(runtime, rater)
+            with gr.Tab("Documents", id="documents") as documents_tab:
+                load_documents, documents_inputs, documents_outputs = build_documents(runtime)
 
         def variant_choices() -> gr.Dropdown:
             return gr.Dropdown(choices=runtime.catalog.names())
 
+        def collection_choices() -> gr.Dropdown:
+            return gr.Dropdown(choices=collection_names(runtime))
+
         named_tab.select(variant_choices, None, [picker], api_visibility="private")
+        for tab, board in ((arena_tab, arena), (named_tab, named)):
+            tab.select(collection_choices, None, [board.collection], api_visibility="private")
+        documents_tab.select(
+            load_documents, documents_inputs, documents_outputs, api_visibility="private"
+        )
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
         # Restore the name typed last time; with none saved, leave the box alone (the user
         # may already be typing while the page loads).

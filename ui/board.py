@@ -17,10 +17,19 @@ from typing import Any
 import gradio as gr
 
 from service.compare import CompareEvent
-from service.errors import ArbiterError
+from service.errors import ArbiterError, InvalidRequest
 from service.runtime import Runtime
-from service.schemas import AnswerOut, CompareRequest, LabelsIn, RatingIn, VoteIn, VoteOutcome
+from service.schemas import (
+    AnswerOut,
+    CompareRequest,
+    LabelsIn,
+    RagRequest,
+    RatingIn,
+    VoteIn,
+    VoteOutcome,
+)
 from service.variants import GenerationParams
+from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
 
 MAX_PANES = 4
@@ -33,6 +42,7 @@ OUTCOMES: list[tuple[VoteOutcome, str]] = [
     ("both_bad", "Both are bad"),
 ]
 CRITERIA = ["helpfulness", "honesty", "harmlessness"]
+DEFAULT_COLLECTION = "sample"
 
 Plan = Callable[..., tuple[list[str], list[GenerationParams | None] | None]]
 
@@ -54,6 +64,8 @@ class Session:
     footer_texts: list[str] = field(default_factory=list)
     ideal_pane: int | None = None  # the answer the ideal-answer editor was prefilled with
     status_text: str = ""
+    context: list[dict[str, Any]] | None = None  # this turn's retrieved chunks; None: RAG off
+    context_text: str = NO_CONTEXT
     # What the page shows now, per component: properties sent are only those that changed
     # (each property update costs Gradio ~1 ms to serialise, before the first token shows).
     shown: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -89,6 +101,39 @@ class Board:
                     )
                     self.footers.append(gr.Markdown("", elem_id=f"{prefix}-footer-{i}"))
                 self.columns.append(column)
+        with gr.Accordion(
+            "Sources given to the models (RAG)", open=False, elem_id=f"{prefix}-context-panel"
+        ):
+            self.context = gr.Markdown(NO_CONTEXT, elem_id=f"{prefix}-context")
+        with gr.Row(equal_height=True):
+            self.rag_on = gr.Checkbox(
+                label="Use documents (RAG)",
+                value=False,
+                scale=0,
+                min_width=200,
+                elem_id=f"{prefix}-rag",
+            )
+            self.collection = gr.Dropdown(
+                choices=collection_names(runtime),
+                value=DEFAULT_COLLECTION
+                if DEFAULT_COLLECTION in collection_names(runtime)
+                else None,
+                label="Collection",
+                allow_custom_value=True,  # checked by the engine (unknown names get a clear error)
+                scale=2,
+                min_width=200,
+                elem_id=f"{prefix}-collection",
+            )
+            self.top_k = gr.Slider(
+                1,
+                10,
+                value=3,
+                step=1,
+                label="Sources per prompt",
+                scale=1,
+                min_width=160,
+                elem_id=f"{prefix}-top-k",
+            )
         with gr.Row(equal_height=True):
             self.prompt = gr.Textbox(
                 placeholder="Ask something — every model gets the same prompt. Enter to send.",
@@ -166,6 +211,7 @@ class Board:
             *self.chats,
             *self.footers,
             self.status,
+            self.context,
             self.prompt,
             self.send,
             self.stop,
@@ -195,29 +241,53 @@ class Board:
         """`plan(session, *plan_inputs)` returns the variants (and overrides) for a new turn."""
 
         async def send(
-            prompt: str, rater_name: str, session: Session, *extra: Any
+            prompt: str,
+            rater_name: str,
+            session: Session,
+            rag_on: bool,
+            collection: str | None,
+            top_k: float,
+            *extra: Any,
         ) -> AsyncIterator[dict[Any, Any]]:
             async for update in self._turn(
-                prompt, rater_name, session, plan, extra, regenerate=False
+                prompt,
+                rater_name,
+                session,
+                plan,
+                extra,
+                regenerate=False,
+                rag=(rag_on, collection, top_k),
             ):
                 yield update
 
         async def regenerate(
-            rater_name: str, session: Session, *extra: Any
+            rater_name: str,
+            session: Session,
+            rag_on: bool,
+            collection: str | None,
+            top_k: float,
+            *extra: Any,
         ) -> AsyncIterator[dict[Any, Any]]:
             async for update in self._turn(
-                session.prompt, rater_name, session, plan, extra, regenerate=True
+                session.prompt,
+                rater_name,
+                session,
+                plan,
+                extra,
+                regenerate=True,
+                rag=(rag_on, collection, top_k),
             ):
                 yield update
 
         p = self.prefix
-        inputs = [self.prompt, rater, self.state, *plan_inputs]
+        rag_inputs = [self.rag_on, self.collection, self.top_k]
+        inputs = [self.prompt, rater, self.state, *rag_inputs, *plan_inputs]
         options: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
         self.send.click(send, inputs, self.turn_outputs, api_name=f"{p}_send", **options)
         self.prompt.submit(send, inputs, self.turn_outputs, api_visibility="private", **options)
         self.regenerate.click(
             regenerate,
-            [rater, self.state, *plan_inputs],
+            [rater, self.state, *rag_inputs, *plan_inputs],
             self.turn_outputs,
             api_name=f"{p}_regenerate",
             **options,
@@ -351,6 +421,7 @@ class Board:
         for pane, footer in enumerate(self.footers):
             updates[footer] = session.footer_texts[pane] if pane < len(session.footer_texts) else ""
         updates[self.status] = session.status_text
+        updates[self.context] = session.context_text
         for button in (
             self.send,
             self.stop,
@@ -369,6 +440,9 @@ class Board:
         elif event.kind == "answer":
             answer = AnswerOut.model_validate(event.data)
             session.answers.append(answer)
+            if session.context and answer.status == "ok":
+                last = session.transcripts[answer.pane][-1]
+                last["content"] = link_citations(last["content"], session.context)
             if answer.status != "ok":
                 last = session.transcripts[answer.pane][-1]
                 separator = "\n\n" if last["content"] else ""
@@ -389,6 +463,7 @@ class Board:
         extra: tuple[Any, ...],
         *,
         regenerate: bool,
+        rag: tuple[bool, str | None, float] = (False, None, 3),
     ) -> AsyncIterator[dict[Any, Any]]:
         if session.running:
             gr.Warning("The answers are still streaming: wait, or press Stop.")
@@ -401,6 +476,7 @@ class Board:
             return
         try:
             variants, overrides = plan(session, *extra)
+            rag_request = _rag_request(*rag)
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return
@@ -416,6 +492,7 @@ class Board:
             mode="arena" if self.blind else "named",
             rater=(rater_name or "anonymous").strip(),
             regenerate=regenerate,
+            rag=rag_request,
         )
         try:
             self.runtime.engine.validate(request)
@@ -427,6 +504,8 @@ class Board:
         session.turn_id = first.data["turn_id"]
         session.conversation_id = first.data["conversation_id"]
         session.prompt, session.running, session.voted, session.answers = prompt, True, False, []
+        session.context = first.data.get("context")
+        session.context_text = context_markdown(session.context)
         if not session.transcripts:
             session.transcripts = [[] for _ in variants]
         for transcript in session.transcripts:
@@ -589,6 +668,21 @@ class Board:
             self.status: "Saved " + ", ".join(saved) + ". Thank you!",
             self.save_labels: gr.update(interactive=True),
         }
+
+
+def collection_names(runtime: Runtime) -> list[str]:
+    return [c.name for c in runtime.library.collections()]
+
+
+def _rag_request(rag_on: bool, collection: str | None, top_k: float) -> RagRequest | None:
+    if not rag_on:
+        return None
+    if not collection:
+        raise InvalidRequest(
+            "RAG is on but no collection is chosen",
+            hint="Pick a collection, or add documents in the Documents tab.",
+        )
+    return RagRequest(collection=collection, top_k=int(top_k or 3))
 
 
 def _errors_only(answer: AnswerOut) -> AnswerOut:

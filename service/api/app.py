@@ -11,7 +11,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from service.api.documents import documents_router
+from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
@@ -183,6 +183,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return await asyncio.to_thread(store.vote_history, turn_id)
 
     app.include_router(documents_router(runtime.library))
+    app.include_router(chunk_page_router(runtime.library))
     return app
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import (
@@ -18,6 +20,7 @@ from rag import (
     Library,
     NotIngestible,
 )
+from service.errors import ArbiterError
 from service.retrieval import call
 from service.schemas import ErrorResponse
 
@@ -190,5 +193,30 @@ def documents_router(library: Library) -> APIRouter:
     @router.get("/chunks/{chunk_id}", responses=_ERRORS)
     async def get_chunk(chunk_id: int) -> dict[str, Any]:
         return dict((await run(library.chunk, chunk_id)).to_dict())
+
+    return router
+
+
+def chunk_page_router(library: Library) -> APIRouter:
+    """`/chunks/{id}`: a chunk as a small page, where the citations in answers link."""
+    router = APIRouter(tags=["documents"])
+
+    @router.get("/chunks/{chunk_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def chunk_page(chunk_id: int) -> HTMLResponse:
+        try:
+            chunk = await asyncio.to_thread(call, library.chunk, chunk_id)
+        except ArbiterError as exc:
+            return HTMLResponse(
+                f"<p>{html.escape(exc.message)}</p>", status_code=getattr(exc, "http_status", 500)
+            )
+        where = html.escape(chunk.source) + (f", page {chunk.page}" if chunk.page else "")
+        where += f", row {chunk.row}" if chunk.row else ""
+        return HTMLResponse(
+            "<!doctype html><meta charset=utf-8><title>Source</title>"
+            "<body style='font-family:system-ui;max-width:48rem;margin:2rem auto;line-height:1.5'>"
+            f"<p><b>{html.escape(chunk.title)}</b> — {where} "
+            f"(characters {chunk.start} to {chunk.end}, chunk {chunk.chunk_id})</p>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(chunk.text)}</pre></body>"
+        )
 
     return router

@@ -1,0 +1,226 @@
+"""The Documents tab: collections for RAG — upload, list, delete, re-index, try a search."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import IngestOutcome, Library
+from rag.loaders import SUPPORTED
+from service.errors import ArbiterError
+from service.retrieval import call
+from service.runtime import Runtime
+from ui.context import context_markdown
+from ui.format import escape
+
+DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
+STATUS_ICON = {
+    "added": "✅",
+    "replaced": "🔁",
+    "unchanged": "·",
+    "duplicate": "⚠️",
+    "rejected": "❌",
+}
+
+
+def _rows(library: Library, collection: str | None) -> list[list[Any]]:
+    if not collection:
+        return []
+    return [
+        [
+            d.id,
+            d.source,
+            d.doc_type.lstrip("."),
+            d.chunks,
+            round(d.size_bytes / 1024, 1),
+            d.updated_at.strftime("%Y-%m-%d %H:%M"),
+        ]
+        for d in call(library.documents, collection)
+    ]
+
+
+def _summary(library: Library, collection: str | None) -> str:
+    if not collection:
+        return "No collection yet: type a name under *New collection* and upload files."
+    info = call(library.collection, collection)
+    model = f"{info.embedder.name} ({info.embedder.dimensions} dimensions)"
+    if info.kind == "knowledge_base" and info.knowledge_base:
+        return (
+            f"**{escape(info.name)}** retrieves from Bedrock knowledge base "
+            f"`{escape(info.knowledge_base.knowledge_base_id)}`; its documents live in AWS."
+        )
+    return (
+        f"**{escape(info.name)}**: {info.documents} documents, {info.chunks} chunks · "
+        f"embeddings {escape(model)} · chunks of {info.chunking.size_tokens} tokens "
+        f"({info.chunking.overlap_tokens} overlap)"
+    )
+
+
+def _outcomes(outcomes: list[IngestOutcome]) -> str:
+    lines = [
+        f"{STATUS_ICON[o.status]} **{escape(Path(o.source).name)}** — {o.status}"
+        + (f", {o.chunks} chunks" if o.chunks else "")
+        + (f": {escape(o.message)}" if o.message else "")
+        for o in outcomes
+    ]
+    return "  \n".join(lines)
+
+
+def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
+    """Returns (refresh, its outputs' inputs, outputs), for the tab's select event."""
+    library = runtime.library
+    gr.Markdown(
+        "Documents for retrieval-augmented comparisons. Turn on **Use documents (RAG)** in "
+        "the Arena or Side by side tab: the same retrieved sources go to every model."
+    )
+    with gr.Row(equal_height=True):
+        collection = gr.Dropdown(
+            choices=[],
+            label="Collection",
+            allow_custom_value=False,
+            scale=2,
+            elem_id="docs-collection",
+        )
+        new_name = gr.Textbox(
+            label="New collection (optional)",
+            placeholder="e.g. handbook",
+            max_length=64,
+            scale=2,
+            elem_id="docs-new-name",
+        )
+    summary = gr.Markdown(elem_id="docs-summary")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            files = gr.File(
+                file_count="multiple",
+                file_types=SUPPORTED,
+                label="Upload: " + ", ".join(SUPPORTED),
+                elem_id="docs-files",
+            )
+            text_column = gr.Textbox(
+                label="CSV / JSONL: column with the text (optional)",
+                placeholder="text",
+                max_length=128,
+            )
+            ingest = gr.Button("Add to collection", variant="primary", elem_id="docs-ingest")
+        outcome = gr.Markdown(elem_id="docs-outcome")
+    table = gr.Dataframe(
+        headers=DOC_COLUMNS,
+        value=[],
+        interactive=False,
+        wrap=True,
+        label="Documents",
+        elem_id="docs-table",
+    )
+    with gr.Row(equal_height=True):
+        doc_id = gr.Number(label="Document id", precision=0, minimum=1, elem_id="docs-doc-id")
+        delete = gr.Button("Delete document", variant="stop", elem_id="docs-delete")
+        reindex = gr.Button("Re-index collection", elem_id="docs-reindex")
+    with gr.Accordion("Try a search", open=False, elem_id="docs-search-panel"):
+        with gr.Row(equal_height=True):
+            query = gr.Textbox(
+                label="Query", scale=4, elem_id="docs-query", placeholder="What would you ask?"
+            )
+            mode = gr.Radio(["hybrid", "vector", "lexical"], value="hybrid", label="Mode")
+            search = gr.Button("Search", elem_id="docs-search")
+        results = gr.Markdown(elem_id="docs-results")
+
+    def refresh(selected: str | None) -> tuple[Any, Any, Any]:
+        names = [c.name for c in call(library.collections)]
+        chosen = selected if selected in names else (names[0] if names else None)
+        return (
+            gr.Dropdown(choices=names, value=chosen),
+            _summary(library, chosen),
+            _rows(library, chosen),
+        )
+
+    async def do_refresh(selected: str | None) -> tuple[Any, Any, Any]:
+        try:
+            return await asyncio.to_thread(refresh, selected)
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return gr.skip(), gr.skip(), gr.skip()
+
+    async def do_ingest(
+        selected: str | None, new: str, uploads: list[str] | None, column: str
+    ) -> tuple[Any, ...]:
+        name = (new or "").strip() or selected
+        if not name:
+            gr.Warning("Choose a collection, or type a name for a new one.")
+            return (gr.skip(),) * 6
+        if not uploads:
+            gr.Warning("Choose one or more files to upload.")
+            return (gr.skip(),) * 6
+
+        def work() -> list[IngestOutcome]:
+            call(library.create_collection, name, exist_ok=True)
+            done = []
+            for path in uploads:
+                source = Path(path).name
+                try:
+                    data = Path(path).read_bytes()
+                except OSError as exc:
+                    done.append(IngestOutcome(source, "rejected", message=str(exc)))
+                    continue
+                done.append(call(library.ingest, name, source, data, text_column=(column or None)))
+            return done
+
+        try:
+            outcomes = await asyncio.to_thread(work)
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return (gr.skip(),) * 6
+        dropdown, info, rows = await asyncio.to_thread(refresh, name)
+        return dropdown, info, rows, _outcomes(outcomes), None, ""
+
+    async def do_delete(selected: str | None, document: float | None) -> tuple[Any, ...]:
+        if not selected or not document:
+            gr.Warning("Choose a collection and type the id of the document to delete.")
+            return (gr.skip(),) * 4
+        try:
+            removed = await asyncio.to_thread(
+                call, library.delete_document, selected, int(document)
+            )
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return (gr.skip(),) * 4
+        _, info, rows = await asyncio.to_thread(refresh, selected)
+        return info, rows, f"Deleted document {int(document)} ({removed} chunks).", None
+
+    async def do_reindex(selected: str | None) -> str:
+        if not selected:
+            return "Choose a collection first."
+        try:
+            chunks = await asyncio.to_thread(call, library.reindex, selected)
+        except ArbiterError as exc:
+            return f"**Error:** {escape(exc.message)}"
+        return f"Re-indexed {escape(selected)}: {chunks} chunks."
+
+    async def do_search(selected: str | None, text: str, how: str) -> str:
+        if not selected or not (text or "").strip():
+            return "Choose a collection and type a query."
+        try:
+            found = await asyncio.to_thread(
+                call, library.retrieve, selected, text, top_k=5, mode=how
+            )
+        except ArbiterError as exc:
+            return f"**Error:** {escape(exc.message)} {escape(exc.hint)}"
+        chunks = [c.to_dict() for c in found.chunks]
+        return f"{len(chunks)} results in {found.latency_ms:.0f} ms\n\n" + context_markdown(chunks)
+
+    private: dict[str, Any] = {"api_visibility": "private"}
+    collection.change(do_refresh, [collection], [collection, summary, table], **private)
+    ingest.click(
+        do_ingest,
+        [collection, new_name, files, text_column],
+        [collection, summary, table, outcome, files, new_name],
+        **private,
+    )
+    delete.click(do_delete, [collection, doc_id], [summary, table, outcome, doc_id], **private)
+    reindex.click(do_reindex, [collection], [outcome], **private)
+    search.click(do_search, [collection, query, mode], [results], **private)
+    query.submit(do_search, [collection, query, mode], [results], **private)
+    return do_refresh, [collection], [collection, summary, table]
