@@ -11,6 +11,7 @@ BENCHMARKS = [
     "bench.bench_concurrency",
     "bench.bench_local_model",
     "bench.bench_page",
+    "bench.bench_rag",
 ]
 
 

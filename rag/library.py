@@ -117,6 +117,7 @@ class _Cache:
     vectors: VectorIndex
     meta: dict[int, dict[str, Any]]  # chunk id -> filterable fields
     lexical: LexicalIndex | None = None
+    unsaved: bool = False  # changed since the index file was written
 
 
 def _now() -> datetime:
@@ -486,6 +487,7 @@ class Library:
                     .values(generation=t.collections.c.generation + 1)
                 )
             self._after_write(collection, cid, removed=keys, added=None)
+            self.flush(collection)
         return len(keys)
 
     def reindex(self, collection: str) -> int:
@@ -543,7 +545,10 @@ class Library:
             return
         cache.lexical = None  # rebuilt on the next query that needs it
         cache.generation = generation
-        self._save(name, cache)
+        # Writing the index file costs O(collection) per call, so a batch saves once, at
+        # `flush`; until then a restart finds the file older than the database and
+        # rebuilds it from the stored embeddings (correct, only slower).
+        cache.unsaved = True
 
     def _meta_rows(self, conn: Connection, where: Any) -> dict[int, dict[str, Any]]:
         query = (
@@ -573,9 +578,19 @@ class Library:
             for r in conn.execute(query)
         }
 
+    def flush(self, collection: str | None = None) -> None:
+        """Write changed vector indexes to disk (after a batch of ingests or deletes)."""
+        names = [collection] if collection else list(self._caches)
+        for name in names:
+            with self._lock(name):
+                cache = self._caches.get(name)
+                if cache is not None and cache.unsaved:
+                    self._save(name, cache)
+
     def _save(self, name: str, cache: _Cache) -> None:
         cache.vectors.save(self._index_path(name))
         self._state_path(name).write_text(json.dumps({"generation": cache.generation}))
+        cache.unsaved = False
 
     def _load(self, name: str) -> _Cache:
         """The collection's cache, current with the database."""
@@ -832,6 +847,7 @@ def ingest_sources(
         outcomes.append(outcome)
         if on_progress:
             on_progress(outcome, done, len(plan))
+    library.flush(collection)
     return outcomes
 
 

@@ -120,6 +120,7 @@ def ingest_sample_corpus(library: Library) -> list[IngestOutcome]:
         library.ingest(SAMPLE_COLLECTION, f"sample_corpus/{path.name}", path.read_bytes())
         for path in sorted(SAMPLE_CORPUS.glob("*.md"))
     ]
+    library.flush(SAMPLE_COLLECTION)
     added = [o for o in outcomes if o.status in ("added", "replaced")]
     if added:
         log.info("rag.sample_corpus", collection=SAMPLE_COLLECTION, documents=len(added))

@@ -18,7 +18,7 @@ def test_ruff_lint_and_format() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_on_service() -> None:
+def test_mypy_on_service_and_rag() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "service"], cwd=ROOT, capture_output=True, text=True
     )
@@ -44,3 +44,25 @@ def test_no_package_registry_host_is_named() -> None:
             continue
         for host in forbidden:
             assert host not in text, f"{path} names {host}"
+
+
+def test_rag_evals_monitoring_import_nothing_from_the_other_packages() -> None:
+    """Dependency direction: ui -> service -> {rag, evals, monitoring}."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    others = {"service", "ui", "rag", "evals", "monitoring"}
+    offenders = []
+    for package in ("rag", "evals", "monitoring"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in others - {package}:
+                        offenders.append(f"{path.relative_to(root)} imports {name}")
+    assert offenders == []
