@@ -226,8 +226,15 @@ def test_history_detail_escapes_markup(payload: str) -> None:
         status="done",
         created_at=datetime.now(UTC),
         answers=[AnswerOut(id="a", pane=0, variant=payload, status="ok", text=payload)],
+        retrieval={
+            "collection": payload,
+            "chunks": [
+                {"ref": "chunk:1", "chunk_id": 1, "text": payload, "title": payload, "score": 1}
+            ],
+        },
     )
     rendered = render_turn(turn)
+    assert "Sources (RAG" in rendered and "/chunks/1" in rendered
     assert "<img" not in rendered and "<script" not in rendered
 
 

@@ -9,6 +9,7 @@ import gradio as gr
 
 from service.runtime import Runtime
 from service.schemas import TurnOut
+from ui.context import context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line
 
 COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
@@ -59,6 +60,12 @@ def render_turn(turn: TurnOut) -> str:
             else ""
         )
         parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{metrics_line(a)}</small>")
+    if turn.retrieval is not None:
+        collection = escape(str(turn.retrieval.get("collection", "")))
+        parts.append(
+            f"#### Sources (RAG, collection {collection})\n\n"
+            + context_markdown(turn.retrieval.get("chunks") or [])
+        )
     if turn.vote:
         vote = OUTCOME_TEXT.get(turn.vote.outcome, turn.vote.outcome)
         if turn.vote.ranking:
