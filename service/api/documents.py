@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -15,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag import (
     ChunkSettings,
     CollectionInfo,
+    DocumentInfo,
     EmbedderSpec,
+    IngestOutcome,
     KnowledgeBaseSpec,
     Library,
     NotIngestible,
@@ -40,35 +41,6 @@ class CollectionIn(BaseModel):
     )
 
 
-class CollectionOut(BaseModel):
-    name: str
-    kind: str
-    embedder: EmbedderSpec
-    chunking: ChunkSettings
-    knowledge_base: KnowledgeBaseSpec | None
-    documents: int
-    chunks: int
-
-
-class DocumentOut(BaseModel):
-    id: int
-    source: str
-    title: str
-    doc_type: str
-    size_bytes: int
-    chunks: int
-    content_hash: str
-    updated_at: datetime
-
-
-class IngestOut(BaseModel):
-    source: str
-    status: Literal["added", "replaced", "unchanged", "duplicate", "rejected"]
-    chunks: int
-    message: str
-    document_id: int | None
-
-
 class RetrieveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,18 +48,6 @@ class RetrieveIn(BaseModel):
     top_k: int = Field(default=4, ge=1, le=50)
     mode: Literal["hybrid", "vector", "lexical"] = "hybrid"
     filters: dict[str, str | int] = Field(default_factory=dict)
-
-
-def _collection_out(info: CollectionInfo) -> CollectionOut:
-    return CollectionOut(
-        name=info.name,
-        kind=info.kind,
-        embedder=info.embedder,
-        chunking=info.chunking,
-        knowledge_base=info.knowledge_base,
-        documents=info.documents,
-        chunks=info.chunks,
-    )
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -112,19 +72,19 @@ def documents_router(library: Library) -> APIRouter:
         return await asyncio.to_thread(call, fn, *args, **kwargs)
 
     @router.get("/collections")
-    async def list_collections() -> list[CollectionOut]:
-        return [_collection_out(c) for c in await run(library.collections)]
+    async def list_collections() -> list[CollectionInfo]:
+        return list(await run(library.collections))
 
     @router.post("/collections", status_code=201, responses=_ERRORS)
-    async def create_collection(body: CollectionIn) -> CollectionOut:
-        info = await run(
+    async def create_collection(body: CollectionIn) -> CollectionInfo:
+        info: CollectionInfo = await run(
             library.create_collection,
             body.name,
             embedder=body.embedder,
             chunking=body.chunking,
             knowledge_base=body.knowledge_base,
         )
-        return _collection_out(info)
+        return info
 
     @router.delete("/collections/{name}", status_code=204, responses=_ERRORS)
     async def delete_collection(name: str) -> Response:
@@ -132,9 +92,8 @@ def documents_router(library: Library) -> APIRouter:
         return Response(status_code=204)
 
     @router.get("/collections/{name}/documents", responses=_ERRORS)
-    async def list_documents(name: str) -> list[DocumentOut]:
-        docs = await run(library.documents, name)
-        return [DocumentOut(**vars(d)) for d in docs]
+    async def list_documents(name: str) -> list[DocumentInfo]:
+        return list(await run(library.documents, name))
 
     @router.post("/collections/{name}/documents", responses=_ERRORS)
     async def upload_documents(
@@ -142,7 +101,7 @@ def documents_router(library: Library) -> APIRouter:
         files: list[UploadFile] = File(description="One or more documents."),
         text_column: str | None = Form(None, description="CSV/JSONL: the column with the text."),
         create: bool = Query(False, description="Create the collection if it does not exist."),
-    ) -> list[IngestOut]:
+    ) -> list[IngestOutcome]:
         """Ingest uploaded files; each gets its own outcome (a rejected file does not stop
         the others and leaves the collection as it was)."""
         if create:
@@ -154,18 +113,11 @@ def documents_router(library: Library) -> APIRouter:
             source = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name
             try:
                 data = await _read_upload(upload, library.max_file_bytes)
-                outcome = await run(library.ingest, name, source, data, text_column=text_column)
-                outcomes.append(IngestOut(**vars(outcome)))
-            except NotIngestible as exc:
                 outcomes.append(
-                    IngestOut(
-                        source=source,
-                        status="rejected",
-                        chunks=0,
-                        message=exc.message,
-                        document_id=None,
-                    )
+                    await run(library.ingest, name, source, data, text_column=text_column)
                 )
+            except NotIngestible as exc:
+                outcomes.append(IngestOutcome(source, "rejected", message=exc.message))
         return outcomes
 
     @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
