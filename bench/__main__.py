@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.bench_local_model",
     "bench.bench_page",
     "bench.bench_rag",
+    "bench.bench_metrics",
 ]
 
 

@@ -18,7 +18,7 @@ def test_ruff_lint_and_format() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_on_service_and_rag() -> None:
+def test_mypy_on_service_rag_and_evals() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "service"], cwd=ROOT, capture_output=True, text=True
     )
