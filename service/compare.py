@@ -8,6 +8,7 @@ its pane ends, with the exact request, timings, tokens, cost and error. Panes ke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator
@@ -100,6 +101,7 @@ class CompareEngine:
         self.max_panes = max_panes
         self.default_timeout_s = default_timeout_s
         self._running: dict[str, list[asyncio.Task[AnswerOut]]] = {}
+        self._turn_rows: dict[str, asyncio.Future[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- validation --------------------------------------------------------------------
@@ -210,6 +212,7 @@ class CompareEngine:
             slots[pane.variant.name] = slot + 1
             tasks.append(asyncio.create_task(self._run_pane(turn_id, turn_row, pane, slot, queue)))
         self._running[turn_id] = tasks
+        self._turn_rows[turn_id] = turn_row
         supervisor = asyncio.create_task(self._supervise(turn_id, turn_row, tasks, queue))
         self._background.add(supervisor)
         supervisor.add_done_callback(self._background.discard)
@@ -254,7 +257,17 @@ class CompareEngine:
             await asyncio.to_thread(self.store.finish_turn, turn_id)
         finally:
             self._running.pop(turn_id, None)
+            self._turn_rows.pop(turn_id, None)
             queue.put_nowait(CompareEvent("done", {"turn_id": turn_id}))
+
+    async def turn_stored(self, turn_id: str) -> None:
+        """Wait until a just-started turn's row is written. A new conversation's turn row
+        is written while its panes start, so a client that acts on the `turn` event at
+        once (reads the turn, votes) would otherwise find no such turn."""
+        row = self._turn_rows.get(turn_id)
+        if row is not None:
+            with contextlib.suppress(Exception):  # a failed write is reported by `run`
+                await asyncio.shield(row)
 
     def cancel(self, turn_id: str) -> int:
         """Stop the panes of a running turn; returns how many were still running."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from typing import Any
 
 import httpx
+import pytest
 
 from service.errors import NotFound
 from service.store.tables import AnswerRow, VoteRow
@@ -228,3 +231,26 @@ def test_labels_endpoint(live: LiveServer) -> None:
         f"{live.url}/api/turns/{body['id']}/labels", json={"ratings": [{"pane": 0, "honesty": 9}]}
     )
     assert bad.status_code == 422 and "honesty" in bad.json()["error"]["message"]
+
+
+def test_acting_on_the_turn_event_at_once_never_finds_no_turn(
+    live: LiveServer, scripts: dict[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new conversation's turn row is written while the panes start; a slow database
+    write must not make a client's immediate read or vote see 'no such turn'."""
+    store = live.runtime.store
+    original = store.start_turn
+
+    def slow_start_turn(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "start_turn", slow_start_turn)
+    scripts["alpha"].token_delay_s = 0.3
+    with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
+        _, turn = next(events)
+        read = httpx.get(f"{live.url}/api/turns/{turn['turn_id']}")
+        assert read.status_code == 200 and read.json()["status"] == "running"
+        vote = httpx.post(f"{live.url}/api/turns/{turn['turn_id']}/votes", json={"outcome": "a"})
+        assert vote.status_code == 409 and vote.json()["error"]["code"] == "turn_not_finished"
+        list(events)

@@ -162,11 +162,13 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
     async def get_turn(turn_id: str) -> TurnOut:
+        await engine.turn_stored(turn_id)
         return blind(await asyncio.to_thread(store.get_turn, turn_id))
 
     @app.post("/api/turns/{turn_id}/labels", tags=["votes"], status_code=201, responses=_ERRORS)
     async def save_labels(turn_id: str, labels: LabelsIn) -> LabelsOut:
         """Rubric ratings (1-5) per answer, a comment and an ideal answer."""
+        await engine.turn_stored(turn_id)
         return await asyncio.to_thread(store.save_labels, turn_id, labels)
 
     @app.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)
@@ -175,10 +177,12 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.post("/api/turns/{turn_id}/votes", tags=["votes"], status_code=201, responses=_ERRORS)
     async def cast_vote(turn_id: str, vote: VoteIn) -> VoteOut:
+        await engine.turn_stored(turn_id)
         return await asyncio.to_thread(store.cast_vote, turn_id, vote)
 
     @app.get("/api/turns/{turn_id}/votes", tags=["votes"], responses=_ERRORS)
     async def vote_history(turn_id: str) -> list[VoteOut]:
+        await engine.turn_stored(turn_id)
         await asyncio.to_thread(store.get_turn, turn_id)
         return await asyncio.to_thread(store.vote_history, turn_id)
 
