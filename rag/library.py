@@ -111,6 +111,19 @@ class Retrieval:
         return data
 
 
+@dataclass(frozen=True)
+class _Spec:
+    """A collection's settings and generation: one row, no counts (the hot path reads it)."""
+
+    id: int
+    name: str
+    kind: str
+    embedder: EmbedderSpec
+    chunking: ChunkSettings
+    knowledge_base: KnowledgeBaseSpec | None
+    generation: int
+
+
 @dataclass
 class _Cache:
     generation: int
@@ -183,6 +196,21 @@ class Library:
         if row is None:
             raise UnknownCollection(name)
         return row
+
+    def _spec(self, name: str) -> _Spec:
+        with self.engine.connect() as conn:
+            row = self._row(conn, name)
+        return _Spec(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            embedder=EmbedderSpec.model_validate(row.embedder),
+            chunking=ChunkSettings.model_validate(row.chunking),
+            knowledge_base=(
+                KnowledgeBaseSpec.model_validate(row.knowledge_base) if row.knowledge_base else None
+            ),
+            generation=int(row.generation),
+        )
 
     def _info(self, conn: Connection, row: Any) -> CollectionInfo:
         docs = conn.scalar(select(func.count()).where(t.documents.c.collection_id == row.id))
@@ -308,7 +336,7 @@ class Library:
     def _ingest(
         self, collection: str, source: str, data: bytes, text_column: str | None
     ) -> IngestOutcome:
-        info = self.collection(collection)
+        info = self._spec(collection)
         if info.kind != "local":
             raise RagError(
                 f"collection {collection!r} is a Bedrock knowledge base; its documents are "
@@ -325,8 +353,8 @@ class Library:
                 status=413,
             )
         content_hash = _sha256(data)
+        cid = info.id
         with self.engine.connect() as conn:
-            cid = self._row(conn, collection).id
             same_source = conn.execute(
                 select(t.documents.c.id, t.documents.c.content_hash).where(
                     t.documents.c.collection_id == cid, t.documents.c.source == source
@@ -507,8 +535,7 @@ class Library:
         return self.index_dir / name / "state.json"
 
     def _generation(self, name: str) -> int:
-        with self.engine.connect() as conn:
-            return int(self._row(conn, name).generation)
+        return self._spec(name).generation
 
     def _after_write(
         self,
@@ -592,16 +619,14 @@ class Library:
         self._state_path(name).write_text(json.dumps({"generation": cache.generation}))
         cache.unsaved = False
 
-    def _load(self, name: str) -> _Cache:
+    def _load(self, name: str, spec: _Spec | None = None) -> _Cache:
         """The collection's cache, current with the database."""
-        generation = self._generation(name)
+        spec = spec or self._spec(name)
+        generation, cid, dim = spec.generation, spec.id, spec.embedder.dimensions
         cache = self._caches.get(name)
         if cache is not None and cache.generation == generation:
             return cache
-        info = self.collection(name)
-        dim = info.embedder.dimensions
         with self.engine.connect() as conn:
-            cid = self._row(conn, name).id
             meta = self._meta_rows(conn, t.chunks.c.collection_id == cid)
             vectors: VectorIndex | None = None
             try:
@@ -663,7 +688,7 @@ class Library:
         if not query.strip():
             raise RagError("the query is empty", code="empty_query", hint="Type a question.")
         filters = dict(filters or {})
-        info = self.collection(collection)
+        info = self._spec(collection)
         if info.kind == "knowledge_base":
             chunks = self._retrieve_kb(info, query, top_k)
         else:
@@ -678,7 +703,7 @@ class Library:
             filters=filters,
         )
 
-    def _retrieve_kb(self, info: CollectionInfo, query: str, top_k: int) -> list[RetrievedChunk]:
+    def _retrieve_kb(self, info: _Spec, query: str, top_k: int) -> list[RetrievedChunk]:
         spec = info.knowledge_base
         if spec is None or self._kb_client_factory is None:
             raise RagError(f"collection {info.name!r} has no knowledge base configured")
@@ -697,25 +722,24 @@ class Library:
 
     def _retrieve_local(
         self,
-        info: CollectionInfo,
+        info: _Spec,
         query: str,
         top_k: int,
         mode: Mode,
         filters: dict[str, Any],
     ) -> list[RetrievedChunk]:
+        # Embed before taking the collection's lock: it is the slow part.
+        q = self.embedder(info.embedder).embed_query(query) if mode != "lexical" else None
         with self._lock(info.name):
-            cache = self._load(info.name)
+            cache = self._load(info.name, info)
             allowed = self._allowed(cache, filters) if filters else None
             if allowed is not None and not allowed:
                 return []
             rankings: list[list[tuple[int, float]]] = []
-            if mode in ("hybrid", "vector"):
-                q = self.embedder(info.embedder).embed_query(query)
+            if q is not None:
                 rankings.append(self._vector_search(cache, q, CANDIDATES, allowed))
             if mode in ("hybrid", "lexical"):
-                with self.engine.connect() as conn:
-                    cid = self._row(conn, info.name).id
-                rankings.append(self._lexical(cache, cid).search(query, CANDIDATES, allowed))
+                rankings.append(self._lexical(cache, info.id).search(query, CANDIDATES, allowed))
         if mode == "hybrid":
             ranked = reciprocal_rank_fusion(rankings)[:top_k]
         else:
