@@ -70,15 +70,6 @@ def _to_langchain(messages: list[Message]) -> list[BaseMessage]:
     return [kinds[m.role](content=m.content) for m in messages]
 
 
-def _call_kwargs(params: GenerationParams) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        k: v for k, v in params.model_dump(exclude={"stop"}).items() if v is not None
-    }
-    if params.stop:
-        kwargs["stop"] = list(params.stop)
-    return kwargs
-
-
 class CompareEngine:
     def __init__(
         self,
@@ -290,7 +281,7 @@ class CompareEngine:
         model = self.catalog.cached_model(pane.variant, slot)
         if model is None:  # first use: building may load weights or clients, off the event loop
             model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
-        async for chunk in model.astream(_to_langchain(pane.messages), **_call_kwargs(pane.params)):
+        async for chunk in model.astream(_to_langchain(pane.messages), **pane.params.call_kwargs()):
             text = chunk.text
             if text:
                 if out.ttft_ms is None:

@@ -25,6 +25,15 @@ class GenerationParams(_Strict):
     max_tokens: int | None = Field(default=None, ge=1, le=32_768)
     stop: tuple[str, ...] = ()
 
+    def call_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for a LangChain chat model call (unset values left out)."""
+        kwargs: dict[str, Any] = {
+            k: v for k, v in self.model_dump(exclude={"stop"}).items() if v is not None
+        }
+        if self.stop:
+            kwargs["stop"] = list(self.stop)
+        return kwargs
+
     def merged(self, override: GenerationParams | None) -> GenerationParams:
         if override is None:
             return self
