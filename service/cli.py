@@ -6,6 +6,7 @@ import asyncio
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -25,6 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+eval_app = typer.Typer(help="Batch evaluation runs.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -353,6 +356,109 @@ def collections() -> None:
             f"{c.embedder.name} ({c.embedder.dimensions})",
             str(c.documents),
             str(c.chunks),
+        )
+    console.print(table)
+
+
+@eval_app.command("run")
+@friendly_errors
+def eval_run(
+    dataset: Annotated[Path, typer.Argument(help="A .jsonl or .csv file (prompt, reference, id).")],
+    variant: Annotated[list[str], typer.Option("--variant", "-v", help="Repeat for each variant.")],
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="bleu, rouge_l, exact_match, ...")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="A variant that grades each answer (rubric 1-5).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Calls in flight.")] = 8,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue this run id (finished answers are kept).")
+    ] = None,
+    name: Annotated[str, typer.Option(help="A name for the run.")] = "",
+) -> None:
+    """Answer every example with every variant, score the answers, store the run. Ctrl-C
+    stops it; `--resume RUN_ID` carries on where it stopped."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from evals.datasets import DatasetError, load_dataset
+    from service.batch import Progress as RunProgress
+    from service.batch import run_eval
+    from service.runtime import build_runtime
+    from service.store import eval_runs
+
+    settings = Settings()
+    configure_logging("warning", json=settings.log_json)
+    try:
+        data = load_dataset(dataset)
+    except DatasetError as exc:
+        raise ArbiterError(
+            str(exc),
+            code="invalid_dataset",
+            hint="Each row needs a prompt; see `arbiter eval run --help`.",
+        ) from None
+    runtime = build_runtime(settings)
+    try:
+        with Progress(
+            TextColumn("[bold]evaluating[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def step(p: RunProgress) -> None:
+                bar.update(
+                    task,
+                    completed=p.done,
+                    total=p.total,
+                    description=f"{p.errors} errors" if p.errors else "",
+                )
+
+            run_id = asyncio.run(
+                run_eval(
+                    runtime,
+                    data,
+                    variant,
+                    metric or [],
+                    judge=judge,
+                    concurrency=concurrency,
+                    run_id=resume,
+                    name=name,
+                    on_progress=step,
+                )
+            )
+        summary = eval_runs.summary(runtime.store, run_id)
+    finally:
+        runtime.close()
+    metrics = sorted({m for per in summary.values() for m in per if m != "answers"})
+    table = Table("variant", "answers", "errors", "mean latency", *metrics, title=f"run {run_id}")
+    for name_, per in summary.items():
+        answers = per["answers"]
+        cells = []
+        for m in metrics:
+            stats = per.get(m)
+            if stats is None or stats["mean"] is None:
+                cells.append("—")
+            else:
+                cells.append(
+                    f"{stats['mean']:.3f}"
+                    + (f" ({stats['errors']} err)" if stats["errors"] else "")
+                )
+        table.add_row(
+            name_,
+            str(answers["n"]),
+            f"{answers['error_rate']:.0%}",
+            f"{answers['latency_ms_mean']:,.0f} ms",
+            *cells,
         )
     console.print(table)
 

@@ -169,3 +169,34 @@ def test_ingest_reports_each_file_and_exits_2_on_rejects(tmp_path: Path) -> None
     mixed = run(["ingest", str(folder), "-c", "hb", "--embedder", "bedrock"], tmp_path)
     assert mixed.returncode == 1 and "embedder_mismatch" in mixed.stderr
     assert "how to fix" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
+def test_eval_run_scores_a_dataset_and_resume_keeps_finished_rows(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.models["m1"] = Script(tokens=["Paris"])
+    fake_openai.models["m2"] = Script(tokens=["Lyon"])
+    fake_variants(tmp_path, fake_openai)
+    data = tmp_path / "capitals.jsonl"
+    data.write_text(
+        '{"id": "fr", "prompt": "Capital of France?", "reference": "Paris"}\n'
+        '{"id": "fr2", "prompt": "And the capital of France again?", "reference": "Paris"}\n'
+    )
+    args = ["eval", "run", str(data), "-v", "one", "-v", "two", "-m", "exact_match", "-m", "bleu"]
+    result = run([*args, "--concurrency", "4"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "exact_match" in result.stdout and "one" in result.stdout
+    row_one = next(line for line in result.stdout.splitlines() if "│ one" in line)
+    row_two = next(line for line in result.stdout.splitlines() if "│ two" in line)
+    assert "1.000" in row_one and "0.000" in row_two
+    run_id = result.stdout.split("run ")[1].split()[0]
+    again = run([*args, "--resume", run_id], tmp_path)
+    assert again.returncode == 0 and "4/4" in again.stdout
+    assert len(fake_openai.requests) == 4  # nothing was answered twice
+
+    data.write_text('{"prompt": "ok"}\n{"prompt": \n')
+    bad = run(args, tmp_path)
+    assert bad.returncode == 1 and "line 2: not valid JSON" in bad.stderr
+    data.write_text('{"prompt": "ok"}\n')
+    unknown = run(["eval", "run", str(data), "-v", "one", "-m", "blue"], tmp_path)
+    assert unknown.returncode == 1 and "unknown_metric" in unknown.stderr

@@ -126,3 +126,43 @@ class IdealAnswerRow(Base):
     text: Mapped[str] = mapped_column(Text)
     based_on_answer_id: Mapped[str | None] = mapped_column(ForeignKey("answers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvalRunRow(Base):
+    """A batch evaluation: a dataset answered by variants and scored by metrics."""
+
+    __tablename__ = "eval_runs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128))
+    dataset_path: Mapped[str] = mapped_column(String(1024))
+    dataset_sha256: Mapped[str] = mapped_column(String(64))
+    variants: Mapped[list[Any]]
+    metrics: Mapped[list[Any]]
+    judge: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvalItemRow(Base):
+    """One example answered by one variant, with its scores. At most one per
+    (run, example, variant): a resumed run skips what is here."""
+
+    __tablename__ = "eval_items"
+    __table_args__ = (UniqueConstraint("run_id", "example_id", "variant"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    example_id: Mapped[str] = mapped_column(String(256))
+    variant: Mapped[str] = mapped_column(String(64))
+    prompt: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # ok | error | timeout
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    scores: Mapped[list[Any]]  # [{metric, version, value, error}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

