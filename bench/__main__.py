@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.bench_page",
     "bench.bench_rag",
     "bench.bench_metrics",
+    "bench.bench_batch",
 ]
 
 

@@ -60,7 +60,7 @@ def _example(row: dict[str, Any], line: int, name: str) -> Example:
         raise DatasetError(f"{name}, line {line}: `contexts` must be a list of strings")
     used = {*PROMPT_COLUMNS, *REFERENCE_COLUMNS, "id", "contexts"}
     return Example(
-        id=str(row.get("id") or line),
+        id=str(line if row.get("id") in (None, "") else row["id"]),
         prompt=str(prompt),
         reference=None if reference is None else str(reference),
         contexts=tuple(contexts),

@@ -86,6 +86,9 @@ async def run_eval(
     state = {"done": total - len(todo), "errors": 0}
     skipped = state["done"]
     gate = asyncio.Semaphore(concurrency)
+    finished: list[dict[str, Any]] = []  # scored, waiting to be written
+    assert run_id is not None
+    writing = _Writer(store, run_id)
 
     async def one(example: Example, variant: Variant) -> None:
         async with gate:
@@ -93,7 +96,8 @@ async def run_eval(
         fields["scores"] = await asyncio.to_thread(
             _score, scorers, judge_model, example, fields["answer"], fields["status"]
         )
-        await asyncio.shield(asyncio.to_thread(eval_runs.save_item, store, run_id, **fields))
+        finished.append(fields)
+        await writing.flush(finished)
         state["done"] += 1
         state["errors"] += fields["status"] != "ok"
         if on_progress:
@@ -101,9 +105,33 @@ async def run_eval(
 
     if on_progress:
         on_progress(Progress(state["done"], total, skipped, 0))
-    await asyncio.gather(*(one(e, v) for e, v in todo))
+    try:
+        await asyncio.gather(*(one(e, v) for e, v in todo))
+    finally:
+        # Interrupted or not, what is scored is written before the run stops.
+        await asyncio.shield(writing.flush(finished, wait=True))
     await asyncio.to_thread(eval_runs.finish_run, store, run_id)
     return run_id
+
+
+class _Writer:
+    """Writes finished items in batches, one transaction at a time: per-item commits
+    would make the database the bottleneck of a highly concurrent run."""
+
+    def __init__(self, store: Any, run_id: str) -> None:
+        self._store, self._run_id = store, run_id
+        self._lock = asyncio.Lock()
+
+    async def flush(self, pending: list[dict[str, Any]], *, wait: bool = False) -> None:
+        if self._lock.locked() and not wait:
+            return  # a write is under way; it or the next one takes these items
+        async with self._lock:
+            while pending:
+                batch = pending[:]
+                await asyncio.shield(
+                    asyncio.to_thread(eval_runs.save_items, self._store, self._run_id, batch)
+                )
+                del pending[: len(batch)]  # only once written: a failed write loses nothing
 
 
 async def _answer(

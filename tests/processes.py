@@ -32,10 +32,10 @@ def openai_variants_toml(
 
 
 @contextmanager
-def fake_openai_process(tokens: int = 20) -> Iterator[str]:
+def fake_openai_process(tokens: int = 20, first_token_delay_s: float = 0.0) -> Iterator[str]:
     """A fake OpenAI-compatible server in its own process; yields its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes", "openai", str(tokens)],
+        [sys.executable, "-m", "tests.fakes", "openai", str(tokens), str(first_token_delay_s)],
         stdout=subprocess.PIPE,
         text=True,
     )

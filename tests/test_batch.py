@@ -55,6 +55,8 @@ def test_csv_and_jsonl_datasets_load(tmp_path: Path) -> None:
     jsonl = write_jsonl(tmp_path / "d.jsonl", [{"id": "q1", "prompt": "hi", "contexts": ["c1"]}])
     [example] = load_dataset(jsonl).examples
     assert example.id == "q1" and example.reference is None and example.contexts == ("c1",)
+    numbered = write_jsonl(tmp_path / "n.jsonl", [{"id": i, "prompt": "p"} for i in range(3)])
+    assert [e.id for e in load_dataset(numbered).examples] == ["0", "1", "2"]  # 0 is an id
 
 
 def dataset(tmp_path: Path, n: int = 6) -> Path:

@@ -74,20 +74,24 @@ def finished_keys(store: Store, run_id: str) -> set[tuple[str, str]]:
     return {(r.example_id, r.variant) for r in rows}
 
 
-def save_item(store: Store, run_id: str, **fields: Any) -> None:
-    """Store one item, replacing an earlier failed attempt at the same (example, variant)."""
+def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
+    """Store finished items in one transaction, replacing earlier failed attempts at the
+    same (example, variant)."""
+    if not batch:
+        return
     with store.session() as s:
-        s.execute(
-            delete(EvalItemRow).where(
-                EvalItemRow.run_id == run_id,
-                EvalItemRow.example_id == fields["example_id"],
-                EvalItemRow.variant == fields["variant"],
-                EvalItemRow.status != "ok",
+        for fields in batch:
+            s.execute(
+                delete(EvalItemRow).where(
+                    EvalItemRow.run_id == run_id,
+                    EvalItemRow.example_id == fields["example_id"],
+                    EvalItemRow.variant == fields["variant"],
+                    EvalItemRow.status != "ok",
+                )
             )
-        )
         s.execute(
             insert(EvalItemRow),
-            {"id": new_id(), "run_id": run_id, "created_at": utcnow(), **fields},
+            [{"id": new_id(), "run_id": run_id, "created_at": utcnow(), **f} for f in batch],
         )
 
 
