@@ -220,6 +220,26 @@ def db_upgrade() -> None:
     )
 
 
+def _progress(label: str) -> Any:
+    """A progress bar for long commands: done / total, time left, and a note."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+    )
+
+
 STATUS_STYLE = {
     "added": "green",
     "replaced": "cyan",
@@ -252,13 +272,6 @@ def ingest(
     """Add documents to a collection (created if new). Unchanged files are skipped, changed
     ones replace their old chunks. Exits 2 if any file was rejected."""
     from pydantic import ValidationError
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     from rag import ChunkSettings, EmbedderSpec, ingest_sources
     from service.retrieval import build_library, call, s3_client
@@ -299,14 +312,7 @@ def ingest(
         table.add_column("status")
         table.add_column("chunks", justify="right")
         table.add_column("note", overflow="fold")
-        with Progress(
-            TextColumn("[bold]ingesting[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-        ) as progress:
+        with _progress("ingesting") as progress:
             task = progress.add_task("", total=None)
 
             def step(outcome: Any, done: int, total: int) -> None:
@@ -379,14 +385,6 @@ def eval_run(
 ) -> None:
     """Answer every example with every variant, score the answers, store the run. Ctrl-C
     stops it; `--resume RUN_ID` carries on where it stopped."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from evals.datasets import DatasetError, load_dataset
     from service.batch import Progress as RunProgress
     from service.batch import run_eval
@@ -405,14 +403,7 @@ def eval_run(
         ) from None
     runtime = build_runtime(settings)
     try:
-        with Progress(
-            TextColumn("[bold]evaluating[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-        ) as bar:
+        with _progress("evaluating") as bar:
             task = bar.add_task("", total=None)
 
             def step(p: RunProgress) -> None:
