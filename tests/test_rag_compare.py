@@ -189,5 +189,11 @@ def test_documents_api_upload_list_delete_reindex_retrieve(
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "collection_exists"
     bad = httpx.post(f"{url}", json={"name": "x", "chunking": {"size_tokens": 8}})
     assert bad.status_code == 422
+    # An upload into a searched collection saves its vector index, current with the
+    # database, so a restart loads it instead of rebuilding.
+    extra = httpx.post(f"{url}/handbook/documents", files=[("files", ("x.txt", b"Lockers."))])
+    assert extra.json()[0]["status"] == "added"
+    state = json.loads((runtime.settings.home / "rag" / "handbook" / "state.json").read_text())
+    assert state["generation"] == runtime.library._spec("handbook").generation
     assert httpx.delete(f"{url}/handbook").status_code == 204
     assert httpx.get(f"{url}/handbook/documents").status_code == 404

@@ -8,7 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from rag import IngestOutcome, Library
+from rag import IngestOutcome, Library, NotIngestible
+from rag.library import read_limited
 from rag.loaders import SUPPORTED
 from service.errors import ArbiterError
 from service.retrieval import call
@@ -161,11 +162,13 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             for path in uploads:
                 source = Path(path).name
                 try:
-                    data = Path(path).read_bytes()
-                except OSError as exc:
-                    done.append(IngestOutcome(source, "rejected", message=str(exc)))
+                    data = read_limited(Path(path), library.max_file_bytes)
+                except (OSError, NotIngestible) as exc:
+                    message = exc.message if isinstance(exc, NotIngestible) else str(exc)
+                    done.append(IngestOutcome(source, "rejected", message=message))
                     continue
                 done.append(call(library.ingest, name, source, data, text_column=(column or None)))
+            library.flush(name)  # one index write for the whole upload
             return done
 
         try:

@@ -118,6 +118,7 @@ def documents_router(library: Library) -> APIRouter:
                 )
             except NotIngestible as exc:
                 outcomes.append(IngestOutcome(source, "rejected", message=exc.message))
+        await run(library.flush, name)  # one index write for the whole upload
         return outcomes
 
     @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
