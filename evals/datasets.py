@@ -109,3 +109,8 @@ def load_dataset(path: Path) -> Dataset:
             )
         seen[example.id] = line
     return Dataset(str(path), hashlib.sha256(data).hexdigest(), examples)
+
+
+EXAMPLE_DATASET = Path(__file__).parent / "data" / "lumen_qa.jsonl"
+"""Bundled: questions on the sample corpus with reference answers and the passages that
+hold them, so `arbiter eval run` works out of the box."""

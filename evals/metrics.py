@@ -22,13 +22,14 @@ from numpy.typing import NDArray
 
 @dataclass(frozen=True)
 class Sample:
-    """What a metric may look at: the answer, and the reference, question and retrieved
-    contexts when there are any."""
+    """What a metric may look at: the answer, and the reference, question, retrieved
+    contexts and reference contexts (the passages that hold the answer) when there are any."""
 
     answer: str
     reference: str | None = None
     question: str = ""
     contexts: tuple[str, ...] = ()
+    reference_contexts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,15 +223,23 @@ def build_metrics(
     names: Sequence[str], *, embed: Embed | None = None, embed_model: str = ""
 ) -> list[Metric]:
     """Metric objects by name; an unknown name is an error that lists the known ones."""
-    known = [*REFERENCE_METRICS, "embedding_similarity"]
+    from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
+
+    known = [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]
     metrics: list[Metric] = []
     for name in names:
-        if name == "embedding_similarity":
+        if name == "embedding_similarity" or name in EMBEDDING_RAG_METRICS:
             if embed is None:
-                raise UnknownMetric("embedding_similarity needs an embedding model")
-            metrics.append(EmbeddingSimilarity(embed, embed_model))
+                raise UnknownMetric(f"{name} needs an embedding model")
+            metrics.append(
+                EmbeddingSimilarity(embed, embed_model)
+                if name == "embedding_similarity"
+                else EMBEDDING_RAG_METRICS[name](embed, embed_model)
+            )
         elif name in REFERENCE_METRICS:
             metrics.append(REFERENCE_METRICS[name]())
+        elif name in RAG_METRICS:
+            metrics.append(RAG_METRICS[name]())
         else:
             raise UnknownMetric(f"unknown metric {name!r}; known: {', '.join(known)}")
     return metrics
@@ -240,3 +249,10 @@ def _version(package: str) -> str:
     from importlib.metadata import version
 
     return version(package)
+
+
+def needs_embedding(names: Sequence[str]) -> bool:
+    """Whether building these metrics needs an embedding function."""
+    from evals.rag_metrics import EMBEDDING_RAG_METRICS
+
+    return any(n == "embedding_similarity" or n in EMBEDDING_RAG_METRICS for n in names)

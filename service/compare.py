@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +82,11 @@ class CompareEngine:
         max_panes: int = 4,
         default_timeout_s: float = 120.0,
         library: Library | None = None,
+        after_turn: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.library = library
+        # Called with the id of every finished turn (online scoring), off the request path.
+        self.after_turn = after_turn
         self.store = store
         self.catalog = catalog
         self.prices = prices
@@ -204,9 +207,7 @@ class CompareEngine:
             tasks.append(asyncio.create_task(self._run_pane(turn_id, turn_row, pane, slot, queue)))
         self._running[turn_id] = tasks
         self._turn_rows[turn_id] = turn_row
-        supervisor = asyncio.create_task(self._supervise(turn_id, turn_row, tasks, queue))
-        self._background.add(supervisor)
-        supervisor.add_done_callback(self._background.discard)
+        self._in_background(self._supervise(turn_id, turn_row, tasks, queue))
 
         yield CompareEvent(
             "turn",
@@ -246,10 +247,24 @@ class CompareEngine:
                 return
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(self.store.finish_turn, turn_id)
+            if self.after_turn is not None:
+                self._in_background(self._after_turn(turn_id))
         finally:
             self._running.pop(turn_id, None)
             self._turn_rows.pop(turn_id, None)
             queue.put_nowait(CompareEvent("done", {"turn_id": turn_id}))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._background.discard)
+
+    async def _after_turn(self, turn_id: str) -> None:
+        assert self.after_turn is not None
+        try:
+            await self.after_turn(turn_id)
+        except Exception as exc:  # the turn is stored; only its automatic scores are missing
+            log.warning("turn.after_turn_failed", turn=turn_id, error=str(exc))
 
     async def turn_stored(self, turn_id: str) -> None:
         """Wait until a just-started turn's row is written. A new conversation's turn row

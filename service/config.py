@@ -38,8 +38,26 @@ class Settings(BaseSettings):
         default=True, description="Ingest the bundled sample corpus into `sample` at start-up."
     )
     rag_max_file_mb: int = Field(default=20, ge=1, description="Largest file ingest accepts.")
+    online_metrics: str = Field(
+        default="answer_relevancy,faithfulness",
+        description="Comma-separated metrics scored in the background on every answer of the "
+        "page and the API (reference-free: answer_relevancy, faithfulness). Empty: none.",
+    )
+    online_judge: str | None = Field(
+        default=None,
+        description="A variant that grades every answer on the rubric in the background.",
+    )
+    worker: bool = Field(
+        default=True,
+        description="Run background jobs (online scoring) inside the web process. Turn off "
+        "on replicas when `arbiter worker` processes do the work.",
+    )
     log_level: str = "info"
     log_json: bool = False
+
+    @property
+    def online_metric_names(self) -> list[str]:
+        return [m.strip() for m in self.online_metrics.split(",") if m.strip()]
 
     @cached_property
     def resolved_database_url(self) -> str:

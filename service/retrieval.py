@@ -5,7 +5,7 @@ sample corpus."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -125,3 +125,13 @@ def ingest_sample_corpus(library: Library) -> list[IngestOutcome]:
     if added:
         log.info("rag.sample_corpus", collection=SAMPLE_COLLECTION, documents=len(added))
     return outcomes
+
+
+def embed_texts(library: Library) -> Callable[[Sequence[str]], Any]:
+    """The bundled embedding model as a plain function, loaded on first use (metrics such
+    as answer_relevancy take it)."""
+
+    def embed(texts: Sequence[str]) -> Any:
+        return library.embedder(EmbedderSpec()).embed_documents(list(texts))
+
+    return embed

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import structlog
 
-from rag import Library
+from evals.metrics import Metric, build_metrics, needs_embedding
+from rag import EmbedderSpec, Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
+from service.errors import ArbiterError
+from service.jobs import Handler, JobQueue, Worker
+from service.judging import rubric_judge
+from service.online import SCORE_TURN, OnlineScoring
 from service.pricing import PriceTable
-from service.retrieval import build_library
+from service.retrieval import build_library, embed_texts
 from service.store import Store
 from service.variants import load_variants
 
@@ -26,6 +32,34 @@ class Runtime:
     prices: PriceTable
     engine: CompareEngine
     library: Library
+    jobs: JobQueue
+    online: OnlineScoring
+    worker: Worker | None = None
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
+
+    def handlers(self) -> dict[str, Handler]:
+        return {SCORE_TURN: self.online.score_turn}
+
+    async def start_worker(self) -> None:
+        """Background jobs in this process: jobs a crashed worker left running go back to
+        the queue first."""
+        requeued = await asyncio.to_thread(self.jobs.requeue_running)
+        if requeued:
+            log.warning("jobs.requeued", jobs=requeued)
+        self.worker = Worker(self.jobs, self.handlers())
+        self.worker.start()
+
+    async def stop_worker(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+            self.worker = None
+
+    async def after_turn(self, turn_id: str) -> None:
+        if not self.online.enabled:
+            return
+        await asyncio.to_thread(self.jobs.enqueue, SCORE_TURN, {"turn_id": turn_id})
+        if self.worker is not None:
+            self.worker.wake()
 
     def close(self) -> None:
         self.store.dispose()
@@ -58,6 +92,11 @@ def build_runtime(
         if variant.name not in catalog.names():
             catalog.add(variant)
     library = build_library(settings, store.engine)
+    online = OnlineScoring(
+        store,
+        _online_metrics(settings.online_metric_names, library),
+        rubric_judge(catalog, settings.online_judge) if settings.online_judge else None,
+    )
     engine = CompareEngine(
         store,
         catalog,
@@ -67,4 +106,29 @@ def build_runtime(
         default_timeout_s=settings.default_timeout_s,
         library=library,
     )
-    return Runtime(settings, store, catalog, prices, engine, library)
+    runtime = Runtime(settings, store, catalog, prices, engine, library, JobQueue(store), online)
+    engine.after_turn = runtime.after_turn
+    return runtime
+
+
+def _online_metrics(names: list[str], library: Library) -> list[Metric]:
+    hint = "Use reference-free metrics such as answer_relevancy,faithfulness, or leave it empty."
+    try:
+        metrics = build_metrics(
+            names,
+            embed=embed_texts(library) if needs_embedding(names) else None,
+            embed_model=EmbedderSpec().model_id,
+        )
+    except ValueError as exc:
+        raise ArbiterError(
+            f"ARBITER_ONLINE_METRICS: {exc}", code="invalid_config", hint=hint
+        ) from None
+    for m in metrics:
+        if m.needs_reference:  # live answers have none: every score would be an error
+            raise ArbiterError(
+                f"ARBITER_ONLINE_METRICS: {m.name} needs a reference answer, which live "
+                "answers do not have",
+                code="invalid_config",
+                hint=hint,
+            )
+    return metrics

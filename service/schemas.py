@@ -60,6 +60,16 @@ class CompareRequest(_Request):
 AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]
 
 
+class ScoreOut(BaseModel):
+    """An automatic metric on an answer: a value, or the reason there is none."""
+
+    metric: str
+    version: str
+    value: float | None = None
+    error: str | None = None
+    created_at: datetime
+
+
 class AnswerOut(BaseModel):
     id: str
     pane: int
@@ -82,6 +92,9 @@ class AnswerOut(BaseModel):
         default=None, description="Sources the answer cites: {n, ref}, n as in [n]."
     )
     request: dict[str, Any] | None = None
+    scores: list[ScoreOut] = Field(
+        default_factory=list, description="Automatic metrics scored in the background so far."
+    )
 
 
 class VoteOut(BaseModel):

@@ -116,7 +116,12 @@ def runtime(
     store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path
 ) -> Iterator[Runtime]:
     """A runtime on the real store with scripted models (fast; no network)."""
-    settings = Settings(home=tmp_path, variants_file=variants_file, max_prompt_chars=1000)
+    settings = Settings(
+        home=tmp_path,
+        variants_file=variants_file,
+        max_prompt_chars=1000,
+        online_metrics="faithfulness",  # cheap; tests that need more set their own
+    )
     rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
     yield rt
 

@@ -11,6 +11,7 @@ import pytest
 from evals.datasets import DatasetError, load_dataset
 from service.batch import Progress, run_eval
 from service.errors import ArbiterError
+from service.reports import run_summaries
 from service.runtime import Runtime
 from service.store import eval_runs
 from service.store.tables import EvalItemRow
@@ -86,11 +87,11 @@ def test_run_scores_every_answer_and_summarises(runtime: Runtime, tmp_path: Path
     assert len(items) == 12
     alpha = next(i for i in items if i["variant"] == "alpha")
     assert alpha["answer"] == "Paris is the capital." and alpha["status"] == "ok"
-    summary = eval_runs.summary(runtime.store, run_id)
-    assert summary["alpha"]["exact_match"]["mean"] == 1.0  # alpha says exactly the reference
-    assert summary["beta"]["exact_match"]["mean"] == 0.0  # "It is Paris."
-    assert 0 < summary["beta"]["rouge_l"]["mean"] < 1
-    assert summary["alpha"]["answers"]["error_rate"] == 0.0
+    summary = run_summaries(runtime.store, run_id)
+    assert summary["alpha"].metrics["exact_match"].mean == 1.0  # alpha says exactly the reference
+    assert summary["beta"].metrics["exact_match"].mean == 0.0  # "It is Paris."
+    assert 0 < summary["beta"].metrics["rouge_l"].mean < 1
+    assert summary["alpha"].metrics["error_rate"].mean == 0.0
     assert eval_runs.get_run(runtime.store, run_id)["status"] == "done"
 
 
@@ -101,9 +102,9 @@ def test_failed_answers_count_as_errors_not_zero_scores(
     run_id = asyncio.run(
         run_eval(runtime, load_dataset(dataset(tmp_path, 3)), ["alpha", "beta"], ["bleu"])
     )
-    summary = eval_runs.summary(runtime.store, run_id)
-    assert summary["beta"]["answers"]["error_rate"] == 1.0
-    assert "bleu" not in summary["beta"]
+    summary = run_summaries(runtime.store, run_id)
+    assert summary["beta"].metrics["error_rate"].mean == 1.0
+    assert "bleu" not in summary["beta"].metrics
     beta = [i for i in eval_runs.items(runtime.store, run_id) if i["variant"] == "beta"]
     assert all(i["status"] == "error" and "provider_error" in i["error"] for i in beta)
 
@@ -153,8 +154,8 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     assert len({(i["example_id"], i["variant"]) for i in items}) == 16
 
     fresh = asyncio.run(run_eval(runtime, data, ["alpha", "beta"], ["rouge_l"]))
-    assert eval_runs.summary(runtime.store, run_id)["beta"]["rouge_l"]["mean"] == pytest.approx(
-        eval_runs.summary(runtime.store, fresh)["beta"]["rouge_l"]["mean"]
+    assert run_summaries(runtime.store, run_id)["beta"].metrics["rouge_l"].mean == pytest.approx(
+        run_summaries(runtime.store, fresh)["beta"].metrics["rouge_l"].mean
     )
 
 

@@ -200,3 +200,108 @@ def test_eval_run_scores_a_dataset_and_resume_keeps_finished_rows(
     data.write_text('{"prompt": "ok"}\n')
     unknown = run(["eval", "run", str(data), "-v", "one", "-m", "blue"], tmp_path)
     assert unknown.returncode == 1 and "unknown_metric" in unknown.stderr
+
+
+def _run_id(stdout: str) -> str:
+    return stdout.split("run ")[1].split()[0]
+
+
+def test_eval_report_and_regression_gate(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.models["m1"] = Script(tokens=["Paris"])
+    fake_openai.models["m2"] = Script(tokens=["Lyon"])
+    fake_variants(tmp_path, fake_openai)
+    data = tmp_path / "capitals.jsonl"
+    data.write_text(
+        "".join(
+            f'{{"id": "q{i}", "prompt": "Capital of France, take {i}?", "reference": "Paris"}}\n'
+            for i in range(6)
+        )
+    )
+    args = ["eval", "run", str(data), "-v", "one", "-v", "two", "-m", "exact_match"]
+    first = run([*args, "--name", "baseline"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    base = _run_id(first.stdout)
+    fake_openai.models["m1"] = Script(tokens=["Lyon"])  # variant one regresses
+    second = run([*args, "--name", "candidate"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    cand = _run_id(second.stdout)
+
+    listed = run(["eval", "list"], tmp_path)
+    assert listed.returncode == 0 and base in listed.stdout and cand in listed.stdout
+    assert "12/12" in listed.stdout
+
+    html = run(["eval", "report", cand, "--against", base, "--out", "out/report.html"], tmp_path)
+    assert html.returncode == 0, html.stderr
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "one @ candidate" in page and "one @ baseline" in page
+    assert "-1.0000" in page  # one: exact match 1 -> 0 on every example, paired
+    assert page.count("data:image/png;base64,") == 2
+
+    md = run(["eval", "report", base, "--out", "out/base.md"], tmp_path)
+    assert md.returncode == 0, md.stderr
+    assert "| exact_match |" in (tmp_path / "out" / "base.md").read_text()
+    assert (tmp_path / "out" / "distributions.png").stat().st_size > 1000
+
+    passed = run(
+        [
+            "eval",
+            "gate",
+            "--baseline",
+            f"{base}:two",
+            "--candidate",
+            f"{cand}:two",
+            "--max-drop",
+            "exact_match=0.05",
+        ],
+        tmp_path,
+    )
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "gate passed" in passed.stdout
+    failed = run(
+        [
+            "eval",
+            "gate",
+            "--baseline",
+            f"{base}:one",
+            "--candidate",
+            f"{cand}:one",
+            "--max-drop",
+            "exact_match=0.05",
+            "--max-drop",
+            "latency_s=10",
+        ],
+        tmp_path,
+    )
+    assert failed.returncode == 1
+    assert "gate failed: exact_match" in failed.stdout and "dropped by 1" in failed.stdout
+    ambiguous = run(
+        ["eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "exact_match=0"],
+        tmp_path,
+    )
+    assert ambiguous.returncode == 1 and "RUN_ID:VARIANT" in ambiguous.stderr
+    bad = run(
+        ["eval", "gate", "--baseline", base, "--candidate", cand, "--max-drop", "exact_match"],
+        tmp_path,
+    )
+    assert bad.returncode == 1 and "METRIC=AMOUNT" in bad.stderr
+
+
+def test_eval_run_out_of_the_box_uses_the_bundled_dataset_and_sample_corpus(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.models["m1"] = Script(tokens=["Within 45 days of delivery."])
+    fake_openai.models["m2"] = Script(tokens=["I do not know."])
+    path = fake_variants(tmp_path, fake_openai)
+    path.write_text(
+        path.read_text().replace('name = "two"\n', 'name = "two"\nrag = { use_context = false }\n')
+    )
+    result = run(["eval", "run"], tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    for metric in ("rouge_l", "token_f1", "faithfulness", "context_recall"):
+        assert metric in result.stdout
+    # Variant one was given retrieved context: its prompts carry the sample corpus.
+    prompts = [str(r["messages"]) for r in fake_openai.requests if r["model"] == "m1"]
+    assert len(prompts) == 12 and all("Lumen" in p for p in prompts)
+    assert not any(
+        "Lumen" in str(r["messages"]) for r in fake_openai.requests if r["model"] == "m2"
+    )

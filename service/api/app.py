@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
+from service.api.evals import evals_router
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
 from service.providers import probe_model
@@ -65,10 +67,20 @@ def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runtime.settings.worker:
+            await runtime.start_worker()
+        try:
+            yield
+        finally:
+            await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store
+
     app = FastAPI(
         title="Arbiter",
         version="0.1.0",
         description="Compare generative models side by side, collect preference labels, watch quality.",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -96,6 +108,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse(
             status_code=200 if ready else 503, content={"ready": ready, "checks": checks}
         )
+
+    @app.get("/api/jobs", tags=["jobs"])
+    async def job_counts() -> dict[str, int]:
+        """Background jobs (online scoring) by state: queued, running, done, failed."""
+        return await asyncio.to_thread(runtime.jobs.counts)
 
     @app.get("/api/variants", tags=["variants"])
     async def list_variants() -> list[VariantOut]:
@@ -187,6 +204,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return await asyncio.to_thread(store.vote_history, turn_id)
 
     app.include_router(documents_router(runtime.library))
+    app.include_router(evals_router(runtime))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from service.errors import Conflict, NotFound
 from service.ids import new_id, utcnow
@@ -114,29 +114,23 @@ def items(store: Store, run_id: str) -> list[dict[str, Any]]:
         return [{c.name: getattr(r, c.name) for c in EvalItemRow.__table__.columns} for r in rows]
 
 
-def summary(store: Store, run_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per variant, per metric: mean of the values, how many, how many errors; plus the
-    error rate and mean latency of the answers themselves."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for item in items(store, run_id):
-        per = out.setdefault(item["variant"], {})
-        answers = per.setdefault("answers", {"n": 0, "errors": 0, "latency_ms_sum": 0.0})
-        answers["n"] += 1
-        answers["errors"] += item["status"] != "ok"
-        answers["latency_ms_sum"] += item["latency_ms"] or 0.0
-        for score in item["scores"]:
-            m = per.setdefault(score["metric"], {"n": 0, "errors": 0, "sum": 0.0})
-            if score.get("value") is None:
-                m["errors"] += 1
-            else:
-                m["n"] += 1
-                m["sum"] += float(score["value"])
-    for per in out.values():
-        for name, m in per.items():
-            if name == "answers":
-                m["error_rate"] = m["errors"] / m["n"] if m["n"] else 0.0
-                m["latency_ms_mean"] = m.pop("latency_ms_sum") / m["n"] if m["n"] else 0.0
-            else:
-                total = m.pop("sum")
-                m["mean"] = total / m["n"] if m["n"] else None  # no value is not 0, nor NaN
-    return out
+def list_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first, each with how many items are stored so far."""
+    with store.session() as s:
+        runs = s.scalars(
+            select(EvalRunRow).order_by(EvalRunRow.created_at.desc()).limit(limit)
+        ).all()
+        counts = dict(
+            s.execute(
+                select(EvalItemRow.run_id, func.count())
+                .where(EvalItemRow.run_id.in_([r.id for r in runs]))
+                .group_by(EvalItemRow.run_id)
+            ).all()
+        )
+        return [
+            {
+                **{c.name: getattr(r, c.name) for c in EvalRunRow.__table__.columns},
+                "stored": counts.get(r.id, 0),
+            }
+            for r in runs
+        ]

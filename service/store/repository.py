@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from service.ids import new_id, utcnow
-from service.schemas import AnswerOut, LabelsIn, LabelsOut, Message, TurnOut, VoteIn, VoteOut
+from service.schemas import (
+    AnswerOut,
+    LabelsIn,
+    LabelsOut,
+    Message,
+    ScoreOut,
+    TurnOut,
+    VoteIn,
+    VoteOut,
+)
 from service.store import migrate
 from service.store.tables import (
     AnswerRow,
@@ -27,6 +36,7 @@ from service.store.tables import (
     ConversationRow,
     IdealAnswerRow,
     RatingRow,
+    ScoreRow,
     TurnRow,
     VariantRow,
     VoteRow,
@@ -85,7 +95,9 @@ def _vote_out(row: VoteRow) -> VoteOut:
     )
 
 
-def _answer_out(row: AnswerRow, *, with_request: bool = True) -> AnswerOut:
+def _answer_out(
+    row: AnswerRow, *, with_request: bool = True, scores: list[ScoreOut] | None = None
+) -> AnswerOut:
     return AnswerOut(
         id=row.id,
         pane=row.pane,
@@ -104,6 +116,7 @@ def _answer_out(row: AnswerRow, *, with_request: bool = True) -> AnswerOut:
         context_refs=row.context_refs,
         citations=row.citations,
         request=row.request if with_request else None,
+        scores=scores or [],
     )
 
 
@@ -307,6 +320,19 @@ class Store:
             if turn is None:
                 raise NotFound(f"turn {turn_id} does not exist")
             vote = self._current_vote(s, turn_id)
+            scores: dict[str, list[ScoreOut]] = {}
+            for score in s.scalars(
+                select(ScoreRow).where(ScoreRow.turn_id == turn_id).order_by(ScoreRow.metric)
+            ):
+                scores.setdefault(score.answer_id, []).append(
+                    ScoreOut(
+                        metric=score.metric,
+                        version=score.version,
+                        value=score.value,
+                        error=score.error,
+                        created_at=score.created_at,
+                    )
+                )
             return TurnOut(
                 id=turn.id,
                 conversation_id=turn.conversation_id,
@@ -316,7 +342,10 @@ class Store:
                 prompt=turn.prompt,
                 status=turn.status,
                 created_at=turn.created_at,
-                answers=[_answer_out(a, with_request=with_request) for a in turn.answers],
+                answers=[
+                    _answer_out(a, with_request=with_request, scores=scores.get(a.id))
+                    for a in turn.answers
+                ],
                 vote=_vote_out(vote) if vote else None,
                 retrieval=turn.retrieval,
             )

@@ -1,0 +1,81 @@
+"""Report plots as PNG bytes (matplotlib, headless Agg backend)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display here, and the service must never open a window
+
+import matplotlib.pyplot as plt
+
+from evals.report import SideSummary, metric_values
+
+MAX_METRIC_PANELS = 8
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def distributions(sides: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> bytes | None:
+    """One box plot per metric, a box per side: how the values spread, not only their mean."""
+    per_side = [(label, [metric_values(i) for i in items]) for label, items in sides]
+    metrics: list[str] = []
+    for _, rows in per_side:
+        for row in rows:
+            for m in row:
+                if m not in metrics and m != "error_rate":
+                    metrics.append(m)
+    metrics = metrics[:MAX_METRIC_PANELS]
+    if not metrics:
+        return None
+    cols = min(3, len(metrics))
+    rows_n = (len(metrics) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        data = [[r[metric] for r in rows if r.get(metric) is not None] for _, rows in per_side]
+        labels = [label for label, _ in per_side]
+        kept = [(d, lab) for d, lab in zip(data, labels, strict=True) if d]
+        if kept:
+            ax.boxplot([d for d, _ in kept], tick_labels=[lab for _, lab in kept], vert=True)
+        ax.set_title(metric)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    fig.suptitle("Distribution per metric")
+    return _png(fig)
+
+
+def latency_vs_quality(summaries: Sequence[SideSummary], metric: str) -> bytes | None:
+    """Mean latency against mean quality per side, with the quality's 95% CI."""
+    points = [
+        (s.label, s.metrics["latency_s"], s.metrics[metric])
+        for s in summaries
+        if "latency_s" in s.metrics
+        and metric in s.metrics
+        and s.metrics["latency_s"].mean is not None
+        and s.metrics[metric].mean is not None
+    ]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for label, lat, q in points:
+        assert lat.mean is not None and q.mean is not None
+        low = q.mean - (q.low if q.low is not None else q.mean)
+        high = (q.high if q.high is not None else q.mean) - q.mean
+        ax.errorbar([lat.mean], [q.mean], yerr=[[low], [high]], fmt="o", capsize=4, label=label)
+        ax.annotate(
+            label, (lat.mean, q.mean), textcoords="offset points", xytext=(6, 6), fontsize=8
+        )
+    ax.set_xlabel("mean latency (s)")
+    ax.set_ylabel(f"{metric} (mean, 95% CI)")
+    ax.set_title(f"Latency vs {metric}")
+    ax.grid(alpha=0.3)
+    return _png(fig)

@@ -1,0 +1,140 @@
+"""RAG metrics that need no judge model: the non-LLM counterparts of ragas' faithfulness,
+answer relevancy, context precision and context recall.
+
+Written here rather than taken from ragas: ragas pulls in langchain-community, datasets,
+pandas and an LLM client stack for metrics that are a few lines each, and its non-LLM
+context metrics follow the same definitions used below (string similarity of retrieved
+to reference contexts, average precision over the ranking)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from evals.metrics import Embed, Metric, MetricResult, Sample, normalize_answer
+
+SIMILARITY_THRESHOLD = 0.5  # ragas' default for its non-LLM context metrics
+SUPPORT_THRESHOLD = 0.6  # share of a sentence's words found in the contexts
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _error(metric: Metric, reason: str) -> MetricResult:
+    return MetricResult(metric.name, metric.version, None, error=reason)
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+class Faithfulness:
+    """Share of the answer's sentences whose words are mostly found in the retrieved
+    contexts: an answer that says things the context does not is less faithful."""
+
+    name = "faithfulness"
+    version = "overlap-1"
+    needs_reference = False
+    needs_context = True
+    needs_judge = False
+
+    def score(self, sample: Sample) -> MetricResult:
+        if not sample.contexts:
+            return _error(self, "needs retrieved contexts; the answer had none")
+        sentences = [s for s in _SENTENCE.split(sample.answer) if normalize_answer(s)]
+        if not sentences:
+            return _error(self, "the answer is empty")
+        context_words = set(normalize_answer(" ".join(sample.contexts)).split())
+        supported = 0
+        for sentence in sentences:
+            words = normalize_answer(sentence).split()
+            if sum(w in context_words for w in words) / len(words) >= SUPPORT_THRESHOLD:
+                supported += 1
+        return MetricResult(self.name, self.version, supported / len(sentences))
+
+
+class ContextRecall:
+    """Share of the reference contexts that some retrieved context matches."""
+
+    name = "context_recall"
+    version = "nonllm-1"
+    needs_reference = True
+    needs_context = True
+    needs_judge = False
+
+    def score(self, sample: Sample) -> MetricResult:
+        if not sample.reference_contexts:
+            return _error(self, "needs reference contexts; the example has none")
+        if not sample.contexts:
+            return MetricResult(self.name, self.version, 0.0)
+        found = sum(
+            max(_similar(ref, c) for c in sample.contexts) >= SIMILARITY_THRESHOLD
+            or any(ref.strip() in c for c in sample.contexts)
+            for ref in sample.reference_contexts
+        )
+        return MetricResult(self.name, self.version, found / len(sample.reference_contexts))
+
+
+class ContextPrecision:
+    """Average precision of the retrieved ranking, a retrieved context counting as relevant
+    when it matches a reference context: relevant chunks ranked first score higher."""
+
+    name = "context_precision"
+    version = "nonllm-1"
+    needs_reference = True
+    needs_context = True
+    needs_judge = False
+
+    def score(self, sample: Sample) -> MetricResult:
+        if not sample.reference_contexts:
+            return _error(self, "needs reference contexts; the example has none")
+        if not sample.contexts:
+            return _error(self, "needs retrieved contexts; the answer had none")
+        relevant = [
+            any(
+                _similar(c, ref) >= SIMILARITY_THRESHOLD or ref.strip() in c
+                for ref in sample.reference_contexts
+            )
+            for c in sample.contexts
+        ]
+        hits, total = 0, 0.0
+        for rank, is_relevant in enumerate(relevant, start=1):
+            if is_relevant:
+                hits += 1
+                total += hits / rank
+        return MetricResult(self.name, self.version, total / hits if hits else 0.0)
+
+
+class AnswerRelevancy:
+    """Cosine similarity of the question and the answer embeddings, clipped to [0, 1]: an
+    answer about something else scores low. Needs no reference, so it runs on live traffic."""
+
+    name = "answer_relevancy"
+    needs_reference = False
+    needs_context = False
+    needs_judge = False
+
+    def __init__(self, embed: Embed, model_name: str) -> None:
+        self._embed = embed
+        self.version = f"cosine-{model_name}"
+
+    def score(self, sample: Sample) -> MetricResult:
+        if not sample.question.strip():
+            return _error(self, "needs the question; the sample has none")
+        if not sample.answer.strip():
+            return MetricResult(self.name, self.version, 0.0)
+        q, a = np.asarray(self._embed([sample.question, sample.answer]), dtype=float)
+        norm = float(np.linalg.norm(q) * np.linalg.norm(a))
+        value = float(q @ a) / norm if norm else 0.0
+        return MetricResult(self.name, self.version, min(1.0, max(0.0, value)))
+
+
+RAG_METRICS: dict[str, Callable[[], Metric]] = {
+    "faithfulness": Faithfulness,
+    "context_recall": ContextRecall,
+    "context_precision": ContextPrecision,
+}
+EMBEDDING_RAG_METRICS: dict[str, Callable[[Embed, str], Metric]] = {
+    "answer_relevancy": AnswerRelevancy,
+}

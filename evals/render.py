@@ -1,0 +1,175 @@
+"""A report as Markdown (plots as PNG files beside it) or as one self-contained HTML file
+(plots inlined as data URIs, no external stylesheet, script or font)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+
+from evals.report import Comparison, ExampleDiff, Report, SideSummary
+
+DIFF_ROWS = 20  # examples shown per comparison, largest differences first
+ANSWER_CHARS = 600
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _side_rows(sides: Sequence[SideSummary]) -> tuple[list[str], list[list[str]]]:
+    metrics: list[str] = []
+    for s in sides:
+        metrics += [m for m in s.metrics if m not in metrics]
+    header = ["side", "answers", *metrics, "p50 latency (s)", "p90 latency (s)"]
+    rows = []
+    for s in sides:
+        cells = [s.label, str(s.answers)]
+        for m in metrics:
+            est = s.metrics.get(m)
+            text = est.fmt() if est else "—"
+            if est and est.errors:
+                text += f" ({est.errors} errors)"
+            cells.append(text)
+        cells += [_num(s.p50_latency_s), _num(s.p90_latency_s)]
+        rows.append(cells)
+    return header, rows
+
+
+def _diff_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
+    header = ["metric", c.a.label, c.b.label, "B - A (paired, 95% CI)", "pairs", "better"]
+    rows = []
+    for d in c.diffs:
+        better = {"a": c.a.label, "b": c.b.label}.get(d.better or "", "no significant difference")
+        rows.append([d.metric, d.a.fmt(), d.b.fmt(), d.diff.fmt(4), str(d.diff.n), better])
+    return header, rows
+
+
+def _top_examples(c: Comparison, metric: str | None) -> list[ExampleDiff]:
+    if metric is None:
+        return c.examples[:DIFF_ROWS]
+    return sorted(c.examples, key=lambda e: -abs(e.delta(metric) or 0.0))[:DIFF_ROWS]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS] + " …"
+
+
+def _win_rate_text(c: Comparison) -> str | None:
+    win = c.win_rate_b
+    if win is None:
+        return None
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(c.verdicts.items()))
+    return (
+        f"Judge {c.judge}: {c.b.label} wins over {c.a.label} {win.fmt()} "
+        f"(ties count half; n={win.n}; {counts})"
+    )
+
+
+# ---- Markdown -------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(report: Report) -> str:
+    """Markdown; the plots are referenced by file name (write `report.plots` beside it)."""
+    out = [f"# {report.title}", ""]
+    out += [f"- **{k}**: {v}" for k, v in report.meta.items()]
+    out += ["", "Means with bootstrap 95% confidence intervals in brackets.", ""]
+    out += ["## Per side", "", _md_table(*_side_rows(report.sides)), ""]
+    for c in report.comparisons:
+        out += [f"## {c.b.label} vs {c.a.label}", "", _md_table(*_diff_rows(c)), ""]
+        if text := _win_rate_text(c):
+            out += [text, ""]
+        metric = report.primary_metric
+        out += [f"### Largest differences ({metric or 'in order'})", ""]
+        rows = [
+            [
+                e.example_id,
+                _clip(e.prompt),
+                _clip(e.answer_a),
+                _clip(e.answer_b),
+                _num(e.delta(metric)) if metric else "",
+                e.verdict or "",
+            ]
+            for e in _top_examples(c, metric)
+        ]
+        out += [_md_table(["example", "prompt", c.a.label, c.b.label, "Δ", "judge"], rows), ""]
+    for name in report.plots:
+        out += [f"![{name}]({name})", ""]
+    return "\n".join(out)
+
+
+# ---- HTML -----------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:13px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.t{white-space:pre-wrap;max-width:320px}
+img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
+.meta{color:#555}
+"""
+
+
+def _html_table(header: list[str], rows: list[list[str]], text_cols: set[int] | None = None) -> str:
+    text_cols = text_cols or set()
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=t' if i in text_cols else ''}>{html.escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def to_html(report: Report) -> str:
+    """One self-contained HTML page; every string from the data is escaped."""
+    parts = [
+        "<!doctype html><html><head><meta charset=utf-8>",
+        f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(report.title)}</h1><ul class=meta>",
+        *(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in report.meta.items()),
+        "</ul><p>Means with bootstrap 95% confidence intervals in brackets.</p>",
+        "<h2>Per side</h2>",
+        _html_table(*_side_rows(report.sides)),
+    ]
+    for c in report.comparisons:
+        parts += [f"<h2>{html.escape(c.b.label)} vs {html.escape(c.a.label)}</h2>"]
+        parts += [_html_table(*_diff_rows(c))]
+        if text := _win_rate_text(c):
+            parts += [f"<p>{html.escape(text)}</p>"]
+        metric = report.primary_metric
+        parts += [f"<h3>Largest differences ({html.escape(metric or 'in order')})</h3>"]
+        rows = [
+            [
+                e.example_id,
+                _clip(e.prompt),
+                _clip(e.answer_a),
+                _clip(e.answer_b),
+                _num(e.delta(metric)) if metric else "",
+                e.verdict or "",
+            ]
+            for e in _top_examples(c, metric)
+        ]
+        parts += [
+            _html_table(["example", "prompt", c.a.label, c.b.label, "Δ", "judge"], rows, {1, 2, 3})
+        ]
+    for name, png in report.plots.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts += [f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">']
+    parts += ["</body></html>"]
+    return "\n".join(parts)

@@ -1,0 +1,138 @@
+"""Eval runs over HTTP: start a batch run in the background, follow its progress, read its
+report (self-contained HTML, or Markdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.datasets import EXAMPLE_DATASET, Dataset, DatasetError, load_dataset
+from evals.render import to_html, to_markdown
+from service.batch import start_in_background
+from service.errors import InvalidRequest
+from service.reports import build_report, run_summaries
+from service.runtime import Runtime
+from service.schemas import ErrorResponse, RagRequest
+from service.store import eval_runs
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 409, 413, 422)
+}
+MAX_DATASET_BYTES = 20 * 1024 * 1024
+
+
+class EvalRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[str] = Field(min_length=1, max_length=8)
+    metrics: list[str] = Field(default_factory=list, max_length=20)
+    judge: str | None = Field(default=None, description="A variant grading each answer.")
+    dataset: str | None = Field(
+        default=None,
+        max_length=MAX_DATASET_BYTES,
+        description="The dataset's text (JSONL or CSV). Default: the bundled example.",
+    )
+    dataset_format: Literal["jsonl", "csv"] = "jsonl"
+    dataset_name: str = Field(default="dataset", max_length=128)
+    rag: RagRequest | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate_per_s: float | None = Field(default=None, gt=0)
+    name: str = Field(default="", max_length=128)
+
+
+class EvalRunOut(BaseModel):
+    id: str
+    name: str
+    status: str
+    variants: list[str]
+    metrics: list[str]
+    judge: str | None
+    dataset_path: str
+    total: int
+    stored: int
+    summary: dict[str, dict[str, dict[str, float | int | None]]] = Field(
+        default_factory=dict,
+        description="Per variant, per metric: mean, 95% CI (low, high), n, errors.",
+    )
+
+
+def _dataset(runtime: Runtime, body: EvalRunIn) -> Dataset:
+    if body.dataset is None:
+        path = EXAMPLE_DATASET
+    else:
+        data = body.dataset.encode("utf-8")
+        folder = runtime.settings.home / "datasets"
+        folder.mkdir(parents=True, exist_ok=True)
+        # Named by content: the run can be resumed from the same file later.
+        safe = "".join(c for c in body.dataset_name if c.isalnum() or c in "-_")[:64] or "dataset"
+        path = folder / f"{safe}-{hashlib.sha256(data).hexdigest()[:12]}.{body.dataset_format}"
+        path.write_bytes(data)
+    try:
+        return load_dataset(path)
+    except DatasetError as exc:
+        raise InvalidRequest(str(exc), code="invalid_dataset") from None
+
+
+def _out(runtime: Runtime, run_id: str) -> EvalRunOut:
+    run = eval_runs.get_run(runtime.store, run_id)
+    summaries = run_summaries(runtime.store, run_id)
+    return EvalRunOut(
+        **{k: run[k] for k in ("id", "name", "status", "variants", "metrics", "judge", "total")},
+        dataset_path=Path(run["dataset_path"]).name,
+        stored=sum(s.answers for s in summaries.values()),
+        summary={
+            v: {
+                m: {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n, "errors": e.errors}
+                for m, e in s.metrics.items()
+            }
+            for v, s in summaries.items()
+        },
+    )
+
+
+def evals_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/eval-runs", tags=["evaluations"])
+
+    @router.get("")
+    async def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(eval_runs.list_runs, runtime.store, limit)
+
+    @router.post("", status_code=202, responses=_ERRORS)
+    async def start_run(body: EvalRunIn) -> EvalRunOut:
+        """Start a batch run; it goes on in the background (follow it with GET)."""
+        dataset = await asyncio.to_thread(_dataset, runtime, body)
+        run_id = await start_in_background(
+            runtime,
+            dataset,
+            body.variants,
+            body.metrics,
+            judge=body.judge,
+            concurrency=body.concurrency,
+            rate_per_s=body.rate_per_s,
+            rag=body.rag,
+            name=body.name,
+        )
+        return await asyncio.to_thread(_out, runtime, run_id)
+
+    @router.get("/{run_id}", responses=_ERRORS)
+    async def get_run(run_id: str) -> EvalRunOut:
+        return await asyncio.to_thread(_out, runtime, run_id)
+
+    @router.get("/{run_id}/report.html", response_class=HTMLResponse, responses=_ERRORS)
+    async def report_html(run_id: str, against: str | None = None) -> HTMLResponse:
+        report = await asyncio.to_thread(build_report, runtime.store, run_id, against=against)
+        return HTMLResponse(to_html(report))
+
+    @router.get("/{run_id}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
+    async def report_md(run_id: str, against: str | None = None) -> PlainTextResponse:
+        report = await asyncio.to_thread(build_report, runtime.store, run_id, against=against)
+        report.plots.clear()  # Markdown over HTTP: tables only (the HTML report has the plots)
+        return PlainTextResponse(to_markdown(report), media_type="text/markdown")
+
+    return router

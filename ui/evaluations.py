@@ -1,0 +1,154 @@
+"""The Evaluations tab: start a batch run (bundled example or an uploaded dataset), watch
+its progress, read its report (the same self-contained HTML as `arbiter eval report`)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
+from evals.metrics import REFERENCE_METRICS
+from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
+from service.batch import start_in_background
+from service.errors import ArbiterError
+from service.runtime import Runtime
+from service.schemas import RagRequest
+from service.store import eval_runs
+from ui.board import collection_names
+
+RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
+METRICS = [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]
+NO_CONTEXT = "(no retrieval)"
+
+
+def _runs(runtime: Runtime) -> list[list[Any]]:
+    return [
+        [
+            r["id"],
+            r["name"],
+            ", ".join(r["variants"]),
+            ", ".join(r["metrics"]),
+            r["status"],
+            f"{r['stored']}/{r['total']}",
+            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+        ]
+        for r in eval_runs.list_runs(runtime.store, 50)
+    ]
+
+
+def _report_frame(run_id: str) -> str:
+    src = f"/api/eval-runs/{html.escape(run_id)}/report.html"
+    return (
+        f'<p><a href="{src}" target="_blank" rel="noopener">Open the report in a new tab</a> · '
+        f'<a href="/api/eval-runs/{html.escape(run_id)}/report.md">Markdown</a></p>'
+        f'<iframe src="{src}" title="report" style="width:100%;height:900px;border:1px solid #ddd">'
+        "</iframe>"
+    )
+
+
+def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
+    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    gr.Markdown(
+        "Answer every example of a dataset with each variant, score the answers, and compare. "
+        "Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and optional "
+        "`id` and `contexts`. Leave the file empty to use the bundled example (questions on "
+        "the sample corpus)."
+    )
+    with gr.Row():
+        upload = gr.File(
+            label="Dataset (.jsonl or .csv)", file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
+        )
+        with gr.Column():
+            variants = gr.CheckboxGroup(
+                runtime.catalog.names(),
+                value=runtime.catalog.names()[:2],
+                label="Variants",
+                elem_id="eval-variants",
+            )
+            metrics = gr.CheckboxGroup(
+                METRICS,
+                value=["rouge_l", "token_f1", "faithfulness", "context_recall"],
+                label="Metrics",
+                elem_id="eval-metrics",
+            )
+        with gr.Column():
+            collection = gr.Dropdown(
+                [NO_CONTEXT, *collection_names(runtime)],
+                value="sample" if "sample" in collection_names(runtime) else NO_CONTEXT,
+                label="Retrieve context from",
+                elem_id="eval-collection",
+            )
+            judge = gr.Dropdown(
+                ["", *runtime.catalog.names()],
+                value="",
+                label="Rubric judge (optional)",
+                elem_id="eval-judge",
+            )
+            start = gr.Button("Start run", variant="primary", elem_id="eval-start")
+    status = gr.Markdown(elem_id="eval-status")
+    runs = gr.Dataframe(
+        headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="eval-runs", label="Runs"
+    )
+    with gr.Row():
+        run_id = gr.Textbox(label="Run id (click a row)", elem_id="eval-run-id", scale=3)
+        show = gr.Button("Show report", elem_id="eval-show", scale=1)
+    report = gr.HTML(elem_id="eval-report")
+    timer = gr.Timer(2.0, active=False)
+
+    async def load() -> tuple[Any, Any]:
+        rows = await asyncio.to_thread(_runs, runtime)
+        return rows, gr.Timer(active=any(r[4] == "running" for r in rows))
+
+    async def do_start(
+        path: str | None, chosen: list[str], names: list[str], coll: str, judge_name: str
+    ) -> tuple[Any, Any, Any, Any]:
+        if not chosen:
+            gr.Warning("Choose at least one variant.")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            dataset = await asyncio.to_thread(load_dataset, Path(path) if path else EXAMPLE_DATASET)
+            new = await start_in_background(
+                runtime,
+                dataset,
+                chosen,
+                names,
+                judge=judge_name or None,
+                rag=RagRequest(collection=coll) if coll and coll != NO_CONTEXT else None,
+            )
+        except (DatasetError, ArbiterError) as exc:
+            message = exc.message if isinstance(exc, ArbiterError) else str(exc)
+            hint = exc.hint if isinstance(exc, ArbiterError) else ""
+            gr.Warning(f"{message} {hint}".strip())
+            return f"❌ {html.escape(message)}", gr.skip(), gr.skip(), gr.skip()
+        rows, active = await load()
+        note = f"Run `{new}` started: {len(dataset.examples)} examples, {len(chosen)} variants."
+        return note, rows, active, new
+
+    def pick(evt: gr.SelectData, rows: Any) -> Any:
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        try:
+            return str(rows.iloc[row, 0])
+        except (IndexError, AttributeError, TypeError):
+            return gr.skip()
+
+    def do_show(chosen: str) -> str:
+        chosen = (chosen or "").strip()
+        if not chosen:
+            gr.Warning("Pick a run first (click its row).")
+            return ""
+        return _report_frame(chosen)
+
+    start.click(
+        do_start,
+        [upload, variants, metrics, collection, judge],
+        [status, runs, timer, run_id],
+        api_name="eval_start",
+    )
+    timer.tick(load, None, [runs, timer], api_visibility="private")
+    runs.select(pick, [runs], [run_id], api_visibility="private")
+    show.click(do_show, [run_id], [report], api_name="eval_report")
+    return load, [], [runs, timer]
