@@ -69,11 +69,17 @@ def test_bad_runs_are_refused_with_the_reason(live: LiveServer) -> None:
         return httpx.post(f"{live.url}/api/eval-runs", json={"variants": ["alpha"], **body})
 
     bad_json = post(dataset='{"prompt": "ok"}\n{"prompt": \n')
-    assert bad_json.status_code == 422 and "line 2: not valid JSON" in bad_json.json()["error"]["message"]
+    assert (
+        bad_json.status_code == 422
+        and "line 2: not valid JSON" in bad_json.json()["error"]["message"]
+    )
     empty = post(dataset="   ")
     assert empty.status_code == 422 and "is empty" in empty.json()["error"]["message"]
     unknown_metric = post(dataset=JSONL, metrics=["blue"])
-    assert unknown_metric.status_code == 422 and unknown_metric.json()["error"]["code"] == "unknown_metric"
+    assert (
+        unknown_metric.status_code == 422
+        and unknown_metric.json()["error"]["code"] == "unknown_metric"
+    )
     unknown_variant = post(dataset=JSONL, variants=["nope"])
     assert unknown_variant.status_code == 404
     no_variant = httpx.post(f"{live.url}/api/eval-runs", json={"variants": []})
