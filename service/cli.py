@@ -480,19 +480,24 @@ def eval_run(
 
 
 def _summary_table(sides: list[Any], *, title: str) -> Table:
-    """Means with 95% CIs, one row per side (evals.report.SideSummary)."""
+    """One row per metric, one column per side (evals.report.SideSummary): the mean with
+    its 95% CI, and how many rows could not be scored."""
     metrics: list[str] = []
     for side in sides:
         metrics += [m for m in side.metrics if m not in metrics]
-    table = Table("side", "answers", *metrics, "p90 latency", title=title)
-    for side in sides:
+    table = Table("metric", *(side.label for side in sides), title=title)
+    table.add_row("answers", *(str(side.answers) for side in sides))
+    for m in metrics:
         cells = []
-        for m in metrics:
+        for side in sides:
             est = side.metrics.get(m)
             cell = est.fmt() if est else "—"
             cells.append(cell + (f" ({est.errors} err)" if est and est.errors else ""))
-        p90 = "—" if side.p90_latency_s is None else f"{side.p90_latency_s:.2f} s"
-        table.add_row(side.label, str(side.answers), *cells, p90)
+        table.add_row(m, *cells)
+    table.add_row(
+        "p90 latency (s)",
+        *("—" if s.p90_latency_s is None else f"{s.p90_latency_s:.2f}" for s in sides),
+    )
     return table
 
 

@@ -182,3 +182,14 @@ def test_resume_refuses_a_changed_dataset_and_unknown_metrics(
     with pytest.raises(ArbiterError) as unknown:
         asyncio.run(run_eval(runtime, load_dataset(path), ["alpha"], ["blue"]))
     assert unknown.value.code == "unknown_metric" and "rouge_l" in unknown.value.message
+
+
+def test_rate_limit_spaces_out_the_calls(runtime: Runtime, tmp_path: Path) -> None:
+    import time
+
+    data = load_dataset(dataset(tmp_path, 3))
+    started = time.perf_counter()
+    asyncio.run(run_eval(runtime, data, ["alpha", "beta"], ["bleu"], rate_per_s=10, concurrency=6))
+    elapsed = time.perf_counter() - started
+    # Six calls at ten per second: the last one starts 0.5 s after the first.
+    assert elapsed >= 0.45, elapsed

@@ -174,6 +174,12 @@ def test_answers_are_scored_in_the_background_and_shown_with_the_turn(
     assert gamma["status"] == "error" and gamma["scores"] == []  # failed: not scored as 0
     assert httpx.get(f"{live.url}/api/jobs").json() == {"done": 1}
 
+    # The History view shows them under each answer.
+    from ui.history import render_turn
+
+    shown = render_turn(runtime.store.get_turn(turn_id))
+    assert "scores: answer_relevancy 0." in shown and "faithfulness 1.00" in shown
+
     # A retried job adds nothing twice.
     runtime.online.score_turn({"turn_id": turn_id})
     with runtime.store.session() as s:

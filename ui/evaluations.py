@@ -63,9 +63,12 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             label="Dataset (.jsonl or .csv)", file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
         )
         with gr.Column():
-            variants = gr.CheckboxGroup(
-                runtime.catalog.names(),
-                value=runtime.catalog.names()[:2],
+            # Filled when the tab opens: variant names must not be in the page the blind
+            # arena is served in.
+            variants = gr.Dropdown(
+                [],
+                multiselect=True,
+                allow_custom_value=True,  # checked by the run (unknown names get a clear message)
                 label="Variants",
                 elem_id="eval-variants",
             )
@@ -83,7 +86,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 elem_id="eval-collection",
             )
             judge = gr.Dropdown(
-                ["", *runtime.catalog.names()],
+                [""],
                 value="",
                 label="Rubric judge (optional)",
                 elem_id="eval-judge",
@@ -99,9 +102,20 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     report = gr.HTML(elem_id="eval-report")
     timer = gr.Timer(2.0, active=False)
 
-    async def load() -> tuple[Any, Any]:
+    async def refresh() -> tuple[Any, Any]:
         rows = await asyncio.to_thread(_runs, runtime)
         return rows, gr.Timer(active=any(r[4] == "running" for r in rows))
+
+    async def load(chosen: list[str] | None) -> tuple[Any, ...]:
+        names = runtime.catalog.names()
+        keep = [n for n in chosen or [] if n in names] or names[:2]
+        rows, active = await refresh()
+        return (
+            rows,
+            active,
+            gr.Dropdown(choices=names, value=keep),
+            gr.Dropdown(choices=["", *names]),
+        )
 
     async def do_start(
         path: str | None, chosen: list[str], names: list[str], coll: str, judge_name: str
@@ -124,7 +138,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             hint = exc.hint if isinstance(exc, ArbiterError) else ""
             gr.Warning(f"{message} {hint}".strip())
             return f"❌ {html.escape(message)}", gr.skip(), gr.skip(), gr.skip()
-        rows, active = await load()
+        rows, active = await refresh()
         note = f"Run `{new}` started: {len(dataset.examples)} examples, {len(chosen)} variants."
         return note, rows, active, new
 
@@ -148,7 +162,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         [status, runs, timer, run_id],
         api_name="eval_start",
     )
-    timer.tick(load, None, [runs, timer], api_visibility="private")
+    timer.tick(refresh, None, [runs, timer], api_visibility="private")
     runs.select(pick, [runs], [run_id], api_visibility="private")
     show.click(do_show, [run_id], [report], api_name="eval_report")
-    return load, [], [runs, timer]
+    return load, [variants], [runs, timer, variants, judge]

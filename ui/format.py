@@ -29,6 +29,15 @@ def metrics_line(answer: AnswerOut) -> str:
     return " · ".join(parts)
 
 
+def scores_line(answer: AnswerOut) -> str:
+    """Automatic scores stored so far (they arrive in the background after the answer)."""
+    parts = [
+        f"{escape(s.metric)} {s.value:.2f}" if s.value is not None else f"{escape(s.metric)} —"
+        for s in answer.scores
+    ]
+    return ("scores: " + " · ".join(parts)) if parts else ""
+
+
 def error_text(answer: AnswerOut) -> str:
     return f"**Error ({escape(answer.error_code or answer.status)})**: {escape(answer.error_message or 'no answer')}"
 

@@ -10,7 +10,7 @@ import gradio as gr
 from service.runtime import Runtime
 from service.schemas import TurnOut
 from ui.context import context_markdown
-from ui.format import PANE_LETTERS, escape, metrics_line
+from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
 COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
 OUTCOME_TEXT = {
@@ -59,7 +59,9 @@ def render_turn(turn: TurnOut) -> str:
             if a.status != "ok"
             else ""
         )
-        parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{metrics_line(a)}</small>")
+        scores = scores_line(a)
+        footer = metrics_line(a) + (f"  \n{scores}" if scores else "")
+        parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{footer}</small>")
     if turn.retrieval is not None:
         collection = escape(str(turn.retrieval.get("collection", "")))
         parts.append(
