@@ -25,8 +25,13 @@ def _error(metric: Metric, reason: str) -> MetricResult:
     return MetricResult(metric.name, metric.version, None, error=reason)
 
 
-def _similar(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+def _matches(retrieved: str, reference: str) -> bool:
+    """A retrieved context matches a reference passage when their strings are similar, or
+    when it holds the passage whole (a chunk is often longer than the passage)."""
+    if reference.strip() and reference.strip() in retrieved:
+        return True
+    ratio = difflib.SequenceMatcher(None, retrieved, reference, autojunk=False).ratio()
+    return ratio >= SIMILARITY_THRESHOLD
 
 
 class Faithfulness:
@@ -69,9 +74,7 @@ class ContextRecall:
         if not sample.contexts:
             return MetricResult(self.name, self.version, 0.0)
         found = sum(
-            max(_similar(ref, c) for c in sample.contexts) >= SIMILARITY_THRESHOLD
-            or any(ref.strip() in c for c in sample.contexts)
-            for ref in sample.reference_contexts
+            any(_matches(c, ref) for c in sample.contexts) for ref in sample.reference_contexts
         )
         return MetricResult(self.name, self.version, found / len(sample.reference_contexts))
 
@@ -92,11 +95,7 @@ class ContextPrecision:
         if not sample.contexts:
             return _error(self, "needs retrieved contexts; the answer had none")
         relevant = [
-            any(
-                _similar(c, ref) >= SIMILARITY_THRESHOLD or ref.strip() in c
-                for ref in sample.reference_contexts
-            )
-            for c in sample.contexts
+            any(_matches(c, ref) for ref in sample.reference_contexts) for c in sample.contexts
         ]
         hits, total = 0, 0.0
         for rank, is_relevant in enumerate(relevant, start=1):
