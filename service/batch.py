@@ -5,6 +5,7 @@ A run interrupted at any point (crash, Ctrl-C) resumes without redoing stored an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -207,9 +208,19 @@ class _Writer:
         async with self._lock:
             while pending:
                 batch = pending[:]
-                await asyncio.shield(
+                write = asyncio.ensure_future(
                     asyncio.to_thread(eval_runs.save_items, self._store, self._run_id, batch)
                 )
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    # The write goes on in its thread: let it end before the lock is let go,
+                    # and drop what it wrote, so the final flush does not write it again.
+                    with contextlib.suppress(Exception):
+                        await write
+                    if write.done() and not write.cancelled() and write.exception() is None:
+                        del pending[: len(batch)]
+                    raise
                 del pending[: len(batch)]  # only once written: a failed write loses nothing
 
 

@@ -80,6 +80,18 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
     if not batch:
         return
     with store.session() as s:
+        stored = {
+            (r.example_id, r.variant)
+            for r in s.execute(
+                select(EvalItemRow.example_id, EvalItemRow.variant).where(
+                    EvalItemRow.run_id == run_id, EvalItemRow.status == "ok"
+                )
+            )
+        }
+        # Written already (a write that finished as the run was interrupted): keep that one.
+        batch = [f for f in batch if (f["example_id"], f["variant"]) not in stored]
+        if not batch:
+            return
         for fields in batch:
             s.execute(
                 delete(EvalItemRow).where(
