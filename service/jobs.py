@@ -42,8 +42,15 @@ class JobQueue:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def enqueue(self, kind: str, payload: dict[str, Any], *, max_attempts: int = 3) -> str:
-        job_id = new_id()
+    def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        max_attempts: int = 3,
+        job_id: str | None = None,
+    ) -> str:
+        job_id = job_id or new_id()
         now = utcnow()
         with self._store.session() as s:
             s.execute(

@@ -4,6 +4,7 @@ on each answer and stores one Score per metric. The page never waits for it."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -15,6 +16,13 @@ from service.store import Store
 from service.store.tables import ScoreRow
 
 SCORE_TURN = "score_turn"
+_JOB_IDS = uuid.UUID("6f1d3c1e-5a0b-4c55-9b8e-3f0a2d7c9e11")
+
+
+def scoring_job_id(turn_id: str) -> str:
+    """One scoring job per turn, with an id derived from the turn's: enqueuing it twice
+    is refused by the store, and the page can ask how the turn's scoring is going."""
+    return str(uuid.uuid5(_JOB_IDS, f"{SCORE_TURN}:{turn_id}"))
 
 
 class OnlineScoring:

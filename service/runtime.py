@@ -15,7 +15,7 @@ from service.config import Settings
 from service.errors import ArbiterError
 from service.jobs import Handler, JobQueue, Worker
 from service.judging import rubric_judge
-from service.online import SCORE_TURN, OnlineScoring
+from service.online import SCORE_TURN, OnlineScoring, scoring_job_id
 from service.pricing import PriceTable
 from service.retrieval import build_library, embed_texts
 from service.store import Store
@@ -57,9 +57,17 @@ class Runtime:
     async def after_turn(self, turn_id: str) -> None:
         if not self.online.enabled:
             return
-        await asyncio.to_thread(self.jobs.enqueue, SCORE_TURN, {"turn_id": turn_id})
+        await asyncio.to_thread(
+            self.jobs.enqueue, SCORE_TURN, {"turn_id": turn_id}, job_id=scoring_job_id(turn_id)
+        )
         if self.worker is not None:
             self.worker.wake()
+
+    def scoring_state(self, turn_id: str) -> str | None:
+        """queued | running | done | failed for the turn's scoring job; None: there is none
+        (online scoring is off, or the turn has not finished)."""
+        job = self.jobs.get(scoring_job_id(turn_id))
+        return None if job is None else str(job["state"])
 
     def close(self) -> None:
         self.store.dispose()

@@ -169,5 +169,11 @@ def test_rag_in_the_side_by_side_view_and_the_documents_tab(
     chunks = json.loads(retrieval)["chunks"]
     assert chunks and chunks[0]["source"] == "sample_corpus/returns.md"
     assert [json.loads(r) for r in refs] == [[c["ref"] for c in chunks], []]
+    # Automatic scores arrive in the background and show under each answer.
+    with_docs, no_docs = page.locator("#named-footer-0"), page.locator("#named-footer-1")
+    expect(with_docs).to_contain_text("answer_relevancy", timeout=60_000)
+    expect(with_docs).to_contain_text("faithfulness")
+    expect(no_docs).to_contain_text("answer_relevancy", timeout=60_000)
+    expect(no_docs).not_to_contain_text("faithfulness")  # it was given no context
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rag-side-by-side.png"), full_page=True)

@@ -35,6 +35,8 @@ from ui.format import PANE_LETTERS, escape, pane_footer
 MAX_PANES = 4
 STREAM_EVERY_S = 0.04  # at most ~25 page updates a second per board
 FIRST_FRAME_WAIT_S = 0.1  # how long the first update may wait for the first token
+SCORE_POLL_S = 1.0  # how often a board looks for the automatic scores of its last turn
+MAX_SCORE_POLLS = 60  # then it gives up (no worker running the jobs, say)
 OUTCOMES: list[tuple[VoteOutcome, str]] = [
     ("a", "A is better"),
     ("b", "B is better"),
@@ -66,6 +68,7 @@ class Session:
     status_text: str = ""
     context: list[dict[str, Any]] | None = None  # this turn's retrieved chunks; None: RAG off
     context_text: str = NO_CONTEXT
+    score_polls: int = 0
     # What the page shows now, per component: properties sent are only those that changed
     # (each property update costs Gradio ~1 ms to serialise, before the first token shows).
     shown: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -85,6 +88,8 @@ class Board:
         self.blind = blind
         self.panes = panes
         self.state = gr.State(Session())
+        # Polls for the automatic scores of the last turn, from when it ends until they are in.
+        self.score_timer = gr.Timer(SCORE_POLL_S, active=False)
         with gr.Row(equal_height=False, elem_classes=["panes"]):
             self.columns, self.chats, self.footers = [], [], []
             for i in range(panes):
@@ -283,14 +288,23 @@ class Board:
         rag_inputs = [self.rag_on, self.collection, self.top_k]
         inputs = [self.prompt, rater, self.state, *rag_inputs, *plan_inputs]
         options: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden"}
-        self.send.click(send, inputs, self.turn_outputs, api_name=f"{p}_send", **options)
-        self.prompt.submit(send, inputs, self.turn_outputs, api_visibility="private", **options)
-        self.regenerate.click(
-            regenerate,
-            [rater, self.state, *rag_inputs, *plan_inputs],
-            self.turn_outputs,
-            api_name=f"{p}_regenerate",
-            **options,
+        private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        for event in (
+            self.send.click(send, inputs, self.turn_outputs, api_name=f"{p}_send", **options),
+            self.prompt.submit(
+                send, inputs, self.turn_outputs, api_visibility="private", **options
+            ),
+            self.regenerate.click(
+                regenerate,
+                [rater, self.state, *rag_inputs, *plan_inputs],
+                self.turn_outputs,
+                api_name=f"{p}_regenerate",
+                **options,
+            ),
+        ):
+            event.then(self._start_scores, [self.state], [self.score_timer], **private)
+        self.score_timer.tick(
+            self._poll_scores, [self.state], [self.score_timer, *self.footers], **private
         )
         self.stop.click(self._stop, [self.state], [self.status], api_name=f"{self.prefix}_stop")
         self.new_round.click(
@@ -326,6 +340,46 @@ class Board:
         )
 
     # -- handlers -------------------------------------------------------------------------
+
+    def _start_scores(self, session: Session) -> Any:
+        """After a turn: poll for its scores when online scoring is on."""
+        active = self.runtime.online.enabled and session.turn_id is not None
+        session.score_polls = 0
+        return gr.Timer(active=active)
+
+    async def _poll_scores(self, session: Session) -> list[Any]:
+        """Show the scores that have arrived under each answer; stop once the turn's
+        scoring job has ended (or after a while, if no worker runs it)."""
+        if session.turn_id is None or session.running:
+            return [gr.Timer(active=False), *(gr.skip() for _ in self.footers)]
+        turn_id = session.turn_id
+        turn, state = await asyncio.gather(
+            asyncio.to_thread(self.runtime.store.get_turn, turn_id, with_request=False),
+            asyncio.to_thread(self.runtime.scoring_state, turn_id),
+        )
+        session.score_polls += 1
+        finished = state in ("done", "failed") or session.score_polls >= MAX_SCORE_POLLS
+        if turn_id != session.turn_id:  # a new turn started meanwhile: leave its panes alone
+            return [gr.Timer(active=False), *(gr.skip() for _ in self.footers)]
+        scores = {a.pane: a.scores for a in turn.answers}
+        session.answers = [
+            a.model_copy(update={"scores": scores.get(a.pane, [])}) for a in session.answers
+        ]
+        names = self._names_visible(session)
+        footers: list[Any] = []
+        by_pane = {a.pane: a for a in session.answers}
+        for pane in range(self.panes):
+            answer = by_pane.get(pane)
+            if answer is None or pane >= len(session.variants):
+                footers.append(gr.skip())
+                continue
+            shown = answer if names else _errors_only(answer)
+            text = pane_footer(shown, name=session.variants[pane] if names else None)
+            while len(session.footer_texts) <= pane:
+                session.footer_texts.append("")
+            session.footer_texts[pane] = text
+            footers.append(text)
+        return [gr.Timer(active=not finished), *footers]
 
     def _names_visible(self, session: Session) -> bool:
         return not self.blind or session.voted
@@ -695,6 +749,7 @@ def _errors_only(answer: AnswerOut) -> AnswerOut:
             "tokens_in": None,
             "tokens_out": None,
             "cost_usd": None,
+            "scores": [],
         }
     )
 

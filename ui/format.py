@@ -51,6 +51,9 @@ def pane_footer(answer: AnswerOut | None, *, name: str | None) -> str:
         line = metrics_line(answer)
         if line:
             lines.append(line)
+        scores = scores_line(answer)
+        if scores:
+            lines.append(scores)
         if answer.status != "ok":
             lines.append(error_text(answer))
     return "  \n".join(lines)
