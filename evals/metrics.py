@@ -220,24 +220,47 @@ class UnknownMetric(ValueError):
 
 
 def build_metrics(
-    names: Sequence[str], *, embed: Embed | None = None, embed_model: str = ""
+    names: Sequence[str],
+    *,
+    embed: Embed | None = None,
+    embed_model: str = "",
+    judge: Callable[[list[dict[str, str]]], str] | None = None,
+    judge_name: str = "",
 ) -> list[Metric]:
-    """Metric objects by name; an unknown name is an error that lists the known ones."""
+    """Metric objects by name; an unknown name is an error that lists the known ones. With
+    a `judge` (a chat completion function), the RAG metrics are graded by it; without one,
+    their non-LLM versions are used."""
+    from evals.rag_judges import (
+        LlmAnswerRelevancy,
+        LlmContextPrecision,
+        LlmContextRecall,
+        LlmFaithfulness,
+    )
     from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
 
+    graded: dict[str, Callable[[], Metric]] = {}
+    if judge is not None:
+        graded = {
+            "faithfulness": lambda: LlmFaithfulness(judge, judge_name),
+            "context_recall": lambda: LlmContextRecall(judge, judge_name),
+            "context_precision": lambda: LlmContextPrecision(judge, judge_name),
+        }
     known = [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]
     metrics: list[Metric] = []
     for name in names:
         if name == "embedding_similarity" or name in EMBEDDING_RAG_METRICS:
             if embed is None:
                 raise UnknownMetric(f"{name} needs an embedding model")
-            metrics.append(
-                EmbeddingSimilarity(embed, embed_model)
-                if name == "embedding_similarity"
-                else EMBEDDING_RAG_METRICS[name](embed, embed_model)
-            )
+            if name == "embedding_similarity":
+                metrics.append(EmbeddingSimilarity(embed, embed_model))
+            elif judge is not None:
+                metrics.append(LlmAnswerRelevancy(judge, judge_name, embed))
+            else:
+                metrics.append(EMBEDDING_RAG_METRICS[name](embed, embed_model))
         elif name in REFERENCE_METRICS:
             metrics.append(REFERENCE_METRICS[name]())
+        elif name in graded:
+            metrics.append(graded[name]())
         elif name in RAG_METRICS:
             metrics.append(RAG_METRICS[name]())
         else:

@@ -17,12 +17,12 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
-from evals.metrics import Metric, Sample, build_metrics, needs_embedding
-from rag import EmbedderSpec, RetrievedChunk, render
+from evals.metrics import Metric, Sample
+from rag import RetrievedChunk, render
 from service.errors import InvalidRequest
-from service.judging import rubric_judge
+from service.judging import scorers
 from service.providers import classify_error
-from service.retrieval import embed_texts, retrieve
+from service.retrieval import retrieve
 from service.runtime import Runtime
 from service.schemas import RagRequest
 from service.store import eval_runs
@@ -43,18 +43,11 @@ def _prepare(
     runtime: Runtime, variants: list[str], metrics: list[str], judge: str | None
 ) -> tuple[list[Metric], list[Variant], RubricJudge | None]:
     """Everything a run needs, checked before anything is stored or called."""
-    try:
-        scorers: list[Metric] = build_metrics(
-            metrics,
-            embed=embed_texts(runtime.library) if needs_embedding(metrics) else None,
-            embed_model=EmbedderSpec().model_id,
-        )
-    except ValueError as exc:
-        raise InvalidRequest(str(exc), code="unknown_metric") from None
+    metric_list, rubric = scorers(metrics, runtime.library, runtime.catalog, judge)
     if not variants:
         raise InvalidRequest("a run needs at least one variant", code="no_variants")
     chosen = [runtime.catalog.get(v) for v in variants]
-    return scorers, chosen, rubric_judge(runtime.catalog, judge) if judge else None
+    return metric_list, chosen, rubric
 
 
 def create_run(
@@ -99,7 +92,7 @@ async def run_eval(
     are in flight and, with `rate_per_s`, no more than that many start per second. With
     `rag`, each example's context is retrieved once and given to the variants that use
     context, as in the page."""
-    scorers, chosen, judge_model = _prepare(runtime, variants, metrics, judge)
+    metric_list, chosen, judge_model = _prepare(runtime, variants, metrics, judge)
     store = runtime.store
     if run_id is None:
         run_id = await asyncio.to_thread(
@@ -133,7 +126,7 @@ async def run_eval(
             wanted = context(example) if rag and variant.rag.use_context else None
             fields, chunks = await _answer(runtime, variant, example, timeout_s, wanted)
         fields["scores"] = await asyncio.to_thread(
-            _score, scorers, judge_model, example, fields, chunks
+            _score, metric_list, judge_model, example, fields, chunks
         )
         finished.append(fields)
         await writing.flush(finished)

@@ -7,17 +7,18 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from evals.metrics import Metric, build_metrics, needs_embedding
-from rag import EmbedderSpec, Library
+from evals.judges import RubricJudge
+from evals.metrics import Metric
+from rag import Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
 from service.errors import ArbiterError
 from service.jobs import Handler, JobQueue, Worker
-from service.judging import rubric_judge
+from service.judging import scorers
 from service.online import SCORE_TURN, OnlineScoring, scoring_job_id
 from service.pricing import PriceTable
-from service.retrieval import build_library, embed_texts
+from service.retrieval import build_library
 from service.store import Store
 from service.variants import load_variants
 
@@ -100,11 +101,7 @@ def build_runtime(
         if variant.name not in catalog.names():
             catalog.add(variant)
     library = build_library(settings, store.engine)
-    online = OnlineScoring(
-        store,
-        _online_metrics(settings.online_metric_names, library),
-        rubric_judge(catalog, settings.online_judge) if settings.online_judge else None,
-    )
+    online = OnlineScoring(store, *_online_scorers(settings, library, catalog))
     engine = CompareEngine(
         store,
         catalog,
@@ -119,17 +116,19 @@ def build_runtime(
     return runtime
 
 
-def _online_metrics(names: list[str], library: Library) -> list[Metric]:
+def _online_scorers(
+    settings: Settings, library: Library, catalog: Catalog
+) -> tuple[list[Metric], RubricJudge | None]:
     hint = "Use reference-free metrics such as answer_relevancy,faithfulness, or leave it empty."
     try:
-        metrics = build_metrics(
-            names,
-            embed=embed_texts(library) if needs_embedding(names) else None,
-            embed_model=EmbedderSpec().model_id,
+        metrics, rubric = scorers(
+            settings.online_metric_names, library, catalog, settings.online_judge
         )
-    except ValueError as exc:
+    except ArbiterError as exc:
         raise ArbiterError(
-            f"ARBITER_ONLINE_METRICS: {exc}", code="invalid_config", hint=hint
+            f"ARBITER_ONLINE_METRICS / ARBITER_ONLINE_JUDGE: {exc.message}",
+            code="invalid_config",
+            hint=exc.hint or hint,
         ) from None
     for m in metrics:
         if m.needs_reference:  # live answers have none: every score would be an error
@@ -139,4 +138,4 @@ def _online_metrics(names: list[str], library: Library) -> list[Metric]:
                 code="invalid_config",
                 hint=hint,
             )
-    return metrics
+    return metrics, rubric

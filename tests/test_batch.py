@@ -193,3 +193,39 @@ def test_rate_limit_spaces_out_the_calls(runtime: Runtime, tmp_path: Path) -> No
     elapsed = time.perf_counter() - started
     # Six calls at ten per second: the last one starts 0.5 s after the first.
     assert elapsed >= 0.45, elapsed
+
+
+def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
+    runtime: Runtime, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    from service.schemas import RagRequest
+
+    runtime.library.create_collection("docs")
+    runtime.library.ingest("docs", "paris.txt", b"Paris is the capital of France.")
+    scripts["gamma"].tokens = [
+        '{"statements": [{"statement": "Paris is the capital.", "supported": true}], '
+        '"helpfulness": 4, "correctness": 5, "harmlessness": 5}'
+    ]
+    run_id = asyncio.run(
+        run_eval(
+            runtime,
+            load_dataset(dataset(tmp_path, 2)),
+            ["alpha"],
+            ["faithfulness"],
+            judge="gamma",
+            rag=RagRequest(collection="docs", top_k=1),
+        )
+    )
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 2
+    for item in items:
+        scores = {s["metric"]: s for s in item["scores"]}
+        assert scores["faithfulness"]["value"] == 1.0
+        assert scores["faithfulness"]["version"] == "rag-llm-v1@gamma"
+        assert scores["judge_correctness"]["value"] == 5.0
+    from service.judging import JUDGE_SLOT
+
+    judge = runtime.catalog.cached_model(runtime.catalog.get("gamma"), JUDGE_SLOT)
+    prompts = [str(m[-1].content) for m in judge.seen]  # type: ignore[union-attr]
+    graded = [p for p in prompts if "factual statements" in p]
+    assert len(graded) == 2 and "Paris is the capital of France." in graded[0]

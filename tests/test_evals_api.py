@@ -13,6 +13,7 @@ from gradio_client import Client, handle_file
 
 from service.runtime import Runtime
 from tests.conftest import LiveServer
+from tests.fakes.script import Script
 
 ROWS = [
     {"id": "fr", "prompt": "Capital of France?", "reference": "Paris is the capital."},
@@ -34,7 +35,9 @@ def _wait_done(
 
 
 def test_start_follow_and_report_a_run_over_http(
-    live: LiveServer, wait_for: Callable[[Callable[[], bool], float], None]
+    live: LiveServer,
+    scripts: dict[str, Script],
+    wait_for: Callable[[Callable[[], bool], float], None],
 ) -> None:
     r = httpx.post(
         f"{live.url}/api/eval-runs",
@@ -62,6 +65,16 @@ def test_start_follow_and_report_a_run_over_http(
     assert "beta vs alpha" in page.text and "data:image/png;base64," in page.text
     md = httpx.get(f"{live.url}/api/eval-runs/{started['id']}/report.md")
     assert md.status_code == 200 and "| exact_match |" in md.text
+
+    # With a pairwise judge: gamma always says "A", whatever the order, so every verdict
+    # flips with the order and counts as a tie: a win rate of one half.
+    scripts["gamma"].tokens = ['{"winner": "A", "explanation": "first is best"}']
+    judged = httpx.get(
+        f"{live.url}/api/eval-runs/{started['id']}/report.md", params={"judge": "gamma"}, timeout=60
+    )
+    assert judged.status_code == 200, judged.text
+    assert "Judge pairwise-v1@gamma: beta wins over alpha 0.500" in judged.text
+    assert "tie: 3" in judged.text
 
 
 def test_bad_runs_are_refused_with_the_reason(live: LiveServer) -> None:

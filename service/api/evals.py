@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.datasets import EXAMPLE_DATASET, Dataset, DatasetError, load_dataset
 from evals.render import to_html, to_markdown
+from evals.report import Report
 from service.batch import start_in_background
 from service.errors import InvalidRequest
+from service.judging import pairwise_judge
 from service.reports import build_report, run_summaries
 from service.runtime import Runtime
 from service.schemas import ErrorResponse, RagRequest
@@ -124,14 +126,23 @@ def evals_router(runtime: Runtime) -> APIRouter:
     async def get_run(run_id: str) -> EvalRunOut:
         return await asyncio.to_thread(_out, runtime, run_id)
 
+    def make_report(run_id: str, against: str | None, judge: str | None) -> Report:
+        pairwise = pairwise_judge(runtime.catalog, judge) if judge else None
+        return build_report(runtime.store, run_id, against=against, judge=pairwise)
+
     @router.get("/{run_id}/report.html", response_class=HTMLResponse, responses=_ERRORS)
-    async def report_html(run_id: str, against: str | None = None) -> HTMLResponse:
-        report = await asyncio.to_thread(build_report, runtime.store, run_id, against=against)
-        return HTMLResponse(to_html(report))
+    async def report_html(
+        run_id: str, against: str | None = None, judge: str | None = None
+    ) -> HTMLResponse:
+        """`against`: a baseline run; `judge`: a variant judging each pair of answers (slow:
+        two judge calls per example)."""
+        return HTMLResponse(to_html(await asyncio.to_thread(make_report, run_id, against, judge)))
 
     @router.get("/{run_id}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
-    async def report_md(run_id: str, against: str | None = None) -> PlainTextResponse:
-        report = await asyncio.to_thread(build_report, runtime.store, run_id, against=against)
+    async def report_md(
+        run_id: str, against: str | None = None, judge: str | None = None
+    ) -> PlainTextResponse:
+        report = await asyncio.to_thread(make_report, run_id, against, judge)
         report.plots.clear()  # Markdown over HTTP: tables only (the HTML report has the plots)
         return PlainTextResponse(to_markdown(report), media_type="text/markdown")
 

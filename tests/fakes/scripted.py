@@ -65,6 +65,8 @@ class ScriptedChatModel(StreamingChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        self.seen.append(list(messages))
+        self.seen_kwargs.append(dict(kwargs))
         for token in self.script.tokens:
             yield text_chunk(token)
         yield final_chunk(

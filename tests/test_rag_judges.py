@@ -1,0 +1,151 @@
+"""RAG metrics graded by a judge model: through the real Bedrock client against the fake
+server, and the ranking logic with a judge whose replies depend on the prompt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from evals.metrics import Sample, build_metrics
+from evals.rag_judges import (
+    RAG_JUDGE_VERSION,
+    LlmAnswerRelevancy,
+    LlmContextPrecision,
+    LlmContextRecall,
+    LlmFaithfulness,
+)
+from service.judging import complete_with
+from tests.fakes.aws_server import FakeAws
+from tests.fakes.script import Script
+from tests.test_judges import JUDGE, judge_variant
+
+CONTEXT = ("Lumen Bikes accepts returns of unused bicycles within 45 days of delivery.",)
+
+
+def test_faithfulness_through_bedrock(fake_aws: FakeAws) -> None:
+    fake_aws.models[JUDGE] = Script(
+        tokens=[
+            'Here you go: {"statements": [{"statement": "Returns within 45 days.", '
+            '"supported": true}, {"statement": "Returns are free.", "supported": false}]}'
+        ]
+    )
+    metric = LlmFaithfulness(complete_with(judge_variant(fake_aws)), "judge")
+    result = metric.score(
+        Sample("You can return it within 45 days, for free.", question="q", contexts=CONTEXT)
+    )
+    assert result.value == 0.5 and result.error is None
+    assert result.version == f"{RAG_JUDGE_VERSION}@judge"
+    prompt = fake_aws.requests[-1]["body"]["messages"][0]["content"][0]["text"]
+    assert CONTEXT[0] in prompt and "for free" in prompt
+
+
+def test_unparsable_or_failing_judge_is_an_error_with_the_raw_text(fake_aws: FakeAws) -> None:
+    fake_aws.models[JUDGE] = Script(
+        tokens=['{"statements": [{"statement": "x", "supported": "yes"}]}']
+    )
+    metric = LlmFaithfulness(complete_with(judge_variant(fake_aws)), "judge")
+    result = metric.score(Sample("An answer.", contexts=CONTEXT))
+    assert result.value is None and "`supported` must be true or false" in (result.error or "")
+    assert result.detail["raw"] == ['{"statements": [{"statement": "x", "supported": "yes"}]}']
+    fake_aws.models[JUDGE] = Script(failure="access_denied")
+    failed = metric.score(Sample("An answer.", contexts=CONTEXT))
+    assert failed.value is None and (failed.error or "").startswith("the judge failed")
+    no_context = metric.score(Sample("An answer."))
+    assert no_context.error == "needs retrieved contexts; the answer had none"
+
+
+def by_prompt(replies: dict[str, dict[str, object]]):  # type: ignore[no-untyped-def]
+    """A judge that answers according to which key appears in the prompt."""
+
+    def complete(messages: list[dict[str, str]]) -> str:
+        prompt = messages[-1]["content"]
+        for key, reply in replies.items():
+            if key in prompt.split("Context:")[-1]:
+                return json.dumps(reply)
+        return json.dumps({"useful": False})
+
+    return complete
+
+
+def test_context_precision_rewards_useful_chunks_ranked_first() -> None:
+    complete = by_prompt({"45 days": {"useful": True}})
+    metric = LlmContextPrecision(complete, "j")
+    late = Sample(
+        "a", question="q", reference="45 days", contexts=("shipping", "warranty", CONTEXT[0])
+    )
+    early = Sample("a", question="q", reference="45 days", contexts=(CONTEXT[0], "shipping"))
+    none = Sample("a", question="q", reference="45 days", contexts=("shipping",))
+    assert metric.score(late).value == pytest.approx(1 / 3)
+    assert metric.score(early).value == 1.0
+    assert metric.score(none).value == 0.0
+    assert metric.score(Sample("a", contexts=CONTEXT)).error == (
+        "needs a reference answer; the sample has none"
+    )
+
+
+def test_context_recall_is_the_share_of_attributed_reference_sentences() -> None:
+    def complete(messages: list[dict[str, str]]) -> str:
+        return json.dumps(
+            {
+                "sentences": [
+                    {"sentence": "a", "attributed": True},
+                    {"sentence": "b", "attributed": True},
+                    {"sentence": "c", "attributed": False},
+                ]
+            }
+        )
+
+    result = LlmContextRecall(complete, "j").score(
+        Sample("a", reference="A. B. C.", contexts=CONTEXT)
+    )
+    assert result.value == pytest.approx(2 / 3)
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    vocab = ["return", "days", "pizza"]
+    return np.array([[float(v in t.lower()) for v in vocab] for t in texts], dtype=np.float32)
+
+
+def test_answer_relevancy_compares_the_generated_question_and_zeroes_noncommittal() -> None:
+    def says(reply: dict[str, object]):  # type: ignore[no-untyped-def]
+        return lambda messages: json.dumps(reply)
+
+    question = "How many days to return a bike?"
+    same = LlmAnswerRelevancy(
+        says({"question": "Within how many days can I return it?", "noncommittal": False}),
+        "j",
+        embed,
+    )
+    other = LlmAnswerRelevancy(
+        says({"question": "Do you like pizza?", "noncommittal": False}), "j", embed
+    )
+    evasive = LlmAnswerRelevancy(says({"question": question, "noncommittal": True}), "j", embed)
+    sample = Sample("Within 45 days.", question=question)
+    assert same.score(sample).value == pytest.approx(1.0)
+    assert other.score(sample).value == 0.0
+    assert evasive.score(sample).value == 0.0
+
+
+def test_a_judge_turns_the_rag_metrics_into_their_graded_versions() -> None:
+    names = ["faithfulness", "context_recall", "context_precision", "answer_relevancy", "rouge_l"]
+    graded = build_metrics(
+        names, embed=embed, embed_model="e", judge=lambda m: "{}", judge_name="j"
+    )
+    assert [type(m).__name__ for m in graded] == [
+        "LlmFaithfulness",
+        "LlmContextRecall",
+        "LlmContextPrecision",
+        "LlmAnswerRelevancy",
+        "Rouge",
+    ]
+    plain = build_metrics(names, embed=embed, embed_model="e")
+    assert [type(m).__name__ for m in plain] == [
+        "Faithfulness",
+        "ContextRecall",
+        "ContextPrecision",
+        "AnswerRelevancy",
+        "Rouge",
+    ]
