@@ -1,0 +1,122 @@
+"""The leaderboard over HTTP: preference (Bradley-Terry with 95% CIs, Elo, win matrix) and
+absolute quality (rubric means with 95% CIs), with filters."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from service.leaderboard import Filters, leaderboard, rubric_quality
+from service.store import Store
+
+RULES = (
+    "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "
+    "counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
+    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap."
+)
+
+
+class RowOut(BaseModel):
+    variant: str
+    rank: int
+    rating: float
+    ci_low: float
+    ci_high: float
+    battles: int
+    win_rate: float | None
+    elo: float | None
+
+
+class LeaderboardOut(BaseModel):
+    rows: list[RowOut]
+    battles: int
+    variants: list[str] = Field(description="In rating order; the matrices follow it.")
+    win_matrix: list[list[float | None]] = Field(
+        description="[x][y]: x's win rate against y (ties half); null where they never met."
+    )
+    battle_matrix: list[list[int]]
+    rules: str = RULES
+
+
+class CriterionOut(BaseModel):
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+class QualityRowOut(BaseModel):
+    variant: str
+    ratings: int
+    criteria: dict[str, CriterionOut]
+
+
+def _filters(
+    since: datetime | None,
+    until: datetime | None,
+    mode: Literal["arena", "named"] | None,
+    rag: bool | None,
+    rater: str | None,
+) -> Filters:
+    return Filters(since=since, until=until, mode=mode, rag=rag, rater=rater)
+
+
+def leaderboard_router(store: Store) -> APIRouter:
+    router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
+
+    @router.get("")
+    async def preference(
+        since: datetime | None = None,
+        until: datetime | None = None,
+        mode: Literal["arena", "named"] | None = None,
+        rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
+        rater: str | None = None,
+    ) -> LeaderboardOut:
+        board = await asyncio.to_thread(
+            leaderboard, store, _filters(since, until, mode, rag, rater)
+        )
+        return LeaderboardOut(
+            rows=[
+                RowOut(
+                    variant=r.model,
+                    rank=r.rank,
+                    rating=round(r.rating, 2),
+                    ci_low=round(r.low, 2),
+                    ci_high=round(r.high, 2),
+                    battles=r.battles,
+                    win_rate=r.win_rate,
+                    elo=None if r.elo is None else round(r.elo, 2),
+                )
+                for r in board.rows
+            ],
+            battles=board.battles,
+            variants=board.models,
+            win_matrix=[
+                [None if math.isnan(v) else float(v) for v in row] for row in board.win_matrix
+            ],
+            battle_matrix=[[int(v) for v in row] for row in board.battle_matrix],
+        )
+
+    @router.get("/quality")
+    async def quality(
+        mode: Literal["arena", "named"] | None = None, rag: bool | None = None
+    ) -> list[QualityRowOut]:
+        rows = await asyncio.to_thread(rubric_quality, store, _filters(None, None, mode, rag, None))
+        return [
+            QualityRowOut(
+                variant=r.variant,
+                ratings=r.ratings,
+                criteria={
+                    c: CriterionOut(mean=e.mean, ci_low=e.low, ci_high=e.high, n=e.n)
+                    for c, e in r.criteria.items()
+                },
+            )
+            for r in rows
+        ]
+
+    return router
