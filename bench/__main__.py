@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench.bench_rag",
     "bench.bench_metrics",
     "bench.bench_batch",
+    "bench.bench_leaderboard",
 ]
 
 

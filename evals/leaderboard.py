@@ -62,6 +62,35 @@ class PairCounts:
         return cls.from_cells({k: (c[0], c[1], c[2]) for k, c in counts.items()})
 
     @classmethod
+    def from_codes(
+        cls,
+        models: Sequence[str],
+        a: NDArray[np.int64],
+        b: NDArray[np.int64],
+        outcome: NDArray[np.int64],
+    ) -> PairCounts:
+        """From one row per vote as integer arrays (model indices; outcome 0 = a won,
+        1 = b won, 2 = tie), counted with numpy rather than a Python loop."""
+        n = len(models)
+        first, second = np.minimum(a, b), np.maximum(a, b)
+        flipped = a > b
+        code = np.where(outcome == 2, 2, np.where(flipped, 1 - outcome, outcome))
+        keep = first != second
+        cell = (first * n + second) * 3 + code
+        counts = np.bincount(cell[keep], minlength=n * n * 3).reshape(n * n, 3)
+        pairs = np.flatnonzero(counts.sum(axis=1))
+        return cls.from_cells(
+            {
+                (models[p // n], models[p % n]): (
+                    float(counts[p, 0]),
+                    float(counts[p, 1]),
+                    float(counts[p, 2]),
+                )
+                for p in pairs
+            }
+        )
+
+    @classmethod
     def from_cells(cls, cells: dict[tuple[str, str], tuple[float, float, float]]) -> PairCounts:
         """From {(model_x, model_y): (x wins, y wins, ties)} as a GROUP BY query gives."""
         merged: dict[tuple[str, str], list[float]] = {}

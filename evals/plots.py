@@ -79,3 +79,24 @@ def latency_vs_quality(summaries: Sequence[SideSummary], metric: str) -> bytes |
     ax.set_title(f"Latency vs {metric}")
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
+    """Heat map of win rates: row model's win rate against the column model."""
+    if not models:
+        return None
+    import numpy as np
+
+    data = np.asarray(rates, dtype=float)
+    size = max(3.5, 0.6 * len(models) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0, vmax=1)
+    ax.set_xticks(range(len(models)), labels=models, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(models)), labels=models, fontsize=8)
+    for (y, x), value in np.ndenumerate(data):
+        if not np.isnan(value):
+            ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xlabel("against")
+    ax.set_title("Win rate (row vs column, ties count half)")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return _png(fig)

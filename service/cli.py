@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -613,6 +614,81 @@ def eval_gate(
         console.print(f"[red]gate failed[/red]: {', '.join(failed)}")
         raise typer.Exit(1)
     console.print("[green]gate passed[/green]")
+
+
+@app.command("leaderboard")
+@friendly_errors
+def leaderboard_cmd(
+    mode: Annotated[
+        str | None, typer.Option(help="arena (blind votes) or named; default both.")
+    ] = None,
+    rag: Annotated[
+        bool | None, typer.Option("--rag/--no-rag", help="Only turns with / without RAG.")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Votes from this date (UTC), e.g. 2026-11-01.")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="Votes before this date (UTC).")] = None,
+    rater: Annotated[str | None, typer.Option(help="One rater's votes only.")] = None,
+) -> None:
+    """Variants ranked by human preference (Bradley-Terry with 95% CIs, Elo), then their
+    rubric scores (absolute quality)."""
+    from service.leaderboard import Filters, leaderboard, rubric_quality
+
+    if mode not in (None, "arena", "named"):
+        raise ArbiterError(
+            f"unknown mode {mode!r}", code="invalid_option", hint="Use arena or named."
+        )
+    filters = Filters(
+        since=since and since.replace(tzinfo=since.tzinfo or UTC),
+        until=until and until.replace(tzinfo=until.tzinfo or UTC),
+        mode=mode,  # type: ignore[arg-type]
+        rag=rag,
+        rater=rater,
+    )
+    with _open_store(Settings()) as store:
+        board = leaderboard(store, filters)
+        quality = rubric_quality(store, filters)
+    if not board.rows:
+        console.print("No votes yet (with these filters). Vote in the page, then try again.")
+        return
+    table = Table(
+        "rank",
+        "variant",
+        "rating",
+        "95% CI",
+        "battles",
+        "win rate",
+        "Elo",
+        title=f"Preference: {board.battles} battles",
+    )
+    for r in board.rows:
+        table.add_row(
+            str(r.rank),
+            r.model,
+            f"{r.rating:.0f}",
+            f"{r.low:.0f} to {r.high:.0f}",
+            str(r.battles),
+            "—" if r.win_rate is None else f"{r.win_rate:.0%}",
+            "—" if r.elo is None else f"{r.elo:.0f}",
+        )
+    console.print(table)
+    if quality:
+        rubric = Table(
+            "variant",
+            "ratings",
+            "helpfulness",
+            "honesty",
+            "harmlessness",
+            title="Rubric (1-5, mean [95% CI])",
+        )
+        for q in quality:
+            rubric.add_row(
+                q.variant,
+                str(q.ratings),
+                *(q.criteria[c].fmt(2) for c in ("helpfulness", "honesty", "harmlessness")),
+            )
+        console.print(rubric)
 
 
 def main() -> None:  # pragma: no cover - console script entry

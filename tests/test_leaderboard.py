@@ -111,3 +111,16 @@ def test_counts_are_the_same_whichever_way_a_pair_is_written() -> None:
     ]
     empty = build(PairCounts.from_battles([]))
     assert empty.rows == [] and empty.battles == 0
+
+
+def test_counting_arrays_gives_the_same_cells_as_counting_battles() -> None:
+    models, battles = synthetic(5, 2000, seed=4)
+    index = {m: k for k, m in enumerate(models)}
+    a = np.array([index[x] for x, _, _ in battles])
+    b = np.array([index[y] for _, y, _ in battles])
+    outcome = np.array([{"a": 0, "b": 1, "tie": 2}[o] for _, _, o in battles])
+    fast = PairCounts.from_codes(models, a, b, outcome)
+    slow = PairCounts.from_battles(battles)
+    assert fast.models == slow.models
+    for name in ("i", "j", "wins", "losses", "ties"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name

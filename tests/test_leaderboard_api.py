@@ -97,3 +97,59 @@ def test_quality_view_uses_each_raters_latest_rating(live: LiveServer) -> None:
     assert rows["alpha"]["criteria"]["honesty"]["n"] == 2
     assert rows["beta"]["criteria"]["helpfulness"]["mean"] == 2.0
     assert rows["beta"]["criteria"]["harmlessness"]["mean"] is None  # never rated: no number
+
+
+def test_leaderboard_command(runtime: Runtime, live: LiveServer, tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = live.url
+    for _ in range(4):
+        vote(url, turn(url, ["alpha", "beta"]), "a")
+    t = turn(url, ["beta", "gamma"])
+    vote(url, t, "b")
+    httpx.post(
+        f"{url}/api/turns/{t}/labels",
+        json={"rater": "r1", "ratings": [{"pane": 1, "helpfulness": 4}]},
+    )
+    store = runtime.store
+    database_url = store.url
+    if store.schema:  # the test's PostgreSQL schema, as the connection's search path
+        database_url += f"?options=-csearch_path%3D{store.schema}"
+    env = {**os.environ, "ARBITER_DATABASE_URL": database_url, "COLUMNS": "160"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "leaderboard"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    alpha = next(line for line in lines if "│ alpha" in line)
+    assert "│ 1 " in alpha or alpha.strip().startswith("│ 1")
+    assert "Preference: 5 battles" in result.stdout
+    assert "Rubric" in result.stdout and "4.00" in result.stdout
+
+
+def test_leaderboard_tab(live_ui: LiveServer) -> None:
+    from gradio_client import Client
+    from PIL import Image
+
+    url = live_ui.url
+    for winner in ("a", "a", "b"):
+        vote(url, turn(url, ["alpha", "beta"]), winner)
+    vote(url, turn(url, ["alpha", "gamma"], mode="arena"), "tie")
+    c = Client(url, verbose=False)
+    preference, heat, quality, note = c.predict("all", "all", "", api_name="/leaderboard")
+    rows = preference["data"]
+    assert [r[1] for r in rows][0] == "alpha" and len(rows) == 3
+    assert note.startswith("4 battles.")
+    with Image.open(heat) as img:
+        assert img.format in ("PNG", "WEBP") and img.size[0] > 200
+    arena_only = c.predict("arena", "all", "", api_name="/leaderboard")
+    assert {r[1] for r in arena_only[0]["data"]} == {"alpha", "gamma"}
+    bad_date = c.predict("all", "all", "last week", api_name="/leaderboard")
+    assert bad_date[3] == {"__type__": "update"}  # a bad date changes nothing (and warns)

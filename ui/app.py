@@ -1,5 +1,5 @@
-"""The page: Arena (blind), Side by side (named), History, Documents and Evaluations
-tabs, mounted at `/`."""
+"""The page: Arena (blind), Side by side (named), History, Documents, Leaderboard and
+Evaluations tabs, mounted at `/`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ui.board import collection_names
 from ui.documents import build_documents
 from ui.evaluations import build_evaluations
 from ui.history import build_history
+from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
 
 CSS = """
@@ -48,6 +49,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 load_history, history_inputs, history_outputs = build_history(runtime, rater)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 load_documents, documents_inputs, documents_outputs = build_documents(runtime)
+            with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
+                load_board, board_inputs, board_outputs = build_leaderboard(runtime)
             with gr.Tab("Evaluations", id="evaluations") as evals_tab:
                 load_evals, evals_inputs, evals_outputs = build_evaluations(runtime)
 
@@ -63,6 +66,7 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         documents_tab.select(
             load_documents, documents_inputs, documents_outputs, api_visibility="private"
         )
+        leaderboard_tab.select(load_board, board_inputs, board_outputs, api_visibility="private")
         evals_tab.select(load_evals, evals_inputs, evals_outputs, api_visibility="private")
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
         # Restore the name typed last time; with none saved, leave the box alone (the user

@@ -123,6 +123,7 @@ def _answer_out(
 class Store:
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
+        self.schema = schema
         self.engine = make_engine(url, schema=schema)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -1,0 +1,90 @@
+"""The Leaderboard tab: preference ranking (Bradley-Terry, 95% CIs, Elo), the win-rate heat
+map, and absolute quality (rubric means with CIs), with filters."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from evals import plots
+from service.api.leaderboard import RULES
+from service.leaderboard import Filters, leaderboard, rubric_quality
+from service.runtime import Runtime
+
+PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
+QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]
+ANY = "all"
+
+
+def _filters(mode: str, rag: str, since: str) -> Filters:
+    start = None
+    if since.strip():
+        start = datetime.fromisoformat(since.strip())
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    return Filters(
+        since=start,
+        mode=None if mode == ANY else mode,  # type: ignore[arg-type]
+        rag={"with RAG": True, "without RAG": False}.get(rag),
+    )
+
+
+def tables(runtime: Runtime, mode: str, rag: str, since: str) -> tuple[Any, Any, Any, str]:
+    filters = _filters(mode, rag, since)
+    board = leaderboard(runtime.store, filters)
+    quality = rubric_quality(runtime.store, filters)
+    preference = [
+        [
+            r.rank,
+            r.model,
+            round(r.rating),
+            f"{r.low:.0f} to {r.high:.0f}",
+            r.battles,
+            "" if r.win_rate is None else f"{r.win_rate:.0%}",
+            "" if r.elo is None else round(r.elo),
+        ]
+        for r in board.rows
+    ]
+    absolute = [
+        [q.variant, q.ratings, *(q.criteria[c].fmt(2) for c in QUALITY_COLUMNS[2:])]
+        for q in quality
+    ]
+    png = plots.win_matrix(board.models, board.win_matrix)
+    heat = Image.open(io.BytesIO(png)) if png else None
+    note = f"{board.battles} battles. {RULES}" if board.rows else "No votes with these filters yet."
+    return preference, heat, absolute, note
+
+
+def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
+    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    with gr.Row(equal_height=True):
+        mode = gr.Radio([ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="lb-mode")
+        rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")
+        since = gr.Textbox(label="Since (YYYY-MM-DD, UTC)", elem_id="lb-since", max_length=32)
+        refresh = gr.Button("Refresh", elem_id="lb-refresh")
+    note = gr.Markdown(elem_id="lb-note")
+    gr.Markdown("### Preference (human votes)")
+    preference = gr.Dataframe(
+        headers=PREFERENCE_COLUMNS, interactive=False, elem_id="lb-preference"
+    )
+    heat = gr.Image(label="Win rates", type="pil", interactive=False, elem_id="lb-heat")
+    gr.Markdown("### Absolute quality (rubric ratings, 1-5)")
+    quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
+
+    async def load(m: str, r: str, s: str) -> tuple[Any, ...]:
+        try:
+            return await asyncio.to_thread(tables, runtime, m, r, s)
+        except ValueError:
+            gr.Warning("Write the date as YYYY-MM-DD.")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    inputs = [mode, rag, since]
+    outputs = [preference, heat, quality, note]
+    refresh.click(load, inputs, outputs, api_name="leaderboard")
+    for control in (mode, rag):
+        control.change(load, inputs, outputs, api_visibility="private")
+    return load, inputs, outputs
