@@ -78,7 +78,7 @@ class PairCounts:
         keep = first != second
         cell = (first * n + second) * 3 + code
         counts = np.bincount(cell[keep], minlength=n * n * 3).reshape(n * n, 3)
-        pairs = np.flatnonzero(counts.sum(axis=1))
+        pairs = [int(p) for p in np.flatnonzero(counts.sum(axis=1))]
         return cls.from_cells(
             {
                 (models[p // n], models[p % n]): (

@@ -145,7 +145,8 @@ def test_leaderboard_tab(live_ui: LiveServer) -> None:
     c = Client(url, verbose=False)
     preference, heat, quality, note = c.predict("all", "all", "", api_name="/leaderboard")
     rows = preference["data"]
-    assert [r[1] for r in rows][0] == "alpha" and len(rows) == 3
+    assert rows[0][1] == "alpha" and len(rows) == 3
+    assert {r[0] for r in quality["data"]} == set()  # nobody rated yet
     assert note.startswith("4 battles.")
     with Image.open(heat) as img:
         assert img.format in ("PNG", "WEBP") and img.size[0] > 200
