@@ -691,6 +691,88 @@ def leaderboard_cmd(
         console.print(rubric)
 
 
+@app.command("export")
+@friendly_errors
+def export_cmd(
+    format: Annotated[
+        str,
+        typer.Argument(
+            help="trl-preference, trl-kto, reward-pairs, hh-rlhf, bedrock-dpo or bedrock-sft."
+        ),
+    ],
+    out: Annotated[
+        str, typer.Option(help="A .jsonl or .parquet path, or s3://bucket/key.jsonl.")
+    ] = "",
+    mode: Annotated[str | None, typer.Option(help="arena or named; default both.")] = None,
+    rag: Annotated[
+        bool | None, typer.Option("--rag/--no-rag", help="Turns with / without RAG.")
+    ] = None,
+    since: Annotated[datetime | None, typer.Option(help="Labels from this date (UTC).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Labels before this date (UTC).")] = None,
+    rater: Annotated[str | None, typer.Option(help="One rater's labels only.")] = None,
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", "-v", help="Only answers of these variants.")
+    ] = None,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of prompts in a test split (0: none).")
+    ] = 0.0,
+    exclude_ties: Annotated[bool, typer.Option(help="KTO: leave out ties and both-bad.")] = False,
+    redact: Annotated[
+        bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
+    ] = True,
+    dry_run: Annotated[bool, typer.Option(help="Count and check; write nothing.")] = False,
+) -> None:
+    """Votes, ratings and ideal answers as a training dataset, with provenance."""
+    from service.exports import ExportOptions, export, prepare
+    from service.leaderboard import Filters
+
+    if mode not in (None, "arena", "named"):
+        raise ArbiterError(
+            f"unknown mode {mode!r}", code="invalid_option", hint="Use arena or named."
+        )
+    if not out and not dry_run:
+        raise ArbiterError(
+            "where to?", code="invalid_option", hint="Give --out PATH, or --dry-run."
+        )
+    options = ExportOptions(
+        format=format,
+        filters=Filters(
+            since=since and since.replace(tzinfo=since.tzinfo or UTC),
+            until=until and until.replace(tzinfo=until.tzinfo or UTC),
+            mode=mode,  # type: ignore[arg-type]
+            rag=rag,
+            rater=rater,
+        ),
+        variants=tuple(variant or ()),
+        exclude_ties=exclude_ties,
+        redact=redact,
+        test_fraction=test_fraction,
+    )
+    with _open_store(Settings()) as store:
+        if dry_run:
+            _, summary = prepare(store, options)
+        else:
+            s3 = None
+            if out.startswith("s3://"):
+                from service.retrieval import s3_client
+
+                s3 = s3_client()
+            summary = export(store, options, out, s3=s3)
+    table = Table("", "", title=f"{format}{' (dry run: nothing written)' if dry_run else ''}")
+    table.add_row("records", str(summary.records))
+    for name, value in (
+        ("splits", summary.splits),
+        ("balance", summary.balance),
+        ("skipped", summary.skipped),
+        ("redacted", summary.redactions),
+    ):
+        table.add_row(name, ", ".join(f"{k}: {v}" for k, v in value.items()) or "—")
+    table.add_row("duplicates dropped", str(summary.duplicates))
+    for path in summary.files:
+        table.add_row("wrote", path)
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app()

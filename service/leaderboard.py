@@ -56,7 +56,8 @@ class Filters:
         return query
 
 
-def _live() -> Any:
+def live_votes() -> Any:
+    """A condition: votes not replaced by their rater's later vote."""
     superseded = select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None))
     return VoteRow.id.not_in(superseded)
 
@@ -71,7 +72,7 @@ def pair_counts(store: Store, filters: Filters = Filters()) -> PairCounts:
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
         .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
-        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), _live())
+        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), live_votes())
         .group_by(first.variant_name, second.variant_name, VoteRow.outcome)
     )
     cells: dict[tuple[str, str], list[float]] = {}
@@ -90,7 +91,7 @@ def _ranking_battles(s: Any, filters: Filters) -> list[Battle]:
         select(VoteRow.turn_id, VoteRow.ranking)
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(VoteRow.outcome == "ranking", _live())
+        .where(VoteRow.outcome == "ranking", live_votes())
         .order_by(VoteRow.created_at, VoteRow.id)
     )
     rankings = s.execute(filters.apply(query)).all()
@@ -121,7 +122,7 @@ def battles_in_order(store: Store, filters: Filters = Filters()) -> list[Battle]
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
         .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
-        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), _live())
+        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), live_votes())
         .order_by(VoteRow.created_at, VoteRow.id)
     )
     with store.session() as s:

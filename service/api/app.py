@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
 from service.api.evals import evals_router
+from service.api.exports import exports_router
 from service.api.leaderboard import leaderboard_router
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
@@ -207,6 +208,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(documents_router(runtime.library))
     app.include_router(evals_router(runtime))
     app.include_router(leaderboard_router(runtime.store))
+    app.include_router(exports_router(runtime.store))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

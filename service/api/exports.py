@@ -1,0 +1,57 @@
+"""Exports over HTTP: a dry-run summary, or the records as JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from service.exports import ExportOptions, prepare
+from service.leaderboard import Filters
+from service.schemas import ErrorResponse
+from service.store import Store
+
+_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorResponse}}
+
+
+def exports_router(store: Store) -> APIRouter:
+    router = APIRouter(prefix="/api/exports", tags=["exports"])
+
+    @router.get("/{format}", responses=_ERRORS)
+    async def export(
+        format: str,
+        mode: Literal["arena", "named"] | None = None,
+        rag: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        rater: str | None = None,
+        variant: list[str] = Query(default_factory=list),
+        exclude_ties: bool = False,
+        redact: bool = True,
+        dry_run: bool = Query(False, description="Only the summary: counts, balance, skips."),
+    ) -> Response:
+        """Labels as training data: one JSON record per line (Bedrock formats: the records
+        only; their provenance is in the dry-run summary's rules and the CLI's sidecar)."""
+        options = ExportOptions(
+            format=format,
+            filters=Filters(since=since, until=until, mode=mode, rag=rag, rater=rater),
+            variants=tuple(variant),
+            exclude_ties=exclude_ties,
+            redact=redact,
+        )
+        splits, summary = await asyncio.to_thread(prepare, store, options)
+        if dry_run:
+            return Response(json.dumps(summary.__dict__), media_type="application/json")
+        rows = [r.get("record", r) if "record" in r else r for r in splits.get("all", [])]
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        return Response(
+            body,
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{format}.jsonl"'},
+        )
+
+    return router
