@@ -230,3 +230,19 @@ def test_export_command(runtime: Runtime, labelled: LiveServer, tmp_path: Path) 
     assert unknown.returncode == 1 and "unknown export format" in unknown.stderr
     no_out = arbiter("trl-kto")
     assert no_out.returncode == 1 and "--out" in no_out.stderr
+
+
+def test_export_tab(labelled: LiveServer, live_ui: LiveServer) -> None:
+    from gradio_client import Client
+
+    c = Client(live_ui.url, verbose=False)
+    dry = c.predict("trl-kto", "all", 0, False, True, api_name="/export_dry_run")
+    assert "**10 records** of `trl-kto`. Dry run, nothing written." in dry
+    assert "desirable: 5" in dry and "EMAIL: " in dry
+    summary, files = c.predict(
+        "trl-preference", ".parquet", "all", 0, False, True, api_name="/export"
+    )
+    assert "**5 records**" in summary and "Written." in summary
+    assert len(files) == 1
+    data = Dataset.from_parquet(files[0])
+    assert len(data) == 5 and "chosen" in data.column_names

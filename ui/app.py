@@ -1,5 +1,5 @@
-"""The page: Arena (blind), Side by side (named), History, Documents, Leaderboard and
-Evaluations tabs, mounted at `/`."""
+"""The page: Arena (blind), Side by side (named), History, Documents, Leaderboard, Export
+and Evaluations tabs, mounted at `/`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ui.arena import build_arena
 from ui.board import collection_names
 from ui.documents import build_documents
 from ui.evaluations import build_evaluations
+from ui.exports import build_exports
 from ui.history import build_history
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
@@ -51,6 +52,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 load_documents, documents_inputs, documents_outputs = build_documents(runtime)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 load_board, board_inputs, board_outputs = build_leaderboard(runtime)
+            with gr.Tab("Export", id="export"):
+                build_exports(runtime)
             with gr.Tab("Evaluations", id="evaluations") as evals_tab:
                 load_evals, evals_inputs, evals_outputs = build_evaluations(runtime)
 
