@@ -15,6 +15,7 @@ BENCHMARKS = [
     "bench.bench_metrics",
     "bench.bench_batch",
     "bench.bench_leaderboard",
+    "bench.bench_votes",
 ]
 
 

@@ -136,6 +136,18 @@ class VoteIn(_Request):
     )
 
 
+class BatchVoteIn(VoteIn):
+    turn_id: str = Field(min_length=1, max_length=64)
+
+
+class VoteBatchIn(_Request):
+    votes: list[BatchVoteIn] = Field(min_length=1, max_length=1000)
+
+
+class VoteBatchOut(BaseModel):
+    votes: list[VoteOut]
+
+
 class VariantOut(BaseModel):
     name: str
     description: str

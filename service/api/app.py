@@ -28,9 +28,12 @@ from service.schemas import (
     LabelsOut,
     TurnOut,
     VariantOut,
+    VoteBatchIn,
+    VoteBatchOut,
     VoteIn,
     VoteOut,
 )
+from service.store import votes
 from service.variants import Variant
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -198,6 +201,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def cast_vote(turn_id: str, vote: VoteIn) -> VoteOut:
         await engine.turn_stored(turn_id)
         return await asyncio.to_thread(store.cast_vote, turn_id, vote)
+
+    @app.post("/api/votes", tags=["votes"], status_code=201, responses=_ERRORS)
+    async def cast_votes(batch: VoteBatchIn) -> VoteBatchOut:
+        """Up to 1,000 votes on any turns in one transaction (all or nothing; a bad vote
+        is named by its index). Same rules as one vote; idempotency keys make retries safe."""
+        for turn_id in {v.turn_id for v in batch.votes}:
+            await engine.turn_stored(turn_id)
+        return VoteBatchOut(votes=await asyncio.to_thread(votes.cast_votes, store, batch.votes))
 
     @app.get("/api/turns/{turn_id}/votes", tags=["votes"], responses=_ERRORS)
     async def vote_history(turn_id: str) -> list[VoteOut]:

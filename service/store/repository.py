@@ -83,7 +83,26 @@ class TurnStart:
     history: list[list[Message]]  # per pane: earlier user prompts and that pane's answers
 
 
-def _vote_out(row: VoteRow) -> VoteOut:
+def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
+    """The ranking to store (None unless the outcome is a ranking); a clear error for a
+    vote that does not fit a turn with `panes` answers."""
+    if vote.outcome == "ranking":
+        if vote.ranking is None or sorted(vote.ranking) != list(range(panes)):
+            raise InvalidRequest(
+                f"a ranking must list every pane 0..{panes - 1} exactly once, best first",
+                code="invalid_ranking",
+            )
+        return list(vote.ranking)
+    if vote.ranking is not None:
+        raise InvalidRequest(
+            "`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking"
+        )
+    if vote.outcome in ("a", "b") and panes < 2:
+        raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
+    return None
+
+
+def vote_out(row: VoteRow) -> VoteOut:
     return VoteOut(
         id=row.id,
         turn_id=row.turn_id,
@@ -347,7 +366,7 @@ class Store:
                     _answer_out(a, with_request=with_request, scores=scores.get(a.id))
                     for a in turn.answers
                 ],
-                vote=_vote_out(vote) if vote else None,
+                vote=vote_out(vote) if vote else None,
                 retrieval=turn.retrieval,
             )
 
@@ -433,7 +452,7 @@ class Store:
                         select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
                     )
                     if row is not None:
-                        return _vote_out(row)
+                        return vote_out(row)
             raise
 
     def _cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
@@ -443,23 +462,9 @@ class Store:
                     select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
                 )
                 if row is not None:
-                    return _vote_out(row)
+                    return vote_out(row)
             turn = self._ended_turn(s, turn_id, action="Vote")
-            panes = len(turn.answers)
-            ranking = None
-            if vote.outcome == "ranking":
-                if vote.ranking is None or sorted(vote.ranking) != list(range(panes)):
-                    raise InvalidRequest(
-                        f"a ranking must list every pane 0..{panes - 1} exactly once, best first",
-                        code="invalid_ranking",
-                    )
-                ranking = list(vote.ranking)
-            elif vote.ranking is not None:
-                raise InvalidRequest(
-                    "`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking"
-                )
-            elif vote.outcome in ("a", "b") and panes < 2:
-                raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
+            ranking = check_vote(vote, len(turn.answers))
             previous = self._current_vote(s, turn_id, vote.rater)
             row = VoteRow(
                 turn_id=turn_id,
@@ -471,7 +476,7 @@ class Store:
             )
             s.add(row)
             s.flush()
-            return _vote_out(row)
+            return vote_out(row)
 
     def save_labels(self, turn_id: str, labels: LabelsIn) -> LabelsOut:
         """Rubric ratings, a comment and an ideal answer, in one transaction (append-only)."""
@@ -532,4 +537,4 @@ class Store:
                 .where(VoteRow.turn_id == turn_id)
                 .order_by(VoteRow.created_at, VoteRow.id)
             )
-            return [_vote_out(r) for r in rows]
+            return [vote_out(r) for r in rows]

@@ -1,0 +1,152 @@
+"""Vote ingestion: votes/s through the HTTP API (`POST /api/votes`, batches of 500, four
+client threads, `arbiter serve` in its own process) on SQLite and on PostgreSQL, vs a raw
+SQL insert loop (SQLAlchemy executemany, batches of 500) on the same database. Every vote
+is counted afterwards. Goal: ≥ 2,000 votes/s on SQLite, ≥ 5,000 on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from bench._report import header, line, verdict
+from service.ids import new_id, utcnow
+from service.store import Store
+from service.store.tables import VoteRow
+from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
+
+VOTES = int(os.environ.get("BENCH_VOTES", "20000"))
+BATCH = 500
+THREADS = 4
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_DB = "arbiter_bench_votes"
+
+
+def _through_api(url: str) -> float:
+    with httpx.Client(timeout=60) as client:
+        turn_ids = [
+            client.post(f"{url}/api/compare", json={"prompt": "q", "variants": ["a", "b"]}).json()[
+                "id"
+            ]
+            for _ in range(20)
+        ]
+    votes = [
+        {
+            "turn_id": turn_ids[k % len(turn_ids)],
+            "outcome": ("a", "b", "tie")[k % 3],
+            "rater": f"rater-{k}",
+            "idempotency_key": f"bench-{k}",
+        }
+        for k in range(VOTES)
+    ]
+    batches = [votes[i : i + BATCH] for i in range(0, VOTES, BATCH)]
+    failures: list[int] = []
+
+    def send(part: list[list[dict[str, str]]]) -> None:
+        with httpx.Client(timeout=120) as client:
+            for batch in part:
+                r = client.post(f"{url}/api/votes", json={"votes": batch})
+                if r.status_code != 201:
+                    failures.append(r.status_code)
+
+    threads = [threading.Thread(target=send, args=(batches[t::THREADS],)) for t in range(THREADS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} batches failed: {failures[:5]}")
+    return elapsed
+
+
+def _raw(database_url: str) -> float:
+    """The baseline: the same number of vote rows inserted straight into the table."""
+    store = Store(database_url)
+    with store.session() as s:
+        turn_id = s.execute(sa.text("SELECT id FROM turns LIMIT 1")).scalar_one()
+    rows = [
+        {
+            "id": new_id(),
+            "turn_id": turn_id,
+            "outcome": "a",
+            "ranking": None,
+            "rater": f"raw-{k}",
+            "supersedes_id": None,
+            "idempotency_key": f"raw-{k}",
+            "created_at": utcnow(),
+        }
+        for k in range(VOTES)
+    ]
+    started = time.perf_counter()
+    for i in range(0, VOTES, BATCH):
+        with store.session() as s:
+            s.execute(sa.insert(VoteRow), rows[i : i + BATCH])
+    elapsed = time.perf_counter() - started
+    store.dispose()
+    return elapsed
+
+
+def _count(database_url: str) -> int:
+    store = Store(database_url)
+    with store.session() as s:
+        n = int(
+            s.execute(sa.text("SELECT count(*) FROM votes WHERE rater LIKE 'rater-%'")).scalar_one()
+        )
+    store.dispose()
+    return n
+
+
+def _run(name: str, database_url: str, base_url: str, home: Path, goal: float) -> None:
+    (home / "arbiter.toml").write_text(openai_variants_toml(base_url))
+    env = {
+        "ARBITER_DATABASE_URL": database_url,
+        "ARBITER_RAG_SAMPLE_CORPUS": "false",
+        "ARBITER_ONLINE_METRICS": "",
+    }
+    with arbiter_process(home, env=env) as url:
+        api = _through_api(url)
+    stored = _count(database_url)
+    raw = _raw(database_url)
+    rate, raw_rate = VOTES / api, VOTES / raw
+    line(f"{name}: through the API", f"{rate:,.0f} votes/s ({api:.2f} s for {VOTES:,})")
+    line(f"{name}: raw insert loop", f"{raw_rate:,.0f} votes/s")
+    line(f"{name}: API ÷ raw", f"{rate / raw_rate:.3f}")
+    line(f"{name}: votes stored", f"{stored:,} of {VOTES:,}")
+    verdict(rate >= goal and stored == VOTES, f"≥ {goal:,.0f} votes/s on {name}, nothing lost")
+
+
+def main() -> None:
+    header(f"Vote ingestion: {VOTES:,} votes in batches of {BATCH}, {THREADS} client threads")
+    with fake_openai_process(tokens=2) as base_url, tempfile.TemporaryDirectory() as tmp:
+        sqlite_home = Path(tmp, "sqlite")
+        sqlite_home.mkdir()
+        _run("SQLite", f"sqlite:///{sqlite_home / 'arbiter.db'}", base_url, sqlite_home, 2000)
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB}"))
+            conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
+        pg_home = Path(tmp, "pg")
+        pg_home.mkdir()
+        try:
+            _run(
+                "PostgreSQL",
+                f"postgresql://postgres@127.0.0.1:5432/{PG_DB}",
+                base_url,
+                pg_home,
+                5000,
+            )
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
