@@ -1,4 +1,5 @@
-"""Blind battles: which two variants face each other next."""
+"""Blind battles: which two variants face each other next, and what of a turn may be
+shown before someone has voted on it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from service.errors import ConfigError
+from service.schemas import TurnOut
 
 
 def choose_pair(
@@ -32,3 +34,25 @@ def choose_pair(
     weights = [1.0 / (1 + counts.get(p, 0)) for p in pairs]
     a, b = sorted(rng.choices(pairs, weights=weights, k=1)[0])
     return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+def blind(turn: TurnOut) -> TurnOut:
+    """Arena turns keep their variants secret until someone has voted on them."""
+    if turn.mode != "arena" or turn.vote is not None:
+        return turn
+    return hide_variants(turn)
+
+
+def hide_variants(turn: TurnOut) -> TurnOut:
+    """The turn with its answers anonymous (a rater who has not voted on it yet)."""
+    hidden = [
+        a.model_copy(
+            update={
+                "variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}",
+                "request": None,
+                "context_refs": None,  # whether a pane got context can tell the variants apart
+            }
+        )
+        for a in turn.answers
+    ]
+    return turn.model_copy(update={"answers": hidden})

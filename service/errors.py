@@ -34,6 +34,11 @@ class NotFound(ArbiterError):
     http_status = 404
 
 
+class Forbidden(ArbiterError):
+    code = "forbidden"
+    http_status = 403
+
+
 class Conflict(ArbiterError):
     code = "conflict"
     http_status = 409

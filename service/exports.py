@@ -3,7 +3,8 @@ into records (`evals.exports`), redacted, validated, split by prompt, and writte
 or Parquet, to a path or to S3.
 
 Rules, stated once (they are also in every summary):
-- only live votes count (a rater's changed vote replaces their earlier one);
+- only live votes count (a rater's changed vote replaces their earlier one), and labels a
+  reviewer rejected are left out;
 - the prompt is the conversation as the user wrote it: earlier prompts, the chosen pane's
   earlier answers, then this prompt; system prompts and retrieved context are variant
   settings, kept in the provenance (with the RAG chunk ids);
@@ -43,9 +44,12 @@ from evals.exports import (
 )
 from service.errors import InvalidRequest
 from service.leaderboard import Filters, live_votes
+from service.reviews import rejected
 from service.store import Store
 from service.store.tables import (
     AnswerRow,
+    CampaignItemRow,
+    CampaignRow,
     ConversationRow,
     IdealAnswerRow,
     RatingRow,
@@ -110,13 +114,15 @@ def _side(answer: AnswerRow) -> dict[str, Any]:
     }
 
 
-def _provenance(turn: TurnRow, vote: VoteRow | None, **sides: AnswerRow) -> dict[str, Any]:
+def _provenance(
+    turn: TurnRow, vote: VoteRow | None, campaign: str | None = None, **sides: AnswerRow
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "turn_id": turn.id,
         "conversation_id": turn.conversation_id,
         "mode": turn.conversation.mode,
         "turn_created_at": turn.created_at.isoformat(),
-        "campaign": None,
+        "campaign": campaign,
     }
     if vote is not None:
         out |= {
@@ -133,6 +139,7 @@ def _provenance(turn: TurnRow, vote: VoteRow | None, **sides: AnswerRow) -> dict
 class _Gatherer:
     def __init__(self, store: Store, options: ExportOptions, summary: ExportSummary) -> None:
         self.store, self.options, self.summary = store, options, summary
+        self.campaigns: dict[str, str] = {}  # turn id -> campaign name
 
     def skip(self, reason: str) -> None:
         self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + 1
@@ -157,11 +164,22 @@ class _Gatherer:
             .where(TurnRow.id.in_(ids))
             .options(selectinload(TurnRow.answers), selectinload(TurnRow.conversation))
         )
+        self.campaigns = dict(
+            s.execute(
+                select(CampaignItemRow.turn_id, CampaignRow.name)
+                .join(CampaignRow, CampaignRow.id == CampaignItemRow.campaign_id)
+                .where(CampaignItemRow.turn_id.in_(ids))
+            ).all()
+        )
         return {t.id: t for t in rows}
 
     def _rubric(self, s: Any, answer_ids: set[str]) -> dict[str, float]:
         totals: dict[str, list[float]] = {}
-        for r in s.scalars(select(RatingRow).where(RatingRow.answer_id.in_(answer_ids))):
+        for r in s.scalars(
+            select(RatingRow).where(
+                RatingRow.answer_id.in_(answer_ids), RatingRow.id.not_in(rejected("rating"))
+            )
+        ):
             for v in (r.helpfulness, r.honesty, r.harmlessness):
                 if v is not None:
                     totals.setdefault(r.answer_id, []).append(float(v))
@@ -224,7 +242,9 @@ class _Gatherer:
                 _prompt(turn, chosen),
                 chosen.text,
                 rejected.text,
-                _provenance(turn, vote, chosen=chosen, rejected=rejected),
+                _provenance(
+                    turn, vote, self.campaigns.get(turn.id), chosen=chosen, rejected=rejected
+                ),
                 margin,
             )
 
@@ -253,7 +273,7 @@ class _Gatherer:
                 _prompt(turn, answer),
                 answer.text,
                 label,
-                _provenance(turn, vote, answer=answer),
+                _provenance(turn, vote, self.campaigns.get(turn.id), answer=answer),
             )
 
     def _demonstrations(self, s: Any) -> Iterator[Demonstration]:
@@ -278,7 +298,7 @@ class _Gatherer:
             if not ideal.text.strip():
                 self.skip("empty ideal answer")
                 continue
-            provenance = _provenance(turn, None, based_on=base) | {
+            provenance = _provenance(turn, None, self.campaigns.get(turn.id), based_on=base) | {
                 "ideal_answer_id": ideal.id,
                 "rater": ideal.rater,
                 "written_at": ideal.created_at.isoformat(),

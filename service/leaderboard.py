@@ -23,8 +23,17 @@ from evals.leaderboard import (
     online_elo,
 )
 from evals.report import Estimate, bootstrap_mean
+from service.reviews import rejected
 from service.store import Store
-from service.store.tables import AnswerRow, ConversationRow, RatingRow, TurnRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    CampaignItemRow,
+    CampaignRow,
+    ConversationRow,
+    RatingRow,
+    TurnRow,
+    VoteRow,
+)
 
 Q = TypeVar("Q", bound=Select)
 
@@ -39,6 +48,7 @@ class Filters:
     mode: Literal["arena", "named"] | None = None
     rag: bool | None = None  # True: turns with retrieved context only; False: without
     rater: str | None = None
+    campaign: str | None = None  # only turns of this campaign's items
 
     def apply(self, query: Q) -> Q:
         if self.since is not None:
@@ -53,13 +63,22 @@ class Filters:
             query = query.where(TurnRow.retrieval.is_(None))
         if self.rater is not None:
             query = query.where(VoteRow.rater == self.rater)
+        if self.campaign is not None:
+            query = query.where(
+                TurnRow.id.in_(
+                    select(CampaignItemRow.turn_id)
+                    .join(CampaignRow, CampaignRow.id == CampaignItemRow.campaign_id)
+                    .where(CampaignRow.name == self.campaign)
+                )
+            )
         return query
 
 
 def live_votes() -> Any:
-    """A condition: votes not replaced by their rater's later vote."""
+    """A condition: votes that count — not replaced by their rater's later vote, and not
+    rejected by a reviewer."""
     superseded = select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None))
-    return VoteRow.id.not_in(superseded)
+    return VoteRow.id.not_in(superseded) & VoteRow.id.not_in(rejected("vote"))
 
 
 def pair_counts(store: Store, filters: Filters = Filters()) -> PairCounts:
@@ -159,6 +178,7 @@ def rubric_quality(store: Store, filters: Filters = Filters()) -> list[QualityRo
         .join(AnswerRow, AnswerRow.id == RatingRow.answer_id)
         .join(TurnRow, TurnRow.id == RatingRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(RatingRow.id.not_in(rejected("rating")))
         .order_by(RatingRow.created_at, RatingRow.id)
     )
     filters = Filters(None, None, filters.mode, filters.rag, None)  # dates/rater are of votes

@@ -12,11 +12,13 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
+from service.api.campaigns import campaigns_router
 from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
 from service.api.evals import evals_router
 from service.api.exports import exports_router
 from service.api.leaderboard import leaderboard_router
+from service.arena import blind
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict
 from service.providers import probe_model
@@ -39,23 +41,6 @@ from service.variants import Variant
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 409, 413, 422, 502, 503)
 }
-
-
-def blind(turn: TurnOut) -> TurnOut:
-    """Arena turns keep their variants secret until someone has voted on them."""
-    if turn.mode != "arena" or turn.vote is not None:
-        return turn
-    hidden = [
-        a.model_copy(
-            update={
-                "variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}",
-                "request": None,
-                "context_refs": None,  # whether a pane got context can tell the variants apart
-            }
-        )
-        for a in turn.answers
-    ]
-    return turn.model_copy(update={"answers": hidden})
 
 
 def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
@@ -220,6 +205,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(evals_router(runtime))
     app.include_router(leaderboard_router(runtime.store))
     app.include_router(exports_router(runtime.store))
+    app.include_router(campaigns_router(runtime))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

@@ -29,6 +29,7 @@ def exports_router(store: Store) -> APIRouter:
         since: datetime | None = None,
         until: datetime | None = None,
         rater: str | None = None,
+        campaign: str | None = None,
         variant: list[str] = Query(default_factory=list),
         exclude_ties: bool = False,
         redact: bool = True,
@@ -38,7 +39,9 @@ def exports_router(store: Store) -> APIRouter:
         only; their provenance is in the dry-run summary's rules and the CLI's sidecar)."""
         options = ExportOptions(
             format=format,
-            filters=Filters(since=since, until=until, mode=mode, rag=rag, rater=rater),
+            filters=Filters(
+                since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign
+            ),
             variants=tuple(variant),
             exclude_ties=exclude_ties,
             redact=redact,

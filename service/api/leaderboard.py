@@ -62,8 +62,9 @@ def _filters(
     mode: Literal["arena", "named"] | None,
     rag: bool | None,
     rater: str | None,
+    campaign: str | None = None,
 ) -> Filters:
-    return Filters(since=since, until=until, mode=mode, rag=rag, rater=rater)
+    return Filters(since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign)
 
 
 def leaderboard_router(store: Store) -> APIRouter:
@@ -76,9 +77,10 @@ def leaderboard_router(store: Store) -> APIRouter:
         mode: Literal["arena", "named"] | None = None,
         rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
         rater: str | None = None,
+        campaign: str | None = None,
     ) -> LeaderboardOut:
         board = await asyncio.to_thread(
-            leaderboard, store, _filters(since, until, mode, rag, rater)
+            leaderboard, store, _filters(since, until, mode, rag, rater, campaign)
         )
         return LeaderboardOut(
             rows=[

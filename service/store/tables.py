@@ -215,3 +215,58 @@ class JobRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RaterRow(Base):
+    """Someone who labels: a rater, a reviewer (may accept or reject labels) or an admin."""
+
+    __tablename__ = "raters"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # rater | reviewer | admin
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignRow(Base):
+    """A labelling assignment: prompts x variants, each item judged by K raters."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    variants: Mapped[list[Any]]
+    raters_per_item: Mapped[int] = mapped_column(Integer)
+    raters: Mapped[list[Any] | None] = mapped_column(JSON)  # None: anyone may take part
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CampaignItemRow(Base):
+    """One prompt put to one pair (or set) of variants; its answers are a turn, generated
+    once and judged by every rater of the item."""
+
+    __tablename__ = "campaign_items"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    variants: Mapped[list[Any]]
+    turn_id: Mapped[str | None] = mapped_column(ForeignKey("turns.id"), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelReviewRow(Base):
+    """A reviewer's decision on a label (a vote or a rating): accepted or rejected.
+    Append-only; the latest decision counts. Rejected labels stay stored, and are left out
+    of exports and rankings."""
+
+    __tablename__ = "label_reviews"
+    __table_args__ = (Index("ix_label_reviews_label", "label_kind", "label_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    label_kind: Mapped[str] = mapped_column(String(16))  # vote | rating
+    label_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
+    reviewer: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

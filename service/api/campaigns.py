@@ -1,0 +1,145 @@
+"""Campaigns, raters and reviews over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from service import campaigns, reviews
+from service.arena import hide_variants
+from service.errors import InvalidRequest
+from service.runtime import Runtime
+from service.schemas import ErrorResponse
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorResponse} for s in (403, 404, 409, 422)
+}
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=5000)
+    variants: list[str] = Field(min_length=2, max_length=4)
+    raters_per_item: int = Field(default=3, ge=1, le=50)
+    raters: list[str] | None = Field(
+        default=None, description="Who may take part (default: anyone)."
+    )
+    prompts: list[str] = Field(default_factory=list, max_length=campaigns.MAX_ITEMS)
+    from_traffic: int | None = Field(
+        default=None,
+        ge=1,
+        le=campaigns.MAX_ITEMS,
+        description="Take the latest N distinct prompts people asked, instead of `prompts`.",
+    )
+
+
+class RaterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    role: Literal["rater", "reviewer", "admin"] = "rater"
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label_kind: Literal["vote", "rating"]
+    label_id: str = Field(min_length=1, max_length=36)
+    status: Literal["accepted", "rejected"]
+    reviewer: str = Field(min_length=1, max_length=128)
+    note: str | None = Field(default=None, max_length=5000)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def campaigns_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["campaigns"])
+    store = runtime.store
+
+    @router.post("/api/campaigns", status_code=201, responses=_ERRORS)
+    async def create(body: CampaignIn) -> dict[str, Any]:
+        """Store the campaign; its answers are generated in the background."""
+        prompts = body.prompts
+        if body.from_traffic:
+            prompts = await asyncio.to_thread(
+                campaigns.prompts_from_traffic, store, body.from_traffic
+            )
+        if not prompts:
+            raise InvalidRequest("give `prompts` or `from_traffic`", code="invalid_campaign")
+        spec = campaigns.CampaignSpec(
+            name=body.name,
+            variants=body.variants,
+            prompts=prompts,
+            raters_per_item=body.raters_per_item,
+            raters=body.raters,
+            description=body.description,
+        )
+        await asyncio.to_thread(campaigns.create, runtime, spec)
+
+        async def answer_items() -> None:
+            await campaigns.generate(runtime, body.name)
+
+        task = asyncio.create_task(answer_items())
+        runtime.background.add(task)  # held until done: the loop keeps weak references
+        task.add_done_callback(runtime.background.discard)
+        return {"name": body.name, "items": len(prompts)}
+
+    @router.get("/api/campaigns")
+    async def list_all() -> list[dict[str, Any]]:
+        return await asyncio.to_thread(campaigns.list_campaigns, store)
+
+    @router.get("/api/campaigns/{name}", responses=_ERRORS)
+    async def status(name: str) -> dict[str, Any]:
+        """Progress (per campaign and per rater) and agreement (Fleiss' kappa, Krippendorff's
+        alpha, each rater's Cohen's kappa against the majority; far-off raters flagged)."""
+        return _plain(await asyncio.to_thread(campaigns.status, store, name))
+
+    @router.get("/api/campaigns/{name}/next", responses=_ERRORS)
+    async def next_item(name: str, rater: str) -> Response:
+        """The next item for this rater (its blind turn: vote on it as usual); 204 when done."""
+        found = await asyncio.to_thread(campaigns.next_item, runtime, name, rater)
+        if found is None:
+            return Response(status_code=204)
+        return Response(
+            content=json.dumps(
+                {**found, "turn": hide_variants(found["turn"]).model_dump(mode="json")}
+            ),
+            media_type="application/json",
+        )
+
+    @router.post("/api/raters", status_code=201, tags=["raters"], responses=_ERRORS)
+    async def set_rater(body: RaterIn) -> dict[str, Any]:
+        return await asyncio.to_thread(reviews.set_rater, store, body.name, body.role)
+
+    @router.get("/api/raters", tags=["raters"])
+    async def raters() -> list[dict[str, Any]]:
+        return await asyncio.to_thread(reviews.list_raters, store)
+
+    @router.post("/api/reviews", status_code=201, tags=["raters"], responses=_ERRORS)
+    async def review(body: ReviewIn) -> dict[str, Any]:
+        """Accept or reject a vote or rating; rejected labels leave exports and rankings."""
+        row = await asyncio.to_thread(
+            reviews.review,
+            store,
+            body.label_kind,
+            body.label_id,
+            body.status,
+            body.reviewer,
+            body.note,
+        )
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+    return router
