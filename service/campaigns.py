@@ -110,9 +110,10 @@ def _campaign(store: Store, name: str) -> CampaignRow:
     return row
 
 
-async def generate(runtime: Runtime, name: str) -> int:
-    """Answer every item that has no answers yet; returns how many were answered. An item
-    whose turn fails to start keeps the error and is tried again on the next call."""
+async def generate(runtime: Runtime, name: str, *, limit: int | None = None) -> int:
+    """Answer the items that have no answers yet (at most `limit`); returns how many were
+    answered. An item whose turn fails to start keeps the error and is tried again on the
+    next call."""
     campaign = await asyncio.to_thread(_campaign, runtime.store, name)
     with runtime.store.session() as s:
         todo = list(
@@ -122,6 +123,7 @@ async def generate(runtime: Runtime, name: str) -> int:
                     CampaignItemRow.campaign_id == campaign.id, CampaignItemRow.turn_id.is_(None)
                 )
                 .order_by(CampaignItemRow.position)
+                .limit(limit)
             )
         )
     done = 0

@@ -30,6 +30,10 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 eval_app = typer.Typer(help="Batch evaluation runs.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+campaign_app = typer.Typer(help="Labelling campaigns.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+rater_app = typer.Typer(help="Raters and their roles.", no_args_is_help=True)
+app.add_typer(rater_app, name="rater")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -771,6 +775,130 @@ def export_cmd(
     for path in summary.files:
         table.add_row("wrote", path)
     console.print(table)
+
+
+@campaign_app.command("create")
+@friendly_errors
+def campaign_create(
+    name: Annotated[str, typer.Argument(help="A unique name.")],
+    variant: Annotated[list[str], typer.Option("--variant", "-v", help="2 to 4 variants.")],
+    prompts: Annotated[
+        Path | None, typer.Option(help="A .jsonl or .csv dataset; its prompts are the items.")
+    ] = None,
+    from_traffic: Annotated[
+        int | None, typer.Option(help="Or: the latest N distinct prompts people asked.")
+    ] = None,
+    raters_per_item: Annotated[int, typer.Option("--raters-per-item", "-k", min=1)] = 3,
+    rater: Annotated[
+        list[str] | None, typer.Option("--rater", help="Who may take part (default: anyone).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the raters should look for.")] = "",
+) -> None:
+    """Create a campaign and generate the answers of its items (progress bar)."""
+    from evals.datasets import DatasetError, load_dataset
+    from service import campaigns
+    from service.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging("warning", json=settings.log_json)
+    runtime = build_runtime(settings)
+    try:
+        if from_traffic:
+            items = campaigns.prompts_from_traffic(runtime.store, from_traffic)
+        elif prompts is not None:
+            try:
+                items = [e.prompt for e in load_dataset(prompts).examples]
+            except DatasetError as exc:
+                raise ArbiterError(str(exc), code="invalid_dataset") from None
+        else:
+            raise ArbiterError(
+                "no prompts", code="invalid_option", hint="Give --prompts FILE or --from-traffic N."
+            )
+        campaigns.create(
+            runtime,
+            campaigns.CampaignSpec(
+                name=name,
+                variants=variant,
+                prompts=items,
+                raters_per_item=raters_per_item,
+                raters=rater or None,
+                description=description,
+            ),
+        )
+        with _progress("answering") as bar:
+            task = bar.add_task("", total=len(items))
+
+            async def answer() -> int:
+                done = 0
+                for _ in items:  # one item per call, so the bar moves
+                    step = await campaigns.generate(runtime, name, limit=1)
+                    if step == 0:
+                        break
+                    done += step
+                    bar.advance(task)
+                return done
+
+            answered = asyncio.run(answer())
+    finally:
+        runtime.close()
+    console.print(
+        f"campaign [bold]{name}[/]: {len(items)} items, {answered} answered, "
+        f"{raters_per_item} raters each",
+        highlight=False,
+    )
+
+
+@campaign_app.command("status")
+@friendly_errors
+def campaign_status(name: Annotated[str, typer.Argument(help="The campaign.")]) -> None:
+    """Progress and agreement of a campaign."""
+    from service import campaigns
+
+    with _open_store(Settings()) as store:
+        st = campaigns.status(store, name)
+    console.print(
+        f"[bold]{st['name']}[/]: {st['completed']}/{st['items']} items complete "
+        f"({st['progress']:.0%} of the labels), {st['answered']} answered",
+        highlight=False,
+    )
+    table = Table(
+        "labels", "items", "raters", "Fleiss' kappa", "Krippendorff's alpha", title="Agreement"
+    )
+    for kind, a in st["agreement"].items():
+        table.add_row(
+            kind,
+            str(a.items),
+            str(a.raters),
+            "—" if a.fleiss_kappa is None else f"{a.fleiss_kappa:.3f}",
+            "—" if a.alpha is None else f"{a.alpha:.3f}",
+        )
+    console.print(table)
+    raters = Table(
+        "rater", "votes", "agrees with majority", "Cohen's kappa", "flag", title="Raters (votes)"
+    )
+    for r in st["agreement"]["votes"].per_rater:
+        raters.add_row(
+            r.rater,
+            str(st["votes_per_rater"].get(r.rater, 0)),
+            "—" if r.agreement is None else f"{r.agreement:.0%}",
+            "—" if r.kappa is None else f"{r.kappa:.3f}",
+            "[red]far below the others[/red]" if r.flagged else "",
+        )
+    console.print(raters)
+
+
+@rater_app.command("set")
+@friendly_errors
+def rater_set(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option(help="rater, reviewer or admin.")] = "rater",
+) -> None:
+    """Create a rater or change their role (reviewers may accept or reject labels)."""
+    from service.reviews import set_rater
+
+    with _open_store(Settings()) as store:
+        set_rater(store, name, role)  # type: ignore[arg-type]
+    console.print(f"{name}: {role}")
 
 
 def main() -> None:  # pragma: no cover - console script entry

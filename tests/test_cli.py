@@ -304,3 +304,40 @@ def test_eval_run_out_of_the_box_uses_the_bundled_dataset_and_sample_corpus(
     assert not any(
         "Lumen" in str(r["messages"]) for r in fake_openai.requests if r["model"] == "m2"
     )
+
+
+def test_campaign_commands(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.models["m1"] = Script(tokens=["One."])
+    fake_openai.models["m2"] = Script(tokens=["Two."])
+    fake_variants(tmp_path, fake_openai)
+    data = tmp_path / "prompts.csv"
+    data.write_text("prompt\nName a colour.\nName a fruit.\n")
+    created = run(
+        [
+            "campaign",
+            "create",
+            "fruits",
+            "-v",
+            "one",
+            "-v",
+            "two",
+            "--prompts",
+            str(data),
+            "-k",
+            "2",
+        ],
+        tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "fruits: 2 items, 2 answered, 2 raters each" in created.stdout
+    status = run(["campaign", "status", "fruits"], tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "0/2 items complete" in status.stdout and "Fleiss' kappa" in status.stdout
+    again = run(
+        ["campaign", "create", "fruits", "-v", "one", "-v", "two", "--prompts", str(data)], tmp_path
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
+    role = run(["rater", "set", "rev", "--role", "reviewer"], tmp_path)
+    assert role.returncode == 0 and "rev: reviewer" in role.stdout
+    bad = run(["rater", "set", "rev", "--role", "boss"], tmp_path)
+    assert bad.returncode == 1 and "unknown role" in bad.stderr
