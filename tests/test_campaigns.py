@@ -144,3 +144,33 @@ def test_campaign_rules_and_errors(
     assert create(prompts=[]).status_code == 422
     assert create(prompts=["  "]).status_code == 422
     assert httpx.get(f"{url}/api/campaigns/none").status_code == 404
+
+
+def test_campaign_tab(
+    runtime: Runtime, live_ui: LiveServer, wait_for: Callable[[Callable[[], bool], float], None]
+) -> None:
+    from gradio_client import Client
+
+    url = live_ui.url
+    httpx.post(
+        f"{url}/api/campaigns",
+        json={
+            "name": "tab",
+            "variants": ["alpha", "beta"],
+            "prompts": ["P one", "P two"],
+            "raters_per_item": 1,
+        },
+    ).raise_for_status()
+    wait_for(lambda: httpx.get(f"{url}/api/campaigns/tab").json()["answered"] == 2, 30)
+    c = Client(url, verbose=False)
+    first = c.predict("tab", "ann", api_name="/campaign_next")
+    text = first if isinstance(first, str) else first[0]
+    assert "**Item 1**" in text and "P one" in text and "Answer A" in text
+    assert "alpha" not in text and "beta" not in text  # anonymous
+    second = c.predict("tab", "ann", api_name="/campaign_vote_a")
+    text = second if isinstance(second, str) else second[0]
+    assert "**Item 2**" in text and "you judged 1" in text
+    done = c.predict("tab", "ann", api_name="/campaign_vote_tie")
+    text = done if isinstance(done, str) else done[0]
+    assert "Nothing left for you" in text and "2/2 items complete" in text
+    assert httpx.get(f"{url}/api/campaigns/tab").json()["votes_per_rater"] == {"ann": 2}

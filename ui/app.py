@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from service.runtime import Runtime
 from ui.arena import build_arena
 from ui.board import collection_names
+from ui.campaign import build_campaign
 from ui.documents import build_documents
 from ui.evaluations import build_evaluations
 from ui.exports import build_exports
@@ -50,6 +51,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 load_history, history_inputs, history_outputs = build_history(runtime, rater)
             with gr.Tab("Documents", id="documents") as documents_tab:
                 load_documents, documents_inputs, documents_outputs = build_documents(runtime)
+            with gr.Tab("Campaign", id="campaign") as campaign_tab:
+                load_campaigns, campaign_inputs, campaign_outputs = build_campaign(runtime, rater)
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 load_board, board_inputs, board_outputs = build_leaderboard(runtime)
             with gr.Tab("Export", id="export"):
@@ -68,6 +71,9 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
             tab.select(collection_choices, None, [board.collection], api_visibility="private")
         documents_tab.select(
             load_documents, documents_inputs, documents_outputs, api_visibility="private"
+        )
+        campaign_tab.select(
+            load_campaigns, campaign_inputs, campaign_outputs, api_visibility="private"
         )
         leaderboard_tab.select(load_board, board_inputs, board_outputs, api_visibility="private")
         evals_tab.select(load_evals, evals_inputs, evals_outputs, api_visibility="private")

@@ -1,0 +1,105 @@
+"""The Campaign tab: a rater works through a labelling campaign, one blind item at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import gradio as gr
+
+from service import campaigns
+from service.arena import hide_variants
+from service.errors import ArbiterError
+from service.runtime import Runtime
+from service.schemas import VoteIn
+from ui.format import PANE_LETTERS, escape
+
+OUTCOMES = [
+    ("a", "A is better"),
+    ("b", "B is better"),
+    ("tie", "Tie"),
+    ("both_bad", "Both are bad"),
+]
+
+
+def _item_markdown(found: dict[str, Any] | None, progress: str) -> str:
+    if found is None:
+        return f"Nothing left for you in this campaign. Thank you!  \n{progress}"
+    turn = hide_variants(found["turn"])
+    parts = [
+        f"**Item {found['position'] + 1}** · {progress}",
+        f"### Prompt\n\n{escape(turn.prompt)}",
+    ]
+    for a in turn.answers:
+        body = escape(a.text) if a.text else "*(no text)*"
+        parts.append(f"#### Answer {PANE_LETTERS[a.pane]}\n\n{body}")
+    return "\n\n".join(parts)
+
+
+def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
+    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    gr.Markdown(
+        "Pick a campaign and judge its items one by one. The models stay anonymous; each "
+        "item is judged by several raters. Type your name at the top first."
+    )
+    with gr.Row(equal_height=True):
+        name = gr.Dropdown([], label="Campaign", elem_id="campaign-name", allow_custom_value=True)
+        start = gr.Button("Start / next item", variant="primary", elem_id="campaign-next")
+    item = gr.Markdown(elem_id="campaign-item")
+    with gr.Row():
+        buttons = {o: gr.Button(label, elem_id=f"campaign-vote-{o}") for o, label in OUTCOMES}
+    turn_id = gr.State(None)
+
+    def progress(campaign: str, who: str) -> str:
+        st = campaigns.status(runtime.store, campaign)
+        mine = st["votes_per_rater"].get(who, 0)
+        return f"{st['completed']}/{st['items']} items complete · you judged {mine}"
+
+    async def load() -> Any:
+        names = [
+            c["name"] for c in await asyncio.to_thread(campaigns.list_campaigns, runtime.store)
+        ]
+        return gr.Dropdown(choices=names, value=names[0] if names else None)
+
+    async def next_item(campaign: str | None, who: str) -> tuple[Any, Any]:
+        who = (who or "").strip()
+        if not campaign or not who:
+            gr.Warning("Choose a campaign and type your name first.")
+            return gr.skip(), gr.skip()
+        try:
+            found = await asyncio.to_thread(campaigns.next_item, runtime, campaign, who)
+            text = _item_markdown(found, await asyncio.to_thread(progress, campaign, who))
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return gr.skip(), gr.skip()
+        return text, (found["turn"].id if found else None)
+
+    def voter(outcome: str) -> Any:
+        async def vote(campaign: str | None, who: str, current: str | None) -> tuple[Any, Any]:
+            who = (who or "").strip()
+            if current is None or not who:
+                gr.Warning("Load an item first.")
+                return gr.skip(), gr.skip()
+            try:
+                await asyncio.to_thread(
+                    runtime.store.cast_vote,
+                    current,
+                    VoteIn(outcome=outcome, rater=who, idempotency_key=f"campaign:{current}:{who}"),  # type: ignore[arg-type]
+                )
+            except ArbiterError as exc:
+                gr.Warning(f"{exc.message} {exc.hint}".strip())
+                return gr.skip(), gr.skip()
+            return await next_item(campaign, who)
+
+        return vote
+
+    start.click(next_item, [name, rater], [item, turn_id], api_name="campaign_next")
+    for outcome, button in buttons.items():
+        button.click(
+            voter(outcome),
+            [name, rater, turn_id],
+            [item, turn_id],
+            api_name=f"campaign_vote_{outcome}",
+            trigger_mode="once",
+        )
+    return load, [], [name]
