@@ -721,6 +721,11 @@ def export_cmd(
         float, typer.Option(min=0.0, max=0.9, help="Share of prompts in a test split (0: none).")
     ] = 0.0,
     exclude_ties: Annotated[bool, typer.Option(help="KTO: leave out ties and both-bad.")] = False,
+    min_agreement: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Leave out turns whose raters agree less (0-1)."),
+    ] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's labels.")] = None,
     redact: Annotated[
         bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
     ] = True,
@@ -746,9 +751,11 @@ def export_cmd(
             mode=mode,  # type: ignore[arg-type]
             rag=rag,
             rater=rater,
+            campaign=campaign,
         ),
         variants=tuple(variant or ()),
         exclude_ties=exclude_ties,
+        min_agreement=min_agreement,
         redact=redact,
         test_fraction=test_fraction,
     )

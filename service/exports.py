@@ -14,6 +14,8 @@ Rules, stated once (they are also in every summary):
   both-bad both undesirable (unless ties are excluded); in a ranking the first is
   desirable and the last not;
 - SFT: each ideal answer written by a rater;
+- minimum agreement: a turn's agreement is the share of its live votes equal to its most
+  common vote (one vote: full agreement); turns below the minimum are left out;
 - the margin of a pair is the difference of the two answers' mean rubric scores (all
   criteria, all raters), 0 when either is unrated."""
 
@@ -66,6 +68,7 @@ class ExportOptions:
     filters: Filters = field(default_factory=Filters)
     variants: tuple[str, ...] = ()  # only records whose answers all come from these
     exclude_ties: bool = False
+    min_agreement: float | None = None  # share of a turn's raters siding with its majority
     redact: bool = True
     test_fraction: float = 0.0  # > 0: train and test files, split by prompt
 
@@ -78,6 +81,8 @@ class ExportOptions:
             )
         if not 0 <= self.test_fraction < 1:
             raise InvalidRequest("the test fraction must be in [0, 1)", code="invalid_split")
+        if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
+            raise InvalidRequest("the minimum agreement must be in [0, 1]", code="invalid_filter")
 
 
 @dataclass
@@ -158,6 +163,21 @@ class _Gatherer:
         )
         return list(s.scalars(self.options.filters.apply(query)))
 
+    def _agreed(self, votes: list[VoteRow]) -> list[VoteRow]:
+        """Votes on turns whose raters agree enough: the share of the turn's votes equal
+        to its most common vote (a turn with one vote agrees fully)."""
+        by_turn: dict[str, list[str]] = {}
+        for v in votes:
+            by_turn.setdefault(v.turn_id, []).append(f"{v.outcome}:{v.ranking}")
+        share = {
+            t: Counter(outcomes).most_common(1)[0][1] / len(outcomes)
+            for t, outcomes in by_turn.items()
+        }
+        kept = [v for v in votes if share[v.turn_id] >= (self.options.min_agreement or 0.0)]
+        for _ in range(len(votes) - len(kept)):
+            self.skip("below the minimum agreement")
+        return kept
+
     def _turns(self, s: Any, ids: set[str]) -> dict[str, TurnRow]:
         rows = s.scalars(
             select(TurnRow)
@@ -192,6 +212,8 @@ class _Gatherer:
                 yield from self._demonstrations(s)
                 return
             votes = self._votes(s)
+            if self.options.min_agreement is not None:
+                votes = self._agreed(votes)
             turns = self._turns(s, {v.turn_id for v in votes})
             rubric = (
                 self._rubric(s, {a.id for t in turns.values() for a in t.answers})

@@ -246,3 +246,25 @@ def test_export_tab(labelled: LiveServer, live_ui: LiveServer) -> None:
     assert len(files) == 1
     data = Dataset.from_parquet(files[0])
     assert len(data) == 5 and "chosen" in data.column_names
+
+
+def test_minimum_agreement_leaves_out_disputed_turns(runtime: Runtime, live: LiveServer) -> None:
+    url = live.url
+    disputed = compare(url, "Disputed", ["alpha", "beta"])["id"]
+    for rater, outcome in (("r1", "a"), ("r2", "b"), ("r3", "a")):
+        vote(url, disputed, outcome, rater=rater)
+    clear = compare(url, "Clear", ["alpha", "beta"])["id"]
+    for rater in ("r1", "r2"):
+        vote(url, clear, "b", rater=rater)
+
+    def turns(minimum: float | None) -> set[str]:
+        splits, _ = prepare(runtime.store, ExportOptions("trl-kto", min_agreement=minimum))
+        return {r["provenance"]["turn_id"] for r in splits.get("all", [])}
+
+    assert turns(None) == {disputed, clear}
+    assert turns(0.6) == {disputed, clear}  # 2 of 3 agree: 0.67
+    assert turns(0.7) == {clear}
+    skipped = prepare(runtime.store, ExportOptions("trl-kto", min_agreement=0.7))[1].skipped
+    assert skipped["below the minimum agreement"] == 3
+    bad = httpx.get(f"{url}/api/exports/trl-kto", params={"min_agreement": 2})
+    assert bad.status_code == 422

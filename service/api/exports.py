@@ -32,6 +32,7 @@ def exports_router(store: Store) -> APIRouter:
         campaign: str | None = None,
         variant: list[str] = Query(default_factory=list),
         exclude_ties: bool = False,
+        min_agreement: float | None = Query(None, ge=0, le=1),
         redact: bool = True,
         dry_run: bool = Query(False, description="Only the summary: counts, balance, skips."),
     ) -> Response:
@@ -44,6 +45,7 @@ def exports_router(store: Store) -> APIRouter:
             ),
             variants=tuple(variant),
             exclude_ties=exclude_ties,
+            min_agreement=min_agreement,
             redact=redact,
         )
         splits, summary = await asyncio.to_thread(prepare, store, options)
