@@ -122,6 +122,8 @@ def test_phone_width_keeps_both_panes_readable(server: tuple[str, Path], page: P
     # Panes stack instead of squeezing: each uses most of the width.
     assert a["width"] > 300 and b["width"] > 300
     assert b["y"] > a["y"]
+    # Nothing (such as the row of tab buttons) makes the page wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_rag_in_the_side_by_side_view_and_the_documents_tab(

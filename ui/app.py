@@ -22,6 +22,11 @@ CSS = """
 .pane { min-width: min(280px, 100%) !important; }
 #arena-status, #named-status { min-height: 1.5em; }
 footer { display: none !important; }
+/* Many tabs: on a narrow screen the tab buttons wrap instead of widening the page. */
+.tab-wrapper { max-width: 100%; height: auto !important; }
+.tab-container { flex-wrap: wrap !important; height: auto !important; max-width: 100%; }
+#header { flex-wrap: wrap; }
+#header-title { min-width: min(300px, 100%) !important; flex: 1 1 300px !important; }
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """
@@ -32,8 +37,11 @@ THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 def build_ui(runtime: Runtime) -> gr.Blocks:
     with gr.Blocks(title="Arbiter", analytics_enabled=False) as demo:
         saved_rater = gr.BrowserState("", storage_key="arbiter-rater")
-        with gr.Row(equal_height=True):
-            gr.Markdown("## Arbiter\nCompare models side by side and say which answer is better.")
+        with gr.Row(equal_height=True, elem_id="header"):
+            gr.Markdown(
+                "## Arbiter\nCompare models side by side and say which answer is better.",
+                elem_id="header-title",
+            )
             rater = gr.Textbox(
                 label="Your name (stored with your votes)",
                 placeholder="anonymous",
