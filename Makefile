@@ -24,6 +24,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install --quiet -c constraints.txt -e '.[test]'
+	# TRL for its dataset checks on exports; --no-deps: its `accelerate` would pull in torch.
+	$(PIP) install --quiet --no-deps -c constraints.txt trl
 	touch $@
 
 install: $(VENV)/.installed

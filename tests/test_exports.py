@@ -86,6 +86,14 @@ def test_preference_pairs_keep_history_provenance_and_margin(
     assert data.column_names == ["prompt", "chosen", "rejected", "provenance"]
     records = rows(tmp_path / "p.jsonl")
     assert all(validate("trl-preference", r) == [] for r in records)
+    # TRL's own checks: conversational, the prompt already split out, and unpairing (what
+    # its KTO path does to a preference dataset) works on it.
+    from trl.data_utils import is_conversational, maybe_extract_prompt, unpair_preference_dataset
+
+    assert all(is_conversational(r) for r in records)
+    assert all(maybe_extract_prompt(r)["prompt"] == r["prompt"] for r in records)
+    unpaired = unpair_preference_dataset(data.remove_columns("provenance"))
+    assert len(unpaired) == 2 * len(records) and set(unpaired["label"]) == {True, False}
     follow = next(r for r in records if r["prompt"][-1]["content"] == "And in red?")
     # Multi-turn: the first prompt and the chosen pane's (beta's) first answer come first.
     assert [m["role"] for m in follow["prompt"]] == ["user", "assistant", "user"]
@@ -118,6 +126,9 @@ def test_kto_labels_follow_the_stated_rules(
     summary = export(runtime.store, ExportOptions("trl-kto"), str(out))
     data = Dataset.from_parquet(str(out))
     assert set(data.column_names) == {"prompt", "completion", "label", "provenance"}
+    from trl.data_utils import is_conversational
+
+    assert all(is_conversational(row) for row in data)
     # A/B: 2 + 2; tie: 2 desirable; both bad: 2 undesirable; ranking: first and last.
     assert len(data) == 10 and summary.balance == {"desirable": 5, "undesirable": 5}
     assert all(isinstance(json.loads(p)["turn_id"], str) for p in data["provenance"])
