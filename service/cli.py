@@ -634,6 +634,8 @@ def leaderboard_cmd(
     ] = None,
     until: Annotated[datetime | None, typer.Option(help="Votes before this date (UTC).")] = None,
     rater: Annotated[str | None, typer.Option(help="One rater's votes only.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only turns with this tag (category).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's votes.")] = None,
 ) -> None:
     """Variants ranked by human preference (Bradley-Terry with 95% CIs, Elo), then their
     rubric scores (absolute quality)."""
@@ -649,6 +651,8 @@ def leaderboard_cmd(
         mode=mode,  # type: ignore[arg-type]
         rag=rag,
         rater=rater,
+        tag=tag,
+        campaign=campaign,
     )
     with _open_store(Settings()) as store:
         board = leaderboard(store, filters)
@@ -726,6 +730,7 @@ def export_cmd(
         typer.Option(min=0.0, max=1.0, help="Leave out turns whose raters agree less (0-1)."),
     ] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's labels.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only turns with this tag (category).")] = None,
     redact: Annotated[
         bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
     ] = True,
@@ -752,6 +757,7 @@ def export_cmd(
             rag=rag,
             rater=rater,
             campaign=campaign,
+            tag=tag,
         ),
         variants=tuple(variant or ()),
         exclude_ties=exclude_ties,

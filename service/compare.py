@@ -151,6 +151,7 @@ class CompareEngine:
                     mode=req.mode,
                     rater=req.rater,
                     retrieval=stored_retrieval,
+                    tags=req.tags,
                 )
             )
             position = 0
@@ -162,6 +163,7 @@ class CompareEngine:
                 req.prompt,
                 regenerate=req.regenerate,
                 retrieval=stored_retrieval,
+                tags=req.tags,
             )
             conversation_id, turn_id, history, position = (
                 start.conversation_id,

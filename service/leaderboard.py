@@ -32,6 +32,7 @@ from service.store.tables import (
     ConversationRow,
     RatingRow,
     TurnRow,
+    TurnTagRow,
     VoteRow,
 )
 
@@ -49,6 +50,7 @@ class Filters:
     rag: bool | None = None  # True: turns with retrieved context only; False: without
     rater: str | None = None
     campaign: str | None = None  # only turns of this campaign's items
+    tag: str | None = None  # only turns with this tag
 
     def apply(self, query: Q) -> Q:
         if self.since is not None:
@@ -63,6 +65,10 @@ class Filters:
             query = query.where(TurnRow.retrieval.is_(None))
         if self.rater is not None:
             query = query.where(VoteRow.rater == self.rater)
+        if self.tag is not None:
+            query = query.where(
+                TurnRow.id.in_(select(TurnTagRow.turn_id).where(TurnTagRow.tag == self.tag))
+            )
         if self.campaign is not None:
             query = query.where(
                 TurnRow.id.in_(

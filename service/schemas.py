@@ -55,6 +55,12 @@ class CompareRequest(_Request):
         "prompt (the old turn is kept, marked replaced).",
     )
     rag: RagRequest | None = Field(default=None, description="Augment with retrieved context.")
+    tags: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$")]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Categories of this turn (e.g. coding, support): leaderboard and "
+        "export filters.",
+    )
 
 
 AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]
@@ -119,6 +125,7 @@ class TurnOut(BaseModel):
     answers: list[AnswerOut]
     vote: VoteOut | None = None
     retrieval: dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list)
 
 
 VoteOutcome = Literal["a", "b", "tie", "both_bad", "ranking"]

@@ -143,14 +143,43 @@ def test_leaderboard_tab(live_ui: LiveServer) -> None:
         vote(url, turn(url, ["alpha", "beta"]), winner)
     vote(url, turn(url, ["alpha", "gamma"], mode="arena"), "tie")
     c = Client(url, verbose=False)
-    preference, heat, quality, note = c.predict("all", "all", "", api_name="/leaderboard")
+    preference, heat, quality, note = c.predict("all", "all", "", "", api_name="/leaderboard")
     rows = preference["data"]
     assert rows[0][1] == "alpha" and len(rows) == 3
     assert {r[0] for r in quality["data"]} == set()  # nobody rated yet
     assert note.startswith("4 battles.")
     with Image.open(heat) as img:
         assert img.format in ("PNG", "WEBP") and img.size[0] > 200
-    arena_only = c.predict("arena", "all", "", api_name="/leaderboard")
+    arena_only = c.predict("arena", "all", "", "", api_name="/leaderboard")
     assert {r[1] for r in arena_only[0]["data"]} == {"alpha", "gamma"}
-    bad_date = c.predict("all", "all", "last week", api_name="/leaderboard")
+    bad_date = c.predict("all", "all", "last week", "", api_name="/leaderboard")
     assert bad_date[3] == {"__type__": "update"}  # a bad date changes nothing (and warns)
+
+
+def test_tags_are_stored_and_filter_the_leaderboard_and_exports(live: LiveServer) -> None:
+    url = live.url
+
+    def tagged(tags: list[str], outcome: str) -> str:
+        r = httpx.post(
+            f"{url}/api/compare",
+            json={"prompt": f"q {tags} {outcome}", "variants": ["alpha", "beta"], "tags": tags},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        vote(url, r.json()["id"], outcome)
+        return str(r.json()["id"])
+
+    coding = tagged(["coding", "python"], "a")
+    tagged(["coding"], "a")
+    tagged(["support"], "b")
+    assert httpx.get(f"{url}/api/turns/{coding}").json()["tags"] == ["coding", "python"]
+    assert httpx.get(f"{url}/api/leaderboard", params={"tag": "coding"}).json()["battles"] == 2
+    assert httpx.get(f"{url}/api/leaderboard", params={"tag": "python"}).json()["battles"] == 1
+    support = httpx.get(f"{url}/api/leaderboard", params={"tag": "support"}).json()
+    assert support["rows"][0]["variant"] == "beta"
+    exported = httpx.get(f"{url}/api/exports/trl-kto", params={"tag": "coding"}).text.splitlines()
+    assert len(exported) == 4  # two turns, two answers each
+    bad = httpx.post(
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"], "tags": ["<b>"]}
+    )
+    assert bad.status_code == 422

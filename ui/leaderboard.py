@@ -21,7 +21,7 @@ QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness
 ANY = "all"
 
 
-def _filters(mode: str, rag: str, since: str) -> Filters:
+def _filters(mode: str, rag: str, since: str, tag: str = "") -> Filters:
     start = None
     if since.strip():
         start = datetime.fromisoformat(since.strip())
@@ -30,11 +30,14 @@ def _filters(mode: str, rag: str, since: str) -> Filters:
         since=start,
         mode=None if mode == ANY else mode,  # type: ignore[arg-type]
         rag={"with RAG": True, "without RAG": False}.get(rag),
+        tag=tag.strip() or None,
     )
 
 
-def tables(runtime: Runtime, mode: str, rag: str, since: str) -> tuple[Any, Any, Any, str]:
-    filters = _filters(mode, rag, since)
+def tables(
+    runtime: Runtime, mode: str, rag: str, since: str, tag: str = ""
+) -> tuple[Any, Any, Any, str]:
+    filters = _filters(mode, rag, since, tag)
     board = leaderboard(runtime.store, filters)
     quality = rubric_quality(runtime.store, filters)
     preference = [
@@ -65,6 +68,7 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         mode = gr.Radio([ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="lb-mode")
         rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")
         since = gr.Textbox(label="Since (YYYY-MM-DD, UTC)", elem_id="lb-since", max_length=32)
+        tag = gr.Textbox(label="Tag", elem_id="lb-tag", max_length=64)
         refresh = gr.Button("Refresh", elem_id="lb-refresh")
     note = gr.Markdown(elem_id="lb-note")
     gr.Markdown("### Preference (human votes)")
@@ -75,14 +79,14 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     gr.Markdown("### Absolute quality (rubric ratings, 1-5)")
     quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
 
-    async def load(m: str, r: str, s: str) -> tuple[Any, ...]:
+    async def load(m: str, r: str, s: str, t: str) -> tuple[Any, ...]:
         try:
-            return await asyncio.to_thread(tables, runtime, m, r, s)
+            return await asyncio.to_thread(tables, runtime, m, r, s, t)
         except ValueError:
             gr.Warning("Write the date as YYYY-MM-DD.")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    inputs = [mode, rag, since]
+    inputs = [mode, rag, since, tag]
     outputs = [preference, heat, quality, note]
     refresh.click(load, inputs, outputs, api_name="leaderboard")
     for control in (mode, rag):

@@ -30,6 +30,7 @@ def exports_router(store: Store) -> APIRouter:
         until: datetime | None = None,
         rater: str | None = None,
         campaign: str | None = None,
+        tag: str | None = None,
         variant: list[str] = Query(default_factory=list),
         exclude_ties: bool = False,
         min_agreement: float | None = Query(None, ge=0, le=1),
@@ -41,7 +42,13 @@ def exports_router(store: Store) -> APIRouter:
         options = ExportOptions(
             format=format,
             filters=Filters(
-                since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign
+                since=since,
+                until=until,
+                mode=mode,
+                rag=rag,
+                rater=rater,
+                campaign=campaign,
+                tag=tag,
             ),
             variants=tuple(variant),
             exclude_ties=exclude_ties,

@@ -63,8 +63,11 @@ def _filters(
     rag: bool | None,
     rater: str | None,
     campaign: str | None = None,
+    tag: str | None = None,
 ) -> Filters:
-    return Filters(since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign)
+    return Filters(
+        since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign, tag=tag
+    )
 
 
 def leaderboard_router(store: Store) -> APIRouter:
@@ -78,9 +81,10 @@ def leaderboard_router(store: Store) -> APIRouter:
         rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
         rater: str | None = None,
         campaign: str | None = None,
+        tag: str | None = Query(None, description="Only turns with this tag (category)."),
     ) -> LeaderboardOut:
         board = await asyncio.to_thread(
-            leaderboard, store, _filters(since, until, mode, rag, rater, campaign)
+            leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag)
         )
         return LeaderboardOut(
             rows=[

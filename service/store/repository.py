@@ -38,6 +38,7 @@ from service.store.tables import (
     RatingRow,
     ScoreRow,
     TurnRow,
+    TurnTagRow,
     VariantRow,
     VoteRow,
 )
@@ -225,6 +226,7 @@ class Store:
         rater: str | None = None,
         regenerate: bool = False,
         retrieval: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
     ) -> TurnStart:
         """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
         next turn of `conversation_id`, returning each pane's history. Writes use Core
@@ -267,6 +269,10 @@ class Store:
                     "created_at": now,
                 },
             )
+            if tags:
+                s.execute(
+                    insert(TurnTagRow), [{"turn_id": turn_id, "tag": t} for t in sorted(set(tags))]
+                )
             return TurnStart(conv_id, turn_id, position, history)
 
     @staticmethod
@@ -368,6 +374,13 @@ class Store:
                 ],
                 vote=vote_out(vote) if vote else None,
                 retrieval=turn.retrieval,
+                tags=list(
+                    s.scalars(
+                        select(TurnTagRow.tag)
+                        .where(TurnTagRow.turn_id == turn_id)
+                        .order_by(TurnTagRow.tag)
+                    )
+                ),
             )
 
     def list_turns(

@@ -270,3 +270,11 @@ class LabelReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(String(128))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TurnTagRow(Base):
+    """A category a turn belongs to ("coding", "support", ...), given with the request."""
+
+    __tablename__ = "turn_tags"
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
