@@ -18,6 +18,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from evals.metrics import Metric, Sample
+from monitoring.records import ModelCall, ScoreRecord
 from rag import RetrievedChunk, render
 from service.errors import InvalidRequest
 from service.judging import scorers
@@ -128,6 +129,7 @@ async def run_eval(
         fields["scores"] = await asyncio.to_thread(
             _score, metric_list, judge_model, example, fields, chunks
         )
+        _emit(runtime, variant, fields)
         finished.append(fields)
         await writing.flush(finished)
         state["done"] += 1
@@ -185,6 +187,30 @@ async def start_in_background(
     runtime.background.add(task)  # held until done: the loop keeps only weak references
     task.add_done_callback(runtime.background.discard)
     return run_id
+
+
+def _emit(runtime: Runtime, variant: Variant, fields: dict[str, Any]) -> None:
+    """The answer and its scores to the telemetry streams, marked as batch work."""
+    ok = fields["status"] == "ok"
+    runtime.telemetry.emit(
+        ModelCall(
+            variant=variant.name,
+            provider=variant.provider,
+            model=variant.model_label,
+            status=fields["status"],
+            error=None if ok else str(fields["error"]).split(":", 1)[0],
+            latency_s=fields["latency_ms"] / 1000,
+            ttft_s=None if fields["ttft_ms"] is None else fields["ttft_ms"] / 1000,
+            tokens_in=fields["tokens_in"],
+            tokens_out=fields["tokens_out"],
+            cost_usd=fields["cost_usd"],
+            source="batch",
+        )
+    )
+    for score in fields["scores"]:
+        runtime.telemetry.emit(
+            ScoreRecord(score["metric"], variant.name, score["value"], source="batch")
+        )
 
 
 class _Writer:

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from monitoring.records import Record
 from rag import Library, Retrieval, citations, render
 from service.catalog import Catalog
 from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
@@ -27,6 +28,7 @@ from service.providers import classify_error
 from service.retrieval import retrieve
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
 from service.store import Store
+from service.telemetry import model_call
 from service.variants import GenerationParams, Variant
 
 log = structlog.get_logger(__name__)
@@ -83,7 +85,9 @@ class CompareEngine:
         default_timeout_s: float = 120.0,
         library: Library | None = None,
         after_turn: Callable[[str], Awaitable[None]] | None = None,
+        emit: Callable[[Record], None] | None = None,
     ) -> None:
+        self.emit = emit  # telemetry: one record per answer
         self.library = library
         # Called with the id of every finished turn (online scoring), off the request path.
         self.after_turn = after_turn
@@ -404,6 +408,8 @@ class CompareEngine:
         )
         await turn_row  # the answer row references the turn row
         await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **row))
+        if self.emit is not None:
+            self.emit(model_call(pane.variant, answer))
         log.info(
             "pane.done",
             turn_id=turn_id,

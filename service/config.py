@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="Run background jobs (online scoring) inside the web process. Turn off "
         "on replicas when `arbiter worker` processes do the work.",
     )
+    prometheus: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    telemetry_queue: int = Field(
+        default=10_000,
+        ge=100,
+        description="Telemetry records waiting for the sinks; more are dropped (and counted).",
+    )
     log_level: str = "info"
     log_json: bool = False
 

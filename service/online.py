@@ -5,12 +5,14 @@ on each answer and stores one Score per metric. The page never waits for it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from evals.judges import RubricJudge
 from evals.metrics import Metric, MetricResult, Sample
+from monitoring.records import Record, ScoreRecord
 from service.ids import new_id, utcnow
 from service.store import Store
 from service.store.tables import ScoreRow
@@ -26,8 +28,16 @@ def scoring_job_id(turn_id: str) -> str:
 
 
 class OnlineScoring:
-    def __init__(self, store: Store, metrics: list[Metric], judge: RubricJudge | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: list[Metric],
+        judge: RubricJudge | None,
+        *,
+        emit: Callable[[Record], None] | None = None,
+    ) -> None:
         self._store = store
+        self._emit = emit
         self.metrics = metrics
         self.judge = judge
 
@@ -91,3 +101,6 @@ class OnlineScoring:
                     for r in results
                 ],
             )
+        if self._emit is not None:
+            for r in results:
+                self._emit(ScoreRecord(r.metric, variant, r.value, source="online"))

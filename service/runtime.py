@@ -9,6 +9,8 @@ import structlog
 
 from evals.judges import RubricJudge
 from evals.metrics import Metric
+from monitoring.pipeline import Telemetry
+from monitoring.prometheus import PrometheusSink
 from rag import Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
@@ -19,7 +21,9 @@ from service.judging import scorers
 from service.online import SCORE_TURN, OnlineScoring, scoring_job_id
 from service.pricing import PriceTable
 from service.retrieval import build_library
+from service.schemas import VoteOut
 from service.store import Store
+from service.telemetry import build_telemetry, vote_records
 from service.variants import load_variants
 
 log = structlog.get_logger(__name__)
@@ -35,6 +39,8 @@ class Runtime:
     library: Library
     jobs: JobQueue
     online: OnlineScoring
+    telemetry: Telemetry
+    prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
 
@@ -70,7 +76,13 @@ class Runtime:
         job = self.jobs.get(scoring_job_id(turn_id))
         return None if job is None else str(job["state"])
 
+    def record_votes(self, votes: list[VoteOut]) -> None:
+        """Votes to the telemetry streams (one query for the variants of their turns)."""
+        for record in vote_records(self.store, votes):
+            self.telemetry.emit(record)
+
     def close(self) -> None:
+        self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()
 
 
@@ -101,7 +113,8 @@ def build_runtime(
         if variant.name not in catalog.names():
             catalog.add(variant)
     library = build_library(settings, store.engine)
-    online = OnlineScoring(store, *_online_scorers(settings, library, catalog))
+    telemetry, prometheus = build_telemetry(settings)
+    online = OnlineScoring(store, *_online_scorers(settings, library, catalog), emit=telemetry.emit)
     engine = CompareEngine(
         store,
         catalog,
@@ -110,8 +123,20 @@ def build_runtime(
         max_panes=settings.max_panes,
         default_timeout_s=settings.default_timeout_s,
         library=library,
+        emit=telemetry.emit,
     )
-    runtime = Runtime(settings, store, catalog, prices, engine, library, JobQueue(store), online)
+    runtime = Runtime(
+        settings,
+        store,
+        catalog,
+        prices,
+        engine,
+        library,
+        JobQueue(store),
+        online,
+        telemetry,
+        prometheus,
+    )
     engine.after_turn = runtime.after_turn
     return runtime
 

@@ -111,6 +111,10 @@ class VoteOut(BaseModel):
     rater: str
     supersedes_id: str | None = None
     created_at: datetime
+    replayed: bool = Field(
+        default=False,
+        description="True when an earlier request with the same idempotency key stored it.",
+    )
 
 
 class TurnOut(BaseModel):

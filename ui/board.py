@@ -664,7 +664,9 @@ class Board:
             return {self.state: session}
         vote = vote.model_copy(update={"idempotency_key": f"ui:{session.turn_id}:{vote.rater}"})
         try:
-            await asyncio.to_thread(self.runtime.store.cast_vote, session.turn_id, vote)
+            stored = await asyncio.to_thread(self.runtime.store.cast_vote, session.turn_id, vote)
+            if not stored.replayed:
+                await asyncio.to_thread(self.runtime.record_votes, [stored])
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return {self.state: session}

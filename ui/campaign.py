@@ -81,7 +81,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                 gr.Warning("Load an item first.")
                 return gr.skip(), gr.skip()
             try:
-                await asyncio.to_thread(
+                stored = await asyncio.to_thread(
                     runtime.store.cast_vote,
                     current,
                     VoteIn(outcome=outcome, rater=who, idempotency_key=f"campaign:{current}:{who}"),  # type: ignore[arg-type]
@@ -89,6 +89,8 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             except ArbiterError as exc:
                 gr.Warning(f"{exc.message} {exc.hint}".strip())
                 return gr.skip(), gr.skip()
+            if not stored.replayed:
+                await asyncio.to_thread(runtime.record_votes, [stored])
             return await next_item(campaign, who)
 
         return vote

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sse_starlette.sse import EventSourceResponse
 
 from service.api.campaigns import campaigns_router
@@ -20,7 +21,7 @@ from service.api.exports import exports_router
 from service.api.leaderboard import leaderboard_router
 from service.arena import blind
 from service.compare import CompareEvent
-from service.errors import ArbiterError, Conflict
+from service.errors import ArbiterError, Conflict, NotFound
 from service.providers import probe_model
 from service.runtime import Runtime
 from service.schemas import (
@@ -185,7 +186,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/turns/{turn_id}/votes", tags=["votes"], status_code=201, responses=_ERRORS)
     async def cast_vote(turn_id: str, vote: VoteIn) -> VoteOut:
         await engine.turn_stored(turn_id)
-        return await asyncio.to_thread(store.cast_vote, turn_id, vote)
+        stored = await asyncio.to_thread(store.cast_vote, turn_id, vote)
+        record_votes([stored])
+        return stored
 
     @app.post("/api/votes", tags=["votes"], status_code=201, responses=_ERRORS)
     async def cast_votes(batch: VoteBatchIn) -> VoteBatchOut:
@@ -193,7 +196,24 @@ def create_app(runtime: Runtime) -> FastAPI:
         is named by its index). Same rules as one vote; idempotency keys make retries safe."""
         for turn_id in {v.turn_id for v in batch.votes}:
             await engine.turn_stored(turn_id)
-        return VoteBatchOut(votes=await asyncio.to_thread(votes.cast_votes, store, batch.votes))
+        stored = await asyncio.to_thread(votes.cast_votes, store, batch.votes)
+        record_votes(stored)
+        return VoteBatchOut(votes=stored)
+
+    def record_votes(stored: list[VoteOut]) -> None:
+        """New votes to telemetry, after the response (a replayed vote is not counted again)."""
+        fresh = [v for v in stored if not v.replayed]
+        if fresh:
+            task = asyncio.create_task(asyncio.to_thread(runtime.record_votes, fresh))
+            runtime.background.add(task)
+            task.add_done_callback(runtime.background.discard)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        if runtime.prometheus is None:
+            raise NotFound("Prometheus metrics are off", hint="Set ARBITER_PROMETHEUS=true.")
+        return Response(runtime.prometheus.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/turns/{turn_id}/votes", tags=["votes"], responses=_ERRORS)
     async def vote_history(turn_id: str) -> list[VoteOut]:

@@ -103,8 +103,9 @@ def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
     return None
 
 
-def vote_out(row: VoteRow) -> VoteOut:
+def vote_out(row: VoteRow, *, replayed: bool = False) -> VoteOut:
     return VoteOut(
+        replayed=replayed,
         id=row.id,
         turn_id=row.turn_id,
         outcome=row.outcome,
@@ -465,7 +466,7 @@ class Store:
                         select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
                     )
                     if row is not None:
-                        return vote_out(row)
+                        return vote_out(row, replayed=True)
             raise
 
     def _cast_vote(self, turn_id: str, vote: VoteIn) -> VoteOut:
@@ -475,7 +476,7 @@ class Store:
                     select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
                 )
                 if row is not None:
-                    return vote_out(row)
+                    return vote_out(row, replayed=True)
             turn = self._ended_turn(s, turn_id, action="Vote")
             ranking = check_vote(vote, len(turn.answers))
             previous = self._current_vote(s, turn_id, vote.rater)

@@ -62,10 +62,10 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
         for index, vote in enumerate(votes):
             key = vote.idempotency_key
             if key and key in stored:
-                out.append(vote_out(stored[key]))
+                out.append(vote_out(stored[key], replayed=True))
                 continue
             if key and key in batch_keys:
-                out.append(batch_keys[key])
+                out.append({**batch_keys[key], "replayed": True})
                 continue
             try:
                 if vote.turn_id not in turns:
@@ -114,7 +114,8 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
                     "supersedes_id",
                     "created_at",
                 )
-            }
+            },
+            replayed=o.get("replayed", False),
         )
         for o in out
     ]

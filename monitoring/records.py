@@ -1,0 +1,45 @@
+"""Telemetry records: one per model call, per automatic score, per human vote. Labels are
+bounded by design: variant, provider, metric, outcome — never prompt text or user ids."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    variant: str
+    provider: str
+    model: str
+    status: str  # ok | error | timeout | cancelled
+    error: str | None  # the error code when status is not ok
+    latency_s: float
+    ttft_s: float | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost_usd: float | None = None
+    source: str = "compare"  # compare | batch
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    metric: str
+    variant: str
+    value: float | None  # None: scoring failed
+    source: str = "online"  # online | batch
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """One variant's result in one vote: win, loss, tie or both_bad."""
+
+    variant: str
+    outcome: str
+    mode: str  # arena | named
+    at: float = field(default_factory=time.time)
+
+
+Record = ModelCall | ScoreRecord | VoteRecord
