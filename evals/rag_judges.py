@@ -23,6 +23,7 @@ import numpy as np
 
 from evals.judges import Complete, UnparsableVerdict, _ask, _parse_json
 from evals.metrics import Embed, MetricResult, Sample
+from evals.rag_metrics import average_precision
 
 RAG_JUDGE_VERSION = "rag-llm-v1"
 
@@ -185,12 +186,7 @@ class LlmContextPrecision(_RagJudge):
             )
             for chunk in sample.contexts
         ]
-        hits, total = 0, 0.0
-        for rank, is_useful in enumerate(useful, start=1):
-            if is_useful:
-                hits += 1
-                total += hits / rank
-        return total / hits if hits else 0.0
+        return average_precision(useful)
 
 
 class LlmAnswerRelevancy(_RagJudge):

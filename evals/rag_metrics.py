@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,16 @@ from evals.metrics import Embed, Metric, MetricResult, Sample, normalize_answer
 SIMILARITY_THRESHOLD = 0.5  # ragas' default for its non-LLM context metrics
 SUPPORT_THRESHOLD = 0.6  # share of a sentence's words found in the contexts
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def average_precision(relevant: Sequence[bool]) -> float:
+    """Mean of precision@k over the ranks k holding a relevant item; 0 with none."""
+    hits, total = 0, 0.0
+    for rank, is_relevant in enumerate(relevant, start=1):
+        if is_relevant:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else 0.0
 
 
 def _error(metric: Metric, reason: str) -> MetricResult:
@@ -97,12 +107,7 @@ class ContextPrecision:
         relevant = [
             any(_matches(c, ref) for ref in sample.reference_contexts) for c in sample.contexts
         ]
-        hits, total = 0, 0.0
-        for rank, is_relevant in enumerate(relevant, start=1):
-            if is_relevant:
-                hits += 1
-                total += hits / rank
-        return MetricResult(self.name, self.version, total / hits if hits else 0.0)
+        return MetricResult(self.name, self.version, average_precision(relevant))
 
 
 class AnswerRelevancy:
