@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         ge=100,
         description="Telemetry records waiting for the sinks; more are dropped (and counted).",
     )
+    cloudwatch: bool = Field(
+        default=False,
+        description="Send metrics to Amazon CloudWatch (credentials and region: the AWS chain).",
+    )
+    cloudwatch_namespace: str = Field(default="Arbiter", min_length=1, max_length=255)
+    cloudwatch_flush_s: float = Field(
+        default=60.0, gt=0, description="How often buffered metrics are put to CloudWatch."
+    )
     log_level: str = "info"
     log_json: bool = False
 

@@ -7,19 +7,40 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitoring.pipeline import Telemetry
+from monitoring.cloudwatch import CloudWatchSink
+from monitoring.pipeline import Telemetry, TelemetrySink
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, VoteRecord
 from service.config import Settings
+from service.providers.aws import aws_client
 from service.schemas import AnswerOut, VoteOut
 from service.store import Store
 from service.store.tables import AnswerRow, ConversationRow, TurnRow
 from service.variants import Variant
 
 
+def cloudwatch_client() -> Any:
+    return aws_client(
+        "cloudwatch",
+        region=None,
+        profile=None,
+        endpoint_url=None,
+        max_attempts=3,
+        read_timeout_s=20,
+    )
+
+
 def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusSink | None]:
     prometheus = PrometheusSink() if settings.prometheus else None
-    sinks = [s for s in (prometheus,) if s is not None]
+    sinks: list[TelemetrySink] = [s for s in (prometheus,) if s is not None]
+    if settings.cloudwatch:
+        sinks.append(
+            CloudWatchSink(
+                cloudwatch_client(),
+                settings.cloudwatch_namespace,
+                flush_every_s=settings.cloudwatch_flush_s,
+            )
+        )
     telemetry = Telemetry(sinks, max_queue=settings.telemetry_queue)
     if prometheus is not None:
         prometheus.watch_pipeline(lambda: (telemetry.dropped, dict(telemetry.export_errors)))

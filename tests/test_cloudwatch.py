@@ -1,0 +1,209 @@
+"""CloudWatch through moto's server with the real boto3 client: metric data put and read
+back, the service limits, a dashboard and alarms, and an outage that harms nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from monitoring.cloudwatch import CloudWatchSink, alarm_definitions, dashboard_body, dashboard_json
+from monitoring.pipeline import Telemetry
+from monitoring.records import ModelCall, ScoreRecord, VoteRecord
+
+
+def client(url: str) -> Any:
+    return boto3.client(
+        "cloudwatch",
+        endpoint_url=url,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def call(variant: str, latency: float, status: str = "ok") -> ModelCall:
+    return ModelCall(
+        variant,
+        "openai",
+        "m",
+        status,
+        None if status == "ok" else "throttled",
+        latency,
+        latency / 4,
+        5,
+        20,
+        0.001,
+    )
+
+
+def stat(cw: Any, namespace: str, name: str, dims: dict[str, str], statistic: str) -> float:
+    end = datetime.now(UTC) + timedelta(minutes=5)
+    result = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    },
+                    "Period": 60,
+                    "Stat": statistic,
+                },
+            }
+        ],
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+    )
+    return float(sum(result["MetricDataResults"][0]["Values"]))
+
+
+def test_metrics_are_put_and_read_back(moto_server: str) -> None:
+    cw = client(moto_server)
+    requests: list[int] = []
+    cw.meta.events.register(
+        "provide-client-params.cloudwatch.PutMetricData",
+        lambda params, **_: requests.append(len(params["MetricData"])),
+    )
+    sink = CloudWatchSink(cw, "ArbiterTest", flush_every_s=3600)
+    sink.export([call("alpha", 0.5), call("alpha", 1.5), call("alpha", 1.0, status="error")])
+    sink.export(
+        [ScoreRecord("rouge_l", "alpha", 0.25), ScoreRecord("rouge_l", "alpha", float("nan"))]
+    )
+    sink.export([VoteRecord("alpha", "win", "arena"), VoteRecord("beta", "loss", "arena")])
+    assert requests == []  # buffered until the flush
+    sink.force_flush()
+    assert len(requests) == 1
+    dims = {"Variant": "alpha", "Provider": "openai"}
+    assert stat(cw, "ArbiterTest", "Calls", dims, "Sum") == 3
+    assert stat(cw, "ArbiterTest", "Errors", dims, "Sum") == 1
+    assert stat(cw, "ArbiterTest", "Latency", dims, "Sum") == 2.0  # failed calls have no latency
+    assert (
+        stat(cw, "ArbiterTest", "Score", {"Metric": "rouge_l", "Variant": "alpha"}, "SampleCount")
+        == 1
+    )
+    assert stat(cw, "ArbiterTest", "Votes", {"Variant": "beta", "Outcome": "loss"}, "Sum") == 1
+
+
+def test_service_limits_split_the_data(moto_server: str) -> None:
+    cw = client(moto_server)
+    sizes: list[list[int]] = []
+    cw.meta.events.register(
+        "provide-client-params.cloudwatch.PutMetricData",
+        lambda params, **_: sizes.append([len(d["Values"]) for d in params["MetricData"]]),
+    )
+    sink = CloudWatchSink(cw, "ArbiterLimits", flush_every_s=3600)
+    # 400 distinct latencies of one variant: values go in chunks of at most 150.
+    sink.export([call("alpha", 0.001 * k) for k in range(1, 401)])
+    # 1,200 variants: more than 1,000 data, so more than one request.
+    sink.export([ScoreRecord("m", f"v{k}", 0.5) for k in range(1200)])
+    sink.force_flush()
+    assert len(sizes) >= 2 and all(len(batch) <= 1000 for batch in sizes)
+    assert all(n <= 150 for batch in sizes for n in batch)
+    values = [n for batch in sizes for n in batch]
+    # 400 distinct latencies (and TTFTs): 150 + 150 + 100 values each.
+    assert values.count(150) == 4 and values.count(100) == 2
+    for batch in sizes:
+        assert all(not math.isnan(n) for n in batch)
+
+
+def test_an_outage_is_counted_and_harms_nothing() -> None:
+    dead = boto3.client(
+        "cloudwatch",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    telemetry = Telemetry([CloudWatchSink(dead, "Down", flush_every_s=0)], interval_s=0.01)
+    telemetry.emit(call("alpha", 0.5))  # returns at once
+    telemetry.flush(5)
+    assert telemetry.export_errors.get("CloudWatchSink", 0) >= 1
+    telemetry.emit(call("alpha", 0.5))  # the pipeline carries on after the failure
+    telemetry.shutdown()
+    assert telemetry.dropped == 0 and telemetry.export_errors["CloudWatchSink"] >= 2
+
+
+def test_dashboard_and_alarms_from_one_definition(moto_server: str) -> None:
+    cw = client(moto_server)
+    variants = [("alpha", "bedrock"), ("beta", "openai")]
+    body = dashboard_body("Arbiter", "us-east-1", variants, ["faithfulness"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert titles == [
+        "Latency p50 / p90 / p99 (s)",
+        "Time to first token p50 / p90 (s)",
+        "Output tokens per answer",
+        "Cost (USD)",
+        "Error rate",
+        "Quality scores (average)",
+        "Preference win rate (ties count half)",
+    ]
+    result = cw.put_dashboard(DashboardName="arbiter-test", DashboardBody=dashboard_json(body))
+    assert result.get("DashboardValidationMessages", []) == []
+    stored = json.loads(cw.get_dashboard(DashboardName="arbiter-test")["DashboardBody"])
+    assert stored == body
+    alarms = alarm_definitions(
+        "Arbiter",
+        variants,
+        max_error_rate=0.05,
+        max_p90_latency_s=4.0,
+        min_scores={"faithfulness": 0.6},
+    )
+    for alarm in alarms:
+        cw.put_metric_alarm(**alarm)
+    names = {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]}
+    assert {
+        f"arbiter-{v}-{kind}"
+        for v, _ in variants
+        for kind in ("error-rate", "p90-latency", "faithfulness-drop")
+    } <= names
+
+
+def test_cloudwatch_dashboard_command(moto_server: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ARBITER_HOME": str(tmp_path / "home"),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "cloudwatch",
+            "dashboard",
+            "--name",
+            "cli-dash",
+            "--max-p90-latency",
+            "5",
+            "--min-score",
+            "faithfulness=0.5",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dashboard cli-dash (7 widgets) and 9 alarms" in result.stdout  # 3 variants x 3
+    cw = client(moto_server)
+    assert "cli-dash" in {d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]}
+    bad = subprocess.run(
+        [sys.executable, "-m", "service", "cloudwatch", "dashboard", "--min-score", "oops"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "METRIC=AMOUNT" in bad.stderr
