@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,35 @@ def serve(
             log_level=settings.log_level,
             access_log=False,
         )
+    finally:
+        runtime.close()
+
+
+@app.command()
+@friendly_errors
+def worker() -> None:
+    """Run background jobs (online scoring) from the shared store, without serving the page:
+    next to web replicas started with ARBITER_WORKER=false. Ctrl-C stops it after the job
+    under way."""
+    from service.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop sends SIGTERM
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await runtime.start_worker()
+        console.print("[bold green]worker[/] running; Ctrl-C to stop")
+        try:
+            await stop.wait()
+        finally:
+            await runtime.stop_worker()
+
+    try:
+        asyncio.run(work())
     finally:
         runtime.close()
 
