@@ -20,7 +20,19 @@ class ModelCall:
     tokens_out: int | None = None
     cost_usd: float | None = None
     source: str = "compare"  # compare | batch
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time)  # when the call ended (epoch seconds)
+    turn_id: str | None = None  # the comparison it belongs to, if any
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """A comparison ended: its calls (sent before it) become one trace."""
+
+    turn_id: str
+    started_at: float
+    ended_at: float
+    variants: tuple[str, ...]
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,8 @@ class ScoreRecord:
     value: float | None  # None: scoring failed
     source: str = "online"  # online | batch
     at: float = field(default_factory=time.time)
+    version: str = ""
+    explanation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,4 +56,4 @@ class VoteRecord:
     at: float = field(default_factory=time.time)
 
 
-Record = ModelCall | ScoreRecord | VoteRecord
+Record = ModelCall | TurnRecord | ScoreRecord | VoteRecord

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from monitoring.records import Record
+from monitoring.records import Record, TurnRecord
 from rag import Library, Retrieval, citations, render
 from service.catalog import Catalog
 from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
@@ -134,6 +134,7 @@ class CompareEngine:
 
     async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
         variants = self.validate(req)
+        started_at = time.time()
         # Retrieval runs once per turn: every pane that uses context gets the same chunks.
         retrieval: Retrieval | None = None
         if req.rag is not None and self.library is not None:
@@ -213,7 +214,7 @@ class CompareEngine:
             tasks.append(asyncio.create_task(self._run_pane(turn_id, turn_row, pane, slot, queue)))
         self._running[turn_id] = tasks
         self._turn_rows[turn_id] = turn_row
-        self._in_background(self._supervise(turn_id, turn_row, tasks, queue))
+        self._in_background(self._supervise(turn_id, turn_row, tasks, queue, started_at, req))
 
         yield CompareEvent(
             "turn",
@@ -239,6 +240,8 @@ class CompareEngine:
         turn_row: asyncio.Future[Any],
         tasks: list[asyncio.Task[AnswerOut]],
         queue: asyncio.Queue[CompareEvent],
+        started_at: float,
+        req: CompareRequest,
     ) -> None:
         try:
             try:
@@ -253,6 +256,10 @@ class CompareEngine:
                 return
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(self.store.finish_turn, turn_id)
+            if self.emit is not None:
+                self.emit(
+                    TurnRecord(turn_id, started_at, time.time(), tuple(req.variants), req.mode)
+                )
             if self.after_turn is not None:
                 self._in_background(self._after_turn(turn_id))
         finally:
@@ -409,7 +416,7 @@ class CompareEngine:
         await turn_row  # the answer row references the turn row
         await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **row))
         if self.emit is not None:
-            self.emit(model_call(pane.variant, answer))
+            self.emit(model_call(pane.variant, answer, turn_id=turn_id))
         log.info(
             "pane.done",
             turn_id=turn_id,

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         ge=100,
         description="Telemetry records waiting for the sinks; more are dropped (and counted).",
     )
+    otel: bool = Field(
+        default=False,
+        description="Export traces and metrics over OTLP (also on when "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set); configured by the standard OTEL_* variables.",
+    )
     cloudwatch: bool = Field(
         default=False,
         description="Send metrics to Amazon CloudWatch (credentials and region: the AWS chain).",

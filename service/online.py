@@ -103,4 +103,13 @@ class OnlineScoring:
             )
         if self._emit is not None:
             for r in results:
-                self._emit(ScoreRecord(r.metric, variant, r.value, source="online"))
+                self._emit(
+                    ScoreRecord(
+                        r.metric,
+                        variant,
+                        r.value,
+                        source="online",
+                        version=r.version,
+                        explanation=r.detail.get("explanation"),
+                    )
+                )

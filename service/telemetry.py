@@ -3,11 +3,13 @@ records made from answers, scores and votes."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import select
 
 from monitoring.cloudwatch import CloudWatchSink
+from monitoring.otel import OpenTelemetrySink
 from monitoring.pipeline import Telemetry, TelemetrySink
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, VoteRecord
@@ -30,9 +32,31 @@ def cloudwatch_client() -> Any:
     )
 
 
+def _otlp_sink() -> OpenTelemetrySink:
+    """OTLP over HTTP, configured by the standard OTEL_* environment variables (endpoint,
+    headers, service name, ...)."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "arbiter")})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    meter_provider = MeterProvider(
+        resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]
+    )
+    return OpenTelemetrySink(tracer_provider, meter_provider)
+
+
 def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusSink | None]:
     prometheus = PrometheusSink() if settings.prometheus else None
     sinks: list[TelemetrySink] = [s for s in (prometheus,) if s is not None]
+    if settings.otel or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        sinks.append(_otlp_sink())
     if settings.cloudwatch:
         sinks.append(
             CloudWatchSink(
@@ -47,7 +71,9 @@ def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusSink | Non
     return telemetry, prometheus
 
 
-def model_call(variant: Variant, answer: AnswerOut, *, source: str = "compare") -> ModelCall:
+def model_call(
+    variant: Variant, answer: AnswerOut, *, source: str = "compare", turn_id: str | None = None
+) -> ModelCall:
     return ModelCall(
         variant=variant.name,
         provider=variant.provider,
@@ -60,6 +86,7 @@ def model_call(variant: Variant, answer: AnswerOut, *, source: str = "compare") 
         tokens_out=answer.tokens_out,
         cost_usd=answer.cost_usd,
         source=source,
+        turn_id=turn_id,
     )
 
 
