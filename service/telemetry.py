@@ -4,6 +4,7 @@ records made from answers, scores and votes."""
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -121,7 +122,10 @@ def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
             results[vote.ranking[0]], results[vote.ranking[-1]] = "win", "loss"
         else:
             results = {}
+        at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
         records += [
-            VoteRecord(by_pane[p], outcome, mode) for p, outcome in results.items() if p in by_pane
+            VoteRecord(by_pane[p], outcome, mode, at=at)
+            for p, outcome in results.items()
+            if p in by_pane
         ]
     return records

@@ -10,6 +10,7 @@ from service.runtime import Runtime
 from ui.arena import build_arena
 from ui.board import collection_names
 from ui.campaign import build_campaign
+from ui.dashboard import build_dashboard
 from ui.documents import build_documents
 from ui.evaluations import build_evaluations
 from ui.exports import build_exports
@@ -61,9 +62,13 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 load_documents, documents_inputs, documents_outputs = build_documents(runtime)
             with gr.Tab("Campaign", id="campaign") as campaign_tab:
                 load_campaigns, campaign_inputs, campaign_outputs = build_campaign(runtime, rater)
+            with gr.Tab("Dashboard", id="dashboard") as dashboard_tab:
+                load_dash, dash_inputs, dash_outputs, dash_timer, dash_live = build_dashboard(
+                    runtime
+                )
             with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
                 load_board, board_inputs, board_outputs = build_leaderboard(runtime)
-            with gr.Tab("Export", id="export"):
+            with gr.Tab("Export", id="export") as export_tab:
                 build_exports(runtime)
             with gr.Tab("Evaluations", id="evaluations") as evals_tab:
                 load_evals, evals_inputs, evals_outputs = build_evaluations(runtime)
@@ -83,6 +88,24 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         campaign_tab.select(
             load_campaigns, campaign_inputs, campaign_outputs, api_visibility="private"
         )
+        dashboard_tab.select(load_dash, dash_inputs, dash_outputs, api_visibility="private")
+        # The dashboard refreshes itself only while it is the open tab.
+        dashboard_tab.select(
+            lambda live: gr.Timer(active=live), [dash_live], [dash_timer], api_visibility="private"
+        )
+        for other in (
+            arena_tab,
+            named_tab,
+            history_tab,
+            documents_tab,
+            campaign_tab,
+            leaderboard_tab,
+            export_tab,
+            evals_tab,
+        ):
+            other.select(
+                lambda: gr.Timer(active=False), None, [dash_timer], api_visibility="private"
+            )
         leaderboard_tab.select(load_board, board_inputs, board_outputs, api_visibility="private")
         evals_tab.select(load_evals, evals_inputs, evals_outputs, api_visibility="private")
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
