@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitoring.records import ModelCall, Record, ScoreRecord, VoteRecord
+from monitoring.records import FeedbackRecord, ModelCall, Record, ScoreRecord, VoteRecord
 
 MAX_DATA_PER_REQUEST = 1000
 MAX_VALUES_PER_DATUM = 150
@@ -59,6 +59,10 @@ class CloudWatchSink:
                 )
             elif isinstance(rec, VoteRecord):
                 self._add("Votes", {"Variant": rec.variant, "Outcome": rec.outcome}, 1.0, "Count")
+            elif isinstance(rec, FeedbackRecord):
+                self._add(
+                    "Feedback", {"Variant": rec.variant}, 1.0 if rec.positive else 0.0, "None"
+                )
         if time.monotonic() - self._last_put >= self._flush_every_s:
             self.force_flush()
 
@@ -200,6 +204,10 @@ def dashboard_body(
             ]
         )
     widget("Preference win rate (ties count half)", win_series)
+    widget(
+        "Satisfaction (share of thumbs up)",
+        [_metric(namespace, "Feedback", {"Variant": v}, "Average", v) for v, _ in variants],
+    )
     return {"widgets": widgets}
 
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from monitoring.records import ModelCall, Record, ScoreRecord, VoteRecord
+from monitoring.records import FeedbackRecord, ModelCall, Record, ScoreRecord, VoteRecord
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 TOKEN_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000)
@@ -84,6 +84,9 @@ class PrometheusSink:
             ["metric", "variant"],
             registry=r,
         )
+        self.feedback = Counter(
+            "arbiter_feedback", "Thumbs up / down on answers.", ["variant", "value"], registry=r
+        )
         self.votes = Counter(
             "arbiter_votes",
             "Human votes, per variant and result.",
@@ -119,6 +122,8 @@ class PrometheusSink:
                     self.scores.labels(rec.metric, rec.variant).observe(rec.value)
             elif isinstance(rec, VoteRecord):
                 self.votes.labels(rec.variant, rec.outcome, rec.mode).inc()
+            elif isinstance(rec, FeedbackRecord):
+                self.feedback.labels(rec.variant, "up" if rec.positive else "down").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -56,4 +56,13 @@ class VoteRecord:
     at: float = field(default_factory=time.time)
 
 
-Record = ModelCall | TurnRecord | ScoreRecord | VoteRecord
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """Thumbs up (positive) or down on one answer of a variant."""
+
+    variant: str
+    positive: bool
+    at: float = field(default_factory=time.time)
+
+
+Record = ModelCall | TurnRecord | ScoreRecord | VoteRecord | FeedbackRecord

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from service.leaderboard import live_votes
 from service.schemas import VoteOut
 from service.store import Store
-from service.store.tables import AnswerRow, ScoreRow, VoteRow
+from service.store.tables import AnswerRow, FeedbackRow, ScoreRow, VoteRow
 from service.telemetry import vote_records
 
 WINDOWS = {  # label -> (window, bucket)
@@ -112,4 +112,23 @@ def series(store: Store, window: str, *, now: datetime | None = None) -> list[Po
             )
     for (bucket, variant), values in sorted(results.items()):
         points.append(Point("win rate (ties half)", variant, bucket, float(np.mean(values))))
+    latest: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
+    with store.session() as s:
+        for fb in s.execute(
+            select(
+                FeedbackRow.answer_id,
+                FeedbackRow.rater,
+                FeedbackRow.created_at,
+                FeedbackRow.variant_name,
+                FeedbackRow.positive,
+            )
+            .where(FeedbackRow.created_at >= since)
+            .order_by(FeedbackRow.created_at, FeedbackRow.id)
+        ):
+            latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)
+    thumbs: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+    for at_, variant, positive in latest.values():
+        thumbs[(_bucket(at_, since, size), variant)].append(1.0 if positive else 0.0)
+    for (bucket, variant), values in sorted(thumbs.items()):
+        points.append(Point("satisfaction (thumbs up)", variant, bucket, float(np.mean(values))))
     return points

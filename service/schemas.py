@@ -147,6 +147,11 @@ class VoteIn(_Request):
     )
 
 
+class FeedbackIn(_Request):
+    value: Literal["up", "down"]
+    rater: str = Field(default="anonymous", min_length=1, max_length=128)
+
+
 class BatchVoteIn(VoteIn):
     turn_id: str = Field(min_length=1, max_length=64)
 

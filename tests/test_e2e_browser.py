@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -177,5 +179,16 @@ def test_rag_in_the_side_by_side_view_and_the_documents_tab(
     expect(with_docs).to_contain_text("faithfulness")
     expect(no_docs).to_contain_text("answer_relevancy", timeout=60_000)
     expect(no_docs).not_to_contain_text("faithfulness")  # it was given no context
+    # Thumbs up on pane A's answer is stored as feedback on that answer.
+    page.locator("#named-chat-0 button[aria-label='Like']").last.click()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    deadline = time.monotonic() + 15
+    rows: list[Any] = []
+    while not rows and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT variant_name, positive FROM feedback")).all()
+        time.sleep(0.2)
+    engine.dispose()
+    assert [(r[0], bool(r[1])) for r in rows] == [("smollm2-concise", True)]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rag-side-by-side.png"), full_page=True)

@@ -182,3 +182,36 @@ def test_metrics_endpoint_counts_the_calls_and_votes_made(
     assert sum(v for (name, _), v in m.items() if name == "arbiter_votes_total") == 3
     text = httpx.get(f"{url}/metrics").text
     assert prompt not in text and "ann" not in text  # no prompt text or user ids in labels
+
+
+def test_thumbs_feedback_is_stored_and_counted(
+    runtime: Runtime, live: LiveServer, wait_for: Callable[[Callable[[], bool], float], None]
+) -> None:
+    from service.dashboard import series
+
+    url = live.url
+    turn = httpx.post(
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
+    ).json()
+    alpha, beta = turn["answers"]
+    for answer, thumb in ((alpha, "up"), (alpha, "down"), (beta, "up")):
+        r = httpx.post(
+            f"{url}/api/answers/{answer['id']}/feedback", json={"value": thumb, "rater": "ann"}
+        )
+        assert r.status_code == 201, r.text
+    assert httpx.post(f"{url}/api/answers/nope/feedback", json={"value": "up"}).status_code == 404
+    assert (
+        httpx.post(f"{url}/api/answers/{beta['id']}/feedback", json={"value": "meh"}).status_code
+        == 422
+    )
+    runtime.telemetry.flush(5)
+    m = metrics(httpx.get(f"{url}/metrics").text)
+    assert value(m, "arbiter_feedback_total", variant="alpha", value="up") == 1
+    assert value(m, "arbiter_feedback_total", variant="alpha", value="down") == 1
+    # The dashboard counts each rater's latest thumbs: ann's "down" replaced her "up".
+    satisfaction = {
+        p.variant: p.value
+        for p in series(runtime.store, "last hour")
+        if p.series == "satisfaction (thumbs up)"
+    }
+    assert satisfaction == {"alpha": 0.0, "beta": 1.0}

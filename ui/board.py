@@ -18,6 +18,7 @@ import gradio as gr
 
 from service.compare import CompareEvent
 from service.errors import ArbiterError, InvalidRequest
+from service.feedback import give_feedback
 from service.runtime import Runtime
 from service.schemas import (
     AnswerOut,
@@ -100,7 +101,7 @@ class Board:
                             elem_id=f"{prefix}-chat-{i}",
                             height=420,
                             buttons=["copy"],
-                            feedback_options=None,
+                            feedback_options=("Like", "Dislike"),
                             placeholder="The answer appears here.",
                         )
                     )
@@ -307,6 +308,8 @@ class Board:
             self._poll_scores, [self.state], [self.score_timer, *self.footers], **private
         )
         self.stop.click(self._stop, [self.state], [self.status], api_name=f"{self.prefix}_stop")
+        for pane, chat in enumerate(self.chats):
+            chat.like(self._feedback_handler(pane), [rater, self.state], None, **private)
         self.new_round.click(
             self._new_round, [self.state], self.turn_outputs, api_name=f"{self.prefix}_new_round"
         )
@@ -340,6 +343,30 @@ class Board:
         )
 
     # -- handlers -------------------------------------------------------------------------
+
+    def _feedback_handler(self, pane: int) -> Callable[..., Any]:
+        async def feedback(evt: gr.LikeData, rater_name: str, session: Session) -> None:
+            answer = next((a for a in session.answers if a.pane == pane), None)
+            if session.running or answer is None:
+                gr.Info("Rate an answer once it has finished.")
+                return
+            index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+            if index != len(session.transcripts[pane]) - 1:
+                gr.Info("Thumbs count for the latest answer only.")
+                return
+            positive = evt.liked is True or evt.liked == "Like"
+            try:
+                await asyncio.to_thread(
+                    give_feedback,
+                    self.runtime,
+                    answer.id,
+                    positive,
+                    (rater_name or "anonymous").strip() or "anonymous",
+                )
+            except ArbiterError as exc:
+                gr.Warning(f"{exc.message} {exc.hint}".strip())
+
+        return feedback
 
     def _start_scores(self, session: Session) -> Any:
         """After a turn: poll for its scores when online scoring is on."""

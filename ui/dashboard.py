@@ -21,6 +21,7 @@ PLOTS = [
     ("cost (USD)", "Cost (USD per bucket)"),
     ("score (mean)", "Automatic scores (mean)"),
     ("win rate (ties half)", "Preference win rate (ties count half)"),
+    ("satisfaction (thumbs up)", "Satisfaction (share of thumbs up)"),
 ]
 COLUMNS = ["time", "value", "variant"]
 

@@ -22,11 +22,13 @@ from service.api.leaderboard import leaderboard_router
 from service.arena import blind
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict, NotFound
+from service.feedback import give_feedback
 from service.providers import probe_model
 from service.runtime import Runtime
 from service.schemas import (
     CompareRequest,
     ErrorResponse,
+    FeedbackIn,
     LabelsIn,
     LabelsOut,
     TurnOut,
@@ -207,6 +209,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             task = asyncio.create_task(asyncio.to_thread(runtime.record_votes, fresh))
             runtime.background.add(task)
             task.add_done_callback(runtime.background.discard)
+
+    @app.post(
+        "/api/answers/{answer_id}/feedback", tags=["votes"], status_code=201, responses=_ERRORS
+    )
+    async def feedback(answer_id: str, body: FeedbackIn) -> dict[str, Any]:
+        """Thumbs up or down on one answer (the page's like buttons send this too)."""
+        return await asyncio.to_thread(
+            give_feedback, runtime, answer_id, body.value == "up", body.rater
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -278,3 +279,16 @@ class TurnTagRow(Base):
     __tablename__ = "turn_tags"
     turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class FeedbackRow(Base):
+    """Thumbs up or down on one answer. Append-only: a rater's latest feedback counts."""
+
+    __tablename__ = "feedback"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    answer_id: Mapped[str] = mapped_column(ForeignKey("answers.id"), index=True)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"))
+    variant_name: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(128))
+    positive: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
