@@ -91,8 +91,19 @@ class Telemetry:
             return True
         done = self._idle.wait(timeout_s) and self._queue.empty()
         for sink in self.sinks:
-            done = sink.force_flush(timeout_s) and done
+            done = self._safely(sink, "force_flush", timeout_s) and done
         return done
+
+    def _safely(self, sink: TelemetrySink, method: str, *args: float) -> bool:
+        """A sink's flush or shutdown failing (its backend is down) is counted, not raised:
+        it must not stop the service from shutting down."""
+        try:
+            return bool(getattr(sink, method)(*args)) or method == "shutdown"
+        except Exception as exc:
+            name = type(sink).__name__
+            self.export_errors[name] = self.export_errors.get(name, 0) + 1
+            log.warning(f"telemetry.{method}_failed", sink=name, error=str(exc))
+            return False
 
     def shutdown(self) -> None:
         """Deliver what is queued, then stop the thread and the sinks."""
@@ -103,5 +114,5 @@ class Telemetry:
         while batch := self._drain():
             self._export(batch)
         for sink in self.sinks:
-            sink.shutdown()
+            self._safely(sink, "shutdown")
         self._thread = None

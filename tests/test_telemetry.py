@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -215,3 +216,36 @@ def test_thumbs_feedback_is_stored_and_counted(
         if p.series == "satisfaction (thumbs up)"
     }
     assert satisfaction == {"alpha": 0.0, "beta": 1.0}
+
+
+def test_sinks_down_the_compare_path_still_answers(
+    runtime: Runtime, live: LiveServer, monkeypatch: Any
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from monitoring.cloudwatch import CloudWatchSink
+    from service.telemetry import _otlp_sink
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody listens
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    dead = boto3.client(
+        "cloudwatch",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    telemetry = Telemetry(
+        [CloudWatchSink(dead, "Down", flush_every_s=0), _otlp_sink()], interval_s=0.01
+    )
+    runtime.engine.emit = telemetry.emit
+    for _ in range(3):
+        r = httpx.post(
+            f"{live.url}/api/compare",
+            json={"prompt": "q", "variants": ["alpha", "beta"]},
+            timeout=30,
+        )
+        assert r.status_code == 200 and {a["status"] for a in r.json()["answers"]} == {"ok"}
+    telemetry.flush(5)
+    assert telemetry.export_errors["CloudWatchSink"] >= 1  # counted, and nothing else broke
+    telemetry.shutdown()
