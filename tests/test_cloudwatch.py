@@ -145,6 +145,7 @@ def test_dashboard_and_alarms_from_one_definition(moto_server: str) -> None:
         "Error rate",
         "Quality scores (average)",
         "Preference win rate (ties count half)",
+        "Satisfaction (share of thumbs up)",
     ]
     result = cw.put_dashboard(DashboardName="arbiter-test", DashboardBody=dashboard_json(body))
     assert result.get("DashboardValidationMessages", []) == []
@@ -195,7 +196,7 @@ def test_cloudwatch_dashboard_command(moto_server: str, tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "dashboard cli-dash (7 widgets) and 9 alarms" in result.stdout  # 3 variants x 3
+    assert "dashboard cli-dash (8 widgets) and 9 alarms" in result.stdout  # 3 variants x 3
     cw = client(moto_server)
     assert "cli-dash" in {d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]}
     bad = subprocess.run(
