@@ -56,7 +56,7 @@ def test_dashboard_tab(runtime: Runtime, live_ui: LiveServer) -> None:
         f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "b", "rater": "r"}
     ).raise_for_status()
     plots = Client(url, verbose=False).predict("last 24 hours", api_name="/dashboard")
-    assert len(plots) == 9
+    assert len(plots) == 10
     latency, win = plots[1], plots[8]
     rows = latency["value"]["data"] if isinstance(latency.get("value"), dict) else latency["data"]
     assert {r[2] for r in rows} == {"alpha", "beta"}
