@@ -51,6 +51,20 @@ def _top_examples(c: Comparison, metric: str | None) -> list[ExampleDiff]:
     return sorted(c.examples, key=lambda e: -abs(e.delta(metric) or 0.0))[:DIFF_ROWS]
 
 
+def _example_rows(c: Comparison, metric: str | None) -> list[list[str]]:
+    return [
+        [
+            e.example_id,
+            _clip(e.prompt),
+            _clip(e.answer_a),
+            _clip(e.answer_b),
+            _num(e.delta(metric)) if metric else "",
+            e.verdict or "",
+        ]
+        for e in _top_examples(c, metric)
+    ]
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS] + " …"
 
@@ -92,17 +106,7 @@ def to_markdown(report: Report) -> str:
             out += [text, ""]
         metric = report.primary_metric
         out += [f"### Largest differences ({metric or 'in order'})", ""]
-        rows = [
-            [
-                e.example_id,
-                _clip(e.prompt),
-                _clip(e.answer_a),
-                _clip(e.answer_b),
-                _num(e.delta(metric)) if metric else "",
-                e.verdict or "",
-            ]
-            for e in _top_examples(c, metric)
-        ]
+        rows = _example_rows(c, metric)
         out += [_md_table(["example", "prompt", c.a.label, c.b.label, "Δ", "judge"], rows), ""]
     for name in report.plots:
         out += [f"![{name}]({name})", ""]
@@ -154,17 +158,7 @@ def to_html(report: Report) -> str:
             parts += [f"<p>{html.escape(text)}</p>"]
         metric = report.primary_metric
         parts += [f"<h3>Largest differences ({html.escape(metric or 'in order')})</h3>"]
-        rows = [
-            [
-                e.example_id,
-                _clip(e.prompt),
-                _clip(e.answer_a),
-                _clip(e.answer_b),
-                _num(e.delta(metric)) if metric else "",
-                e.verdict or "",
-            ]
-            for e in _top_examples(c, metric)
-        ]
+        rows = _example_rows(c, metric)
         parts += [
             _html_table(["example", "prompt", c.a.label, c.b.label, "Δ", "judge"], rows, {1, 2, 3})
         ]

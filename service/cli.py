@@ -652,6 +652,33 @@ def eval_gate(
     console.print("[green]gate passed[/green]")
 
 
+def _label_filters(
+    mode: str | None,
+    rag: bool | None,
+    since: datetime | None,
+    until: datetime | None,
+    rater: str | None,
+    campaign: str | None,
+    tag: str | None,
+) -> Any:
+    """The leaderboard's and exports' filters from command-line options (dates in UTC)."""
+    from service.leaderboard import Filters
+
+    if mode not in (None, "arena", "named"):
+        raise ArbiterError(
+            f"unknown mode {mode!r}", code="invalid_option", hint="Use arena or named."
+        )
+    return Filters(
+        since=since and since.replace(tzinfo=since.tzinfo or UTC),
+        until=until and until.replace(tzinfo=until.tzinfo or UTC),
+        mode=mode,  # type: ignore[arg-type]
+        rag=rag,
+        rater=rater,
+        campaign=campaign,
+        tag=tag,
+    )
+
+
 @app.command("leaderboard")
 @friendly_errors
 def leaderboard_cmd(
@@ -671,21 +698,9 @@ def leaderboard_cmd(
 ) -> None:
     """Variants ranked by human preference (Bradley-Terry with 95% CIs, Elo), then their
     rubric scores (absolute quality)."""
-    from service.leaderboard import Filters, leaderboard, rubric_quality
+    from service.leaderboard import leaderboard, rubric_quality
 
-    if mode not in (None, "arena", "named"):
-        raise ArbiterError(
-            f"unknown mode {mode!r}", code="invalid_option", hint="Use arena or named."
-        )
-    filters = Filters(
-        since=since and since.replace(tzinfo=since.tzinfo or UTC),
-        until=until and until.replace(tzinfo=until.tzinfo or UTC),
-        mode=mode,  # type: ignore[arg-type]
-        rag=rag,
-        rater=rater,
-        tag=tag,
-        campaign=campaign,
-    )
+    filters = _label_filters(mode, rag, since, until, rater, campaign, tag)
     with _open_store(Settings()) as store:
         board = leaderboard(store, filters)
         quality = rubric_quality(store, filters)
@@ -770,27 +785,15 @@ def export_cmd(
 ) -> None:
     """Votes, ratings and ideal answers as a training dataset, with provenance."""
     from service.exports import ExportOptions, export, prepare
-    from service.leaderboard import Filters
 
-    if mode not in (None, "arena", "named"):
-        raise ArbiterError(
-            f"unknown mode {mode!r}", code="invalid_option", hint="Use arena or named."
-        )
+    filters = _label_filters(mode, rag, since, until, rater, campaign, tag)
     if not out and not dry_run:
         raise ArbiterError(
             "where to?", code="invalid_option", hint="Give --out PATH, or --dry-run."
         )
     options = ExportOptions(
         format=format,
-        filters=Filters(
-            since=since and since.replace(tzinfo=since.tzinfo or UTC),
-            until=until and until.replace(tzinfo=until.tzinfo or UTC),
-            mode=mode,  # type: ignore[arg-type]
-            rag=rag,
-            rater=rater,
-            campaign=campaign,
-            tag=tag,
-        ),
+        filters=filters,
         variants=tuple(variant or ()),
         exclude_ties=exclude_ties,
         min_agreement=min_agreement,
