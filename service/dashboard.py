@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import select
 
 from service.leaderboard import live_votes
-from service.schemas import VoteOut
 from service.store import Store
+from service.store.repository import vote_out
 from service.store.tables import AnswerRow, FeedbackRow, ScoreRow, VoteRow
 from service.telemetry import vote_records
 
@@ -68,15 +68,7 @@ def series(store: Store, window: str, *, now: datetime | None = None) -> list[Po
             if value is not None:
                 scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
         votes = [
-            VoteOut(
-                id=v.id,
-                turn_id=v.turn_id,
-                outcome=v.outcome,
-                ranking=v.ranking,
-                rater=v.rater,
-                supersedes_id=v.supersedes_id,
-                created_at=v.created_at,
-            )
+            vote_out(v)
             for v in s.scalars(select(VoteRow).where(VoteRow.created_at >= since, live_votes()))
         ]
     for (bucket, variant), rows in sorted(calls.items()):

@@ -84,7 +84,9 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
             (r.example_id, r.variant)
             for r in s.execute(
                 select(EvalItemRow.example_id, EvalItemRow.variant).where(
-                    EvalItemRow.run_id == run_id, EvalItemRow.status == "ok"
+                    EvalItemRow.run_id == run_id,
+                    EvalItemRow.status == "ok",
+                    EvalItemRow.example_id.in_({f["example_id"] for f in batch}),
                 )
             )
         }
