@@ -100,3 +100,52 @@ def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
     ax.set_title("Win rate (row vs column, ties count half)")
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _png(fig)
+
+
+def tradeoff(
+    points: Sequence[tuple[str, float, float]],
+    front: set[str],
+    *,
+    x_label: str,
+    y_label: str,
+    x_limit: float | None = None,
+    y_limit: float | None = None,
+) -> bytes | None:
+    """Quality (y, higher is better) against cost or latency (x, lower is better), one point
+    per variant; the Pareto front joined and highlighted; target thresholds dashed."""
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(5.8, 4.2))
+    for label, x, y in points:
+        on_front = label in front
+        ax.scatter(
+            [x],
+            [y],
+            s=70 if on_front else 40,
+            marker="o" if on_front else "x",
+            color="tab:green" if on_front else "tab:gray",
+            zorder=3,
+        )
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    edge = sorted((x, y) for label, x, y in points if label in front)
+    if len(edge) > 1:
+        ax.step(
+            [x for x, _ in edge],
+            [y for _, y in edge],
+            where="post",
+            color="tab:green",
+            alpha=0.6,
+            label="Pareto front",
+        )
+    if x_limit is not None:
+        ax.axvline(x_limit, color="tab:red", linestyle="--", alpha=0.6, label="target")
+    if y_limit is not None:
+        ax.axhline(y_limit, color="tab:red", linestyle=":", alpha=0.6, label="target")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(f"{y_label} vs {x_label} (green: Pareto front)", fontsize=10)
+    ax.grid(alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=8, loc="best")
+    return _png(fig)

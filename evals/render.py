@@ -7,7 +7,9 @@ import base64
 import html
 from collections.abc import Sequence
 
+from evals.goals import GoalStatus
 from evals.report import Comparison, ExampleDiff, Report, SideSummary
+from evals.selection import Candidate, SelectionReport, baseline_verdict
 
 DIFF_ROWS = 20  # examples shown per comparison, largest differences first
 ANSWER_CHARS = 600
@@ -163,6 +165,114 @@ def to_html(report: Report) -> str:
             _html_table(["example", "prompt", c.a.label, c.b.label, "Δ", "judge"], rows, {1, 2, 3})
         ]
     for name, png in report.plots.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts += [f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">']
+    parts += ["</body></html>"]
+    return "\n".join(parts)
+
+
+# ---- model-selection reports ----------------------------------------------------------------
+
+
+def _goal_cell(g: GoalStatus) -> str:
+    if g.status == "insufficient":
+        return f"not enough data ({g.value.n}/{g.needed})"
+    sure = "" if g.clear else ", within CI"
+    return f"{g.status}: {g.value.fmt()}{sure}"
+
+
+def _ranking_rows(r: SelectionReport) -> tuple[list[str], list[list[str]]]:
+    header = ["rank", "variant", "all targets met", "met", "cost per 1k requests (USD)"]
+    header += [str(t) for t in r.targets]
+    rows = []
+    for i, c in enumerate(r.ranked, 1):
+        name = c.variant + (" (baseline)" if c.variant == r.baseline else "")
+        cost = c.evidence.get("cost_per_1k_requests_usd")
+        row = [str(i), name, "yes" if c.all_met else "no", f"{c.met_count}/{len(c.goals)}"]
+        row += [cost.fmt(4) if cost else "—", *(_goal_cell(g) for g in c.goals)]
+        rows.append(row)
+    return header, rows
+
+
+def _evidence_rows(r: SelectionReport) -> tuple[list[str], list[list[str]]]:
+    metrics: list[str] = []
+    for c in r.ranked:
+        metrics += [m for m in c.evidence if m not in metrics]
+    header = ["variant", "answers", "votes", "feedback", *metrics]
+    if r.baseline:
+        header.append(f"judge win rate vs {r.baseline}")
+    rows = []
+    for c in r.ranked:
+        row = [c.variant, *(str(c.counts[k]) for k in ("answers", "votes", "feedback"))]
+        row += [c.evidence[m].fmt() if m in c.evidence else "—" for m in metrics]
+        if r.baseline:
+            row.append(c.judge_win_rate.fmt() if c.judge_win_rate else "—")
+        rows.append(row)
+    return header, rows
+
+
+def _baseline_rows(r: SelectionReport, c: Candidate) -> tuple[list[str], list[list[str]]]:
+    base = next((b for b in r.ranked if b.variant == r.baseline), None)
+    header = ["metric", c.variant, str(r.baseline), "difference (95% CI)", "verdict"]
+    rows = []
+    for metric, diff in c.vs_baseline.items():
+        mine = c.evidence.get(metric)
+        theirs = base.evidence.get(metric) if base else None
+        rows.append(
+            [
+                metric,
+                mine.fmt() if mine else "—",
+                theirs.fmt() if theirs else "—",
+                diff.fmt(4),
+                baseline_verdict(metric, diff),
+            ]
+        )
+    return header, rows
+
+
+_SELECTION_NOTE = (
+    "Values are means (or percentiles, or shares) with 95% confidence intervals in brackets: "
+    "Wilson intervals for shares, percentile bootstrap otherwise. 'within CI' means the "
+    "interval still crosses the target."
+)
+
+
+def selection_markdown(r: SelectionReport) -> str:
+    out = [f"# {r.title}", ""]
+    out += [f"- **{k}**: {v}" for k, v in r.meta.items()]
+    out += ["", "## Recommendation", "", r.recommendation, "", _SELECTION_NOTE, ""]
+    out += ["## Candidates against the targets", "", _md_table(*_ranking_rows(r)), ""]
+    out += ["## Evidence", "", _md_table(*_evidence_rows(r)), ""]
+    for c in r.ranked:
+        if c.vs_baseline:
+            out += [f"## {c.variant} vs baseline {r.baseline}", ""]
+            out += [_md_table(*_baseline_rows(r, c)), ""]
+    for name in r.plots:
+        out += [f"![{name}]({name})", ""]
+    return "\n".join(out)
+
+
+def selection_html(r: SelectionReport) -> str:
+    """One self-contained page; every string from the data is escaped."""
+    parts = [
+        "<!doctype html><html><head><meta charset=utf-8>",
+        f"<title>{html.escape(r.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(r.title)}</h1><ul class=meta>",
+        *(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in r.meta.items()),
+        "</ul><h2>Recommendation</h2>",
+        f"<p class=rec><b>{html.escape(r.recommendation)}</b></p>",
+        f"<p class=meta>{html.escape(_SELECTION_NOTE)}</p>",
+        "<h2>Candidates against the targets</h2>",
+        _html_table(*_ranking_rows(r)),
+        "<h2>Evidence</h2>",
+        _html_table(*_evidence_rows(r)),
+    ]
+    for c in r.ranked:
+        if c.vs_baseline:
+            title = f"{c.variant} vs baseline {r.baseline}"
+            parts += [f"<h2>{html.escape(title)}</h2>"]
+            parts += [_html_table(*_baseline_rows(r, c))]
+    for name, png in r.plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts += [f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">']
     parts += ["</body></html>"]

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitoring.records import FeedbackRecord, ModelCall, Record, ScoreRecord, VoteRecord
+from monitoring.records import (
+    FeedbackRecord,
+    GoalRecord,
+    ModelCall,
+    Record,
+    ScoreRecord,
+    VoteRecord,
+)
 
 MAX_DATA_PER_REQUEST = 1000
 MAX_VALUES_PER_DATUM = 150
@@ -63,6 +70,10 @@ class CloudWatchSink:
                 self._add(
                     "Feedback", {"Variant": rec.variant}, 1.0 if rec.positive else 0.0, "None"
                 )
+            elif isinstance(rec, GoalRecord):
+                dims = goal_dimensions(rec.usecase, rec.variant, rec.target)
+                self._add("GoalMet", dims, None if rec.met is None else float(rec.met), "None")
+                self._add("GoalValue", dims, rec.value, "None")
         if time.monotonic() - self._last_put >= self._flush_every_s:
             self.force_flush()
 
@@ -300,6 +311,45 @@ def alarm_definitions(
                     "ComparisonOperator": "LessThanThreshold",
                     "Threshold": floor,
                     **common,
+                }
+            )
+    return alarms
+
+
+def goal_dimensions(usecase: str, variant: str, target: str) -> dict[str, str]:
+    return {"UseCase": usecase, "Variant": variant, "Target": target}
+
+
+def goal_alarms(
+    namespace: str,
+    usecase: str,
+    variants: Sequence[str],
+    targets: Sequence[str],
+    *,
+    prefix: str = "arbiter",
+) -> list[dict[str, Any]]:
+    """`put_metric_alarm` arguments, one per variant and target of a use case: in alarm when
+    the target was missed in 2 of the last 3 five-minute periods. Without data (not enough
+    observations, or the service is not publishing) the alarm shows INSUFFICIENT_DATA."""
+    alarms = []
+    for variant in variants:
+        for target in targets:
+            slug = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in target)
+            dims = goal_dimensions(usecase, variant, target)
+            alarms.append(
+                {
+                    "AlarmName": f"{prefix}-{usecase}-{variant}-{slug}"[:255],
+                    "AlarmDescription": f"{usecase}: {variant} misses the target {target}",
+                    "Namespace": namespace,
+                    "MetricName": "GoalMet",
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                    "Statistic": "Minimum",
+                    "Period": 300,
+                    "EvaluationPeriods": 3,
+                    "DatapointsToAlarm": 2,
+                    "ComparisonOperator": "LessThanThreshold",
+                    "Threshold": 1.0,
+                    "TreatMissingData": "missing",
                 }
             )
     return alarms

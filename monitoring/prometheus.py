@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from monitoring.records import FeedbackRecord, ModelCall, Record, ScoreRecord, VoteRecord
+from monitoring.records import (
+    FeedbackRecord,
+    GoalRecord,
+    ModelCall,
+    Record,
+    ScoreRecord,
+    VoteRecord,
+)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 TOKEN_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000)
@@ -93,6 +101,23 @@ class PrometheusSink:
             ["variant", "outcome", "mode"],
             registry=r,
         )
+        goal = ["usecase", "variant", "target"]
+        self.goal_met = Gauge(
+            "arbiter_goal_met",
+            "1 when the variant meets the use case's target over its window, 0 when it misses "
+            "it; absent while there is not enough data.",
+            goal,
+            registry=r,
+        )
+        self.goal_value = Gauge(
+            "arbiter_goal_value",
+            "The measured value a target is checked against.",
+            goal,
+            registry=r,
+        )
+        self.goal_samples = Gauge(
+            "arbiter_goal_samples", "Observations behind a target's value.", goal, registry=r
+        )
 
     def watch_pipeline(self, stats: Callable[[], tuple[int, dict[str, int]]]) -> None:
         """Expose the pipeline's own drop and error counts."""
@@ -124,6 +149,18 @@ class PrometheusSink:
                 self.votes.labels(rec.variant, rec.outcome, rec.mode).inc()
             elif isinstance(rec, FeedbackRecord):
                 self.feedback.labels(rec.variant, "up" if rec.positive else "down").inc()
+            elif isinstance(rec, GoalRecord):
+                self._goal(rec)
+
+    def _goal(self, rec: GoalRecord) -> None:
+        labels = (rec.usecase, rec.variant, rec.target)
+        self.goal_samples.labels(*labels).set(rec.samples)
+        for gauge, value in ((self.goal_met, rec.met), (self.goal_value, rec.value)):
+            if value is None:
+                with contextlib.suppress(KeyError):  # never set: nothing to remove
+                    gauge.remove(*labels)
+            else:
+                gauge.labels(*labels).set(float(value))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

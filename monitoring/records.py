@@ -65,4 +65,20 @@ class FeedbackRecord:
     at: float = field(default_factory=time.time)
 
 
-Record = ModelCall | TurnRecord | ScoreRecord | VoteRecord | FeedbackRecord
+@dataclass(frozen=True)
+class GoalRecord:
+    """A use case's target for one variant, evaluated over its window: met (True / False)
+    or None when there is not enough data; the value with its 95% CI."""
+
+    usecase: str
+    variant: str
+    target: str  # e.g. "p90_latency_s <= 2.5"
+    met: bool | None
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    samples: int = 0
+    at: float = field(default_factory=time.time)
+
+
+Record = ModelCall | TurnRecord | ScoreRecord | VoteRecord | FeedbackRecord | GoalRecord

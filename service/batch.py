@@ -20,7 +20,7 @@ from evals.judges import RubricJudge
 from evals.metrics import Metric, Sample
 from monitoring.records import ModelCall, ScoreRecord
 from rag import RetrievedChunk, render
-from service.errors import InvalidRequest
+from service.errors import InvalidRequest, NotFound
 from service.judging import scorers
 from service.providers import classify_error
 from service.retrieval import retrieve
@@ -59,9 +59,12 @@ def create_run(
     *,
     judge: str | None = None,
     name: str = "",
+    use_case: str | None = None,
 ) -> str:
     """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
     _prepare(runtime, variants, metrics, judge)
+    if use_case is not None and not runtime.store.has_use_case(use_case):
+        raise NotFound(f"use case {use_case!r} does not exist", code="unknown_use_case")
     return eval_runs.create_run(
         runtime.store,
         name=name or dataset.path,
@@ -71,6 +74,7 @@ def create_run(
         metrics=metrics,
         judge=judge,
         total=len(dataset.examples) * len(variants),
+        use_case=use_case,
     )
 
 
@@ -88,6 +92,7 @@ async def run_eval(
     timeout_s: float | None = None,
     rag: RagRequest | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    use_case: str | None = None,
 ) -> str:
     """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
     are in flight and, with `rate_per_s`, no more than that many start per second. With
@@ -97,7 +102,14 @@ async def run_eval(
     store = runtime.store
     if run_id is None:
         run_id = await asyncio.to_thread(
-            create_run, runtime, dataset, variants, metrics, judge=judge, name=name
+            create_run,
+            runtime,
+            dataset,
+            variants,
+            metrics,
+            judge=judge,
+            name=name,
+            use_case=use_case,
         )
     else:
         await asyncio.to_thread(eval_runs.check_resumable, store, run_id, dataset.sha256)
@@ -159,12 +171,20 @@ async def start_in_background(
     rate_per_s: float | None = None,
     rag: RagRequest | None = None,
     name: str = "",
+    use_case: str | None = None,
 ) -> str:
     """Store a new run and fill it in the background (the page and the API use this);
     returns at once with the run's id. A run cut short by a restart can be resumed with
     `arbiter eval run DATASET --resume RUN_ID`."""
     run_id = await asyncio.to_thread(
-        create_run, runtime, dataset, variants, metrics, judge=judge, name=name
+        create_run,
+        runtime,
+        dataset,
+        variants,
+        metrics,
+        judge=judge,
+        name=name,
+        use_case=use_case,
     )
 
     async def go() -> None:

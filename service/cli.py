@@ -33,6 +33,11 @@ eval_app = typer.Typer(help="Batch evaluation runs.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 campaign_app = typer.Typer(help="Labelling campaigns.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
+usecase_app = typer.Typer(
+    help="Use cases: candidate variants, measurable targets, goal status, model selection.",
+    no_args_is_help=True,
+)
+app.add_typer(usecase_app, name="usecase")
 rater_app = typer.Typer(help="Raters and their roles.", no_args_is_help=True)
 app.add_typer(rater_app, name="rater")
 cloudwatch_app = typer.Typer(help="Amazon CloudWatch dashboard and alarms.", no_args_is_help=True)
@@ -660,6 +665,7 @@ def _label_filters(
     rater: str | None,
     campaign: str | None,
     tag: str | None,
+    use_case: str | None = None,
 ) -> Any:
     """The leaderboard's and exports' filters from command-line options (dates in UTC)."""
     from service.leaderboard import Filters
@@ -676,6 +682,7 @@ def _label_filters(
         rater=rater,
         campaign=campaign,
         tag=tag,
+        use_case=use_case,
     )
 
 
@@ -694,13 +701,16 @@ def leaderboard_cmd(
     until: Annotated[datetime | None, typer.Option(help="Votes before this date (UTC).")] = None,
     rater: Annotated[str | None, typer.Option(help="One rater's votes only.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only turns with this tag (category).")] = None,
+    use_case: Annotated[
+        str | None, typer.Option(help="Only conversations of this use case.")
+    ] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's votes.")] = None,
 ) -> None:
     """Variants ranked by human preference (Bradley-Terry with 95% CIs, Elo), then their
     rubric scores (absolute quality)."""
     from service.leaderboard import leaderboard, rubric_quality
 
-    filters = _label_filters(mode, rag, since, until, rater, campaign, tag)
+    filters = _label_filters(mode, rag, since, until, rater, campaign, tag, use_case)
     with _open_store(Settings()) as store:
         board = leaderboard(store, filters)
         quality = rubric_quality(store, filters)
@@ -778,6 +788,9 @@ def export_cmd(
     ] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's labels.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only turns with this tag (category).")] = None,
+    use_case: Annotated[
+        str | None, typer.Option(help="Only conversations of this use case.")
+    ] = None,
     redact: Annotated[
         bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
     ] = True,
@@ -786,7 +799,7 @@ def export_cmd(
     """Votes, ratings and ideal answers as a training dataset, with provenance."""
     from service.exports import ExportOptions, export, prepare
 
-    filters = _label_filters(mode, rag, since, until, rater, campaign, tag)
+    filters = _label_filters(mode, rag, since, until, rater, campaign, tag, use_case)
     if not out and not dry_run:
         raise ArbiterError(
             "where to?", code="invalid_option", hint="Give --out PATH, or --dry-run."
@@ -1014,3 +1027,173 @@ def cloudwatch_dashboard(
 def main() -> None:  # pragma: no cover - console script entry
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     app()
+
+
+# ---- use cases -------------------------------------------------------------------------------
+
+_DAYS = typer.Option(min=0.001, help="The window, in days back from now (default: its own).")
+
+
+@usecase_app.command("apply")
+@friendly_errors
+def usecase_apply(
+    file: Annotated[Path, typer.Argument(help="A use case as YAML, TOML or JSON.")],
+) -> None:
+    """Create or replace a use case from a checked-in file. Every target is validated."""
+    from service import usecases
+    from service.catalog import Catalog
+    from service.variants import load_variants
+
+    settings = Settings()
+    spec = usecases.load_file(file)
+    with _open_store(settings) as store:
+        catalog = Catalog(load_variants(settings.resolved_variants_file))
+        for variant in store.api_variants():
+            if variant.name not in catalog.names():
+                catalog.add(variant)
+        created = usecases.apply(store, catalog, spec)
+    console.print(
+        f"{'created' if created else 'updated'} use case [bold]{spec.name}[/]: "
+        f"{len(spec.variants)} variants, {len(spec.targets)} targets",
+        highlight=False,
+    )
+
+
+@usecase_app.command("list")
+@friendly_errors
+def usecase_list() -> None:
+    """The use cases, with their variants and targets."""
+    from service import usecases
+
+    with _open_store(Settings()) as store:
+        specs = usecases.list_all(store)
+    table = Table("use case", "variants", "baseline", "targets", title="Use cases")
+    for spec in specs:
+        table.add_row(
+            spec.name, ", ".join(spec.variants), spec.baseline or "—", "\n".join(spec.targets)
+        )
+    console.print(table)
+
+
+@usecase_app.command("metrics")
+def usecase_metrics() -> None:
+    """Every metric a target can name."""
+    from evals.goals import TARGET_METRICS
+
+    table = Table("metric", "kind", "better", "what it measures", title="Target metrics")
+    for m in TARGET_METRICS.values():
+        table.add_row(m.name, m.kind, "higher" if m.higher_is_better else "lower", m.description)
+    console.print(table)
+
+
+@usecase_app.command("status")
+@friendly_errors
+def usecase_status(
+    name: Annotated[str, typer.Argument(help="The use case.")],
+    days: Annotated[float | None, _DAYS] = None,
+) -> None:
+    """Each variant against each target: met, missed or not enough data, with the value and
+    its 95% CI. Exits 1 when no variant meets every target."""
+    from service import usecases
+
+    with _open_store(Settings()) as store:
+        spec = usecases.get(store, name)
+        window = usecases.Window.last(days or spec.window_days)
+        ranked = usecases.status(store, spec, window)
+    colour = {"met": "green", "missed": "red", "insufficient": "yellow"}
+    table = Table("variant", *spec.targets, title=f"{name}: {window.describe()}")
+    for c in ranked:
+        cells = [f"[{colour[g.status]}]{g.describe()}[/]" for g in c.goals]
+        table.add_row(c.variant + (" (all met)" if c.all_met else ""), *cells)
+    console.print(table)
+    if not any(c.all_met for c in ranked):
+        raise typer.Exit(1)
+
+
+@usecase_app.command("report")
+@friendly_errors
+def usecase_report(
+    name: Annotated[str, typer.Argument(help="The use case.")],
+    out: Annotated[Path, typer.Option(help="report.html (self-contained) or report.md.")] = Path(
+        "selection.html"
+    ),
+    days: Annotated[float | None, _DAYS] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Compare with this variant (default: its baseline).")
+    ] = None,
+) -> None:
+    """The model-selection report: candidates ranked by targets met, then cost; evidence;
+    differences from the baseline; quality vs cost and latency with the Pareto front."""
+    from service import usecases
+
+    with _open_store(Settings()) as store:
+        spec = usecases.get(store, name)
+        report = usecases.report(
+            store, spec, usecases.Window.last(days or spec.window_days), baseline=baseline
+        )
+    written = usecases.write_report(report, out)
+    console.print(report.recommendation, highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@usecase_app.command("run")
+@friendly_errors
+def usecase_run(
+    name: Annotated[str, typer.Argument(help="The use case.")],
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+) -> None:
+    """Answer the use case's datasets with all its variants (with context from its first
+    collection) and score them: evidence for its targets."""
+    from service import usecases
+    from service.batch import Progress as RunProgress
+    from service.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging("warning", json=settings.log_json)
+    runtime = build_runtime(settings)
+    try:
+        spec = usecases.get(runtime.store, name)
+        with _progress("evaluating") as bar:
+            task = bar.add_task("", total=None)
+
+            def step(p: RunProgress) -> None:
+                bar.update(task, completed=p.done, total=p.total)
+
+            run_ids = asyncio.run(
+                usecases.run_datasets(runtime, spec, concurrency=concurrency, on_progress=step)
+            )
+    finally:
+        runtime.close()
+    console.print(f"runs: {', '.join(run_ids)}", highlight=False)
+    console.print(f"Next: [bold]arbiter usecase status {name}[/bold]", highlight=False)
+
+
+@usecase_app.command("alarms")
+@friendly_errors
+def usecase_alarms(
+    name: Annotated[str, typer.Argument(help="The use case.")],
+    apply: Annotated[
+        bool, typer.Option("--apply/--print", help="Create them in CloudWatch, or print them.")
+    ] = False,
+) -> None:
+    """CloudWatch alarms from the targets: one per variant and target, on GoalMet."""
+    from monitoring.cloudwatch import goal_alarms
+    from service import usecases
+    from service.telemetry import cloudwatch_client
+
+    settings = Settings()
+    with _open_store(settings) as store:
+        spec = usecases.get(store, name)
+    alarms = goal_alarms(settings.cloudwatch_namespace, spec.name, spec.variants, spec.targets)
+    if not apply:
+        console.print_json(data=alarms)
+        return
+    client = cloudwatch_client()
+    try:
+        for alarm in alarms:
+            client.put_metric_alarm(**alarm)
+    except Exception as exc:
+        from service.providers import classify_error
+
+        raise classify_error(exc) from None
+    console.print(f"{len(alarms)} alarms in namespace {settings.cloudwatch_namespace}")

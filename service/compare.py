@@ -128,6 +128,13 @@ class CompareEngine:
             raise InvalidRequest(
                 "retrieval is not available on this server", code="rag_unavailable"
             )
+        if req.use_case is not None and not self.store.has_use_case(req.use_case):
+            raise NotFound(
+                f"use case {req.use_case!r} does not exist",
+                code="unknown_use_case",
+                hint="List them with GET /api/usecases or `arbiter usecase list`; define one "
+                "with `arbiter usecase apply FILE`.",
+            )
         return [self.catalog.get(name) for name in req.variants]
 
     # -- running -----------------------------------------------------------------------
@@ -157,6 +164,7 @@ class CompareEngine:
                     rater=req.rater,
                     retrieval=stored_retrieval,
                     tags=req.tags,
+                    use_case=req.use_case,
                 )
             )
             position = 0

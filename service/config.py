@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     cloudwatch_flush_s: float = Field(
         default=60.0, gt=0, description="How often buffered metrics are put to CloudWatch."
     )
+    example_use_case: bool = Field(
+        default=True,
+        description="Define the bundled example use case (lumen-support) at start-up when its "
+        "variants are configured.",
+    )
+    goals_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often every use case's goal status is computed and exported "
+        "(arbiter_goal_met on /metrics, GoalMet in CloudWatch). 0: never.",
+    )
     log_level: str = "info"
     log_json: bool = False
 

@@ -308,7 +308,7 @@ class _Gatherer:
         )
         if filters.rater is not None:
             query = query.where(IdealAnswerRow.rater == filters.rater)
-        query = Filters(mode=filters.mode, rag=filters.rag).apply(query)
+        query = Filters(mode=filters.mode, rag=filters.rag, use_case=filters.use_case).apply(query)
         ideals = list(s.scalars(query))
         turns = self._turns(s, {i.turn_id for i in ideals})
         for ideal in ideals:

@@ -51,6 +51,7 @@ class Filters:
     rater: str | None = None
     campaign: str | None = None  # only turns of this campaign's items
     tag: str | None = None  # only turns with this tag
+    use_case: str | None = None  # only conversations of this use case
 
     def apply(self, query: Q) -> Q:
         if self.since is not None:
@@ -65,6 +66,8 @@ class Filters:
             query = query.where(TurnRow.retrieval.is_(None))
         if self.rater is not None:
             query = query.where(VoteRow.rater == self.rater)
+        if self.use_case is not None:
+            query = query.where(ConversationRow.use_case == self.use_case)
         if self.tag is not None:
             query = query.where(
                 TurnRow.id.in_(select(TurnTagRow.turn_id).where(TurnTagRow.tag == self.tag))
@@ -187,7 +190,8 @@ def rubric_quality(store: Store, filters: Filters = Filters()) -> list[QualityRo
         .where(RatingRow.id.not_in(rejected("rating")))
         .order_by(RatingRow.created_at, RatingRow.id)
     )
-    filters = Filters(None, None, filters.mode, filters.rag, None)  # dates/rater are of votes
+    # dates and rater are of votes, not of ratings
+    filters = Filters(mode=filters.mode, rag=filters.rag, use_case=filters.use_case)
     latest: dict[tuple[str, str], tuple[str, tuple[int | None, ...]]] = {}
     with store.session() as s:
         for variant, answer_id, rater, helpful, honest, harmless in s.execute(filters.apply(query)):

@@ -143,23 +143,38 @@ def build_report(
 
 
 def write_report(report: Report, out: Path) -> list[Path]:
+    return write_document(
+        out,
+        html=lambda: to_html(report),
+        markdown=lambda: to_markdown(report),
+        plots=report.plots,
+    )
+
+
+def write_document(
+    out: Path,
+    *,
+    html: Callable[[], str],
+    markdown: Callable[[], str],
+    plots: dict[str, bytes],
+) -> list[Path]:
     """`.html`: one self-contained file; `.md`: the Markdown plus its PNG plots beside it."""
+    if out.suffix.lower() not in (".html", ".htm", ".md"):
+        raise InvalidRequest(
+            f"cannot write a report as {out.suffix or 'a file without an extension'}",
+            code="bad_report_format",
+            hint="Use a path ending in .html or .md.",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in (".html", ".htm"):
-        out.write_text(to_html(report), encoding="utf-8")
+        out.write_text(html(), encoding="utf-8")
         return [out]
-    if out.suffix.lower() == ".md":
-        out.write_text(to_markdown(report), encoding="utf-8")
-        written = [out]
-        for name, png in report.plots.items():
-            (out.parent / name).write_bytes(png)
-            written.append(out.parent / name)
-        return written
-    raise InvalidRequest(
-        f"cannot write a report as {out.suffix or 'a file without an extension'}",
-        code="bad_report_format",
-        hint="Use a path ending in .html or .md.",
-    )
+    out.write_text(markdown(), encoding="utf-8")
+    written = [out]
+    for name, png in plots.items():
+        (out.parent / name).write_bytes(png)
+        written.append(out.parent / name)
+    return written
 
 
 def split_side(spec: str) -> tuple[str, str | None]:

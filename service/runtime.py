@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import structlog
@@ -11,6 +12,7 @@ from evals.judges import RubricJudge
 from evals.metrics import Metric
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
+from monitoring.records import GoalRecord
 from rag import Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
@@ -43,6 +45,7 @@ class Runtime:
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
+    goal_monitor: asyncio.Task[None] | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {SCORE_TURN: self.online.score_turn}
@@ -81,6 +84,51 @@ class Runtime:
         for record in vote_records(self.store, votes):
             self.telemetry.emit(record)
 
+    def refresh_goals(self) -> list[GoalRecord]:
+        """Every use case's goal status over its window, to the telemetry streams."""
+        from service import usecases
+
+        records = []
+        for spec in usecases.list_all(self.store):
+            window = usecases.Window.last(spec.window_days)
+            for variant, goals in usecases.goal_statuses(self.store, spec, window).items():
+                for g in goals:
+                    record = GoalRecord(
+                        usecase=spec.name,
+                        variant=variant,
+                        target=str(g.target),
+                        met=g.met,
+                        value=g.value.mean,
+                        low=g.value.low,
+                        high=g.value.high,
+                        samples=g.value.n,
+                    )
+                    self.telemetry.emit(record)
+                    records.append(record)
+        return records
+
+    def start_goal_monitor(self) -> None:
+        interval = self.settings.goals_interval_s
+        if interval <= 0 or self.goal_monitor is not None:
+            return
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(self.refresh_goals)
+                except Exception as exc:  # a bad use case or a store hiccup: try next time
+                    log.warning("goals.refresh_failed", error=str(exc))
+                await asyncio.sleep(interval)
+
+        self.goal_monitor = asyncio.create_task(loop())
+
+    async def stop_goal_monitor(self) -> None:
+        if self.goal_monitor is not None:
+            self.goal_monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.goal_monitor
+            self.goal_monitor = None
+
     def close(self) -> None:
         self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()
@@ -112,6 +160,10 @@ def build_runtime(
     for variant in store.api_variants():
         if variant.name not in catalog.names():
             catalog.add(variant)
+    if settings.example_use_case:
+        from service.usecases import apply_example
+
+        apply_example(store, catalog)
     library = build_library(settings, store.engine)
     telemetry, prometheus = build_telemetry(settings)
     online = OnlineScoring(store, *_online_scorers(settings, library, catalog), emit=telemetry.emit)

@@ -61,6 +61,12 @@ class CompareRequest(_Request):
         description="Categories of this turn (e.g. coding, support): leaderboard and "
         "export filters.",
     )
+    use_case: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The use case this conversation belongs to (its goals, reports and "
+        "filters cover it). Taken from the first turn of a conversation.",
+    )
 
 
 AnswerStatus = Literal["ok", "error", "timeout", "cancelled"]

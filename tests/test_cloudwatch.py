@@ -208,3 +208,57 @@ def test_cloudwatch_dashboard_command(moto_server: str, tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 1 and "METRIC=AMOUNT" in bad.stderr
+
+
+def test_goal_metrics_and_alarms_from_targets(moto_server: str) -> None:
+    from monitoring.cloudwatch import goal_alarms, goal_dimensions
+    from monitoring.records import GoalRecord
+
+    cw = client(moto_server)
+    sink = CloudWatchSink(cw, "ArbiterGoals", flush_every_s=3600)
+    sink.export(
+        [
+            GoalRecord("support", "alpha", "p90_latency_s <= 2.5", True, 1.8, 1.6, 2.0, 40),
+            GoalRecord("support", "beta", "p90_latency_s <= 2.5", False, 3.1, 2.8, 3.4, 40),
+            GoalRecord("support", "gamma", "p90_latency_s <= 2.5", None, None, samples=3),
+        ]
+    )
+    sink.force_flush()
+    met = {
+        v: stat(
+            cw,
+            "ArbiterGoals",
+            "GoalMet",
+            goal_dimensions("support", v, "p90_latency_s <= 2.5"),
+            "Minimum",
+        )
+        for v in ("alpha", "beta", "gamma")
+    }
+    assert met == {"alpha": 1.0, "beta": 0.0, "gamma": 0.0}  # gamma: no datum at all
+    listed = cw.list_metrics(Namespace="ArbiterGoals", MetricName="GoalMet")["Metrics"]
+    assert sorted(
+        d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "Variant"
+    ) == [
+        "alpha",
+        "beta",
+    ]
+    value = stat(
+        cw,
+        "ArbiterGoals",
+        "GoalValue",
+        goal_dimensions("support", "beta", "p90_latency_s <= 2.5"),
+        "Maximum",
+    )
+    assert value == 3.1
+
+    alarms = goal_alarms(
+        "ArbiterGoals", "support", ["alpha", "beta"], ["p90_latency_s <= 2.5", "rouge_l >= 0.3"]
+    )
+    for alarm in alarms:
+        cw.put_metric_alarm(**alarm)
+    stored = cw.describe_alarms(AlarmNamePrefix="arbiter-support-")["MetricAlarms"]
+    assert len(stored) == 4
+    by_name = {a["AlarmName"]: a for a in stored}
+    one = by_name["arbiter-support-beta-p90_latency_s----2.5"]
+    assert one["MetricName"] == "GoalMet" and one["ComparisonOperator"] == "LessThanThreshold"
+    assert {d["Name"]: d["Value"] for d in one["Dimensions"]}["Target"] == "p90_latency_s <= 2.5"

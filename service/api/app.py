@@ -19,6 +19,7 @@ from service.api.errors import install_error_handlers
 from service.api.evals import evals_router
 from service.api.exports import exports_router
 from service.api.leaderboard import leaderboard_router
+from service.api.usecases import usecases_router
 from service.arena import blind
 from service.compare import CompareEvent
 from service.errors import ArbiterError, Conflict, NotFound
@@ -64,9 +65,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if runtime.settings.worker:
             await runtime.start_worker()
+        runtime.start_goal_monitor()
         try:
             yield
         finally:
+            await runtime.stop_goal_monitor()
             await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store
 
     app = FastAPI(
@@ -237,6 +240,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(leaderboard_router(runtime.store))
     app.include_router(exports_router(runtime.store))
     app.include_router(campaigns_router(runtime))
+    app.include_router(usecases_router(runtime))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

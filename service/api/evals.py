@@ -46,6 +46,7 @@ class EvalRunIn(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=64)
     rate_per_s: float | None = Field(default=None, gt=0)
     name: str = Field(default="", max_length=128)
+    use_case: str | None = Field(default=None, description="Count the run toward this use case.")
 
 
 class EvalRunOut(BaseModel):
@@ -119,6 +120,7 @@ def evals_router(runtime: Runtime) -> APIRouter:
             rate_per_s=body.rate_per_s,
             rag=body.rag,
             name=body.name,
+            use_case=body.use_case,
         )
         return await asyncio.to_thread(_out, runtime, run_id)
 

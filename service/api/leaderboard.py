@@ -64,9 +64,17 @@ def _filters(
     rater: str | None,
     campaign: str | None = None,
     tag: str | None = None,
+    use_case: str | None = None,
 ) -> Filters:
     return Filters(
-        since=since, until=until, mode=mode, rag=rag, rater=rater, campaign=campaign, tag=tag
+        since=since,
+        until=until,
+        mode=mode,
+        rag=rag,
+        rater=rater,
+        campaign=campaign,
+        tag=tag,
+        use_case=use_case,
     )
 
 
@@ -82,9 +90,10 @@ def leaderboard_router(store: Store) -> APIRouter:
         rater: str | None = None,
         campaign: str | None = None,
         tag: str | None = Query(None, description="Only turns with this tag (category)."),
+        use_case: str | None = Query(None, description="Only conversations of this use case."),
     ) -> LeaderboardOut:
         board = await asyncio.to_thread(
-            leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag)
+            leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag, use_case)
         )
         return LeaderboardOut(
             rows=[
@@ -110,9 +119,12 @@ def leaderboard_router(store: Store) -> APIRouter:
 
     @router.get("/quality")
     async def quality(
-        mode: Literal["arena", "named"] | None = None, rag: bool | None = None
+        mode: Literal["arena", "named"] | None = None,
+        rag: bool | None = None,
+        use_case: str | None = None,
     ) -> list[QualityRowOut]:
-        rows = await asyncio.to_thread(rubric_quality, store, _filters(None, None, mode, rag, None))
+        filters = Filters(mode=mode, rag=rag, use_case=use_case)
+        rows = await asyncio.to_thread(rubric_quality, store, filters)
         return [
             QualityRowOut(
                 variant=r.variant,

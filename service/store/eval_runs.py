@@ -22,6 +22,7 @@ def create_run(
     metrics: list[str],
     judge: str | None,
     total: int,
+    use_case: str | None = None,
 ) -> str:
     run_id = new_id()
     with store.session() as s:
@@ -37,6 +38,7 @@ def create_run(
                 "judge": judge,
                 "status": "running",
                 "total": total,
+                "use_case": use_case,
                 "created_at": utcnow(),
             },
         )

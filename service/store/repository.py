@@ -39,6 +39,7 @@ from service.store.tables import (
     ScoreRow,
     TurnRow,
     TurnTagRow,
+    UseCaseRow,
     VariantRow,
     VoteRow,
 )
@@ -228,6 +229,7 @@ class Store:
         regenerate: bool = False,
         retrieval: dict[str, Any] | None = None,
         tags: list[str] | None = None,
+        use_case: str | None = None,
     ) -> TurnStart:
         """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
         next turn of `conversation_id`, returning each pane's history. Writes use Core
@@ -251,6 +253,7 @@ class Store:
                         "variant_names": variant_names,
                         "mode": mode,
                         "rater": rater,
+                        "use_case": use_case,
                         "created_at": now,
                     },
                 )
@@ -275,6 +278,10 @@ class Store:
                     insert(TurnTagRow), [{"turn_id": turn_id, "tag": t} for t in sorted(set(tags))]
                 )
             return TurnStart(conv_id, turn_id, position, history)
+
+    def has_use_case(self, name: str) -> bool:
+        with self.session() as s:
+            return s.scalar(select(UseCaseRow.id).where(UseCaseRow.name == name)) is not None
 
     @staticmethod
     def _continue(

@@ -43,6 +43,7 @@ class ConversationRow(Base):
     variant_names: Mapped[list[Any]]
     mode: Mapped[str] = mapped_column(String(16), default="named")  # named | arena
     rater: Mapped[str | None] = mapped_column(String(128), index=True)  # who asked
+    use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     turns: Mapped[list[TurnRow]] = relationship(
         back_populates="conversation", order_by="TurnRow.position"
@@ -152,6 +153,7 @@ class EvalRunRow(Base):
     judge: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
     total: Mapped[int] = mapped_column(Integer)
+    use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -292,3 +294,15 @@ class FeedbackRow(Base):
     rater: Mapped[str] = mapped_column(String(128))
     positive: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class UseCaseRow(Base):
+    """A workspace: the variants under consideration, their data and measurable targets
+    (`spec` is a validated `service.usecases.UseCaseSpec`)."""
+
+    __tablename__ = "use_cases"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,376 @@
+"""Measurable targets for a use case, and whether each variant meets them.
+
+A target is `<metric> <op> <number>`, e.g. `rouge_l >= 0.35` or `p90_latency_s <= 2.5`.
+Each target metric is a statistic over one kind of observation of a variant:
+
+- a *mean* over answers (automatic scores, latency, tokens, cost per 1k requests),
+- a *quantile* over answers (p90 latency, p50 time to first token),
+- a *proportion* (error rate over answers, satisfaction over thumbs up/down),
+- a mean of preference results over human votes (win rate, ties count half).
+
+Every value comes with a 95% confidence interval: Wilson's score interval for proportions
+(statsmodels), a percentile bootstrap for means and quantiles. A target is *met* or
+*missed* by its value; with fewer than the minimum number of observations it is
+*insufficient* and says how many it needs. Nothing here touches a store."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from evals.judges import CRITERIA
+from evals.metrics import REFERENCE_METRICS
+from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
+from evals.report import CONFIDENCE, RESAMPLES, Estimate, bootstrap_mean, metric_values
+
+DEFAULT_MIN_SAMPLES = 20
+Kind = Literal["mean", "quantile", "proportion", "preference"]
+Status = Literal["met", "missed", "insufficient"]
+
+
+class TargetError(ValueError):
+    """A target that cannot be used, with the reason and how to fix it."""
+
+
+@dataclass(frozen=True)
+class TargetMetric:
+    name: str
+    kind: Kind
+    description: str
+    unit: str = ""  # shown after values: "s", "USD"
+    low: float | None = None  # the metric's possible range, when it has one
+    high: float | None = None
+    higher_is_better: bool = True
+    source: str = ""  # the per-answer field (metric_values) a mean or quantile is over
+    q: float = 0.5  # for quantiles
+    scale: float = 1.0  # applied to each value (cost per request -> per 1k requests)
+    observations: str = "answers"  # what the minimum sample size counts
+
+
+def _score(name: str, description: str, low: float = 0.0, high: float = 1.0) -> TargetMetric:
+    return TargetMetric(name, "mean", description, low=low, high=high, source=name)
+
+
+def _catalogue() -> dict[str, TargetMetric]:
+    out: dict[str, TargetMetric] = {}
+    for name in [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]:
+        out[name] = _score(name, f"mean {name} score of the answers (0-1)")
+    for criterion in CRITERIA:
+        out[f"judge_{criterion}"] = _score(
+            f"judge_{criterion}", f"mean LLM-judge {criterion} score (1-5)", 1.0, 5.0
+        )
+    lower: dict[str, Any] = {"higher_is_better": False, "low": 0.0}
+    ops = [
+        TargetMetric("latency_s", "mean", "mean answer time", "s", source="latency_s", **lower),
+        TargetMetric(
+            "tokens_out", "mean", "mean output tokens per answer", source="tokens_out", **lower
+        ),
+        TargetMetric(
+            "cost_per_1k_requests_usd",
+            "mean",
+            "cost of 1,000 answers (mean cost per answer x 1000)",
+            "USD",
+            source="cost_usd",
+            scale=1000.0,
+            **lower,
+        ),
+        TargetMetric(
+            "error_rate",
+            "proportion",
+            "share of answers that failed or timed out",
+            high=1.0,
+            **lower,
+        ),
+        TargetMetric(
+            "satisfaction",
+            "proportion",
+            "share of positive human feedback (thumbs up)",
+            low=0.0,
+            high=1.0,
+            observations="feedback",
+        ),
+        TargetMetric(
+            "win_rate",
+            "preference",
+            "human preference win rate in votes (ties count half)",
+            low=0.0,
+            high=1.0,
+            observations="votes",
+        ),
+    ]
+    for m in ops:
+        out[m.name] = m
+    for q in (50, 90, 95, 99):
+        out[f"p{q}_latency_s"] = TargetMetric(
+            f"p{q}_latency_s",
+            "quantile",
+            f"{q}th percentile of answer time",
+            "s",
+            source="latency_s",
+            q=q / 100,
+            **lower,
+        )
+        out[f"ttft_p{q}_s"] = TargetMetric(
+            f"ttft_p{q}_s",
+            "quantile",
+            f"{q}th percentile of time to first token",
+            "s",
+            source="ttft_s",
+            q=q / 100,
+            **lower,
+        )
+    return out
+
+
+TARGET_METRICS: dict[str, TargetMetric] = _catalogue()
+OPERATORS = (">=", "<=", ">", "<")
+_TARGET = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*)\s*(?P<op>[<>=!]+)\s*(?P<value>\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    op: str
+    threshold: float
+
+    @property
+    def spec(self) -> TargetMetric:
+        return TARGET_METRICS[self.metric]
+
+    def holds(self, value: float) -> bool:
+        return {
+            ">=": value >= self.threshold,
+            "<=": value <= self.threshold,
+            ">": value > self.threshold,
+            "<": value < self.threshold,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+def parse_target(text: str) -> Target:
+    """One target from `metric op number`. Raises `TargetError` saying what is wrong."""
+    match = _TARGET.match(text)
+    if not match:
+        raise TargetError(
+            f"target {text!r} is not `metric operator number`, e.g. `rouge_l >= 0.35`"
+        )
+    metric, op, raw = match["metric"], match["op"], match["value"]
+    if metric not in TARGET_METRICS:
+        close = difflib.get_close_matches(metric, TARGET_METRICS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        raise TargetError(
+            f"target {text!r}: unknown metric {metric!r}{hint} Known metrics: "
+            + ", ".join(sorted(TARGET_METRICS))
+        )
+    if op not in OPERATORS:
+        raise TargetError(
+            f"target {text!r}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
+        )
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise TargetError(f"target {text!r}: {raw!r} is not a number") from None
+    if not math.isfinite(threshold):
+        raise TargetError(f"target {text!r}: the threshold must be a finite number")
+    target = Target(metric, op, threshold)
+    _check_reachable(target, text)
+    return target
+
+
+def _check_reachable(target: Target, text: str) -> None:
+    spec = target.spec
+    low = -math.inf if spec.low is None else spec.low
+    high = math.inf if spec.high is None else spec.high
+    impossible = (
+        (target.op == ">=" and target.threshold > high)
+        or (target.op == ">" and target.threshold >= high)
+        or (target.op == "<=" and target.threshold < low)
+        or (target.op == "<" and target.threshold <= low)
+    )
+    if impossible:
+        span = (
+            f"between {spec.low:g} and {spec.high:g}"
+            if spec.high is not None
+            else (f"at least {spec.low:g}")
+        )
+        raise TargetError(f"target {text!r} can never be met: {spec.name} is {span}")
+
+
+def parse_targets(texts: Sequence[str]) -> list[Target]:
+    """Targets from their text, checked together: no duplicates, and no two that
+    contradict each other (`x >= 0.8` and `x <= 0.5`)."""
+    targets = [parse_target(t) for t in texts]
+    by_metric: dict[str, list[Target]] = {}
+    for t in targets:
+        if t in by_metric.get(t.metric, []):
+            raise TargetError(f"target {str(t)!r} is given twice")
+        by_metric.setdefault(t.metric, []).append(t)
+    for metric, ts in by_metric.items():
+        floors = [t for t in ts if t.op in (">=", ">")]
+        ceilings = [t for t in ts if t.op in ("<=", "<")]
+        for f in floors:
+            for c in ceilings:
+                strict = f.op == ">" or c.op == "<"
+                if f.threshold > c.threshold or (strict and f.threshold == c.threshold):
+                    raise TargetError(
+                        f"targets {str(f)!r} and {str(c)!r} contradict each other: no value of "
+                        f"{metric} meets both"
+                    )
+    return targets
+
+
+# ---- observations and statistics ---------------------------------------------------------
+
+
+@dataclass
+class Observations:
+    """What is known about one variant over a window. `answers` are items in the report
+    format (status, latency_ms, ttft_ms, tokens_out, cost_usd, scores); `feedback` is one
+    bool per (answer, person), their latest; `results` is one value per vote the variant
+    took part in: 1 win, 0 loss, 0.5 tie."""
+
+    answers: list[Mapping[str, Any]] = field(default_factory=list)
+    feedback: list[bool] = field(default_factory=list)
+    results: list[float] = field(default_factory=list)
+
+    def samples(self, metric: str) -> np.ndarray:
+        """The per-observation values the metric's statistic is computed over."""
+        spec = TARGET_METRICS[metric]
+        if spec.kind == "proportion":
+            if metric == "satisfaction":
+                return np.asarray([1.0 if f else 0.0 for f in self.feedback])
+            return np.asarray([metric_values(a)["error_rate"] for a in self.answers], dtype=float)
+        if spec.kind == "preference":
+            return np.asarray(self.results, dtype=float)
+        values = [metric_values(a).get(spec.source) for a in self.answers]
+        return np.asarray([v * spec.scale for v in values if v is not None], dtype=float)
+
+    def scoring_errors(self, metric: str) -> int:
+        spec = TARGET_METRICS[metric]
+        if spec.kind != "mean" or spec.source in {"latency_s", "tokens_out", "cost_usd"}:
+            return 0
+        return sum(
+            1
+            for a in self.answers
+            if spec.source in (vals := metric_values(a)) and vals[spec.source] is None
+        )
+
+
+def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
+    return float(low), float(high)
+
+
+def bootstrap_quantile(
+    values: Sequence[float] | np.ndarray,
+    q: float,
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """Percentile bootstrap of a quantile (numpy's default, linear interpolation)."""
+    data = np.asarray(values, dtype=float)
+    n = int(data.size)
+    if n == 0:
+        return Estimate(None, None, None, 0)
+    point = float(np.quantile(data, q))
+    if n == 1:
+        return Estimate(point, point, point, 1)
+    rng = np.random.default_rng(seed)
+    stats = np.quantile(data[rng.integers(0, n, size=(resamples, n))], q, axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return Estimate(point, float(low), float(high), n)
+
+
+def estimate(metric: str, obs: Observations) -> Estimate:
+    """The metric's value for these observations, with its 95% CI."""
+    spec = TARGET_METRICS[metric]
+    data = obs.samples(metric)
+    if spec.kind == "quantile":
+        return bootstrap_quantile(data, spec.q)
+    if spec.kind == "proportion":
+        n = int(data.size)
+        if n == 0:
+            return Estimate(None, None, None, 0)
+        k = int(data.sum())
+        low, high = wilson(k, n)
+        return Estimate(k / n, low, high, n)
+    return bootstrap_mean(data.tolist(), errors=obs.scoring_errors(metric))
+
+
+@dataclass(frozen=True)
+class GoalStatus:
+    target: Target
+    status: Status
+    value: Estimate
+    needed: int  # the minimum number of observations for a verdict
+    clear: bool = False  # the whole CI is on the side of the verdict
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.status == "insufficient" else self.status == "met"
+
+    def describe(self) -> str:
+        spec = self.target.spec
+        unit = f" {spec.unit}" if spec.unit else ""
+        if self.status == "insufficient":
+            return (
+                f"not enough data: {self.value.n} {spec.observations}, needs at least {self.needed}"
+            )
+        margin = "" if self.clear else " (within the 95% CI: not yet certain)"
+        return f"{self.value.fmt()}{unit} — {self.status}{margin}"
+
+
+def goal_status(target: Target, obs: Observations, min_samples: int) -> GoalStatus:
+    value = estimate(target.metric, obs)
+    if value.mean is None or value.n < min_samples:
+        return GoalStatus(target, "insufficient", value, min_samples)
+    met = target.holds(value.mean)
+    bounds = [b for b in (value.low, value.high) if b is not None]
+    clear = all(target.holds(b) == met for b in bounds)
+    return GoalStatus(target, "met" if met else "missed", value, min_samples, clear)
+
+
+def difference(
+    metric: str,
+    candidate: Observations,
+    baseline: Observations,
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Estimate:
+    """candidate - baseline for the metric, with a 95% CI from resampling each side on its
+    own (unpaired: live traffic gives different prompts to each variant)."""
+    spec = TARGET_METRICS[metric]
+    a, b = candidate.samples(metric), baseline.samples(metric)
+    if a.size == 0 or b.size == 0:
+        return Estimate(None, None, None, min(a.size, b.size))
+
+    def stat(x: np.ndarray) -> Any:
+        return np.quantile(x, spec.q, axis=-1) if spec.kind == "quantile" else x.mean(axis=-1)
+
+    point = float(stat(a) - stat(b))
+    rng = np.random.default_rng(seed)
+    diffs = stat(a[rng.integers(0, a.size, size=(resamples, a.size))]) - stat(
+        b[rng.integers(0, b.size, size=(resamples, b.size))]
+    )
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return Estimate(point, float(low), float(high), min(a.size, b.size))
+
+
+def significant(diff: Estimate) -> bool:
+    return diff.low is not None and diff.high is not None and (diff.low > 0 or diff.high < 0)

@@ -1,0 +1,251 @@
+"""Model selection for a use case: rank the candidate variants by whether they meet every
+target, then by cost; mark the Pareto front of quality against cost and latency; say which
+one to choose and why. Built from `evals.goals` values; nothing here touches a store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from evals.goals import (
+    TARGET_METRICS,
+    GoalStatus,
+    Observations,
+    Target,
+    difference,
+    estimate,
+    goal_status,
+    significant,
+)
+from evals.report import Estimate, metric_values
+
+# What the report shows for every candidate, beside its targets and automatic scores.
+EVIDENCE = (
+    "win_rate",
+    "satisfaction",
+    "error_rate",
+    "p50_latency_s",
+    "p90_latency_s",
+    "ttft_p50_s",
+    "cost_per_1k_requests_usd",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    variant: str
+    goals: list[GoalStatus]
+    evidence: dict[str, Estimate]  # metric -> value with CI (targets' metrics, scores, ...)
+    counts: dict[str, int]  # answers, feedback, votes
+    vs_baseline: dict[str, Estimate] = field(default_factory=dict)  # metric -> this - baseline
+    judge_win_rate: Estimate | None = None  # vs the baseline, from judge scores per example
+
+    @property
+    def all_met(self) -> bool:
+        return bool(self.goals) and all(g.status == "met" for g in self.goals)
+
+    @property
+    def met_count(self) -> int:
+        return sum(g.status == "met" for g in self.goals)
+
+    @property
+    def cost(self) -> float | None:
+        est = self.evidence.get("cost_per_1k_requests_usd")
+        return None if est is None else est.mean
+
+    def value(self, metric: str) -> float | None:
+        est = self.evidence.get(metric)
+        return None if est is None else est.mean
+
+
+def score_metrics(observations: Sequence[Observations]) -> list[str]:
+    """The automatic score metrics present in any answer, in a stable order."""
+    seen: list[str] = []
+    for obs in observations:
+        for answer in obs.answers:
+            for score in answer.get("scores") or []:
+                name = score["metric"]
+                if name in TARGET_METRICS and name not in seen:
+                    seen.append(name)
+    return sorted(seen)
+
+
+def judge_win_rate(candidate: Observations, baseline: Observations) -> Estimate | None:
+    """Share of examples (answered by both, in the same eval run) where the judge's mean
+    rubric score is higher for the candidate; ties count half. None without judge scores."""
+
+    def judged(obs: Observations) -> dict[tuple[str, str], float]:
+        out = {}
+        for a in obs.answers:
+            key = a.get("example_key")
+            values = [
+                v for m, v in metric_values(a).items() if m.startswith("judge_") and v is not None
+            ]
+            if key is not None and values:
+                out[key] = sum(values) / len(values)
+        return out
+
+    mine, theirs = judged(candidate), judged(baseline)
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    from evals.report import bootstrap_mean
+
+    results = [1.0 if mine[k] > theirs[k] else 0.0 if mine[k] < theirs[k] else 0.5 for k in shared]
+    return bootstrap_mean(results)
+
+
+def assess(
+    variants: Sequence[str],
+    observations: dict[str, Observations],
+    targets: Sequence[Target],
+    *,
+    min_samples: int,
+    baseline: str | None = None,
+) -> list[Candidate]:
+    """Every variant's goal status and evidence, ranked (best first)."""
+    scores = score_metrics(list(observations.values()))
+    metrics = [*dict.fromkeys([*(t.metric for t in targets), *scores, *EVIDENCE])]
+    base = observations.get(baseline) if baseline else None
+    out = []
+    for v in variants:
+        obs = observations.get(v, Observations())
+        cand = Candidate(
+            variant=v,
+            goals=[goal_status(t, obs, min_samples) for t in targets],
+            evidence={m: estimate(m, obs) for m in metrics},
+            counts={
+                "answers": len(obs.answers),
+                "feedback": len(obs.feedback),
+                "votes": len(obs.results),
+            },
+            vs_baseline=(
+                {m: difference(m, obs, base) for m in metrics}
+                if base is not None and v != baseline
+                else {}
+            ),
+            judge_win_rate=(
+                judge_win_rate(obs, base) if base is not None and v != baseline else None
+            ),
+        )
+        out.append(cand)
+    return rank(out, quality_metric(targets, scores))
+
+
+def quality_metric(targets: Sequence[Target], scores: Sequence[str] = ()) -> str | None:
+    """The quality axis of the trade-off plots: the first target on an automatic score or
+    a human measure, else the first score present."""
+    for t in targets:
+        spec = t.spec
+        if spec.higher_is_better and spec.kind in ("mean", "preference", "proportion"):
+            return t.metric
+    return scores[0] if scores else None
+
+
+def rank(candidates: Sequence[Candidate], quality: str | None) -> list[Candidate]:
+    """Those meeting every target first, cheapest first (ties: better quality first);
+    then the others, most targets met first, then cheapest."""
+
+    def key(c: Candidate) -> tuple[float, ...]:
+        cost = c.cost if c.cost is not None else math.inf
+        q = c.value(quality) if quality else None
+        q_key = -q if q is not None else math.inf
+        if c.all_met:
+            return (0, cost, q_key)
+        return (1, -c.met_count, cost, q_key)
+
+    return sorted(candidates, key=key)
+
+
+def pareto_front(points: Sequence[tuple[str, float, float]]) -> set[str]:
+    """Labels of the points no other point beats on both axes: lower x (cost, latency) and
+    higher y (quality)."""
+    front = set()
+    for label, x, y in points:
+        dominated = any(
+            (x2 <= x and y2 >= y) and (x2 < x or y2 > y) for l2, x2, y2 in points if l2 != label
+        )
+        if not dominated:
+            front.add(label)
+    return front
+
+
+def _money(value: float | None) -> str:
+    return "unknown cost" if value is None else f"${value:.4g} per 1k requests"
+
+
+def recommendation(ranked: Sequence[Candidate], quality: str | None, window: str) -> str:
+    """One paragraph: which variant to choose, and on what evidence."""
+    answers = sum(c.counts["answers"] for c in ranked)
+    votes = sum(c.counts["votes"] for c in ranked)
+    feedback = sum(c.counts["feedback"] for c in ranked)
+    basis = (
+        f"Basis: {answers} answers, {votes} vote results and {feedback} feedback ratings "
+        f"({window}); values are means or percentiles with 95% confidence intervals."
+    )
+    if not ranked or answers == 0:
+        return (
+            "No recommendation: there is no data for this use case in the window. Run its "
+            "datasets (`arbiter usecase run`) or send traffic tagged with this use case. " + basis
+        )
+    winners = [c for c in ranked if c.all_met]
+    n_targets = len(ranked[0].goals)
+    if winners:
+        best = winners[0]
+        text = (
+            f"Recommended: {best.variant}. It meets all {n_targets} targets at the lowest cost "
+            f"({_money(best.cost)}) of the {len(winners)} variant(s) that meet them all"
+        )
+        tied = [c.variant for c in winners[1:] if c.cost == best.cost]
+        if tied and quality:
+            text += (
+                f"; tied on cost with {', '.join(tied)}, it is ahead on {quality} "
+                f"({best.evidence[quality].fmt()})"
+            )
+        return text + ". " + basis
+    best = ranked[0]
+    gaps = []
+    for g in best.goals:
+        if g.status != "met":
+            gaps.append(f"{g.target}: {g.describe()}")
+    return (
+        f"No variant meets all {n_targets} targets. The closest is {best.variant}, meeting "
+        f"{best.met_count} of {n_targets} at {_money(best.cost)}; it falls short on "
+        + "; ".join(gaps)
+        + ". "
+        + basis
+    )
+
+
+def baseline_verdict(metric: str, diff: Estimate) -> str:
+    """'better' / 'worse' / 'no significant difference' for a candidate - baseline diff."""
+    if diff.mean is None:
+        return "no data"
+    if not significant(diff):
+        return "no significant difference"
+    better = (diff.mean > 0) == TARGET_METRICS[metric].higher_is_better
+    return "better" if better else "worse"
+
+
+@dataclass(frozen=True)
+class SelectionReport:
+    title: str
+    meta: dict[str, str]  # use case, description, window, baseline, ...
+    targets: list[Target]
+    ranked: list[Candidate]
+    baseline: str | None
+    quality: str | None
+    recommendation: str
+    plots: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
+
+
+def tradeoff_points(
+    ranked: Sequence[Candidate], x_metric: str, quality: str
+) -> list[tuple[str, float, float]]:
+    points = []
+    for c in ranked:
+        x, y = c.value(x_metric), c.value(quality)
+        if x is not None and y is not None:
+            points.append((c.variant, x, y))
+    return points

@@ -1,0 +1,195 @@
+"""Use cases over HTTP: define them, read each variant's goal status, get the
+model-selection report, and the CloudWatch alarms their targets imply."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel
+
+from evals.goals import TARGET_METRICS, GoalStatus
+from evals.render import selection_html, selection_markdown
+from evals.selection import Candidate, SelectionReport
+from monitoring.cloudwatch import goal_alarms
+from service import usecases
+from service.errors import InvalidRequest
+from service.runtime import Runtime
+from service.schemas import ErrorResponse
+from service.usecases import UseCaseSpec, Window
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 422)
+}
+
+
+class TargetMetricOut(BaseModel):
+    name: str
+    kind: str
+    description: str
+    unit: str
+    higher_is_better: bool
+    low: float | None
+    high: float | None
+
+
+class GoalOut(BaseModel):
+    target: str
+    metric: str
+    op: str
+    threshold: float
+    status: str  # met | missed | insufficient
+    value: float | None
+    low: float | None
+    high: float | None
+    samples: int
+    needed: int
+    clear: bool  # the whole 95% CI is on the side of the verdict
+    message: str
+
+
+class VariantGoalsOut(BaseModel):
+    variant: str
+    all_met: bool
+    met: int
+    cost_per_1k_requests_usd: float | None
+    goals: list[GoalOut]
+
+
+class UseCaseStatusOut(BaseModel):
+    use_case: str
+    since: datetime
+    until: datetime
+    baseline: str | None
+    recommendation: str
+    variants: list[VariantGoalsOut]  # ranked: best first
+
+
+class AppliedOut(BaseModel):
+    created: bool
+    use_case: UseCaseSpec
+
+
+def goal_out(g: GoalStatus) -> GoalOut:
+    return GoalOut(
+        target=str(g.target),
+        metric=g.target.metric,
+        op=g.target.op,
+        threshold=g.target.threshold,
+        status=g.status,
+        value=g.value.mean,
+        low=g.value.low,
+        high=g.value.high,
+        samples=g.value.n,
+        needed=g.needed,
+        clear=g.clear,
+        message=g.describe(),
+    )
+
+
+def _variant_out(c: Candidate) -> VariantGoalsOut:
+    return VariantGoalsOut(
+        variant=c.variant,
+        all_met=c.all_met,
+        met=c.met_count,
+        cost_per_1k_requests_usd=c.cost,
+        goals=[goal_out(g) for g in c.goals],
+    )
+
+
+def usecases_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/usecases", tags=["use cases"])
+    store = runtime.store
+
+    def window(spec: UseCaseSpec, days: float | None) -> Window:
+        return Window.last(days or spec.window_days)
+
+    @router.get("")
+    async def list_use_cases() -> list[UseCaseSpec]:
+        return await asyncio.to_thread(usecases.list_all, store)
+
+    @router.get("/target-metrics")
+    async def target_metrics() -> list[TargetMetricOut]:
+        """Every metric a target can name, with what it measures."""
+        return [
+            TargetMetricOut(
+                name=m.name,
+                kind=m.kind,
+                description=m.description,
+                unit=m.unit,
+                higher_is_better=m.higher_is_better,
+                low=m.low,
+                high=m.high,
+            )
+            for m in TARGET_METRICS.values()
+        ]
+
+    @router.get("/{name}", responses=_ERRORS)
+    async def get_use_case(name: str) -> UseCaseSpec:
+        return await asyncio.to_thread(usecases.get, store, name)
+
+    @router.put("/{name}", responses=_ERRORS)
+    async def put_use_case(name: str, body: dict[str, Any]) -> AppliedOut:
+        """Create or replace a use case. Every target is checked (metric, operator, range,
+        contradictions) and every variant must exist."""
+        body.setdefault("name", name)
+        spec = usecases.spec_from_data(body)
+        if spec.name != name:
+            raise InvalidRequest(
+                f"the body names use case {spec.name!r} but the URL names {name!r}",
+                code="name_mismatch",
+            )
+        created = await asyncio.to_thread(usecases.apply, store, runtime.catalog, spec)
+        return AppliedOut(created=created, use_case=spec)
+
+    @router.get("/{name}/status", responses=_ERRORS)
+    async def use_case_status(
+        name: str,
+        days: float | None = Query(None, gt=0, le=3650, description="Window; default its own."),
+        baseline: str | None = Query(None, description="Compare with this variant instead."),
+    ) -> UseCaseStatusOut:
+        report, w = await asyncio.to_thread(make_report, name, days, baseline, False)
+        return UseCaseStatusOut(
+            use_case=name,
+            since=w.since,
+            until=w.until,
+            baseline=report.baseline,
+            recommendation=report.recommendation,
+            variants=[_variant_out(c) for c in report.ranked],
+        )
+
+    def make_report(
+        name: str, days: float | None, baseline: str | None, plots: bool
+    ) -> tuple[SelectionReport, Window]:
+        spec = usecases.get(store, name)
+        w = window(spec, days)
+        return usecases.report(store, spec, w, baseline=baseline, plots=plots), w
+
+    @router.get("/{name}/report.html", response_class=HTMLResponse, responses=_ERRORS)
+    async def report_html(
+        name: str, days: float | None = Query(None, gt=0, le=3650), baseline: str | None = None
+    ) -> HTMLResponse:
+        """The model-selection report as one self-contained page."""
+        report, _ = await asyncio.to_thread(make_report, name, days, baseline, True)
+        return HTMLResponse(selection_html(report))
+
+    @router.get("/{name}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
+    async def report_md(
+        name: str, days: float | None = Query(None, gt=0, le=3650), baseline: str | None = None
+    ) -> PlainTextResponse:
+        """Markdown, tables only (the HTML report has the plots)."""
+        report, _ = await asyncio.to_thread(make_report, name, days, baseline, False)
+        return PlainTextResponse(selection_markdown(report), media_type="text/markdown")
+
+    @router.get("/{name}/alarms", responses=_ERRORS)
+    async def alarms(name: str) -> list[dict[str, Any]]:
+        """`put_metric_alarm` arguments for every variant and target (GoalMet metric)."""
+        spec = await asyncio.to_thread(usecases.get, store, name)
+        return goal_alarms(
+            runtime.settings.cloudwatch_namespace, spec.name, spec.variants, spec.targets
+        )
+
+    return router

@@ -1,0 +1,507 @@
+"""Use cases: target parsing and validation, goal status on seeded data (CIs checked
+against reference computations), the model-selection report, and the definition's life
+in the store, the API and the command line."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import stats
+
+from evals.goals import TargetError, parse_target, parse_targets
+from evals.selection import pareto_front
+from service import usecases
+from service.errors import InvalidRequest
+from service.ids import new_id, utcnow
+from service.runtime import Runtime
+from service.store import Store
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    FeedbackRow,
+    ScoreRow,
+    TurnRow,
+    VoteRow,
+)
+from service.usecases import UseCaseSpec, Window
+from tests.conftest import LiveServer
+
+# ---- targets --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rouge_x >= 0.3", "unknown metric 'rouge_x'; did you mean 'rouge_l'?"),
+        ("rouge_l => 0.3", "unknown operator '=>'; use one of >=, <=, >, <"),
+        ("rouge_l == 0.3", "unknown operator '=='"),
+        ("p90_latency_s <= fast", "'fast' is not a number"),
+        ("p90_latency_s <= nan", "must be a finite number"),
+        ("satisfaction >= 1.2", "can never be met: satisfaction is between 0 and 1"),
+        ("error_rate < 0", "can never be met: error_rate is between 0 and 1"),
+        ("judge_helpfulness > 5", "judge_helpfulness is between 1 and 5"),
+        ("rouge_l", "is not `metric operator number`"),
+    ],
+)
+def test_a_bad_target_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(TargetError) as info:
+        parse_target(text)
+    assert message in str(info.value)
+
+
+def test_targets_that_contradict_or_repeat_are_refused() -> None:
+    with pytest.raises(TargetError, match="contradict each other: no value of rouge_l"):
+        parse_targets(["rouge_l >= 0.8", "rouge_l <= 0.5"])
+    with pytest.raises(TargetError, match="contradict"):
+        parse_targets(["latency_s > 2", "latency_s < 2"])
+    with pytest.raises(TargetError, match="given twice"):
+        parse_targets(["error_rate <= 0.01", "error_rate <= 0.01"])
+    ok = parse_targets(["rouge_l >= 0.3", "rouge_l <= 0.9", "p90_latency_s <= 2.5"])
+    assert [str(t) for t in ok] == ["rouge_l >= 0.3", "rouge_l <= 0.9", "p90_latency_s <= 2.5"]
+    assert ok[2].holds(2.5) and not ok[2].holds(2.51)
+
+
+def test_a_use_case_file_is_validated_field_by_field(tmp_path: Path) -> None:
+    path = tmp_path / "uc.yaml"
+    path.write_text(
+        "name: support\nvariants: [alpha, beta]\nbaseline: gamma\ntargets: ['rouge_l >= 2']\n"
+    )
+    with pytest.raises(InvalidRequest) as info:
+        usecases.load_file(path)
+    message = info.value.message
+    assert "targets: target 'rouge_l >= 2' can never be met" in message
+    assert "baseline 'gamma' is not one of the use case's variants" not in message  # one pass
+    path.write_text("name: support\nvariants: [alpha]\nbaseline: gamma\ntargets: ['bleu >= 0.2']")
+    with pytest.raises(InvalidRequest, match="baseline 'gamma' is not one of"):
+        usecases.load_file(path)
+    path.write_text("name: support\nvariants: [alpha]\ntargets: ['bleu >= 0.2']\ncolour: red\n")
+    with pytest.raises(InvalidRequest, match="colour: Extra inputs are not permitted"):
+        usecases.load_file(path)
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(InvalidRequest, match="cannot be read"):
+        usecases.load_file(path)
+    toml = tmp_path / "uc.toml"
+    toml.write_text('name = "t"\nvariants = ["alpha"]\ntargets = ["error_rate <= 0.01"]\n')
+    assert usecases.load_file(toml).name == "t"
+
+
+def test_the_bundled_example_is_valid_for_the_bundled_variants() -> None:
+    from service.variants import load_variants
+
+    spec = usecases.load_file(usecases.EXAMPLE_FILE)
+    names = {v.name for v in load_variants(Path("service/defaults/variants.toml"))}
+    assert set(spec.variants) <= names and spec.baseline in spec.variants
+    assert spec.datasets == ["example"] and spec.collections == ["sample"]
+    assert spec.parsed_targets()
+
+
+# ---- seeded data ------------------------------------------------------------------------------
+
+
+class Seed:
+    """Answers, scores, feedback and votes written straight into the store."""
+
+    def __init__(self, store: Store, use_case: str) -> None:
+        self.store, self.use_case = store, use_case
+
+    def answers(
+        self,
+        variant: str,
+        latencies_s: list[float],
+        *,
+        rouge: list[float] | None = None,
+        cost: float = 0.001,
+        failed: int = 0,
+        thumbs: tuple[int, int] = (0, 0),
+        use_case: str | None = "",
+        age: timedelta = timedelta(minutes=5),
+    ) -> list[str]:
+        when = utcnow() - age
+        ids = []
+        with self.store.session() as s:
+            conv = ConversationRow(
+                id=new_id(),
+                variant_names=[variant],
+                mode="named",
+                use_case=self.use_case if use_case == "" else use_case,
+                created_at=when,
+            )
+            s.add(conv)
+            s.flush()  # no ORM relationships between these rows: flush in FK order
+            rows = [(lat, "ok") for lat in latencies_s] + [(None, "error")] * failed
+            for i, (lat, status) in enumerate(rows):
+                turn = TurnRow(
+                    id=new_id(),
+                    conversation_id=conv.id,
+                    position=i,
+                    prompt=f"q{i}",
+                    status="done",
+                    created_at=when,
+                )
+                s.add(turn)
+                s.flush()
+                answer = AnswerRow(
+                    id=new_id(),
+                    turn_id=turn.id,
+                    pane=0,
+                    variant_name=variant,
+                    variant_spec={},
+                    request={},
+                    text="a",
+                    status=status,
+                    latency_ms=None if lat is None else lat * 1000,
+                    ttft_ms=None if lat is None else lat * 250,
+                    tokens_out=10,
+                    cost_usd=cost if status == "ok" else 0.0,
+                    created_at=when,
+                )
+                s.add(answer)
+                s.flush()
+                ids.append(answer.id)
+                if rouge is not None and i < len(rouge):
+                    s.add(
+                        ScoreRow(
+                            answer_id=answer.id,
+                            turn_id=turn.id,
+                            variant_name=variant,
+                            metric="rouge_l",
+                            version="v",
+                            value=rouge[i],
+                            detail={},
+                            created_at=when,
+                        )
+                    )
+            s.flush()
+            up, down = thumbs
+            for i in range(up + down):
+                answer_id = ids[i % len(ids)]
+                s.add(
+                    FeedbackRow(
+                        answer_id=answer_id,
+                        turn_id=s.get(AnswerRow, answer_id).turn_id,  # type: ignore[union-attr]
+                        variant_name=variant,
+                        rater=f"user{i}",
+                        positive=i < up,
+                        created_at=when,
+                    )
+                )
+        return ids
+
+    def votes(self, a: str, b: str, outcomes: list[str]) -> None:
+        with self.store.session() as s:
+            conv = ConversationRow(
+                id=new_id(), variant_names=[a, b], mode="arena", use_case=self.use_case
+            )
+            s.add(conv)
+            s.flush()
+            for i, outcome in enumerate(outcomes):
+                turn = TurnRow(
+                    id=new_id(), conversation_id=conv.id, position=i, prompt="p", status="done"
+                )
+                s.add(turn)
+                s.flush()
+                for pane, v in enumerate((a, b)):
+                    s.add(
+                        AnswerRow(
+                            turn_id=turn.id,
+                            pane=pane,
+                            variant_name=v,
+                            variant_spec={},
+                            request={},
+                            status="ok",
+                            latency_ms=100.0,
+                        )
+                    )
+                s.flush()
+                s.add(VoteRow(turn_id=turn.id, outcome=outcome, rater="r"))
+
+
+def define(store: Store, runtime: Runtime | None = None, **fields: object) -> UseCaseSpec:
+    spec = UseCaseSpec.model_validate(
+        {
+            "name": "support",
+            "variants": ["alpha", "beta", "gamma"],
+            "targets": [
+                "rouge_l >= 0.5",
+                "p90_latency_s <= 2.0",
+                "error_rate <= 0.1",
+                "satisfaction >= 0.6",
+                "cost_per_1k_requests_usd <= 3",
+            ],
+            "min_samples": 20,
+            **fields,
+        }
+    )
+    if runtime is not None:
+        usecases.apply(store, runtime.catalog, spec)
+    return spec
+
+
+def wilson_reference(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_goal_status_met_missed_and_insufficient(runtime: Runtime) -> None:
+    store = runtime.store
+    spec = define(store, runtime)
+    seed = Seed(store, "support")
+    rng = np.random.default_rng(7)
+    alpha_lat = list(rng.uniform(0.5, 1.5, 40))
+    alpha_rouge = list(rng.uniform(0.5, 0.8, 40))
+    seed.answers("alpha", alpha_lat, rouge=alpha_rouge, cost=0.002, failed=2, thumbs=(24, 6))
+    beta_lat = list(rng.uniform(0.5, 3.5, 40))
+    seed.answers("beta", beta_lat, rouge=list(rng.uniform(0.3, 0.5, 40)), cost=0.001)
+    seed.answers("gamma", [1.0] * 5, rouge=[0.9] * 5)
+    # Outside the use case or the window: never counted.
+    seed.answers("alpha", [9.0] * 30, use_case=None)
+    seed.answers("alpha", [9.0] * 30, age=timedelta(days=30))
+
+    ranked = usecases.status(store, spec, Window.last(7))
+    by = {c.variant: {str(g.target): g for g in c.goals} for c in ranked}
+    alpha = by["alpha"]
+    assert {t: g.status for t, g in alpha.items()} == dict.fromkeys(
+        map(str, spec.parsed_targets()), "met"
+    )
+    assert alpha["error_rate <= 0.1"].value.n == 42 and alpha["p90_latency_s <= 2"].value.n == 40
+
+    # Reference computations: Wilson by its formula, the bootstraps with scipy.
+    sat = alpha["satisfaction >= 0.6"].value
+    assert sat.mean == pytest.approx(0.8)
+    assert (sat.low, sat.high) == pytest.approx(wilson_reference(24, 30), abs=1e-9)
+    err = alpha["error_rate <= 0.1"].value
+    assert (err.low, err.high) == pytest.approx(wilson_reference(2, 42), abs=1e-9)
+    rouge = alpha["rouge_l >= 0.5"].value
+    ref = stats.bootstrap(
+        (np.array(alpha_rouge),), np.mean, method="percentile", n_resamples=4000, random_state=1
+    ).confidence_interval
+    assert rouge.mean == pytest.approx(float(np.mean(alpha_rouge)))
+    assert (rouge.low, rouge.high) == pytest.approx((ref.low, ref.high), abs=0.01)
+    p90 = alpha["p90_latency_s <= 2"].value
+    ref90 = stats.bootstrap(
+        (np.array(alpha_lat),),
+        lambda x, axis: np.quantile(x, 0.9, axis=axis),
+        method="percentile",
+        n_resamples=4000,
+        random_state=1,
+    ).confidence_interval
+    assert p90.mean == pytest.approx(float(np.quantile(alpha_lat, 0.9)))
+    assert (p90.low, p90.high) == pytest.approx((ref90.low, ref90.high), abs=0.05)
+    cost = alpha["cost_per_1k_requests_usd <= 3"].value
+    assert cost.mean == pytest.approx(2.0)  # $0.002 per answer
+
+    beta = by["beta"]
+    assert beta["p90_latency_s <= 2"].status == "missed"
+    assert beta["rouge_l >= 0.5"].status == "missed" and beta["rouge_l >= 0.5"].clear
+    assert beta["satisfaction >= 0.6"].status == "insufficient"  # no feedback at all
+    gamma = by["gamma"]["rouge_l >= 0.5"]
+    assert gamma.status == "insufficient" and gamma.value.n == 5
+    assert gamma.describe() == "not enough data: 5 answers, needs at least 20"
+    assert ranked[0].variant == "alpha" and ranked[0].all_met
+
+
+def test_win_rate_counts_ties_half_and_only_this_use_case(runtime: Runtime) -> None:
+    store = runtime.store
+    spec = define(store, runtime, targets=["win_rate >= 0.5"], min_samples=5)
+    seed = Seed(store, "support")
+    seed.votes("alpha", "beta", ["a"] * 6 + ["b"] * 2 + ["tie", "both_bad"])
+    Seed(store, "other").votes("alpha", "beta", ["b"] * 20)  # "other" has no use case row
+    obs = usecases.observations(store, spec, Window.last(1))
+    assert sorted(obs["alpha"].results) == sorted([1.0] * 6 + [0.0] * 2 + [0.5, 0.5])
+    ranked = usecases.status(store, spec, Window.last(1))
+    by = {c.variant: c.goals[0] for c in ranked}
+    assert by["alpha"].status == "met" and by["alpha"].value.mean == pytest.approx(0.7)
+    assert by["beta"].status == "missed" and by["beta"].value.mean == pytest.approx(0.3)
+
+
+def test_pareto_front() -> None:
+    points = [("a", 1.0, 0.5), ("b", 2.0, 0.7), ("c", 2.5, 0.6), ("d", 0.5, 0.2), ("e", 1.0, 0.4)]
+    assert pareto_front(points) == {"a", "b", "d"}
+
+
+# ---- the model-selection report ----------------------------------------------------------------
+
+
+def scenario(runtime: Runtime) -> UseCaseSpec:
+    """alpha and delta meet every target, delta more cheaply; beta is cheapest but slow."""
+    store = runtime.store
+    spec = define(store, runtime, variants=["alpha", "beta", "gamma"], baseline="beta")
+    seed = Seed(store, "support")
+    rng = np.random.default_rng(3)
+    seed.answers(
+        "alpha", list(rng.uniform(0.4, 1.2, 40)), rouge=[0.7] * 40, cost=0.0025, thumbs=(20, 2)
+    )
+    seed.answers(
+        "gamma", list(rng.uniform(0.6, 1.6, 40)), rouge=[0.6] * 40, cost=0.0012, thumbs=(18, 4)
+    )
+    seed.answers(
+        "beta", list(rng.uniform(2.5, 4.0, 40)), rouge=[0.65] * 40, cost=0.0005, thumbs=(15, 5)
+    )
+    return spec
+
+
+def test_report_recommends_the_cheapest_variant_meeting_every_target(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    spec = scenario(runtime)
+    report = usecases.report(runtime.store, spec, Window.last(7))
+    assert [c.variant for c in report.ranked] == ["gamma", "alpha", "beta"]
+    assert report.recommendation.startswith("Recommended: gamma. It meets all 5 targets")
+    assert "$1.2 per 1k requests" in report.recommendation
+    assert "of the 2 variant(s) that meet them all" in report.recommendation
+    assert "120 answers" in report.recommendation
+    # Against the baseline (beta): gamma is significantly faster, and dearer.
+    gamma = report.ranked[0]
+    assert gamma.vs_baseline["p90_latency_s"].high < 0  # type: ignore[operator]
+    assert gamma.vs_baseline["cost_per_1k_requests_usd"].low > 0  # type: ignore[operator]
+
+    html_path = tmp_path / "selection.html"
+    usecases.write_report(report, html_path)
+    page = html_path.read_text()
+    assert "<script" not in page and "<link" not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 2
+    for data in images:
+        Image.open(io.BytesIO(base64.b64decode(data))).verify()
+    assert "gamma vs baseline beta" in page and "Recommended: gamma" in page
+
+    md = tmp_path / "md" / "selection.md"
+    written = usecases.write_report(report, md)
+    assert {p.name for p in written} == {
+        "selection.md",
+        "tradeoff_cost.png",
+        "tradeoff_latency.png",
+    }
+    for p in written[1:]:
+        with Image.open(p) as img:
+            assert img.format == "PNG" and img.size[0] > 300
+    text = md.read_text()
+    assert "| 1 | gamma | yes | 5/5 |" in text
+    assert "![tradeoff_cost.png](tradeoff_cost.png)" in text
+
+
+def test_report_when_no_variant_meets_every_target(runtime: Runtime) -> None:
+    spec = scenario(runtime)
+    strict = spec.model_copy(update={"targets": [*spec.targets, "rouge_l >= 0.75"]})
+    # rouge_l >= 0.5 and >= 0.75 do not contradict; nobody reaches 0.75
+    report = usecases.report(runtime.store, strict, Window.last(7), plots=False)
+    assert report.recommendation.startswith("No variant meets all 6 targets. The closest is")
+    assert "rouge_l >= 0.75" in report.recommendation
+    empty = usecases.report(runtime.store, spec, Window.last(7, now=utcnow() - timedelta(days=60)))
+    assert empty.recommendation.startswith("No recommendation: there is no data")
+
+
+# ---- store, API, command line ------------------------------------------------------------------
+
+
+def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
+    url = live.url
+    body = {"variants": ["alpha", "beta"], "targets": ["error_rate <= 0.5"], "min_samples": 2}
+    bad = httpx.put(f"{url}/api/usecases/chat", json={**body, "targets": ["rouge_l => 1"]})
+    assert bad.status_code == 422 and "unknown operator '=>'" in bad.json()["error"]["message"]
+    unknown = httpx.put(f"{url}/api/usecases/chat", json={**body, "variants": ["alpha", "zeta"]})
+    assert unknown.status_code == 422 and "zeta" in unknown.json()["error"]["message"]
+    created = httpx.put(f"{url}/api/usecases/chat", json=body)
+    assert created.status_code == 200 and created.json()["created"] is True
+    again = httpx.put(f"{url}/api/usecases/chat", json={**body, "description": "v2"})
+    assert again.json()["created"] is False
+    assert httpx.get(f"{url}/api/usecases/chat").json()["description"] == "v2"
+
+    missing = httpx.post(
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"], "use_case": "x"}
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_use_case"
+    for _ in range(2):
+        turn = httpx.post(
+            f"{url}/api/compare",
+            json={"prompt": "q", "variants": ["alpha", "beta"], "use_case": "chat"},
+            timeout=30,
+        ).json()
+        httpx.post(
+            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r"}
+        ).raise_for_status()
+    httpx.post(  # outside the use case
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
+    ).raise_for_status()
+    status = httpx.get(f"{url}/api/usecases/chat/status").json()
+    rows = {v["variant"]: v for v in status["variants"]}
+    assert rows["alpha"]["goals"][0]["status"] == "met"
+    assert rows["alpha"]["goals"][0]["samples"] == 2  # the turn outside it is not counted
+    assert status["recommendation"].startswith("Recommended: ")
+    board = httpx.get(f"{url}/api/leaderboard", params={"use_case": "chat"}).json()
+    assert board["battles"] == 2
+    page = httpx.get(f"{url}/api/usecases/chat/report.html")
+    assert page.status_code == 200 and "Model selection: chat" in page.text
+    md = httpx.get(f"{url}/api/usecases/chat/report.md", params={"baseline": "beta"})
+    assert "## alpha vs baseline beta" in md.text
+    assert httpx.get(f"{url}/api/usecases/nope/status").status_code == 404
+    alarms = httpx.get(f"{url}/api/usecases/chat/alarms").json()
+    assert len(alarms) == 2 and alarms[0]["MetricName"] == "GoalMet"
+    names = {m["name"] for m in httpx.get(f"{url}/api/usecases/target-metrics").json()}
+    assert {"rouge_l", "p90_latency_s", "satisfaction", "cost_per_1k_requests_usd"} <= names
+
+
+def test_goal_gauges_on_metrics(runtime: Runtime, live: LiveServer) -> None:
+    url = live.url
+    httpx.put(
+        f"{url}/api/usecases/chat",
+        json={
+            "variants": ["alpha", "gamma"],
+            "targets": ["error_rate <= 0.5", "satisfaction >= 0.5"],
+            "min_samples": 2,
+        },
+    ).raise_for_status()
+    for _ in range(2):
+        httpx.post(
+            f"{url}/api/compare",
+            json={"prompt": "q", "variants": ["alpha", "gamma"], "use_case": "chat"},
+            timeout=30,
+        ).raise_for_status()
+    records = runtime.refresh_goals()
+    assert {(r.variant, r.target, r.met) for r in records} == {
+        ("alpha", "error_rate <= 0.5", True),
+        ("gamma", "error_rate <= 0.5", True),
+        ("alpha", "satisfaction >= 0.5", None),
+        ("gamma", "satisfaction >= 0.5", None),
+    }
+    assert runtime.telemetry.flush(5)
+    text = httpx.get(f"{url}/metrics").text
+    assert 'arbiter_goal_met{target="error_rate <= 0.5",usecase="chat",variant="alpha"} 1.0' in text
+    assert 'arbiter_goal_samples{target="satisfaction >= 0.5",usecase="chat"' in text
+    assert 'arbiter_goal_met{target="satisfaction >= 0.5"' not in text  # not enough data
+
+
+def test_usecase_commands(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    (tmp_path / "arbiter.toml").write_text(
+        '[[variants]]\nname = "one"\n[variants.model]\nprovider = "openai"\n'
+        'base_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nvariants: [one]\ntargets: ['rouge_x >= 1']\n")
+    result = run(["usecase", "apply", str(bad)], tmp_path)
+    assert result.returncode != 0 and "did you mean 'rouge_l'" in result.stdout + result.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text("name: x\nvariants: [one]\ntargets: ['error_rate <= 0.1']\nmin_samples: 3\n")
+    result = run(["usecase", "apply", str(good)], tmp_path)
+    assert result.returncode == 0 and "created use case x" in result.stdout, result.stderr
+    result = run(["usecase", "status", "x"], tmp_path)
+    assert result.returncode == 1 and "not enough data: 0 answers" in result.stdout
+    result = run(["usecase", "report", "x", "--out", "sel.md"], tmp_path)
+    assert result.returncode == 0 and "No recommendation" in result.stdout
+    assert (tmp_path / "sel.md").read_text().startswith("# Model selection: x")
+    listed = run(["usecase", "list"], tmp_path)
+    assert "x" in listed.stdout and "error_rate <= 0.1" in listed.stdout
