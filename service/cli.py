@@ -547,12 +547,15 @@ def _summary_table(sides: list[Any], *, title: str) -> Table:
 @friendly_errors
 def eval_list(
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    use_case: Annotated[
+        str | None, typer.Option(help="Only the runs started for this use case.")
+    ] = None,
 ) -> None:
     """Stored eval runs, newest first."""
     from service.store import eval_runs
 
     with _open_store(Settings()) as store:
-        runs = eval_runs.list_runs(store, limit)
+        runs = eval_runs.list_runs(store, limit, use_case)
     table = Table("run", "name", "variants", "metrics", "status", "stored", "started")
     for r in runs:
         table.add_row(

@@ -10,12 +10,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from service.leaderboard import live_votes
 from service.store import Store
 from service.store.repository import vote_out
-from service.store.tables import AnswerRow, FeedbackRow, ScoreRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    FeedbackRow,
+    ScoreRow,
+    TurnRow,
+    VoteRow,
+)
 from service.telemetry import vote_records
 
 WINDOWS = {  # label -> (window, bucket)
@@ -41,10 +48,22 @@ def _bucket(t: datetime, since: datetime, size: timedelta) -> datetime:
     return since + size * int((_aware(t) - since) / size)
 
 
-def series(store: Store, window: str, *, now: datetime | None = None) -> list[Point]:
+def series(
+    store: Store, window: str, *, now: datetime | None = None, use_case: str | None = None
+) -> list[Point]:
+    """With `use_case`: only conversations of that use case."""
     span, size = WINDOWS[window]
     now = now or datetime.now(UTC)
     since = now - span
+    turns = (
+        select(TurnRow.id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(ConversationRow.use_case == use_case)
+    )
+
+    def scoped(column: Any) -> Any:
+        return column.in_(turns) if use_case is not None else true()
+
     points: list[Point] = []
     calls: dict[tuple[datetime, str], list[Any]] = defaultdict(list)
     with store.session() as s:
@@ -56,20 +75,28 @@ def series(store: Store, window: str, *, now: datetime | None = None) -> list[Po
                 AnswerRow.latency_ms,
                 AnswerRow.ttft_ms,
                 AnswerRow.cost_usd,
-            ).where(AnswerRow.created_at >= since)
+            ).where(AnswerRow.created_at >= since, scoped(AnswerRow.turn_id))
         ):
             calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
         scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
         for at, metric, variant, value in s.execute(
             select(
                 ScoreRow.created_at, ScoreRow.metric, ScoreRow.variant_name, ScoreRow.value
-            ).where(ScoreRow.created_at >= since, ScoreRow.value.is_not(None))
+            ).where(
+                ScoreRow.created_at >= since,
+                ScoreRow.value.is_not(None),
+                scoped(ScoreRow.turn_id),
+            )
         ):
             if value is not None:
                 scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
         votes = [
             vote_out(v)
-            for v in s.scalars(select(VoteRow).where(VoteRow.created_at >= since, live_votes()))
+            for v in s.scalars(
+                select(VoteRow).where(
+                    VoteRow.created_at >= since, live_votes(), scoped(VoteRow.turn_id)
+                )
+            )
         ]
     for (bucket, variant), rows in sorted(calls.items()):
         ok = [r for r in rows if r.status == "ok"]
@@ -114,7 +141,7 @@ def series(store: Store, window: str, *, now: datetime | None = None) -> list[Po
                 FeedbackRow.variant_name,
                 FeedbackRow.positive,
             )
-            .where(FeedbackRow.created_at >= since)
+            .where(FeedbackRow.created_at >= since, scoped(FeedbackRow.turn_id))
             .order_by(FeedbackRow.created_at, FeedbackRow.id)
         ):
             latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)

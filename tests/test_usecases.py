@@ -423,18 +423,15 @@ def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
         f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"], "use_case": "x"}
     )
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_use_case"
-    for _ in range(2):
+    for i, use_case in enumerate(["chat", "chat", None]):  # the last is outside it
         turn = httpx.post(
             f"{url}/api/compare",
-            json={"prompt": "q", "variants": ["alpha", "beta"], "use_case": "chat"},
+            json={"prompt": f"q{i}", "variants": ["alpha", "beta"], "use_case": use_case},
             timeout=30,
         ).json()
         httpx.post(
             f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r"}
         ).raise_for_status()
-    httpx.post(  # outside the use case
-        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
-    ).raise_for_status()
     status = httpx.get(f"{url}/api/usecases/chat/status").json()
     rows = {v["variant"]: v for v in status["variants"]}
     assert rows["alpha"]["goals"][0]["status"] == "met"
@@ -442,6 +439,22 @@ def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
     assert status["recommendation"].startswith("Recommended: ")
     board = httpx.get(f"{url}/api/leaderboard", params={"use_case": "chat"}).json()
     assert board["battles"] == 2
+    assert httpx.get(f"{url}/api/leaderboard").json()["battles"] == 3
+    dry = httpx.get(
+        f"{url}/api/exports/trl-preference", params={"use_case": "chat", "dry_run": True}
+    ).json()
+    assert dry["records"] == 2
+    run = {"variants": ["alpha"], "metrics": ["rouge_l"], "use_case": "nope"}
+    assert httpx.post(f"{url}/api/eval-runs", json=run).status_code == 404
+    started = httpx.post(f"{url}/api/eval-runs", json={**run, "use_case": "chat"}, timeout=30)
+    assert started.status_code == 202
+    listed = httpx.get(f"{url}/api/eval-runs", params={"use_case": "chat"}).json()
+    assert [r["id"] for r in listed] == [started.json()["id"]] and listed[0]["use_case"] == "chat"
+    from service.dashboard import series
+
+    scoped = {p.variant for p in series(runtime.store, "last hour", use_case="chat")}
+    assert scoped == {"alpha", "beta"}
+    assert series(runtime.store, "last hour", use_case="nobody") == []
     page = httpx.get(f"{url}/api/usecases/chat/report.html")
     assert page.status_code == 200 and "Model selection: chat" in page.text
     md = httpx.get(f"{url}/api/usecases/chat/report.md", params={"baseline": "beta"})
@@ -505,3 +518,80 @@ def test_usecase_commands(tmp_path: Path) -> None:
     assert (tmp_path / "sel.md").read_text().startswith("# Model selection: x")
     listed = run(["usecase", "list"], tmp_path)
     assert "x" in listed.stdout and "error_rate <= 0.1" in listed.stdout
+
+
+def test_use_cases_tab_and_dashboard_goals(runtime: Runtime, live_ui: LiveServer) -> None:
+    from gradio_client import Client
+
+    client = Client(live_ui.url, verbose=False)
+    message, _ = client.predict(
+        "name: x\nvariants: [alpha]\ntargets: [bleu => 1]\n", api_name="/usecase_apply"
+    )
+    assert message.startswith("**Not saved.**") and "unknown operator '=>'" in message
+    text = "name: chat\nvariants: [alpha, beta]\nbaseline: beta\ntargets: ['error_rate <= 0.5']\nmin_samples: 2\n"
+    message, _ = client.predict(text, api_name="/usecase_apply")
+    assert message.startswith("Created use case **chat**")
+    for _ in range(2):
+        httpx.post(
+            f"{live_ui.url}/api/compare",
+            json={"prompt": "q", "variants": ["alpha", "beta"], "use_case": "chat"},
+            timeout=30,
+        ).raise_for_status()
+    summary, table, frame = client.predict("chat", None, "(its own)", api_name="/usecase_status")
+    assert summary.startswith("**Recommended: ")
+    assert table["headers"] == ["variant", "all targets met", "error_rate <= 0.5"]
+    assert {row[0] for row in table["data"]} == {"alpha", "beta"}
+    assert all(row[2].startswith("✓ 0.000") for row in table["data"])
+    assert "/api/usecases/chat/report.html" in frame
+    head, goals = client.predict("chat", api_name="/dashboard_goals")
+    assert "Goals of chat" in head and "all targets met by" in head
+    assert len(goals["data"]) == 2
+    plots = client.predict("last hour", "chat", api_name="/dashboard")
+    assert len(plots) == 10
+
+
+def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> None:
+    """With variants of the example's names (scripted here; the local model in `make run`),
+    the example use case is defined at start-up, `run` answers its dataset with context from
+    the sample corpus, and the report ranks the three variants on that evidence."""
+    import asyncio
+
+    from service.config import Settings
+    from service.runtime import build_runtime
+    from tests.fakes.script import Script
+    from tests.fakes.scripted import ScriptedFactory
+
+    spec = usecases.load_file(usecases.EXAMPLE_FILE)
+    variants = tmp_path / "variants.toml"
+    variants.write_text(
+        "".join(
+            f'[[variants]]\nname = "{name}"\n[variants.model]\nprovider = "openai"\n'
+            f'base_url = "http://127.0.0.1:9/v1"\nmodel = "{name}"\n'
+            f"[variants.price]\ninput_per_1k = 0.001\noutput_per_1k = {0.002 * (i + 1)}\n"
+            + ("[variants.rag]\nuse_context = false\n" if name.endswith("no-docs") else "")
+            for i, name in enumerate(spec.variants)
+        )
+    )
+    scripts = {
+        name: Script(tokens=["The", " Volt", " 2", " has", " a", " 500", " Wh", " battery", "."])
+        for name in spec.variants
+    }
+    settings = Settings(home=tmp_path, variants_file=variants, online_metrics="")
+    runtime = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
+    try:
+        assert [s.name for s in usecases.list_all(store)] == [spec.name]
+        run_ids = asyncio.run(usecases.run_datasets(runtime, spec))
+        assert len(run_ids) == 1
+        report = usecases.report(store, spec, Window.last(1))
+    finally:
+        runtime.close()
+    counts = {c.variant: c.counts["answers"] for c in report.ranked}
+    assert counts == dict.fromkeys(spec.variants, 12)  # the 12 questions of lumen_qa.jsonl
+    metrics = set(report.ranked[0].evidence)
+    assert {"token_f1", "faithfulness", "context_recall", "rouge_l"} <= metrics
+    assert set(report.plots) == {"tradeoff_cost.png", "tradeoff_latency.png"}
+    assert report.recommendation.startswith(("Recommended: ", "No variant meets all"))
+    no_docs = next(c for c in report.ranked if c.variant == spec.baseline)
+    assert no_docs.vs_baseline == {} and report.baseline == spec.baseline
+    others = [c for c in report.ranked if c.variant != spec.baseline]
+    assert all("token_f1" in c.vs_baseline for c in others)

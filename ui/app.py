@@ -1,5 +1,5 @@
-"""The page: Arena (blind), Side by side (named), History, Documents, Leaderboard, Export
-and Evaluations tabs, mounted at `/`."""
+"""The page: Arena (blind), Side by side (named), History, Documents, Campaign, Dashboard,
+Leaderboard, Export, Evaluations and Use cases tabs, mounted at `/`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ui.exports import build_exports
 from ui.history import build_history
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
+from ui.usecases import build_usecases
 
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: auto; }
@@ -72,6 +73,8 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 build_exports(runtime)
             with gr.Tab("Evaluations", id="evaluations") as evals_tab:
                 load_evals, evals_inputs, evals_outputs = build_evaluations(runtime)
+            with gr.Tab("Use cases", id="usecases") as usecases_tab:
+                load_usecases, usecases_inputs, usecases_outputs = build_usecases(runtime)
 
         def variant_choices() -> gr.Dropdown:
             return gr.Dropdown(choices=runtime.catalog.names())
@@ -102,12 +105,16 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
             leaderboard_tab,
             export_tab,
             evals_tab,
+            usecases_tab,
         ):
             other.select(
                 lambda: gr.Timer(active=False), None, [dash_timer], api_visibility="private"
             )
         leaderboard_tab.select(load_board, board_inputs, board_outputs, api_visibility="private")
         evals_tab.select(load_evals, evals_inputs, evals_outputs, api_visibility="private")
+        usecases_tab.select(
+            load_usecases, usecases_inputs, usecases_outputs, api_visibility="private"
+        )
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
         # Restore the name typed last time; with none saved, leave the box alone (the user
         # may already be typing while the page loads).

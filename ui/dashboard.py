@@ -8,8 +8,11 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from service import usecases
 from service.dashboard import WINDOWS, series
+from service.errors import ArbiterError
 from service.runtime import Runtime
+from ui.usecases import goal_table, names
 
 PLOTS = [
     ("latency p50 (s)", "Latency p50 (s)"),
@@ -26,8 +29,12 @@ PLOTS = [
 COLUMNS = ["time", "value", "variant"]
 
 
-def frames(runtime: Runtime, window: str) -> list[pd.DataFrame]:
-    points = series(runtime.store, window)
+ALL_TRAFFIC = "(all traffic)"
+
+
+def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[pd.DataFrame]:
+    scope = None if use_case in (None, "", ALL_TRAFFIC) else use_case
+    points = series(runtime.store, window, use_case=scope)
     out = []
     for key, _ in PLOTS:
         rows = [
@@ -37,6 +44,23 @@ def frames(runtime: Runtime, window: str) -> list[pd.DataFrame]:
     return out
 
 
+def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
+    """The use case's goal status over its own window, or nothing for all traffic."""
+    if use_case in (None, "", ALL_TRAFFIC):
+        return "", pd.DataFrame()
+    try:
+        spec = usecases.get(runtime.store, use_case)
+    except ArbiterError as exc:
+        return f"**{exc.message}**", pd.DataFrame()
+    window = usecases.Window.last(spec.window_days)
+    ranked = usecases.status(runtime.store, spec, window)
+    met = [c.variant for c in ranked if c.all_met]
+    head = f"**Goals of {spec.name}** ({window.describe()}): " + (
+        f"all targets met by {', '.join(met)}." if met else "no variant meets every target."
+    )
+    return head, goal_table(ranked)
+
+
 def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, Any]:
     """Returns the loader for when the tab opens, its inputs and outputs, the timer and the
     live checkbox."""
@@ -44,8 +68,18 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         window = gr.Radio(
             list(WINDOWS), value="last 24 hours", label="Window", elem_id="dash-window"
         )
+        # Use case names are filled when the tab opens (they change while the page is open).
+        scope = gr.Dropdown(
+            [ALL_TRAFFIC],
+            value=ALL_TRAFFIC,
+            label="Use case",
+            allow_custom_value=True,
+            elem_id="dash-usecase",
+        )
         live = gr.Checkbox(value=True, label="Refresh every 15 s", elem_id="dash-live")
         refresh = gr.Button("Refresh", elem_id="dash-refresh")
+    goal_head = gr.Markdown(elem_id="dash-goals-head")
+    goal_rows = gr.Dataframe(interactive=False, wrap=True, elem_id="dash-goals", show_label=False)
     plots = []
     for k in range(0, len(PLOTS), 2):
         with gr.Row():
@@ -63,11 +97,27 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                 )
     timer = gr.Timer(15, active=False)
 
-    async def load(w: str) -> list[Any]:
-        return await asyncio.to_thread(frames, runtime, w)
+    async def load(w: str, use_case: str | None = ALL_TRAFFIC) -> list[Any]:
+        return await asyncio.to_thread(frames, runtime, w, use_case)
 
-    refresh.click(load, [window], plots, api_name="dashboard")
-    window.change(load, [window], plots, api_visibility="private")
-    timer.tick(load, [window], plots, api_visibility="private")
+    async def load_goals(use_case: str | None) -> tuple[str, pd.DataFrame]:
+        return await asyncio.to_thread(goals, runtime, use_case)
+
+    async def open_tab(w: str, use_case: str | None) -> list[Any]:
+        choices = [ALL_TRAFFIC, *await asyncio.to_thread(names, runtime)]
+        use_case = use_case if use_case in choices else ALL_TRAFFIC
+        return [
+            *await load(w, use_case),
+            gr.Dropdown(choices=choices, value=use_case),
+            *await load_goals(use_case),
+        ]
+
+    inputs = [window, scope]
+    refresh.click(load, inputs, plots, api_name="dashboard")
+    refresh.click(load_goals, [scope], [goal_head, goal_rows], api_name="dashboard_goals")
+    for event in (window.change, scope.input, timer.tick):
+        event(load, inputs, plots, api_visibility="private")
+    for event in (scope.input, timer.tick):
+        event(load_goals, [scope], [goal_head, goal_rows], api_visibility="private")
     live.change(lambda on: gr.Timer(active=on), [live], [timer], api_visibility="private")
-    return load, [window], plots, timer, live
+    return open_tab, inputs, [*plots, scope, goal_head, goal_rows], timer, live

@@ -103,8 +103,11 @@ def evals_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(prefix="/api/eval-runs", tags=["evaluations"])
 
     @router.get("")
-    async def list_runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(eval_runs.list_runs, runtime.store, limit)
+    async def list_runs(
+        limit: int = Query(50, ge=1, le=500),
+        use_case: str | None = Query(None, description="Only the runs started for it."),
+    ) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(eval_runs.list_runs, runtime.store, limit, use_case)
 
     @router.post("", status_code=202, responses=_ERRORS)
     async def start_run(body: EvalRunIn) -> EvalRunOut:

@@ -130,12 +130,14 @@ def items(store: Store, run_id: str) -> list[dict[str, Any]]:
         return [{c.name: getattr(r, c.name) for c in EvalItemRow.__table__.columns} for r in rows]
 
 
-def list_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
-    """Newest first, each with how many items are stored so far."""
+def list_runs(store: Store, limit: int = 50, use_case: str | None = None) -> list[dict[str, Any]]:
+    """Newest first, each with how many items are stored so far; with `use_case`, only the
+    runs started for it."""
+    query = select(EvalRunRow).order_by(EvalRunRow.created_at.desc()).limit(limit)
+    if use_case is not None:
+        query = query.where(EvalRunRow.use_case == use_case)
     with store.session() as s:
-        runs = s.scalars(
-            select(EvalRunRow).order_by(EvalRunRow.created_at.desc()).limit(limit)
-        ).all()
+        runs = s.scalars(query).all()
         counts = dict(
             s.execute(
                 select(EvalItemRow.run_id, func.count())

@@ -1,0 +1,151 @@
+"""The Use cases tab: define a use case (YAML, validated target by target), see every
+variant against its targets, and read the model-selection report."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import gradio as gr
+import pandas as pd
+
+from evals.selection import Candidate
+from service import usecases
+from service.errors import ArbiterError
+from service.runtime import Runtime
+
+PLACEHOLDER = """name: my-use-case
+description: What the model is for.
+variants: [candidate-a, candidate-b, production]
+baseline: production
+targets:
+  - rouge_l >= 0.35
+  - p90_latency_s <= 2.5
+  - error_rate <= 0.01
+  - satisfaction >= 0.75
+  - cost_per_1k_requests_usd <= 3
+"""
+OWN_BASELINE = "(its own)"
+
+
+def names(runtime: Runtime) -> list[str]:
+    return [spec.name for spec in usecases.list_all(runtime.store)]
+
+
+def goal_table(ranked: list[Candidate]) -> pd.DataFrame:
+    """One row per variant (best first), one column per target."""
+    targets = [str(g.target) for g in ranked[0].goals] if ranked else []
+    mark = {"met": "✓", "missed": "✗", "insufficient": "…"}
+    rows = [
+        [
+            c.variant,
+            "yes" if c.all_met else "no",
+            *(f"{mark[g.status]} {g.describe()}" for g in c.goals),
+        ]
+        for c in ranked
+    ]
+    return pd.DataFrame(rows, columns=["variant", "all targets met", *targets])
+
+
+def status(
+    runtime: Runtime, name: str, days: float | None, baseline: str | None
+) -> tuple[str, pd.DataFrame, str]:
+    spec = usecases.get(runtime.store, name)
+    window = usecases.Window.last(days or spec.window_days)
+    base = None if baseline in (None, "", OWN_BASELINE) else baseline
+    report = usecases.report(runtime.store, spec, window, baseline=base, plots=False)
+    query = urlencode({k: v for k, v in (("days", days), ("baseline", base)) if v})
+    src = f"/api/usecases/{quote(name)}/report.html" + (f"?{query}" if query else "")
+    md = f"/api/usecases/{quote(name)}/report.md" + (f"?{query}" if query else "")
+    frame = (
+        f'<p><a href="{html.escape(src)}" target="_blank" rel="noopener">Open the report in a new '
+        f'tab</a> · <a href="{html.escape(md)}">Markdown</a></p>'
+        f'<iframe src="{html.escape(src)}" title="model-selection report" '
+        'style="width:100%;height:900px;border:1px solid #ddd"></iframe>'
+    )
+    text = f"**{report.recommendation}**\n\nWindow: {window.describe()}."
+    return text, goal_table(report.ranked), frame
+
+
+def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
+    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    gr.Markdown(
+        "A use case names the candidate variants and measurable targets (`metric operator "
+        "number`). Each variant is shown against each target — met, missed or not enough data "
+        "— with its 95% confidence interval. Traffic counts toward a use case when sent with "
+        '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).'
+    )
+    with gr.Row(equal_height=True):
+        # Filled when the tab opens: variant names must not be in the page the blind arena
+        # is served in, and use cases change.
+        chosen = gr.Dropdown([], label="Use case", elem_id="uc-name", allow_custom_value=True)
+        days = gr.Number(None, label="Window (days; empty: its own)", minimum=0, elem_id="uc-days")
+        baseline = gr.Dropdown(
+            [OWN_BASELINE],
+            value=OWN_BASELINE,
+            label="Baseline",
+            allow_custom_value=True,
+            elem_id="uc-baseline",
+        )
+        show = gr.Button("Show status and report", variant="primary", elem_id="uc-show")
+    summary = gr.Markdown(elem_id="uc-summary")
+    table = gr.Dataframe(interactive=False, wrap=True, elem_id="uc-status", label="Goal status")
+    with gr.Accordion("Define or edit a use case", open=False):
+        editor = gr.Code(
+            language="yaml", label="Use case (YAML)", elem_id="uc-editor", interactive=True
+        )
+        gr.Markdown(f"Example:\n```yaml\n{PLACEHOLDER}```")
+        apply = gr.Button("Save", elem_id="uc-apply")
+        applied = gr.Markdown(elem_id="uc-applied")
+    report = gr.HTML(elem_id="uc-report")
+
+    async def open_tab(current: str | None) -> tuple[Any, ...]:
+        choices = await asyncio.to_thread(names, runtime)
+        value = current if current in choices else (choices[0] if choices else None)
+        return (gr.Dropdown(choices=choices, value=value),)
+
+    async def pick(name: str | None) -> tuple[Any, Any]:
+        if not name:
+            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), ""
+        try:
+            spec = await asyncio.to_thread(usecases.get, runtime.store, name)
+        except ArbiterError:
+            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), ""
+        return (
+            gr.Dropdown(choices=[OWN_BASELINE, *spec.variants], value=OWN_BASELINE),
+            usecases.to_yaml(spec),
+        )
+
+    async def show_status(
+        name: str | None, window_days: float | None, base: str | None
+    ) -> tuple[str, Any, str]:
+        if not name:
+            return "Choose a use case, or define one below.", pd.DataFrame(), ""
+        try:
+            return await asyncio.to_thread(status, runtime, name, window_days or None, base)
+        except ArbiterError as exc:
+            return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
+
+    async def save(text: str) -> tuple[str, Any]:
+        try:
+            spec = usecases.parse_text(text or "")
+            created = await asyncio.to_thread(usecases.apply, runtime.store, runtime.catalog, spec)
+        except ArbiterError as exc:
+            hint = f" {exc.hint}" if exc.hint else ""
+            return f"**Not saved.** {exc.message}.{hint}", gr.skip()
+        choices = await asyncio.to_thread(names, runtime)
+        verb = "Created" if created else "Updated"
+        return (
+            f"{verb} use case **{spec.name}**: {len(spec.variants)} variants, "
+            f"{len(spec.targets)} targets.",
+            gr.Dropdown(choices=choices, value=spec.name),
+        )
+
+    chosen.change(pick, [chosen], [baseline, editor], api_visibility="private")
+    show.click(
+        show_status, [chosen, days, baseline], [summary, table, report], api_name="usecase_status"
+    )
+    apply.click(save, [editor], [applied, chosen], api_name="usecase_apply")
+    return open_tab, [chosen], [chosen]
