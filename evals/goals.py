@@ -325,6 +325,11 @@ class GoalStatus:
     def describe(self) -> str:
         spec = self.target.spec
         unit = f" {spec.unit}" if spec.unit else ""
+        if self.status == "insufficient" and self.value.n == 0 and self.value.errors:
+            return (
+                f"not measured: none of its {self.value.errors} answers could be scored "
+                f"for {spec.name}"
+            )
         if self.status == "insufficient":
             return (
                 f"not enough data: {self.value.n} {spec.observations}, needs at least {self.needed}"

@@ -110,19 +110,22 @@ def tradeoff(
     y_label: str,
     x_limit: float | None = None,
     y_limit: float | None = None,
+    meets_all: set[str] | None = None,
 ) -> bytes | None:
     """Quality (y, higher is better) against cost or latency (x, lower is better), one point
-    per variant; the Pareto front joined and highlighted; target thresholds dashed."""
+    per variant; the Pareto front joined and in green; variants meeting every target as
+    stars; target thresholds dashed."""
     if not points:
         return None
+    meets_all = meets_all or set()
     fig, ax = plt.subplots(figsize=(5.8, 4.2))
     for label, x, y in points:
         on_front = label in front
         ax.scatter(
             [x],
             [y],
-            s=70 if on_front else 40,
-            marker="o" if on_front else "x",
+            s=140 if label in meets_all else 70 if on_front else 40,
+            marker="*" if label in meets_all else "o" if on_front else "x",
             color="tab:green" if on_front else "tab:gray",
             zorder=3,
         )
@@ -138,12 +141,14 @@ def tradeoff(
             label="Pareto front",
         )
     if x_limit is not None:
-        ax.axvline(x_limit, color="tab:red", linestyle="--", alpha=0.6, label="target")
+        ax.axvline(x_limit, color="tab:red", linestyle="--", alpha=0.6, label=f"target: {x_label}")
     if y_limit is not None:
-        ax.axhline(y_limit, color="tab:red", linestyle=":", alpha=0.6, label="target")
+        ax.axhline(y_limit, color="tab:red", linestyle=":", alpha=0.6, label=f"target: {y_label}")
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
-    ax.set_title(f"{y_label} vs {x_label} (green: Pareto front)", fontsize=10)
+    ax.set_title(
+        f"{y_label} vs {x_label}\n(green: Pareto front; star: meets every target)", fontsize=10
+    )
     ax.grid(alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     if handles:

@@ -176,7 +176,7 @@ def to_html(report: Report) -> str:
 
 def _goal_cell(g: GoalStatus) -> str:
     if g.status == "insufficient":
-        return f"not enough data ({g.value.n}/{g.needed})"
+        return g.describe()
     sure = "" if g.clear else ", within CI"
     return f"{g.status}: {g.value.fmt()}{sure}"
 

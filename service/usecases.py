@@ -415,6 +415,7 @@ def report(
                 y_label=quality,
                 x_limit=thresholds.get(x_metric),
                 y_limit=thresholds.get(quality),
+                meets_all={c.variant for c in ranked if c.all_met},
             )
             if png is not None:
                 images[name] = png

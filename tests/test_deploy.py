@@ -17,7 +17,7 @@ import httpx
 import yaml
 
 from monitoring.prometheus import PrometheusSink
-from monitoring.records import ModelCall, ScoreRecord, VoteRecord
+from monitoring.records import GoalRecord, ModelCall, ScoreRecord, VoteRecord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.processes import arbiter_process
 
@@ -72,6 +72,7 @@ def test_grafana_dashboard_reads_metrics_the_service_exposes() -> None:
             ModelCall("v", "openai", "m", "error", "throttled", 0.5),
             ScoreRecord("rouge_l", "v", 0.5),
             VoteRecord("v", "win", "arena"),
+            GoalRecord("support", "v", "error_rate <= 0.01", True, 0.0),
         ]
     )
     exposed = set(re.findall(r"^(arbiter_[a-z_]+)", sink.render().decode(), re.M))

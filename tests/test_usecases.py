@@ -595,3 +595,14 @@ def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> N
     assert no_docs.vs_baseline == {} and report.baseline == spec.baseline
     others = [c for c in report.ranked if c.variant != spec.baseline]
     assert all("token_f1" in c.vs_baseline for c in others)
+
+
+def test_a_metric_that_could_not_be_scored_says_so() -> None:
+    from evals.goals import Observations, goal_status
+
+    answers = [
+        {"status": "ok", "scores": [{"metric": "faithfulness", "value": None, "error": "no ctx"}]}
+    ] * 12
+    g = goal_status(parse_target("faithfulness >= 0.5"), Observations(answers=answers), 10)
+    assert g.status == "insufficient"
+    assert g.describe() == "not measured: none of its 12 answers could be scored for faithfulness"
