@@ -47,7 +47,7 @@ class CompareEvent:
 
 
 @dataclass
-class _Pane:
+class Pane:
     index: int
     variant: Variant
     params: GenerationParams
@@ -204,7 +204,7 @@ class CompareEngine:
                     content = render(variant.rag.template, req.prompt, retrieval.chunks)
             messages.append(Message(role="user", content=content))
             panes.append(
-                _Pane(
+                Pane(
                     index=i,
                     variant=variant,
                     params=variant.params.merged(override),
@@ -308,7 +308,7 @@ class CompareEngine:
 
     async def _stream_once(
         self,
-        pane: _Pane,
+        pane: Pane,
         slot: int,
         queue: asyncio.Queue[CompareEvent],
         out: _Outcome,
@@ -341,7 +341,7 @@ class CompareEngine:
 
     async def _stream_with_retries(
         self,
-        pane: _Pane,
+        pane: Pane,
         slot: int,
         queue: asyncio.Queue[CompareEvent],
         out: _Outcome,
@@ -368,10 +368,28 @@ class CompareEngine:
         self,
         turn_id: str,
         turn_row: asyncio.Future[Any],
-        pane: _Pane,
+        pane: Pane,
         slot: int,
         queue: asyncio.Queue[CompareEvent],
     ) -> AnswerOut:
+        answer = await self.call_pane(pane, slot, queue)
+        await self.persist_answer(turn_id, turn_row, pane, answer)
+        self.record_call(pane.variant, answer, turn_id)
+        queue.put_nowait(
+            CompareEvent("answer", answer.model_dump(mode="json", exclude={"request"}))
+        )
+        return answer
+
+    async def call_pane(
+        self,
+        pane: Pane,
+        slot: int,
+        queue: asyncio.Queue[CompareEvent],
+        *,
+        answer_id: str | None = None,
+    ) -> AnswerOut:
+        """Call the pane's model: its tokens go to `queue` as they come; the answer (text,
+        timings, tokens, cost, or the error) is returned, not stored."""
         started = time.perf_counter()
         out = _Outcome()
         status: AnswerStatus = "ok"
@@ -394,8 +412,17 @@ class CompareEngine:
             log.exception("pane.crashed", variant=pane.variant.name)
         latency_ms = (time.perf_counter() - started) * 1000
         text = "".join(out.text)
-        answer = AnswerOut(
-            id=new_id(),
+        log.info(
+            "pane.done",
+            pane=pane.index,
+            variant=pane.variant.name,
+            status=status,
+            ttft_ms=out.ttft_ms,
+            latency_ms=round(latency_ms, 1),
+            error_code=error_code,
+        )
+        return AnswerOut(
+            id=answer_id or new_id(),
             pane=pane.index,
             variant=pane.variant.name,
             status=status,
@@ -417,25 +444,18 @@ class CompareEngine:
                 "timeout_s": pane.timeout_s,
             },
         )
+
+    async def persist_answer(
+        self, turn_id: str, turn_row: asyncio.Future[Any], pane: Pane, answer: AnswerOut
+    ) -> None:
         row = answer.model_dump(exclude={"variant"})
         row.update(
             variant_name=pane.variant.name, variant_spec=pane.variant.model_dump(mode="json")
         )
         await turn_row  # the answer row references the turn row
         await asyncio.shield(asyncio.to_thread(self.store.save_answer, turn_id, **row))
+
+    def record_call(self, variant: Variant, answer: AnswerOut, turn_id: str | None) -> None:
+        """The call to the telemetry streams."""
         if self.emit is not None:
-            self.emit(model_call(pane.variant, answer, turn_id=turn_id))
-        log.info(
-            "pane.done",
-            turn_id=turn_id,
-            pane=pane.index,
-            variant=pane.variant.name,
-            status=status,
-            ttft_ms=out.ttft_ms,
-            latency_ms=round(latency_ms, 1),
-            error_code=error_code,
-        )
-        queue.put_nowait(
-            CompareEvent("answer", answer.model_dump(mode="json", exclude={"request"}))
-        )
-        return answer
+            self.emit(model_call(variant, answer, turn_id=turn_id))

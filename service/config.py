@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     cloudwatch_flush_s: float = Field(
         default=60.0, gt=0, description="How often buffered metrics are put to CloudWatch."
     )
+    deployments_file: Path | None = Field(
+        default=None,
+        description="TOML or YAML with [[deployments]]: gateway routes (A/B split, shadows, "
+        "sampling). They seed the store; admin edits through the API are kept.",
+    )
     example_use_case: bool = Field(
         default=True,
         description="Define the bundled example use case (lumen-support) at start-up when its "

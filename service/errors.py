@@ -18,6 +18,34 @@ class ArbiterError(Exception):
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "hint": self.hint}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response carries (e.g. Retry-After)."""
+        return {}
+
+
+class Unauthenticated(ArbiterError):
+    code = "unauthenticated"
+    http_status = 401
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyRequests(ArbiterError):
+    """A limit was reached: rate, concurrency or token budget. Says when to come back."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(
+        self, message: str, *, retry_after_s: float, hint: str = "", code: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint or f"Retry in {retry_after_s:.0f} s.", code=code)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
+
 
 class ConfigError(ArbiterError):
     code = "config_invalid"
@@ -81,8 +109,14 @@ class ProviderUnreachable(ProviderError):
 
 class ProviderTimeout(ProviderError):
     code = "timeout"
+    http_status = 504
 
 
 class PayloadTooLarge(InvalidRequest):
     code = "prompt_too_long"
+    http_status = 413
+
+
+class RequestTooLarge(ArbiterError):
+    code = "request_too_large"
     http_status = 413

@@ -17,7 +17,10 @@ from rag import Library
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
+from service.deployments import Deployments
+from service.deployments import load_file as load_deployments
 from service.errors import ArbiterError
+from service.gateway import Gateway
 from service.jobs import Handler, JobQueue, Worker
 from service.judging import scorers
 from service.online import SCORE_TURN, OnlineScoring, scoring_job_id
@@ -42,6 +45,7 @@ class Runtime:
     jobs: JobQueue
     online: OnlineScoring
     telemetry: Telemetry
+    gateway: Gateway
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
@@ -177,6 +181,10 @@ def build_runtime(
         library=library,
         emit=telemetry.emit,
     )
+    deployments = Deployments(store, catalog.names())
+    deployments.load(
+        load_deployments(settings.deployments_file) if settings.deployments_file else []
+    )
     runtime = Runtime(
         settings,
         store,
@@ -187,6 +195,7 @@ def build_runtime(
         JobQueue(store),
         online,
         telemetry,
+        Gateway(engine, deployments),
         prometheus,
     )
     engine.after_turn = runtime.after_turn

@@ -8,16 +8,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sse_starlette.sse import EventSourceResponse
 
+from service import audit
 from service.api.campaigns import campaigns_router
 from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
 from service.api.evals import evals_router
 from service.api.exports import exports_router
+from service.api.gateway import gateway_router
 from service.api.leaderboard import leaderboard_router
 from service.api.usecases import usecases_router
 from service.arena import blind
@@ -69,6 +71,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
+            # Answers in flight are stored (and shadows finish) before the worker stops.
+            await runtime.gateway.drain(timeout_s=30)
             await runtime.stop_goal_monitor()
             await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store
 
@@ -115,14 +119,31 @@ def create_app(runtime: Runtime) -> FastAPI:
         return [_variant_out(runtime, v) for v in runtime.catalog.all()]
 
     @app.post("/api/variants", tags=["variants"], status_code=201, responses=_ERRORS)
-    async def create_variant(variant: Variant) -> VariantOut:
+    async def create_variant(variant: Variant, request: Request) -> VariantOut:
+        """Add a variant (admin; audited)."""
         if variant.name in runtime.catalog.names():
             raise Conflict(
                 f"a variant named {variant.name!r} already exists", hint="Pick another name."
             )
         await asyncio.to_thread(store.add_variant, variant)
         runtime.catalog.add(variant)
+        runtime.gateway.deployments.known_variant(variant.name)
+        await asyncio.to_thread(
+            audit.record,
+            store,
+            request,
+            "variant.create",
+            variant.name,
+            {"provider": variant.provider, "model": variant.model_label},
+        )
         return _variant_out(runtime, variant)
+
+    @app.get("/api/audit", tags=["admin"])
+    async def audit_log(
+        limit: int = Query(200, ge=1, le=5000), action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Admin actions and exports, newest first: who, what, when."""
+        return await asyncio.to_thread(audit.events, store, limit=limit, action=action)
 
     @app.post("/api/compare", tags=["compare"], responses=_ERRORS)
     async def compare(req: CompareRequest) -> TurnOut:
@@ -241,6 +262,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(exports_router(runtime.store))
     app.include_router(campaigns_router(runtime))
     app.include_router(usecases_router(runtime))
+    app.include_router(gateway_router(runtime, runtime.gateway))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

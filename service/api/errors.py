@@ -13,25 +13,51 @@ from service.errors import ArbiterError
 log = structlog.get_logger(__name__)
 
 
-def error_response(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"code": code, "message": message, "hint": hint}}
-    )
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    hint: str = "",
+    headers: dict[str, str] | None = None,
+    *,
+    openai: bool = False,
+) -> JSONResponse:
+    """`openai`: the gateway's shape, which OpenAI clients show (`message` carries the hint,
+    `type` the code); the same keys as everywhere else are kept beside them."""
+    error: dict[str, str | None] = {"code": code, "message": message, "hint": hint}
+    if openai:
+        error |= {"message": f"{message}. {hint}" if hint else message, "type": code, "param": None}
+    return JSONResponse(status_code=status, content={"error": error}, headers=headers)
+
+
+def _is_gateway(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArbiterError)
-    async def _arbiter(_: Request, exc: ArbiterError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message, exc.hint)
+    async def _arbiter(request: Request, exc: ArbiterError) -> JSONResponse:
+        return error_response(
+            exc.http_status,
+            exc.code,
+            exc.message,
+            exc.hint,
+            exc.headers(),
+            openai=_is_gateway(request),
+        )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
         return error_response(
-            422, "invalid_request", "; ".join(parts), "See the API schema at /docs."
+            422,
+            "invalid_request",
+            "; ".join(parts),
+            "See the API schema at /docs.",
+            openai=_is_gateway(request),
         )
 
     @app.exception_handler(StarletteHTTPException)

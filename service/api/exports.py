@@ -7,9 +7,10 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from service import audit
 from service.exports import ExportOptions, prepare
 from service.leaderboard import Filters
 from service.schemas import ErrorResponse
@@ -23,6 +24,7 @@ def exports_router(store: Store) -> APIRouter:
 
     @router.get("/{format}", responses=_ERRORS)
     async def export(
+        request: Request,
         format: str,
         mode: Literal["arena", "named"] | None = None,
         rag: bool | None = None,
@@ -60,6 +62,14 @@ def exports_router(store: Store) -> APIRouter:
         splits, summary = await asyncio.to_thread(prepare, store, options)
         if dry_run:
             return Response(json.dumps(summary.__dict__), media_type="application/json")
+        await asyncio.to_thread(
+            audit.record,
+            store,
+            request,
+            "export",
+            format,
+            {"records": summary.records, "filters": str(options.filters), "redact": redact},
+        )
         rows = [r.get("record", r) if "record" in r else r for r in splits.get("all", [])]
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return Response(

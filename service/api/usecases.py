@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel
 
@@ -15,7 +15,7 @@ from evals.goals import TARGET_METRICS, GoalStatus
 from evals.render import selection_html, selection_markdown
 from evals.selection import Candidate, SelectionReport
 from monitoring.cloudwatch import goal_alarms
-from service import usecases
+from service import audit, usecases
 from service.errors import InvalidRequest
 from service.runtime import Runtime
 from service.schemas import ErrorResponse
@@ -132,7 +132,7 @@ def usecases_router(runtime: Runtime) -> APIRouter:
         return await asyncio.to_thread(usecases.get, store, name)
 
     @router.put("/{name}", responses=_ERRORS)
-    async def put_use_case(name: str, body: dict[str, Any]) -> AppliedOut:
+    async def put_use_case(name: str, body: dict[str, Any], request: Request) -> AppliedOut:
         """Create or replace a use case. Every target is checked (metric, operator, range,
         contradictions) and every variant must exist."""
         body.setdefault("name", name)
@@ -143,6 +143,14 @@ def usecases_router(runtime: Runtime) -> APIRouter:
                 code="name_mismatch",
             )
         created = await asyncio.to_thread(usecases.apply, store, runtime.catalog, spec)
+        await asyncio.to_thread(
+            audit.record,
+            store,
+            request,
+            "usecase.create" if created else "usecase.update",
+            name,
+            spec.model_dump(),
+        )
         return AppliedOut(created=created, use_case=spec)
 
     @router.get("/{name}/status", responses=_ERRORS)

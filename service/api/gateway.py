@@ -1,0 +1,106 @@
+"""The OpenAI-compatible gateway (`/v1`) and the deployments it routes by (`/api/deployments`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from service.audit import record as audit
+from service.deployments import Deployment, parse
+from service.errors import InvalidRequest
+from service.feedback import give_feedback
+from service.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
+from service.runtime import Runtime
+from service.schemas import ErrorResponse
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (404, 413, 422, 429, 502, 504)
+}
+
+
+class FeedbackIn(BaseModel):
+    response_id: str = Field(description="The `id` of a chat completion.")
+    positive: bool = Field(description="Thumbs up (true) or down (false).")
+    user: str = Field(default="anonymous", min_length=1, max_length=128)
+
+
+def gateway_router(runtime: Runtime, gateway: Gateway) -> APIRouter:
+    router = APIRouter(tags=["gateway"])
+
+    @router.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """Deployments and variants, as OpenAI lists models."""
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "arbiter"}
+                for name in gateway.deployments.names()
+            ],
+        }
+
+    @router.post("/v1/chat/completions", responses=_ERRORS, response_model=None)
+    async def chat_completions(
+        body: ChatRequest,
+        x_arbiter_session: str | None = Header(
+            None, description="Sticky routing key (e.g. a conversation id); default: `user`."
+        ),
+    ) -> JSONResponse | StreamingResponse:
+        """Answer with the deployment's variant (A/B split, sticky per user or session);
+        shadows get a copy in the background. `stream: true` sends server-sent events."""
+        call = await gateway.start(body, x_arbiter_session)
+        headers = {"x-arbiter-variant": call.variant, "x-arbiter-response-id": call.response_id}
+        if body.stream:
+            include_usage = bool((body.stream_options or {}).get("include_usage"))
+            return StreamingResponse(
+                sse(call, include_usage), media_type="text/event-stream", headers=headers
+            )
+        answer = await call.answer
+        if answer.status != "ok":
+            raise failure(answer)
+        return JSONResponse(completion(call, answer), headers=headers)
+
+    @router.post("/v1/feedback", responses=_ERRORS)
+    async def feedback(body: FeedbackIn) -> dict[str, Any]:
+        """Thumbs up or down on a gateway response, by its id (stored responses only: see
+        the deployment's `sample_rate`)."""
+        out = await asyncio.to_thread(
+            give_feedback, runtime, answer_id(body.response_id), body.positive, body.user
+        )
+        return {"response_id": body.response_id, **out}
+
+    @router.get("/api/deployments")
+    async def list_deployments() -> list[Deployment]:
+        return gateway.deployments.all()
+
+    @router.get("/api/deployments/{name}", responses=_ERRORS)
+    async def get_deployment(name: str) -> Deployment:
+        return gateway.deployments.get(name)
+
+    @router.put("/api/deployments/{name}", responses=_ERRORS)
+    async def put_deployment(name: str, body: dict[str, Any], request: Request) -> Deployment:
+        """Create or change a deployment (admin). Takes effect on the next request; audited."""
+        body.setdefault("name", name)
+        d = parse(body)
+        if d.name != name:
+            raise InvalidRequest(
+                f"the body names deployment {d.name!r} but the URL names {name!r}",
+                code="name_mismatch",
+            )
+        before = gateway.deployments.all()
+        created = await asyncio.to_thread(gateway.deployments.put, d)
+        old = next((b for b in before if b.name == name), None)
+        await asyncio.to_thread(
+            audit,
+            runtime.store,
+            request,
+            "deployment.create" if created else "deployment.update",
+            name,
+            {"before": old.model_dump() if old else None, "after": d.model_dump()},
+        )
+        return d
+
+    return router
