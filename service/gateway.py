@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitoring.records import TurnRecord
@@ -29,10 +33,13 @@ from service.errors import (
     Throttled,
     TooManyRequests,
 )
-from service.ids import new_id
+from service.ids import new_id, utcnow
 from service.schemas import AnswerOut, Message
+from service.store import Store
+from service.store.repository import FinishedTurn
 from service.variants import GenerationParams
 
+log = structlog.get_logger(__name__)
 GATEWAY_MODE = "gateway"
 FINISH = {"ok": "stop", "length": "length"}
 
@@ -113,10 +120,17 @@ def answer_id(response: str) -> str:
 
 
 class Gateway:
-    def __init__(self, engine: CompareEngine, deployments: Deployments) -> None:
+    def __init__(
+        self,
+        engine: CompareEngine,
+        deployments: Deployments,
+        on_stored: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        """`on_stored`: called (from the writer's thread) with the ids of stored turns."""
         self.engine = engine
         self.deployments = deployments
         self.inflight: set[asyncio.Task[Any]] = set()  # background work, awaited at shutdown
+        self.writer = TurnWriter(engine.store, on_stored)
 
     def _messages(self, req: ChatRequest, system_prompt: str | None) -> list[Message]:
         out = [Message(role="system", content=system_prompt)] if system_prompt else []
@@ -191,52 +205,138 @@ class Gateway:
         req: ChatRequest,
         sampled: bool,
     ) -> None:
-        """Store the turn (when sampled) with the live answer and the shadows' answers, then
-        score it; telemetry for every call, sampled or not."""
+        """Once the live answer and the shadows' are in: telemetry for every call, and
+        (when sampled) the whole turn to the batched writer."""
         started = time.time()
-        engine = self.engine
-        turn_id = new_id()
-        turn_row: asyncio.Future[Any] | None = None
-        if sampled:
-            turn_row = asyncio.ensure_future(
-                asyncio.to_thread(
-                    engine.store.start_turn,
-                    None,
-                    [p.variant.name for p in panes],
-                    prompt,
-                    new_conversation_id=new_id(),
-                    turn_id=turn_id,
-                    mode=GATEWAY_MODE,
-                    rater=req.user,
-                    use_case=call.deployment.use_case,
-                )
-            )
         answers = await asyncio.gather(call.answer, *shadows, return_exceptions=True)
-        for pane, answer in zip(panes, answers, strict=True):
-            if not isinstance(answer, AnswerOut):
-                continue
-            engine.record_call(pane.variant, answer, turn_id if sampled else None)
-            if turn_row is not None:
-                await engine.persist_answer(turn_id, turn_row, pane, answer)
-        if turn_row is not None:
-            await asyncio.to_thread(engine.store.finish_turn, turn_id)
-            if engine.emit is not None:
-                engine.emit(
-                    TurnRecord(
-                        turn_id,
-                        started,
-                        time.time(),
-                        tuple(p.variant.name for p in panes),
-                        GATEWAY_MODE,
-                    )
-                )
-            if engine.after_turn is not None:
-                await engine.after_turn(turn_id)
+        turn_id = new_id()
+        done = [
+            (pane, answer)
+            for pane, answer in zip(panes, answers, strict=True)
+            if isinstance(answer, AnswerOut)
+        ]
+        for pane, answer in done:
+            self.engine.record_call(pane.variant, answer, turn_id if sampled else None)
+        if not sampled or not done:
+            return
+        now = utcnow()
+        conversation_id = new_id()
+        turn = FinishedTurn(
+            conversation={
+                "id": conversation_id,
+                "variant_names": [p.variant.name for p in panes],
+                "mode": GATEWAY_MODE,
+                "rater": req.user,
+                "use_case": call.deployment.use_case,
+                "created_at": now,
+            },
+            turn={
+                "id": turn_id,
+                "conversation_id": conversation_id,
+                "position": 0,
+                "prompt": prompt,
+                "status": "done",
+                "retrieval": None,
+                "created_at": now,
+            },
+            answers=[answer_row(pane, answer, turn_id, now) for pane, answer in done],
+        )
+        await self.writer.put(turn)
+        if self.engine.emit is not None:
+            names = tuple(p.variant.name for p in panes)
+            self.engine.emit(TurnRecord(turn_id, started, time.time(), names, GATEWAY_MODE))
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait for background work (stores, shadows, scoring) at shutdown."""
+        """At shutdown: wait for answers in flight, shadows and the writer."""
         if self.inflight:
             await asyncio.wait(set(self.inflight), timeout=timeout_s)
+        await asyncio.to_thread(self.writer.close, timeout_s)
+
+
+def answer_row(pane: Pane, answer: AnswerOut, turn_id: str, now: datetime) -> dict[str, Any]:
+    row = answer.model_dump(exclude={"variant"})
+    row.update(
+        turn_id=turn_id,
+        created_at=now,
+        variant_name=pane.variant.name,
+        variant_spec=pane.variant.model_dump(mode="json"),
+    )
+    return row
+
+
+class TurnWriter:
+    """Stores finished gateway turns from one thread, many per transaction: a busy gateway
+    commits once per batch rather than once per request, and the writes stay off the
+    request's path. Full queue: the caller waits (nothing accepted is dropped)."""
+
+    def __init__(
+        self,
+        store: Store,
+        on_stored: Callable[[list[str]], None] | None = None,
+        *,
+        max_batch: int = 500,
+        max_queue: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.on_stored = on_stored
+        self.max_batch = max_batch
+        self._queue: queue.Queue[FinishedTurn | None] = queue.Queue(max_queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def _ensure_running(self) -> None:
+        with self._lock:  # started on first use, and again after a close (server restart)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="gateway-writer", daemon=True
+                )
+                self._thread.start()
+
+    async def put(self, turn: FinishedTurn) -> None:
+        self._ensure_running()
+        try:
+            self._queue.put_nowait(turn)
+        except queue.Full:
+            await asyncio.to_thread(self._queue.put, turn)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            turns = [t for t in batch if t is not None]
+            if turns:
+                self._write(turns)
+            if None in batch:
+                return
+
+    def _write(self, turns: list[FinishedTurn]) -> None:
+        for attempt in range(5):
+            try:
+                self.store.save_finished_turns(turns)
+                break
+            except Exception as exc:  # the store is down: keep the turns and retry
+                self.failures += 1
+                log.warning("gateway.write_failed", turns=len(turns), error=str(exc))
+                time.sleep(min(5.0, 0.2 * 2**attempt))
+        else:
+            log.error("gateway.turns_lost", turns=len(turns))
+            return
+        if self.on_stored is not None:
+            self.on_stored([t.turn["id"] for t in turns])
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Write what is queued, then stop."""
+        with self._lock:
+            thread = self._thread
+            if thread is not None and thread.is_alive():
+                self._queue.put(None)
+                thread.join(timeout_s)
 
 
 # ---- OpenAI wire format -----------------------------------------------------------------------

@@ -51,23 +51,31 @@ class JobQueue:
         job_id: str | None = None,
     ) -> str:
         job_id = job_id or new_id()
-        now = utcnow()
-        with self._store.session() as s:
-            s.execute(
-                insert(JobRow),
-                {
-                    "id": job_id,
-                    "kind": kind,
-                    "payload": payload,
-                    "state": "queued",
-                    "attempts": 0,
-                    "max_attempts": max_attempts,
-                    "run_after": now,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
+        self.enqueue_many(kind, [(job_id, payload)], max_attempts=max_attempts)
         return job_id
+
+    def enqueue_many(
+        self, kind: str, jobs: list[tuple[str, dict[str, Any]]], *, max_attempts: int = 3
+    ) -> None:
+        """Jobs of one kind, as (id, payload), in one transaction."""
+        now = utcnow()
+        rows = [
+            {
+                "id": job_id,
+                "kind": kind,
+                "payload": payload,
+                "state": "queued",
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_after": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for job_id, payload in jobs
+        ]
+        if rows:
+            with self._store.session() as s:
+                s.execute(insert(JobRow), rows)
 
     def claim(self, worker: str) -> Job | None:
         """The oldest due job, now `running` for this worker; None when nothing is due."""

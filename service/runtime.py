@@ -50,13 +50,24 @@ class Runtime:
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
     goal_monitor: asyncio.Task[None] | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # the worker's, for calls from threads
 
     def handlers(self) -> dict[str, Handler]:
         return {SCORE_TURN: self.online.score_turn}
 
+    def score_later(self, turn_ids: list[str]) -> None:
+        """Scoring jobs for stored turns; callable from any thread (the gateway's writer)."""
+        if not self.online.enabled or not turn_ids:
+            return
+        self.jobs.enqueue_many(SCORE_TURN, [(scoring_job_id(t), {"turn_id": t}) for t in turn_ids])
+        worker, loop = self.worker, self.loop
+        if worker is not None and loop is not None:
+            loop.call_soon_threadsafe(worker.wake)
+
     async def start_worker(self) -> None:
         """Background jobs in this process: jobs a crashed worker left running go back to
         the queue first."""
+        self.loop = asyncio.get_running_loop()
         requeued = await asyncio.to_thread(self.jobs.requeue_running)
         if requeued:
             log.warning("jobs.requeued", jobs=requeued)
@@ -134,6 +145,7 @@ class Runtime:
             self.goal_monitor = None
 
     def close(self) -> None:
+        self.gateway.writer.close()
         self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()
 
@@ -199,6 +211,7 @@ def build_runtime(
         prometheus,
     )
     engine.after_turn = runtime.after_turn
+    runtime.gateway.writer.on_stored = runtime.score_later
     return runtime
 
 

@@ -46,6 +46,15 @@ from service.store.tables import (
 from service.variants import Variant
 
 
+@dataclass(frozen=True)
+class FinishedTurn:
+    """Rows of a finished single-prompt conversation, ready to insert."""
+
+    conversation: dict[str, Any]
+    turn: dict[str, Any]
+    answers: list[dict[str, Any]]
+
+
 def _normalise_url(url: str) -> str:
     # Use psycopg 3 for plain postgres URLs (SQLAlchemy's default would be psycopg2).
     for prefix in ("postgresql://", "postgres://"):
@@ -329,6 +338,16 @@ class Store:
         with self.session() as s:
             s.execute(insert(AnswerRow), row)
         return str(row["id"])
+
+    def save_finished_turns(self, turns: list[FinishedTurn]) -> None:
+        """Whole turns whose answers are known (gateway traffic), many in one transaction:
+        a conversation, a done turn and its answers each."""
+        if not turns:
+            return
+        with self.session() as s:
+            s.execute(insert(ConversationRow), [t.conversation for t in turns])
+            s.execute(insert(TurnRow), [t.turn for t in turns])
+            s.execute(insert(AnswerRow), [a for t in turns for a in t.answers])
 
     def recover_interrupted(self) -> int:
         """Mark turns left running by a crash as interrupted (their stored answers stay)."""
