@@ -40,6 +40,8 @@ usecase_app = typer.Typer(
 app.add_typer(usecase_app, name="usecase")
 rater_app = typer.Typer(help="Raters and their roles.", no_args_is_help=True)
 app.add_typer(rater_app, name="rater")
+key_app = typer.Typer(help="API keys (ARBITER_AUTH=keys).", no_args_is_help=True)
+app.add_typer(key_app, name="key")
 cloudwatch_app = typer.Typer(help="Amazon CloudWatch dashboard and alarms.", no_args_is_help=True)
 app.add_typer(cloudwatch_app, name="cloudwatch")
 
@@ -77,11 +79,13 @@ def serve(
     """Start the web service (API and page) on the configured store and variants."""
     import uvicorn
 
+    from service.auth import check_bind
     from service.runtime import build_runtime
     from service.web import build_web_app
 
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    check_bind(host or settings.host, settings.auth)
     runtime = build_runtime(settings)
     if settings.rag_sample_corpus:
         from service.retrieval import call, ingest_sample_corpus
@@ -956,13 +960,32 @@ def campaign_status(name: Annotated[str, typer.Argument(help="The campaign.")]) 
 def rater_set(
     name: Annotated[str, typer.Argument()],
     role: Annotated[str, typer.Option(help="rater, reviewer or admin.")] = "rater",
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password",
+            help="Ask for a password (to sign in to the page when ARBITER_AUTH=keys); or "
+            "set ARBITER_NEW_PASSWORD.",
+        ),
+    ] = False,
 ) -> None:
-    """Create a rater or change their role (reviewers may accept or reject labels)."""
+    """Create a person or change their role (reviewers may accept or reject labels; admins
+    may do anything) and, with --password, their password."""
+    import os
+
+    from service.auth import set_password
     from service.reviews import set_rater
 
+    secret = None
+    if password:
+        secret = os.environ.get("ARBITER_NEW_PASSWORD") or typer.prompt(
+            "Password", hide_input=True, confirmation_prompt=True
+        )
     with _open_store(Settings()) as store:
         set_rater(store, name, role)  # type: ignore[arg-type]
-    console.print(f"{name}: {role}")
+        if secret is not None:
+            set_password(store, name, secret)
+    console.print(f"{name}: {role}" + (", password set" if secret else ""))
 
 
 @cloudwatch_app.command("dashboard")
@@ -1200,3 +1223,82 @@ def usecase_alarms(
 
         raise classify_error(exc) from None
     console.print(f"{len(alarms)} alarms in namespace {settings.cloudwatch_namespace}")
+
+
+# ---- API keys ----------------------------------------------------------------------------------
+
+
+@key_app.command("create")
+@friendly_errors
+def key_create(
+    name: Annotated[str, typer.Argument(help="Whose key, or what it is for.")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", "-s", help="compare, vote, review, export, admin.")
+    ],
+    rate_per_min: Annotated[int | None, typer.Option(min=1)] = None,
+    max_concurrency: Annotated[int | None, typer.Option(min=1)] = None,
+    daily_tokens: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Create an API key and print its secret (shown once; only its hash is stored)."""
+    from service import audit
+    from service.auth import KeyLimits, Keys
+
+    with _open_store(Settings()) as store:
+        info, secret = Keys(store).create(
+            name, scope, KeyLimits(rate_per_min, max_concurrency, daily_tokens)
+        )
+        audit.record(
+            store,
+            None,
+            "key.create",
+            info.id,
+            {"name": name, "scopes": info.scopes},
+            actor=_cli_actor(),
+        )
+    console.print(f"key {info.id} ({', '.join(info.scopes)}); the secret, shown once:")
+    print(secret)
+
+
+@key_app.command("list")
+@friendly_errors
+def key_list() -> None:
+    """Keys with their scopes and limits (never their secrets)."""
+    from service.auth import Keys
+
+    with _open_store(Settings()) as store:
+        keys = Keys(store).list()
+    table = Table("id", "name", "starts with", "scopes", "limits", "revoked")
+    for k in keys:
+        limits = ", ".join(
+            f"{label} {v}"
+            for label, v in (
+                ("per min", k.limits.rate_per_min),
+                ("in flight", k.limits.max_concurrency),
+                ("tokens/day", k.limits.daily_tokens),
+            )
+            if v
+        )
+        revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else ""
+        table.add_row(k.id, k.name, k.prefix + "…", ", ".join(k.scopes), limits, revoked)
+    console.print(table)
+
+
+@key_app.command("revoke")
+@friendly_errors
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (`arbiter key list`).")],
+) -> None:
+    """Revoke a key: refused within seconds by every server on this store."""
+    from service import audit
+    from service.auth import Keys
+
+    with _open_store(Settings()) as store:
+        info = Keys(store).revoke(key_id)
+        audit.record(store, None, "key.revoke", key_id, {"name": info.name}, actor=_cli_actor())
+    console.print(f"revoked {key_id} ({info.name})")
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"

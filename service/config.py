@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +77,32 @@ class Settings(BaseSettings):
         description="TOML or YAML with [[deployments]]: gateway routes (A/B split, shadows, "
         "sampling). They seed the store; admin edits through the API are kept.",
     )
+    auth: Literal["none", "keys", "header"] = Field(
+        default="none",
+        description="none: one local admin (loopback only); keys: API keys and page sign-in; "
+        "header: people authenticated by a proxy (OIDC/SSO) in trusted headers.",
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="With ARBITER_AUTH=keys: an admin API key you choose (stored hashed), to "
+        "create the others.",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="With ARBITER_AUTH=header: addresses whose user headers are believed.",
+    )
+    auth_user_header: str = "X-Forwarded-User"
+    auth_roles_header: str = "X-Forwarded-Groups"
+    max_request_mb: int = Field(default=25, ge=1, description="Larger request bodies: 413.")
+    rate_per_min: int | None = Field(
+        default=None, ge=1, description="Default requests per minute per key or person."
+    )
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="Default requests in flight per key or person."
+    )
+    daily_tokens: int | None = Field(
+        default=None, ge=1, description="Default model tokens per key or person per UTC day."
+    )
     example_use_case: bool = Field(
         default=True,
         description="Define the bundled example use case (lumen-support) at start-up when its "
@@ -89,6 +116,10 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = False
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def online_metric_names(self) -> list[str]:

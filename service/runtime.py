@@ -14,6 +14,7 @@ from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import GoalRecord
 from rag import Library
+from service.auth import SCOPES, Authenticator, KeyLimits, Keys
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
@@ -23,6 +24,7 @@ from service.errors import ArbiterError
 from service.gateway import Gateway
 from service.jobs import Handler, JobQueue, Worker
 from service.judging import scorers
+from service.limits import Limiter
 from service.online import SCORE_TURN, OnlineScoring, scoring_job_id
 from service.pricing import PriceTable
 from service.retrieval import build_library
@@ -46,6 +48,9 @@ class Runtime:
     online: OnlineScoring
     telemetry: Telemetry
     gateway: Gateway
+    keys: Keys
+    auth: Authenticator
+    limiter: Limiter
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
@@ -193,6 +198,20 @@ def build_runtime(
         library=library,
         emit=telemetry.emit,
     )
+    keys = Keys(store)
+    if settings.auth == "keys" and settings.admin_key is not None:
+        keys.ensure("admin (ARBITER_ADMIN_KEY)", settings.admin_key.get_secret_value(), SCOPES)
+    auth = Authenticator(
+        settings.auth,
+        keys,
+        store,
+        user_header=settings.auth_user_header,
+        roles_header=settings.auth_roles_header,
+        trusted_proxies=settings.trusted_proxy_list,
+    )
+    limiter = Limiter(
+        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens)
+    )
     deployments = Deployments(store, catalog.names())
     deployments.load(
         load_deployments(settings.deployments_file) if settings.deployments_file else []
@@ -208,6 +227,9 @@ def build_runtime(
         online,
         telemetry,
         Gateway(engine, deployments),
+        keys,
+        auth,
+        limiter,
         prometheus,
     )
     engine.after_turn = runtime.after_turn

@@ -3,9 +3,13 @@ Leaderboard, Export, Evaluations and Use cases tabs, mounted at `/`."""
 
 from __future__ import annotations
 
-import gradio as gr
-from fastapi import FastAPI
+from typing import Any
 
+import gradio as gr
+from fastapi import FastAPI, Request
+
+from service.auth import sign_in
+from service.errors import ArbiterError
 from service.runtime import Runtime
 from ui.arena import build_arena
 from ui.board import collection_names
@@ -118,19 +122,51 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
         # Restore the name typed last time; with none saved, leave the box alone (the user
         # may already be typing while the page loads).
-        demo.load(
-            lambda saved, typed: (typed or saved) if saved else gr.skip(),
-            [saved_rater, rater],
-            [rater],
-            api_visibility="private",
-        )
+        if runtime.settings.auth == "none":
+            demo.load(
+                lambda saved, typed: (typed or saved) if saved else gr.skip(),
+                [saved_rater, rater],
+                [rater],
+                api_visibility="private",
+            )
+        else:  # labels carry the signed-in name
+
+            def signed_in(request: gr.Request) -> Any:
+                return gr.Textbox(value=request.username, interactive=False)
+
+            demo.load(signed_in, None, [rater], api_visibility="private")
         rater.change(lambda name: name, [rater], [saved_rater], api_visibility="private")
     demo.queue(default_concurrency_limit=None)
     return demo
 
 
 def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
-    """Serve the page at `/` next to the API (API routes are matched first)."""
+    """Serve the page at `/` next to the API (API routes are matched first). With
+    ARBITER_AUTH=keys people sign in with their name and password; with `header`, the
+    proxy's user header names them."""
+    settings = runtime.settings
+    auth: dict[str, Any] = {}
+    if settings.auth == "keys":
+        auth["auth"] = lambda name, password: sign_in(runtime.store, name, password)
+        auth["auth_message"] = "Sign in with the name and password an admin gave you."
+    elif settings.auth == "header":
+        auth["auth_dependency"] = lambda request: proxy_user(runtime, request)
     return gr.mount_gradio_app(
-        app, build_ui(runtime), path="/", theme=THEME, css=CSS, footer_links=[]
+        app,
+        build_ui(runtime),
+        path="/",
+        theme=THEME,
+        css=CSS,
+        footer_links=[],
+        max_file_size=f"{settings.rag_max_file_mb}mb",
+        **auth,
     )
+
+
+def proxy_user(runtime: Runtime, request: Request) -> str | None:
+    client = request.client.host if request.client else None
+    headers = {k.lower().encode(): v.encode() for k, v in request.headers.items()}
+    try:
+        return runtime.auth.authenticate(headers, client).name
+    except ArbiterError:
+        return None

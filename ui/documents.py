@@ -14,6 +14,7 @@ from rag.loaders import SUPPORTED
 from service.errors import ArbiterError
 from service.retrieval import call
 from service.runtime import Runtime
+from ui.access import require
 from ui.context import context_markdown
 from ui.format import escape
 
@@ -146,8 +147,17 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             return gr.skip(), gr.skip(), gr.skip()
 
     async def do_ingest(
-        selected: str | None, new: str, uploads: list[str] | None, column: str
+        selected: str | None,
+        new: str,
+        uploads: list[str] | None,
+        column: str,
+        request: gr.Request,
     ) -> tuple[Any, ...]:
+        try:
+            require(runtime, request, "admin", "add documents")
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return (gr.skip(),) * 6
         name = (new or "").strip() or selected
         if not name:
             gr.Warning("Choose a collection, or type a name for a new one.")
@@ -179,7 +189,14 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         dropdown, info, rows = await asyncio.to_thread(refresh, name)
         return dropdown, info, rows, _outcomes(outcomes), None, ""
 
-    async def do_delete(selected: str | None, document: float | None) -> tuple[Any, ...]:
+    async def do_delete(
+        selected: str | None, document: float | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        try:
+            require(runtime, request, "admin", "delete documents")
+        except ArbiterError as exc:
+            gr.Warning(f"{exc.message} {exc.hint}".strip())
+            return (gr.skip(),) * 4
         if not selected or not document:
             gr.Warning("Choose a collection and type the id of the document to delete.")
             return (gr.skip(),) * 4
@@ -193,10 +210,11 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         _, info, rows = await asyncio.to_thread(refresh, selected)
         return info, rows, f"Deleted document {int(document)} ({removed} chunks).", None
 
-    async def do_reindex(selected: str | None) -> str:
+    async def do_reindex(selected: str | None, request: gr.Request) -> str:
         if not selected:
             return "Choose a collection first."
         try:
+            require(runtime, request, "admin", "re-index a collection")
             chunks = await asyncio.to_thread(call, library.reindex, selected)
         except ArbiterError as exc:
             return f"**Error:** {escape(exc.message)}"

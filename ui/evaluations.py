@@ -18,6 +18,7 @@ from service.errors import ArbiterError
 from service.runtime import Runtime
 from service.schemas import RagRequest
 from service.store import eval_runs
+from ui.access import require
 from ui.board import collection_names
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
@@ -118,12 +119,18 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         )
 
     async def do_start(
-        path: str | None, chosen: list[str], names: list[str], coll: str, judge_name: str
+        path: str | None,
+        chosen: list[str],
+        names: list[str],
+        coll: str,
+        judge_name: str,
+        request: gr.Request,
     ) -> tuple[Any, Any, Any, Any]:
         if not chosen:
             gr.Warning("Choose at least one variant.")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
+            require(runtime, request, "admin", "start eval runs")
             dataset = await asyncio.to_thread(load_dataset, Path(path) if path else EXAMPLE_DATASET)
             new = await start_in_background(
                 runtime,

@@ -10,10 +10,12 @@ from typing import Any
 import gradio as gr
 
 from evals.exports import FORMATS
+from service import audit
 from service.errors import ArbiterError
 from service.exports import ExportOptions, ExportSummary, export, prepare
 from service.leaderboard import Filters
 from service.runtime import Runtime
+from ui.access import require
 from ui.format import escape
 
 ANY = "all"
@@ -70,8 +72,9 @@ def build_exports(runtime: Runtime) -> None:
             test_fraction=float(t),
         )
 
-    async def do_dry(f: str, m: str, t: float, ties: bool, red: bool) -> Any:
+    async def do_dry(f: str, m: str, t: float, ties: bool, red: bool, request: gr.Request) -> Any:
         try:
+            require(runtime, request, "export", "export training data")
             _, result = await asyncio.to_thread(prepare, runtime.store, options(f, m, t, ties, red))
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -79,12 +82,22 @@ def build_exports(runtime: Runtime) -> None:
         return _summary_markdown(result, dry=True)
 
     async def do_export(
-        f: str, sfx: str, m: str, t: float, ties: bool, red: bool
+        f: str, sfx: str, m: str, t: float, ties: bool, red: bool, request: gr.Request
     ) -> tuple[Any, Any]:
         folder = Path(tempfile.mkdtemp(prefix="arbiter-export-"))
         try:
+            who = require(runtime, request, "export", "export training data")
             result = await asyncio.to_thread(
                 export, runtime.store, options(f, m, t, ties, red), str(folder / f"{f}{sfx}")
+            )
+            await asyncio.to_thread(
+                audit.record,
+                runtime.store,
+                None,
+                "export",
+                f,
+                {"records": result.records, "via": "page", "redact": red},
+                actor=who.name,
             )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())

@@ -12,9 +12,10 @@ import gradio as gr
 import pandas as pd
 
 from evals.selection import Candidate
-from service import usecases
+from service import audit, usecases
 from service.errors import ArbiterError
 from service.runtime import Runtime
+from ui.access import require
 
 PLACEHOLDER = """name: my-use-case
 description: What the model is for.
@@ -128,10 +129,20 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
 
-    async def save(text: str) -> tuple[str, Any]:
+    async def save(text: str, request: gr.Request) -> tuple[str, Any]:
         try:
+            who = require(runtime, request, "admin", "define use cases")
             spec = usecases.parse_text(text or "")
             created = await asyncio.to_thread(usecases.apply, runtime.store, runtime.catalog, spec)
+            await asyncio.to_thread(
+                audit.record,
+                runtime.store,
+                None,
+                "usecase.create" if created else "usecase.update",
+                spec.name,
+                {**spec.model_dump(), "via": "page"},
+                actor=who.name,
+            )
         except ArbiterError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
             return f"**Not saved.** {exc.message}.{hint}", gr.skip()

@@ -14,12 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sse_starlette.sse import EventSourceResponse
 
 from service import audit
+from service.api.access import AccessControl
 from service.api.campaigns import campaigns_router
 from service.api.documents import chunk_page_router, documents_router
 from service.api.errors import install_error_handlers
 from service.api.evals import evals_router
 from service.api.exports import exports_router
 from service.api.gateway import gateway_router
+from service.api.keys import keys_router
 from service.api.leaderboard import leaderboard_router
 from service.api.usecases import usecases_router
 from service.arena import blind
@@ -62,6 +64,14 @@ def _variant_out(runtime: Runtime, v: Variant) -> VariantOut:
     )
 
 
+def _spend(request: Request, answer: dict[str, Any]) -> None:
+    """An answer's tokens toward the caller's daily budget."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        tokens = (answer.get("tokens_in") or 0) + (answer.get("tokens_out") or 0)
+        request.app.state.runtime.limiter.spend(principal, tokens)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +94,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(
+        AccessControl,
+        auth=runtime.auth,
+        limiter=runtime.limiter,
+        max_body_bytes=runtime.settings.max_request_mb * 2**20,
+    )
     engine = runtime.engine
     store = runtime.store
 
@@ -146,12 +162,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         return await asyncio.to_thread(audit.events, store, limit=limit, action=action)
 
     @app.post("/api/compare", tags=["compare"], responses=_ERRORS)
-    async def compare(req: CompareRequest) -> TurnOut:
+    async def compare(req: CompareRequest, request: Request) -> TurnOut:
         """Run a comparison and answer when every pane has finished (or failed)."""
         turn_id = None
         async for event in engine.run(req):
             if event.kind == "turn":
                 turn_id = event.data["turn_id"]
+            elif event.kind == "answer":
+                _spend(request, event.data)
         assert turn_id is not None
         return blind(await asyncio.to_thread(store.get_turn, turn_id))
 
@@ -166,7 +184,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             },
         },
     )
-    async def compare_stream(req: CompareRequest) -> EventSourceResponse:
+    async def compare_stream(req: CompareRequest, request: Request) -> EventSourceResponse:
         """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then `done`."""
         events = engine.run(req)
         first = await anext(events)  # validation and store errors surface here as JSON errors
@@ -176,6 +194,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             yield _sse(first, arena)
             try:
                 async for event in events:
+                    if event.kind == "answer":
+                        _spend(request, event.data)
                     yield _sse(event, arena)
             except ArbiterError as exc:
                 yield {"event": "error", "data": json.dumps(exc.to_dict())}
@@ -263,6 +283,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(campaigns_router(runtime))
     app.include_router(usecases_router(runtime))
     app.include_router(gateway_router(runtime, runtime.gateway))
+    app.include_router(keys_router(runtime))
     app.include_router(chunk_page_router(runtime.library))
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -15,7 +16,7 @@ from service.errors import InvalidRequest
 from service.feedback import give_feedback
 from service.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
 from service.runtime import Runtime
-from service.schemas import ErrorResponse
+from service.schemas import AnswerOut, ErrorResponse
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 413, 422, 429, 502, 504)
@@ -45,6 +46,7 @@ def gateway_router(runtime: Runtime, gateway: Gateway) -> APIRouter:
     @router.post("/v1/chat/completions", responses=_ERRORS, response_model=None)
     async def chat_completions(
         body: ChatRequest,
+        request: Request,
         x_arbiter_session: str | None = Header(
             None, description="Sticky routing key (e.g. a conversation id); default: `user`."
         ),
@@ -52,13 +54,23 @@ def gateway_router(runtime: Runtime, gateway: Gateway) -> APIRouter:
         """Answer with the deployment's variant (A/B split, sticky per user or session);
         shadows get a copy in the background. `stream: true` sends server-sent events."""
         call = await gateway.start(body, x_arbiter_session)
+        principal = request.state.principal
+
+        def spend(answer: AnswerOut) -> None:  # toward the caller's daily token budget
+            runtime.limiter.spend(principal, (answer.tokens_in or 0) + (answer.tokens_out or 0))
+
         headers = {"x-arbiter-variant": call.variant, "x-arbiter-response-id": call.response_id}
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
-            return StreamingResponse(
-                sse(call, include_usage), media_type="text/event-stream", headers=headers
-            )
+
+            async def events() -> AsyncIterator[str]:
+                async for event in sse(call, include_usage):
+                    yield event
+                spend(await call.answer)
+
+            return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
         answer = await call.answer
+        spend(answer)
         if answer.status != "ok":
             raise failure(answer)
         return JSONResponse(completion(call, answer), headers=headers)

@@ -1,0 +1,104 @@
+"""Access control for the API and the gateway, as ASGI middleware (it wraps streamed
+responses without buffering them): request size, authentication, the endpoint's scope, and
+the caller's limits. The principal is left in `request.state.principal`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from service.auth import Authenticator, check_scope, guarded, required_scope
+from service.errors import ArbiterError, RequestTooLarge
+from service.limits import Limiter
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def _error(send: Send, exc: ArbiterError, path: str) -> None:
+    from service.api.errors import error_response
+
+    response = error_response(
+        exc.http_status,
+        exc.code,
+        exc.message,
+        exc.hint,
+        exc.headers(),
+        openai=path.startswith("/v1/"),
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class AccessControl:
+    def __init__(
+        self, app: ASGIApp, auth: Authenticator, limiter: Limiter, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = dict(scope["headers"])
+        try:
+            length = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            length = 0
+        too_large = RequestTooLarge(
+            f"the request body is over {self.max_body_bytes // 2**20} MB",
+            hint="Send less at once (split the upload or the batch), or raise "
+            "ARBITER_MAX_REQUEST_MB.",
+        )
+        if length > self.max_body_bytes:
+            await _error(send, too_large, path)
+            return
+        receive = self._counting(receive, too_large)
+        if not guarded(path):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or (None,))[0]
+        try:
+            principal = self.auth.authenticate(headers, client)
+            check_scope(principal, required_scope(scope["method"], path), _what(scope))
+            release = self.limiter.admit(principal)
+        except ArbiterError as exc:
+            await _error(send, exc, path)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            release()
+
+    def _counting(self, receive: Receive, too_large: RequestTooLarge) -> Receive:
+        """A body without Content-Length (chunked) is counted as it arrives."""
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise too_large
+            return message
+
+        return counted
+
+
+def _what(scope: Scope) -> str:
+    return f"{scope['method']} {scope['path']}"
