@@ -41,7 +41,9 @@ def rows(turns: list[TurnOut]) -> list[list[str]]:
     ]
 
 
-def render_turn(turn: TurnOut) -> str:
+def render_turn(turn: TurnOut, notes: list[tuple[str, str, str]] | None = None) -> str:
+    """The turn as Markdown; `notes` are its comments and ideal answers (kind, rater,
+    text). Everything from people or models is escaped."""
     hidden = turn.mode == "arena" and turn.vote is None
     parts = [
         f"### Prompt\n\n{escape(turn.prompt)}",
@@ -73,6 +75,8 @@ def render_turn(turn: TurnOut) -> str:
         if turn.vote.ranking:
             vote += ": " + " > ".join(PANE_LETTERS[p] for p in turn.vote.ranking)
         parts.append(f"**Vote:** {vote} (by {escape(turn.vote.rater)})")
+    for kind, rater, text in notes or []:
+        parts.append(f"**{kind.capitalize()}** by {escape(rater)}:\n\n{escape(text)}")
     return "\n\n".join(parts)
 
 
@@ -106,9 +110,9 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
     async def open_turn(evt: gr.SelectData, data: Any) -> str:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
-        return render_turn(
-            await asyncio.to_thread(runtime.store.get_turn, turn_id, with_request=False)
-        )
+        turn = await asyncio.to_thread(runtime.store.get_turn, turn_id, with_request=False)
+        notes = await asyncio.to_thread(runtime.store.turn_notes, turn_id)
+        return render_turn(turn, notes)
 
     search.click(load, [rater, query], [table], api_name="history_search")
     query.submit(load, [rater, query], [table], api_visibility="private")

@@ -339,6 +339,23 @@ class Store:
             s.execute(insert(AnswerRow), row)
         return str(row["id"])
 
+    def turn_notes(self, turn_id: str) -> list[tuple[str, str, str]]:
+        """Comments and ideal answers on a turn, oldest first: (kind, rater, text)."""
+        with self.session() as s:
+            comments = s.execute(
+                select(CommentRow.created_at, CommentRow.rater, CommentRow.text).where(
+                    CommentRow.turn_id == turn_id
+                )
+            ).all()
+            ideals = s.execute(
+                select(IdealAnswerRow.created_at, IdealAnswerRow.rater, IdealAnswerRow.text).where(
+                    IdealAnswerRow.turn_id == turn_id
+                )
+            ).all()
+        notes = [(at, "comment", r, t) for at, r, t in comments]
+        notes += [(at, "ideal answer", r, t) for at, r, t in ideals]
+        return [(kind, rater, text) for _, kind, rater, text in sorted(notes)]
+
     def save_finished_turns(self, turns: list[FinishedTurn]) -> None:
         """Whole turns whose answers are known (gateway traffic), many in one transaction:
         a conversation, a done turn and its answers each."""
