@@ -316,19 +316,27 @@ class TurnWriter:
                 return
 
     def _write(self, turns: list[FinishedTurn]) -> None:
-        for attempt in range(5):
+        """The batch in one transaction; if it fails, retried with backoff (the store may be
+        restarting), then turn by turn, so one bad row cannot sink the others."""
+        stored: list[FinishedTurn] = []
+        for attempt in range(4):
             try:
                 self.store.save_finished_turns(turns)
+                stored = turns
                 break
-            except Exception as exc:  # the store is down: keep the turns and retry
+            except Exception as exc:
                 self.failures += 1
                 log.warning("gateway.write_failed", turns=len(turns), error=str(exc))
                 time.sleep(min(5.0, 0.2 * 2**attempt))
         else:
-            log.error("gateway.turns_lost", turns=len(turns))
-            return
-        if self.on_stored is not None:
-            self.on_stored([t.turn["id"] for t in turns])
+            for turn in turns:
+                try:
+                    self.store.save_finished_turns([turn])
+                    stored.append(turn)
+                except Exception as exc:
+                    log.error("gateway.turn_lost", turn=turn.turn["id"], error=str(exc))
+        if stored and self.on_stored is not None:
+            self.on_stored([t.turn["id"] for t in stored])
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Write what is queued, then stop."""

@@ -207,3 +207,26 @@ def test_shadows_never_touch_the_live_answer(
         assert shadow.status == "ok" and shadow.text == "Bonjour!"
     else:
         assert shadow.status == "error"
+
+
+def test_nul_characters_are_refused_in_requests_and_kept_out_of_the_store(
+    runtime: Runtime, live: LiveServer, scripts: dict[str, Script], wait_for: Wait
+) -> None:
+    url = live.url
+    bad = httpx.post(f"{url}/api/compare", json={"prompt": "a\x00b", "variants": ["alpha", "beta"]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "nul_character"
+    with pytest.raises(openai.UnprocessableEntityError, match="NUL character"):
+        client(live).chat.completions.create(
+            model="alpha", messages=[{"role": "user", "content": "x\x00"}]
+        )
+    assert httpx.get(f"{url}/api/turns", params={"q": "a\x00"}).status_code == 422
+    # A model may answer with one: the answer is stored, the NUL replaced (PostgreSQL
+    # cannot hold it in text).
+    scripts["alpha"].tokens = ["bad", "\x00", "byte"]
+    reply = client(live).chat.completions.create(
+        model="alpha", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content == "bad\x00byte"
+    wait_for(lambda: stored_answer(runtime, reply.id) is not None, 5)
+    row = stored_answer(runtime, reply.id)
+    assert row is not None and row.text == "bad\ufffdbyte"

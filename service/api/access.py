@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from service.auth import Authenticator, check_scope, guarded, required_scope
-from service.errors import ArbiterError, RequestTooLarge
+from service.errors import ArbiterError, InvalidRequest, RequestTooLarge
 from service.limits import Limiter
 
 Scope = MutableMapping[str, Any]
@@ -66,6 +66,11 @@ class AccessControl:
         if length > self.max_body_bytes:
             await _error(send, too_large, path)
             return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in path:
+            await _error(
+                send, InvalidRequest("the URL contains a NUL character", code="nul_character"), path
+            )
+            return
         receive = self._counting(receive, too_large)
         if not guarded(path):
             await self.app(scope, receive, send)
@@ -79,6 +84,25 @@ class AccessControl:
             await _error(send, exc, path)
             return
         scope.setdefault("state", {})["principal"] = principal
+        if headers.get(b"content-type", b"").startswith(b"application/json"):
+            try:
+                body, receive = await _json_body(receive)
+            except ArbiterError as exc:
+                release()
+                await _error(send, exc, path)
+                return
+            if b"\\u0000" in body:  # JSON carries NUL only escaped; no database stores it
+                release()
+                await _error(
+                    send,
+                    InvalidRequest(
+                        "the request contains a NUL character (\\u0000)",
+                        code="nul_character",
+                        hint="Remove it: text cannot hold NUL characters.",
+                    ),
+                    path,
+                )
+                return
         try:
             await self.app(scope, receive, send)
         finally:
@@ -98,6 +122,29 @@ class AccessControl:
             return message
 
         return counted
+
+
+async def _json_body(receive: Receive) -> tuple[bytes, Receive]:
+    """Read a JSON body whole (FastAPI would), and a `receive` that gives it again."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 def _what(scope: Scope) -> str:

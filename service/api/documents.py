@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import html
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,9 @@ from service.schemas import ErrorResponse
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 409, 413, 415, 422, 502)
 }
+
+# Database row ids (32-bit integers in PostgreSQL): larger numbers are no id.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class CollectionIn(BaseModel):
@@ -122,7 +125,7 @@ def documents_router(library: Library) -> APIRouter:
         return outcomes
 
     @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
-    async def delete_document(name: str, document_id: int) -> dict[str, int]:
+    async def delete_document(name: str, document_id: RowId) -> dict[str, int]:
         return {"removed_chunks": await run(library.delete_document, name, document_id)}
 
     @router.post("/collections/{name}/reindex", responses=_ERRORS)
@@ -144,7 +147,7 @@ def documents_router(library: Library) -> APIRouter:
         return dict(result.to_dict())
 
     @router.get("/chunks/{chunk_id}", responses=_ERRORS)
-    async def get_chunk(chunk_id: int) -> dict[str, Any]:
+    async def get_chunk(chunk_id: RowId) -> dict[str, Any]:
         return dict((await run(library.chunk, chunk_id)).to_dict())
 
     return router
@@ -155,7 +158,7 @@ def chunk_page_router(library: Library) -> APIRouter:
     router = APIRouter(tags=["documents"])
 
     @router.get("/chunks/{chunk_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def chunk_page(chunk_id: int) -> HTMLResponse:
+    async def chunk_page(chunk_id: RowId) -> HTMLResponse:
         try:
             chunk = await asyncio.to_thread(call, library.chunk, chunk_id)
         except ArbiterError as exc:

@@ -16,11 +16,23 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.ids import new_id, utcnow
+
+
+class SafeText(TypeDecorator[str]):
+    """Text that any database can hold: PostgreSQL refuses NUL characters, which a model's
+    answer may carry; they are stored as U+FFFD."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return value.replace("\x00", "\ufffd") if value else value
 
 
 class Base(DeclarativeBase):
@@ -56,7 +68,7 @@ class TurnRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    prompt: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str] = mapped_column(SafeText)
     # running | done | interrupted (crash) | replaced (regenerated; kept, left out of history)
     status: Mapped[str] = mapped_column(String(16), default="running")
     # The context retrieved once for all panes (collection, query, chunks), or None.
@@ -75,11 +87,11 @@ class AnswerRow(Base):
     variant_name: Mapped[str] = mapped_column(String(64), index=True)
     variant_spec: Mapped[dict[str, Any]]
     request: Mapped[dict[str, Any]]  # exact messages and params sent: enough to reproduce
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(SafeText, default="")
     status: Mapped[str] = mapped_column(String(16))  # ok | error | timeout | cancelled
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     error_code: Mapped[str | None] = mapped_column(String(64))
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(SafeText)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     provider_latency_ms: Mapped[float | None] = mapped_column(Float)
@@ -124,7 +136,7 @@ class CommentRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
     rater: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -135,7 +147,7 @@ class IdealAnswerRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
     rater: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SafeText)
     based_on_answer_id: Mapped[str | None] = mapped_column(ForeignKey("answers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -168,11 +180,11 @@ class EvalItemRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), index=True)
     example_id: Mapped[str] = mapped_column(String(256))
     variant: Mapped[str] = mapped_column(String(64))
-    prompt: Mapped[str] = mapped_column(Text)
-    reference: Mapped[str | None] = mapped_column(Text)
-    answer: Mapped[str] = mapped_column(Text, default="")
+    prompt: Mapped[str] = mapped_column(SafeText)
+    reference: Mapped[str | None] = mapped_column(SafeText)
+    answer: Mapped[str] = mapped_column(SafeText, default="")
     status: Mapped[str] = mapped_column(String(16))  # ok | error | timeout
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(SafeText)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     tokens_in: Mapped[int | None] = mapped_column(Integer)
@@ -195,7 +207,7 @@ class ScoreRow(Base):
     metric: Mapped[str] = mapped_column(String(64))
     version: Mapped[str] = mapped_column(String(128))
     value: Mapped[float | None] = mapped_column(Float)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(SafeText)
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -213,7 +225,7 @@ class JobRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(SafeText)
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -238,7 +250,7 @@ class CampaignRow(Base):
     __tablename__ = "campaigns"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(128), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(SafeText, default="")
     variants: Mapped[list[Any]]
     raters_per_item: Mapped[int] = mapped_column(Integer)
     raters: Mapped[list[Any] | None] = mapped_column(JSON)  # None: anyone may take part
@@ -254,10 +266,10 @@ class CampaignItemRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    prompt: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str] = mapped_column(SafeText)
     variants: Mapped[list[Any]]
     turn_id: Mapped[str | None] = mapped_column(ForeignKey("turns.id"), index=True)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -273,7 +285,7 @@ class LabelReviewRow(Base):
     label_id: Mapped[str] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
     reviewer: Mapped[str] = mapped_column(String(128))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
