@@ -106,6 +106,9 @@ def serve(
             port=port,
             log_level=settings.log_level,
             access_log=False,
+            # On SIGTERM requests in flight finish (streams included) for up to this long;
+            # then they are cancelled, and their answers stored as cancelled.
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
         )
     finally:
         runtime.close()

@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from monitoring.records import Record, TurnRecord
 from rag import Library, Retrieval, citations, render
+from service.breaker import Breakers
 from service.catalog import Catalog
 from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
 from service.ids import new_id
@@ -86,7 +87,9 @@ class CompareEngine:
         library: Library | None = None,
         after_turn: Callable[[str], Awaitable[None]] | None = None,
         emit: Callable[[Record], None] | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
+        self.breakers = breakers or Breakers()
         self.emit = emit  # telemetry: one record per answer
         self.library = library
         # Called with the id of every finished turn (online scoring), off the request path.
@@ -396,6 +399,7 @@ class CompareEngine:
         error_code: str | None = None
         error_message: str | None = None
         try:
+            self.breakers.before(pane.variant)
             async with asyncio.timeout(pane.timeout_s):
                 await self._stream_with_retries(pane, slot, queue, out, started)
         except TimeoutError:
@@ -411,6 +415,8 @@ class CompareEngine:
             status, error_code, error_message = "error", crashed.code, crashed.message
             log.exception("pane.crashed", variant=pane.variant.name)
         latency_ms = (time.perf_counter() - started) * 1000
+        if error_code != "circuit_open":  # a call held back says nothing new
+            self.breakers.after(pane.variant, error_code if status != "ok" else None)
         text = "".join(out.text)
         log.info(
             "pane.done",

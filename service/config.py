@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     daily_tokens: int | None = Field(
         default=None, ge=1, description="Default model tokens per key or person per UTC day."
     )
+    shutdown_grace_s: int = Field(
+        default=30, ge=1, description="On shutdown, seconds requests in flight may finish."
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Calls failing in a row before a model endpoint is held "
+        "down (calls fail at once).",
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="How long an endpoint is held down before a trial call."
+    )
     example_use_case: bool = Field(
         default=True,
         description="Define the bundled example use case (lumen-support) at start-up when its "

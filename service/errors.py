@@ -107,6 +107,20 @@ class ProviderUnreachable(ProviderError):
     code = "provider_unreachable"
 
 
+class CircuitOpen(ProviderUnreachable):
+    """The endpoint failed many times in a row: calls fail at once until a trial succeeds."""
+
+    code = "circuit_open"
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after_s: float, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
+
+
 class ProviderTimeout(ProviderError):
     code = "timeout"
     http_status = 504

@@ -26,6 +26,7 @@ from service.compare import CompareEngine, CompareEvent, Pane
 from service.deployments import Deployment, Deployments
 from service.errors import (
     ArbiterError,
+    CircuitOpen,
     InvalidRequest,
     PayloadTooLarge,
     ProviderError,
@@ -96,6 +97,7 @@ class GatewayCall:
     created: int
     answer: asyncio.Task[AnswerOut]
     tokens: asyncio.Queue[CompareEvent]
+    cooldown_s: float = 30.0  # the circuit breaker's, for Retry-After
 
     async def stream(self) -> AsyncIterator[str]:
         """The live answer's text as it comes."""
@@ -183,7 +185,15 @@ class Gateway:
         live = asyncio.create_task(
             self.engine.call_pane(panes[0], 0, tokens, answer_id=answer_id(rid))
         )
-        call = GatewayCall(rid, deployment, variant, int(time.time()), live, tokens)
+        call = GatewayCall(
+            rid,
+            deployment,
+            variant,
+            int(time.time()),
+            live,
+            tokens,
+            self.engine.breakers.cooldown_s,
+        )
         shadows = [
             asyncio.create_task(self.engine.call_pane(p, p.index, asyncio.Queue()))
             for p in panes[1:]
@@ -359,10 +369,13 @@ def usage(answer: AnswerOut) -> dict[str, int]:
     }
 
 
-def failure(answer: AnswerOut) -> ArbiterError:
+def failure(answer: AnswerOut, cooldown_s: float = 30.0) -> ArbiterError:
     """The live answer failed: an error with the HTTP status a client expects (429 with
-    Retry-After when the provider throttles, 504 on timeout, else 502)."""
+    Retry-After when the provider throttles, 503 while its circuit is open, 504 on timeout,
+    else 502)."""
     message = answer.error_message or answer.status
+    if answer.error_code == CircuitOpen.code:
+        return CircuitOpen(message, retry_after_s=cooldown_s)
     if answer.error_code == Throttled.code:
         return TooManyRequests(
             f"the provider is throttling: {message}", code="throttled", retry_after_s=2
@@ -408,7 +421,7 @@ async def sse(call: GatewayCall, include_usage: bool) -> AsyncIterator[str]:
         yield f"data: {chunk(call, {'content': text})}\n\n"
     answer = await call.answer
     if answer.status != "ok":
-        err = failure(answer)
+        err = failure(answer, call.cooldown_s)
         body = {"error": {"message": err.message, "type": err.code, "code": err.code}}
         yield f"data: {json.dumps(body)}\n\n"
     else:

@@ -15,6 +15,7 @@ from monitoring.prometheus import PrometheusSink
 from monitoring.records import GoalRecord
 from rag import Library
 from service.auth import SCOPES, Authenticator, KeyLimits, Keys
+from service.breaker import Breakers
 from service.catalog import Catalog, ModelFactory
 from service.compare import CompareEngine
 from service.config import Settings
@@ -197,6 +198,7 @@ def build_runtime(
         default_timeout_s=settings.default_timeout_s,
         library=library,
         emit=telemetry.emit,
+        breakers=Breakers(settings.breaker_failures, settings.breaker_cooldown_s),
     )
     keys = Keys(store)
     if settings.auth == "keys" and settings.admin_key is not None:

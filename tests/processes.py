@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -47,12 +48,20 @@ def fake_openai_process(tokens: int = 20, first_token_delay_s: float = 0.0) -> I
         proc.wait(timeout=10)
 
 
+@dataclass
+class ServerProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path  # its output
+
+
 @contextmanager
-def arbiter_process(
-    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60
-) -> Iterator[str]:
-    """`python -m service serve` in `home` on a free port; yields its URL once /healthz answers."""
-    port = free_port()
+def arbiter_server(
+    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`python -m service serve` in `home` on a free port (or `port`), once /healthz answers.
+    Its output goes to a file, so a chatty server never blocks on a full pipe."""
+    port = port or free_port()
     full_env = {
         **os.environ,
         "ARBITER_HOME": str(home),
@@ -60,14 +69,15 @@ def arbiter_process(
         "ARBITER_LOG_LEVEL": "warning",
         **(env or {}),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        cwd=home,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = home / f"serve-{port}-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            cwd=home,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -78,10 +88,19 @@ def arbiter_process(
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read() if proc.poll() is not None and proc.stdout else ""
-                raise RuntimeError(f"arbiter serve did not start:\n{output}")
+                raise RuntimeError(f"arbiter serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield url
+        yield ServerProcess(url, proc, log)
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@contextmanager
+def arbiter_process(
+    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60
+) -> Iterator[str]:
+    """`python -m service serve` in `home`; yields its URL once /healthz answers."""
+    with arbiter_server(home, env=env, timeout_s=timeout_s) as server:
+        yield server.url

@@ -72,7 +72,7 @@ def gateway_router(runtime: Runtime, gateway: Gateway) -> APIRouter:
         answer = await call.answer
         spend(answer)
         if answer.status != "ok":
-            raise failure(answer)
+            raise failure(answer, call.cooldown_s)
         return JSONResponse(completion(call, answer), headers=headers)
 
     @router.post("/v1/feedback", responses=_ERRORS)
