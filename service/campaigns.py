@@ -22,7 +22,16 @@ from service.reviews import rejected
 from service.runtime import Runtime
 from service.schemas import CompareRequest, TurnOut
 from service.store import Store
-from service.store.tables import CampaignItemRow, CampaignRow, RatingRow, TurnRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    CampaignItemRow,
+    CampaignRow,
+    ConversationRow,
+    RatingRow,
+    TurnRow,
+    TurnTagRow,
+    VoteRow,
+)
 
 log = structlog.get_logger(__name__)
 MAX_ITEMS = 10_000
@@ -87,6 +96,90 @@ def create(runtime: Runtime, spec: CampaignSpec) -> str:
             ],
         )
     return campaign_id
+
+
+def create_from_gateway(
+    runtime: Runtime,
+    name: str,
+    limit: int,
+    *,
+    deployment: str | None = None,
+    raters_per_item: int = 3,
+    raters: list[str] | None = None,
+    description: str = "",
+) -> int:
+    """A campaign reviewing production traffic: the latest stored gateway turns that have a
+    shadow's answer beside the live one, judged as they are (nothing is generated). Returns
+    how many items it has."""
+    query = (
+        select(TurnRow.id, TurnRow.prompt, func.count(AnswerRow.id))
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .join(AnswerRow, AnswerRow.turn_id == TurnRow.id)
+        .where(ConversationRow.mode == "gateway")
+        .group_by(TurnRow.id, TurnRow.prompt)
+        .having(func.count(AnswerRow.id) >= 2)
+        .order_by(func.max(TurnRow.created_at).desc())
+        .limit(limit)
+    )
+    if deployment is not None:
+        query = query.where(
+            TurnRow.id.in_(
+                select(TurnTagRow.turn_id).where(TurnTagRow.tag == f"deployment:{deployment}")
+            )
+        )
+    with runtime.store.session() as s:
+        turns = s.execute(query).all()
+        if not turns:
+            raise InvalidRequest(
+                "no stored gateway traffic with a shadow's answer to review",
+                code="invalid_campaign",
+                hint="Give the deployment a shadow (`shadows = [...]`) and a sample_rate > 0.",
+            )
+        variants: dict[str, list[str]] = {}
+        for turn_id, variant in s.execute(
+            select(AnswerRow.turn_id, AnswerRow.variant_name)
+            .where(AnswerRow.turn_id.in_([t.id for t in turns]))
+            .order_by(AnswerRow.turn_id, AnswerRow.pane)
+        ):
+            variants.setdefault(turn_id, []).append(variant)
+        if s.scalar(select(CampaignRow.id).where(CampaignRow.name == name)):
+            raise Conflict(f"a campaign named {name!r} exists", hint="Pick another name.")
+        campaign_id, now = new_id(), utcnow()
+        every = sorted({v for vs in variants.values() for v in vs})
+        s.execute(
+            insert(CampaignRow),
+            {
+                "id": campaign_id,
+                "name": name,
+                "description": description or "Review of production traffic: live vs shadow.",
+                "variants": every,
+                "raters_per_item": raters_per_item,
+                "raters": raters,
+                "created_at": now,
+            },
+        )
+        s.execute(
+            insert(CampaignItemRow),
+            [
+                {
+                    "id": new_id(),
+                    "campaign_id": campaign_id,
+                    "position": k,
+                    "prompt": t.prompt,
+                    "variants": variants[t.id],
+                    "turn_id": t.id,
+                    "error": None,
+                    "created_at": now,
+                }
+                for k, t in enumerate(turns)
+            ],
+        )
+    return len(turns)
+
+
+def visible_to(campaign_raters: list[str] | None, who: str, role: str | None) -> bool:
+    """Raters see the campaigns open to anyone and those that name them; others see all."""
+    return role != "rater" or campaign_raters is None or who in campaign_raters
 
 
 def prompts_from_traffic(store: Store, limit: int) -> list[str]:
@@ -245,17 +338,25 @@ def status(store: Store, name: str) -> dict[str, Any]:
     }
 
 
-def list_campaigns(store: Store) -> list[dict[str, Any]]:
+def list_campaigns(
+    store: Store, *, who: str | None = None, role: str | None = None
+) -> list[dict[str, Any]]:
+    """All campaigns; for a rater (`who` with role rater), only those they may take part in."""
     with store.session() as s:
         rows = s.execute(
             select(
                 CampaignRow.name,
                 CampaignRow.variants,
                 CampaignRow.raters_per_item,
+                CampaignRow.raters,
                 func.count(CampaignItemRow.id),
             )
             .outerjoin(CampaignItemRow, CampaignItemRow.campaign_id == CampaignRow.id)
             .group_by(CampaignRow.id)  # the other columns depend on it
             .order_by(CampaignRow.created_at.desc())
         ).all()
-    return [{"name": n, "variants": v, "raters_per_item": k, "items": c} for n, v, k, c in rows]
+    return [
+        {"name": n, "variants": v, "raters_per_item": k, "items": c}
+        for n, v, k, allowed, c in rows
+        if who is None or visible_to(allowed, who, role)
+    ]

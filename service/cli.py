@@ -852,7 +852,19 @@ def export_cmd(
 @friendly_errors
 def campaign_create(
     name: Annotated[str, typer.Argument(help="A unique name.")],
-    variant: Annotated[list[str], typer.Option("--variant", "-v", help="2 to 4 variants.")],
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", "-v", help="2 to 4 variants.")
+    ] = None,
+    from_gateway: Annotated[
+        int | None,
+        typer.Option(
+            help="Or: review production traffic, the latest N gateway turns with a shadow's "
+            "answer beside the live one (judged as they are)."
+        ),
+    ] = None,
+    deployment: Annotated[
+        str | None, typer.Option(help="With --from-gateway: only this deployment.")
+    ] = None,
     prompts: Annotated[
         Path | None, typer.Option(help="A .jsonl or .csv dataset; its prompts are the items.")
     ] = None,
@@ -873,6 +885,21 @@ def campaign_create(
     settings = Settings()
     configure_logging("warning", json=settings.log_json)
     runtime = build_runtime(settings)
+    if from_gateway:
+        try:
+            n = campaigns.create_from_gateway(
+                runtime,
+                name,
+                from_gateway,
+                deployment=deployment,
+                raters_per_item=raters_per_item,
+                raters=rater or None,
+                description=description,
+            )
+        finally:
+            runtime.close()
+        console.print(f"campaign [bold]{name}[/]: {n} production turns to review", highlight=False)
+        return
     try:
         if from_traffic:
             items = campaigns.prompts_from_traffic(runtime.store, from_traffic)
@@ -889,7 +916,7 @@ def campaign_create(
             runtime,
             campaigns.CampaignSpec(
                 name=name,
-                variants=variant,
+                variants=variant or [],
                 prompts=items,
                 raters_per_item=raters_per_item,
                 raters=rater or None,

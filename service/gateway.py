@@ -250,6 +250,7 @@ class Gateway:
                 "created_at": now,
             },
             answers=[answer_row(pane, answer, turn_id, now) for pane, answer in done],
+            tags=(f"deployment:{call.deployment.name}"[:64],),
         )
         await self.writer.put(turn)
         if self.engine.emit is not None:

@@ -233,6 +233,17 @@ def test_header_mode_trusts_only_the_proxy(
         admin = {"X-Forwarded-User": "grace", "X-Forwarded-Groups": "admin"}
         assert httpx.get(f"{url}/api/keys", headers=admin).status_code == 200
         assert httpx.get(f"{url}/api/turns").status_code == 401
+        for name, who in (("ada-only", ["ada"]), ("bob-only", ["bob"]), ("open", None)):
+            httpx.post(
+                f"{url}/api/campaigns",
+                json={"name": name, "variants": ["alpha", "beta"], "prompts": ["p"], "raters": who},
+                headers=admin,
+            ).raise_for_status()
+        seen = httpx.get(f"{url}/api/campaigns", headers=rater).json()
+        assert sorted(c["name"] for c in seen) == ["ada-only", "open"]  # raters: their own
+        assert len(httpx.get(f"{url}/api/campaigns", headers=admin).json()) == 3
+        other = httpx.get(f"{url}/api/campaigns/open/next", params={"rater": "bob"}, headers=rater)
+        assert other.status_code == 403  # not as someone else
         me = httpx.get(f"{url}/api/keys/me", headers=rater).json()
         assert me == {
             "name": "ada",

@@ -230,3 +230,42 @@ def test_nul_characters_are_refused_in_requests_and_kept_out_of_the_store(
     wait_for(lambda: stored_answer(runtime, reply.id) is not None, 5)
     row = stored_answer(runtime, reply.id)
     assert row is not None and row.text == "bad\ufffdbyte"
+
+
+def test_review_production_traffic_campaign(runtime: Runtime, live: LiveServer) -> None:
+    """A campaign of stored gateway turns (live answer beside the shadow's), judged as they
+    are; a rater sees only campaigns open to them."""
+    url = live.url
+    httpx.put(
+        f"{url}/api/deployments/prod", json={"live": "alpha", "shadows": ["beta"]}
+    ).raise_for_status()
+    oa = client(live)
+    for i in range(3):
+        oa.chat.completions.create(model="prod", messages=[{"role": "user", "content": f"q{i}"}])
+    oa.chat.completions.create(model="gamma", messages=[{"role": "user", "content": "solo"}])
+    runtime.gateway.writer.close()  # everything written
+    made = httpx.post(
+        f"{url}/api/campaigns",
+        json={"name": "review", "from_gateway": 10, "deployment": "prod", "raters": ["ada"]},
+    )
+    assert made.status_code == 201 and made.json()["items"] == 3, made.text
+    nothing = httpx.post(
+        f"{url}/api/campaigns", json={"name": "none", "from_gateway": 10, "deployment": "nope"}
+    )
+    assert nothing.status_code == 422 and "shadow" in nothing.json()["error"]["hint"]
+    item = httpx.get(f"{url}/api/campaigns/review/next", params={"rater": "ada"}).json()
+    assert item["turn"]["prompt"] in {"q0", "q1", "q2"}
+    assert len(item["turn"]["answers"]) == 2  # live and shadow, names hidden until voted
+    vote = httpx.post(
+        f"{url}/api/turns/{item['turn']['id']}/votes", json={"outcome": "a", "rater": "ada"}
+    )
+    assert vote.status_code == 201
+    answers = runtime.store.get_turn(item["turn"]["id"]).answers
+    assert [a.variant for a in answers] == ["alpha", "beta"]
+    status = httpx.get(f"{url}/api/campaigns/review").json()
+    assert status["items"] == 3 and status["answered"] == 3
+    from service.campaigns import list_campaigns
+
+    assert [c["name"] for c in list_campaigns(runtime.store, who="ada", role="rater")] == ["review"]
+    assert list_campaigns(runtime.store, who="bob", role="rater") == []
+    assert [c["name"] for c in list_campaigns(runtime.store, who="bob", role="admin")] == ["review"]

@@ -7,12 +7,13 @@ import dataclasses
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service import campaigns, reviews
 from service.arena import hide_variants
-from service.errors import InvalidRequest
+from service.auth import Principal
+from service.errors import Forbidden, InvalidRequest
 from service.runtime import Runtime
 from service.schemas import ErrorResponse
 
@@ -26,7 +27,9 @@ class CampaignIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=5000)
-    variants: list[str] = Field(min_length=2, max_length=4)
+    variants: list[str] = Field(
+        default_factory=list, max_length=4, description="2-4 (not with `from_gateway`)."
+    )
     raters_per_item: int = Field(default=3, ge=1, le=50)
     raters: list[str] | None = Field(
         default=None, description="Who may take part (default: anyone)."
@@ -38,6 +41,14 @@ class CampaignIn(BaseModel):
         le=campaigns.MAX_ITEMS,
         description="Take the latest N distinct prompts people asked, instead of `prompts`.",
     )
+    from_gateway: int | None = Field(
+        default=None,
+        ge=1,
+        le=campaigns.MAX_ITEMS,
+        description="Review production traffic: the latest N stored gateway turns with a "
+        "shadow's answer beside the live one, judged as they are.",
+    )
+    deployment: str | None = Field(default=None, description="With `from_gateway`: only this.")
 
 
 class RaterIn(BaseModel):
@@ -70,8 +81,23 @@ def campaigns_router(runtime: Runtime) -> APIRouter:
     store = runtime.store
 
     @router.post("/api/campaigns", status_code=201, responses=_ERRORS)
-    async def create(body: CampaignIn) -> dict[str, Any]:
-        """Store the campaign; its answers are generated in the background."""
+    async def create(body: CampaignIn, request: Request) -> dict[str, Any]:
+        """Store the campaign; its answers are generated in the background (or, with
+        `from_gateway`, are the production answers already stored)."""
+        if body.from_gateway:
+            items = await asyncio.to_thread(
+                campaigns.create_from_gateway,
+                runtime,
+                body.name,
+                body.from_gateway,
+                deployment=body.deployment,
+                raters_per_item=body.raters_per_item,
+                raters=body.raters,
+                description=body.description,
+            )
+            return {"name": body.name, "items": items}
+        if not 2 <= len(body.variants) <= 4:
+            raise InvalidRequest("a campaign compares 2 to 4 variants", code="invalid_campaign")
         prompts = body.prompts
         if body.from_traffic:
             prompts = await asyncio.to_thread(
@@ -98,8 +124,10 @@ def campaigns_router(runtime: Runtime) -> APIRouter:
         return {"name": body.name, "items": len(prompts)}
 
     @router.get("/api/campaigns")
-    async def list_all() -> list[dict[str, Any]]:
-        return await asyncio.to_thread(campaigns.list_campaigns, store)
+    async def list_all(request: Request) -> list[dict[str, Any]]:
+        """The campaigns; a rater sees only those open to them."""
+        who: Principal = request.state.principal
+        return await asyncio.to_thread(campaigns.list_campaigns, store, who=who.name, role=who.role)
 
     @router.get("/api/campaigns/{name}", responses=_ERRORS)
     async def status(name: str) -> dict[str, Any]:
@@ -108,8 +136,12 @@ def campaigns_router(runtime: Runtime) -> APIRouter:
         return _plain(await asyncio.to_thread(campaigns.status, store, name))
 
     @router.get("/api/campaigns/{name}/next", responses=_ERRORS)
-    async def next_item(name: str, rater: str) -> Response:
-        """The next item for this rater (its blind turn: vote on it as usual); 204 when done."""
+    async def next_item(name: str, rater: str, request: Request) -> Response:
+        """The next item for this rater (its blind turn: vote on it as usual); 204 when done.
+        A person signed in as a rater asks for themselves only."""
+        who: Principal = request.state.principal
+        if who.role == "rater" and rater != who.name:
+            raise Forbidden(f"{who.name} may only take items as themselves, not as {rater!r}")
         found = await asyncio.to_thread(campaigns.next_item, runtime, name, rater)
         if found is None:
             return Response(status_code=204)

@@ -53,6 +53,7 @@ class FinishedTurn:
     conversation: dict[str, Any]
     turn: dict[str, Any]
     answers: list[dict[str, Any]]
+    tags: tuple[str, ...] = ()
 
 
 def _normalise_url(url: str) -> str:
@@ -365,6 +366,9 @@ class Store:
             s.execute(insert(ConversationRow), [t.conversation for t in turns])
             s.execute(insert(TurnRow), [t.turn for t in turns])
             s.execute(insert(AnswerRow), [a for t in turns for a in t.answers])
+            tags = [{"turn_id": t.turn["id"], "tag": tag} for t in turns for tag in t.tags]
+            if tags:
+                s.execute(insert(TurnTagRow), tags)
 
     def recover_interrupted(self) -> int:
         """Mark turns left running by a crash as interrupted (their stored answers stay)."""
