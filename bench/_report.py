@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -28,3 +30,22 @@ def line(label: str, value: str) -> None:
 
 def verdict(ok: bool, goal: str) -> None:
     print(f"  goal: {goal} -> {'MET' if ok else 'NOT MET'}")
+
+
+@contextmanager
+def scratch_postgres(name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1 for one benchmark; its URL. Dropped after."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -20,15 +20,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
-from bench._report import header, line, percentile, verdict
+from bench._report import header, line, percentile, scratch_postgres, verdict
 from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
 STEP_S = float(os.environ.get("BENCH_STEP_S", "5"))
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "25,50,100,150,200,300,400").split(",")]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DB = "arbiter_bench_gateway"
 MESSAGES = [{"role": "user", "content": "hi"}]
 BODY = {"model": "a", "messages": MESSAGES}  # the gateway: variant a, whose model is m
@@ -133,20 +131,10 @@ def main() -> dict[str, float]:
         with _serve(sqlite_home, base_url, f"sqlite:///{sqlite_home / 'a.db'}") as url:
             results |= overhead(base_url, url)
             results["sqlite_rps"] = capacity("SQLite", url)
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB}"))
-            conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
         pg_home = Path(tmp, "pg")
         pg_home.mkdir()
-        try:
-            pg_url = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
-            with _serve(pg_home, base_url, pg_url) as url:
-                results["postgres_rps"] = capacity("PostgreSQL", url)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-            admin.dispose()
+        with scratch_postgres(PG_DB) as pg_url, _serve(pg_home, base_url, pg_url) as url:
+            results["postgres_rps"] = capacity("PostgreSQL", url)
     return results
 
 

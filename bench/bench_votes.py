@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from bench._report import header, line, verdict
+from bench._report import header, line, scratch_postgres, verdict
 from service.ids import new_id, utcnow
 from service.store import Store
 from service.store.tables import VoteRow
@@ -23,7 +23,6 @@ from tests.processes import arbiter_process, fake_openai_process, openai_variant
 VOTES = int(os.environ.get("BENCH_VOTES", "20000"))
 BATCH = 500
 THREADS = 4
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_DB = "arbiter_bench_votes"
 
 
@@ -128,24 +127,10 @@ def main() -> None:
         sqlite_home = Path(tmp, "sqlite")
         sqlite_home.mkdir()
         _run("SQLite", f"sqlite:///{sqlite_home / 'arbiter.db'}", base_url, sqlite_home, 2000)
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB}"))
-            conn.execute(sa.text(f"CREATE DATABASE {PG_DB}"))
         pg_home = Path(tmp, "pg")
         pg_home.mkdir()
-        try:
-            _run(
-                "PostgreSQL",
-                f"postgresql://postgres@127.0.0.1:5432/{PG_DB}",
-                base_url,
-                pg_home,
-                5000,
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-            admin.dispose()
+        with scratch_postgres(PG_DB) as pg_url:
+            _run("PostgreSQL", pg_url, base_url, pg_home, 5000)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,39 +63,44 @@ def create(runtime: Runtime, spec: CampaignSpec) -> str:
     if spec.raters_per_item < 1:
         raise InvalidRequest("each item needs at least one rater", code="invalid_campaign")
     rng = random.Random(spec.seed)
-    campaign_id = new_id()
-    now = utcnow()
+    items = [(p, rng.sample(spec.variants, len(spec.variants)), None) for p in prompts]
     with runtime.store.session() as s:
-        if s.scalar(select(CampaignRow.id).where(CampaignRow.name == spec.name)):
-            raise Conflict(f"a campaign named {spec.name!r} exists", hint="Pick another name.")
-        s.execute(
-            insert(CampaignRow),
+        return _store(s, spec, items)
+
+
+def _store(s: Any, spec: CampaignSpec, items: Sequence[tuple[str, list[str], str | None]]) -> str:
+    """The campaign row and its items (prompt, pane variants, the turn if already answered)."""
+    if s.scalar(select(CampaignRow.id).where(CampaignRow.name == spec.name)):
+        raise Conflict(f"a campaign named {spec.name!r} exists", hint="Pick another name.")
+    campaign_id, now = new_id(), utcnow()
+    s.execute(
+        insert(CampaignRow),
+        {
+            "id": campaign_id,
+            "name": spec.name,
+            "description": spec.description,
+            "variants": spec.variants,
+            "raters_per_item": spec.raters_per_item,
+            "raters": spec.raters,
+            "created_at": now,
+        },
+    )
+    s.execute(
+        insert(CampaignItemRow),
+        [
             {
-                "id": campaign_id,
-                "name": spec.name,
-                "description": spec.description,
-                "variants": spec.variants,
-                "raters_per_item": spec.raters_per_item,
-                "raters": spec.raters,
+                "id": new_id(),
+                "campaign_id": campaign_id,
+                "position": k,
+                "prompt": prompt,
+                "variants": variants,
+                "turn_id": turn_id,
+                "error": None,
                 "created_at": now,
-            },
-        )
-        s.execute(
-            insert(CampaignItemRow),
-            [
-                {
-                    "id": new_id(),
-                    "campaign_id": campaign_id,
-                    "position": k,
-                    "prompt": prompt,
-                    "variants": rng.sample(spec.variants, len(spec.variants)),
-                    "turn_id": None,
-                    "error": None,
-                    "created_at": now,
-                }
-                for k, prompt in enumerate(prompts)
-            ],
-        )
+            }
+            for k, (prompt, variants, turn_id) in enumerate(items)
+        ],
+    )
     return campaign_id
 
 
@@ -142,38 +148,15 @@ def create_from_gateway(
             .order_by(AnswerRow.turn_id, AnswerRow.pane)
         ):
             variants.setdefault(turn_id, []).append(variant)
-        if s.scalar(select(CampaignRow.id).where(CampaignRow.name == name)):
-            raise Conflict(f"a campaign named {name!r} exists", hint="Pick another name.")
-        campaign_id, now = new_id(), utcnow()
-        every = sorted({v for vs in variants.values() for v in vs})
-        s.execute(
-            insert(CampaignRow),
-            {
-                "id": campaign_id,
-                "name": name,
-                "description": description or "Review of production traffic: live vs shadow.",
-                "variants": every,
-                "raters_per_item": raters_per_item,
-                "raters": raters,
-                "created_at": now,
-            },
+        spec = CampaignSpec(
+            name=name,
+            variants=sorted({v for vs in variants.values() for v in vs}),
+            prompts=[t.prompt for t in turns],
+            raters_per_item=raters_per_item,
+            raters=raters,
+            description=description or "Review of production traffic: live vs shadow.",
         )
-        s.execute(
-            insert(CampaignItemRow),
-            [
-                {
-                    "id": new_id(),
-                    "campaign_id": campaign_id,
-                    "position": k,
-                    "prompt": t.prompt,
-                    "variants": variants[t.id],
-                    "turn_id": t.id,
-                    "error": None,
-                    "created_at": now,
-                }
-                for k, t in enumerate(turns)
-            ],
-        )
+        _store(s, spec, [(t.prompt, variants[t.id], t.id) for t in turns])
     return len(turns)
 
 

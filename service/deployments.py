@@ -112,6 +112,13 @@ def load_file(path: Path) -> list[Deployment]:
     return [parse(d, f"{path}: deployment {i + 1}") for i, d in enumerate(entries)]
 
 
+def _row(d: Deployment, source: str) -> DeploymentRow:
+    now = utcnow()
+    return DeploymentRow(
+        name=d.name, spec=d.model_dump(), source=source, created_at=now, updated_at=now
+    )
+
+
 class Deployments:
     """The routing table, held in memory and in the store; edits apply to the next request."""
 
@@ -127,16 +134,7 @@ class Deployments:
             for d in seeds:
                 self.check(d)
                 if d.name not in stored:
-                    now = utcnow()
-                    s.add(
-                        DeploymentRow(
-                            name=d.name,
-                            spec=d.model_dump(),
-                            source="file",
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                    s.add(_row(d, "file"))
         with self.store.session() as s:
             rows = s.scalars(select(DeploymentRow)).all()
             self._table = {r.name: Deployment.model_validate(r.spec) for r in rows}
@@ -163,15 +161,7 @@ class Deployments:
             row = s.scalar(select(DeploymentRow).where(DeploymentRow.name == d.name))
             created = row is None
             if row is None:
-                s.add(
-                    DeploymentRow(
-                        name=d.name,
-                        spec=d.model_dump(),
-                        source="api",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                s.add(_row(d, "api"))
             else:
                 row.spec, row.source, row.updated_at = d.model_dump(), "api", now
         self._table[d.name] = d
