@@ -276,3 +276,40 @@ def test_listening_openly_without_auth_is_refused(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "refusing to listen on 0.0.0.0 without authentication" in result.stdout + result.stderr
     assert "ARBITER_AUTH=keys" in result.stdout + result.stderr
+
+
+def test_page_sign_in_and_roles(
+    store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    """ARBITER_AUTH=keys: the page asks for a name and password; a rater may not export
+    from it, an admin may (and it is audited under their name)."""
+    from gradio_client import Client
+
+    from service.auth import set_password
+    from service.reviews import set_rater
+
+    runtime = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
+    set_rater(store, "ada", "rater")
+    set_password(store, "ada", "rater-password")
+    set_rater(store, "root", "admin")
+    set_password(store, "root", "admin-password")
+    with LiveServer(runtime, with_ui=True) as server:
+        assert httpx.get(f"{server.url}/config").status_code in (401, 403)
+        with pytest.raises(Exception, match=r"(?i)login|auth|credentials|401"):
+            Client(server.url, verbose=False, auth=("ada", "wrong-password"))
+        rater = Client(server.url, verbose=False, auth=("ada", "rater-password"))
+        denied = rater.predict("trl-kto", "all", 0, False, True, api_name="/export_dry_run")
+        assert "records" not in str(denied)  # a warning, no summary
+        admin = Client(server.url, verbose=False, auth=("root", "admin-password"))
+        summary, _ = admin.predict(
+            "trl-preference", ".jsonl", "all", 0, False, True, api_name="/export"
+        )
+        assert "records" in summary
+    events = [e for e in audit_events(store) if e["action"] == "export"]
+    assert [e["actor"] for e in events] == ["root"]
+
+
+def audit_events(store: Store) -> list[dict[str, object]]:
+    from service.audit import events
+
+    return events(store)

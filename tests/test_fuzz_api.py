@@ -5,6 +5,9 @@ every run (derandomized) so a failure is reproducible."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -28,21 +31,26 @@ def test_no_server_errors_and_responses_match_the_schema(runtime: Runtime) -> No
         checks = [response_schema_conformance]
         if operation.path != "/readyz":
             checks.append(not_a_server_error)
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case: schemathesis.Case, checks: list = checks) -> None:  # type: ignore[type-arg]
-            case.call_and_validate(checks=checks)
-
         try:
-            fuzz()
+            fuzzer(operation, checks)()
         except (Exception, BaseExceptionGroup) as exc:  # every operation's, not the first
             failures.append(f"{operation.label}: {str(exc)[:600]}")
     runtime.gateway.writer.close()
     assert failures == [], "\n\n".join(failures)
+
+
+def fuzzer(operation: Any, checks: list[Any]) -> Callable[[], None]:
+    """A Hypothesis test of one operation, bounded and derandomized."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=checks)
+
+    return fuzz  # type: ignore[no-any-return]

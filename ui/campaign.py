@@ -12,6 +12,7 @@ from service.arena import hide_variants
 from service.errors import ArbiterError
 from service.runtime import Runtime
 from service.schemas import VoteIn
+from ui.access import principal
 from ui.format import PANE_LETTERS, escape
 
 OUTCOMES = [
@@ -55,13 +56,18 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
         mine = st["votes_per_rater"].get(who, 0)
         return f"{st['completed']}/{st['items']} items complete · you judged {mine}"
 
-    async def load() -> Any:
-        names = [
-            c["name"] for c in await asyncio.to_thread(campaigns.list_campaigns, runtime.store)
-        ]
+    async def load(request: gr.Request) -> Any:
+        """The campaigns this person may take part in (signed in as a rater: theirs)."""
+        me = principal(runtime, request)
+        found = await asyncio.to_thread(
+            campaigns.list_campaigns, runtime.store, who=me.name, role=me.role
+        )
+        names = [c["name"] for c in found]
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 
-    async def next_item(campaign: str | None, who: str) -> tuple[Any, Any]:
+    async def next_item(campaign: str | None, who: str, request: gr.Request) -> tuple[Any, Any]:
+        if runtime.settings.auth != "none":  # signed in: items are taken as oneself
+            who = principal(runtime, request).name
         who = (who or "").strip()
         if not campaign or not who:
             gr.Warning("Choose a campaign and type your name first.")
@@ -75,7 +81,11 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
         return text, (found["turn"].id if found else None)
 
     def voter(outcome: str) -> Any:
-        async def vote(campaign: str | None, who: str, current: str | None) -> tuple[Any, Any]:
+        async def vote(
+            campaign: str | None, who: str, current: str | None, request: gr.Request
+        ) -> tuple[Any, Any]:
+            if runtime.settings.auth != "none":  # signed in: votes carry one's own name
+                who = principal(runtime, request).name
             who = (who or "").strip()
             if current is None or not who:
                 gr.Warning("Load an item first.")
@@ -91,7 +101,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                 return gr.skip(), gr.skip()
             if not stored.replayed:
                 await asyncio.to_thread(runtime.record_votes, [stored])
-            return await next_item(campaign, who)
+            return await next_item(campaign, who, request)
 
         return vote
 
