@@ -208,9 +208,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         offset: int = Query(0, ge=0),
         rater: str | None = Query(None, description="Only this rater's turns."),
         q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
+        use_case: str | None = Query(None, description="Only conversations of this use case."),
     ) -> list[TurnOut]:
         turns = await asyncio.to_thread(
-            store.list_turns, limit=limit, offset=offset, rater=rater, query=q
+            store.list_turns, limit=limit, offset=offset, rater=rater, query=q, use_case=use_case
         )
         return [blind(t) for t in turns]
 

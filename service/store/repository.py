@@ -438,12 +438,15 @@ class Store:
         offset: int = 0,
         rater: str | None = None,
         query: str | None = None,
+        use_case: str | None = None,
     ) -> list[TurnOut]:
-        """Newest first; optionally one rater's turns, and those whose prompt or any answer
-        contains `query` (case-insensitive)."""
+        """Newest first; optionally one rater's turns, one use case's, and those whose
+        prompt or any answer contains `query` (case-insensitive)."""
         stmt = select(TurnRow.id).join(ConversationRow)
         if rater is not None:
             stmt = stmt.where(ConversationRow.rater == rater)
+        if use_case is not None:
+            stmt = stmt.where(ConversationRow.use_case == use_case)
         if query:
             pattern = f"%{query.lower()}%"
             in_answers = select(AnswerRow.turn_id).where(func.lower(AnswerRow.text).like(pattern))
