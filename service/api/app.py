@@ -205,7 +205,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/api/turns", tags=["turns"])
     async def list_turns(
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=1_000_000_000),
         rater: str | None = Query(None, description="Only this rater's turns."),
         q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
         use_case: str | None = Query(None, description="Only conversations of this use case."),
