@@ -19,7 +19,7 @@ from service.config import Settings
 from service.errors import ArbiterError
 from service.runtime import Runtime, build_runtime
 from service.store import Store
-from service.store.tables import ApiKeyRow
+from service.store.tables import ApiKeyRow, RatingRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 from tests.fakes.scripted import ScriptedFactory
@@ -300,6 +300,16 @@ def test_page_sign_in_and_roles(
         rater = Client(server.url, verbose=False, auth=("ada", "rater-password"))
         denied = rater.predict("trl-kto", "all", 0, False, True, api_name="/export_dry_run")
         assert "records" not in str(denied)  # a warning, no summary
+        # Whatever name the caller sends in the name box, the turn, the vote and the
+        # ratings are the signed-in person's.
+        rater.submit("hello", "root", False, None, 3, api_name="/arena_send").result()
+        rater.predict("root", api_name="/arena_vote_a")
+        rater.predict("root", "", "", 5, 4, 5, 3, 3, 3, api_name="/arena_rate")
+        turn = store.list_turns()[0]
+        assert turn.rater == "ada"
+        assert [v.rater for v in store.vote_history(turn.id)] == ["ada"]
+        with store.session() as s:
+            assert set(s.scalars(select(RatingRow.rater))) == {"ada"}
         admin = Client(server.url, verbose=False, auth=("root", "admin-password"))
         summary, _ = admin.predict(
             "trl-preference", ".jsonl", "all", 0, False, True, api_name="/export"

@@ -30,6 +30,7 @@ from service.schemas import (
     VoteOutcome,
 )
 from service.variants import GenerationParams
+from ui.access import principal
 from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
 
@@ -247,6 +248,7 @@ class Board:
         """`plan(session, *plan_inputs)` returns the variants (and overrides) for a new turn."""
 
         async def send(
+            request: gr.Request,
             prompt: str,
             rater_name: str,
             session: Session,
@@ -257,7 +259,7 @@ class Board:
         ) -> AsyncIterator[dict[Any, Any]]:
             async for update in self._turn(
                 prompt,
-                rater_name,
+                self._rater(rater_name, request),
                 session,
                 plan,
                 extra,
@@ -267,6 +269,7 @@ class Board:
                 yield update
 
         async def regenerate(
+            request: gr.Request,
             rater_name: str,
             session: Session,
             rag_on: bool,
@@ -276,7 +279,7 @@ class Board:
         ) -> AsyncIterator[dict[Any, Any]]:
             async for update in self._turn(
                 session.prompt,
-                rater_name,
+                self._rater(rater_name, request),
                 session,
                 plan,
                 extra,
@@ -344,8 +347,18 @@ class Board:
 
     # -- handlers -------------------------------------------------------------------------
 
+    def _rater(self, typed: str | None, request: gr.Request | None) -> str:
+        """Whose turn, vote or rating this is. Signed in (keys or header mode): the signed-in
+        person, whatever the name box says — a caller of the Gradio API can send any value
+        for it. Otherwise the name typed once."""
+        if self.runtime.settings.auth != "none":
+            return principal(self.runtime, request).name
+        return (typed or "anonymous").strip() or "anonymous"
+
     def _feedback_handler(self, pane: int) -> Callable[..., Any]:
-        async def feedback(evt: gr.LikeData, rater_name: str, session: Session) -> None:
+        async def feedback(
+            evt: gr.LikeData, request: gr.Request, rater_name: str, session: Session
+        ) -> None:
             answer = next((a for a in session.answers if a.pane == pane), None)
             if session.running or answer is None:
                 gr.Info("Rate an answer once it has finished.")
@@ -361,7 +374,7 @@ class Board:
                     self.runtime,
                     answer.id,
                     positive,
-                    (rater_name or "anonymous").strip() or "anonymous",
+                    self._rater(rater_name, request),
                 )
             except ArbiterError as exc:
                 gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -571,7 +584,7 @@ class Board:
             conversation_id=session.conversation_id,
             overrides=overrides,
             mode="arena" if self.blind else "named",
-            rater=(rater_name or "anonymous").strip(),
+            rater=rater_name,
             regenerate=regenerate,
             rag=rag_request,
         )
@@ -664,22 +677,24 @@ class Board:
         self._set(session, updates, self.rubric, visible=False)
         return updates
 
-    def _vote_handler(self, outcome: VoteOutcome) -> Callable[[str, Session], Any]:
-        async def vote(rater_name: str, session: Session) -> dict[Any, Any]:
+    def _vote_handler(self, outcome: VoteOutcome) -> Callable[..., Any]:
+        async def vote(request: gr.Request, rater_name: str, session: Session) -> dict[Any, Any]:
             return await self._cast(
-                VoteIn(outcome=outcome, rater=(rater_name or "anonymous").strip()), session
+                VoteIn(outcome=outcome, rater=self._rater(rater_name, request)), session
             )
 
         vote.__name__ = f"vote_{outcome}"
         return vote
 
-    async def _rank(self, ranking: list[str], rater_name: str, session: Session) -> dict[Any, Any]:
+    async def _rank(
+        self, request: gr.Request, ranking: list[str], rater_name: str, session: Session
+    ) -> dict[Any, Any]:
         panes = [PANE_LETTERS.index(letter) for letter in ranking or [] if letter in PANE_LETTERS]
         if sorted(panes) != list(range(len(session.variants))):
             gr.Warning("Rank every answer exactly once, best first.")
             return {self.state: session}
         return await self._cast(
-            VoteIn(outcome="ranking", ranking=panes, rater=(rater_name or "anonymous").strip()),
+            VoteIn(outcome="ranking", ranking=panes, rater=self._rater(rater_name, request)),
             session,
         )
 
@@ -719,7 +734,13 @@ class Board:
         return updates
 
     async def _save_labels(
-        self, rater_name: str, session: Session, comment: str, ideal: str, *scores: int | None
+        self,
+        request: gr.Request,
+        rater_name: str,
+        session: Session,
+        comment: str,
+        ideal: str,
+        *scores: int | None,
     ) -> dict[Any, Any]:
         if session.turn_id is None or not session.voted:
             gr.Warning("Vote first, then rate.")
@@ -731,7 +752,7 @@ class Board:
                 RatingIn(pane=pane, **{k: int(v) if v else None for k, v in values.items()})
             )
         labels = LabelsIn(
-            rater=(rater_name or "anonymous").strip(),
+            rater=self._rater(rater_name, request),
             ratings=ratings,
             comment=comment or None,
             ideal_answer=ideal or None,
