@@ -126,6 +126,8 @@ def test_planted_markup_is_inert_in_the_page(
 
     # The use case (and its report, in an iframe).
     page.get_by_role("tab", name="Use cases").click()
+    # Opening the tab selects the first use case (the only one here).
+    expect(page.locator("#uc-name input")).to_have_value("xss-case", timeout=15_000)
     page.locator("#uc-name input").fill("xss-case")
     page.locator("#uc-name input").press("Enter")
     page.click("#uc-show")

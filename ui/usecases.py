@@ -102,10 +102,11 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         applied = gr.Markdown(elem_id="uc-applied")
     report = gr.HTML(elem_id="uc-report")
 
-    async def open_tab(current: str | None) -> tuple[Any, ...]:
+    async def open_tab(current: str | None) -> Any:
+        # One output: a tuple would be taken as the dropdown's value.
         choices = await asyncio.to_thread(names, runtime)
         value = current if current in choices else (choices[0] if choices else None)
-        return (gr.Dropdown(choices=choices, value=value),)
+        return gr.Dropdown(choices=choices, value=value)
 
     async def pick(name: str | None) -> tuple[Any, Any]:
         if not name:
