@@ -61,6 +61,12 @@ def test_blind_battle_streams_votes_and_reveals(server: tuple[str, Path], page: 
     expect(page.locator("#arena-footer-0")).to_contain_text(VARIANT_PREFIX)
     expect(page.locator("#arena-footer-0")).to_contain_text("first token")
     assert votes(db) == [("a", "e2e-rater")]
+    # Prompts, answers and revealed names stay out of the browser's storage (Gradio's
+    # run history would keep every call there).
+    stored = page.evaluate(
+        "JSON.stringify({...window.localStorage}) + JSON.stringify({...window.sessionStorage})"
+    )
+    assert "capital of france" not in stored.lower() and VARIANT_PREFIX not in stored
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "arena-after-vote.png"), full_page=True)
 

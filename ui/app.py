@@ -158,6 +158,10 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
         theme=THEME,
         css=CSS,
         footer_links=[],
+        # Gradio's run history keeps every call's inputs and outputs (prompts, answers,
+        # and, after a vote, the names) in the browser's storage, and serializing it on
+        # each call was a good part of the page's time to first token.
+        run_history=False,
         max_file_size=f"{settings.rag_max_file_mb}mb",
         **auth,
     )

@@ -292,10 +292,13 @@ class Board:
         p = self.prefix
         rag_inputs = [self.rag_on, self.collection, self.top_k]
         inputs = [self.prompt, rater, self.state, *rag_inputs, *plan_inputs]
-        # The turn's frames come postprocessed (see _postprocessed).
+        # The turn's frames come postprocessed (see _postprocessed). Its loading status goes
+        # to the status line alone: by default the page refreshes it on every output, and
+        # for each one (the rubric with all its fields) copies the value, on every message.
         options: dict[str, Any] = {
             "concurrency_limit": None,
             "show_progress": "hidden",
+            "show_progress_on": [self.status],
             "postprocess": False,
         }
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
@@ -593,7 +596,8 @@ class Board:
             gr.Warning("There is nothing to regenerate yet.")
             return
         try:
-            variants, overrides = plan(session, *extra)
+            # a thread: the arena's plan reads pair counts from the store
+            variants, overrides = await asyncio.to_thread(plan, session, *extra)
             rag_request = _rag_request(*rag)
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
