@@ -26,6 +26,7 @@ from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLar
 from service.ids import new_id
 from service.pricing import PriceTable
 from service.providers import classify_error
+from service.providers.base import StreamingChatModel
 from service.retrieval import retrieve
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
 from service.store import Store
@@ -320,7 +321,13 @@ class CompareEngine:
         model = self.catalog.cached_model(pane.variant, slot)
         if model is None:  # first use: building may load weights or clients, off the event loop
             model = await asyncio.to_thread(self.catalog.model, pane.variant, slot)
-        async for chunk in model.astream(_to_langchain(pane.messages), **pane.params.call_kwargs()):
+        messages, kwargs = _to_langchain(pane.messages), pane.params.call_kwargs()
+        chunks = (
+            model.achunks(messages, **kwargs)
+            if isinstance(model, StreamingChatModel)
+            else model.astream(messages, **kwargs)
+        )
+        async for chunk in chunks:
             text = chunk.text
             if text:
                 if out.ttft_ms is None:

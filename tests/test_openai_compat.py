@@ -45,6 +45,26 @@ def test_streams_with_usage_and_sends_params_and_key(
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
+def test_chunks_without_langchain_bookkeeping_match_astream(fake_openai: FakeOpenAI) -> None:
+    """The engine's path (`achunks`) gives what `astream` gives: text, usage, finish."""
+    from langchain_core.messages import HumanMessage
+
+    fake_openai.models["m1"] = Script(tokens=["Hi", " there"], input_tokens=7)
+    model = build_chat_model(variant(fake_openai))
+
+    async def both():  # type: ignore[no-untyped-def]
+        fast = [c async for c in model.achunks([HumanMessage("hi")], max_tokens=9)]
+        return fast, [c async for c in model.astream("hi", max_tokens=9)]
+
+    fast_chunks, slow_chunks = asyncio.run(both())
+    assert len(fast_chunks) == 3  # two tokens, then usage and the finish reason
+    assert [(c.text, c.usage_metadata) for c in fast_chunks] == [
+        (c.text, c.usage_metadata) for c in slow_chunks if c.text or c.usage_metadata
+    ]
+    assert fast_chunks[-1].response_metadata["finish_reason"] == "stop"
+    assert fake_openai.requests[-1]["max_tokens"] == 9
+
+
 def test_sync_invoke(fake_openai: FakeOpenAI) -> None:
     assert (
         build_chat_model(variant(fake_openai, model="echo")).invoke("one two three").text
