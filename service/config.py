@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         description="Define the bundled example use case (lumen-support) at start-up when its "
         "variants are configured.",
     )
+    limits_sync_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the day's token counts per key are written to the store and "
+        "read back (daily budgets survive restarts and are shared by replicas on one "
+        "database). 0: never (counts stay in this process).",
+    )
     goals_interval_s: float = Field(
         default=60.0,
         ge=0,

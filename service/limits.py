@@ -1,9 +1,10 @@
 """Per-key limits: requests per minute (a token bucket), requests in flight, and tokens per
 UTC day. A request over a limit gets 429 with `Retry-After`; nothing else waits.
 
-Counts live in this process: with several replicas each enforces its own share, and the
-day's token count starts again after a restart (the store keeps every answer's tokens if
-an exact bill is needed)."""
+Request rates and requests in flight are counted in this process: with several replicas
+each enforces its own share. The day's tokens are also written to the store every few
+seconds (`sync`) and read back with every other process's, so a budget survives a restart
+and replicas on one database share it, a few seconds behind."""
 
 from __future__ import annotations
 
@@ -14,15 +15,26 @@ from datetime import UTC, datetime, timedelta
 
 from service.auth import KeyLimits, Principal
 from service.errors import TooManyRequests
+from service.store import Store, spend
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 class Limiter:
-    def __init__(self, defaults: KeyLimits = KeyLimits()) -> None:
+    def __init__(self, defaults: KeyLimits = KeyLimits(), store: Store | None = None) -> None:
         self.defaults = defaults  # for keys and people without limits of their own
+        self.store = store
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self._in_flight: dict[str, int] = {}
-        self._spent: dict[tuple[str, str], int] = {}  # (key, UTC day) -> tokens
+        # (key, UTC day) -> tokens: every process's as of the last sync, and this one's since
+        self._synced: dict[tuple[str, str], int] = {}
+        self._unsynced: dict[tuple[str, str], int] = {}
+
+    def _spent(self, key: str, day: str) -> int:
+        return self._synced.get((key, day), 0) + self._unsynced.get((key, day), 0)
 
     def _limits(self, p: Principal) -> KeyLimits:
         own = p.limits
@@ -43,7 +55,7 @@ class Limiter:
         with self._lock:
             if limits.daily_tokens is not None:
                 day = datetime.now(UTC)
-                if self._spent.get((key, day.date().isoformat()), 0) >= limits.daily_tokens:
+                if self._spent(key, day.date().isoformat()) >= limits.daily_tokens:
                     midnight = (day + timedelta(days=1)).replace(
                         hour=0, minute=0, second=0, microsecond=0
                     )
@@ -89,11 +101,33 @@ class Limiter:
         """Count tokens a request used toward the day's budget."""
         if tokens <= 0:
             return
-        day = datetime.now(UTC).date().isoformat()
+        k = (self._key(p), _today())
         with self._lock:
-            k = (self._key(p), day)
-            self._spent[k] = self._spent.get(k, 0) + tokens
+            self._unsynced[k] = self._unsynced.get(k, 0) + tokens
 
     def spent_today(self, p: Principal) -> int:
         with self._lock:
-            return self._spent.get((self._key(p), datetime.now(UTC).date().isoformat()), 0)
+            return self._spent(self._key(p), _today())
+
+    def sync(self) -> None:
+        """Write the tokens counted here since the last sync to the store, then read back
+        today's totals of every process. If the write fails, the counts stay here for the
+        next sync: none are lost."""
+        if self.store is None:
+            return
+        with self._lock:
+            deltas, self._unsynced = self._unsynced, {}
+        try:
+            spend.add(self.store, deltas)
+        except Exception:
+            with self._lock:
+                for k, n in deltas.items():
+                    self._unsynced[k] = self._unsynced.get(k, 0) + n
+            raise
+        with self._lock:  # counted until the totals below, which include them, arrive
+            for k, n in deltas.items():
+                self._synced[k] = self._synced.get(k, 0) + n
+        day = _today()
+        totals = spend.on_day(self.store, day)
+        with self._lock:
+            self._synced = {(key, day): n for key, n in totals.items()}

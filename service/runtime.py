@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -56,6 +57,7 @@ class Runtime:
     worker: Worker | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)  # e.g. eval runs
     goal_monitor: asyncio.Task[None] | None = None
+    limits_sync: asyncio.Task[None] | None = None
     loop: asyncio.AbstractEventLoop | None = None  # the worker's, for calls from threads
 
     def handlers(self) -> dict[str, Handler]:
@@ -130,30 +132,54 @@ class Runtime:
 
     def start_goal_monitor(self) -> None:
         interval = self.settings.goals_interval_s
-        if interval <= 0 or self.goal_monitor is not None:
-            return
-
-        async def loop() -> None:
-            while True:
-                try:
-                    await asyncio.to_thread(self.refresh_goals)
-                except Exception as exc:  # a bad use case or a store hiccup: try next time
-                    log.warning("goals.refresh_failed", error=str(exc))
-                await asyncio.sleep(interval)
-
-        self.goal_monitor = asyncio.create_task(loop())
+        if interval > 0 and self.goal_monitor is None:
+            self.goal_monitor = _every(interval, self.refresh_goals, "goals.refresh_failed")
 
     async def stop_goal_monitor(self) -> None:
-        if self.goal_monitor is not None:
-            self.goal_monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.goal_monitor
-            self.goal_monitor = None
+        await _stop(self.goal_monitor)
+        self.goal_monitor = None
+
+    def start_limits_sync(self) -> None:
+        interval = self.settings.limits_sync_s
+        if interval > 0 and self.limits_sync is None:
+            self.limits_sync = _every(interval, self.limiter.sync, "limits.sync_failed")
+
+    async def stop_limits_sync(self) -> None:
+        """Stops the loop, and writes what was counted since its last turn."""
+        await _stop(self.limits_sync)
+        self.limits_sync = None
+        if self.settings.limits_sync_s > 0:
+            try:
+                await asyncio.to_thread(self.limiter.sync)
+            except Exception as exc:
+                log.warning("limits.sync_failed", error=str(exc))
 
     def close(self) -> None:
         self.gateway.writer.close()
         self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()
+
+
+def _every(interval_s: float, work: Callable[[], object], failure: str) -> asyncio.Task[None]:
+    """`work` in a thread now and every `interval_s`; a failure is logged and tried again
+    next time (a bad use case, a store hiccup)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(work)
+            except Exception as exc:
+                log.warning(failure, error=str(exc))
+            await asyncio.sleep(interval_s)
+
+    return asyncio.create_task(loop())
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def build_runtime(
@@ -212,7 +238,7 @@ def build_runtime(
         trusted_proxies=settings.trusted_proxy_list,
     )
     limiter = Limiter(
-        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens)
+        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens), store
     )
     deployments = Deployments(store, catalog.names())
     deployments.load(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from service.auth import check_bind, required_scope
@@ -211,6 +212,59 @@ def test_limits_answer_429_with_retry_after(keyed: LiveServer, scripts: dict[str
         t.join()
     assert results == [200] and busy.status_code == 429
     assert busy.json()["error"]["type"] == "too_many_in_flight"
+
+
+def test_daily_token_budgets_survive_a_restart(
+    store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    """The day's tokens are written to the store (at the latest on shutdown): a restarted
+    server refuses a key that had used its budget."""
+    body = {"model": "alpha", "messages": [{"role": "user", "content": "hi"}]}
+    first = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
+    with LiveServer(first) as server:
+        budget = new_key(server.url, "budget", ["compare"], daily_tokens=20)
+        headers = {"Authorization": f"Bearer {budget}"}
+        for _ in range(2):  # 16 tokens each
+            r = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=headers)
+            assert r.status_code == 200
+    restarted = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
+    with LiveServer(restarted) as server:
+        r = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=headers)
+        assert r.status_code == 429 and r.json()["error"]["type"] == "token_budget_exhausted"
+
+
+def test_replicas_on_one_store_share_a_budget_and_lose_no_count(store: Store) -> None:
+    from service.auth import KeyLimits, Principal
+    from service.errors import TooManyRequests
+    from service.limits import Limiter
+
+    who = Principal("ada", frozenset({"compare"}), key_id="k1", limits=KeyLimits(daily_tokens=100))
+    one, two = Limiter(store=store), Limiter(store=store)
+    one.spend(who, 60)
+    one.sync()
+    two.sync()
+    assert two.spent_today(who) == 60
+    two.admit(who)()  # 60 of 100: still allowed
+    two.spend(who, 50)
+    two.sync()
+    one.sync()
+    assert one.spent_today(who) == two.spent_today(who) == 110
+    for limiter in (one, two):
+        with pytest.raises(TooManyRequests, match="used its 100 tokens"):
+            limiter.admit(who)
+
+    # The store cannot take the write: the count stays for the next sync.
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE token_spend RENAME TO token_spend_away"))
+    one.spend(who, 7)
+    with pytest.raises(ArbiterError):
+        one.sync()
+    assert one.spent_today(who) == 117
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE token_spend_away RENAME TO token_spend"))
+    one.sync()
+    two.sync()
+    assert two.spent_today(who) == 117
 
 
 def test_oversized_requests_are_refused_before_they_are_read(keyed: LiveServer) -> None:

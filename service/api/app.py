@@ -78,12 +78,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         if runtime.settings.worker:
             await runtime.start_worker()
         runtime.start_goal_monitor()
+        runtime.start_limits_sync()
         try:
             yield
         finally:
             # Answers in flight are stored (and shadows finish) before the worker stops.
             await runtime.gateway.drain(timeout_s=30)
             await runtime.stop_goal_monitor()
+            await runtime.stop_limits_sync()
             await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store
 
     app = FastAPI(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -345,6 +346,16 @@ class AuditEventRow(Base):
     target: Mapped[str] = mapped_column(String(256))
     detail: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class TokenSpendRow(Base):
+    """Model tokens a key (or a person) used on one UTC day, toward its daily budget: kept
+    here so the budget survives a restart and replicas on one database share it."""
+
+    __tablename__ = "token_spend"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    tokens: Mapped[int] = mapped_column(BigInteger)
 
 
 class ApiKeyRow(Base):

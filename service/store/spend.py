@@ -1,0 +1,35 @@
+"""Model tokens per key per UTC day, for the daily token budgets (`service/limits.py`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.store.repository import Store
+from service.store.tables import TokenSpendRow
+
+
+def add(store: Store, deltas: dict[tuple[str, str], int]) -> None:
+    """Add tokens to each (key, day) in one transaction; concurrent adds from other
+    processes are summed by the database, not overwritten."""
+    if not deltas:
+        return
+    dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(TokenSpendRow).values(
+        [{"key": k, "day": d, "tokens": n} for (k, d), n in sorted(deltas.items())]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TokenSpendRow.key, TokenSpendRow.day],
+        set_={"tokens": TokenSpendRow.tokens + stmt.excluded.tokens},
+    )
+    with store.session() as s:
+        s.execute(stmt)
+
+
+def on_day(store: Store, day: str) -> dict[str, int]:
+    """Every key's tokens on `day` (YYYY-MM-DD, UTC)."""
+    with store.session() as s:
+        rows = s.execute(
+            select(TokenSpendRow.key, TokenSpendRow.tokens).where(TokenSpendRow.day == day)
+        ).all()
+    return {key: int(tokens) for key, tokens in rows}
