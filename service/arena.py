@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 from service.errors import ConfigError
 from service.schemas import TurnOut
@@ -34,6 +36,37 @@ def choose_pair(
     weights = [1.0 / (1 + counts.get(p, 0)) for p in pairs]
     a, b = sorted(rng.choices(pairs, weights=weights, k=1)[0])
     return (a, b) if rng.random() < 0.5 else (b, a)
+
+
+class BattleCounts:
+    """How many battles each pair has had, for `choose_pair`: read with `read` (the
+    store's count, one row per arena conversation) at most every `max_age_s`, and the
+    pairs drawn since counted here. Reading on every new round put that query between
+    pressing Send and the first token, and it grows with every battle ever fought."""
+
+    def __init__(
+        self,
+        read: Callable[[], Mapping[frozenset[str], int]],
+        *,
+        max_age_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read, self._max_age_s, self._clock = read, max_age_s, clock
+        self._lock = threading.Lock()
+        self._counts: dict[frozenset[str], int] = {}
+        self._read_at: float | None = None
+
+    def current(self) -> Mapping[frozenset[str], int]:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._max_age_s:
+                self._counts, self._read_at = dict(self._read()), now
+            return dict(self._counts)
+
+    def drawn(self, pair: Sequence[str]) -> None:
+        key = frozenset(pair)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
 
 
 def blind(turn: TurnOut) -> TurnOut:

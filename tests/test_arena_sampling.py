@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from service.arena import choose_pair
+from service.arena import BattleCounts, choose_pair
 from service.errors import ConfigError
 
 NAMES = ["a", "b", "c", "d"]
@@ -32,3 +32,26 @@ def test_two_variants_always_battle_even_after_the_same_pair() -> None:
     assert set(choose_pair(["x", "y"], {}, last=frozenset({"x", "y"}))) == {"x", "y"}
     with pytest.raises(ConfigError, match="at least two"):
         choose_pair(["x"], {})
+
+
+def test_battle_counts_are_read_at_most_every_max_age_and_count_draws_between() -> None:
+    stored = {frozenset({"a", "b"}): 3}
+    reads: list[float] = []
+    now = [100.0]
+
+    def read() -> dict[frozenset[str], int]:
+        reads.append(now[0])
+        return dict(stored)
+
+    battles = BattleCounts(read, max_age_s=30, clock=lambda: now[0])
+    assert battles.current() == {frozenset({"a", "b"}): 3}
+    battles.drawn(("b", "a"))
+    battles.drawn(("c", "d"))
+    now[0] += 29.9
+    # No new read yet: the store's count plus the pairs drawn since.
+    assert battles.current() == {frozenset({"a", "b"}): 4, frozenset({"c", "d"}): 1}
+    assert reads == [100.0]
+    stored[frozenset({"a", "b"})] = 10  # other replicas' battles, seen at the next read
+    now[0] += 0.1
+    assert battles.current() == {frozenset({"a", "b"}): 10}
+    assert reads == [100.0, 130.0]

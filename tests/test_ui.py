@@ -264,3 +264,22 @@ def test_rag_on_without_a_collection_warns_and_stores_nothing(live_ui: LiveServe
     c = client(live_ui)
     send(c, "hello", rag=(True, None, 3))
     assert live_ui.runtime.store.count(TurnRow) == 0
+
+
+def test_every_event_shows_its_progress_on_at_most_one_light_component(
+    live_ui: LiveServer,
+) -> None:
+    """The page refreshes the loading status of every component any event has targeted on
+    every message of every event (copying its value), so no event may target many, nor
+    a plot, a table or a layout block (see ui.app.show_progress_on_one_component)."""
+    config = httpx.get(live_ui.url + "/config").json()
+    kinds = {c["id"]: c["type"] for c in config["components"]}
+    light = {"markdown", "textbox", "dropdown", "button", "number", "checkbox", "radio"}
+    targets = [d["show_progress_on"] for d in config["dependencies"]]
+    assert len(targets) > 50 and all(t is not None and len(t) <= 1 for t in targets)
+    assert {kinds[t[0]] for t in targets if t} <= light
+    # The boards' events show it on their status line.
+    status = next(
+        c["id"] for c in config["components"] if c["props"].get("elem_id") == "arena-status"
+    )
+    assert sum(t == [status] for t in targets) >= 10

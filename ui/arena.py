@@ -6,7 +6,7 @@ import random
 
 import gradio as gr
 
-from service.arena import choose_pair
+from service.arena import BattleCounts, choose_pair
 from service.runtime import Runtime
 from service.variants import GenerationParams
 from ui.board import Board, Session
@@ -21,13 +21,15 @@ def build_arena(runtime: Runtime, rater: gr.Textbox) -> Board:
     gr.Markdown(INTRO)
     board = Board(runtime, prefix="arena", blind=True, panes=2)
     rng = random.Random()
+    battles = BattleCounts(runtime.store.arena_pair_counts)
 
     def plan(session: Session) -> tuple[list[str], list[GenerationParams | None] | None]:
         if session.variants:  # keep the pair for the rest of this round (multi-turn)
             return session.variants, None
-        counts = runtime.store.arena_pair_counts()
         last = frozenset(session.last_pair) if session.last_pair else None
-        return list(choose_pair(runtime.catalog.names(), counts, last=last, rng=rng)), None
+        pair = choose_pair(runtime.catalog.names(), battles.current(), last=last, rng=rng)
+        battles.drawn(pair)
+        return list(pair), None
 
     board.wire(rater, plan, [])
     return board

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,60 +248,64 @@ class Board:
     def wire(self, rater: gr.Textbox, plan: Plan, plan_inputs: list[Any]) -> None:
         """`plan(session, *plan_inputs)` returns the variants (and overrides) for a new turn."""
 
+        rag_inputs = [self.rag_on, self.collection, self.top_k]
+
         async def send(
             request: gr.Request,
             prompt: str,
             rater_name: str,
             session: Session,
-            rag_on: bool,
-            collection: str | None,
-            top_k: float,
-            *extra: Any,
+            *raw: Any,
         ) -> AsyncIterator[dict[Any, Any]]:
+            prompt, rater_name = _preprocessed([self.prompt, rater], [prompt, rater_name])
+            rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
             async for update in self._turn(
                 prompt,
                 self._rater(rater_name, request),
                 session,
                 plan,
-                extra,
+                tuple(extra),
                 regenerate=False,
                 rag=(rag_on, collection, top_k),
             ):
                 yield self._postprocessed(update)
 
         async def regenerate(
-            request: gr.Request,
-            rater_name: str,
-            session: Session,
-            rag_on: bool,
-            collection: str | None,
-            top_k: float,
-            *extra: Any,
+            request: gr.Request, rater_name: str, session: Session, *raw: Any
         ) -> AsyncIterator[dict[Any, Any]]:
+            (rater_name,) = _preprocessed([rater], [rater_name])
+            rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
             async for update in self._turn(
                 session.prompt,
                 self._rater(rater_name, request),
                 session,
                 plan,
-                extra,
+                tuple(extra),
                 regenerate=True,
                 rag=(rag_on, collection, top_k),
             ):
                 yield self._postprocessed(update)
 
         p = self.prefix
-        rag_inputs = [self.rag_on, self.collection, self.top_k]
         inputs = [self.prompt, rater, self.state, *rag_inputs, *plan_inputs]
-        # The turn's frames come postprocessed (see _postprocessed). Its loading status goes
-        # to the status line alone: by default the page refreshes it on every output, and
-        # for each one (the rubric with all its fields) copies the value, on every message.
+        # Every event shows its progress on the status line alone: the page refreshes the
+        # loading status of each component any event has ever targeted (by default, all its
+        # outputs) on every message of every event, copying each one's value as it goes.
+        status_only: dict[str, Any] = {"show_progress_on": [self.status]}
+        private: dict[str, Any] = {
+            "api_visibility": "private",
+            "show_progress": "hidden",
+            **status_only,
+        }
+        # The turn's inputs and frames are processed in place (see _preprocessed and
+        # _postprocessed): Gradio gives each value a trip through a worker thread.
         options: dict[str, Any] = {
             "concurrency_limit": None,
             "show_progress": "hidden",
-            "show_progress_on": [self.status],
+            "preprocess": False,
             "postprocess": False,
+            **status_only,
         }
-        private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
         for event in (
             self.send.click(send, inputs, self.turn_outputs, api_name=f"{p}_send", **options),
             self.prompt.submit(
@@ -319,11 +323,17 @@ class Board:
         self.score_timer.tick(
             self._poll_scores, [self.state], [self.score_timer, *self.footers], **private
         )
-        self.stop.click(self._stop, [self.state], [self.status], api_name=f"{self.prefix}_stop")
+        self.stop.click(
+            self._stop, [self.state], [self.status], api_name=f"{self.prefix}_stop", **status_only
+        )
         for pane, chat in enumerate(self.chats):
             chat.like(self._feedback_handler(pane), [rater, self.state], None, **private)
         self.new_round.click(
-            self._new_round, [self.state], self.turn_outputs, api_name=f"{self.prefix}_new_round"
+            self._new_round,
+            [self.state],
+            self.turn_outputs,
+            api_name=f"{self.prefix}_new_round",
+            **status_only,
         )
         for outcome, button in self.votes.items():
             button.click(
@@ -332,6 +342,7 @@ class Board:
                 self.vote_outputs,
                 api_name=f"{self.prefix}_vote_{outcome}",
                 trigger_mode="once",
+                **status_only,
             )
         self.rank_submit.click(
             self._rank,
@@ -339,6 +350,7 @@ class Board:
             self.vote_outputs,
             api_name=f"{self.prefix}_rank",
             trigger_mode="once",
+            **status_only,
         )
         self.save_labels.click(
             self._save_labels,
@@ -352,6 +364,7 @@ class Board:
             [self.status, self.save_labels],
             api_name=f"{self.prefix}_rate",
             trigger_mode="once",
+            **status_only,
         )
 
     # -- handlers -------------------------------------------------------------------------
@@ -830,6 +843,17 @@ def _errors_only(answer: AnswerOut) -> AnswerOut:
             "scores": [],
         }
     )
+
+
+def _preprocessed(components: list[Any], values: Sequence[Any]) -> list[Any]:
+    """What Gradio's preprocessing would make of the inputs, done here (these are text
+    boxes, checkboxes, sliders and dropdowns: no files to move)."""
+    ready = []
+    for component, value in zip(components, values, strict=True):
+        model = getattr(component, "data_model", None)
+        payload = model.model_validate(value) if model is not None and value is not None else value
+        ready.append(component.preprocess(payload))
+    return ready
 
 
 def _wire_value(component: gr.components.Component, value: Any) -> Any:
