@@ -106,8 +106,13 @@ def test_rag_in_the_side_by_side_view_and_the_documents_tab(
     url, db = server
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(url)
-    # The bundled corpus was ingested at start-up; the Documents tab lists it.
-    page.get_by_role("tab", name="Documents").click()
+    # Every page is in the navigation bar. The bundled corpus was ingested at start-up; the
+    # Documents page lists it.
+    navbar = page.locator("nav")
+    for name in ("Compare", "Documents", "Campaign", "Dashboard", "Leaderboard", "Use cases"):
+        expect(navbar).to_contain_text(name)
+    navbar.get_by_role("link", name="Documents").click()
+    expect(page).to_have_url(url + "/documents")
     expect(page.locator("#docs-summary")).to_contain_text("8 documents", timeout=15_000)
     expect(page.locator("#docs-table")).to_contain_text("returns.md")
     page.locator("#docs-search-panel").click()
@@ -115,7 +120,11 @@ def test_rag_in_the_side_by_side_view_and_the_documents_tab(
     page.click("#docs-search")
     expect(page.locator("#docs-results")).to_contain_text("returns.md", timeout=15_000)
 
-    # RAG on versus RAG off on the same model, side by side.
+    # RAG on versus RAG off on the same model, side by side. The rater's page carries no
+    # other page's components (each one mounted would slow every answer's first token).
+    page.goto(url)
+    expect(page.locator("#arena-prompt")).to_have_count(1)
+    expect(page.locator("#docs-summary")).to_have_count(0)
     page.get_by_role("tab", name="Side by side").click()
     picker = page.locator("#named-variants input")
     for name in ("smollm2-concise", "smollm2-concise-no-docs"):

@@ -1,8 +1,10 @@
 """The page: Arena (blind), Side by side (named), History, Documents, Campaign, Dashboard,
-Leaderboard, Export, Evaluations and Use cases tabs, mounted at `/`."""
+Leaderboard, Export, Evaluations and Use cases pages, mounted at `/`."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -40,22 +42,30 @@ footer { display: none !important; }
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
+# The other pages, each at its own path. They were tabs of the one page once; but every
+# tab opened stays mounted, and Gradio's page does work on each message for every mounted
+# component and every event ever run: having opened them all added some 15-25 ms to the
+# time an arena answer's first token took to show (bench/bench_page.py).
+PAGES = [
+    ("Documents", "documents"),
+    ("Campaign", "campaign"),
+    ("Dashboard", "dashboard"),
+    ("Leaderboard", "leaderboard"),
+    ("Export", "export"),
+    ("Evaluations", "evaluations"),
+    ("Use cases", "usecases"),
+]
+
+
 def build_ui(runtime: Runtime) -> gr.Blocks:
+    """The rater's page (Arena, Side by side, History) at `/`, and one page per PAGES."""
+    # One key for the name saved in the browser, shared by every page's copy of it.
+    name_key = secrets.token_urlsafe(16)
     with gr.Blocks(title="Arbiter", analytics_enabled=False) as demo:
-        saved_rater = gr.BrowserState("", storage_key="arbiter-rater")
-        with gr.Row(equal_height=True, elem_id="header"):
-            gr.Markdown(
-                "## Arbiter\nCompare models side by side and say which answer is better.",
-                elem_id="header-title",
-            )
-            rater = gr.Textbox(
-                label="Your name (stored with your votes)",
-                placeholder="anonymous",
-                max_length=128,
-                scale=0,
-                min_width=240,
-                elem_id="rater",
-            )
+        gr.Navbar(main_page_name="Compare")
+        rater = _header(
+            runtime, demo, name_key, "Compare models side by side and say which is better."
+        )
         with gr.Tabs():
             with gr.Tab("Arena (blind)", id="arena") as arena_tab:
                 arena = build_arena(runtime, rater)
@@ -63,22 +73,6 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
                 named, picker = build_side_by_side(runtime, rater)
             with gr.Tab("History", id="history") as history_tab:
                 load_history, history_inputs, history_outputs = build_history(runtime, rater)
-            with gr.Tab("Documents", id="documents") as documents_tab:
-                load_documents, documents_inputs, documents_outputs = build_documents(runtime)
-            with gr.Tab("Campaign", id="campaign") as campaign_tab:
-                load_campaigns, campaign_inputs, campaign_outputs = build_campaign(runtime, rater)
-            with gr.Tab("Dashboard", id="dashboard") as dashboard_tab:
-                load_dash, dash_inputs, dash_outputs, dash_timer, dash_live = build_dashboard(
-                    runtime
-                )
-            with gr.Tab("Leaderboard", id="leaderboard") as leaderboard_tab:
-                load_board, board_inputs, board_outputs = build_leaderboard(runtime)
-            with gr.Tab("Export", id="export") as export_tab:
-                build_exports(runtime)
-            with gr.Tab("Evaluations", id="evaluations") as evals_tab:
-                load_evals, evals_inputs, evals_outputs = build_evaluations(runtime)
-            with gr.Tab("Use cases", id="usecases") as usecases_tab:
-                load_usecases, usecases_inputs, usecases_outputs = build_usecases(runtime)
 
         def variant_choices() -> gr.Dropdown:
             return gr.Dropdown(choices=runtime.catalog.names())
@@ -89,56 +83,68 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         named_tab.select(variant_choices, None, [picker], api_visibility="private")
         for tab, board in ((arena_tab, arena), (named_tab, named)):
             tab.select(collection_choices, None, [board.collection], api_visibility="private")
-        documents_tab.select(
-            load_documents, documents_inputs, documents_outputs, api_visibility="private"
-        )
-        campaign_tab.select(
-            load_campaigns, campaign_inputs, campaign_outputs, api_visibility="private"
-        )
-        dashboard_tab.select(load_dash, dash_inputs, dash_outputs, api_visibility="private")
-        # The dashboard refreshes itself only while it is the open tab.
-        dashboard_tab.select(
-            lambda live: gr.Timer(active=live), [dash_live], [dash_timer], api_visibility="private"
-        )
-        for other in (
-            arena_tab,
-            named_tab,
-            history_tab,
-            documents_tab,
-            campaign_tab,
-            leaderboard_tab,
-            export_tab,
-            evals_tab,
-            usecases_tab,
-        ):
-            other.select(
-                lambda: gr.Timer(active=False), None, [dash_timer], api_visibility="private"
-            )
-        leaderboard_tab.select(load_board, board_inputs, board_outputs, api_visibility="private")
-        evals_tab.select(load_evals, evals_inputs, evals_outputs, api_visibility="private")
-        usecases_tab.select(
-            load_usecases, usecases_inputs, usecases_outputs, api_visibility="private"
-        )
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
-        # Restore the name typed last time; with none saved, leave the box alone (the user
-        # may already be typing while the page loads).
-        if runtime.settings.auth == "none":
-            demo.load(
-                lambda saved, typed: (typed or saved) if saved else gr.skip(),
-                [saved_rater, rater],
-                [rater],
-                api_visibility="private",
-            )
-        else:  # labels carry the signed-in name
 
-            def signed_in(request: gr.Request) -> Any:
-                return gr.Textbox(value=request.username, interactive=False)
-
-            demo.load(signed_in, None, [rater], api_visibility="private")
-        rater.change(lambda name: name, [rater], [saved_rater], api_visibility="private")
+    builders: dict[str, Callable[[], tuple[Any, list[Any], list[Any]] | None]] = {
+        "documents": lambda: build_documents(runtime),
+        "campaign": lambda: build_campaign(
+            runtime, _header(runtime, demo, name_key, "Campaigns: judge items in turn.")
+        ),
+        "dashboard": lambda: _dashboard(runtime, demo),
+        "leaderboard": lambda: build_leaderboard(runtime),
+        "export": lambda: build_exports(runtime),
+        "evaluations": lambda: build_evaluations(runtime),
+        "usecases": lambda: build_usecases(runtime),
+    }
+    for name, path in PAGES:
+        with demo.route(name, f"/{path}"):
+            gr.Navbar(main_page_name="Compare")
+            loader = builders[path]()
+            if loader is not None:  # what the page shows is read when it opens
+                load, inputs, outputs = loader
+                demo.load(load, inputs, outputs, api_visibility="private")
     show_progress_on_one_component(demo)
     demo.queue(default_concurrency_limit=None)
     return demo
+
+
+def _dashboard(runtime: Runtime, demo: gr.Blocks) -> tuple[Any, list[Any], list[Any]]:
+    load, inputs, outputs, timer, live = build_dashboard(runtime)
+    # While the page is open it refreshes itself, if "live" is ticked.
+    demo.load(lambda on: gr.Timer(active=on), [live], [timer], api_visibility="private")
+    return load, inputs, outputs
+
+
+def _header(runtime: Runtime, demo: gr.Blocks, name_key: str, subtitle: str) -> gr.Textbox:
+    """The title and the rater's name box, restored from the browser on each page."""
+    saved_rater = gr.BrowserState("", storage_key="arbiter-rater", secret=name_key)
+    with gr.Row(equal_height=True, elem_id="header"):
+        gr.Markdown(f"## Arbiter\n{subtitle}", elem_id="header-title")
+        rater = gr.Textbox(
+            label="Your name (stored with your votes)",
+            placeholder="anonymous",
+            max_length=128,
+            scale=0,
+            min_width=240,
+            elem_id="rater",
+        )
+    if runtime.settings.auth == "none":
+        # Restore the name typed last time; with none saved, leave the box alone (the user
+        # may already be typing while the page loads).
+        demo.load(
+            lambda saved, typed: (typed or saved) if saved else gr.skip(),
+            [saved_rater, rater],
+            [rater],
+            api_visibility="private",
+        )
+    else:  # labels carry the signed-in name
+
+        def signed_in(request: gr.Request) -> Any:
+            return gr.Textbox(value=request.username, interactive=False)
+
+        demo.load(signed_in, None, [rater], api_visibility="private")
+    rater.change(lambda name: name, [rater], [saved_rater], api_visibility="private")
+    return rater
 
 
 def show_progress_on_one_component(demo: gr.Blocks) -> None:
@@ -148,7 +154,8 @@ def show_progress_on_one_component(demo: gr.Blocks) -> None:
     plots, tables, columns with everything inside) and, on every message of every event,
     refreshes each one by copying its whole value. With the boards' events (ui/board.py)
     doing the same, the time an arena answer's first token takes to show on a page whose
-    every tab had been opened went from 95 to about 55 ms over the API's (bench/bench_page.py)."""
+    every tab had been opened went from 95 to about 55 ms over the API's (bench/bench_page.py,
+    when all ten sections were tabs of one page)."""
     light = (gr.Markdown, gr.Textbox, gr.Dropdown, gr.Button, gr.Number, gr.Checkbox, gr.Radio)
     for fn in demo.fns.values():
         if fn.show_progress_on is None:

@@ -1,4 +1,4 @@
-"""The Campaign tab: a rater works through a labelling campaign, one blind item at a time."""
+"""The Campaign page: a rater works through a labelling campaign, one blind item at a time."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _item_markdown(found: dict[str, Any] | None, progress: str) -> str:
 
 
 def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
-    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    """Returns the loader for when the page opens, with its inputs and outputs."""
     gr.Markdown(
         "Pick a campaign and judge its items one by one. The models stay anonymous; each "
         "item is judged by several raters. Type your name at the top first."

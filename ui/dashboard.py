@@ -1,4 +1,4 @@
-"""The Dashboard tab: quality and operations over time, per variant, refreshing live."""
+"""The Dashboard page: quality and operations over time, per variant, refreshing live."""
 
 from __future__ import annotations
 
@@ -62,13 +62,13 @@ def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
 
 
 def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, Any]:
-    """Returns the loader for when the tab opens, its inputs and outputs, the timer and the
+    """Returns the loader for when the page opens, its inputs and outputs, the timer and the
     live checkbox."""
     with gr.Row(equal_height=True):
         window = gr.Radio(
             list(WINDOWS), value="last 24 hours", label="Window", elem_id="dash-window"
         )
-        # Use case names are filled when the tab opens (they change while the page is open).
+        # Use case names are filled when the page opens (they change while the page is open).
         scope = gr.Dropdown(
             [ALL_TRAFFIC],
             value=ALL_TRAFFIC,

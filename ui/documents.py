@@ -1,4 +1,4 @@
-"""The Documents tab: collections for RAG — upload, list, delete, re-index, try a search."""
+"""The Documents page: collections for RAG — upload, list, delete, re-index, try a search."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _outcomes(outcomes: list[IngestOutcome]) -> str:
 
 
 def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
-    """Returns (refresh, its outputs' inputs, outputs), for the tab's select event."""
+    """Returns (refresh, its outputs' inputs, outputs), for when the page opens."""
     library = runtime.library
     gr.Markdown(
         "Documents for retrieval-augmented comparisons. Turn on **Use documents (RAG)** in "

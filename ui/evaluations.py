@@ -1,4 +1,4 @@
-"""The Evaluations tab: start a batch run (bundled example or an uploaded dataset), watch
+"""The Evaluations page: start a batch run (bundled example or an uploaded dataset), watch
 its progress, read its report (the same self-contained HTML as `arbiter eval report`)."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _report_frame(run_id: str) -> str:
 
 
 def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
-    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    """Returns the loader for when the page opens, with its inputs and outputs."""
     gr.Markdown(
         "Answer every example of a dataset with each variant, score the answers, and compare. "
         "Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and optional "
@@ -64,7 +64,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             label="Dataset (.jsonl or .csv)", file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
         )
         with gr.Column():
-            # Filled when the tab opens: variant names must not be in the page the blind
+            # Filled when the page opens: variant names must not be in the page the blind
             # arena is served in.
             variants = gr.Dropdown(
                 [],

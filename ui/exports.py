@@ -1,4 +1,4 @@
-"""The Export tab: labels as a training dataset, with a dry run first."""
+"""The Export page: labels as a training dataset, with a dry run first."""
 
 from __future__ import annotations
 

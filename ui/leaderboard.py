@@ -1,4 +1,4 @@
-"""The Leaderboard tab: preference ranking (Bradley-Terry, 95% CIs, Elo), the win-rate heat
+"""The Leaderboard page: preference ranking (Bradley-Terry, 95% CIs, Elo), the win-rate heat
 map, and absolute quality (rubric means with CIs), with filters."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def tables(
 
 
 def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
-    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    """Returns the loader for when the page opens, with its inputs and outputs."""
     with gr.Row(equal_height=True):
         mode = gr.Radio([ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="lb-mode")
         rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")

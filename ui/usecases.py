@@ -1,4 +1,4 @@
-"""The Use cases tab: define a use case (YAML, validated target by target), see every
+"""The Use cases page: define a use case (YAML, validated target by target), see every
 variant against its targets, and read the model-selection report."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def status(
 
 
 def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
-    """Returns the loader for when the tab opens, with its inputs and outputs."""
+    """Returns the loader for when the page opens, with its inputs and outputs."""
     gr.Markdown(
         "A use case names the candidate variants and measurable targets (`metric operator "
         "number`). Each variant is shown against each target — met, missed or not enough data "
@@ -79,7 +79,7 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).'
     )
     with gr.Row(equal_height=True):
-        # Filled when the tab opens: variant names must not be in the page the blind arena
+        # Filled when the page opens: variant names must not be in the page the blind arena
         # is served in, and use cases change.
         chosen = gr.Dropdown([], label="Use case", elem_id="uc-name", allow_custom_value=True)
         days = gr.Number(None, label="Window (days; empty: its own)", minimum=0, elem_id="uc-days")
