@@ -4,6 +4,7 @@ Leaderboard, Export, Evaluations and Use cases pages, mounted at `/`."""
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -163,7 +164,7 @@ def show_progress_on_one_component(demo: gr.Blocks) -> None:
 
 
 def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
-    """Serve the page at `/` next to the API (API routes are matched first). With
+    """Serve the pages at `/` next to the API (API routes are matched first). With
     ARBITER_AUTH=keys people sign in with their name and password; with `header`, the
     proxy's user header names them."""
     settings = runtime.settings
@@ -173,20 +174,24 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
         auth["auth_message"] = "Sign in with the name and password an admin gave you."
     elif settings.auth == "header":
         auth["auth_dependency"] = lambda request: proxy_user(runtime, request)
-    return gr.mount_gradio_app(
-        app,
-        build_ui(runtime),
-        path="/",
-        theme=THEME,
-        css=CSS,
-        footer_links=[],
-        # Gradio's run history keeps every call's inputs and outputs (prompts, answers,
-        # and, after a vote, the names) in the browser's storage, and serializing it on
-        # each call was a good part of the page's time to first token.
-        run_history=False,
-        max_file_size=f"{settings.rag_max_file_mb}mb",
-        **auth,
-    )
+    with warnings.catch_warnings():
+        # Server-side rendering (it needs Node.js) is off in any case; Gradio says so for
+        # every multi-page app.
+        warnings.filterwarnings("ignore", message="SSR mode is not supported with multi-page")
+        return gr.mount_gradio_app(
+            app,
+            build_ui(runtime),
+            path="/",
+            theme=THEME,
+            css=CSS,
+            footer_links=[],
+            # Gradio's run history keeps every call's inputs and outputs (prompts, answers,
+            # and, after a vote, the names) in the browser's storage, and serializing it on
+            # each call was a good part of the page's time to first token.
+            run_history=False,
+            max_file_size=f"{settings.rag_max_file_mb}mb",
+            **auth,
+        )
 
 
 def proxy_user(runtime: Runtime, request: Request) -> str | None:
