@@ -43,23 +43,15 @@ footer { display: none !important; }
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
-# The other pages, each at its own path. They were tabs of the one page once; but every
-# tab opened stays mounted, and Gradio's page does work on each message for every mounted
-# component and every event ever run: having opened them all added some 15-25 ms to the
-# time an arena answer's first token took to show (bench/bench_page.py).
-PAGES = [
-    ("Documents", "documents"),
-    ("Campaign", "campaign"),
-    ("Dashboard", "dashboard"),
-    ("Leaderboard", "leaderboard"),
-    ("Export", "export"),
-    ("Evaluations", "evaluations"),
-    ("Use cases", "usecases"),
-]
+# The other sections are pages of their own, each at its own path. They were tabs of the
+# one page once; but every tab opened stays mounted, and Gradio's page does work on each
+# message for every mounted component and every event ever run: having opened them all
+# added some 15-25 ms to the time an arena answer's first token took to show
+# (bench/bench_page.py).
 
 
 def build_ui(runtime: Runtime) -> gr.Blocks:
-    """The rater's page (Arena, Side by side, History) at `/`, and one page per PAGES."""
+    """The rater's page (Arena, Side by side, History) at `/`, and a page per other section."""
     # One key for the name saved in the browser, shared by every page's copy of it.
     name_key = secrets.token_urlsafe(16)
     with gr.Blocks(title="Arbiter", analytics_enabled=False) as demo:
@@ -86,21 +78,26 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
             tab.select(collection_choices, None, [board.collection], api_visibility="private")
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
 
-    builders: dict[str, Callable[[], tuple[Any, list[Any], list[Any]] | None]] = {
-        "documents": lambda: build_documents(runtime),
-        "campaign": lambda: build_campaign(
-            runtime, _header(runtime, demo, name_key, "Campaigns: judge items in turn.")
+    # (name, path, build): build lays the page out and returns what to load when it opens.
+    pages: list[tuple[str, str, Callable[[], tuple[Any, list[Any], list[Any]] | None]]] = [
+        ("Documents", "documents", lambda: build_documents(runtime)),
+        (
+            "Campaign",
+            "campaign",
+            lambda: build_campaign(
+                runtime, _header(runtime, demo, name_key, "Campaigns: judge items in turn.")
+            ),
         ),
-        "dashboard": lambda: _dashboard(runtime, demo),
-        "leaderboard": lambda: build_leaderboard(runtime),
-        "export": lambda: build_exports(runtime),
-        "evaluations": lambda: build_evaluations(runtime),
-        "usecases": lambda: build_usecases(runtime),
-    }
-    for name, path in PAGES:
+        ("Dashboard", "dashboard", lambda: _dashboard(runtime, demo)),
+        ("Leaderboard", "leaderboard", lambda: build_leaderboard(runtime)),
+        ("Export", "export", lambda: build_exports(runtime)),
+        ("Evaluations", "evaluations", lambda: build_evaluations(runtime)),
+        ("Use cases", "usecases", lambda: build_usecases(runtime)),
+    ]
+    for name, path, build in pages:
         with demo.route(name, f"/{path}"):
             gr.Navbar(main_page_name="Compare")
-            loader = builders[path]()
+            loader = build()
             if loader is not None:  # what the page shows is read when it opens
                 load, inputs, outputs = loader
                 demo.load(load, inputs, outputs, api_visibility="private")

@@ -250,14 +250,15 @@ class Board:
 
         rag_inputs = [self.rag_on, self.collection, self.top_k]
 
-        async def send(
+        async def frames(
             request: gr.Request,
             prompt: str,
             rater_name: str,
             session: Session,
-            *raw: Any,
+            raw: tuple[Any, ...],
+            *,
+            regenerate: bool,
         ) -> AsyncIterator[dict[Any, Any]]:
-            prompt, rater_name = _preprocessed([self.prompt, rater], [prompt, rater_name])
             rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
             async for update in self._turn(
                 prompt,
@@ -265,26 +266,26 @@ class Board:
                 session,
                 plan,
                 tuple(extra),
-                regenerate=False,
+                regenerate=regenerate,
                 rag=(rag_on, collection, top_k),
             ):
                 yield self._postprocessed(update)
+
+        async def send(
+            request: gr.Request, prompt: str, rater_name: str, session: Session, *raw: Any
+        ) -> AsyncIterator[dict[Any, Any]]:
+            prompt, rater_name = _preprocessed([self.prompt, rater], [prompt, rater_name])
+            async for frame in frames(request, prompt, rater_name, session, raw, regenerate=False):
+                yield frame
 
         async def regenerate(
             request: gr.Request, rater_name: str, session: Session, *raw: Any
         ) -> AsyncIterator[dict[Any, Any]]:
             (rater_name,) = _preprocessed([rater], [rater_name])
-            rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
-            async for update in self._turn(
-                session.prompt,
-                self._rater(rater_name, request),
-                session,
-                plan,
-                tuple(extra),
-                regenerate=True,
-                rag=(rag_on, collection, top_k),
+            async for frame in frames(
+                request, session.prompt, rater_name, session, raw, regenerate=True
             ):
-                yield self._postprocessed(update)
+                yield frame
 
         p = self.prefix
         inputs = [self.prompt, rater, self.state, *rag_inputs, *plan_inputs]
@@ -609,7 +610,7 @@ class Board:
             gr.Warning("There is nothing to regenerate yet.")
             return
         try:
-            # a thread: the arena's plan reads pair counts from the store
+            # a thread: the arena's plan reads pair counts from the store (every 30 s)
             variants, overrides = await asyncio.to_thread(plan, session, *extra)
             rag_request = _rag_request(*rag)
         except ArbiterError as exc:
