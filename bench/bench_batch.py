@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bench._report import header, line, verdict
 from evals.datasets import load_dataset
-from service.batch import run_eval
+from service.app.logs import configure_logging
+from service.app.runtime import build_runtime
 from service.config import Settings
-from service.logs import configure_logging
-from service.runtime import build_runtime
+from service.evaluation.batch import run_eval
 from service.store import eval_runs
 from tests.processes import fake_openai_process, openai_variants_toml
 

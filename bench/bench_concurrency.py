@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from bench._report import header, line, median, verdict
+from service.app.logs import configure_logging
+from service.app.runtime import build_runtime
 from service.config import Settings
-from service.logs import configure_logging
-from service.runtime import build_runtime
 from service.schemas import CompareRequest
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script

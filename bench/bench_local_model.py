@@ -10,14 +10,14 @@ import tempfile
 import time
 
 from bench._report import header, line, median, verdict
-from service.catalog import Catalog
-from service.compare import CompareEngine
-from service.logs import configure_logging
-from service.pricing import PriceTable
-from service.providers.local import bundled_gguf_path
+from service.app.logs import configure_logging
+from service.models.catalog import Catalog
+from service.models.pricing import PriceTable
+from service.models.providers.local import bundled_gguf_path
+from service.models.variants import GenerationParams, LocalModel, Variant
 from service.schemas import CompareRequest
+from service.serving.compare import CompareEngine
 from service.store import Store
-from service.variants import GenerationParams, LocalModel, Variant
 
 ROUNDS = int(os.environ.get("BENCH_LOCAL_ROUNDS", "3"))
 MAX_TOKENS = 128

@@ -24,9 +24,9 @@ from monitoring.cloudwatch import CloudWatchSink
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
+from service.app.logs import configure_logging
+from service.app.runtime import build_runtime
 from service.config import Settings
-from service.logs import configure_logging
-from service.runtime import build_runtime
 from service.schemas import CompareRequest
 from tests.fakes.script import Script
 from tests.fakes.scripted import ScriptedFactory
@@ -36,7 +36,7 @@ VARIANTS = '[[variants]]\nname = "a"\n[variants.model]\nprovider = "openai"\nbas
 
 
 def _all_sinks() -> Telemetry:
-    from service.telemetry import _otlp_sink
+    from service.app.telemetry import _otlp_sink
 
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9"
     os.environ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "1"

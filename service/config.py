@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Files that ship with the package: the default variants, prices and example use case.
+DEFAULTS = Path(__file__).parent / "defaults"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARBITER_", env_file=".env", extra="ignore")
@@ -157,4 +160,4 @@ class Settings(BaseSettings):
         local = Path("arbiter.toml")
         if local.exists():
             return local
-        return Path(__file__).parent / "defaults" / "variants.toml"
+        return DEFAULTS / "variants.toml"

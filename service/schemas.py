@@ -7,7 +7,32 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.variants import GenerationParams
+
+class GenerationParams(BaseModel):
+    """Sampling settings of a variant, or a per-pane override of them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    stop: tuple[str, ...] = ()
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for a LangChain chat model call (unset values left out)."""
+        kwargs: dict[str, Any] = {
+            k: v for k, v in self.model_dump(exclude={"stop"}).items() if v is not None
+        }
+        if self.stop:
+            kwargs["stop"] = list(self.stop)
+        return kwargs
+
+    def merged(self, override: GenerationParams | None) -> GenerationParams:
+        if override is None:
+            return self
+        data = self.model_dump()
+        data.update(override.model_dump(exclude_unset=True))
+        return GenerationParams.model_validate(data)
 
 
 class _Request(BaseModel):

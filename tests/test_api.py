@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from service.errors import NotFound
+from service.store import turns, variants
 from service.store.tables import AnswerRow, VoteRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -141,7 +142,9 @@ def test_variants_list_and_create(live: LiveServer) -> None:
         f"{live.url}/api/compare", json={"prompt": "hi", "variants": ["alpha", "delta"]}, timeout=10
     ).json()
     assert body["answers"][1]["variant"] == "delta"
-    assert [v.name for v in live.server.config.app.state.runtime.store.api_variants()] == ["delta"]  # type: ignore[attr-defined]
+    assert [v.name for v in variants.api_variants(live.server.config.app.state.runtime.store)] == [
+        "delta"
+    ]  # type: ignore[attr-defined]
 
 
 def test_health_ready_and_openapi(live: LiveServer) -> None:
@@ -179,12 +182,12 @@ def test_client_disconnect_keeps_answers(
         # A new conversation's turn row is written while the panes start, so it may not
         # exist yet the moment the `turn` event arrives.
         try:
-            return store.get_turn(turn["turn_id"]).status == "done"
+            return turns.get_turn(store, turn["turn_id"]).status == "done"
         except NotFound:
             return False
 
     wait_for(done)
-    answers = store.get_turn(turn["turn_id"]).answers
+    answers = turns.get_turn(store, turn["turn_id"]).answers
     assert [a.text for a in answers] == ["Paris is the capital.", "It is Paris."]
     assert store.count(AnswerRow) == 2
 
@@ -238,14 +241,13 @@ def test_acting_on_the_turn_event_at_once_never_finds_no_turn(
 ) -> None:
     """A new conversation's turn row is written while the panes start; a slow database
     write must not make a client's immediate read or vote see 'no such turn'."""
-    store = live.runtime.store
-    original = store.start_turn
+    original = turns.start_turn
 
     def slow_start_turn(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.4)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "start_turn", slow_start_turn)
+    monkeypatch.setattr(turns, "start_turn", slow_start_turn)
     scripts["alpha"].token_delay_s = 0.3
     with compare_stream(live.url, {"prompt": "hi", "variants": ["alpha", "beta"]}) as (_, events):
         _, turn = next(events)

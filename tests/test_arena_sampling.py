@@ -3,8 +3,8 @@ from collections import Counter
 
 import pytest
 
-from service.arena import BattleCounts, choose_pair
 from service.errors import ConfigError
+from service.serving.arena import BattleCounts, choose_pair
 
 NAMES = ["a", "b", "c", "d"]
 

@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from service.auth import check_bind, required_scope
+from service.access.auth import check_bind, required_scope
+from service.app.runtime import Runtime, build_runtime
 from service.config import Settings
 from service.errors import ArbiterError
-from service.runtime import Runtime, build_runtime
-from service.store import Store
+from service.store import Store, turns, votes
 from service.store.tables import ApiKeyRow, RatingRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -234,9 +234,9 @@ def test_daily_token_budgets_survive_a_restart(
 
 
 def test_replicas_on_one_store_share_a_budget_and_lose_no_count(store: Store) -> None:
-    from service.auth import KeyLimits, Principal
+    from service.access.auth import KeyLimits, Principal
+    from service.access.limits import Limiter
     from service.errors import TooManyRequests
-    from service.limits import Limiter
 
     who = Principal("ada", frozenset({"compare"}), key_id="k1", limits=KeyLimits(daily_tokens=100))
     one, two = Limiter(store=store), Limiter(store=store)
@@ -339,8 +339,8 @@ def test_page_sign_in_and_roles(
     from it, an admin may (and it is audited under their name)."""
     from gradio_client import Client
 
-    from service.auth import set_password
-    from service.reviews import set_rater
+    from service.access.auth import set_password
+    from service.labels.reviews import set_rater
 
     runtime = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
     set_rater(store, "ada", "rater")
@@ -359,9 +359,9 @@ def test_page_sign_in_and_roles(
         rater.submit("hello", "root", False, None, 3, api_name="/arena_send").result()
         rater.predict("root", api_name="/arena_vote_a")
         rater.predict("root", "", "", 5, 4, 5, 3, 3, 3, api_name="/arena_rate")
-        turn = store.list_turns()[0]
+        turn = turns.list_turns(store)[0]
         assert turn.rater == "ada"
-        assert [v.rater for v in store.vote_history(turn.id)] == ["ada"]
+        assert [v.rater for v in votes.vote_history(store, turn.id)] == ["ada"]
         with store.session() as s:
             assert set(s.scalars(select(RatingRow.rater))) == {"ada"}
         admin = Client(server.url, verbose=False, auth=("root", "admin-password"))
@@ -374,6 +374,6 @@ def test_page_sign_in_and_roles(
 
 
 def audit_events(store: Store) -> list[dict[str, object]]:
-    from service.audit import events
+    from service.access.audit import events
 
     return events(store)

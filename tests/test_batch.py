@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from evals.datasets import DatasetError, load_dataset
-from service.batch import Progress, run_eval
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.reports import run_summaries
-from service.runtime import Runtime
+from service.evaluation.batch import Progress, run_eval
+from service.evaluation.reports import run_summaries
 from service.store import eval_runs
 from service.store.tables import EvalItemRow
 from tests.fakes.script import Script
@@ -223,7 +223,7 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
         assert scores["faithfulness"]["value"] == 1.0
         assert scores["faithfulness"]["version"] == "rag-llm-v1@gamma"
         assert scores["judge_correctness"]["value"] == 5.0
-    from service.judging import JUDGE_SLOT
+    from service.evaluation.judging import JUDGE_SLOT
 
     judge = runtime.catalog.cached_model(runtime.catalog.get("gamma"), JUDGE_SLOT)
     prompts = [str(m[-1].content) for m in judge.seen]  # type: ignore[union-attr]

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from service.errors import ProviderError
-from service.providers import build_chat_model, classify_error, probe_model
-from service.variants import BedrockModel, Variant
+from service.models.providers import build_chat_model, classify_error, probe_model
+from service.models.variants import BedrockModel, Variant
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import httpx
 
-from service.exports import ExportOptions, prepare
-from service.leaderboard import Filters
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.labels.exports import ExportOptions, prepare
+from service.labels.leaderboard import Filters
 from tests.conftest import LiveServer
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from service.compare import CompareEvent
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest, NotFound, PayloadTooLarge
-from service.runtime import Runtime
+from service.models.variants import GenerationParams
 from service.schemas import CompareRequest
+from service.serving.compare import CompareEvent
+from service.store import turns
 from service.store.tables import AnswerRow
-from service.variants import GenerationParams
 from tests.fakes.script import Script
 
 
@@ -37,7 +38,7 @@ def test_tokens_stream_per_pane_and_answers_are_stored(runtime: Runtime) -> None
         if e.kind == "token":
             text[e.data["pane"]] += e.data["text"]
     assert text == {0: "Paris is the capital.", 1: "It is Paris."}
-    turn = runtime.store.get_turn(events[0].data["turn_id"])
+    turn = turns.get_turn(runtime.store, events[0].data["turn_id"])
     assert turn.status == "done"
     a0 = turn.answers[0]
     assert a0.status == "ok" and a0.text == "Paris is the capital."
@@ -71,7 +72,7 @@ def test_failing_and_hanging_panes_do_not_block_the_third(
     assert answers[1]["status"] == "timeout" and "1 s" in answers[1]["error_message"]
     assert answers[2]["status"] == "ok" and answers[2]["text"] == "Bonjour!"
     assert 1.0 <= elapsed < 3.0
-    stored = runtime.store.get_turn(events[0].data["turn_id"])
+    stored = turns.get_turn(runtime.store, events[0].data["turn_id"])
     assert [a.status for a in stored.answers] == ["error", "timeout", "ok"]
     assert runtime.store.count(AnswerRow) == 3
 
@@ -117,7 +118,7 @@ def test_cancel_stops_running_panes_and_stores_them(
     events = asyncio.run(go())
     answers = [e.data for e in events if e.kind == "answer"]
     assert {a["status"] for a in answers} == {"cancelled"}
-    stored = runtime.store.get_turn(events[0].data["turn_id"])
+    stored = turns.get_turn(runtime.store, events[0].data["turn_id"])
     assert stored.status == "done" and len(stored.answers) == 2
     with pytest.raises(NotFound):
         runtime.engine.cancel(events[0].data["turn_id"])
@@ -170,11 +171,11 @@ def test_same_variant_twice_gets_two_model_instances(runtime: Runtime) -> None:
 def test_bad_input_is_refused_before_anything_is_stored(
     runtime: Runtime, req: CompareRequest, error: type, code: str
 ) -> None:
-    before = runtime.store.list_turns()
+    before = turns.list_turns(runtime.store)
     with pytest.raises(error) as exc:
         run(runtime, req)
     assert exc.value.code == code
-    assert runtime.store.list_turns() == before
+    assert turns.list_turns(runtime.store) == before
 
 
 def test_store_failure_during_a_turn_is_reported_and_stops_the_panes(runtime: Runtime) -> None:
@@ -196,5 +197,5 @@ def test_model_stalling_mid_stream_times_out_and_keeps_partial_text(
     answer = next(e.data for e in events if e.kind == "answer" and e.data["pane"] == 0)
     assert answer["status"] == "timeout"
     assert answer["text"] == "Paris is"
-    stored = runtime.store.get_turn(events[0].data["turn_id"]).answers[0]
+    stored = turns.get_turn(runtime.store, events[0].data["turn_id"]).answers[0]
     assert stored.text == "Paris is" and stored.error_code == "timeout"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from service.dashboard import series
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.evaluation.dashboard import series
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 

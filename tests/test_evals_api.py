@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from gradio_client import Client, handle_file
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 

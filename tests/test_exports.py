@@ -14,8 +14,8 @@ import pytest
 from datasets import Dataset, load_dataset
 
 from evals.exports import FORMATS, prompt_key, validate
-from service.exports import ExportOptions, export, prepare
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.labels.exports import ExportOptions, export, prepare
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.web import build_web_app
 
 EXAMPLES_PER_OPERATION = 25

@@ -14,8 +14,9 @@ import openai
 import pytest
 from sqlalchemy import func, select
 
-from service.gateway import answer_id
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.serving.gateway import answer_id
+from service.store import turns
 from service.store.tables import AnswerRow, ConversationRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -194,12 +195,12 @@ def test_shadows_never_touch_the_live_answer(
 
     def shadow_stored() -> bool:
         row = stored_answer(runtime, reply.id)
-        return row is not None and len(runtime.store.get_turn(row.turn_id).answers) == 2
+        return row is not None and len(turns.get_turn(runtime.store, row.turn_id).answers) == 2
 
     wait_for(shadow_stored, 10)
     row = stored_answer(runtime, reply.id)
     assert row is not None
-    answers = {a.variant: a for a in runtime.store.get_turn(row.turn_id).answers}
+    answers = {a.variant: a for a in turns.get_turn(runtime.store, row.turn_id).answers}
     assert answers["alpha"].pane == 0 and answers["alpha"].status == "ok"
     shadow = answers["gamma"]
     assert shadow.pane == 1
@@ -260,11 +261,11 @@ def test_review_production_traffic_campaign(runtime: Runtime, live: LiveServer) 
         f"{url}/api/turns/{item['turn']['id']}/votes", json={"outcome": "a", "rater": "ada"}
     )
     assert vote.status_code == 201
-    answers = runtime.store.get_turn(item["turn"]["id"]).answers
+    answers = turns.get_turn(runtime.store, item["turn"]["id"]).answers
     assert [a.variant for a in answers] == ["alpha", "beta"]
     status = httpx.get(f"{url}/api/campaigns/review").json()
     assert status["items"] == 3 and status["answered"] == 3
-    from service.campaigns import list_campaigns
+    from service.labels.campaigns import list_campaigns
 
     assert [c["name"] for c in list_campaigns(runtime.store, who="ada", role="rater")] == ["review"]
     assert list_campaigns(runtime.store, who="bob", role="rater") == []

@@ -7,8 +7,8 @@ import json
 
 from evals.judges import PAIRWISE_VERSION, RUBRIC_VERSION, PairwiseJudge, RubricJudge
 from evals.metrics import Sample
-from service.judging import complete_with
-from service.variants import BedrockModel, GenerationParams, Variant
+from service.evaluation.judging import complete_with
+from service.models.variants import BedrockModel, GenerationParams, Variant
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 

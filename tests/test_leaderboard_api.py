@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from service.leaderboard import pair_counts
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.labels.leaderboard import pair_counts
 from tests.conftest import LiveServer
 
 

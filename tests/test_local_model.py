@@ -8,9 +8,9 @@ import time
 import pytest
 
 from service.errors import ModelNotFound
-from service.providers import build_chat_model, probe_model
-from service.providers.local import bundled_gguf_path
-from service.variants import LocalModel, Variant
+from service.models.providers import build_chat_model, probe_model
+from service.models.providers.local import bundled_gguf_path
+from service.models.variants import LocalModel, Variant
 
 pytestmark = pytest.mark.slow
 
@@ -79,8 +79,8 @@ def test_concurrent_loads_do_not_silence_the_process(tmp_path) -> None:  # type:
 
     script = (
         "import threading, llama_cpp\n"
-        "from service.providers import build_chat_model\n"
-        "from service.variants import LocalModel, Variant\n"
+        "from service.models.providers import build_chat_model\n"
+        "from service.models.variants import LocalModel, Variant\n"
         "for round in range(3):\n"
         "    models = [build_chat_model(Variant(name=f'v{i}', model=LocalModel())) for i in range(4)]\n"
         "    gate = threading.Barrier(4)\n"

@@ -15,11 +15,11 @@ from sqlalchemy import select, update
 
 from evals.metrics import build_metrics
 from rag import EmbedderSpec
+from service.app.runtime import Runtime
+from service.documents.library import embed_texts
+from service.evaluation.jobs import Job, JobQueue, Worker
 from service.ids import utcnow
-from service.jobs import Job, JobQueue, Worker
-from service.retrieval import embed_texts
-from service.runtime import Runtime
-from service.store import Store
+from service.store import Store, turns
 from service.store.tables import JobRow, ScoreRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -177,7 +177,7 @@ def test_answers_are_scored_in_the_background_and_shown_with_the_turn(
     # The History view shows them under each answer.
     from ui.history import render_turn
 
-    shown = render_turn(runtime.store.get_turn(turn_id))
+    shown = render_turn(turns.get_turn(runtime.store, turn_id))
     assert "scores: answer_relevancy 0." in shown and "faithfulness 1.00" in shown
 
     # A retried job adds nothing twice.
@@ -205,9 +205,9 @@ def test_no_context_no_faithfulness_score(
 def test_bad_online_metric_settings_fail_at_start_up(
     bad: str, store: Store, variants_file: Any, tmp_path: Any
 ) -> None:
+    from service.app.runtime import build_runtime
     from service.config import Settings
     from service.errors import ArbiterError
-    from service.runtime import build_runtime
 
     settings = Settings(home=tmp_path, variants_file=variants_file, online_metrics=bad)
     if bad == "bleu":

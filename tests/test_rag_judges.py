@@ -17,7 +17,7 @@ from evals.rag_judges import (
     LlmContextRecall,
     LlmFaithfulness,
 )
-from service.judging import complete_with
+from service.evaluation.judging import complete_with
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 from tests.test_judges import JUDGE, judge_variant

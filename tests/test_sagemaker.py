@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from service.errors import ProviderError
-from service.providers import build_chat_model, classify_error
-from service.providers.sagemaker_adapters import (
+from service.models.providers import build_chat_model, classify_error
+from service.models.providers.sagemaker_adapters import (
     LineBuffer,
     StreamState,
     make_adapter,
     render_prompt,
 )
-from service.variants import SageMakerModel, Variant
+from service.models.variants import SageMakerModel, Variant
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 

@@ -5,14 +5,15 @@ import sqlalchemy as sa
 
 from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
 from service.schemas import VoteIn
-from service.store import Store
+from service.store import Store, labels, turns, votes
 from service.store.tables import VoteRow
 
 
 def _finished_turn(store: Store, panes: int = 2) -> str:
-    start = store.start_turn(None, [f"v{i}" for i in range(panes)], "hi")
+    start = turns.start_turn(store, None, [f"v{i}" for i in range(panes)], "hi")
     for pane in range(panes):
-        store.save_answer(
+        turns.save_answer(
+            store,
             start.turn_id,
             pane=pane,
             variant_name=f"v{pane}",
@@ -21,7 +22,7 @@ def _finished_turn(store: Store, panes: int = 2) -> str:
             text=f"answer {pane}",
             status="ok",
         )
-    store.finish_turn(start.turn_id)
+    turns.finish_turn(store, start.turn_id)
     return start.turn_id
 
 
@@ -33,7 +34,7 @@ def test_migrations_create_every_table_from_empty(store: Store) -> None:
 
 def test_turn_round_trip_keeps_answers_in_pane_order(store: Store) -> None:
     turn_id = _finished_turn(store, panes=3)
-    turn = store.get_turn(turn_id)
+    turn = turns.get_turn(store, turn_id)
     assert [a.pane for a in turn.answers] == [0, 1, 2]
     assert turn.answers[2].text == "answer 2"
     assert turn.status == "done"
@@ -41,42 +42,43 @@ def test_turn_round_trip_keeps_answers_in_pane_order(store: Store) -> None:
 
 def test_changed_vote_is_a_new_row_that_supersedes(store: Store) -> None:
     turn_id = _finished_turn(store)
-    first = store.cast_vote(turn_id, VoteIn(outcome="a", rater="ann"))
-    second = store.cast_vote(turn_id, VoteIn(outcome="b", rater="ann"))
-    other = store.cast_vote(turn_id, VoteIn(outcome="tie", rater="bob"))
+    first = votes.cast_vote(store, turn_id, VoteIn(outcome="a", rater="ann"))
+    second = votes.cast_vote(store, turn_id, VoteIn(outcome="b", rater="ann"))
+    other = votes.cast_vote(store, turn_id, VoteIn(outcome="tie", rater="bob"))
     assert second.supersedes_id == first.id
     assert other.supersedes_id is None
-    history = store.vote_history(turn_id)
+    history = votes.vote_history(store, turn_id)
     assert [v.outcome for v in history] == ["a", "b", "tie"]
     assert store.count(VoteRow) == 3
 
 
 def test_idempotency_key_stores_one_vote(store: Store) -> None:
     turn_id = _finished_turn(store)
-    a = store.cast_vote(turn_id, VoteIn(outcome="a", idempotency_key="k1"))
-    b = store.cast_vote(turn_id, VoteIn(outcome="a", idempotency_key="k1"))
+    a = votes.cast_vote(store, turn_id, VoteIn(outcome="a", idempotency_key="k1"))
+    b = votes.cast_vote(store, turn_id, VoteIn(outcome="a", idempotency_key="k1"))
     assert a.id == b.id
     assert store.count(VoteRow) == 1
 
 
 def test_vote_rules(store: Store) -> None:
-    start = store.start_turn(None, ["x", "y", "z"], "q")
+    start = turns.start_turn(store, None, ["x", "y", "z"], "q")
     with pytest.raises(Conflict) as exc:
-        store.cast_vote(start.turn_id, VoteIn(outcome="a"))
+        votes.cast_vote(store, start.turn_id, VoteIn(outcome="a"))
     assert exc.value.code == "turn_not_finished"
     turn_id = _finished_turn(store, panes=3)
     with pytest.raises(InvalidRequest, match="exactly once"):
-        store.cast_vote(turn_id, VoteIn(outcome="ranking", ranking=[0, 0, 1]))
-    vote = store.cast_vote(turn_id, VoteIn(outcome="ranking", ranking=[2, 0, 1]))
+        votes.cast_vote(store, turn_id, VoteIn(outcome="ranking", ranking=[0, 0, 1]))
+    vote = votes.cast_vote(store, turn_id, VoteIn(outcome="ranking", ranking=[2, 0, 1]))
     assert vote.ranking == [2, 0, 1]
     with pytest.raises(NotFound):
-        store.cast_vote("nope", VoteIn(outcome="a"))
+        votes.cast_vote(store, "nope", VoteIn(outcome="a"))
 
 
 def test_multi_turn_history_is_per_pane(store: Store) -> None:
-    first = store.start_turn(None, ["x", "y"], "q1")
+    first = turns.start_turn(store, None, ["x", "y"], "q1")
     for pane in (0, 1):
-        store.save_answer(
+        turns.save_answer(
+            store,
             first.turn_id,
             pane=pane,
             variant_name="xy"[pane],
@@ -85,20 +87,21 @@ def test_multi_turn_history_is_per_pane(store: Store) -> None:
             text=f"a1-{pane}",
             status="ok",
         )
-    store.finish_turn(first.turn_id)
-    second = store.start_turn(first.conversation_id, ["x", "y"], "q2")
+    turns.finish_turn(store, first.turn_id)
+    second = turns.start_turn(store, first.conversation_id, ["x", "y"], "q2")
     assert second.position == 1
     assert [m.content for m in second.history[1]] == ["q1", "a1-1"]
     with pytest.raises(Conflict, match="still running"):
-        store.start_turn(first.conversation_id, ["x", "y"], "q3")
-    store.finish_turn(second.turn_id)
+        turns.start_turn(store, first.conversation_id, ["x", "y"], "q3")
+    turns.finish_turn(store, second.turn_id)
     with pytest.raises(Conflict, match="compares"):
-        store.start_turn(first.conversation_id, ["y", "x"], "q3")
+        turns.start_turn(store, first.conversation_id, ["y", "x"], "q3")
 
 
 def test_recover_marks_crashed_turns_and_keeps_answers(store: Store) -> None:
-    start = store.start_turn(None, ["x", "y"], "q")
-    store.save_answer(
+    start = turns.start_turn(store, None, ["x", "y"], "q")
+    turns.save_answer(
+        store,
         start.turn_id,
         pane=0,
         variant_name="x",
@@ -107,8 +110,8 @@ def test_recover_marks_crashed_turns_and_keeps_answers(store: Store) -> None:
         text="kept",
         status="ok",
     )
-    assert store.recover_interrupted() == 1
-    turn = store.get_turn(start.turn_id)
+    assert turns.recover_interrupted(store) == 1
+    turn = turns.get_turn(store, start.turn_id)
     assert turn.status == "interrupted"
     assert turn.answers[0].text == "kept"
 
@@ -126,7 +129,8 @@ def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
     from service.store.tables import CommentRow, IdealAnswerRow, RatingRow
 
     turn_id = _finished_turn(store)
-    out = store.save_labels(
+    out = labels.save_labels(
+        store,
         turn_id,
         LabelsIn(
             rater="ann",
@@ -149,17 +153,18 @@ def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
         rating = s.scalars(sa.select(RatingRow)).one()
         ideal = s.scalars(sa.select(IdealAnswerRow)).one()
         assert (rating.helpfulness, rating.honesty, rating.harmlessness) == (5, 4, None)
-        assert rating.answer_id == store.get_turn(turn_id).answers[0].id
+        assert rating.answer_id == turns.get_turn(store, turn_id).answers[0].id
         assert ideal.based_on_answer_id == rating.answer_id
     with pytest.raises(InvalidRequest, match="no pane 3"):
-        store.save_labels(turn_id, LabelsIn(ratings=[RatingIn(pane=3, honesty=1)]))
+        labels.save_labels(store, turn_id, LabelsIn(ratings=[RatingIn(pane=3, honesty=1)]))
     assert store.count(RatingRow) == 1  # the refused call stored nothing
 
 
 def test_regenerate_replaces_the_last_turn_but_keeps_it(store: Store) -> None:
-    first = store.start_turn(None, ["x", "y"], "q1")
+    first = turns.start_turn(store, None, ["x", "y"], "q1")
     for pane in (0, 1):
-        store.save_answer(
+        turns.save_answer(
+            store,
             first.turn_id,
             pane=pane,
             variant_name="xy"[pane],
@@ -168,19 +173,22 @@ def test_regenerate_replaces_the_last_turn_but_keeps_it(store: Store) -> None:
             text=f"old-{pane}",
             status="ok",
         )
-    store.finish_turn(first.turn_id)
-    store.cast_vote(first.turn_id, VoteIn(outcome="a", rater="ann"))
-    again = store.start_turn(first.conversation_id, ["x", "y"], "q1", regenerate=True)
+    turns.finish_turn(store, first.turn_id)
+    votes.cast_vote(store, first.turn_id, VoteIn(outcome="a", rater="ann"))
+    again = turns.start_turn(store, first.conversation_id, ["x", "y"], "q1", regenerate=True)
     assert again.history == [[], []]  # the replaced turn is not history
-    assert store.get_turn(first.turn_id).status == "replaced"
-    assert store.get_turn(first.turn_id).vote is not None  # its vote is kept
+    assert turns.get_turn(store, first.turn_id).status == "replaced"
+    assert turns.get_turn(store, first.turn_id).vote is not None  # its vote is kept
     with pytest.raises(InvalidRequest):
-        store.start_turn(None, ["x", "y"], "q1", regenerate=True)
+        turns.start_turn(store, None, ["x", "y"], "q1", regenerate=True)
 
 
 def test_history_search_by_rater_and_text(store: Store) -> None:
-    mine = store.start_turn(None, ["x", "y"], "How do tides work?", rater="ann", mode="arena")
-    store.save_answer(
+    mine = turns.start_turn(
+        store, None, ["x", "y"], "How do tides work?", rater="ann", mode="arena"
+    )
+    turns.save_answer(
+        store,
         mine.turn_id,
         pane=0,
         variant_name="x",
@@ -189,12 +197,14 @@ def test_history_search_by_rater_and_text(store: Store) -> None:
         text="The Moon pulls",
         status="ok",
     )
-    store.finish_turn(mine.turn_id)
-    other = store.start_turn(None, ["x", "y"], "Tides?", rater="bob")
-    store.finish_turn(other.turn_id)
-    assert [t.id for t in store.list_turns(rater="ann")] == [mine.turn_id]
-    assert [t.id for t in store.list_turns(query="moon")] == [mine.turn_id]  # found in an answer
-    assert {t.id for t in store.list_turns(query="TIDES")} == {mine.turn_id, other.turn_id}
-    assert store.list_turns(rater="ann", query="nothing like this") == []
-    assert store.get_turn(mine.turn_id).mode == "arena"
-    assert store.arena_pair_counts() == {frozenset({"x", "y"}): 1}
+    turns.finish_turn(store, mine.turn_id)
+    other = turns.start_turn(store, None, ["x", "y"], "Tides?", rater="bob")
+    turns.finish_turn(store, other.turn_id)
+    assert [t.id for t in turns.list_turns(store, rater="ann")] == [mine.turn_id]
+    assert [t.id for t in turns.list_turns(store, query="moon")] == [
+        mine.turn_id
+    ]  # found in an answer
+    assert {t.id for t in turns.list_turns(store, query="TIDES")} == {mine.turn_id, other.turn_id}
+    assert turns.list_turns(store, rater="ann", query="nothing like this") == []
+    assert turns.get_turn(store, mine.turn_id).mode == "arena"
+    assert turns.arena_pair_counts(store) == {frozenset({"x", "y"}): 1}

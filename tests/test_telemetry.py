@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record, ScoreRecord, VoteRecord
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 
@@ -188,7 +188,7 @@ def test_metrics_endpoint_counts_the_calls_and_votes_made(
 def test_thumbs_feedback_is_stored_and_counted(
     runtime: Runtime, live: LiveServer, wait_for: Callable[[Callable[[], bool], float], None]
 ) -> None:
-    from service.dashboard import series
+    from service.evaluation.dashboard import series
 
     url = live.url
     turn = httpx.post(
@@ -225,7 +225,7 @@ def test_sinks_down_the_compare_path_still_answers(
     from botocore.config import Config
 
     from monitoring.cloudwatch import CloudWatchSink
-    from service.telemetry import _otlp_sink
+    from service.app.telemetry import _otlp_sink
 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody listens
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")

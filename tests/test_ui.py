@@ -9,6 +9,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from service.store import turns, votes
 from service.store.tables import CommentRow, IdealAnswerRow, RatingRow, TurnRow, VoteRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
@@ -45,24 +46,24 @@ def test_arena_hides_names_until_the_vote_then_reveals_them(live_ui: LiveServer)
     for path in ("/", "/config", "/gradio_api/info"):
         assert not mentions_a_variant(httpx.get(live_ui.url + path).text), path
     store = live_ui.runtime.store
-    turn = store.list_turns()[0]
+    turn = turns.list_turns(store)[0]
     assert turn.mode == "arena" and turn.rater == "ann" and turn.vote is None
     revealed = c.predict("ann", api_name="/arena_vote_a")
     assert mentions_a_variant(revealed)
-    pair = [a.variant for a in store.get_turn(turn.id).answers]
+    pair = [a.variant for a in turns.get_turn(store, turn.id).answers]
     assert f"You preferred **{pair[0]}** over **{pair[1]}**." in revealed
-    votes = store.vote_history(turn.id)
-    assert [(v.outcome, v.rater) for v in votes] == [("a", "ann")]
+    history = votes.vote_history(store, turn.id)
+    assert [(v.outcome, v.rater) for v in history] == [("a", "ann")]
 
 
 def test_multi_turn_keeps_the_pair_and_the_history(live_ui: LiveServer) -> None:
     c = client(live_ui)
     send(c, "first question")
     send(c, "second question")
-    turns = live_ui.runtime.store.list_turns()
-    assert [t.prompt for t in turns] == ["second question", "first question"]
-    assert turns[0].conversation_id == turns[1].conversation_id and turns[0].position == 1
-    assert [a.variant for a in turns[0].answers] == [a.variant for a in turns[1].answers]
+    listed = turns.list_turns(live_ui.runtime.store)
+    assert [t.prompt for t in listed] == ["second question", "first question"]
+    assert listed[0].conversation_id == listed[1].conversation_id and listed[0].position == 1
+    assert [a.variant for a in listed[0].answers] == [a.variant for a in listed[1].answers]
 
 
 def test_new_round_draws_a_different_pair(live_ui: LiveServer) -> None:
@@ -70,9 +71,9 @@ def test_new_round_draws_a_different_pair(live_ui: LiveServer) -> None:
     send(c, "q1")
     c.predict(api_name="/arena_new_round")
     send(c, "q2")
-    turns = live_ui.runtime.store.list_turns()
-    assert turns[0].conversation_id != turns[1].conversation_id
-    assert {a.variant for a in turns[0].answers} != {a.variant for a in turns[1].answers}
+    listed = turns.list_turns(live_ui.runtime.store)
+    assert listed[0].conversation_id != listed[1].conversation_id
+    assert {a.variant for a in listed[0].answers} != {a.variant for a in listed[1].answers}
 
 
 def test_empty_prompt_and_early_vote_store_nothing(live_ui: LiveServer) -> None:
@@ -131,7 +132,7 @@ def test_rubric_is_stored_with_the_rater(live_ui: LiveServer) -> None:
         }
         assert ratings == {(5, 4, None), (None, None, 2)}
         ideal = s.scalars(sa.select(IdealAnswerRow)).one()
-        turn = store.list_turns()[0]
+        turn = turns.list_turns(store)[0]
         # Voted B, so the ideal answer was prefilled from (and records) pane 1, though edited.
         assert ideal.text == "B, edited" and ideal.based_on_answer_id == turn.answers[1].id
         assert {r.rater for r in s.scalars(sa.select(RatingRow))} == {"ann"}
@@ -158,9 +159,9 @@ def test_named_side_by_side_with_three_panes_and_a_ranking(live_ui: LiveServer) 
     )
     job.result()
     store = live_ui.runtime.store
-    turn = store.list_turns()[0]
+    turn = turns.list_turns(store)[0]
     assert [a.variant for a in turn.answers] == ["alpha", "beta", "gamma"]
-    full = store.get_turn(turn.id)
+    full = turns.get_turn(store, turn.id)
     assert (
         full.answers[0].request is not None
         and full.answers[0].request["params"]["temperature"] == 1.2
@@ -170,7 +171,7 @@ def test_named_side_by_side_with_three_panes_and_a_ranking(live_ui: LiveServer) 
         and full.answers[1].request["params"]["temperature"] is None
     )
     c.predict(["C", "A", "B"], "bob", api_name="/named_rank")
-    vote = store.get_turn(turn.id).vote
+    vote = turns.get_turn(store, turn.id).vote
     assert vote is not None and vote.outcome == "ranking" and vote.ranking == [2, 0, 1]
 
 
@@ -252,7 +253,7 @@ def test_rag_turn_shows_the_sources_and_links_citations(
     final = json.dumps(outputs[-1], default=str)
     assert "pier.txt" in final and "**[1]**" in final
     assert "&lt;b&gt;sharp&lt;/b&gt;" in final and "<b>sharp</b>" not in final  # escaped
-    turn = runtime.store.list_turns()[0]
+    turn = turns.list_turns(runtime.store)[0]
     chunk_id = turn.retrieval["chunks"][0]["chunk_id"]  # type: ignore[index]
     assert f"(/chunks/{chunk_id})" in final  # the [1] in each answer links to the chunk
     page = httpx.get(f"{live_ui.url}/chunks/{chunk_id}")

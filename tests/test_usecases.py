@@ -19,10 +19,11 @@ from scipy import stats
 
 from evals.goals import TargetError, parse_target, parse_targets
 from evals.selection import pareto_front
-from service import usecases
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest
+from service.evaluation import usecases
+from service.evaluation.usecases import UseCaseSpec, Window
 from service.ids import new_id, utcnow
-from service.runtime import Runtime
 from service.store import Store
 from service.store.tables import (
     AnswerRow,
@@ -32,7 +33,6 @@ from service.store.tables import (
     TurnRow,
     VoteRow,
 )
-from service.usecases import UseCaseSpec, Window
 from tests.conftest import LiveServer
 
 # ---- targets --------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def test_a_use_case_file_is_validated_field_by_field(tmp_path: Path) -> None:
 
 
 def test_the_bundled_example_is_valid_for_the_bundled_variants() -> None:
-    from service.variants import load_variants
+    from service.models.variants import load_variants
 
     spec = usecases.load_file(usecases.EXAMPLE_FILE)
     names = {v.name for v in load_variants(Path("service/defaults/variants.toml"))}
@@ -452,7 +452,7 @@ def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
     assert started.status_code == 202
     listed = httpx.get(f"{url}/api/eval-runs", params={"use_case": "chat"}).json()
     assert [r["id"] for r in listed] == [started.json()["id"]] and listed[0]["use_case"] == "chat"
-    from service.dashboard import series
+    from service.evaluation.dashboard import series
 
     scoped = {p.variant for p in series(runtime.store, "last hour", use_case="chat")}
     assert scoped == {"alpha", "beta"}
@@ -558,8 +558,8 @@ def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> N
     the sample corpus, and the report ranks the three variants on that evidence."""
     import asyncio
 
+    from service.app.runtime import build_runtime
     from service.config import Settings
-    from service.runtime import build_runtime
     from tests.fakes.script import Script
     from tests.fakes.scripted import ScriptedFactory
 

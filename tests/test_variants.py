@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
-from service.pricing import PriceTable
-from service.variants import BedrockModel, GenerationParams, Variant, load_variants
+from service.models.pricing import PriceTable
+from service.models.variants import BedrockModel, GenerationParams, Variant, load_variants
 
 
 def test_bundled_defaults_are_local_with_a_rag_off_baseline() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store.tables import VoteRow
 from tests.conftest import LiveServer
 

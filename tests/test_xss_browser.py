@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest
-from service.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.fakes.script import Script
 
@@ -145,7 +145,7 @@ def test_exports_refuse_path_traversal(
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from service.exports import ExportOptions, export
+    from service.labels.exports import ExportOptions, export
 
     client = Client(live_ui.url, verbose=False)
     for fmt, suffix in (

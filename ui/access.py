@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from service.auth import LOCAL_ADMIN, Principal, check_scope, person
-from service.runtime import Runtime
+from service.access.auth import LOCAL_ADMIN, Principal, check_scope, person
+from service.app.runtime import Runtime
 
 
 def principal(runtime: Runtime, request: gr.Request | None) -> Principal:

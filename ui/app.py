@@ -11,9 +11,9 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI, Request
 
-from service.auth import sign_in
+from service.access.auth import sign_in
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.runtime import Runtime
 from ui.arena import build_arena
 from ui.board import collection_names
 from ui.campaign import build_campaign

@@ -6,9 +6,10 @@ import random
 
 import gradio as gr
 
-from service.arena import BattleCounts, choose_pair
-from service.runtime import Runtime
-from service.variants import GenerationParams
+from service.app.runtime import Runtime
+from service.models.variants import GenerationParams
+from service.serving.arena import BattleCounts, choose_pair
+from service.store import turns
 from ui.board import Board, Session
 
 INTRO = (
@@ -21,7 +22,7 @@ def build_arena(runtime: Runtime, rater: gr.Textbox) -> Board:
     gr.Markdown(INTRO)
     board = Board(runtime, prefix="arena", blind=True, panes=2)
     rng = random.Random()
-    battles = BattleCounts(runtime.store.arena_pair_counts)
+    battles = BattleCounts(lambda: turns.arena_pair_counts(runtime.store))
 
     def plan(session: Session) -> tuple[list[str], list[GenerationParams | None] | None]:
         if session.variants:  # keep the pair for the rest of this round (multi-turn)

@@ -17,10 +17,10 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import GradioModel, GradioRootModel
 
-from service.compare import CompareEvent
+from service.app.runtime import Runtime
 from service.errors import ArbiterError, InvalidRequest
-from service.feedback import give_feedback
-from service.runtime import Runtime
+from service.labels.feedback import give_feedback
+from service.models.variants import GenerationParams
 from service.schemas import (
     AnswerOut,
     CompareRequest,
@@ -30,7 +30,8 @@ from service.schemas import (
     VoteIn,
     VoteOutcome,
 )
-from service.variants import GenerationParams
+from service.serving.compare import CompareEvent
+from service.store import labels, turns, votes
 from ui.access import principal
 from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
@@ -435,7 +436,7 @@ class Board:
             return [gr.Timer(active=False), *(gr.skip() for _ in self.footers)]
         turn_id = session.turn_id
         turn, state = await asyncio.gather(
-            asyncio.to_thread(self.runtime.store.get_turn, turn_id, with_request=False),
+            asyncio.to_thread(turns.get_turn, self.runtime.store, turn_id, with_request=False),
             asyncio.to_thread(self.runtime.scoring_state, turn_id),
         )
         session.score_polls += 1
@@ -748,7 +749,9 @@ class Board:
             return {self.state: session}
         vote = vote.model_copy(update={"idempotency_key": f"ui:{session.turn_id}:{vote.rater}"})
         try:
-            stored = await asyncio.to_thread(self.runtime.store.cast_vote, session.turn_id, vote)
+            stored = await asyncio.to_thread(
+                votes.cast_vote, self.runtime.store, session.turn_id, vote
+            )
             if not stored.replayed:
                 await asyncio.to_thread(self.runtime.record_votes, [stored])
         except ArbiterError as exc:
@@ -793,7 +796,7 @@ class Board:
             ratings.append(
                 RatingIn(pane=pane, **{k: int(v) if v else None for k, v in values.items()})
             )
-        labels = LabelsIn(
+        given = LabelsIn(
             rater=self._rater(rater_name, request),
             ratings=ratings,
             comment=comment or None,
@@ -801,7 +804,9 @@ class Board:
             ideal_based_on_pane=session.ideal_pane if ideal and ideal.strip() else None,
         )
         try:
-            out = await asyncio.to_thread(self.runtime.store.save_labels, session.turn_id, labels)
+            out = await asyncio.to_thread(
+                labels.save_labels, self.runtime.store, session.turn_id, given
+            )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return {self.status: gr.skip()}

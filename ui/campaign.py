@@ -7,11 +7,12 @@ from typing import Any
 
 import gradio as gr
 
-from service import campaigns
-from service.arena import hide_variants
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.runtime import Runtime
+from service.labels import campaigns
 from service.schemas import VoteIn
+from service.serving.arena import hide_variants
+from service.store import votes
 from ui.access import principal
 from ui.format import PANE_LETTERS, escape
 
@@ -92,7 +93,8 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                 return gr.skip(), gr.skip()
             try:
                 stored = await asyncio.to_thread(
-                    runtime.store.cast_vote,
+                    votes.cast_vote,
+                    runtime.store,
                     current,
                     VoteIn(outcome=outcome, rater=who, idempotency_key=f"campaign:{current}:{who}"),  # type: ignore[arg-type]
                 )

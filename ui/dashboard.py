@@ -8,10 +8,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from service import usecases
-from service.dashboard import WINDOWS, series
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.runtime import Runtime
+from service.evaluation import usecases
+from service.evaluation.dashboard import WINDOWS, series
 from ui.usecases import goal_table, names
 
 PLOTS = [

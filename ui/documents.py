@@ -11,9 +11,9 @@ import gradio as gr
 from rag import IngestOutcome, Library, NotIngestible
 from rag.library import read_limited
 from rag.loaders import SUPPORTED
+from service.app.runtime import Runtime
+from service.documents.library import call
 from service.errors import ArbiterError
-from service.retrieval import call
-from service.runtime import Runtime
 from ui.access import require
 from ui.context import context_markdown
 from ui.format import escape

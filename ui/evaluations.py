@@ -13,9 +13,9 @@ import gradio as gr
 from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
 from evals.metrics import REFERENCE_METRICS
 from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
-from service.batch import start_in_background
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.runtime import Runtime
+from service.evaluation.batch import start_in_background
 from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import require

@@ -10,11 +10,11 @@ from typing import Any
 import gradio as gr
 
 from evals.exports import FORMATS
-from service import audit
+from service.access import audit
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.exports import ExportOptions, ExportSummary, export, prepare
-from service.leaderboard import Filters
-from service.runtime import Runtime
+from service.labels.exports import ExportOptions, ExportSummary, export, prepare
+from service.labels.leaderboard import Filters
 from ui.access import require
 from ui.format import escape
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.schemas import TurnOut
+from service.store import labels, turns
 from ui.context import context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
@@ -99,19 +100,20 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
     detail = gr.Markdown("Select a row to see the whole turn.", elem_id="history-detail")
 
     async def load(rater_name: str, text: str) -> list[list[str]]:
-        turns = await asyncio.to_thread(
-            runtime.store.list_turns,
+        found = await asyncio.to_thread(
+            turns.list_turns,
+            runtime.store,
             limit=100,
             rater=(rater_name or "anonymous").strip(),
             query=(text or "").strip() or None,
         )
-        return rows(turns)
+        return rows(found)
 
     async def open_turn(evt: gr.SelectData, data: Any) -> str:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
-        turn = await asyncio.to_thread(runtime.store.get_turn, turn_id, with_request=False)
-        notes = await asyncio.to_thread(runtime.store.turn_notes, turn_id)
+        turn = await asyncio.to_thread(turns.get_turn, runtime.store, turn_id, with_request=False)
+        notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn_id)
         return render_turn(turn, notes)
 
     search.click(load, [rater, query], [table], api_name="history_search")

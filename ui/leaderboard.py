@@ -13,8 +13,8 @@ from PIL import Image
 
 from evals import plots
 from service.api.leaderboard import RULES
-from service.leaderboard import Filters, leaderboard, rubric_quality
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.labels.leaderboard import Filters, leaderboard, rubric_quality
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]

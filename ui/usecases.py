@@ -12,9 +12,10 @@ import gradio as gr
 import pandas as pd
 
 from evals.selection import Candidate
-from service import audit, usecases
+from service.access import audit
+from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.runtime import Runtime
+from service.evaluation import usecases
 from ui.access import require
 
 PLACEHOLDER = """name: my-use-case

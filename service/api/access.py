@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from service.auth import Authenticator, check_scope, guarded, required_scope
+from service.access.auth import Authenticator, check_scope, guarded, required_scope
+from service.access.limits import Limiter
 from service.errors import ArbiterError, InvalidRequest, RequestTooLarge
-from service.limits import Limiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

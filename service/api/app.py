@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sse_starlette.sse import EventSourceResponse
 
-from service import audit
+from service.access import audit
 from service.api.access import AccessControl
 from service.api.campaigns import campaigns_router
 from service.api.documents import chunk_page_router, documents_router
@@ -24,12 +24,11 @@ from service.api.gateway import gateway_router
 from service.api.keys import keys_router
 from service.api.leaderboard import leaderboard_router
 from service.api.usecases import usecases_router
-from service.arena import blind
-from service.compare import CompareEvent
+from service.app.runtime import Runtime
 from service.errors import ArbiterError, Conflict, NotFound
-from service.feedback import give_feedback
-from service.providers import probe_model
-from service.runtime import Runtime
+from service.labels.feedback import give_feedback
+from service.models.providers import probe_model
+from service.models.variants import Variant
 from service.schemas import (
     CompareRequest,
     ErrorResponse,
@@ -43,8 +42,9 @@ from service.schemas import (
     VoteIn,
     VoteOut,
 )
-from service.store import votes
-from service.variants import Variant
+from service.serving.arena import blind
+from service.serving.compare import CompareEvent
+from service.store import labels, turns, variants, votes
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 409, 413, 422, 502, 503)
@@ -143,7 +143,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise Conflict(
                 f"a variant named {variant.name!r} already exists", hint="Pick another name."
             )
-        await asyncio.to_thread(store.add_variant, variant)
+        await asyncio.to_thread(variants.add_variant, store, variant)
         runtime.catalog.add(variant)
         runtime.gateway.deployments.known_variant(variant.name)
         await asyncio.to_thread(
@@ -173,7 +173,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             elif event.kind == "answer":
                 _spend(request, event.data)
         assert turn_id is not None
-        return blind(await asyncio.to_thread(store.get_turn, turn_id))
+        return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
 
     @app.post(
         "/api/compare/stream",
@@ -212,21 +212,27 @@ def create_app(runtime: Runtime) -> FastAPI:
         q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
         use_case: str | None = Query(None, description="Only conversations of this use case."),
     ) -> list[TurnOut]:
-        turns = await asyncio.to_thread(
-            store.list_turns, limit=limit, offset=offset, rater=rater, query=q, use_case=use_case
+        found = await asyncio.to_thread(
+            turns.list_turns,
+            store,
+            limit=limit,
+            offset=offset,
+            rater=rater,
+            query=q,
+            use_case=use_case,
         )
-        return [blind(t) for t in turns]
+        return [blind(t) for t in found]
 
     @app.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
     async def get_turn(turn_id: str) -> TurnOut:
         await engine.turn_stored(turn_id)
-        return blind(await asyncio.to_thread(store.get_turn, turn_id))
+        return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
 
     @app.post("/api/turns/{turn_id}/labels", tags=["votes"], status_code=201, responses=_ERRORS)
-    async def save_labels(turn_id: str, labels: LabelsIn) -> LabelsOut:
+    async def save_labels(turn_id: str, body: LabelsIn) -> LabelsOut:
         """Rubric ratings (1-5) per answer, a comment and an ideal answer."""
         await engine.turn_stored(turn_id)
-        return await asyncio.to_thread(store.save_labels, turn_id, labels)
+        return await asyncio.to_thread(labels.save_labels, store, turn_id, body)
 
     @app.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)
     async def cancel_turn(turn_id: str) -> dict[str, int]:
@@ -235,7 +241,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/api/turns/{turn_id}/votes", tags=["votes"], status_code=201, responses=_ERRORS)
     async def cast_vote(turn_id: str, vote: VoteIn) -> VoteOut:
         await engine.turn_stored(turn_id)
-        stored = await asyncio.to_thread(store.cast_vote, turn_id, vote)
+        stored = await asyncio.to_thread(votes.cast_vote, store, turn_id, vote)
         record_votes([stored])
         return stored
 
@@ -276,8 +282,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/api/turns/{turn_id}/votes", tags=["votes"], responses=_ERRORS)
     async def vote_history(turn_id: str) -> list[VoteOut]:
         await engine.turn_stored(turn_id)
-        await asyncio.to_thread(store.get_turn, turn_id)
-        return await asyncio.to_thread(store.vote_history, turn_id)
+        await asyncio.to_thread(turns.get_turn, store, turn_id)
+        return await asyncio.to_thread(votes.vote_history, store, turn_id)
 
     app.include_router(documents_router(runtime.library))
     app.include_router(evals_router(runtime))

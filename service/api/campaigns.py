@@ -10,12 +10,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service import campaigns, reviews
-from service.arena import hide_variants
-from service.auth import Principal
+from service.access.auth import Principal
+from service.app.runtime import Runtime
 from service.errors import Forbidden, InvalidRequest
-from service.runtime import Runtime
+from service.labels import campaigns, reviews
 from service.schemas import ErrorResponse
+from service.serving.arena import hide_variants
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorResponse} for s in (403, 404, 409, 422)

@@ -21,8 +21,8 @@ from rag import (
     Library,
     NotIngestible,
 )
+from service.documents.library import call
 from service.errors import ArbiterError
-from service.retrieval import call
 from service.schemas import ErrorResponse
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

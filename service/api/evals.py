@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.datasets import EXAMPLE_DATASET, Dataset, DatasetError, load_dataset
 from evals.render import to_html, to_markdown
 from evals.report import Report
-from service.batch import start_in_background
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest
-from service.judging import pairwise_judge
-from service.reports import build_report, run_summaries
-from service.runtime import Runtime
+from service.evaluation.batch import start_in_background
+from service.evaluation.judging import pairwise_judge
+from service.evaluation.reports import build_report, run_summaries
 from service.schemas import ErrorResponse, RagRequest
 from service.store import eval_runs
 

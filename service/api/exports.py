@@ -10,9 +10,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from service import audit
-from service.exports import ExportOptions, prepare
-from service.leaderboard import Filters
+from service.access import audit
+from service.labels.exports import ExportOptions, prepare
+from service.labels.leaderboard import Filters
 from service.schemas import ErrorResponse
 from service.store import Store
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from service.audit import record as audit
-from service.deployments import Deployment, parse
+from service.access.audit import record as audit
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest
-from service.feedback import give_feedback
-from service.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
-from service.runtime import Runtime
+from service.labels.feedback import give_feedback
 from service.schemas import AnswerOut, ErrorResponse
+from service.serving.deployments import Deployment, parse
+from service.serving.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 413, 422, 429, 502, 504)

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from service import audit
-from service.auth import SCOPES, KeyInfo, KeyLimits, Principal
-from service.runtime import Runtime
+from service.access import audit
+from service.access.auth import SCOPES, KeyInfo, KeyLimits, Principal
+from service.app.runtime import Runtime
 from service.schemas import ErrorResponse
 
 _ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (404, 422)}

@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from service.leaderboard import Filters, leaderboard, rubric_quality
+from service.labels.leaderboard import Filters, leaderboard, rubric_quality
 from service.store import Store
 
 RULES = (

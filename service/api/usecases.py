@@ -15,11 +15,12 @@ from evals.goals import TARGET_METRICS, GoalStatus
 from evals.render import selection_html, selection_markdown
 from evals.selection import Candidate, SelectionReport
 from monitoring.cloudwatch import goal_alarms
-from service import audit, usecases
+from service.access import audit
+from service.app.runtime import Runtime
 from service.errors import InvalidRequest
-from service.runtime import Runtime
+from service.evaluation import usecases
+from service.evaluation.usecases import UseCaseSpec, Window
 from service.schemas import ErrorResponse
-from service.usecases import UseCaseSpec, Window
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (404, 422)

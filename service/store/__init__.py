@@ -1,5 +1,7 @@
-"""Persistence: SQLAlchemy 2 tables, Alembic migrations, and the `Store` repository."""
+"""Persistence: SQLAlchemy 2 tables, Alembic migrations, the `Store` (engine and
+transactions), and one module of queries per feature. Only this package touches the tables."""
 
-from service.store.repository import Store, TurnStart, make_engine
+from service.store import eval_runs, labels, spend, turns, variants, votes
+from service.store.engine import Store, make_engine
 
-__all__ = ["Store", "TurnStart", "make_engine"]
+__all__ = ["Store", "eval_runs", "labels", "make_engine", "spend", "turns", "variants", "votes"]

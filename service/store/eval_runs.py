@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from service.errors import Conflict, NotFound
 from service.ids import new_id, utcnow
-from service.store.repository import Store
+from service.store.engine import Store
 from service.store.tables import EvalItemRow, EvalRunRow
 
 

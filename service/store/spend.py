@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service.store.repository import Store
+from service.store.engine import Store
 from service.store.tables import TokenSpendRow
 
 

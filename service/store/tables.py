@@ -313,7 +313,7 @@ class FeedbackRow(Base):
 
 class UseCaseRow(Base):
     """A workspace: the variants under consideration, their data and measurable targets
-    (`spec` is a validated `service.usecases.UseCaseSpec`)."""
+    (`spec` is a validated `service.evaluation.usecases.UseCaseSpec`)."""
 
     __tablename__ = "use_cases"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -324,7 +324,7 @@ class UseCaseRow(Base):
 
 
 class DeploymentRow(Base):
-    """A live route of the gateway (`service.deployments.Deployment` in `spec`): seeded
+    """A live route of the gateway (`service.serving.deployments.Deployment` in `spec`): seeded
     from the deployments file (`source` file) or set through the admin API (api)."""
 
     __tablename__ = "deployments"

@@ -1,7 +1,9 @@
-"""Many votes in one transaction: what labelling tools and importers send. The same rules
-as one vote at a time (a vote replaces the same rater's live vote on the turn; a repeated
-idempotency key returns the stored vote), checked with four queries per batch instead of
-four per vote. All or nothing: one bad vote refuses the batch, with its index."""
+"""Votes: one at a time or many in one transaction, append-only (a rater's new vote on a
+turn supersedes their live one; a repeated idempotency key returns the stored vote).
+
+A batch is what labelling tools and importers send: the same rules as one vote at a time,
+checked with four queries per batch instead of four per vote. All or nothing: one bad vote
+refuses the batch, with its index."""
 
 from __future__ import annotations
 
@@ -9,12 +11,116 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
-from service.errors import ArbiterError, Conflict, NotFound
+from service.errors import ArbiterError, Conflict, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
-from service.schemas import BatchVoteIn, VoteOut
-from service.store.repository import Store, check_vote, vote_out
+from service.schemas import BatchVoteIn, VoteIn, VoteOut
+from service.store.engine import Store
 from service.store.tables import AnswerRow, TurnRow, VoteRow
+
+
+def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
+    """The ranking to store (None unless the outcome is a ranking); a clear error for a
+    vote that does not fit a turn with `panes` answers."""
+    if vote.outcome == "ranking":
+        if vote.ranking is None or sorted(vote.ranking) != list(range(panes)):
+            raise InvalidRequest(
+                f"a ranking must list every pane 0..{panes - 1} exactly once, best first",
+                code="invalid_ranking",
+            )
+        return list(vote.ranking)
+    if vote.ranking is not None:
+        raise InvalidRequest(
+            "`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking"
+        )
+    if vote.outcome in ("a", "b") and panes < 2:
+        raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
+    return None
+
+
+def vote_out(row: VoteRow, *, replayed: bool = False) -> VoteOut:
+    return VoteOut(
+        replayed=replayed,
+        id=row.id,
+        turn_id=row.turn_id,
+        outcome=row.outcome,
+        ranking=row.ranking,
+        rater=row.rater,
+        supersedes_id=row.supersedes_id,
+        created_at=row.created_at,
+    )
+
+
+def current_vote(s: Session, turn_id: str, rater: str | None = None) -> VoteRow | None:
+    query = select(VoteRow).where(VoteRow.turn_id == turn_id)
+    if rater is not None:
+        query = query.where(VoteRow.rater == rater)
+    rows = list(s.scalars(query.order_by(VoteRow.created_at, VoteRow.id)))
+    superseded = {r.supersedes_id for r in rows if r.supersedes_id}
+    live = [r for r in rows if r.id not in superseded]
+    return live[-1] if live else None
+
+
+def cast_vote(store: Store, turn_id: str, vote: VoteIn) -> VoteOut:
+    try:
+        return _cast_vote(store, turn_id, vote)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        if vote.idempotency_key:
+            with store.session() as s:
+                row = s.scalar(
+                    select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key)
+                )
+                if row is not None:
+                    return vote_out(row, replayed=True)
+        raise
+
+
+def _cast_vote(store: Store, turn_id: str, vote: VoteIn) -> VoteOut:
+    with store.session() as s:
+        if vote.idempotency_key:
+            row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
+            if row is not None:
+                return vote_out(row, replayed=True)
+        turn = ended_turn(s, turn_id, action="Vote")
+        ranking = check_vote(vote, len(turn.answers))
+        previous = current_vote(s, turn_id, vote.rater)
+        row = VoteRow(
+            turn_id=turn_id,
+            outcome=vote.outcome,
+            ranking=ranking,
+            rater=vote.rater,
+            supersedes_id=previous.id if previous else None,
+            idempotency_key=vote.idempotency_key,
+        )
+        s.add(row)
+        s.flush()
+        return vote_out(row)
+
+
+def vote_history(store: Store, turn_id: str) -> list[VoteOut]:
+    with store.session() as s:
+        rows = s.scalars(
+            select(VoteRow)
+            .where(VoteRow.turn_id == turn_id)
+            .order_by(VoteRow.created_at, VoteRow.id)
+        )
+        return [vote_out(r) for r in rows]
+
+
+def ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
+    """The turn with its answers, once none of them is still streaming."""
+    turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+    if turn is None:
+        raise NotFound(f"turn {turn_id} does not exist")
+    if turn.status == "running":
+        raise Conflict(
+            "the answers of this turn are still streaming",
+            hint=f"{action} once every pane has finished or failed.",
+            code="turn_not_finished",
+        )
+    return turn
 
 
 def cast_votes(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
@@ -23,7 +129,7 @@ def cast_votes(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
     except IntegrityError:
         # Another request stored one of these idempotency keys meanwhile: one at a time,
         # each vote then finds its stored twin.
-        return [store.cast_vote(v.turn_id, v) for v in votes]
+        return [cast_vote(store, v.turn_id, v) for v in votes]
 
 
 def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:

@@ -12,8 +12,8 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from service.errors import ProviderError, Throttled
-from service.providers.base import StreamingChatModel, final_chunk, text_chunk
-from service.variants import Variant
+from service.models.providers.base import StreamingChatModel, final_chunk, text_chunk
+from service.models.variants import Variant
 from tests.fakes.script import Script
 
 

@@ -1,0 +1,153 @@
+"""Time series for the in-page dashboard, read from the store: latency percentiles, TTFT,
+throughput, error rate, cost, automatic scores and preference win rates, per variant and
+time bucket over a window."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, true
+
+from service.app.telemetry import vote_records
+from service.labels.leaderboard import live_votes
+from service.store import Store
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    FeedbackRow,
+    ScoreRow,
+    TurnRow,
+    VoteRow,
+)
+from service.store.votes import vote_out
+
+WINDOWS = {  # label -> (window, bucket)
+    "last hour": (timedelta(hours=1), timedelta(minutes=5)),
+    "last 24 hours": (timedelta(hours=24), timedelta(hours=1)),
+    "last 7 days": (timedelta(days=7), timedelta(hours=6)),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    series: str  # e.g. "latency p90 (s)"
+    variant: str  # or "metric · variant" for scores
+    time: datetime  # the bucket's start
+    value: float
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _bucket(t: datetime, since: datetime, size: timedelta) -> datetime:
+    return since + size * int((_aware(t) - since) / size)
+
+
+def series(
+    store: Store, window: str, *, now: datetime | None = None, use_case: str | None = None
+) -> list[Point]:
+    """With `use_case`: only conversations of that use case."""
+    span, size = WINDOWS[window]
+    now = now or datetime.now(UTC)
+    since = now - span
+    turns = (
+        select(TurnRow.id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(ConversationRow.use_case == use_case)
+    )
+
+    def scoped(column: Any) -> Any:
+        return column.in_(turns) if use_case is not None else true()
+
+    points: list[Point] = []
+    calls: dict[tuple[datetime, str], list[Any]] = defaultdict(list)
+    with store.session() as s:
+        for row in s.execute(
+            select(
+                AnswerRow.created_at,
+                AnswerRow.variant_name,
+                AnswerRow.status,
+                AnswerRow.latency_ms,
+                AnswerRow.ttft_ms,
+                AnswerRow.cost_usd,
+            ).where(AnswerRow.created_at >= since, scoped(AnswerRow.turn_id))
+        ):
+            calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
+        scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+        for at, metric, variant, value in s.execute(
+            select(
+                ScoreRow.created_at, ScoreRow.metric, ScoreRow.variant_name, ScoreRow.value
+            ).where(
+                ScoreRow.created_at >= since,
+                ScoreRow.value.is_not(None),
+                scoped(ScoreRow.turn_id),
+            )
+        ):
+            if value is not None:
+                scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
+        votes = [
+            vote_out(v)
+            for v in s.scalars(
+                select(VoteRow).where(
+                    VoteRow.created_at >= since, live_votes(), scoped(VoteRow.turn_id)
+                )
+            )
+        ]
+    for (bucket, variant), rows in sorted(calls.items()):
+        ok = [r for r in rows if r.status == "ok"]
+        latencies = [r.latency_ms / 1000 for r in ok if r.latency_ms is not None]
+        ttfts = [r.ttft_ms / 1000 for r in ok if r.ttft_ms is not None]
+        for q in (50, 90, 99):
+            if latencies:
+                points.append(
+                    Point(f"latency p{q} (s)", variant, bucket, float(np.percentile(latencies, q)))
+                )
+        if ttfts:
+            points.append(
+                Point(
+                    "time to first token p50 (s)", variant, bucket, float(np.percentile(ttfts, 50))
+                )
+            )
+        points.append(
+            Point("answers per minute", variant, bucket, len(rows) / (size.total_seconds() / 60))
+        )
+        points.append(Point("error rate", variant, bucket, 1 - len(ok) / len(rows)))
+        points.append(
+            Point("cost (USD)", variant, bucket, float(sum(r.cost_usd or 0.0 for r in rows)))
+        )
+    for (bucket, label), values in sorted(scores.items()):
+        points.append(Point("score (mean)", label, bucket, float(np.mean(values))))
+    results: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+    for record in vote_records(store, votes):
+        if record.outcome in ("win", "loss", "tie"):
+            bucket = _bucket(datetime.fromtimestamp(record.at, UTC), since, size)
+            results[(bucket, record.variant)].append(
+                {"win": 1.0, "loss": 0.0, "tie": 0.5}[record.outcome]
+            )
+    for (bucket, variant), values in sorted(results.items()):
+        points.append(Point("win rate (ties half)", variant, bucket, float(np.mean(values))))
+    latest: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
+    with store.session() as s:
+        for fb in s.execute(
+            select(
+                FeedbackRow.answer_id,
+                FeedbackRow.rater,
+                FeedbackRow.created_at,
+                FeedbackRow.variant_name,
+                FeedbackRow.positive,
+            )
+            .where(FeedbackRow.created_at >= since, scoped(FeedbackRow.turn_id))
+            .order_by(FeedbackRow.created_at, FeedbackRow.id)
+        ):
+            latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)
+    thumbs: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+    for at_, variant, positive in latest.values():
+        thumbs[(_bucket(at_, since, size), variant)].append(1.0 if positive else 0.0)
+    for (bucket, variant), values in sorted(thumbs.items()):
+        points.append(Point("satisfaction (thumbs up)", variant, bucket, float(np.mean(values))))
+    return points

@@ -1,0 +1,62 @@
+"""Wires `evals` judges to a configured variant: the judge's `Complete` is that variant's
+chat model (Bedrock in production, the local model offline), errors classified as usual."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+
+from evals.judges import Complete, PairwiseJudge, RubricJudge
+from evals.metrics import Metric, build_metrics, needs_embedding
+from rag import EmbedderSpec, Library
+from service.documents.library import embed_texts
+from service.errors import InvalidRequest
+from service.models.catalog import Catalog
+from service.models.providers import build_chat_model, classify_error
+from service.models.variants import Variant
+
+JUDGE_SLOT = 100  # the judge gets its own model instance, apart from the compare panes
+
+
+def complete_with(variant: Variant, model: BaseChatModel | None = None) -> Complete:
+    model = model or build_chat_model(variant)
+    kwargs = variant.params.call_kwargs()
+
+    def complete(messages: list[dict[str, str]]) -> str:
+        try:
+            reply = model.invoke([(m["role"], m["content"]) for m in messages], **kwargs)
+            return str(reply.text)
+        except Exception as exc:
+            raise classify_error(exc) from exc
+
+    return complete
+
+
+def scorers(
+    names: list[str], library: Library, catalog: Catalog, judge: str | None
+) -> tuple[list[Metric], RubricJudge | None]:
+    """The metrics by name, and the rubric judge. With a judge variant, the RAG metrics
+    are graded by it too; without one, their non-LLM versions are used. Raises
+    `InvalidRequest` (code `unknown_metric`) for a name it does not know."""
+    complete = judge_completion(catalog, judge) if judge else None
+    try:
+        metrics = build_metrics(
+            names,
+            embed=embed_texts(library) if needs_embedding(names) else None,
+            embed_model=EmbedderSpec().model_id,
+            judge=complete,
+            judge_name=judge or "",
+        )
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="unknown_metric") from None
+    rubric = RubricJudge(complete, judge) if complete is not None and judge else None
+    return metrics, rubric
+
+
+def judge_completion(catalog: Catalog, name: str) -> Complete:
+    """The named variant as a judge, on its own model instance."""
+    variant = catalog.get(name)
+    return complete_with(variant, catalog.model(variant, JUDGE_SLOT))
+
+
+def pairwise_judge(catalog: Catalog, name: str) -> PairwiseJudge:
+    return PairwiseJudge(judge_completion(catalog, name), name)

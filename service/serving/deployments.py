@@ -1,0 +1,186 @@
+"""Deployments: how live traffic on the OpenAI-compatible gateway is routed.
+
+A deployment is what clients name as `model`. It sends each request to one variant of its
+split (A/B: weights, sticky per user or conversation so a person keeps seeing the same
+variant), and a copy to each shadow variant in the background (answers stored and scored,
+never returned). A sample of calls is stored as turns, optionally in a use case.
+
+Deployments come from a file (`ARBITER_DEPLOYMENTS_FILE`, TOML or YAML) and the admin API;
+the file seeds the store, API edits are kept and audited. With none defined, every variant
+is its own deployment with the variant's name."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+
+from service.errors import ArbiterError, InvalidRequest, NotFound
+from service.ids import utcnow
+from service.store import Store, turns
+from service.store.tables import DeploymentRow
+
+
+class Deployment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.:/-]*$")
+    description: str = Field(default="", max_length=2000)
+    live: str | None = Field(default=None, description="Shorthand for a split of one variant.")
+    split: dict[str, float] = Field(
+        default_factory=dict, description="variant -> weight (any positive numbers)."
+    )
+    sticky: Literal["user", "none"] = Field(
+        default="user",
+        description="user: the same user (or X-Arbiter-Session) always gets the same variant.",
+    )
+    shadows: list[str] = Field(default_factory=list, max_length=4)
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of calls stored.")
+    use_case: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_route(self) -> Deployment:
+        if self.live is not None:
+            if self.split:
+                raise ValueError("give `live` or `split`, not both")
+            self.split = {self.live: 1.0}
+            self.live = None
+        if not self.split:
+            raise ValueError("a deployment needs `live` (one variant) or a `split`")
+        if any(w <= 0 for w in self.split.values()):
+            raise ValueError("split weights must be positive")
+        overlap = set(self.shadows) & set(self.split)
+        if overlap:
+            raise ValueError(f"{', '.join(sorted(overlap))} is both live and a shadow")
+        return self
+
+    def variants(self) -> list[str]:
+        return [*self.split, *self.shadows]
+
+    def choose(self, key: str | None) -> str:
+        """The variant for this request: the same key always lands on the same variant
+        (while the split is unchanged); no key, a weighted random draw."""
+        names = list(self.split)
+        total = sum(self.split.values())
+        if key is not None and self.sticky == "user":
+            digest = hashlib.sha256(f"{self.name}\0{key}".encode()).digest()
+            point = int.from_bytes(digest[:8], "big") / 2**64 * total
+        else:
+            point = random.random() * total
+        for name in names:
+            point -= self.split[name]
+            if point < 0:
+                return name
+        return names[-1]
+
+    def sampled(self) -> bool:
+        return self.sample_rate >= 1.0 or random.random() < self.sample_rate
+
+
+def parse(data: Any, origin: str = "the deployment") -> Deployment:
+    try:
+        return Deployment.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'deployment'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise InvalidRequest(
+            f"{origin} is not valid: {problems}", code="invalid_deployment"
+        ) from None
+
+
+def load_file(path: Path) -> list[Deployment]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ArbiterError(
+            f"cannot read deployments from {path}: {exc}",
+            code="invalid_config",
+            hint="ARBITER_DEPLOYMENTS_FILE: a TOML or YAML file with [[deployments]] entries.",
+        ) from None
+    entries = (data or {}).get("deployments", [])
+    return [parse(d, f"{path}: deployment {i + 1}") for i, d in enumerate(entries)]
+
+
+def _row(d: Deployment, source: str) -> DeploymentRow:
+    now = utcnow()
+    return DeploymentRow(
+        name=d.name, spec=d.model_dump(), source=source, created_at=now, updated_at=now
+    )
+
+
+class Deployments:
+    """The routing table, held in memory and in the store; edits apply to the next request."""
+
+    def __init__(self, store: Store, variant_names: Iterable[str]) -> None:
+        self.store = store
+        self._known = set(variant_names)
+        self._table: dict[str, Deployment] = {}
+
+    def load(self, seeds: list[Deployment]) -> None:
+        """Seed from the file (rows not in the store yet), then read the store."""
+        with self.store.session() as s:
+            stored = set(s.scalars(select(DeploymentRow.name)))
+            for d in seeds:
+                self.check(d)
+                if d.name not in stored:
+                    s.add(_row(d, "file"))
+        with self.store.session() as s:
+            rows = s.scalars(select(DeploymentRow)).all()
+            self._table = {r.name: Deployment.model_validate(r.spec) for r in rows}
+
+    def check(self, d: Deployment) -> None:
+        unknown = [v for v in d.variants() if v not in self._known]
+        if unknown:
+            raise InvalidRequest(
+                f"deployment {d.name!r}: unknown variant(s) {', '.join(unknown)}",
+                code="unknown_variant",
+                hint="Known variants: " + ", ".join(sorted(self._known)),
+            )
+        if d.use_case is not None and not turns.has_use_case(self.store, d.use_case):
+            raise NotFound(f"use case {d.use_case!r} does not exist", code="unknown_use_case")
+
+    def known_variant(self, name: str) -> None:
+        self._known.add(name)
+
+    def put(self, d: Deployment) -> bool:
+        """Create or replace; True when new."""
+        self.check(d)
+        now = utcnow()
+        with self.store.session() as s:
+            row = s.scalar(select(DeploymentRow).where(DeploymentRow.name == d.name))
+            created = row is None
+            if row is None:
+                s.add(_row(d, "api"))
+            else:
+                row.spec, row.source, row.updated_at = d.model_dump(), "api", now
+        self._table[d.name] = d
+        return created
+
+    def get(self, name: str) -> Deployment:
+        d = self._table.get(name)
+        if d is not None:
+            return d
+        if name in self._known:  # every variant is also a deployment of itself
+            return Deployment(name=name, live=name, sticky="none")
+        raise NotFound(
+            f"model {name!r} does not exist",
+            code="model_not_found",
+            hint="GET /v1/models lists the deployments and variants you can name.",
+        )
+
+    def all(self) -> list[Deployment]:
+        return sorted(self._table.values(), key=lambda d: d.name)
+
+    def names(self) -> list[str]:
+        return sorted({*self._table, *self._known})

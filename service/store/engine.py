@@ -1,0 +1,92 @@
+"""The store's connection: one SQLAlchemy engine (SQLite with WAL, or PostgreSQL through
+psycopg 3) and transactions that turn database failures into `StoreUnavailable`. The
+queries live beside it, one module per feature (`turns`, `votes`, `labels`, ...), each a set
+of functions that take the `Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.errors import StoreUnavailable
+from service.store import migrate
+
+
+def _normalise_url(url: str) -> str:
+    # Use psycopg 3 for plain postgres URLs (SQLAlchemy's default would be psycopg2).
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
+
+
+class Store:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        self.engine = make_engine(url, schema=schema)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"cannot reach the database at {self.engine.url.render_as_string(hide_password=True)}: "
+                f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip().splitlines()[0]}",
+                hint="Start the database or fix ARBITER_DATABASE_URL.",
+            ) from None
+
+    def upgrade(self) -> None:
+        self.ping()
+        migrate.upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
+            raise StoreUnavailable(
+                f"database error: {str(exc.orig).strip().splitlines()[0]}",
+                hint="Check that the database is running and reachable.",
+            ) from None
+
+    def count(self, table: type[Any]) -> int:
+        """Rows in a table."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(table)) or 0)

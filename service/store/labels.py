@@ -1,0 +1,82 @@
+"""Rubric ratings, comments and ideal answers on a turn (append-only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.errors import InvalidRequest
+from service.schemas import LabelsIn, LabelsOut
+from service.store.engine import Store
+from service.store.tables import CommentRow, IdealAnswerRow, RatingRow
+from service.store.votes import ended_turn
+
+
+def turn_notes(store: Store, turn_id: str) -> list[tuple[str, str, str]]:
+    """Comments and ideal answers on a turn, oldest first: (kind, rater, text)."""
+    with store.session() as s:
+        comments = s.execute(
+            select(CommentRow.created_at, CommentRow.rater, CommentRow.text).where(
+                CommentRow.turn_id == turn_id
+            )
+        ).all()
+        ideals = s.execute(
+            select(IdealAnswerRow.created_at, IdealAnswerRow.rater, IdealAnswerRow.text).where(
+                IdealAnswerRow.turn_id == turn_id
+            )
+        ).all()
+    notes = [(at, "comment", r, t) for at, r, t in comments]
+    notes += [(at, "ideal answer", r, t) for at, r, t in ideals]
+    return [(kind, rater, text) for _, kind, rater, text in sorted(notes)]
+
+
+def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
+    """Rubric ratings, a comment and an ideal answer, in one transaction (append-only)."""
+    with store.session() as s:
+        turn = ended_turn(s, turn_id, action="Rate")
+        by_pane = {a.pane: a for a in turn.answers}
+        for pane in [r.pane for r in labels.ratings] + (
+            [labels.ideal_based_on_pane] if labels.ideal_based_on_pane is not None else []
+        ):
+            if pane not in by_pane:
+                raise InvalidRequest(f"this turn has no pane {pane}", code="invalid_pane")
+        count = 0
+        for rating in labels.ratings:
+            if (
+                rating.helpfulness is None
+                and rating.honesty is None
+                and rating.harmlessness is None
+            ):
+                continue
+            s.add(
+                RatingRow(
+                    answer_id=by_pane[rating.pane].id,
+                    turn_id=turn_id,
+                    rater=labels.rater,
+                    helpfulness=rating.helpfulness,
+                    honesty=rating.honesty,
+                    harmlessness=rating.harmlessness,
+                )
+            )
+            count += 1
+        out = LabelsOut(ratings=count)
+        if labels.comment and labels.comment.strip():
+            comment = CommentRow(turn_id=turn_id, rater=labels.rater, text=labels.comment)
+            s.add(comment)
+            s.flush()
+            out.comment_id = comment.id
+        if labels.ideal_answer and labels.ideal_answer.strip():
+            based_on = (
+                by_pane[labels.ideal_based_on_pane].id
+                if labels.ideal_based_on_pane is not None
+                else None
+            )
+            ideal = IdealAnswerRow(
+                turn_id=turn_id,
+                rater=labels.rater,
+                text=labels.ideal_answer,
+                based_on_answer_id=based_on,
+            )
+            s.add(ideal)
+            s.flush()
+            out.ideal_answer_id = ideal.id
+        return out

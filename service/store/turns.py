@@ -1,0 +1,303 @@
+"""Turns and their answers: started when a comparison begins, an answer stored as each pane
+ends, read back whole. Writes on the comparison path use Core inserts (the ORM's unit of
+work costs 3x the CPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, selectinload
+
+from service.errors import Conflict, InvalidRequest, NotFound
+from service.ids import new_id, utcnow
+from service.schemas import AnswerOut, Message, ScoreOut, TurnOut
+from service.store.engine import Store
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    ScoreRow,
+    TurnRow,
+    TurnTagRow,
+    UseCaseRow,
+)
+from service.store.votes import current_vote, vote_out
+
+
+@dataclass(frozen=True)
+class FinishedTurn:
+    """Rows of a finished single-prompt conversation, ready to insert."""
+
+    conversation: dict[str, Any]
+    turn: dict[str, Any]
+    answers: list[dict[str, Any]]
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    conversation_id: str
+    turn_id: str
+    position: int
+    history: list[list[Message]]  # per pane: earlier user prompts and that pane's answers
+
+
+def _answer_out(
+    row: AnswerRow, *, with_request: bool = True, scores: list[ScoreOut] | None = None
+) -> AnswerOut:
+    return AnswerOut(
+        id=row.id,
+        pane=row.pane,
+        variant=row.variant_name,
+        status=row.status,  # type: ignore[arg-type]
+        text=row.text,
+        finish_reason=row.finish_reason,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        ttft_ms=row.ttft_ms,
+        latency_ms=row.latency_ms,
+        provider_latency_ms=row.provider_latency_ms,
+        tokens_in=row.tokens_in,
+        tokens_out=row.tokens_out,
+        cost_usd=row.cost_usd,
+        context_refs=row.context_refs,
+        citations=row.citations,
+        request=row.request if with_request else None,
+        scores=scores or [],
+    )
+
+
+def start_turn(
+    store: Store,
+    conversation_id: str | None,
+    variant_names: list[str],
+    prompt: str,
+    *,
+    new_conversation_id: str | None = None,
+    turn_id: str | None = None,
+    mode: str = "named",
+    rater: str | None = None,
+    regenerate: bool = False,
+    retrieval: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    use_case: str | None = None,
+) -> TurnStart:
+    """Create a turn: in a new conversation (ids may be chosen by the caller), or as the
+    next turn of `conversation_id`, returning each pane's history. Writes use Core
+    inserts: this runs on every comparison, and the ORM's unit of work costs 3x the CPU."""
+    now = utcnow()
+    turn_id = turn_id or new_id()
+    with store.session() as s:
+        if conversation_id is None:
+            if regenerate:
+                raise InvalidRequest(
+                    "regenerate needs the conversation_id of the turn to replace",
+                    code="invalid_regenerate",
+                )
+            conv_id = new_conversation_id or new_id()
+            history: list[list[Message]] = [[] for _ in variant_names]
+            position = 0
+            s.execute(
+                insert(ConversationRow),
+                {
+                    "id": conv_id,
+                    "variant_names": variant_names,
+                    "mode": mode,
+                    "rater": rater,
+                    "use_case": use_case,
+                    "created_at": now,
+                },
+            )
+        else:
+            conv_id, history, position = _continue(
+                s, conversation_id, variant_names, regenerate=regenerate
+            )
+        s.execute(
+            insert(TurnRow),
+            {
+                "id": turn_id,
+                "conversation_id": conv_id,
+                "position": position,
+                "prompt": prompt,
+                "status": "running",
+                "retrieval": retrieval,
+                "created_at": now,
+            },
+        )
+        if tags:
+            s.execute(
+                insert(TurnTagRow), [{"turn_id": turn_id, "tag": t} for t in sorted(set(tags))]
+            )
+        return TurnStart(conv_id, turn_id, position, history)
+
+
+def has_use_case(store: Store, name: str) -> bool:
+    with store.session() as s:
+        return s.scalar(select(UseCaseRow.id).where(UseCaseRow.name == name)) is not None
+
+
+def _continue(
+    s: Session, conversation_id: str, variant_names: list[str], *, regenerate: bool
+) -> tuple[str, list[list[Message]], int]:
+    conv = s.get(
+        ConversationRow,
+        conversation_id,
+        options=[selectinload(ConversationRow.turns).selectinload(TurnRow.answers)],
+    )
+    if conv is None:
+        raise NotFound(
+            f"conversation {conversation_id} does not exist",
+            hint="Omit conversation_id to start a new one.",
+        )
+    if list(conv.variant_names) != variant_names:
+        raise Conflict(
+            f"conversation {conversation_id} compares {conv.variant_names}, not {variant_names}",
+            hint="Keep the same variants in the same order, or start a new conversation.",
+        )
+    if any(t.status == "running" for t in conv.turns):
+        raise Conflict(
+            "the previous turn of this conversation is still running",
+            hint="Wait for it to finish.",
+        )
+    live = [t for t in conv.turns if t.status != "replaced"]
+    if regenerate:
+        if not live:
+            raise InvalidRequest("there is no turn to regenerate", code="invalid_regenerate")
+        live[-1].status = "replaced"
+        live = live[:-1]
+    history: list[list[Message]] = [[] for _ in variant_names]
+    for turn in live:
+        by_pane = {a.pane: a for a in turn.answers}
+        for pane in range(len(variant_names)):
+            answer = by_pane.get(pane)
+            history[pane].append(Message(role="user", content=turn.prompt))
+            history[pane].append(Message(role="assistant", content=answer.text if answer else ""))
+    return conv.id, history, len(conv.turns)
+
+
+def save_answer(store: Store, turn_id: str, **fields: Any) -> str:
+    row = {"id": new_id(), "created_at": utcnow(), **fields, "turn_id": turn_id}
+    with store.session() as s:
+        s.execute(insert(AnswerRow), row)
+    return str(row["id"])
+
+
+def save_finished_turns(store: Store, turns: list[FinishedTurn]) -> None:
+    """Whole turns whose answers are known (gateway traffic), many in one transaction:
+    a conversation, a done turn and its answers each."""
+    if not turns:
+        return
+    with store.session() as s:
+        s.execute(insert(ConversationRow), [t.conversation for t in turns])
+        s.execute(insert(TurnRow), [t.turn for t in turns])
+        s.execute(insert(AnswerRow), [a for t in turns for a in t.answers])
+        tags = [{"turn_id": t.turn["id"], "tag": tag} for t in turns for tag in t.tags]
+        if tags:
+            s.execute(insert(TurnTagRow), tags)
+
+
+def recover_interrupted(store: Store) -> int:
+    """Mark turns left running by a crash as interrupted (their stored answers stay)."""
+    with store.session() as s:
+        turns = list(s.scalars(select(TurnRow).where(TurnRow.status == "running")))
+        for turn in turns:
+            turn.status = "interrupted"
+        return len(turns)
+
+
+def finish_turn(store: Store, turn_id: str) -> None:
+    with store.session() as s:
+        turn = s.get(TurnRow, turn_id)
+        if turn is not None:
+            turn.status = "done"
+
+
+def get_turn(store: Store, turn_id: str, *, with_request: bool = True) -> TurnOut:
+    with store.session() as s:
+        turn = s.get(
+            TurnRow,
+            turn_id,
+            options=[selectinload(TurnRow.answers), selectinload(TurnRow.conversation)],
+        )
+        if turn is None:
+            raise NotFound(f"turn {turn_id} does not exist")
+        vote = current_vote(s, turn_id)
+        scores: dict[str, list[ScoreOut]] = {}
+        for score in s.scalars(
+            select(ScoreRow).where(ScoreRow.turn_id == turn_id).order_by(ScoreRow.metric)
+        ):
+            scores.setdefault(score.answer_id, []).append(
+                ScoreOut(
+                    metric=score.metric,
+                    version=score.version,
+                    value=score.value,
+                    error=score.error,
+                    created_at=score.created_at,
+                )
+            )
+        return TurnOut(
+            id=turn.id,
+            conversation_id=turn.conversation_id,
+            mode=turn.conversation.mode,
+            rater=turn.conversation.rater,
+            position=turn.position,
+            prompt=turn.prompt,
+            status=turn.status,
+            created_at=turn.created_at,
+            answers=[
+                _answer_out(a, with_request=with_request, scores=scores.get(a.id))
+                for a in turn.answers
+            ],
+            vote=vote_out(vote) if vote else None,
+            retrieval=turn.retrieval,
+            tags=list(
+                s.scalars(
+                    select(TurnTagRow.tag)
+                    .where(TurnTagRow.turn_id == turn_id)
+                    .order_by(TurnTagRow.tag)
+                )
+            ),
+        )
+
+
+def list_turns(
+    store: Store,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    rater: str | None = None,
+    query: str | None = None,
+    use_case: str | None = None,
+) -> list[TurnOut]:
+    """Newest first; optionally one rater's turns, one use case's, and those whose
+    prompt or any answer contains `query` (case-insensitive)."""
+    stmt = select(TurnRow.id).join(ConversationRow)
+    if rater is not None:
+        stmt = stmt.where(ConversationRow.rater == rater)
+    if use_case is not None:
+        stmt = stmt.where(ConversationRow.use_case == use_case)
+    if query:
+        pattern = f"%{query.lower()}%"
+        in_answers = select(AnswerRow.turn_id).where(func.lower(AnswerRow.text).like(pattern))
+        stmt = stmt.where((func.lower(TurnRow.prompt).like(pattern)) | TurnRow.id.in_(in_answers))
+    stmt = stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit).offset(offset)
+    with store.session() as s:
+        ids = list(s.scalars(stmt))
+    return [get_turn(store, i, with_request=False) for i in ids]
+
+
+def arena_pair_counts(store: Store) -> dict[frozenset[str], int]:
+    """How many arena turns each pair of variants has had (for balanced sampling)."""
+    with store.session() as s:
+        rows = s.execute(
+            select(ConversationRow.variant_names, func.count(TurnRow.id))
+            .join(TurnRow)
+            .where(ConversationRow.mode == "arena")
+            .group_by(ConversationRow.id)
+        ).all()
+    counts: dict[frozenset[str], int] = {}
+    for names, n in rows:
+        key = frozenset(names)
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts

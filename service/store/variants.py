@@ -1,0 +1,44 @@
+"""Variants as stored: those of the config file (kept in sync at start-up) and those
+created through the API (which live only here)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service.errors import Conflict
+from service.ids import utcnow
+from service.models.variants import Variant
+from service.store.engine import Store
+from service.store.tables import VariantRow
+
+
+def sync_variants(store: Store, variants: list[Variant], *, source: str = "file") -> None:
+    """Record the variants declared in the config file (insert new, update changed)."""
+    with store.session() as s:
+        existing = {r.name: r for r in s.scalars(select(VariantRow))}
+        for v in variants:
+            spec = v.model_dump(mode="json")
+            row = existing.get(v.name)
+            if row is None:
+                s.add(VariantRow(name=v.name, spec=spec, source=source))
+            elif row.spec != spec:
+                row.spec, row.source, row.updated_at = spec, source, utcnow()
+
+
+def add_variant(store: Store, variant: Variant) -> None:
+    try:
+        with store.session() as s:
+            s.add(VariantRow(name=variant.name, spec=variant.model_dump(mode="json"), source="api"))
+    except IntegrityError:
+        raise Conflict(
+            f"a variant named {variant.name!r} already exists", hint="Pick another name."
+        ) from None
+
+
+def api_variants(store: Store) -> list[Variant]:
+    with store.session() as s:
+        rows = s.scalars(
+            select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at)
+        )
+        return [Variant.model_validate(r.spec) for r in rows]
