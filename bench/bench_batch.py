@@ -14,9 +14,8 @@ from pathlib import Path
 from bench._report import header, line, verdict
 from evals.datasets import load_dataset
 from service.app.logs import configure_logging
-from service.app.runtime import build_runtime
+from service.app.bootstrap import build_runtime
 from service.config import Settings
-from service.evaluation.batch import run_eval
 from service.store import eval_runs
 from tests.processes import fake_openai_process, openai_variants_toml
 
@@ -63,7 +62,7 @@ def main() -> None:
             raw_elapsed = asyncio.run(raw())
             started = time.perf_counter()
             run_id = asyncio.run(
-                run_eval(runtime, dataset, ["a"], ["bleu", "rouge_l"], concurrency=CONCURRENCY)
+                runtime.evals.run(dataset, ["a"], ["bleu", "rouge_l"], concurrency=CONCURRENCY)
             )
             elapsed = time.perf_counter() - started
             stored = len(eval_runs.items(runtime.store, run_id))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench._report import header, line, median, verdict
 from service.app.logs import configure_logging
-from service.app.runtime import build_runtime
+from service.app.bootstrap import build_runtime
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.openai_server import FakeOpenAI

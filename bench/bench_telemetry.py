@@ -25,7 +25,7 @@ from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
 from service.app.logs import configure_logging
-from service.app.runtime import build_runtime
+from service.app.bootstrap import build_runtime
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.script import Script

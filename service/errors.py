@@ -1,14 +1,133 @@
-"""One exception hierarchy. Every error has a stable `code`, a message saying what happened,
-and a `hint` saying what to do about it. The API renders them as JSON; the CLI prints them."""
+"""One exception tree and one list of error codes for the whole service.
+
+Every error has a stable `code` (an `ErrorCode`), a `message` saying what happened and a
+`hint` saying what to do about it. The API renders them as JSON
+(`{"error": {"code", "message", "hint"}}`), the CLI prints message and hint, the page shows
+them in a warning. The tree (HTTP status in brackets):
+
+    ArbiterError [500 internal_error]
+    ├── InvalidRequest [422 invalid_request]
+    │   └── PayloadTooLarge [413 prompt_too_long]
+    ├── Unauthenticated [401 unauthenticated]
+    ├── Forbidden [403 forbidden]
+    ├── NotFound [404 not_found]
+    ├── Conflict [409 conflict]
+    ├── RequestTooLarge [413 request_too_large]
+    ├── TooManyRequests [429 rate_limited, with Retry-After]
+    ├── ConfigError [500 invalid_config]
+    ├── StoreUnavailable [503 store_unavailable]
+    └── ProviderError [502 provider_error]: a model call failed
+        ├── ModelNotFound [model_not_found]
+        ├── AccessDenied [access_denied]
+        ├── CredentialsInvalid [credentials_invalid]
+        ├── Throttled [throttled; retryable]
+        ├── ProviderUnreachable [provider_unreachable]
+        │   └── CircuitOpen [503 circuit_open, with Retry-After]
+        └── ProviderTimeout [504 timeout]
+
+A subclass's code may be made more precise where it is raised (`NotFound(...,
+code=ErrorCode.UNKNOWN_VARIANT)`): the class gives the HTTP status, the code says which case.
+
+The libraries below the service have their own small error types — `rag.RagError` (code,
+hint, HTTP status) and `evals.EvalError` (code, hint) — and `as_arbiter_error` turns them into
+this tree: the one place the API, the CLI and the page all go through."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from rag import RagError
+
+
+class ErrorCode(StrEnum):
+    """Every error code Arbiter answers with: in API errors, CLI messages, stored answers
+    (`answers.error_code`) and telemetry. Clients may rely on them; add, never rename."""
+
+    # requests and access
+    INTERNAL_ERROR = "internal_error"
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
+    NUL_CHARACTER = "nul_character"
+    REQUEST_TOO_LARGE = "request_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    AUTH_REQUIRED = "auth_required"
+    INVALID_SCOPE = "invalid_scope"
+    KEY_NOT_FOUND = "key_not_found"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+    TOKEN_BUDGET_EXHAUSTED = "token_budget_exhausted"
+    INVALID_CONFIG = "invalid_config"
+    STORE_UNAVAILABLE = "store_unavailable"
+    INVALID_OPTION = "invalid_option"
+    FILE_NOT_FOUND = "file_not_found"
+    NO_S3 = "no_s3"
+    # model calls
+    PROVIDER_ERROR = "provider_error"
+    MODEL_NOT_FOUND = "model_not_found"
+    ACCESS_DENIED = "access_denied"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    THROTTLED = "throttled"
+    PROVIDER_UNREACHABLE = "provider_unreachable"
+    CIRCUIT_OPEN = "circuit_open"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    # comparisons and the gateway
+    EMPTY_PROMPT = "empty_prompt"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    BAD_PANE_COUNT = "bad_pane_count"
+    UNKNOWN_VARIANT = "unknown_variant"
+    NO_VARIANTS = "no_variants"
+    NAME_MISMATCH = "name_mismatch"
+    RAG_UNAVAILABLE = "rag_unavailable"
+    INVALID_REGENERATE = "invalid_regenerate"
+    TURN_NOT_FINISHED = "turn_not_finished"
+    TURN_NOT_RUNNING = "turn_not_running"
+    INVALID_DEPLOYMENT = "invalid_deployment"
+    # labels
+    INVALID_VOTE = "invalid_vote"
+    INVALID_RANKING = "invalid_ranking"
+    INVALID_PANE = "invalid_pane"
+    INVALID_CAMPAIGN = "invalid_campaign"
+    INVALID_FILTER = "invalid_filter"
+    INVALID_EXPORT = "invalid_export"
+    INVALID_SPLIT = "invalid_split"
+    UNKNOWN_FORMAT = "unknown_format"
+    BAD_EXPORT_PATH = "bad_export_path"
+    # evaluation and use cases
+    INVALID_DATASET = "invalid_dataset"
+    UNKNOWN_METRIC = "unknown_metric"
+    INVALID_TARGET = "invalid_target"
+    UNPARSABLE_VERDICT = "unparsable_verdict"
+    BAD_THRESHOLD = "bad_threshold"
+    AMBIGUOUS_SIDE = "ambiguous_side"
+    BAD_REPORT_FORMAT = "bad_report_format"
+    INVALID_USE_CASE = "invalid_use_case"
+    UNKNOWN_USE_CASE = "unknown_use_case"
+    INVALID_BASELINE = "invalid_baseline"
+    NO_DATASETS = "no_datasets"
+    # documents (from `rag`)
+    RAG_ERROR = "rag_error"
+    NOT_INGESTIBLE = "not_ingestible"
+    UNKNOWN_COLLECTION = "unknown_collection"
+    EMBEDDER_MISMATCH = "embedder_mismatch"
+    COLLECTION_EXISTS = "collection_exists"
+    INVALID_COLLECTION_NAME = "invalid_collection_name"
+    READ_ONLY_COLLECTION = "read_only_collection"
+    UNKNOWN_DOCUMENT = "unknown_document"
+    UNKNOWN_CHUNK = "unknown_chunk"
+    EMPTY_QUERY = "empty_query"
+    EMPTY_S3_PREFIX = "empty_s3_prefix"
+
 
 class ArbiterError(Exception):
-    code = "internal_error"
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
     http_status = 500
 
-    def __init__(self, message: str, *, hint: str = "", code: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str = "", code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -16,121 +135,141 @@ class ArbiterError(Exception):
             self.code = code
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+        return {"code": str(self.code), "message": self.message, "hint": self.hint}
 
     def headers(self) -> dict[str, str]:
         """HTTP headers the response carries (e.g. Retry-After)."""
         return {}
 
 
+class _RetryAfter:
+    retry_after_s: float
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
+
+
+class InvalidRequest(ArbiterError):
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 422
+
+
+class PayloadTooLarge(InvalidRequest):
+    code = ErrorCode.PROMPT_TOO_LONG
+    http_status = 413
+
+
 class Unauthenticated(ArbiterError):
-    code = "unauthenticated"
+    code = ErrorCode.UNAUTHENTICATED
     http_status = 401
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
 
 
-class TooManyRequests(ArbiterError):
+class Forbidden(ArbiterError):
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+
+class NotFound(ArbiterError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class Conflict(ArbiterError):
+    code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class RequestTooLarge(ArbiterError):
+    code = ErrorCode.REQUEST_TOO_LARGE
+    http_status = 413
+
+
+class TooManyRequests(_RetryAfter, ArbiterError):
     """A limit was reached: rate, concurrency or token budget. Says when to come back."""
 
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     http_status = 429
 
     def __init__(
-        self, message: str, *, retry_after_s: float, hint: str = "", code: str | None = None
+        self,
+        message: str,
+        *,
+        retry_after_s: float,
+        hint: str = "",
+        code: ErrorCode | None = None,
     ) -> None:
         super().__init__(message, hint=hint or f"Retry in {retry_after_s:.0f} s.", code=code)
         self.retry_after_s = retry_after_s
 
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
-
 
 class ConfigError(ArbiterError):
-    code = "config_invalid"
+    code = ErrorCode.INVALID_CONFIG
     http_status = 500
 
 
-class InvalidRequest(ArbiterError):
-    code = "invalid_request"
-    http_status = 422
-
-
-class NotFound(ArbiterError):
-    code = "not_found"
-    http_status = 404
-
-
-class Forbidden(ArbiterError):
-    code = "forbidden"
-    http_status = 403
-
-
-class Conflict(ArbiterError):
-    code = "conflict"
-    http_status = 409
-
-
 class StoreUnavailable(ArbiterError):
-    code = "store_unavailable"
+    code = ErrorCode.STORE_UNAVAILABLE
     http_status = 503
 
 
 class ProviderError(ArbiterError):
-    """A model call failed. `code` says why: model_not_found, access_denied,
-    credentials_invalid, throttled, timeout, cancelled, provider_unreachable, provider_error."""
+    """A model call failed; `code` says why."""
 
-    code = "provider_error"
+    code = ErrorCode.PROVIDER_ERROR
     http_status = 502
     retryable = False
 
 
 class ModelNotFound(ProviderError):
-    code = "model_not_found"
+    code = ErrorCode.MODEL_NOT_FOUND
 
 
 class AccessDenied(ProviderError):
-    code = "access_denied"
+    code = ErrorCode.ACCESS_DENIED
 
 
 class CredentialsInvalid(ProviderError):
-    code = "credentials_invalid"
+    code = ErrorCode.CREDENTIALS_INVALID
 
 
 class Throttled(ProviderError):
-    code = "throttled"
+    code = ErrorCode.THROTTLED
     retryable = True
 
 
 class ProviderUnreachable(ProviderError):
-    code = "provider_unreachable"
+    code = ErrorCode.PROVIDER_UNREACHABLE
 
 
-class CircuitOpen(ProviderUnreachable):
+class CircuitOpen(_RetryAfter, ProviderUnreachable):
     """The endpoint failed many times in a row: calls fail at once until a trial succeeds."""
 
-    code = "circuit_open"
+    code = ErrorCode.CIRCUIT_OPEN
     http_status = 503
 
     def __init__(self, message: str, *, retry_after_s: float, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.retry_after_s = retry_after_s
 
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
-
 
 class ProviderTimeout(ProviderError):
-    code = "timeout"
+    code = ErrorCode.TIMEOUT
     http_status = 504
 
 
-class PayloadTooLarge(InvalidRequest):
-    code = "prompt_too_long"
-    http_status = 413
+def as_arbiter_error(exc: Exception) -> ArbiterError | None:
+    """The library's error in this tree (`rag` keeps its HTTP status, an `evals` error is a
+    bad request), or None for anything else."""
+    if isinstance(exc, ArbiterError):
+        return exc
+    if isinstance(exc, RagError):
+        err = ArbiterError(exc.message, hint=exc.hint, code=ErrorCode(exc.code))
+        err.http_status = exc.status
+        return err
+    return None
 
 
-class RequestTooLarge(ArbiterError):
-    code = "request_too_large"
-    http_status = 413
+LIBRARY_ERRORS: tuple[type[Exception], ...] = (RagError,)

@@ -17,7 +17,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from service.app.runtime import Runtime, build_runtime
+from service.app.bootstrap import build_runtime
+from service.app.runtime import Runtime
 from service.config import Settings
 from service.store import Store
 from service.web import build_web_app

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from service.access.auth import check_bind, required_scope
-from service.app.runtime import Runtime, build_runtime
+from service.app.bootstrap import build_runtime
+from service.app.runtime import Runtime
 from service.config import Settings
 from service.errors import ArbiterError
 from service.store import Store, turns, votes
@@ -234,7 +235,7 @@ def test_daily_token_budgets_survive_a_restart(
 
 
 def test_replicas_on_one_store_share_a_budget_and_lose_no_count(store: Store) -> None:
-    from service.access.auth import KeyLimits, Principal
+    from service.access.principals import KeyLimits, Principal
     from service.access.limits import Limiter
     from service.errors import TooManyRequests
 
@@ -339,7 +340,7 @@ def test_page_sign_in_and_roles(
     from it, an admin may (and it is audited under their name)."""
     from gradio_client import Client
 
-    from service.access.auth import set_password
+    from service.access.people import set_password
     from service.labels.reviews import set_rater
 
     runtime = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
@@ -374,6 +375,6 @@ def test_page_sign_in_and_roles(
 
 
 def audit_events(store: Store) -> list[dict[str, object]]:
-    from service.access.audit import events
+    from service.store.audit_log import events
 
     return events(store)

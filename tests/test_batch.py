@@ -11,7 +11,7 @@ import pytest
 from evals.datasets import DatasetError, load_dataset
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.evaluation.batch import Progress, run_eval
+from service.evaluation.batch import Progress
 from service.evaluation.reports import run_summaries
 from service.store import eval_runs
 from service.store.tables import EvalItemRow
@@ -73,8 +73,7 @@ def dataset(tmp_path: Path, n: int = 6) -> Path:
 def test_run_scores_every_answer_and_summarises(runtime: Runtime, tmp_path: Path) -> None:
     seen: list[Progress] = []
     run_id = asyncio.run(
-        run_eval(
-            runtime,
+        runtime.evals.run(
             load_dataset(dataset(tmp_path)),
             ["alpha", "beta"],
             ["exact_match", "rouge_l", "bleu"],
@@ -100,7 +99,7 @@ def test_failed_answers_count_as_errors_not_zero_scores(
 ) -> None:
     scripts["beta"].failure = "server_error"
     run_id = asyncio.run(
-        run_eval(runtime, load_dataset(dataset(tmp_path, 3)), ["alpha", "beta"], ["bleu"])
+        runtime.evals.run(load_dataset(dataset(tmp_path, 3)), ["alpha", "beta"], ["bleu"])
     )
     summary = run_summaries(runtime.store, run_id)
     assert summary["beta"].metrics["error_rate"].mean == 1.0
@@ -119,8 +118,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     async def interrupted() -> str:
         progress: list[Progress] = []
         task = asyncio.create_task(
-            run_eval(
-                runtime,
+            runtime.evals.run(
                 data,
                 ["alpha", "beta"],
                 ["rouge_l"],
@@ -153,7 +151,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
     assert len(items) == 16
     assert len({(i["example_id"], i["variant"]) for i in items}) == 16
 
-    fresh = asyncio.run(run_eval(runtime, data, ["alpha", "beta"], ["rouge_l"]))
+    fresh = asyncio.run(runtime.evals.run(data, ["alpha", "beta"], ["rouge_l"]))
     assert run_summaries(runtime.store, run_id)["beta"].metrics["rouge_l"].mean == pytest.approx(
         run_summaries(runtime.store, fresh)["beta"].metrics["rouge_l"].mean
     )
@@ -172,15 +170,15 @@ def test_resume_refuses_a_changed_dataset_and_unknown_metrics(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     path = dataset(tmp_path, 2)
-    run_id = asyncio.run(run_eval(runtime, load_dataset(path), ["alpha", "beta"], ["bleu"]))
+    run_id = asyncio.run(runtime.evals.run(load_dataset(path), ["alpha", "beta"], ["bleu"]))
     path.write_text(path.read_text() + json.dumps({"id": "new", "prompt": "more?"}) + "\n")
     with pytest.raises(ArbiterError) as changed:
         asyncio.run(
-            run_eval(runtime, load_dataset(path), ["alpha", "beta"], ["bleu"], run_id=run_id)
+            runtime.evals.run(load_dataset(path), ["alpha", "beta"], ["bleu"], run_id=run_id)
         )
     assert "different version" in changed.value.message
     with pytest.raises(ArbiterError) as unknown:
-        asyncio.run(run_eval(runtime, load_dataset(path), ["alpha"], ["blue"]))
+        asyncio.run(runtime.evals.run(load_dataset(path), ["alpha"], ["blue"]))
     assert unknown.value.code == "unknown_metric" and "rouge_l" in unknown.value.message
 
 
@@ -189,7 +187,7 @@ def test_rate_limit_spaces_out_the_calls(runtime: Runtime, tmp_path: Path) -> No
 
     data = load_dataset(dataset(tmp_path, 3))
     started = time.perf_counter()
-    asyncio.run(run_eval(runtime, data, ["alpha", "beta"], ["bleu"], rate_per_s=10, concurrency=6))
+    asyncio.run(runtime.evals.run(data, ["alpha", "beta"], ["bleu"], rate_per_s=10, concurrency=6))
     elapsed = time.perf_counter() - started
     # Six calls at ten per second: the last one starts 0.5 s after the first.
     assert elapsed >= 0.45, elapsed
@@ -207,8 +205,7 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
         '"helpfulness": 4, "correctness": 5, "harmlessness": 5}'
     ]
     run_id = asyncio.run(
-        run_eval(
-            runtime,
+        runtime.evals.run(
             load_dataset(dataset(tmp_path, 2)),
             ["alpha"],
             ["faithfulness"],

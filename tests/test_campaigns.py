@@ -10,7 +10,7 @@ import httpx
 
 from service.app.runtime import Runtime
 from service.labels.exports import ExportOptions, prepare
-from service.labels.leaderboard import Filters
+from service.store.filters import Filters
 from tests.conftest import LiveServer
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from service.app.runtime import Runtime
-from service.labels.leaderboard import pair_counts
+from service.store.leaderboard import pair_counts
 from tests.conftest import LiveServer
 
 

@@ -17,7 +17,8 @@ from evals.metrics import build_metrics
 from rag import EmbedderSpec
 from service.app.runtime import Runtime
 from service.documents.library import embed_texts
-from service.evaluation.jobs import Job, JobQueue, Worker
+from service.evaluation.jobs import Worker
+from service.store.jobs import Job, JobQueue
 from service.ids import utcnow
 from service.store import Store, turns
 from service.store.tables import JobRow, ScoreRow
@@ -205,7 +206,7 @@ def test_no_context_no_faithfulness_score(
 def test_bad_online_metric_settings_fail_at_start_up(
     bad: str, store: Store, variants_file: Any, tmp_path: Any
 ) -> None:
-    from service.app.runtime import build_runtime
+    from service.app.bootstrap import build_runtime
     from service.config import Settings
     from service.errors import ArbiterError
 

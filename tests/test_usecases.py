@@ -484,7 +484,7 @@ def test_goal_gauges_on_metrics(runtime: Runtime, live: LiveServer) -> None:
             json={"prompt": "q", "variants": ["alpha", "gamma"], "use_case": "chat"},
             timeout=30,
         ).raise_for_status()
-    records = runtime.refresh_goals()
+    records = usecases.refresh_goals(runtime.store, runtime.telemetry.emit)
     assert {(r.variant, r.target, r.met) for r in records} == {
         ("alpha", "error_rate <= 0.5", True),
         ("gamma", "error_rate <= 0.5", True),
@@ -558,7 +558,7 @@ def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> N
     the sample corpus, and the report ranks the three variants on that evidence."""
     import asyncio
 
-    from service.app.runtime import build_runtime
+    from service.app.bootstrap import build_runtime
     from service.config import Settings
     from tests.fakes.script import Script
     from tests.fakes.scripted import ScriptedFactory
@@ -582,7 +582,7 @@ def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> N
     runtime = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
     try:
         assert [s.name for s in usecases.list_all(store)] == [spec.name]
-        run_ids = asyncio.run(usecases.run_datasets(runtime, spec))
+        run_ids = asyncio.run(usecases.run_datasets(runtime.evals, spec))
         assert len(run_ids) == 1
         report = usecases.report(store, spec, Window.last(1))
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI, Request
 
-from service.access.auth import sign_in
+from service.access.people import sign_in
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from ui.arena import build_arena

@@ -20,6 +20,7 @@ from gradio.data_classes import GradioModel, GradioRootModel
 from service.app.runtime import Runtime
 from service.errors import ArbiterError, InvalidRequest
 from service.labels.feedback import give_feedback
+from service.labels.votes import record_votes
 from service.models.variants import GenerationParams
 from service.schemas import (
     AnswerOut,
@@ -413,7 +414,8 @@ class Board:
             try:
                 await asyncio.to_thread(
                     give_feedback,
-                    self.runtime,
+                    self.runtime.store,
+                    self.runtime.telemetry.emit,
                     answer.id,
                     positive,
                     self._rater(rater_name, request),
@@ -753,7 +755,9 @@ class Board:
                 votes.cast_vote, self.runtime.store, session.turn_id, vote
             )
             if not stored.replayed:
-                await asyncio.to_thread(self.runtime.record_votes, [stored])
+                await asyncio.to_thread(
+                    record_votes, self.runtime.store, self.runtime.telemetry.emit, [stored]
+                )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return {self.state: session}

@@ -10,6 +10,7 @@ import gradio as gr
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from service.labels import campaigns
+from service.labels.votes import record_votes
 from service.schemas import VoteIn
 from service.serving.arena import hide_variants
 from service.store import votes
@@ -74,7 +75,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             gr.Warning("Choose a campaign and type your name first.")
             return gr.skip(), gr.skip()
         try:
-            found = await asyncio.to_thread(campaigns.next_item, runtime, campaign, who)
+            found = await asyncio.to_thread(campaigns.next_item, runtime.store, campaign, who)
             text = _item_markdown(found, await asyncio.to_thread(progress, campaign, who))
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -102,7 +103,9 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                 gr.Warning(f"{exc.message} {exc.hint}".strip())
                 return gr.skip(), gr.skip()
             if not stored.replayed:
-                await asyncio.to_thread(runtime.record_votes, [stored])
+                await asyncio.to_thread(
+                    record_votes, runtime.store, runtime.telemetry.emit, [stored]
+                )
             return await next_item(campaign, who, request)
 
         return vote

@@ -15,7 +15,6 @@ from evals.metrics import REFERENCE_METRICS
 from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
-from service.evaluation.batch import start_in_background
 from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import require
@@ -132,8 +131,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         try:
             require(runtime, request, "admin", "start eval runs")
             dataset = await asyncio.to_thread(load_dataset, Path(path) if path else EXAMPLE_DATASET)
-            new = await start_in_background(
-                runtime,
+            new = await runtime.evals.start_in_background(
                 dataset,
                 chosen,
                 names,

@@ -14,7 +14,7 @@ from service.access import audit
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from service.labels.exports import ExportOptions, ExportSummary, export, prepare
-from service.labels.leaderboard import Filters
+from service.store.filters import Filters
 from ui.access import require
 from ui.format import escape
 

@@ -12,9 +12,9 @@ import gradio as gr
 from PIL import Image
 
 from evals import plots
-from service.api.leaderboard import RULES
 from service.app.runtime import Runtime
-from service.labels.leaderboard import Filters, leaderboard, rubric_quality
+from service.labels.leaderboard import RULES, leaderboard, rubric_quality
+from service.store.filters import Filters
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]

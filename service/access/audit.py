@@ -6,11 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import insert, select
 
-from service.ids import new_id, utcnow
-from service.store import Store
-from service.store.tables import AuditEventRow
+from service.store import Store, audit_log
 
 
 def actor_of(request: Request | None) -> str:
@@ -28,33 +25,4 @@ def record(
     *,
     actor: str | None = None,
 ) -> None:
-    with store.session() as s:
-        s.execute(
-            insert(AuditEventRow),
-            {
-                "id": new_id(),
-                "actor": actor or actor_of(request),
-                "action": action,
-                "target": target,
-                "detail": detail or {},
-                "created_at": utcnow(),
-            },
-        )
-
-
-def events(store: Store, *, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]:
-    query = select(AuditEventRow).order_by(AuditEventRow.created_at.desc(), AuditEventRow.id.desc())
-    if action is not None:
-        query = query.where(AuditEventRow.action == action)
-    with store.session() as s:
-        return [
-            {
-                "id": e.id,
-                "actor": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "detail": e.detail,
-                "created_at": e.created_at,
-            }
-            for e in s.scalars(query.limit(limit))
-        ]
+    audit_log.add_event(store, actor or actor_of(request), action, target, detail or {})

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from service.access.auth import KeyLimits, Principal
-from service.errors import TooManyRequests
+from service.access.principals import KeyLimits, Principal
+from service.errors import ErrorCode, TooManyRequests
 from service.store import Store, spend
 
 
@@ -61,7 +61,7 @@ class Limiter:
                     )
                     raise TooManyRequests(
                         f"{p.name} has used its {limits.daily_tokens:,} tokens for today",
-                        code="token_budget_exhausted",
+                        code=ErrorCode.TOKEN_BUDGET_EXHAUSTED,
                         retry_after_s=(midnight - day).total_seconds(),
                         hint="The budget starts again at 00:00 UTC; an admin can raise it.",
                     )
@@ -69,7 +69,7 @@ class Limiter:
             if limits.max_concurrency is not None and in_flight >= limits.max_concurrency:
                 raise TooManyRequests(
                     f"{p.name} already has {limits.max_concurrency} requests in flight",
-                    code="too_many_in_flight",
+                    code=ErrorCode.TOO_MANY_IN_FLIGHT,
                     retry_after_s=1,
                 )
             if limits.rate_per_min is not None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from service.access.auth import Authenticator, check_scope, guarded, required_scope
 from service.access.limits import Limiter
-from service.errors import ArbiterError, InvalidRequest, RequestTooLarge
+from service.api.errors import error_response
+from service.errors import ArbiterError, ErrorCode, InvalidRequest, RequestTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,8 +20,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def _error(send: Send, exc: ArbiterError, path: str) -> None:
-    from service.api.errors import error_response
-
     response = error_response(
         exc.http_status,
         exc.code,
@@ -68,7 +67,9 @@ class AccessControl:
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in path:
             await _error(
-                send, InvalidRequest("the URL contains a NUL character", code="nul_character"), path
+                send,
+                InvalidRequest("the URL contains a NUL character", code=ErrorCode.NUL_CHARACTER),
+                path,
             )
             return
         receive = self._counting(receive, too_large)
@@ -97,7 +98,7 @@ class AccessControl:
                     send,
                     InvalidRequest(
                         "the request contains a NUL character (\\u0000)",
-                        code="nul_character",
+                        code=ErrorCode.NUL_CHARACTER,
                         hint="Remove it: text cannot hold NUL characters.",
                     ),
                     path,

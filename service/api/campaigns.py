@@ -10,16 +10,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.access.auth import Principal
-from service.app.runtime import Runtime
-from service.errors import Forbidden, InvalidRequest
+from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, error_responses
+from service.errors import ErrorCode, Forbidden, InvalidRequest
 from service.labels import campaigns, reviews
-from service.schemas import ErrorResponse
 from service.serving.arena import hide_variants
+from service.store import raters
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse} for s in (403, 404, 409, 422)
-}
+_ERRORS = error_responses(403, 404, 409, 422)
 
 
 class CampaignIn(BaseModel):
@@ -76,102 +73,101 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def campaigns_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(tags=["campaigns"])
-    store = runtime.store
+router = APIRouter(tags=["campaigns"])
 
-    @router.post("/api/campaigns", status_code=201, responses=_ERRORS)
-    async def create(body: CampaignIn, request: Request) -> dict[str, Any]:
-        """Store the campaign; its answers are generated in the background (or, with
-        `from_gateway`, are the production answers already stored)."""
-        if body.from_gateway:
-            items = await asyncio.to_thread(
-                campaigns.create_from_gateway,
-                runtime,
-                body.name,
-                body.from_gateway,
-                deployment=body.deployment,
-                raters_per_item=body.raters_per_item,
-                raters=body.raters,
-                description=body.description,
-            )
-            return {"name": body.name, "items": items}
-        if not 2 <= len(body.variants) <= 4:
-            raise InvalidRequest("a campaign compares 2 to 4 variants", code="invalid_campaign")
-        prompts = body.prompts
-        if body.from_traffic:
-            prompts = await asyncio.to_thread(
-                campaigns.prompts_from_traffic, store, body.from_traffic
-            )
-        if not prompts:
-            raise InvalidRequest("give `prompts` or `from_traffic`", code="invalid_campaign")
-        spec = campaigns.CampaignSpec(
-            name=body.name,
-            variants=body.variants,
-            prompts=prompts,
+
+@router.post("/api/campaigns", status_code=201, responses=_ERRORS)
+async def create(
+    runtime: RuntimeDep, store: StoreDep, body: CampaignIn, request: Request
+) -> dict[str, Any]:
+    """Store the campaign; its answers are generated in the background (or, with
+    `from_gateway`, are the production answers already stored)."""
+    if body.from_gateway:
+        items = await asyncio.to_thread(
+            campaigns.create_from_gateway,
+            store,
+            body.name,
+            body.from_gateway,
+            deployment=body.deployment,
             raters_per_item=body.raters_per_item,
             raters=body.raters,
             description=body.description,
         )
-        await asyncio.to_thread(campaigns.create, runtime, spec)
+        return {"name": body.name, "items": items}
+    if not 2 <= len(body.variants) <= 4:
+        raise InvalidRequest("a campaign compares 2 to 4 variants", code=ErrorCode.INVALID_CAMPAIGN)
+    prompts = body.prompts
+    if body.from_traffic:
+        prompts = await asyncio.to_thread(campaigns.prompts_from_traffic, store, body.from_traffic)
+    if not prompts:
+        raise InvalidRequest("give `prompts` or `from_traffic`", code=ErrorCode.INVALID_CAMPAIGN)
+    spec = campaigns.CampaignSpec(
+        name=body.name,
+        variants=body.variants,
+        prompts=prompts,
+        raters_per_item=body.raters_per_item,
+        raters=body.raters,
+        description=body.description,
+    )
+    await asyncio.to_thread(campaigns.create, store, runtime.catalog, spec)
 
-        async def answer_items() -> None:
-            await campaigns.generate(runtime, body.name)
+    async def answer_items() -> None:
+        await campaigns.generate(store, runtime.engine, body.name)
 
-        task = asyncio.create_task(answer_items())
-        runtime.background.add(task)  # held until done: the loop keeps weak references
-        task.add_done_callback(runtime.background.discard)
-        return {"name": body.name, "items": len(prompts)}
+    task = asyncio.create_task(answer_items())
+    runtime.background.add(task)  # held until done: the loop keeps weak references
+    task.add_done_callback(runtime.background.discard)
+    return {"name": body.name, "items": len(prompts)}
 
-    @router.get("/api/campaigns")
-    async def list_all(request: Request) -> list[dict[str, Any]]:
-        """The campaigns; a rater sees only those open to them."""
-        who: Principal = request.state.principal
-        return await asyncio.to_thread(campaigns.list_campaigns, store, who=who.name, role=who.role)
 
-    @router.get("/api/campaigns/{name}", responses=_ERRORS)
-    async def status(name: str) -> dict[str, Any]:
-        """Progress (per campaign and per rater) and agreement (Fleiss' kappa, Krippendorff's
-        alpha, each rater's Cohen's kappa against the majority; far-off raters flagged)."""
-        return _plain(await asyncio.to_thread(campaigns.status, store, name))
+@router.get("/api/campaigns")
+async def list_all(store: StoreDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    """The campaigns; a rater sees only those open to them."""
+    return await asyncio.to_thread(campaigns.list_campaigns, store, who=who.name, role=who.role)
 
-    @router.get("/api/campaigns/{name}/next", responses=_ERRORS)
-    async def next_item(name: str, rater: str, request: Request) -> Response:
-        """The next item for this rater (its blind turn: vote on it as usual); 204 when done.
-        A person signed in as a rater asks for themselves only."""
-        who: Principal = request.state.principal
-        if who.role == "rater" and rater != who.name:
-            raise Forbidden(f"{who.name} may only take items as themselves, not as {rater!r}")
-        found = await asyncio.to_thread(campaigns.next_item, runtime, name, rater)
-        if found is None:
-            return Response(status_code=204)
-        return Response(
-            content=json.dumps(
-                {**found, "turn": hide_variants(found["turn"]).model_dump(mode="json")}
-            ),
-            media_type="application/json",
-        )
 
-    @router.post("/api/raters", status_code=201, tags=["raters"], responses=_ERRORS)
-    async def set_rater(body: RaterIn) -> dict[str, Any]:
-        return await asyncio.to_thread(reviews.set_rater, store, body.name, body.role)
+@router.get("/api/campaigns/{name}", responses=_ERRORS)
+async def status(store: StoreDep, name: str) -> dict[str, Any]:
+    """Progress (per campaign and per rater) and agreement (Fleiss' kappa, Krippendorff's
+    alpha, each rater's Cohen's kappa against the majority; far-off raters flagged)."""
+    return _plain(await asyncio.to_thread(campaigns.status, store, name))
 
-    @router.get("/api/raters", tags=["raters"])
-    async def raters() -> list[dict[str, Any]]:
-        return await asyncio.to_thread(reviews.list_raters, store)
 
-    @router.post("/api/reviews", status_code=201, tags=["raters"], responses=_ERRORS)
-    async def review(body: ReviewIn) -> dict[str, Any]:
-        """Accept or reject a vote or rating; rejected labels leave exports and rankings."""
-        row = await asyncio.to_thread(
-            reviews.review,
-            store,
-            body.label_kind,
-            body.label_id,
-            body.status,
-            body.reviewer,
-            body.note,
-        )
-        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+@router.get("/api/campaigns/{name}/next", responses=_ERRORS)
+async def next_item(store: StoreDep, who: PrincipalDep, name: str, rater: str) -> Response:
+    """The next item for this rater (its blind turn: vote on it as usual); 204 when done.
+    A person signed in as a rater asks for themselves only."""
+    if who.role == "rater" and rater != who.name:
+        raise Forbidden(f"{who.name} may only take items as themselves, not as {rater!r}")
+    found = await asyncio.to_thread(campaigns.next_item, store, name, rater)
+    if found is None:
+        return Response(status_code=204)
+    return Response(
+        content=json.dumps({**found, "turn": hide_variants(found["turn"]).model_dump(mode="json")}),
+        media_type="application/json",
+    )
 
-    return router
+
+@router.post("/api/raters", status_code=201, tags=["raters"], responses=_ERRORS)
+async def set_rater(store: StoreDep, body: RaterIn) -> dict[str, Any]:
+    return await asyncio.to_thread(reviews.set_rater, store, body.name, body.role)
+
+
+@router.get("/api/raters", tags=["raters"])
+async def list_raters(store: StoreDep) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(raters.list_raters, store)
+
+
+@router.post("/api/reviews", status_code=201, tags=["raters"], responses=_ERRORS)
+async def review(store: StoreDep, body: ReviewIn) -> dict[str, Any]:
+    """Accept or reject a vote or rating; rejected labels leave exports and rankings."""
+    row = await asyncio.to_thread(
+        reviews.review,
+        store,
+        body.label_kind,
+        body.label_id,
+        body.status,
+        body.reviewer,
+        body.note,
+    )
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

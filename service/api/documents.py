@@ -18,16 +18,13 @@ from rag import (
     EmbedderSpec,
     IngestOutcome,
     KnowledgeBaseSpec,
-    Library,
     NotIngestible,
 )
+from service.api.deps import LibraryDep, error_responses
 from service.documents.library import call
 from service.errors import ArbiterError
-from service.schemas import ErrorResponse
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (404, 409, 413, 415, 422, 502)
-}
+_ERRORS = error_responses(404, 409, 413, 415, 422, 502)
 
 # Database row ids (32-bit integers in PostgreSQL): larger numbers are no id.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -68,111 +65,117 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def documents_router(library: Library) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["documents"])
-
-    async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(call, fn, *args, **kwargs)
-
-    @router.get("/collections")
-    async def list_collections() -> list[CollectionInfo]:
-        return list(await run(library.collections))
-
-    @router.post("/collections", status_code=201, responses=_ERRORS)
-    async def create_collection(body: CollectionIn) -> CollectionInfo:
-        info: CollectionInfo = await run(
-            library.create_collection,
-            body.name,
-            embedder=body.embedder,
-            chunking=body.chunking,
-            knowledge_base=body.knowledge_base,
-        )
-        return info
-
-    @router.delete("/collections/{name}", status_code=204, responses=_ERRORS)
-    async def delete_collection(name: str) -> Response:
-        await run(library.delete_collection, name)
-        return Response(status_code=204)
-
-    @router.get("/collections/{name}/documents", responses=_ERRORS)
-    async def list_documents(name: str) -> list[DocumentInfo]:
-        return list(await run(library.documents, name))
-
-    @router.post("/collections/{name}/documents", responses=_ERRORS)
-    async def upload_documents(
-        name: str,
-        files: list[UploadFile] = File(description="One or more documents."),
-        text_column: str | None = Form(None, description="CSV/JSONL: the column with the text."),
-        create: bool = Query(False, description="Create the collection if it does not exist."),
-    ) -> list[IngestOutcome]:
-        """Ingest uploaded files; each gets its own outcome (a rejected file does not stop
-        the others and leaves the collection as it was)."""
-        if create:
-            await run(library.create_collection, name, exist_ok=True)
-        else:
-            await run(library.collection, name)
-        outcomes = []
-        for upload in files:
-            source = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name
-            try:
-                data = await _read_upload(upload, library.max_file_bytes)
-                outcomes.append(
-                    await run(library.ingest, name, source, data, text_column=text_column)
-                )
-            except NotIngestible as exc:
-                outcomes.append(IngestOutcome(source, "rejected", message=exc.message))
-        await run(library.flush, name)  # one index write for the whole upload
-        return outcomes
-
-    @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
-    async def delete_document(name: str, document_id: RowId) -> dict[str, int]:
-        return {"removed_chunks": await run(library.delete_document, name, document_id)}
-
-    @router.post("/collections/{name}/reindex", responses=_ERRORS)
-    async def reindex(name: str) -> dict[str, int]:
-        """Rebuild the collection's search indexes from its stored chunks."""
-        return {"chunks": await run(library.reindex, name)}
-
-    @router.post("/collections/{name}/retrieve", responses=_ERRORS)
-    async def retrieve(name: str, body: RetrieveIn) -> dict[str, Any]:
-        """What a comparison with RAG on would give the models for this query."""
-        result = await run(
-            library.retrieve,
-            name,
-            body.query,
-            top_k=body.top_k,
-            mode=body.mode,
-            filters=dict(body.filters),
-        )
-        return dict(result.to_dict())
-
-    @router.get("/chunks/{chunk_id}", responses=_ERRORS)
-    async def get_chunk(chunk_id: RowId) -> dict[str, Any]:
-        return dict((await run(library.chunk, chunk_id)).to_dict())
-
-    return router
+router = APIRouter(prefix="/api", tags=["documents"])
 
 
-def chunk_page_router(library: Library) -> APIRouter:
-    """`/chunks/{id}`: a chunk as a small page, where the citations in answers link."""
-    router = APIRouter(tags=["documents"])
+async def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(call, fn, *args, **kwargs)
 
-    @router.get("/chunks/{chunk_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def chunk_page(chunk_id: RowId) -> HTMLResponse:
+
+@router.get("/collections")
+async def list_collections(library: LibraryDep) -> list[CollectionInfo]:
+    return list(await run(library.collections))
+
+
+@router.post("/collections", status_code=201, responses=_ERRORS)
+async def create_collection(library: LibraryDep, body: CollectionIn) -> CollectionInfo:
+    info: CollectionInfo = await run(
+        library.create_collection,
+        body.name,
+        embedder=body.embedder,
+        chunking=body.chunking,
+        knowledge_base=body.knowledge_base,
+    )
+    return info
+
+
+@router.delete("/collections/{name}", status_code=204, responses=_ERRORS)
+async def delete_collection(library: LibraryDep, name: str) -> Response:
+    await run(library.delete_collection, name)
+    return Response(status_code=204)
+
+
+@router.get("/collections/{name}/documents", responses=_ERRORS)
+async def list_documents(library: LibraryDep, name: str) -> list[DocumentInfo]:
+    return list(await run(library.documents, name))
+
+
+@router.post("/collections/{name}/documents", responses=_ERRORS)
+async def upload_documents(
+    library: LibraryDep,
+    name: str,
+    files: list[UploadFile] = File(description="One or more documents."),
+    text_column: str | None = Form(None, description="CSV/JSONL: the column with the text."),
+    create: bool = Query(False, description="Create the collection if it does not exist."),
+) -> list[IngestOutcome]:
+    """Ingest uploaded files; each gets its own outcome (a rejected file does not stop
+    the others and leaves the collection as it was)."""
+    if create:
+        await run(library.create_collection, name, exist_ok=True)
+    else:
+        await run(library.collection, name)
+    outcomes = []
+    for upload in files:
+        source = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name
         try:
-            chunk = await asyncio.to_thread(call, library.chunk, chunk_id)
-        except ArbiterError as exc:
-            return HTMLResponse(
-                f"<p>{html.escape(exc.message)}</p>", status_code=getattr(exc, "http_status", 500)
-            )
-        where = html.escape(chunk.source) + (f", page {chunk.page}" if chunk.page else "")
-        where += f", row {chunk.row}" if chunk.row else ""
-        return HTMLResponse(
-            "<!doctype html><meta charset=utf-8><title>Source</title>"
-            "<body style='font-family:system-ui;max-width:48rem;margin:2rem auto;line-height:1.5'>"
-            f"<p><b>{html.escape(chunk.title)}</b> — {where} "
-            f"(characters {chunk.start} to {chunk.end}, chunk {chunk.chunk_id})</p>"
-            f"<pre style='white-space:pre-wrap'>{html.escape(chunk.text)}</pre></body>"
-        )
+            data = await _read_upload(upload, library.max_file_bytes)
+            outcomes.append(await run(library.ingest, name, source, data, text_column=text_column))
+        except NotIngestible as exc:
+            outcomes.append(IngestOutcome(source, "rejected", message=exc.message))
+    await run(library.flush, name)  # one index write for the whole upload
+    return outcomes
 
-    return router
+
+@router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)
+async def delete_document(library: LibraryDep, name: str, document_id: RowId) -> dict[str, int]:
+    return {"removed_chunks": await run(library.delete_document, name, document_id)}
+
+
+@router.post("/collections/{name}/reindex", responses=_ERRORS)
+async def reindex(library: LibraryDep, name: str) -> dict[str, int]:
+    """Rebuild the collection's search indexes from its stored chunks."""
+    return {"chunks": await run(library.reindex, name)}
+
+
+@router.post("/collections/{name}/retrieve", responses=_ERRORS)
+async def retrieve(library: LibraryDep, name: str, body: RetrieveIn) -> dict[str, Any]:
+    """What a comparison with RAG on would give the models for this query."""
+    result = await run(
+        library.retrieve,
+        name,
+        body.query,
+        top_k=body.top_k,
+        mode=body.mode,
+        filters=dict(body.filters),
+    )
+    return dict(result.to_dict())
+
+
+@router.get("/chunks/{chunk_id}", responses=_ERRORS)
+async def get_chunk(library: LibraryDep, chunk_id: RowId) -> dict[str, Any]:
+    return dict((await run(library.chunk, chunk_id)).to_dict())
+
+
+chunk_pages = APIRouter(tags=["documents"])
+
+
+"""`/chunks/{id}`: a chunk as a small page, where the citations in answers link."""
+
+
+@chunk_pages.get("/chunks/{chunk_id}", response_class=HTMLResponse, include_in_schema=False)
+async def chunk_page(library: LibraryDep, chunk_id: RowId) -> HTMLResponse:
+    try:
+        chunk = await asyncio.to_thread(call, library.chunk, chunk_id)
+    except ArbiterError as exc:
+        return HTMLResponse(
+            f"<p>{html.escape(exc.message)}</p>", status_code=getattr(exc, "http_status", 500)
+        )
+    where = html.escape(chunk.source) + (f", page {chunk.page}" if chunk.page else "")
+    where += f", row {chunk.row}" if chunk.row else ""
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>Source</title>"
+        "<body style='font-family:system-ui;max-width:48rem;margin:2rem auto;line-height:1.5'>"
+        f"<p><b>{html.escape(chunk.title)}</b> — {where} "
+        f"(characters {chunk.start} to {chunk.end}, chunk {chunk.chunk_id})</p>"
+        f"<pre style='white-space:pre-wrap'>{html.escape(chunk.text)}</pre></body>"
+    )

@@ -8,14 +8,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import ArbiterError
+from service.errors import LIBRARY_ERRORS, ArbiterError, ErrorCode, as_arbiter_error
 
 log = structlog.get_logger(__name__)
 
 
 def error_response(
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     hint: str = "",
     headers: dict[str, str] | None = None,
@@ -46,6 +46,14 @@ def install_error_handlers(app: FastAPI) -> None:
             openai=_is_gateway(request),
         )
 
+    async def _library(request: Request, exc: Exception) -> JSONResponse:
+        err = as_arbiter_error(exc)
+        assert err is not None  # registered for LIBRARY_ERRORS only
+        return await _arbiter(request, err)
+
+    for library_error in LIBRARY_ERRORS:
+        app.add_exception_handler(library_error, _library)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
@@ -54,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
             parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
         return error_response(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             "; ".join(parts),
             "See the API schema at /docs.",
             openai=_is_gateway(request),
@@ -62,12 +70,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.HTTP_ERROR
+        )
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unhandled", error=type(exc).__name__)
         return error_response(
-            500, "internal_error", "an unexpected error occurred; it has been logged"
+            500, ErrorCode.INTERNAL_ERROR, "an unexpected error occurred; it has been logged"
         )

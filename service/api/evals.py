@@ -15,17 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from evals.datasets import EXAMPLE_DATASET, Dataset, DatasetError, load_dataset
 from evals.render import to_html, to_markdown
 from evals.report import Report
+from service.api.deps import RuntimeDep, StoreDep, error_responses
 from service.app.runtime import Runtime
-from service.errors import InvalidRequest
-from service.evaluation.batch import start_in_background
+from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.judging import pairwise_judge
 from service.evaluation.reports import build_report, run_summaries
-from service.schemas import ErrorResponse, RagRequest
-from service.store import eval_runs
+from service.schemas import RagRequest
+from service.store import Store, eval_runs
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (404, 409, 413, 422)
-}
+_ERRORS = error_responses(404, 409, 413, 422)
 MAX_DATASET_BYTES = 20 * 1024 * 1024
 
 
@@ -65,12 +63,12 @@ class EvalRunOut(BaseModel):
     )
 
 
-def _dataset(runtime: Runtime, body: EvalRunIn) -> Dataset:
+def _dataset(home: Path, body: EvalRunIn) -> Dataset:
     if body.dataset is None:
         path = EXAMPLE_DATASET
     else:
         data = body.dataset.encode("utf-8")
-        folder = runtime.settings.home / "datasets"
+        folder = home / "datasets"
         folder.mkdir(parents=True, exist_ok=True)
         # Named by content: the run can be resumed from the same file later.
         safe = "".join(c for c in body.dataset_name if c.isalnum() or c in "-_")[:64] or "dataset"
@@ -79,12 +77,12 @@ def _dataset(runtime: Runtime, body: EvalRunIn) -> Dataset:
     try:
         return load_dataset(path)
     except DatasetError as exc:
-        raise InvalidRequest(str(exc), code="invalid_dataset") from None
+        raise InvalidRequest(str(exc), code=ErrorCode.INVALID_DATASET) from None
 
 
-def _out(runtime: Runtime, run_id: str) -> EvalRunOut:
-    run = eval_runs.get_run(runtime.store, run_id)
-    summaries = run_summaries(runtime.store, run_id)
+def _out(store: Store, run_id: str) -> EvalRunOut:
+    run = eval_runs.get_run(store, run_id)
+    summaries = run_summaries(store, run_id)
     return EvalRunOut(
         **{k: run[k] for k in ("id", "name", "status", "variants", "metrics", "judge", "total")},
         dataset_path=Path(run["dataset_path"]).name,
@@ -99,56 +97,59 @@ def _out(runtime: Runtime, run_id: str) -> EvalRunOut:
     )
 
 
-def evals_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/eval-runs", tags=["evaluations"])
+router = APIRouter(prefix="/api/eval-runs", tags=["evaluations"])
 
-    @router.get("")
-    async def list_runs(
-        limit: int = Query(50, ge=1, le=500),
-        use_case: str | None = Query(None, description="Only the runs started for it."),
-    ) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(eval_runs.list_runs, runtime.store, limit, use_case)
 
-    @router.post("", status_code=202, responses=_ERRORS)
-    async def start_run(body: EvalRunIn) -> EvalRunOut:
-        """Start a batch run; it goes on in the background (follow it with GET)."""
-        dataset = await asyncio.to_thread(_dataset, runtime, body)
-        run_id = await start_in_background(
-            runtime,
-            dataset,
-            body.variants,
-            body.metrics,
-            judge=body.judge,
-            concurrency=body.concurrency,
-            rate_per_s=body.rate_per_s,
-            rag=body.rag,
-            name=body.name,
-            use_case=body.use_case,
-        )
-        return await asyncio.to_thread(_out, runtime, run_id)
+@router.get("")
+async def list_runs(
+    store: StoreDep,
+    limit: int = Query(50, ge=1, le=500),
+    use_case: str | None = Query(None, description="Only the runs started for it."),
+) -> list[dict[str, Any]]:
+    return await asyncio.to_thread(eval_runs.list_runs, store, limit, use_case)
 
-    @router.get("/{run_id}", responses=_ERRORS)
-    async def get_run(run_id: str) -> EvalRunOut:
-        return await asyncio.to_thread(_out, runtime, run_id)
 
-    def make_report(run_id: str, against: str | None, judge: str | None) -> Report:
-        pairwise = pairwise_judge(runtime.catalog, judge) if judge else None
-        return build_report(runtime.store, run_id, against=against, judge=pairwise)
+@router.post("", status_code=202, responses=_ERRORS)
+async def start_run(runtime: RuntimeDep, body: EvalRunIn) -> EvalRunOut:
+    """Start a batch run; it goes on in the background (follow it with GET)."""
+    dataset = await asyncio.to_thread(_dataset, runtime.settings.home, body)
+    run_id = await runtime.evals.start_in_background(
+        dataset,
+        body.variants,
+        body.metrics,
+        judge=body.judge,
+        concurrency=body.concurrency,
+        rate_per_s=body.rate_per_s,
+        rag=body.rag,
+        name=body.name,
+        use_case=body.use_case,
+    )
+    return await asyncio.to_thread(_out, runtime.store, run_id)
 
-    @router.get("/{run_id}/report.html", response_class=HTMLResponse, responses=_ERRORS)
-    async def report_html(
-        run_id: str, against: str | None = None, judge: str | None = None
-    ) -> HTMLResponse:
-        """`against`: a baseline run; `judge`: a variant judging each pair of answers (slow:
-        two judge calls per example)."""
-        return HTMLResponse(to_html(await asyncio.to_thread(make_report, run_id, against, judge)))
 
-    @router.get("/{run_id}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
-    async def report_md(
-        run_id: str, against: str | None = None, judge: str | None = None
-    ) -> PlainTextResponse:
-        report = await asyncio.to_thread(make_report, run_id, against, judge)
-        report.plots.clear()  # Markdown over HTTP: tables only (the HTML report has the plots)
-        return PlainTextResponse(to_markdown(report), media_type="text/markdown")
+@router.get("/{run_id}", responses=_ERRORS)
+async def get_run(store: StoreDep, run_id: str) -> EvalRunOut:
+    return await asyncio.to_thread(_out, store, run_id)
 
-    return router
+
+def _report(runtime: Runtime, run_id: str, against: str | None, judge: str | None) -> Report:
+    pairwise = pairwise_judge(runtime.catalog, judge) if judge else None
+    return build_report(runtime.store, run_id, against=against, judge=pairwise)
+
+
+@router.get("/{run_id}/report.html", response_class=HTMLResponse, responses=_ERRORS)
+async def report_html(
+    runtime: RuntimeDep, run_id: str, against: str | None = None, judge: str | None = None
+) -> HTMLResponse:
+    """`against`: a baseline run; `judge`: a variant judging each pair of answers (slow:
+    two judge calls per example)."""
+    return HTMLResponse(to_html(await asyncio.to_thread(_report, runtime, run_id, against, judge)))
+
+
+@router.get("/{run_id}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
+async def report_md(
+    runtime: RuntimeDep, run_id: str, against: str | None = None, judge: str | None = None
+) -> PlainTextResponse:
+    report = await asyncio.to_thread(_report, runtime, run_id, against, judge)
+    report.plots.clear()  # Markdown over HTTP: tables only (the HTML report has the plots)
+    return PlainTextResponse(to_markdown(report), media_type="text/markdown")

@@ -5,77 +5,75 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from service.access import audit
+from service.api.deps import StoreDep, error_responses
 from service.labels.exports import ExportOptions, prepare
 from service.labels.leaderboard import Filters
-from service.schemas import ErrorResponse
-from service.store import Store
 
-_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorResponse}}
+_ERRORS = error_responses(422)
 
 
-def exports_router(store: Store) -> APIRouter:
-    router = APIRouter(prefix="/api/exports", tags=["exports"])
+router = APIRouter(prefix="/api/exports", tags=["exports"])
 
-    @router.get("/{format}", responses=_ERRORS)
-    async def export(
-        request: Request,
-        format: str,
-        mode: Literal["arena", "named"] | None = None,
-        rag: bool | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        rater: str | None = None,
-        campaign: str | None = None,
-        tag: str | None = None,
-        use_case: str | None = None,
-        variant: list[str] = Query(default_factory=list),
-        exclude_ties: bool = False,
-        min_agreement: float | None = Query(None, ge=0, le=1),
-        redact: bool = True,
-        dry_run: bool = Query(False, description="Only the summary: counts, balance, skips."),
-    ) -> Response:
-        """Labels as training data: one JSON record per line (Bedrock formats: the records
-        only; their provenance is in the dry-run summary's rules and the CLI's sidecar)."""
-        options = ExportOptions(
-            format=format,
-            filters=Filters(
-                since=since,
-                until=until,
-                mode=mode,
-                rag=rag,
-                rater=rater,
-                campaign=campaign,
-                tag=tag,
-                use_case=use_case,
-            ),
-            variants=tuple(variant),
-            exclude_ties=exclude_ties,
-            min_agreement=min_agreement,
-            redact=redact,
-        )
-        splits, summary = await asyncio.to_thread(prepare, store, options)
-        if dry_run:
-            return Response(json.dumps(summary.__dict__), media_type="application/json")
-        await asyncio.to_thread(
-            audit.record,
-            store,
-            request,
-            "export",
-            format,
-            {"records": summary.records, "filters": str(options.filters), "redact": redact},
-        )
-        rows = [r.get("record", r) if "record" in r else r for r in splits.get("all", [])]
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        return Response(
-            body,
-            media_type="application/x-ndjson",
-            headers={"Content-Disposition": f'attachment; filename="{format}.jsonl"'},
-        )
 
-    return router
+@router.get("/{format}", responses=_ERRORS)
+async def export(
+    store: StoreDep,
+    request: Request,
+    format: str,
+    mode: Literal["arena", "named"] | None = None,
+    rag: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rater: str | None = None,
+    campaign: str | None = None,
+    tag: str | None = None,
+    use_case: str | None = None,
+    variant: list[str] = Query(default_factory=list),
+    exclude_ties: bool = False,
+    min_agreement: float | None = Query(None, ge=0, le=1),
+    redact: bool = True,
+    dry_run: bool = Query(False, description="Only the summary: counts, balance, skips."),
+) -> Response:
+    """Labels as training data: one JSON record per line (Bedrock formats: the records
+    only; their provenance is in the dry-run summary's rules and the CLI's sidecar)."""
+    options = ExportOptions(
+        format=format,
+        filters=Filters(
+            since=since,
+            until=until,
+            mode=mode,
+            rag=rag,
+            rater=rater,
+            campaign=campaign,
+            tag=tag,
+            use_case=use_case,
+        ),
+        variants=tuple(variant),
+        exclude_ties=exclude_ties,
+        min_agreement=min_agreement,
+        redact=redact,
+    )
+    splits, summary = await asyncio.to_thread(prepare, store, options)
+    if dry_run:
+        return Response(json.dumps(summary.__dict__), media_type="application/json")
+    await asyncio.to_thread(
+        audit.record,
+        store,
+        request,
+        "export",
+        format,
+        {"records": summary.records, "filters": str(options.filters), "redact": redact},
+    )
+    rows = [r.get("record", r) if "record" in r else r for r in splits.get("all", [])]
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return Response(
+        body,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{format}.jsonl"'},
+    )

@@ -11,16 +11,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from service.access.audit import record as audit
-from service.app.runtime import Runtime
-from service.errors import InvalidRequest
+from service.api.deps import GatewayDep, RuntimeDep, error_responses
+from service.errors import ErrorCode, InvalidRequest
 from service.labels.feedback import give_feedback
-from service.schemas import AnswerOut, ErrorResponse
+from service.schemas import AnswerOut
 from service.serving.deployments import Deployment, parse
-from service.serving.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
+from service.serving.gateway import ChatRequest, answer_id, completion, failure, sse
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (404, 413, 422, 429, 502, 504)
-}
+_ERRORS = error_responses(404, 413, 422, 429, 502, 504)
 
 
 class FeedbackIn(BaseModel):
@@ -29,90 +27,102 @@ class FeedbackIn(BaseModel):
     user: str = Field(default="anonymous", min_length=1, max_length=128)
 
 
-def gateway_router(runtime: Runtime, gateway: Gateway) -> APIRouter:
-    router = APIRouter(tags=["gateway"])
+router = APIRouter(tags=["gateway"])
 
-    @router.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        """Deployments and variants, as OpenAI lists models."""
-        return {
-            "object": "list",
-            "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "arbiter"}
-                for name in gateway.deployments.names()
-            ],
-        }
 
-    @router.post("/v1/chat/completions", responses=_ERRORS, response_model=None)
-    async def chat_completions(
-        body: ChatRequest,
-        request: Request,
-        x_arbiter_session: str | None = Header(
-            None, description="Sticky routing key (e.g. a conversation id); default: `user`."
-        ),
-    ) -> JSONResponse | StreamingResponse:
-        """Answer with the deployment's variant (A/B split, sticky per user or session);
-        shadows get a copy in the background. `stream: true` sends server-sent events."""
-        call = await gateway.start(body, x_arbiter_session)
-        principal = request.state.principal
+@router.get("/v1/models")
+async def models(gateway: GatewayDep) -> dict[str, Any]:
+    """Deployments and variants, as OpenAI lists models."""
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "arbiter"}
+            for name in gateway.deployments.names()
+        ],
+    }
 
-        def spend(answer: AnswerOut) -> None:  # toward the caller's daily token budget
-            runtime.limiter.spend(principal, (answer.tokens_in or 0) + (answer.tokens_out or 0))
 
-        headers = {"x-arbiter-variant": call.variant, "x-arbiter-response-id": call.response_id}
-        if body.stream:
-            include_usage = bool((body.stream_options or {}).get("include_usage"))
+@router.post("/v1/chat/completions", responses=_ERRORS, response_model=None)
+async def chat_completions(
+    runtime: RuntimeDep,
+    gateway: GatewayDep,
+    body: ChatRequest,
+    request: Request,
+    x_arbiter_session: str | None = Header(
+        None, description="Sticky routing key (e.g. a conversation id); default: `user`."
+    ),
+) -> JSONResponse | StreamingResponse:
+    """Answer with the deployment's variant (A/B split, sticky per user or session);
+    shadows get a copy in the background. `stream: true` sends server-sent events."""
+    call = await gateway.start(body, x_arbiter_session)
+    principal = request.state.principal
 
-            async def events() -> AsyncIterator[str]:
-                async for event in sse(call, include_usage):
-                    yield event
-                spend(await call.answer)
+    def spend(answer: AnswerOut) -> None:  # toward the caller's daily token budget
+        runtime.limiter.spend(principal, (answer.tokens_in or 0) + (answer.tokens_out or 0))
 
-            return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
-        answer = await call.answer
-        spend(answer)
-        if answer.status != "ok":
-            raise failure(answer, call.cooldown_s)
-        return JSONResponse(completion(call, answer), headers=headers)
+    headers = {"x-arbiter-variant": call.variant, "x-arbiter-response-id": call.response_id}
+    if body.stream:
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
 
-    @router.post("/v1/feedback", responses=_ERRORS)
-    async def feedback(body: FeedbackIn) -> dict[str, Any]:
-        """Thumbs up or down on a gateway response, by its id (stored responses only: see
-        the deployment's `sample_rate`)."""
-        out = await asyncio.to_thread(
-            give_feedback, runtime, answer_id(body.response_id), body.positive, body.user
+        async def events() -> AsyncIterator[str]:
+            async for event in sse(call, include_usage):
+                yield event
+            spend(await call.answer)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    answer = await call.answer
+    spend(answer)
+    if answer.status != "ok":
+        raise failure(answer, call.cooldown_s)
+    return JSONResponse(completion(call, answer), headers=headers)
+
+
+@router.post("/v1/feedback", responses=_ERRORS)
+async def feedback(runtime: RuntimeDep, body: FeedbackIn) -> dict[str, Any]:
+    """Thumbs up or down on a gateway response, by its id (stored responses only: see
+    the deployment's `sample_rate`)."""
+    out = await asyncio.to_thread(
+        give_feedback,
+        runtime.store,
+        runtime.telemetry.emit,
+        answer_id(body.response_id),
+        body.positive,
+        body.user,
+    )
+    return {"response_id": body.response_id, **out}
+
+
+@router.get("/api/deployments")
+async def list_deployments(gateway: GatewayDep) -> list[Deployment]:
+    return gateway.deployments.all()
+
+
+@router.get("/api/deployments/{name}", responses=_ERRORS)
+async def get_deployment(gateway: GatewayDep, name: str) -> Deployment:
+    return gateway.deployments.get(name)
+
+
+@router.put("/api/deployments/{name}", responses=_ERRORS)
+async def put_deployment(
+    runtime: RuntimeDep, gateway: GatewayDep, name: str, body: dict[str, Any], request: Request
+) -> Deployment:
+    """Create or change a deployment (admin). Takes effect on the next request; audited."""
+    body.setdefault("name", name)
+    d = parse(body)
+    if d.name != name:
+        raise InvalidRequest(
+            f"the body names deployment {d.name!r} but the URL names {name!r}",
+            code=ErrorCode.NAME_MISMATCH,
         )
-        return {"response_id": body.response_id, **out}
-
-    @router.get("/api/deployments")
-    async def list_deployments() -> list[Deployment]:
-        return gateway.deployments.all()
-
-    @router.get("/api/deployments/{name}", responses=_ERRORS)
-    async def get_deployment(name: str) -> Deployment:
-        return gateway.deployments.get(name)
-
-    @router.put("/api/deployments/{name}", responses=_ERRORS)
-    async def put_deployment(name: str, body: dict[str, Any], request: Request) -> Deployment:
-        """Create or change a deployment (admin). Takes effect on the next request; audited."""
-        body.setdefault("name", name)
-        d = parse(body)
-        if d.name != name:
-            raise InvalidRequest(
-                f"the body names deployment {d.name!r} but the URL names {name!r}",
-                code="name_mismatch",
-            )
-        before = gateway.deployments.all()
-        created = await asyncio.to_thread(gateway.deployments.put, d)
-        old = next((b for b in before if b.name == name), None)
-        await asyncio.to_thread(
-            audit,
-            runtime.store,
-            request,
-            "deployment.create" if created else "deployment.update",
-            name,
-            {"before": old.model_dump() if old else None, "after": d.model_dump()},
-        )
-        return d
-
-    return router
+    before = gateway.deployments.all()
+    created = await asyncio.to_thread(gateway.deployments.put, d)
+    old = next((b for b in before if b.name == name), None)
+    await asyncio.to_thread(
+        audit,
+        runtime.store,
+        request,
+        "deployment.create" if created else "deployment.update",
+        name,
+        {"before": old.model_dump() if old else None, "after": d.model_dump()},
+    )
+    return d

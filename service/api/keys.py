@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.access import audit
-from service.access.auth import SCOPES, KeyInfo, KeyLimits, Principal
-from service.app.runtime import Runtime
-from service.schemas import ErrorResponse
+from service.access.keys import Keys
+from service.access.principals import SCOPES, KeyLimits
+from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, error_responses
+from service.store.keys import KeyInfo
 
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (404, 422)}
+_ERRORS = error_responses(404, 422)
 
 
 class KeyIn(BaseModel):
@@ -57,52 +58,56 @@ def _out(info: KeyInfo) -> dict[str, Any]:
         "name": info.name,
         "prefix": info.prefix,
         "scopes": info.scopes,
-        "rate_per_min": info.limits.rate_per_min,
-        "max_concurrency": info.limits.max_concurrency,
-        "daily_tokens": info.limits.daily_tokens,
+        "rate_per_min": info.rate_per_min,
+        "max_concurrency": info.max_concurrency,
+        "daily_tokens": info.daily_tokens,
         "created_at": info.created_at,
         "revoked_at": info.revoked_at,
     }
 
 
-def keys_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/keys", tags=["admin"])
-    keys, store = runtime.keys, runtime.store
+router = APIRouter(prefix="/api/keys", tags=["admin"])
 
-    @router.post("", status_code=201, responses=_ERRORS)
-    async def create_key(body: KeyIn, request: Request) -> NewKeyOut:
-        limits = KeyLimits(body.rate_per_min, body.max_concurrency, body.daily_tokens)
-        info, secret = await asyncio.to_thread(keys.create, body.name, body.scopes, limits)
-        await asyncio.to_thread(
-            audit.record,
-            store,
-            request,
-            "key.create",
-            info.id,
-            {"name": info.name, "prefix": info.prefix, "scopes": info.scopes},
-        )
-        return NewKeyOut(**_out(info), secret=secret)
 
-    @router.get("")
-    async def list_keys() -> list[KeyOut]:
-        return [KeyOut(**_out(i)) for i in await asyncio.to_thread(keys.list)]
+async def _keys(runtime: RuntimeDep) -> Keys:
+    return runtime.keys
 
-    @router.delete("/{key_id}", responses=_ERRORS)
-    async def revoke_key(key_id: str, request: Request) -> KeyOut:
-        info = await asyncio.to_thread(keys.revoke, key_id)
-        await asyncio.to_thread(
-            audit.record, store, request, "key.revoke", key_id, {"name": info.name}
-        )
-        return KeyOut(**_out(info))
 
-    @router.get("/me")
-    async def whoami(request: Request) -> WhoAmIOut:
-        p: Principal = request.state.principal
-        return WhoAmIOut(
-            name=p.name,
-            scopes=sorted(p.scopes),
-            role=p.role,
-            tokens_today=runtime.limiter.spent_today(p),
-        )
+KeysDep = Annotated[Keys, Depends(_keys)]
 
-    return router
+
+@router.post("", status_code=201, responses=_ERRORS)
+async def create_key(keys: KeysDep, store: StoreDep, body: KeyIn, request: Request) -> NewKeyOut:
+    limits = KeyLimits(body.rate_per_min, body.max_concurrency, body.daily_tokens)
+    info, secret = await asyncio.to_thread(keys.create, body.name, body.scopes, limits)
+    await asyncio.to_thread(
+        audit.record,
+        store,
+        request,
+        "key.create",
+        info.id,
+        {"name": info.name, "prefix": info.prefix, "scopes": info.scopes},
+    )
+    return NewKeyOut(**_out(info), secret=secret)
+
+
+@router.get("")
+async def list_keys(keys: KeysDep) -> list[KeyOut]:
+    return [KeyOut(**_out(i)) for i in await asyncio.to_thread(keys.list)]
+
+
+@router.delete("/{key_id}", responses=_ERRORS)
+async def revoke_key(keys: KeysDep, store: StoreDep, key_id: str, request: Request) -> KeyOut:
+    info = await asyncio.to_thread(keys.revoke, key_id)
+    await asyncio.to_thread(audit.record, store, request, "key.revoke", key_id, {"name": info.name})
+    return KeyOut(**_out(info))
+
+
+@router.get("/me")
+async def whoami(runtime: RuntimeDep, p: PrincipalDep) -> WhoAmIOut:
+    return WhoAmIOut(
+        name=p.name,
+        scopes=sorted(p.scopes),
+        role=p.role,
+        tokens_today=runtime.limiter.spent_today(p),
+    )

@@ -11,8 +11,8 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from service.api.deps import StoreDep
 from service.labels.leaderboard import Filters, leaderboard, rubric_quality
-from service.store import Store
 
 RULES = (
     "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "
@@ -78,63 +78,62 @@ def _filters(
     )
 
 
-def leaderboard_router(store: Store) -> APIRouter:
-    router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
+router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
 
-    @router.get("")
-    async def preference(
-        since: datetime | None = None,
-        until: datetime | None = None,
-        mode: Literal["arena", "named"] | None = None,
-        rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
-        rater: str | None = None,
-        campaign: str | None = None,
-        tag: str | None = Query(None, description="Only turns with this tag (category)."),
-        use_case: str | None = Query(None, description="Only conversations of this use case."),
-    ) -> LeaderboardOut:
-        board = await asyncio.to_thread(
-            leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag, use_case)
-        )
-        return LeaderboardOut(
-            rows=[
-                RowOut(
-                    variant=r.model,
-                    rank=r.rank,
-                    rating=round(r.rating, 2),
-                    ci_low=round(r.low, 2),
-                    ci_high=round(r.high, 2),
-                    battles=r.battles,
-                    win_rate=r.win_rate,
-                    elo=None if r.elo is None else round(r.elo, 2),
-                )
-                for r in board.rows
-            ],
-            battles=board.battles,
-            variants=board.models,
-            win_matrix=[
-                [None if math.isnan(v) else float(v) for v in row] for row in board.win_matrix
-            ],
-            battle_matrix=[[int(v) for v in row] for row in board.battle_matrix],
-        )
 
-    @router.get("/quality")
-    async def quality(
-        mode: Literal["arena", "named"] | None = None,
-        rag: bool | None = None,
-        use_case: str | None = None,
-    ) -> list[QualityRowOut]:
-        filters = Filters(mode=mode, rag=rag, use_case=use_case)
-        rows = await asyncio.to_thread(rubric_quality, store, filters)
-        return [
-            QualityRowOut(
-                variant=r.variant,
-                ratings=r.ratings,
-                criteria={
-                    c: CriterionOut(mean=e.mean, ci_low=e.low, ci_high=e.high, n=e.n)
-                    for c, e in r.criteria.items()
-                },
+@router.get("")
+async def preference(
+    store: StoreDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    mode: Literal["arena", "named"] | None = None,
+    rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
+    rater: str | None = None,
+    campaign: str | None = None,
+    tag: str | None = Query(None, description="Only turns with this tag (category)."),
+    use_case: str | None = Query(None, description="Only conversations of this use case."),
+) -> LeaderboardOut:
+    board = await asyncio.to_thread(
+        leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag, use_case)
+    )
+    return LeaderboardOut(
+        rows=[
+            RowOut(
+                variant=r.model,
+                rank=r.rank,
+                rating=round(r.rating, 2),
+                ci_low=round(r.low, 2),
+                ci_high=round(r.high, 2),
+                battles=r.battles,
+                win_rate=r.win_rate,
+                elo=None if r.elo is None else round(r.elo, 2),
             )
-            for r in rows
-        ]
+            for r in board.rows
+        ],
+        battles=board.battles,
+        variants=board.models,
+        win_matrix=[[None if math.isnan(v) else float(v) for v in row] for row in board.win_matrix],
+        battle_matrix=[[int(v) for v in row] for row in board.battle_matrix],
+    )
 
-    return router
+
+@router.get("/quality")
+async def quality(
+    store: StoreDep,
+    mode: Literal["arena", "named"] | None = None,
+    rag: bool | None = None,
+    use_case: str | None = None,
+) -> list[QualityRowOut]:
+    filters = Filters(mode=mode, rag=rag, use_case=use_case)
+    rows = await asyncio.to_thread(rubric_quality, store, filters)
+    return [
+        QualityRowOut(
+            variant=r.variant,
+            ratings=r.ratings,
+            criteria={
+                c: CriterionOut(mean=e.mean, ci_low=e.low, ci_high=e.high, n=e.n)
+                for c, e in r.criteria.items()
+            },
+        )
+        for r in rows
+    ]

@@ -16,15 +16,13 @@ from evals.render import selection_html, selection_markdown
 from evals.selection import Candidate, SelectionReport
 from monitoring.cloudwatch import goal_alarms
 from service.access import audit
-from service.app.runtime import Runtime
-from service.errors import InvalidRequest
+from service.api.deps import RuntimeDep, StoreDep, error_responses
+from service.errors import ErrorCode, InvalidRequest
 from service.evaluation import usecases
 from service.evaluation.usecases import UseCaseSpec, Window
-from service.schemas import ErrorResponse
+from service.store import Store
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (404, 422)
-}
+_ERRORS = error_responses(404, 422)
 
 
 class TargetMetricOut(BaseModel):
@@ -101,104 +99,119 @@ def _variant_out(c: Candidate) -> VariantGoalsOut:
     )
 
 
-def usecases_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/usecases", tags=["use cases"])
-    store = runtime.store
+router = APIRouter(prefix="/api/usecases", tags=["use cases"])
 
-    def window(spec: UseCaseSpec, days: float | None) -> Window:
-        return Window.last(days or spec.window_days)
 
-    @router.get("")
-    async def list_use_cases() -> list[UseCaseSpec]:
-        return await asyncio.to_thread(usecases.list_all, store)
+def window(spec: UseCaseSpec, days: float | None) -> Window:
+    return Window.last(days or spec.window_days)
 
-    @router.get("/target-metrics")
-    async def target_metrics() -> list[TargetMetricOut]:
-        """Every metric a target can name, with what it measures."""
-        return [
-            TargetMetricOut(
-                name=m.name,
-                kind=m.kind,
-                description=m.description,
-                unit=m.unit,
-                higher_is_better=m.higher_is_better,
-                low=m.low,
-                high=m.high,
-            )
-            for m in TARGET_METRICS.values()
-        ]
 
-    @router.get("/{name}", responses=_ERRORS)
-    async def get_use_case(name: str) -> UseCaseSpec:
-        return await asyncio.to_thread(usecases.get, store, name)
+@router.get("")
+async def list_use_cases(store: StoreDep) -> list[UseCaseSpec]:
+    return await asyncio.to_thread(usecases.list_all, store)
 
-    @router.put("/{name}", responses=_ERRORS)
-    async def put_use_case(name: str, body: dict[str, Any], request: Request) -> AppliedOut:
-        """Create or replace a use case. Every target is checked (metric, operator, range,
-        contradictions) and every variant must exist."""
-        body.setdefault("name", name)
-        spec = usecases.spec_from_data(body)
-        if spec.name != name:
-            raise InvalidRequest(
-                f"the body names use case {spec.name!r} but the URL names {name!r}",
-                code="name_mismatch",
-            )
-        created = await asyncio.to_thread(usecases.apply, store, runtime.catalog, spec)
-        await asyncio.to_thread(
-            audit.record,
-            store,
-            request,
-            "usecase.create" if created else "usecase.update",
-            name,
-            spec.model_dump(),
+
+@router.get("/target-metrics")
+async def target_metrics() -> list[TargetMetricOut]:
+    """Every metric a target can name, with what it measures."""
+    return [
+        TargetMetricOut(
+            name=m.name,
+            kind=m.kind,
+            description=m.description,
+            unit=m.unit,
+            higher_is_better=m.higher_is_better,
+            low=m.low,
+            high=m.high,
         )
-        return AppliedOut(created=created, use_case=spec)
+        for m in TARGET_METRICS.values()
+    ]
 
-    @router.get("/{name}/status", responses=_ERRORS)
-    async def use_case_status(
-        name: str,
-        days: float | None = Query(None, gt=0, le=3650, description="Window; default its own."),
-        baseline: str | None = Query(None, description="Compare with this variant instead."),
-    ) -> UseCaseStatusOut:
-        report, w = await asyncio.to_thread(make_report, name, days, baseline, False)
-        return UseCaseStatusOut(
-            use_case=name,
-            since=w.since,
-            until=w.until,
-            baseline=report.baseline,
-            recommendation=report.recommendation,
-            variants=[_variant_out(c) for c in report.ranked],
+
+@router.get("/{name}", responses=_ERRORS)
+async def get_use_case(store: StoreDep, name: str) -> UseCaseSpec:
+    return await asyncio.to_thread(usecases.get, store, name)
+
+
+@router.put("/{name}", responses=_ERRORS)
+async def put_use_case(
+    runtime: RuntimeDep, store: StoreDep, name: str, body: dict[str, Any], request: Request
+) -> AppliedOut:
+    """Create or replace a use case. Every target is checked (metric, operator, range,
+    contradictions) and every variant must exist."""
+    body.setdefault("name", name)
+    spec = usecases.spec_from_data(body)
+    if spec.name != name:
+        raise InvalidRequest(
+            f"the body names use case {spec.name!r} but the URL names {name!r}",
+            code=ErrorCode.NAME_MISMATCH,
         )
+    created = await asyncio.to_thread(usecases.apply, store, runtime.catalog, spec)
+    await asyncio.to_thread(
+        audit.record,
+        store,
+        request,
+        "usecase.create" if created else "usecase.update",
+        name,
+        spec.model_dump(),
+    )
+    return AppliedOut(created=created, use_case=spec)
 
-    def make_report(
-        name: str, days: float | None, baseline: str | None, plots: bool
-    ) -> tuple[SelectionReport, Window]:
-        spec = usecases.get(store, name)
-        w = window(spec, days)
-        return usecases.report(store, spec, w, baseline=baseline, plots=plots), w
 
-    @router.get("/{name}/report.html", response_class=HTMLResponse, responses=_ERRORS)
-    async def report_html(
-        name: str, days: float | None = Query(None, gt=0, le=3650), baseline: str | None = None
-    ) -> HTMLResponse:
-        """The model-selection report as one self-contained page."""
-        report, _ = await asyncio.to_thread(make_report, name, days, baseline, True)
-        return HTMLResponse(selection_html(report))
+@router.get("/{name}/status", responses=_ERRORS)
+async def use_case_status(
+    store: StoreDep,
+    name: str,
+    days: float | None = Query(None, gt=0, le=3650, description="Window; default its own."),
+    baseline: str | None = Query(None, description="Compare with this variant instead."),
+) -> UseCaseStatusOut:
+    report, w = await asyncio.to_thread(_report, store, name, days, baseline, False)
+    return UseCaseStatusOut(
+        use_case=name,
+        since=w.since,
+        until=w.until,
+        baseline=report.baseline,
+        recommendation=report.recommendation,
+        variants=[_variant_out(c) for c in report.ranked],
+    )
 
-    @router.get("/{name}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
-    async def report_md(
-        name: str, days: float | None = Query(None, gt=0, le=3650), baseline: str | None = None
-    ) -> PlainTextResponse:
-        """Markdown, tables only (the HTML report has the plots)."""
-        report, _ = await asyncio.to_thread(make_report, name, days, baseline, False)
-        return PlainTextResponse(selection_markdown(report), media_type="text/markdown")
 
-    @router.get("/{name}/alarms", responses=_ERRORS)
-    async def alarms(name: str) -> list[dict[str, Any]]:
-        """`put_metric_alarm` arguments for every variant and target (GoalMet metric)."""
-        spec = await asyncio.to_thread(usecases.get, store, name)
-        return goal_alarms(
-            runtime.settings.cloudwatch_namespace, spec.name, spec.variants, spec.targets
-        )
+def _report(
+    store: Store, name: str, days: float | None, baseline: str | None, plots: bool
+) -> tuple[SelectionReport, Window]:
+    spec = usecases.get(store, name)
+    w = window(spec, days)
+    return usecases.report(store, spec, w, baseline=baseline, plots=plots), w
 
-    return router
+
+@router.get("/{name}/report.html", response_class=HTMLResponse, responses=_ERRORS)
+async def report_html(
+    store: StoreDep,
+    name: str,
+    days: float | None = Query(None, gt=0, le=3650),
+    baseline: str | None = None,
+) -> HTMLResponse:
+    """The model-selection report as one self-contained page."""
+    report, _ = await asyncio.to_thread(_report, store, name, days, baseline, True)
+    return HTMLResponse(selection_html(report))
+
+
+@router.get("/{name}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
+async def report_md(
+    store: StoreDep,
+    name: str,
+    days: float | None = Query(None, gt=0, le=3650),
+    baseline: str | None = None,
+) -> PlainTextResponse:
+    """Markdown, tables only (the HTML report has the plots)."""
+    report, _ = await asyncio.to_thread(_report, store, name, days, baseline, False)
+    return PlainTextResponse(selection_markdown(report), media_type="text/markdown")
+
+
+@router.get("/{name}/alarms", responses=_ERRORS)
+async def alarms(runtime: RuntimeDep, store: StoreDep, name: str) -> list[dict[str, Any]]:
+    """`put_metric_alarm` arguments for every variant and target (GoalMet metric)."""
+    spec = await asyncio.to_thread(usecases.get, store, name)
+    return goal_alarms(
+        runtime.settings.cloudwatch_namespace, spec.name, spec.variants, spec.targets
+    )

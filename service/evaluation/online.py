@@ -8,14 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from evals.judges import RubricJudge
 from evals.metrics import Metric, MetricResult, Sample
 from monitoring.records import Record, ScoreRecord
-from service.ids import new_id, utcnow
-from service.store import Store, turns
-from service.store.tables import ScoreRow
+from service.store import Store, scores, turns
 
 SCORE_TURN = "score_turn"
 _JOB_IDS = uuid.UUID("6f1d3c1e-5a0b-4c55-9b8e-3f0a2d7c9e11")
@@ -51,12 +47,7 @@ class OnlineScoring:
         turn_id = str(payload["turn_id"])
         turn = turns.get_turn(self._store, turn_id)
         texts = {c["ref"]: c["text"] for c in (turn.retrieval or {}).get("chunks", [])}
-        with self._store.session() as s:
-            have = set(
-                s.execute(
-                    select(ScoreRow.answer_id, ScoreRow.metric).where(ScoreRow.turn_id == turn_id)
-                ).all()
-            )
+        have = scores.scored(self._store, turn_id)
         for answer in turn.answers:
             if answer.status != "ok":
                 continue  # failed answers count in the error rate, they are not scored
@@ -81,26 +72,22 @@ class OnlineScoring:
     ) -> None:
         if not results:
             return
-        now = utcnow()
-        with self._store.session() as s:  # one transaction per answer: all its scores or none
-            s.execute(
-                insert(ScoreRow),
-                [
-                    {
-                        "id": new_id(),
-                        "answer_id": answer_id,
-                        "turn_id": turn_id,
-                        "variant_name": variant,
-                        "metric": r.metric,
-                        "version": r.version,
-                        "value": r.value,
-                        "error": r.error,
-                        "detail": r.detail,
-                        "created_at": now,
-                    }
-                    for r in results
-                ],
-            )
+        scores.save_scores(
+            self._store,
+            turn_id,
+            answer_id,
+            variant,
+            [
+                {
+                    "metric": r.metric,
+                    "version": r.version,
+                    "value": r.value,
+                    "error": r.error,
+                    "detail": r.detail,
+                }
+                for r in results
+            ],
+        )
         if self._emit is not None:
             for r in results:
                 self._emit(

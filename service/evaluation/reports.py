@@ -13,7 +13,7 @@ from evals import plots
 from evals.judges import PairwiseJudge
 from evals.render import to_html, to_markdown
 from evals.report import Comparison, GateCheck, Report, SideSummary, compare, gate, summarize
-from service.errors import InvalidRequest
+from service.errors import ErrorCode, InvalidRequest
 from service.ids import utcnow
 from service.store import Store, eval_runs
 
@@ -51,14 +51,14 @@ def resolve_side(store: Store, run_id: str, variant: str | None) -> Side:
         if len(run.variants) != 1:
             raise InvalidRequest(
                 f"run {run_id} has variants {', '.join(run.variants)}",
-                code="ambiguous_side",
+                code=ErrorCode.AMBIGUOUS_SIDE,
                 hint="Name one with RUN_ID:VARIANT.",
             )
         variant = run.variants[0]
     if variant not in run.by_variant:
         raise InvalidRequest(
             f"run {run_id} has no variant {variant!r}",
-            code="unknown_variant",
+            code=ErrorCode.UNKNOWN_VARIANT,
             hint=f"It has: {', '.join(run.variants)}.",
         )
     return f"{variant} ({run_id[-6:]})", run.by_variant[variant]
@@ -162,7 +162,7 @@ def write_document(
     if out.suffix.lower() not in (".html", ".htm", ".md"):
         raise InvalidRequest(
             f"cannot write a report as {out.suffix or 'a file without an extension'}",
-            code="bad_report_format",
+            code=ErrorCode.BAD_REPORT_FORMAT,
             hint="Use a path ending in .html or .md.",
         )
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,26 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select, update
 
 from evals.agreement import Agreement, agreement
-from service.app.runtime import Runtime
-from service.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from service.ids import new_id, utcnow
-from service.labels.leaderboard import live_votes
-from service.labels.reviews import rejected
+from service.errors import ErrorCode, Forbidden, InvalidRequest
+from service.models.catalog import Catalog
 from service.schemas import CompareRequest, TurnOut
+from service.serving.compare import CompareEngine
 from service.store import Store, turns
-from service.store.tables import (
-    AnswerRow,
-    CampaignItemRow,
-    CampaignRow,
-    ConversationRow,
-    RatingRow,
-    TurnRow,
-    TurnTagRow,
-    VoteRow,
-)
+from service.store import campaigns as stored
 
 log = structlog.get_logger(__name__)
 MAX_ITEMS = 10_000
@@ -49,63 +37,44 @@ class CampaignSpec:
     seed: int = 0
 
 
-def create(runtime: Runtime, spec: CampaignSpec) -> str:
+def create(store: Store, catalog: Catalog, spec: CampaignSpec) -> str:
     """Store the campaign and its items (answers are generated next, in the background)."""
     if not 2 <= len(spec.variants) <= 4:
-        raise InvalidRequest("a campaign compares 2 to 4 variants", code="invalid_campaign")
+        raise InvalidRequest("a campaign compares 2 to 4 variants", code=ErrorCode.INVALID_CAMPAIGN)
     for v in spec.variants:
-        runtime.catalog.get(v)  # unknown names: a clear error before anything is stored
+        catalog.get(v)  # unknown names: a clear error before anything is stored
     prompts = [p for p in (p.strip() for p in spec.prompts) if p]
     if not prompts:
-        raise InvalidRequest("a campaign needs at least one prompt", code="invalid_campaign")
+        raise InvalidRequest(
+            "a campaign needs at least one prompt", code=ErrorCode.INVALID_CAMPAIGN
+        )
     if len(prompts) > MAX_ITEMS:
-        raise InvalidRequest(f"at most {MAX_ITEMS:,} prompts per campaign", code="invalid_campaign")
+        raise InvalidRequest(
+            f"at most {MAX_ITEMS:,} prompts per campaign", code=ErrorCode.INVALID_CAMPAIGN
+        )
     if spec.raters_per_item < 1:
-        raise InvalidRequest("each item needs at least one rater", code="invalid_campaign")
+        raise InvalidRequest("each item needs at least one rater", code=ErrorCode.INVALID_CAMPAIGN)
     rng = random.Random(spec.seed)
     items = [(p, rng.sample(spec.variants, len(spec.variants)), None) for p in prompts]
-    with runtime.store.session() as s:
-        return _store(s, spec, items)
+    return _add(store, spec, items)
 
 
-def _store(s: Any, spec: CampaignSpec, items: Sequence[tuple[str, list[str], str | None]]) -> str:
-    """The campaign row and its items (prompt, pane variants, the turn if already answered)."""
-    if s.scalar(select(CampaignRow.id).where(CampaignRow.name == spec.name)):
-        raise Conflict(f"a campaign named {spec.name!r} exists", hint="Pick another name.")
-    campaign_id, now = new_id(), utcnow()
-    s.execute(
-        insert(CampaignRow),
-        {
-            "id": campaign_id,
-            "name": spec.name,
-            "description": spec.description,
-            "variants": spec.variants,
-            "raters_per_item": spec.raters_per_item,
-            "raters": spec.raters,
-            "created_at": now,
-        },
+def _add(
+    store: Store, spec: CampaignSpec, items: Sequence[tuple[str, list[str], str | None]]
+) -> str:
+    return stored.add_campaign(
+        store,
+        name=spec.name,
+        description=spec.description,
+        variants=spec.variants,
+        raters_per_item=spec.raters_per_item,
+        raters=spec.raters,
+        items=items,
     )
-    s.execute(
-        insert(CampaignItemRow),
-        [
-            {
-                "id": new_id(),
-                "campaign_id": campaign_id,
-                "position": k,
-                "prompt": prompt,
-                "variants": variants,
-                "turn_id": turn_id,
-                "error": None,
-                "created_at": now,
-            }
-            for k, (prompt, variants, turn_id) in enumerate(items)
-        ],
-    )
-    return campaign_id
 
 
 def create_from_gateway(
-    runtime: Runtime,
+    store: Store,
     name: str,
     limit: int,
     *,
@@ -117,47 +86,23 @@ def create_from_gateway(
     """A campaign reviewing production traffic: the latest stored gateway turns that have a
     shadow's answer beside the live one, judged as they are (nothing is generated). Returns
     how many items it has."""
-    query = (
-        select(TurnRow.id, TurnRow.prompt, func.count(AnswerRow.id))
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .join(AnswerRow, AnswerRow.turn_id == TurnRow.id)
-        .where(ConversationRow.mode == "gateway")
-        .group_by(TurnRow.id, TurnRow.prompt)
-        .having(func.count(AnswerRow.id) >= 2)
-        .order_by(func.max(TurnRow.created_at).desc())
-        .limit(limit)
+    found = stored.gateway_turns(store, limit, deployment)
+    if not found:
+        raise InvalidRequest(
+            "no stored gateway traffic with a shadow's answer to review",
+            code=ErrorCode.INVALID_CAMPAIGN,
+            hint="Give the deployment a shadow (`shadows = [...]`) and a sample_rate > 0.",
+        )
+    spec = CampaignSpec(
+        name=name,
+        variants=sorted({v for _, _, vs in found for v in vs}),
+        prompts=[prompt for _, prompt, _ in found],
+        raters_per_item=raters_per_item,
+        raters=raters,
+        description=description or "Review of production traffic: live vs shadow.",
     )
-    if deployment is not None:
-        query = query.where(
-            TurnRow.id.in_(
-                select(TurnTagRow.turn_id).where(TurnTagRow.tag == f"deployment:{deployment}")
-            )
-        )
-    with runtime.store.session() as s:
-        turns = s.execute(query).all()
-        if not turns:
-            raise InvalidRequest(
-                "no stored gateway traffic with a shadow's answer to review",
-                code="invalid_campaign",
-                hint="Give the deployment a shadow (`shadows = [...]`) and a sample_rate > 0.",
-            )
-        variants: dict[str, list[str]] = {}
-        for turn_id, variant in s.execute(
-            select(AnswerRow.turn_id, AnswerRow.variant_name)
-            .where(AnswerRow.turn_id.in_([t.id for t in turns]))
-            .order_by(AnswerRow.turn_id, AnswerRow.pane)
-        ):
-            variants.setdefault(turn_id, []).append(variant)
-        spec = CampaignSpec(
-            name=name,
-            variants=sorted({v for vs in variants.values() for v in vs}),
-            prompts=[t.prompt for t in turns],
-            raters_per_item=raters_per_item,
-            raters=raters,
-            description=description or "Review of production traffic: live vs shadow.",
-        )
-        _store(s, spec, [(t.prompt, variants[t.id], t.id) for t in turns])
-    return len(turns)
+    _add(store, spec, [(prompt, variants, turn_id) for turn_id, prompt, variants in found])
+    return len(found)
 
 
 def visible_to(campaign_raters: list[str] | None, who: str, role: str | None) -> bool:
@@ -167,96 +112,50 @@ def visible_to(campaign_raters: list[str] | None, who: str, role: str | None) ->
 
 def prompts_from_traffic(store: Store, limit: int) -> list[str]:
     """The latest distinct prompts people asked (first turns of conversations)."""
-    with store.session() as s:
-        rows = s.execute(
-            select(TurnRow.prompt, func.max(TurnRow.created_at).label("last"))
-            .where(TurnRow.position == 0, TurnRow.status != "replaced")
-            .group_by(TurnRow.prompt)
-            .order_by(func.max(TurnRow.created_at).desc())
-            .limit(limit)
-        ).all()
-    return [r.prompt for r in rows]
+    return stored.recent_prompts(store, limit)
 
 
-def _campaign(store: Store, name: str) -> CampaignRow:
-    with store.session() as s:
-        row = s.scalar(select(CampaignRow).where(CampaignRow.name == name))
-    if row is None:
-        raise NotFound(f"there is no campaign {name!r}", hint="List them: GET /api/campaigns.")
-    return row
-
-
-async def generate(runtime: Runtime, name: str, *, limit: int | None = None) -> int:
+async def generate(
+    store: Store, engine: CompareEngine, name: str, *, limit: int | None = None
+) -> int:
     """Answer the items that have no answers yet (at most `limit`); returns how many were
     answered. An item whose turn fails to start keeps the error and is tried again on the
     next call."""
-    campaign = await asyncio.to_thread(_campaign, runtime.store, name)
-    with runtime.store.session() as s:
-        todo = list(
-            s.scalars(
-                select(CampaignItemRow)
-                .where(
-                    CampaignItemRow.campaign_id == campaign.id, CampaignItemRow.turn_id.is_(None)
-                )
-                .order_by(CampaignItemRow.position)
-                .limit(limit)
-            )
-        )
+    campaign = await asyncio.to_thread(stored.campaign, store, name)
+    todo = await asyncio.to_thread(stored.items, store, campaign.id, answered=False, limit=limit)
     done = 0
     for item in todo:
         request = CompareRequest(
             prompt=item.prompt,
-            variants=list(item.variants),
+            variants=item.variants,
             mode="arena",
             rater=f"campaign:{campaign.name}",
         )
+        turn_id, error = None, None
         try:
-            turn_id = None
-            async for event in runtime.engine.run(request):
+            async for event in engine.run(request):
                 if event.kind == "turn":
                     turn_id = event.data["turn_id"]
-            values: dict[str, Any] = {"turn_id": turn_id, "error": None}
         except Exception as exc:
             log.warning("campaign.item_failed", campaign=name, item=item.position, error=str(exc))
-            values = {"error": str(exc)}
-        with runtime.store.session() as s:
-            s.execute(update(CampaignItemRow).where(CampaignItemRow.id == item.id).values(**values))
-        done += values.get("turn_id") is not None
+            turn_id, error = None, str(exc)
+        await asyncio.to_thread(
+            stored.set_item_outcome, store, item.id, turn_id=turn_id, error=error
+        )
+        done += turn_id is not None
     return done
 
 
-def _vote_counts(s: Any, campaign_id: str) -> dict[str, set[str]]:
-    """Per item id: the raters with a counted vote on its turn."""
-    rows = s.execute(
-        select(CampaignItemRow.id, VoteRow.rater)
-        .join(VoteRow, VoteRow.turn_id == CampaignItemRow.turn_id)
-        .where(CampaignItemRow.campaign_id == campaign_id, live_votes())
-    ).all()
-    raters: dict[str, set[str]] = {}
-    for item_id, rater in rows:
-        raters.setdefault(item_id, set()).add(rater)
-    return raters
-
-
-def next_item(runtime: Runtime, name: str, rater: str) -> dict[str, Any] | None:
+def next_item(store: Store, name: str, rater: str) -> dict[str, Any] | None:
     """The next item for this rater, with its (blind) turn; None when nothing is left."""
-    campaign = _campaign(runtime.store, name)
+    campaign = stored.campaign(store, name)
     if campaign.raters is not None and rater not in campaign.raters:
         raise Forbidden(f"{rater!r} is not a rater of campaign {name!r}")
-    with runtime.store.session() as s:
-        items = list(
-            s.scalars(
-                select(CampaignItemRow)
-                .where(
-                    CampaignItemRow.campaign_id == campaign.id, CampaignItemRow.turn_id.is_not(None)
-                )
-                .order_by(CampaignItemRow.position)
-            )
-        )
-        voted = _vote_counts(s, campaign.id)
+    answered = stored.items(store, campaign.id, answered=True)
+    voted = stored.raters_of_items(store, campaign.id)
     open_items = [
         i
-        for i in items
+        for i in answered
         if rater not in voted.get(i.id, set())
         and len(voted.get(i.id, set())) < campaign.raters_per_item
     ]
@@ -264,35 +163,17 @@ def next_item(runtime: Runtime, name: str, rater: str) -> dict[str, Any] | None:
         return None
     item = min(open_items, key=lambda i: (len(voted.get(i.id, set())), i.position))
     assert item.turn_id is not None
-    turn: TurnOut = turns.get_turn(runtime.store, item.turn_id, with_request=False)
+    turn: TurnOut = turns.get_turn(store, item.turn_id, with_request=False)
     return {"item_id": item.id, "position": item.position, "turn": turn}
 
 
 def status(store: Store, name: str) -> dict[str, Any]:
     """Progress per campaign and per rater, and agreement on votes and rubric ratings."""
-    campaign = _campaign(store, name)
-    with store.session() as s:
-        items = list(
-            s.scalars(select(CampaignItemRow).where(CampaignItemRow.campaign_id == campaign.id))
-        )
-        voted = _vote_counts(s, campaign.id)
-        turn_of = {i.turn_id: i.id for i in items if i.turn_id}
-        votes = s.execute(
-            select(VoteRow.turn_id, VoteRow.rater, VoteRow.outcome)
-            .where(VoteRow.turn_id.in_(turn_of), live_votes())
-            .order_by(VoteRow.created_at, VoteRow.id)
-        ).all()
-        ratings = s.execute(
-            select(
-                RatingRow.answer_id,
-                RatingRow.rater,
-                RatingRow.helpfulness,
-                RatingRow.honesty,
-                RatingRow.harmlessness,
-            )
-            .where(RatingRow.turn_id.in_(turn_of), RatingRow.id.not_in(rejected("rating")))
-            .order_by(RatingRow.created_at, RatingRow.id)
-        ).all()
+    campaign = stored.campaign(store, name)
+    items = stored.items(store, campaign.id)
+    voted = stored.raters_of_items(store, campaign.id)
+    turn_of = {i.turn_id: i.id for i in items if i.turn_id}
+    votes, ratings = stored.labels_on(store, list(turn_of))
     per_rater: dict[str, int] = {}
     for raters in voted.values():
         for r in raters:
@@ -325,21 +206,8 @@ def list_campaigns(
     store: Store, *, who: str | None = None, role: str | None = None
 ) -> list[dict[str, Any]]:
     """All campaigns; for a rater (`who` with role rater), only those they may take part in."""
-    with store.session() as s:
-        rows = s.execute(
-            select(
-                CampaignRow.name,
-                CampaignRow.variants,
-                CampaignRow.raters_per_item,
-                CampaignRow.raters,
-                func.count(CampaignItemRow.id),
-            )
-            .outerjoin(CampaignItemRow, CampaignItemRow.campaign_id == CampaignRow.id)
-            .group_by(CampaignRow.id)  # the other columns depend on it
-            .order_by(CampaignRow.created_at.desc())
-        ).all()
     return [
         {"name": n, "variants": v, "raters_per_item": k, "items": c}
-        for n, v, k, allowed, c in rows
+        for n, v, k, allowed, c in stored.summaries(store)
         if who is None or visible_to(allowed, who, role)
     ]

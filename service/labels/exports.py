@@ -30,9 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from evals.exports import (
     FORMATS,
     Completion,
@@ -44,20 +41,11 @@ from evals.exports import (
     split_of,
     validate,
 )
-from service.errors import InvalidRequest
-from service.labels.leaderboard import Filters, live_votes
-from service.labels.reviews import rejected
+from service.errors import ErrorCode, InvalidRequest
 from service.store import Store
-from service.store.tables import (
-    AnswerRow,
-    CampaignItemRow,
-    CampaignRow,
-    ConversationRow,
-    IdealAnswerRow,
-    RatingRow,
-    TurnRow,
-    VoteRow,
-)
+from service.store import exports as stored
+from service.store.exports import ExportAnswer, ExportTurn, ExportVote
+from service.store.filters import Filters
 
 RULES = __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1].strip()
 
@@ -76,13 +64,17 @@ class ExportOptions:
         if self.format not in FORMATS:
             raise InvalidRequest(
                 f"unknown export format {self.format!r}",
-                code="unknown_format",
+                code=ErrorCode.UNKNOWN_FORMAT,
                 hint=f"Use one of: {', '.join(FORMATS)}.",
             )
         if not 0 <= self.test_fraction < 1:
-            raise InvalidRequest("the test fraction must be in [0, 1)", code="invalid_split")
+            raise InvalidRequest(
+                "the test fraction must be in [0, 1)", code=ErrorCode.INVALID_SPLIT
+            )
         if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
-            raise InvalidRequest("the minimum agreement must be in [0, 1]", code="invalid_filter")
+            raise InvalidRequest(
+                "the minimum agreement must be in [0, 1]", code=ErrorCode.INVALID_FILTER
+            )
 
 
 @dataclass
@@ -98,7 +90,7 @@ class ExportSummary:
     rules: str = RULES
 
 
-def _prompt(turn: TurnRow, answer: AnswerRow) -> list[dict[str, str]]:
+def _prompt(turn: ExportTurn, answer: ExportAnswer) -> list[dict[str, str]]:
     sent = [
         {"role": m["role"], "content": m["content"]}
         for m in (answer.request or {}).get("messages", [])
@@ -107,10 +99,10 @@ def _prompt(turn: TurnRow, answer: AnswerRow) -> list[dict[str, str]]:
     return [*sent[:-1], {"role": "user", "content": turn.prompt}]
 
 
-def _side(answer: AnswerRow) -> dict[str, Any]:
+def _side(answer: ExportAnswer) -> dict[str, Any]:
     spec = answer.variant_spec or {}
     return {
-        "variant": answer.variant_name,
+        "variant": answer.variant,
         "pane": answer.pane,
         "answer_id": answer.id,
         "params": (answer.request or {}).get("params", spec.get("params")),
@@ -119,15 +111,13 @@ def _side(answer: AnswerRow) -> dict[str, Any]:
     }
 
 
-def _provenance(
-    turn: TurnRow, vote: VoteRow | None, campaign: str | None = None, **sides: AnswerRow
-) -> dict[str, Any]:
+def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer) -> dict[str, Any]:
     out: dict[str, Any] = {
         "turn_id": turn.id,
         "conversation_id": turn.conversation_id,
-        "mode": turn.conversation.mode,
+        "mode": turn.mode,
         "turn_created_at": turn.created_at.isoformat(),
-        "campaign": campaign,
+        "campaign": turn.campaign,
     }
     if vote is not None:
         out |= {
@@ -144,26 +134,15 @@ def _provenance(
 class _Gatherer:
     def __init__(self, store: Store, options: ExportOptions, summary: ExportSummary) -> None:
         self.store, self.options, self.summary = store, options, summary
-        self.campaigns: dict[str, str] = {}  # turn id -> campaign name
 
     def skip(self, reason: str) -> None:
         self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + 1
 
-    def _allowed(self, *answers: AnswerRow) -> bool:
+    def _allowed(self, *answers: ExportAnswer) -> bool:
         wanted = self.options.variants
-        return not wanted or all(a.variant_name in wanted for a in answers)
+        return not wanted or all(a.variant in wanted for a in answers)
 
-    def _votes(self, s: Any) -> list[VoteRow]:
-        query = (
-            select(VoteRow)
-            .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .where(live_votes())
-            .order_by(VoteRow.created_at, VoteRow.id)
-        )
-        return list(s.scalars(self.options.filters.apply(query)))
-
-    def _agreed(self, votes: list[VoteRow]) -> list[VoteRow]:
+    def _agreed(self, votes: list[ExportVote]) -> list[ExportVote]:
         """Votes on turns whose raters agree enough: the share of the turn's votes equal
         to its most common vote (a turn with one vote agrees fully)."""
         by_turn: dict[str, list[str]] = {}
@@ -178,58 +157,34 @@ class _Gatherer:
             self.skip("below the minimum agreement")
         return kept
 
-    def _turns(self, s: Any, ids: set[str]) -> dict[str, TurnRow]:
-        rows = s.scalars(
-            select(TurnRow)
-            .where(TurnRow.id.in_(ids))
-            .options(selectinload(TurnRow.answers), selectinload(TurnRow.conversation))
-        )
-        self.campaigns = dict(
-            s.execute(
-                select(CampaignItemRow.turn_id, CampaignRow.name)
-                .join(CampaignRow, CampaignRow.id == CampaignItemRow.campaign_id)
-                .where(CampaignItemRow.turn_id.in_(ids))
-            ).all()
-        )
-        return {t.id: t for t in rows}
-
-    def _rubric(self, s: Any, answer_ids: set[str]) -> dict[str, float]:
-        totals: dict[str, list[float]] = {}
-        for r in s.scalars(
-            select(RatingRow).where(
-                RatingRow.answer_id.in_(answer_ids), RatingRow.id.not_in(rejected("rating"))
-            )
-        ):
-            for v in (r.helpfulness, r.honesty, r.harmlessness):
-                if v is not None:
-                    totals.setdefault(r.answer_id, []).append(float(v))
-        return {k: sum(v) / len(v) for k, v in totals.items()}
-
     def records(self) -> Iterator[Record]:
         kind = FORMATS[self.options.format].kind
-        with self.store.session() as s:
-            if kind is Demonstration:
-                yield from self._demonstrations(s)
-                return
-            votes = self._votes(s)
-            if self.options.min_agreement is not None:
-                votes = self._agreed(votes)
-            turns = self._turns(s, {v.turn_id for v in votes})
-            rubric = (
-                self._rubric(s, {a.id for t in turns.values() for a in t.answers})
-                if kind is Pair
-                else {}
-            )
-            for vote in votes:
-                turn = turns[vote.turn_id]
-                panes = {a.pane: a for a in turn.answers}
-                if kind is Pair:
-                    yield from self._pairs(turn, vote, panes, rubric)
-                else:
-                    yield from self._completions(turn, vote, panes)
+        if kind is Demonstration:
+            yield from self._demonstrations()
+            return
+        votes = stored.live_votes_in_order(self.store, self.options.filters)
+        if self.options.min_agreement is not None:
+            votes = self._agreed(votes)
+        turns = stored.turns_by_id(self.store, {v.turn_id for v in votes})
+        rubric = (
+            stored.rubric_means(self.store, {a.id for t in turns.values() for a in t.answers})
+            if kind is Pair
+            else {}
+        )
+        for vote in votes:
+            turn = turns[vote.turn_id]
+            panes = {a.pane: a for a in turn.answers}
+            if kind is Pair:
+                yield from self._pairs(turn, vote, panes, rubric)
+            else:
+                yield from self._completions(turn, vote, panes)
 
     def _pairs(
-        self, turn: TurnRow, vote: VoteRow, panes: dict[int, AnswerRow], rubric: dict[str, float]
+        self,
+        turn: ExportTurn,
+        vote: ExportVote,
+        panes: dict[int, ExportAnswer],
+        rubric: dict[str, float],
     ) -> Iterator[Pair]:
         if vote.outcome in ("a", "b"):
             order = [0, 1] if vote.outcome == "a" else [1, 0]
@@ -264,14 +219,12 @@ class _Gatherer:
                 _prompt(turn, chosen),
                 chosen.text,
                 rejected.text,
-                _provenance(
-                    turn, vote, self.campaigns.get(turn.id), chosen=chosen, rejected=rejected
-                ),
+                _provenance(turn, vote, chosen=chosen, rejected=rejected),
                 margin,
             )
 
     def _completions(
-        self, turn: TurnRow, vote: VoteRow, panes: dict[int, AnswerRow]
+        self, turn: ExportTurn, vote: ExportVote, panes: dict[int, ExportAnswer]
     ) -> Iterator[Completion]:
         labels: dict[int, bool] = {}
         if vote.outcome in ("a", "b"):
@@ -295,22 +248,12 @@ class _Gatherer:
                 _prompt(turn, answer),
                 answer.text,
                 label,
-                _provenance(turn, vote, self.campaigns.get(turn.id), answer=answer),
+                _provenance(turn, vote, answer=answer),
             )
 
-    def _demonstrations(self, s: Any) -> Iterator[Demonstration]:
-        filters = self.options.filters
-        query = (
-            select(IdealAnswerRow)
-            .join(TurnRow, TurnRow.id == IdealAnswerRow.turn_id)
-            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .order_by(IdealAnswerRow.created_at, IdealAnswerRow.id)
-        )
-        if filters.rater is not None:
-            query = query.where(IdealAnswerRow.rater == filters.rater)
-        query = Filters(mode=filters.mode, rag=filters.rag, use_case=filters.use_case).apply(query)
-        ideals = list(s.scalars(query))
-        turns = self._turns(s, {i.turn_id for i in ideals})
+    def _demonstrations(self) -> Iterator[Demonstration]:
+        ideals = stored.ideal_answers(self.store, self.options.filters)
+        turns = stored.turns_by_id(self.store, {i.turn_id for i in ideals})
         for ideal in ideals:
             turn = turns[ideal.turn_id]
             panes = {a.id: a for a in turn.answers}
@@ -320,7 +263,7 @@ class _Gatherer:
             if not ideal.text.strip():
                 self.skip("empty ideal answer")
                 continue
-            provenance = _provenance(turn, None, self.campaigns.get(turn.id), based_on=base) | {
+            provenance = _provenance(turn, None, based_on=base) | {
                 "ideal_answer_id": ideal.id,
                 "rater": ideal.rater,
                 "written_at": ideal.created_at.isoformat(),
@@ -362,7 +305,7 @@ def prepare(
         if problems:  # a bug of ours, not of the data: refuse to write a broken file
             raise InvalidRequest(
                 f"an exported record fails the {options.format} schema: {'; '.join(problems)}",
-                code="invalid_export",
+                code=ErrorCode.INVALID_EXPORT,
             )
         if not fmt.provenance_inline:
             rendered = {"record": rendered, "provenance": record.provenance}
@@ -400,12 +343,14 @@ def _files(out: str, splits: dict[str, list[dict[str, Any]]], inline: bool) -> d
     if suffix not in (".jsonl", ".parquet"):
         raise InvalidRequest(
             f"cannot write {out}",
-            code="bad_export_path",
+            code=ErrorCode.BAD_EXPORT_PATH,
             hint="End the path in .jsonl or .parquet.",
         )
     if suffix == ".parquet" and not inline:
         raise InvalidRequest(
-            "Bedrock formats are JSONL only", code="bad_export_path", hint="Use a .jsonl path."
+            "Bedrock formats are JSONL only",
+            code=ErrorCode.BAD_EXPORT_PATH,
+            hint="Use a .jsonl path.",
         )
     files: dict[str, bytes] = {}
     for split, rows in splits.items():
@@ -427,14 +372,14 @@ def export(store: Store, options: ExportOptions, out: str, *, s3: Any = None) ->
         bucket, _, key = out[5:].partition("/")
         prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
         if s3 is None:
-            raise InvalidRequest("no S3 client for an s3:// destination", code="no_s3")
+            raise InvalidRequest("no S3 client for an s3:// destination", code=ErrorCode.NO_S3)
         for name, data in files.items():
             s3.put_object(Bucket=bucket, Key=prefix + name, Body=data)
             summary.files.append(f"s3://{bucket}/{prefix}{name}")
         return summary
     target = Path(out)
     if ".." in target.parts:
-        raise InvalidRequest(f"refusing a path with '..': {out}", code="bad_export_path")
+        raise InvalidRequest(f"refusing a path with '..': {out}", code=ErrorCode.BAD_EXPORT_PATH)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         for name, data in files.items():  # written whole, then moved: no half files

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from service.errors import ArbiterError, Conflict, NotFound
+from service.errors import ArbiterError, Conflict, ErrorCode, NotFound
 from service.models.providers import build_chat_model
 from service.models.variants import Variant
 
@@ -43,7 +43,7 @@ class Catalog:
             raise NotFound(
                 f"unknown variant {name!r}",
                 hint=f"Known variants: {known}. Declare it in the variants file or POST /api/variants.",
-                code="unknown_variant",
+                code=ErrorCode.UNKNOWN_VARIANT,
             ) from None
 
     def add(self, variant: Variant, *, source: str = "api") -> None:

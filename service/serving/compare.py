@@ -20,9 +20,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from monitoring.records import Record, TurnRecord
 from rag import Library, Retrieval, citations, render
-from service.app.telemetry import model_call
 from service.documents.library import retrieve
-from service.errors import ArbiterError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
+from service.errors import (
+    ArbiterError,
+    ErrorCode,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ProviderError,
+)
 from service.ids import new_id
 from service.models.breaker import Breakers
 from service.models.catalog import Catalog
@@ -31,7 +37,8 @@ from service.models.providers import classify_error
 from service.models.providers.base import StreamingChatModel
 from service.models.variants import GenerationParams, Variant
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
-from service.store import Store, turns
+from service.serving.telemetry import model_call
+from service.store import Store, turns, usecases
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +118,9 @@ class CompareEngine:
     def validate(self, req: CompareRequest) -> list[Variant]:
         if not req.prompt.strip():
             raise InvalidRequest(
-                "the prompt is empty", hint="Type a question or instruction.", code="empty_prompt"
+                "the prompt is empty",
+                hint="Type a question or instruction.",
+                code=ErrorCode.EMPTY_PROMPT,
             )
         if len(req.prompt) > self.max_prompt_chars:
             raise PayloadTooLarge(
@@ -121,7 +130,7 @@ class CompareEngine:
         if not self.min_panes <= len(req.variants) <= self.max_panes:
             raise InvalidRequest(
                 f"compare takes {self.min_panes} to {self.max_panes} variants; got {len(req.variants)}",
-                code="bad_pane_count",
+                code=ErrorCode.BAD_PANE_COUNT,
             )
         if req.overrides is not None and len(req.overrides) != len(req.variants):
             raise InvalidRequest(
@@ -130,12 +139,12 @@ class CompareEngine:
             )
         if req.rag is not None and self.library is None:
             raise InvalidRequest(
-                "retrieval is not available on this server", code="rag_unavailable"
+                "retrieval is not available on this server", code=ErrorCode.RAG_UNAVAILABLE
             )
-        if req.use_case is not None and not turns.has_use_case(self.store, req.use_case):
+        if req.use_case is not None and not usecases.has_use_case(self.store, req.use_case):
             raise NotFound(
                 f"use case {req.use_case!r} does not exist",
-                code="unknown_use_case",
+                code=ErrorCode.UNKNOWN_USE_CASE,
                 hint="List them with GET /api/usecases or `arbiter usecase list`; define one "
                 "with `arbiter usecase apply FILE`.",
             )
@@ -306,7 +315,7 @@ class CompareEngine:
         """Stop the panes of a running turn; returns how many were still running."""
         tasks = self._running.get(turn_id)
         if tasks is None:
-            raise NotFound(f"turn {turn_id} is not running", code="turn_not_running")
+            raise NotFound(f"turn {turn_id} is not running", code=ErrorCode.TURN_NOT_RUNNING)
         running = [t for t in tasks if not t.done()]
         for t in running:
             t.cancel()

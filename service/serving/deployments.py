@@ -20,12 +20,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
 
-from service.errors import ArbiterError, InvalidRequest, NotFound
-from service.ids import utcnow
-from service.store import Store, turns
-from service.store.tables import DeploymentRow
+from service.errors import ArbiterError, ErrorCode, InvalidRequest, NotFound
+from service.store import Store, deployments, turns, usecases
 
 
 class Deployment(BaseModel):
@@ -94,7 +91,7 @@ def parse(data: Any, origin: str = "the deployment") -> Deployment:
             for e in exc.errors()
         )
         raise InvalidRequest(
-            f"{origin} is not valid: {problems}", code="invalid_deployment"
+            f"{origin} is not valid: {problems}", code=ErrorCode.INVALID_DEPLOYMENT
         ) from None
 
 
@@ -105,18 +102,11 @@ def load_file(path: Path) -> list[Deployment]:
     except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ArbiterError(
             f"cannot read deployments from {path}: {exc}",
-            code="invalid_config",
+            code=ErrorCode.INVALID_CONFIG,
             hint="ARBITER_DEPLOYMENTS_FILE: a TOML or YAML file with [[deployments]] entries.",
         ) from None
     entries = (data or {}).get("deployments", [])
     return [parse(d, f"{path}: deployment {i + 1}") for i, d in enumerate(entries)]
-
-
-def _row(d: Deployment, source: str) -> DeploymentRow:
-    now = utcnow()
-    return DeploymentRow(
-        name=d.name, spec=d.model_dump(), source=source, created_at=now, updated_at=now
-    )
 
 
 class Deployments:
@@ -129,26 +119,26 @@ class Deployments:
 
     def load(self, seeds: list[Deployment]) -> None:
         """Seed from the file (rows not in the store yet), then read the store."""
-        with self.store.session() as s:
-            stored = set(s.scalars(select(DeploymentRow.name)))
-            for d in seeds:
-                self.check(d)
-                if d.name not in stored:
-                    s.add(_row(d, "file"))
-        with self.store.session() as s:
-            rows = s.scalars(select(DeploymentRow)).all()
-            self._table = {r.name: Deployment.model_validate(r.spec) for r in rows}
+        for d in seeds:
+            self.check(d)
+        deployments.add_missing(self.store, {d.name: d.model_dump() for d in seeds})
+        self._table = {
+            name: Deployment.model_validate(spec)
+            for name, spec in deployments.all_specs(self.store).items()
+        }
 
     def check(self, d: Deployment) -> None:
         unknown = [v for v in d.variants() if v not in self._known]
         if unknown:
             raise InvalidRequest(
                 f"deployment {d.name!r}: unknown variant(s) {', '.join(unknown)}",
-                code="unknown_variant",
+                code=ErrorCode.UNKNOWN_VARIANT,
                 hint="Known variants: " + ", ".join(sorted(self._known)),
             )
-        if d.use_case is not None and not turns.has_use_case(self.store, d.use_case):
-            raise NotFound(f"use case {d.use_case!r} does not exist", code="unknown_use_case")
+        if d.use_case is not None and not usecases.has_use_case(self.store, d.use_case):
+            raise NotFound(
+                f"use case {d.use_case!r} does not exist", code=ErrorCode.UNKNOWN_USE_CASE
+            )
 
     def known_variant(self, name: str) -> None:
         self._known.add(name)
@@ -156,14 +146,7 @@ class Deployments:
     def put(self, d: Deployment) -> bool:
         """Create or replace; True when new."""
         self.check(d)
-        now = utcnow()
-        with self.store.session() as s:
-            row = s.scalar(select(DeploymentRow).where(DeploymentRow.name == d.name))
-            created = row is None
-            if row is None:
-                s.add(_row(d, "api"))
-            else:
-                row.spec, row.source, row.updated_at = d.model_dump(), "api", now
+        created = deployments.put_spec(self.store, d.name, d.model_dump())
         self._table[d.name] = d
         return created
 
@@ -175,7 +158,7 @@ class Deployments:
             return Deployment(name=name, live=name, sticky="none")
         raise NotFound(
             f"model {name!r} does not exist",
-            code="model_not_found",
+            code=ErrorCode.MODEL_NOT_FOUND,
             hint="GET /v1/models lists the deployments and variants you can name.",
         )
 

@@ -25,6 +25,7 @@ from monitoring.records import TurnRecord
 from service.errors import (
     ArbiterError,
     CircuitOpen,
+    ErrorCode,
     InvalidRequest,
     PayloadTooLarge,
     ProviderError,
@@ -157,7 +158,7 @@ class Gateway:
         if not users or not users[-1].strip():
             raise InvalidRequest(
                 "the last user message is empty",
-                code="empty_prompt",
+                code=ErrorCode.EMPTY_PROMPT,
                 hint="Send at least one user message with text.",
             )
         return users[-1]
@@ -379,11 +380,14 @@ def failure(answer: AnswerOut, cooldown_s: float = 30.0) -> ArbiterError:
         return CircuitOpen(message, retry_after_s=cooldown_s)
     if answer.error_code == Throttled.code:
         return TooManyRequests(
-            f"the provider is throttling: {message}", code="throttled", retry_after_s=2
+            f"the provider is throttling: {message}", code=ErrorCode.THROTTLED, retry_after_s=2
         )
     if answer.status == "timeout":
         return ProviderTimeout(message)
-    return ProviderError(message, code=answer.error_code or "provider_error")
+    known = {c.value for c in ErrorCode}
+    return ProviderError(
+        message, code=ErrorCode(answer.error_code) if answer.error_code in known else None
+    )
 
 
 def completion(call: GatewayCall, answer: AnswerOut) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from service.errors import InvalidRequest
+from service.errors import ErrorCode, InvalidRequest
 from service.schemas import LabelsIn, LabelsOut
 from service.store.engine import Store
 from service.store.tables import CommentRow, IdealAnswerRow, RatingRow
@@ -38,7 +38,7 @@ def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
             [labels.ideal_based_on_pane] if labels.ideal_based_on_pane is not None else []
         ):
             if pane not in by_pane:
-                raise InvalidRequest(f"this turn has no pane {pane}", code="invalid_pane")
+                raise InvalidRequest(f"this turn has no pane {pane}", code=ErrorCode.INVALID_PANE)
         count = 0
         for rating in labels.ratings:
             if (

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from service.errors import Conflict, InvalidRequest, NotFound
+from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
 from service.schemas import AnswerOut, Message, ScoreOut, TurnOut
 from service.store.engine import Store
@@ -20,7 +20,6 @@ from service.store.tables import (
     ScoreRow,
     TurnRow,
     TurnTagRow,
-    UseCaseRow,
 )
 from service.store.votes import current_vote, vote_out
 
@@ -93,7 +92,7 @@ def start_turn(
             if regenerate:
                 raise InvalidRequest(
                     "regenerate needs the conversation_id of the turn to replace",
-                    code="invalid_regenerate",
+                    code=ErrorCode.INVALID_REGENERATE,
                 )
             conv_id = new_conversation_id or new_id()
             history: list[list[Message]] = [[] for _ in variant_names]
@@ -132,11 +131,6 @@ def start_turn(
         return TurnStart(conv_id, turn_id, position, history)
 
 
-def has_use_case(store: Store, name: str) -> bool:
-    with store.session() as s:
-        return s.scalar(select(UseCaseRow.id).where(UseCaseRow.name == name)) is not None
-
-
 def _continue(
     s: Session, conversation_id: str, variant_names: list[str], *, regenerate: bool
 ) -> tuple[str, list[list[Message]], int]:
@@ -163,7 +157,9 @@ def _continue(
     live = [t for t in conv.turns if t.status != "replaced"]
     if regenerate:
         if not live:
-            raise InvalidRequest("there is no turn to regenerate", code="invalid_regenerate")
+            raise InvalidRequest(
+                "there is no turn to regenerate", code=ErrorCode.INVALID_REGENERATE
+            )
         live[-1].status = "replaced"
         live = live[:-1]
     history: list[list[Message]] = [[] for _ in variant_names]
@@ -301,3 +297,22 @@ def arena_pair_counts(store: Store) -> dict[frozenset[str], int]:
         key = frozenset(names)
         counts[key] = counts.get(key, 0) + int(n)
     return counts
+
+
+def panes_and_modes(
+    store: Store, turn_ids: set[str]
+) -> tuple[dict[str, dict[int, str]], dict[str, str]]:
+    """Each turn's variant per pane, and its conversation's mode, in one query."""
+    panes: dict[str, dict[int, str]] = {}
+    modes: dict[str, str] = {}
+    with store.session() as s:
+        rows = s.execute(
+            select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name, ConversationRow.mode)
+            .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(AnswerRow.turn_id.in_(turn_ids))
+        )
+        for turn_id, pane, variant, mode in rows:
+            panes.setdefault(turn_id, {})[pane] = variant
+            modes[turn_id] = mode
+    return panes, modes

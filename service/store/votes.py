@@ -13,10 +13,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from service.errors import ArbiterError, Conflict, InvalidRequest, NotFound
+from service.errors import ArbiterError, Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
 from service.store.engine import Store
+from service.store.label_reviews import rejected
 from service.store.tables import AnswerRow, TurnRow, VoteRow
 
 
@@ -27,15 +28,15 @@ def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
         if vote.ranking is None or sorted(vote.ranking) != list(range(panes)):
             raise InvalidRequest(
                 f"a ranking must list every pane 0..{panes - 1} exactly once, best first",
-                code="invalid_ranking",
+                code=ErrorCode.INVALID_RANKING,
             )
         return list(vote.ranking)
     if vote.ranking is not None:
         raise InvalidRequest(
-            "`ranking` is only allowed with outcome 'ranking'", code="invalid_ranking"
+            "`ranking` is only allowed with outcome 'ranking'", code=ErrorCode.INVALID_RANKING
         )
     if vote.outcome in ("a", "b") and panes < 2:
-        raise InvalidRequest("this turn has fewer than two answers", code="invalid_vote")
+        raise InvalidRequest("this turn has fewer than two answers", code=ErrorCode.INVALID_VOTE)
     return None
 
 
@@ -118,7 +119,7 @@ def ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
         raise Conflict(
             "the answers of this turn are still streaming",
             hint=f"{action} once every pane has finished or failed.",
-            code="turn_not_finished",
+            code=ErrorCode.TURN_NOT_FINISHED,
         )
     return turn
 
@@ -181,7 +182,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
                     raise Conflict(
                         "the answers of this turn are still streaming",
                         hint="Vote once every pane has finished or failed.",
-                        code="turn_not_finished",
+                        code=ErrorCode.TURN_NOT_FINISHED,
                     )
                 ranking = check_vote(vote, int(panes))
             except ArbiterError as exc:
@@ -225,3 +226,10 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
         )
         for o in out
     ]
+
+
+def live_votes() -> Any:
+    """A condition: votes that count — not replaced by their rater's later vote, and not
+    rejected by a reviewer."""
+    superseded = select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None))
+    return VoteRow.id.not_in(superseded) & VoteRow.id.not_in(rejected("vote"))

@@ -19,6 +19,7 @@ from botocore.exceptions import (
 from service.errors import (
     AccessDenied,
     CredentialsInvalid,
+    ErrorCode,
     ModelNotFound,
     ProviderError,
     ProviderTimeout,
@@ -95,7 +96,7 @@ def classify_error(exc: BaseException) -> ProviderError:
         return ProviderError(
             "no AWS region is configured",
             hint="Set AWS_REGION or the variant's `region`.",
-            code="config_invalid",
+            code=ErrorCode.INVALID_CONFIG,
         )
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | httpx.ConnectError):
         return ProviderUnreachable(

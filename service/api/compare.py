@@ -1,0 +1,118 @@
+"""Comparisons over HTTP: one prompt to 2-4 variants (JSON when every pane has ended, or
+Server-Sent Events as they stream), and the stored turns (list, read, cancel)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from service.api.deps import EngineDep, StoreDep, error_responses
+from service.errors import ArbiterError
+from service.schemas import CompareRequest, TurnOut
+from service.serving.arena import blind
+from service.serving.compare import CompareEvent
+from service.store import turns
+
+router = APIRouter()
+_ERRORS = error_responses(404, 409, 413, 422, 502, 503)
+
+
+def _spend(request: Request, answer: dict[str, Any]) -> None:
+    """An answer's tokens toward the caller's daily budget."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        tokens = (answer.get("tokens_in") or 0) + (answer.get("tokens_out") or 0)
+        request.app.state.runtime.limiter.spend(principal, tokens)
+
+
+@router.post("/api/compare", tags=["compare"], responses=_ERRORS)
+async def compare(
+    engine: EngineDep, store: StoreDep, req: CompareRequest, request: Request
+) -> TurnOut:
+    """Run a comparison and answer when every pane has finished (or failed)."""
+    turn_id = None
+    async for event in engine.run(req):
+        if event.kind == "turn":
+            turn_id = event.data["turn_id"]
+        elif event.kind == "answer":
+            _spend(request, event.data)
+    assert turn_id is not None
+    return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
+
+
+@router.post(
+    "/api/compare/stream",
+    tags=["compare"],
+    responses={
+        **_ERRORS,
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "SSE: turn, token, answer, done",
+        },
+    },
+)
+async def compare_stream(
+    engine: EngineDep, req: CompareRequest, request: Request
+) -> EventSourceResponse:
+    """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then `done`."""
+    events = engine.run(req)
+    first = await anext(events)  # validation and store errors surface here as JSON errors
+
+    async def body() -> AsyncIterator[dict[str, str]]:
+        arena = req.mode == "arena"
+        yield _sse(first, arena)
+        try:
+            async for event in events:
+                if event.kind == "answer":
+                    _spend(request, event.data)
+                yield _sse(event, arena)
+        except ArbiterError as exc:
+            yield {"event": "error", "data": json.dumps(exc.to_dict())}
+
+    return EventSourceResponse(body(), ping=15)
+
+
+def _sse(event: CompareEvent, arena: bool) -> dict[str, str]:
+    data = event.data
+    if arena and event.kind == "turn":
+        data = {**data, "panes": [{"pane": p["pane"]} for p in data["panes"]]}
+    elif arena and event.kind == "answer":
+        data = {k: v for k, v in data.items() if k not in ("variant", "context_refs")}
+    return {"event": event.kind, "data": json.dumps(data)}
+
+
+@router.get("/api/turns", tags=["turns"])
+async def list_turns(
+    store: StoreDep,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+    rater: str | None = Query(None, description="Only this rater's turns."),
+    q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
+    use_case: str | None = Query(None, description="Only conversations of this use case."),
+) -> list[TurnOut]:
+    found = await asyncio.to_thread(
+        turns.list_turns,
+        store,
+        limit=limit,
+        offset=offset,
+        rater=rater,
+        query=q,
+        use_case=use_case,
+    )
+    return [blind(t) for t in found]
+
+
+@router.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
+async def get_turn(engine: EngineDep, store: StoreDep, turn_id: str) -> TurnOut:
+    await engine.turn_stored(turn_id)
+    return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
+
+
+@router.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)
+async def cancel_turn(engine: EngineDep, turn_id: str) -> dict[str, int]:
+    return {"cancelled_panes": engine.cancel(turn_id)}

@@ -1,0 +1,59 @@
+"""What a route may ask for, through FastAPI's dependency injection: the runtime's parts
+and who is calling. Every dependency is `async` on purpose: FastAPI runs plain functions in
+a thread pool, a hop each request would pay for nothing here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from rag import Library
+from service.access.principals import LOCAL_ADMIN, Principal
+from service.app.runtime import Runtime
+from service.schemas import ErrorResponse
+from service.serving.compare import CompareEngine
+from service.serving.gateway import Gateway
+from service.store import Store
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses a route documents in the OpenAPI schema."""
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+async def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+async def _store(runtime: RuntimeDep) -> Store:
+    return runtime.store
+
+
+async def _engine(runtime: RuntimeDep) -> CompareEngine:
+    return runtime.engine
+
+
+async def _library(runtime: RuntimeDep) -> Library:
+    return runtime.library
+
+
+async def _gateway(runtime: RuntimeDep) -> Gateway:
+    return runtime.gateway
+
+
+async def _principal(request: Request) -> Principal:
+    """Who is calling, as the access middleware authenticated them."""
+    principal: Principal = getattr(request.state, "principal", LOCAL_ADMIN)
+    return principal
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+EngineDep = Annotated[CompareEngine, Depends(_engine)]
+LibraryDep = Annotated[Library, Depends(_library)]
+GatewayDep = Annotated[Gateway, Depends(_gateway)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]

@@ -1,0 +1,86 @@
+"""Labels over HTTP: votes (one, or up to 1,000 in one transaction), rubric ratings with a
+comment and an ideal answer, thumbs on answers, and a turn's vote history."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from service.api.deps import EngineDep, RuntimeDep, StoreDep, error_responses
+from service.app.runtime import Runtime
+from service.labels.feedback import give_feedback
+from service.labels.votes import record_votes
+from service.schemas import (
+    FeedbackIn,
+    LabelsIn,
+    LabelsOut,
+    VoteBatchIn,
+    VoteBatchOut,
+    VoteIn,
+    VoteOut,
+)
+from service.store import labels, turns, votes
+
+router = APIRouter(tags=["votes"])
+_ERRORS = error_responses(404, 409, 413, 422, 502, 503)
+
+
+def _to_telemetry(runtime: Runtime, stored: list[VoteOut]) -> None:
+    """New votes to telemetry, after the response (a replayed vote is not counted again)."""
+    fresh = [v for v in stored if not v.replayed]
+    if fresh:
+        task = asyncio.create_task(
+            asyncio.to_thread(record_votes, runtime.store, runtime.telemetry.emit, fresh)
+        )
+        runtime.background.add(task)
+        task.add_done_callback(runtime.background.discard)
+
+
+@router.post("/api/turns/{turn_id}/labels", status_code=201, responses=_ERRORS)
+async def save_labels(
+    engine: EngineDep, store: StoreDep, turn_id: str, body: LabelsIn
+) -> LabelsOut:
+    """Rubric ratings (1-5) per answer, a comment and an ideal answer."""
+    await engine.turn_stored(turn_id)
+    return await asyncio.to_thread(labels.save_labels, store, turn_id, body)
+
+
+@router.post("/api/turns/{turn_id}/votes", status_code=201, responses=_ERRORS)
+async def cast_vote(runtime: RuntimeDep, turn_id: str, vote: VoteIn) -> VoteOut:
+    await runtime.engine.turn_stored(turn_id)
+    stored = await asyncio.to_thread(votes.cast_vote, runtime.store, turn_id, vote)
+    _to_telemetry(runtime, [stored])
+    return stored
+
+
+@router.post("/api/votes", status_code=201, responses=_ERRORS)
+async def cast_votes(runtime: RuntimeDep, batch: VoteBatchIn) -> VoteBatchOut:
+    """Up to 1,000 votes on any turns in one transaction (all or nothing; a bad vote
+    is named by its index). Same rules as one vote; idempotency keys make retries safe."""
+    for turn_id in {v.turn_id for v in batch.votes}:
+        await runtime.engine.turn_stored(turn_id)
+    stored = await asyncio.to_thread(votes.cast_votes, runtime.store, batch.votes)
+    _to_telemetry(runtime, stored)
+    return VoteBatchOut(votes=stored)
+
+
+@router.post("/api/answers/{answer_id}/feedback", status_code=201, responses=_ERRORS)
+async def feedback(runtime: RuntimeDep, answer_id: str, body: FeedbackIn) -> dict[str, Any]:
+    """Thumbs up or down on one answer (the page's like buttons send this too)."""
+    return await asyncio.to_thread(
+        give_feedback,
+        runtime.store,
+        runtime.telemetry.emit,
+        answer_id,
+        body.value == "up",
+        body.rater,
+    )
+
+
+@router.get("/api/turns/{turn_id}/votes", responses=_ERRORS)
+async def vote_history(engine: EngineDep, store: StoreDep, turn_id: str) -> list[VoteOut]:
+    await engine.turn_stored(turn_id)
+    await asyncio.to_thread(turns.get_turn, store, turn_id)
+    return await asyncio.to_thread(votes.vote_history, store, turn_id)

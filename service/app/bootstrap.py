@@ -1,0 +1,150 @@
+"""Wiring: the settings become a store, a variant catalog, prices, the compare engine, the
+document library, telemetry, access control and the evaluation runner — checked before
+anything listens."""
+
+from __future__ import annotations
+
+import structlog
+
+from evals.judges import RubricJudge
+from evals.metrics import Metric
+from rag import Library
+from service.access.auth import Authenticator
+from service.access.keys import Keys
+from service.access.limits import Limiter
+from service.access.principals import SCOPES, KeyLimits
+from service.app.runtime import Runtime
+from service.app.telemetry import build_telemetry
+from service.config import Settings
+from service.documents.library import build_library
+from service.errors import ArbiterError, ErrorCode
+from service.evaluation import usecases
+from service.evaluation.batch import EvalRunner
+from service.evaluation.judging import scorers
+from service.evaluation.online import OnlineScoring
+from service.models.breaker import Breakers
+from service.models.catalog import Catalog, ModelFactory
+from service.models.pricing import PriceTable
+from service.models.variants import load_variants
+from service.serving.compare import CompareEngine
+from service.serving.deployments import Deployments
+from service.serving.deployments import load_file as load_deployments
+from service.serving.gateway import Gateway
+from service.store import Store, turns, variants
+from service.store.jobs import JobQueue
+
+log = structlog.get_logger(__name__)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    model_factory: ModelFactory | None = None,
+    store: Store | None = None,
+) -> Runtime:
+    """Load and check everything the service needs. Raises `ArbiterError` with a clear
+    message (bad config, unreachable database) before anything listens."""
+    declared = load_variants(settings.resolved_variants_file)
+    prices = PriceTable.load(settings.prices_file)
+    if store is None:
+        if settings.resolved_database_url.startswith("sqlite"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.resolved_database_url)
+    if settings.auto_migrate:
+        store.upgrade()
+    else:
+        store.ping()
+    interrupted = turns.recover_interrupted(store)
+    if interrupted:
+        log.warning("store.recovered", interrupted_turns=interrupted)
+    variants.sync_variants(store, declared)
+    catalog = Catalog(declared, model_factory)
+    for variant in variants.api_variants(store):
+        if variant.name not in catalog.names():
+            catalog.add(variant)
+    if settings.example_use_case:
+        usecases.apply_example(store, catalog)
+    library = build_library(settings, store.engine)
+    telemetry, prometheus = build_telemetry(settings)
+    online = OnlineScoring(store, *_online_scorers(settings, library, catalog), emit=telemetry.emit)
+    engine = CompareEngine(
+        store,
+        catalog,
+        prices,
+        max_prompt_chars=settings.max_prompt_chars,
+        max_panes=settings.max_panes,
+        default_timeout_s=settings.default_timeout_s,
+        library=library,
+        emit=telemetry.emit,
+        breakers=Breakers(settings.breaker_failures, settings.breaker_cooldown_s),
+    )
+    keys = Keys(store)
+    if settings.auth == "keys" and settings.admin_key is not None:
+        keys.ensure("admin (ARBITER_ADMIN_KEY)", settings.admin_key.get_secret_value(), SCOPES)
+    auth = Authenticator(
+        settings.auth,
+        keys,
+        store,
+        user_header=settings.auth_user_header,
+        roles_header=settings.auth_roles_header,
+        trusted_proxies=settings.trusted_proxy_list,
+    )
+    limiter = Limiter(
+        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens), store
+    )
+    deployments = Deployments(store, catalog.names())
+    deployments.load(
+        load_deployments(settings.deployments_file) if settings.deployments_file else []
+    )
+    runtime = Runtime(
+        settings,
+        store,
+        catalog,
+        prices,
+        engine,
+        library,
+        JobQueue(store),
+        online,
+        telemetry,
+        Gateway(engine, deployments),
+        keys,
+        auth,
+        limiter,
+        EvalRunner(
+            store,
+            catalog,
+            prices,
+            library,
+            telemetry.emit,
+            default_timeout_s=settings.default_timeout_s,
+        ),
+        prometheus,
+    )
+    engine.after_turn = runtime.after_turn
+    runtime.gateway.writer.on_stored = runtime.score_later
+    return runtime
+
+
+def _online_scorers(
+    settings: Settings, library: Library, catalog: Catalog
+) -> tuple[list[Metric], RubricJudge | None]:
+    hint = "Use reference-free metrics such as answer_relevancy,faithfulness, or leave it empty."
+    try:
+        metrics, rubric = scorers(
+            settings.online_metric_names, library, catalog, settings.online_judge
+        )
+    except ArbiterError as exc:
+        raise ArbiterError(
+            f"ARBITER_ONLINE_METRICS / ARBITER_ONLINE_JUDGE: {exc.message}",
+            code=ErrorCode.INVALID_CONFIG,
+            hint=exc.hint or hint,
+        ) from None
+    for m in metrics:
+        if m.needs_reference:  # live answers have none: every score would be an error
+            raise ArbiterError(
+                f"ARBITER_ONLINE_METRICS: {m.name} needs a reference answer, which live "
+                "answers do not have",
+                code=ErrorCode.INVALID_CONFIG,
+                hint=hint,
+            )
+    return metrics, rubric

@@ -1,0 +1,74 @@
+"""What runs beside the requests for as long as the web app lives: the job worker of this
+process, the goal monitor, and the sync of daily token budgets to the store. Started and
+stopped by the app's lifespan; on the way out, answers in flight are stored first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+
+from service.app.runtime import Runtime
+from service.evaluation.usecases import refresh_goals
+
+log = structlog.get_logger(__name__)
+
+
+class Periodic:
+    """`work` in a thread now and every `interval_s` (0: never); a failure is logged and
+    tried again next time (a bad use case, a store hiccup)."""
+
+    def __init__(self, interval_s: float, work: Callable[[], object], failure: str) -> None:
+        self.interval_s = interval_s
+        self.work = work
+        self.failure = failure
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.interval_s > 0 and self._task is None:
+            self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval_s)
+
+    async def run_once(self) -> None:
+        try:
+            await asyncio.to_thread(self.work)
+        except Exception as exc:
+            log.warning(self.failure, error=str(exc))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: Runtime) -> AsyncIterator[None]:
+    settings = runtime.settings
+    goals = Periodic(
+        settings.goals_interval_s,
+        lambda: refresh_goals(runtime.store, runtime.telemetry.emit),
+        "goals.refresh_failed",
+    )
+    limits = Periodic(settings.limits_sync_s, runtime.limiter.sync, "limits.sync_failed")
+    if settings.worker:
+        await runtime.start_worker()
+    goals.start()
+    limits.start()
+    try:
+        yield
+    finally:
+        # Answers in flight are stored (and shadows finish) before the worker stops.
+        await runtime.gateway.drain(timeout_s=30)
+        await goals.stop()
+        await limits.stop()
+        if settings.limits_sync_s > 0:
+            await limits.run_once()  # what was counted since the loop's last turn
+        await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store

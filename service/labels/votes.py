@@ -1,0 +1,45 @@
+"""Votes as telemetry: each vote becomes one record per variant it judged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+
+from monitoring.records import Record, VoteRecord
+from service.schemas import VoteOut
+from service.store import Store, turns
+
+
+def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
+    """Each vote as one record per variant in it (win, loss, tie, both_bad); a ranking
+    gives the first a win, the last a loss and those between a tie. One query."""
+    if not votes:
+        return []
+    panes, modes = turns.panes_and_modes(store, {v.turn_id for v in votes})
+    records = []
+    for vote in votes:
+        by_pane = panes.get(vote.turn_id, {})
+        mode = modes.get(vote.turn_id, "named")
+        if vote.outcome in ("a", "b"):
+            winner = 0 if vote.outcome == "a" else 1
+            results = {p: ("win" if p == winner else "loss") for p in (0, 1)}
+        elif vote.outcome in ("tie", "both_bad"):
+            results = {p: vote.outcome for p in by_pane}
+        elif vote.ranking:
+            results = {p: "tie" for p in vote.ranking}
+            results[vote.ranking[0]], results[vote.ranking[-1]] = "win", "loss"
+        else:
+            results = {}
+        at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
+        records += [
+            VoteRecord(by_pane[p], outcome, mode, at=at)
+            for p, outcome in results.items()
+            if p in by_pane
+        ]
+    return records
+
+
+def record_votes(store: Store, emit: Callable[[Record], None], votes: list[VoteOut]) -> None:
+    """New votes to the telemetry streams (one query for the variants of their turns)."""
+    for record in vote_records(store, votes):
+        emit(record)
