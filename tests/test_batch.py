@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.datasets import DatasetError, load_dataset
+from evals.datasets import load_dataset
+from evals.errors import DatasetError
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from service.evaluation.batch import Progress, run_eval

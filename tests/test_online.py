@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from evals.metrics import build_metrics
+from evals.registry import build_metrics
 from rag import EmbedderSpec
 from service.app.runtime import Runtime
 from service.documents.library import embed_texts

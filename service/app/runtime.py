@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from evals.base import Metric
 from evals.judges import RubricJudge
-from evals.metrics import Metric
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import GoalRecord

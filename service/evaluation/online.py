@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from evals.base import Metric, MetricResult, Sample
 from evals.judges import RubricJudge
-from evals.metrics import Metric, MetricResult, Sample
 from monitoring.records import Record, ScoreRecord
 from service.ids import new_id, utcnow
 from service.store import Store, turns

@@ -21,7 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 
-from evals.goals import GoalStatus, TargetError, goal_status, parse_targets
+from evals.errors import TargetError
+from evals.goals import GoalStatus, goal_status, parse_targets
 from evals.goals import Observations as Observations
 from evals.goals import Target as Target
 from evals.selection import (
@@ -459,7 +460,8 @@ async def run_datasets(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> list[str]:
     """An eval run per dataset of the use case, over all its variants, counted toward it."""
-    from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
+    from evals.datasets import EXAMPLE_DATASET, load_dataset
+    from evals.errors import DatasetError
     from service.documents.library import SAMPLE_COLLECTION, ingest_sample_corpus, rag_errors
     from service.evaluation.batch import run_eval
     from service.schemas import RagRequest
