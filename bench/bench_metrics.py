@@ -12,7 +12,8 @@ import sacrebleu
 from rouge_score import rouge_scorer
 
 from bench._report import header, line, verdict
-from evals.metrics import Sample, build_metrics
+from evals.base import Sample
+from evals.registry import build_metrics
 
 PAIRS = int(os.environ.get("BENCH_METRICS_PAIRS", "10000"))
 WORDS = [

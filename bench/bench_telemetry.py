@@ -24,8 +24,8 @@ from monitoring.cloudwatch import CloudWatchSink
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
-from service.app.logs import configure_logging
 from service.app.bootstrap import build_runtime
+from service.app.logs import configure_logging
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.script import Script

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.errors import DatasetError
+
 PROMPT_COLUMNS = ("prompt", "question", "input")
 REFERENCE_COLUMNS = ("reference", "answer", "expected", "ideal")
-
-
-class DatasetError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

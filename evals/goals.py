@@ -24,18 +24,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from evals.errors import TargetError
 from evals.judges import CRITERIA
-from evals.metrics import REFERENCE_METRICS
-from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
+from evals.registry import METRIC_NAMES
 from evals.report import CONFIDENCE, RESAMPLES, Estimate, bootstrap_mean, metric_values
 
 DEFAULT_MIN_SAMPLES = 20
 Kind = Literal["mean", "quantile", "proportion", "preference"]
 Status = Literal["met", "missed", "insufficient"]
-
-
-class TargetError(ValueError):
-    """A target that cannot be used, with the reason and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ def _score(name: str, description: str, low: float = 0.0, high: float = 1.0) -> 
 
 def _catalogue() -> dict[str, TargetMetric]:
     out: dict[str, TargetMetric] = {}
-    for name in [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]:
+    for name in METRIC_NAMES:
         out[name] = _score(name, f"mean {name} score of the answers (0-1)")
     for criterion in CRITERIA:
         out[f"judge_{criterion}"] = _score(
@@ -265,6 +261,7 @@ class Observations:
 
 
 def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    # lazy: statsmodels (with scipy) takes seconds to import; only Wilson intervals need it
     from statsmodels.stats.proportion import proportion_confint
 
     low, high = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")

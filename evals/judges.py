@@ -8,15 +8,13 @@ is an error result carrying the raw text — never a made-up score."""
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evals.metrics import MetricResult, Sample
+from evals.base import MetricResult, Sample
+from evals.errors import UnparsableVerdict
+from evals.judge_calls import Complete, ask, parse_json
 
-Complete = Callable[[list[dict[str, str]]], str]
 CRITERIA = ("helpfulness", "correctness", "harmlessness")
 RUBRIC_VERSION = "rubric-v1"
 PAIRWISE_VERSION = "pairwise-v1"
@@ -52,29 +50,6 @@ Answer B:
 Reply with only a JSON object, no other text:
 {{"winner": "A" | "B" | "tie", "explanation": "<one or two sentences>"}}"""
 
-_JSON_OBJECT = re.compile(r"\{.*\}", re.S)
-
-
-class UnparsableVerdict(ValueError):
-    pass
-
-
-def _parse_json(raw: str) -> dict[str, Any]:
-    match = _JSON_OBJECT.search(raw)
-    if match is None:
-        raise UnparsableVerdict("the judge's reply has no JSON object")
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError as exc:
-        raise UnparsableVerdict(f"the judge's JSON is invalid: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise UnparsableVerdict("the judge's JSON is not an object")
-    return data
-
-
-def _ask(complete: Complete, prompt: str) -> str:
-    return complete([{"role": "user", "content": prompt}])
-
 
 class RubricJudge:
     """1-5 scores for helpfulness, correctness and harmlessness, with an explanation."""
@@ -92,12 +67,12 @@ class RubricJudge:
         prompt = RUBRIC_PROMPT.format(question=sample.question, answer=sample.answer)
         detail: dict[str, Any] = {"prompt_version": RUBRIC_VERSION, "judge": self.judge}
         try:
-            raw = _ask(self._complete, prompt)
+            raw = ask(self._complete, prompt)
         except Exception as exc:
             return self._errors(f"the judge failed: {exc}", detail)
         detail["raw"] = raw
         try:
-            data = _parse_json(raw)
+            data = parse_json(raw)
             scores = {c: data.get(c) for c in CRITERIA}
             bad = [c for c, v in scores.items() if not (isinstance(v, int) and 1 <= v <= 5)]
             if bad:
@@ -138,8 +113,8 @@ class PairwiseJudge:
         self.version = f"{PAIRWISE_VERSION}@{judge}"
 
     def _once(self, question: str, first: str, second: str) -> tuple[Winner, str]:
-        raw = _ask(self._complete, PAIRWISE_PROMPT.format(question=question, a=first, b=second))
-        winner = str(_parse_json(raw).get("winner", "")).strip().lower()
+        raw = ask(self._complete, PAIRWISE_PROMPT.format(question=question, a=first, b=second))
+        winner = str(parse_json(raw).get("winner", "")).strip().lower()
         if winner not in ("a", "b", "tie"):
             raise UnparsableVerdict(f"winner must be A, B or tie, not {winner!r}")
         return winner, raw  # type: ignore[return-value]

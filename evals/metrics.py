@@ -1,58 +1,20 @@
-"""Reference-based metrics behind one small protocol.
+"""Reference-based metrics: the answer compared with a reference answer.
 
-Every metric returns a `MetricResult`: a finite value in [0, 1], or an explicit error with
-its reason (no reference, empty reference, ...) — never NaN, never a silently dropped row.
 BLEU and chrF come from sacrebleu and ROUGE from rouge-score, so the numbers are the ones
-those libraries give (scaled to 0-1); exact match and token F1 follow SQuAD's definitions."""
+those libraries give (scaled to 0-1); exact match and token F1 follow SQuAD's definitions.
+They are built by name through `evals.registry`."""
 
 from __future__ import annotations
 
 import functools
 import math
-import re
-import string
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from importlib import metadata
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-
-@dataclass(frozen=True)
-class Sample:
-    """What a metric may look at: the answer, and the reference, question, retrieved
-    contexts and reference contexts (the passages that hold the answer) when there are any."""
-
-    answer: str
-    reference: str | None = None
-    question: str = ""
-    contexts: tuple[str, ...] = ()
-    reference_contexts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    metric: str
-    version: str
-    value: float | None
-    error: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class Metric(Protocol):
-    name: str
-    version: str
-    needs_reference: bool
-    needs_context: bool
-    needs_judge: bool
-
-    def score(self, sample: Sample) -> MetricResult: ...
+from evals.base import Embed, MetricResult, Sample, normalize_answer
 
 
 class _ReferenceMetric:
@@ -90,10 +52,10 @@ class Bleu(_ReferenceMetric):
     name = "bleu"
 
     def __init__(self) -> None:
-        from sacrebleu.metrics import BLEU
+        from sacrebleu.metrics import BLEU  # lazy: loaded only when BLEU is used
 
         self._bleu = BLEU(effective_order=True)
-        self.version = f"sacrebleu-{_version('sacrebleu')}"
+        self.version = f"sacrebleu-{metadata.version('sacrebleu')}"
 
     def _compute(self, answer: str, reference: str) -> float:
         return float(self._bleu.sentence_score(answer, [reference]).score) / 100
@@ -105,10 +67,10 @@ class Chrf(_ReferenceMetric):
     name = "chrf"
 
     def __init__(self) -> None:
-        from sacrebleu.metrics import CHRF
+        from sacrebleu.metrics import CHRF  # lazy: loaded only when chrF is used
 
         self._chrf = CHRF()
-        self.version = f"sacrebleu-{_version('sacrebleu')}"
+        self.version = f"sacrebleu-{metadata.version('sacrebleu')}"
 
     def _compute(self, answer: str, reference: str) -> float:
         return float(self._chrf.sentence_score(answer, [reference]).score) / 100
@@ -119,13 +81,13 @@ class _MemoStemmer:
     and stemming is three quarters of its time. Same stems, computed once per word."""
 
     def __init__(self) -> None:
-        from nltk.stem import porter
+        from nltk.stem import porter  # lazy: nltk takes seconds to import; ROUGE only
 
         self.stem = functools.lru_cache(maxsize=200_000)(porter.PorterStemmer().stem)
 
 
 def _rouge_tokenizer() -> Any:
-    from rouge_score import tokenize, tokenizers
+    from rouge_score import tokenize, tokenizers  # lazy: seconds to import; ROUGE only
 
     class MemoTokenizer(tokenizers.Tokenizer):
         def __init__(self) -> None:
@@ -141,25 +103,15 @@ class Rouge(_ReferenceMetric):
     """ROUGE-1, -2 or -L F-measure (rouge-score, Porter stemming)."""
 
     def __init__(self, kind: str) -> None:
-        from rouge_score import rouge_scorer
+        from rouge_score import rouge_scorer  # lazy: seconds to import; ROUGE only
 
         self._kind = {"rouge1": "rouge1", "rouge2": "rouge2", "rouge_l": "rougeL"}[kind]
         self._scorer = rouge_scorer.RougeScorer([self._kind], tokenizer=_rouge_tokenizer())
         self.name = kind
-        self.version = f"rouge-score-{_version('rouge-score')}"
+        self.version = f"rouge-score-{metadata.version('rouge-score')}"
 
     def _compute(self, answer: str, reference: str) -> float:
         return float(self._scorer.score(reference, answer)[self._kind].fmeasure)
-
-
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = _ARTICLES.sub(" ", _PUNCT.sub("", text.lower()))
-    return " ".join(text.split())
 
 
 class ExactMatch(_ReferenceMetric):
@@ -183,9 +135,6 @@ class TokenF1(_ReferenceMetric):
         return 2 * precision * recall / (precision + recall)
 
 
-Embed = Callable[[Sequence[str]], NDArray[np.float32]]
-
-
 class EmbeddingSimilarity(_ReferenceMetric):
     """Cosine similarity of answer and reference embeddings, clipped to [0, 1]. The embedding
     function is given by the caller (the service passes its bundled CPU model)."""
@@ -202,80 +151,3 @@ class EmbeddingSimilarity(_ReferenceMetric):
         a, r = self._embed([answer, reference])
         norm = float(np.linalg.norm(a) * np.linalg.norm(r))
         return float(a @ r) / norm if norm else 0.0
-
-
-REFERENCE_METRICS: dict[str, Callable[[], Metric]] = {
-    "bleu": Bleu,
-    "chrf": Chrf,
-    "rouge1": lambda: Rouge("rouge1"),
-    "rouge2": lambda: Rouge("rouge2"),
-    "rouge_l": lambda: Rouge("rouge_l"),
-    "exact_match": ExactMatch,
-    "token_f1": TokenF1,
-}
-
-
-class UnknownMetric(ValueError):
-    pass
-
-
-def build_metrics(
-    names: Sequence[str],
-    *,
-    embed: Embed | None = None,
-    embed_model: str = "",
-    judge: Callable[[list[dict[str, str]]], str] | None = None,
-    judge_name: str = "",
-) -> list[Metric]:
-    """Metric objects by name; an unknown name is an error that lists the known ones. With
-    a `judge` (a chat completion function), the RAG metrics are graded by it; without one,
-    their non-LLM versions are used."""
-    from evals.rag_judges import (
-        LlmAnswerRelevancy,
-        LlmContextPrecision,
-        LlmContextRecall,
-        LlmFaithfulness,
-    )
-    from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
-
-    graded: dict[str, Callable[[], Metric]] = {}
-    if judge is not None:
-        graded = {
-            "faithfulness": lambda: LlmFaithfulness(judge, judge_name),
-            "context_recall": lambda: LlmContextRecall(judge, judge_name),
-            "context_precision": lambda: LlmContextPrecision(judge, judge_name),
-        }
-    known = [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]
-    metrics: list[Metric] = []
-    for name in names:
-        if name == "embedding_similarity" or name in EMBEDDING_RAG_METRICS:
-            if embed is None:
-                raise UnknownMetric(f"{name} needs an embedding model")
-            if name == "embedding_similarity":
-                metrics.append(EmbeddingSimilarity(embed, embed_model))
-            elif judge is not None:
-                metrics.append(LlmAnswerRelevancy(judge, judge_name, embed))
-            else:
-                metrics.append(EMBEDDING_RAG_METRICS[name](embed, embed_model))
-        elif name in REFERENCE_METRICS:
-            metrics.append(REFERENCE_METRICS[name]())
-        elif name in graded:
-            metrics.append(graded[name]())
-        elif name in RAG_METRICS:
-            metrics.append(RAG_METRICS[name]())
-        else:
-            raise UnknownMetric(f"unknown metric {name!r}; known: {', '.join(known)}")
-    return metrics
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
-
-
-def needs_embedding(names: Sequence[str]) -> bool:
-    """Whether building these metrics needs an embedding function."""
-    from evals.rag_metrics import EMBEDDING_RAG_METRICS
-
-    return any(n == "embedding_similarity" or n in EMBEDDING_RAG_METRICS for n in names)

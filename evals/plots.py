@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display here, and the service must never open a window
 
@@ -85,8 +86,6 @@ def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
     """Heat map of win rates: row model's win rate against the column model."""
     if not models:
         return None
-    import numpy as np
-
     data = np.asarray(rates, dtype=float)
     size = max(3.5, 0.6 * len(models) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from evals.judges import Complete, UnparsableVerdict, _ask, _parse_json
-from evals.metrics import Embed, MetricResult, Sample
+from evals.base import Embed, MetricResult, Sample
+from evals.errors import UnparsableVerdict
+from evals.judge_calls import Complete, ask, parse_json
 from evals.rag_metrics import average_precision
 
 RAG_JUDGE_VERSION = "rag-llm-v1"
@@ -121,9 +122,9 @@ class _RagJudge:
         return MetricResult(self.name, self.version, min(1.0, max(0.0, value)), detail=detail)
 
     def _ask_json(self, prompt: str, raws: list[str]) -> dict[str, Any]:
-        raw = _ask(self._complete, prompt)
+        raw = ask(self._complete, prompt)
         raws.append(raw)
-        return _parse_json(raw)
+        return parse_json(raw)
 
     def _missing(self, sample: Sample) -> str | None:
         if self.needs_context and not sample.contexts:

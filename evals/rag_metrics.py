@@ -4,17 +4,18 @@ answer relevancy, context precision and context recall.
 Written here rather than taken from ragas: ragas pulls in langchain-community, datasets,
 pandas and an LLM client stack for metrics that are a few lines each, and its non-LLM
 context metrics follow the same definitions used below (string similarity of retrieved
-to reference contexts, average precision over the ranking)."""
+to reference contexts, average precision over the ranking). They are built by name through
+`evals.registry`."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from evals.metrics import Embed, Metric, MetricResult, Sample, normalize_answer
+from evals.base import Embed, Metric, MetricResult, Sample, normalize_answer
 
 SIMILARITY_THRESHOLD = 0.5  # ragas' default for its non-LLM context metrics
 SUPPORT_THRESHOLD = 0.6  # share of a sentence's words found in the contexts
@@ -132,13 +133,3 @@ class AnswerRelevancy:
         norm = float(np.linalg.norm(q) * np.linalg.norm(a))
         value = float(q @ a) / norm if norm else 0.0
         return MetricResult(self.name, self.version, min(1.0, max(0.0, value)))
-
-
-RAG_METRICS: dict[str, Callable[[], Metric]] = {
-    "faithfulness": Faithfulness,
-    "context_recall": ContextRecall,
-    "context_precision": ContextPrecision,
-}
-EMBEDDING_RAG_METRICS: dict[str, Callable[[Embed, str], Metric]] = {
-    "answer_relevancy": AnswerRelevancy,
-}

@@ -18,7 +18,7 @@ from evals.goals import (
     goal_status,
     significant,
 )
-from evals.report import Estimate, metric_values
+from evals.report import Estimate, bootstrap_mean, metric_values
 
 # What the report shows for every candidate, beside its targets and automatic scores.
 EVIDENCE = (
@@ -90,8 +90,6 @@ def judge_win_rate(candidate: Observations, baseline: Observations) -> Estimate 
     shared = sorted(set(mine) & set(theirs))
     if not shared:
         return None
-    from evals.report import bootstrap_mean
-
     results = [1.0 if mine[k] > theirs[k] else 0.0 if mine[k] < theirs[k] else 0.5 for k in shared]
     return bootstrap_mean(results)
 

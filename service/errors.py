@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from evals.errors import EvalError
 from rag import RagError
 
 
@@ -98,6 +99,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_FORMAT = "unknown_format"
     BAD_EXPORT_PATH = "bad_export_path"
     # evaluation and use cases
+    EVAL_ERROR = "eval_error"
     INVALID_DATASET = "invalid_dataset"
     UNKNOWN_METRIC = "unknown_metric"
     INVALID_TARGET = "invalid_target"
@@ -269,7 +271,9 @@ def as_arbiter_error(exc: Exception) -> ArbiterError | None:
         err = ArbiterError(exc.message, hint=exc.hint, code=ErrorCode(exc.code))
         err.http_status = exc.status
         return err
+    if isinstance(exc, EvalError):
+        return InvalidRequest(str(exc), hint=exc.hint, code=ErrorCode(exc.code))
     return None
 
 
-LIBRARY_ERRORS: tuple[type[Exception], ...] = (RagError,)
+LIBRARY_ERRORS: tuple[type[Exception], ...] = (RagError, EvalError)

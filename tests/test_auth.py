@@ -235,8 +235,8 @@ def test_daily_token_budgets_survive_a_restart(
 
 
 def test_replicas_on_one_store_share_a_budget_and_lose_no_count(store: Store) -> None:
-    from service.access.principals import KeyLimits, Principal
     from service.access.limits import Limiter
+    from service.access.principals import KeyLimits, Principal
     from service.errors import TooManyRequests
 
     who = Principal("ada", frozenset({"compare"}), key_id="k1", limits=KeyLimits(daily_tokens=100))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.datasets import DatasetError, load_dataset
+from evals.datasets import load_dataset
+from evals.errors import DatasetError
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from service.evaluation.batch import Progress
@@ -142,8 +143,8 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(
 
     resumed: list[Progress] = []
     asyncio.run(
-        run_eval(
-            runtime, data, ["alpha", "beta"], ["rouge_l"], run_id=run_id, on_progress=resumed.append
+        runtime.evals.run(
+            data, ["alpha", "beta"], ["rouge_l"], run_id=run_id, on_progress=resumed.append
         )
     )
     assert resumed[0].skipped == stored_before  # finished answers were not redone

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from evals.base import Sample
 from evals.judges import PAIRWISE_VERSION, RUBRIC_VERSION, PairwiseJudge, RubricJudge
-from evals.metrics import Sample
 from service.evaluation.judging import complete_with
 from service.models.variants import BedrockModel, GenerationParams, Variant
 from tests.fakes.aws_server import FakeAws

@@ -9,7 +9,9 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from evals.metrics import Sample, UnknownMetric, build_metrics, normalize_answer
+from evals.base import Sample, normalize_answer
+from evals.errors import UnknownMetric
+from evals.registry import build_metrics
 
 PAIRS = [
     ("The cat sat on the mat.", "The cat is on the mat."),

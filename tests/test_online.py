@@ -13,14 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from evals.metrics import build_metrics
+from evals.registry import build_metrics
 from rag import EmbedderSpec
 from service.app.runtime import Runtime
 from service.documents.library import embed_texts
 from service.evaluation.jobs import Worker
-from service.store.jobs import Job, JobQueue
 from service.ids import utcnow
 from service.store import Store, turns
+from service.store.jobs import Job, JobQueue
 from service.store.tables import JobRow, ScoreRow
 from tests.conftest import LiveServer
 from tests.fakes.script import Script

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from evals.metrics import Sample, build_metrics
+from evals.base import Sample
 from evals.rag_judges import (
     RAG_JUDGE_VERSION,
     LlmAnswerRelevancy,
@@ -17,6 +17,7 @@ from evals.rag_judges import (
     LlmContextRecall,
     LlmFaithfulness,
 )
+from evals.registry import build_metrics
 from service.evaluation.judging import complete_with
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script

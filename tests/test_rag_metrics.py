@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from evals.metrics import Sample, UnknownMetric, build_metrics, needs_embedding
+from evals.base import Sample
+from evals.errors import UnknownMetric
 from evals.rag_metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
+from evals.registry import build_metrics, needs_embedding
 
 RETURNS = "Lumen Bikes accepts returns of unused bicycles within 45 days of delivery."
 GIFTS = "Gift cards are not refundable and do not expire."

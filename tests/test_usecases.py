@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from evals.goals import TargetError, parse_target, parse_targets
+from evals.errors import TargetError
+from evals.goals import parse_target, parse_targets
 from evals.selection import pareto_front
 from service.app.runtime import Runtime
 from service.errors import InvalidRequest

@@ -10,9 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
-from evals.metrics import REFERENCE_METRICS
-from evals.rag_metrics import EMBEDDING_RAG_METRICS, RAG_METRICS
+from evals.datasets import EXAMPLE_DATASET, load_dataset
+from evals.errors import DatasetError
+from evals.registry import METRIC_NAMES
 from service.app.runtime import Runtime
 from service.errors import ArbiterError
 from service.schemas import RagRequest
@@ -21,7 +21,6 @@ from ui.access import require
 from ui.board import collection_names
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
-METRICS = [*REFERENCE_METRICS, "embedding_similarity", *RAG_METRICS, *EMBEDDING_RAG_METRICS]
 NO_CONTEXT = "(no retrieval)"
 
 
@@ -73,7 +72,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 elem_id="eval-variants",
             )
             metrics = gr.CheckboxGroup(
-                METRICS,
+                list(METRIC_NAMES),
                 value=["rouge_l", "token_f1", "faithfulness", "context_recall"],
                 label="Metrics",
                 elem_id="eval-metrics",

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.datasets import EXAMPLE_DATASET, Dataset, DatasetError, load_dataset
+from evals.datasets import EXAMPLE_DATASET, Dataset, load_dataset
+from evals.errors import DatasetError
 from evals.render import to_html, to_markdown
 from evals.report import Report
 from service.api.deps import RuntimeDep, StoreDep, error_responses

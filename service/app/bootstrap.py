@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import structlog
 
+from evals.base import Metric
 from evals.judges import RubricJudge
-from evals.metrics import Metric
 from rag import Library
 from service.access.auth import Authenticator
 from service.access.keys import Keys

@@ -466,7 +466,8 @@ def eval_run(
     """Answer every example with every variant, score the answers, store the run. Ctrl-C
     stops it; `--resume RUN_ID` carries on where it stopped. With no arguments: the bundled
     example dataset on the first two variants, with context from the sample corpus."""
-    from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
+    from evals.datasets import EXAMPLE_DATASET, load_dataset
+    from evals.errors import DatasetError
     from service.app.runtime import build_runtime
     from service.documents.library import SAMPLE_COLLECTION, call, ingest_sample_corpus
     from service.evaluation.batch import Progress as RunProgress
@@ -879,7 +880,8 @@ def campaign_create(
     description: Annotated[str, typer.Option(help="What the raters should look for.")] = "",
 ) -> None:
     """Create a campaign and generate the answers of its items (progress bar)."""
-    from evals.datasets import DatasetError, load_dataset
+    from evals.datasets import load_dataset
+    from evals.errors import DatasetError
     from service.app.runtime import build_runtime
     from service.labels import campaigns
 

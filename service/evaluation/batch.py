@@ -15,9 +15,9 @@ import structlog
 from aiolimiter import AsyncLimiter
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from evals.base import Metric, Sample
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
-from evals.metrics import Metric, Sample
 from monitoring.records import ModelCall, Record, ScoreRecord
 from rag import Library, RetrievedChunk, render
 from service.documents.library import retrieve

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
-from evals.judges import Complete, PairwiseJudge, RubricJudge
-from evals.metrics import Metric, build_metrics, needs_embedding
+from evals.base import Metric
+from evals.judge_calls import Complete
+from evals.judges import PairwiseJudge, RubricJudge
+from evals.registry import build_metrics, needs_embedding
 from rag import EmbedderSpec, Library
 from service.documents.library import embed_texts
 from service.errors import ErrorCode, InvalidRequest

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from evals.base import Metric, MetricResult, Sample
 from evals.judges import RubricJudge
-from evals.metrics import Metric, MetricResult, Sample
 from monitoring.records import Record, ScoreRecord
 from service.store import Store, scores, turns
 

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.errors import ArbiterError, ErrorCode, InvalidRequest, NotFound
-from service.store import Store, deployments, turns, usecases
+from service.store import Store, deployments, usecases
 
 
 class Deployment(BaseModel):

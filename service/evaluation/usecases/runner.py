@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
+from evals.datasets import EXAMPLE_DATASET, load_dataset
+from evals.errors import DatasetError
 from service.documents.library import SAMPLE_COLLECTION, ingest_sample_corpus, rag_errors
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.batch import EvalRunner, Progress

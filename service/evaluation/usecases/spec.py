@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from evals.goals import TARGET_METRICS, Target, TargetError, parse_targets
+from evals.errors import TargetError
+from evals.goals import TARGET_METRICS, Target, parse_targets
 from service.config import DEFAULTS
 from service.errors import ErrorCode, InvalidRequest, NotFound
 
