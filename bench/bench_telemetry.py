@@ -26,6 +26,7 @@ from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
 from service.app.bootstrap import build_runtime
 from service.app.logs import configure_logging
+from service.app.telemetry import otlp_sink
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.script import Script
@@ -36,8 +37,6 @@ VARIANTS = '[[variants]]\nname = "a"\n[variants.model]\nprovider = "openai"\nbas
 
 
 def _all_sinks() -> Telemetry:
-    from service.app.telemetry import _otlp_sink
-
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9"
     os.environ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "1"
     dead = boto3.client(
@@ -49,7 +48,7 @@ def _all_sinks() -> Telemetry:
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     return Telemetry(
-        [PrometheusSink(), CloudWatchSink(dead, "Bench", flush_every_s=1.0), _otlp_sink()]
+        [PrometheusSink(), CloudWatchSink(dead, "Bench", flush_every_s=1.0), otlp_sink()]
     )
 
 

@@ -225,7 +225,7 @@ def test_sinks_down_the_compare_path_still_answers(
     from botocore.config import Config
 
     from monitoring.cloudwatch import CloudWatchSink
-    from service.app.telemetry import _otlp_sink
+    from service.app.telemetry import otlp_sink
 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody listens
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
@@ -236,7 +236,7 @@ def test_sinks_down_the_compare_path_still_answers(
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
     telemetry = Telemetry(
-        [CloudWatchSink(dead, "Down", flush_every_s=0), _otlp_sink()], interval_s=0.01
+        [CloudWatchSink(dead, "Down", flush_every_s=0), otlp_sink()], interval_s=0.01
     )
     runtime.engine.emit = telemetry.emit
     for _ in range(3):

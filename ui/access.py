@@ -8,6 +8,7 @@ import gradio as gr
 
 from service.access.auth import LOCAL_ADMIN, Principal, check_scope, person
 from service.app.runtime import Runtime
+from service.errors import Unauthenticated
 
 
 def principal(runtime: Runtime, request: gr.Request | None) -> Principal:
@@ -15,8 +16,6 @@ def principal(runtime: Runtime, request: gr.Request | None) -> Principal:
         return LOCAL_ADMIN
     name = getattr(request, "username", None)
     if not name:
-        from service.errors import Unauthenticated
-
         raise Unauthenticated("sign in first")
     return person(runtime.store, name)
 

@@ -25,7 +25,7 @@ def cloudwatch_client() -> Any:
     )
 
 
-def _otlp_sink() -> OpenTelemetrySink:
+def otlp_sink() -> OpenTelemetrySink:
     """OTLP over HTTP, configured by the standard OTEL_* environment variables (endpoint,
     headers, service name, ...)."""
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -49,7 +49,7 @@ def build_telemetry(settings: Settings) -> tuple[Telemetry, PrometheusSink | Non
     prometheus = PrometheusSink() if settings.prometheus else None
     sinks: list[TelemetrySink] = [s for s in (prometheus,) if s is not None]
     if settings.otel or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        sinks.append(_otlp_sink())
+        sinks.append(otlp_sink())
     if settings.cloudwatch:
         sinks.append(
             CloudWatchSink(

@@ -10,7 +10,11 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from service.errors import ArbiterError
 from service.models.providers.aws import aws_client
+from service.models.providers.bedrock import build_bedrock
 from service.models.providers.errors import classify_error
+from service.models.providers.local import LocalChatModel, resolve_gguf
+from service.models.providers.openai_compat import OpenAICompatibleChatModel
+from service.models.providers.sagemaker import SageMakerChatModel
 from service.models.variants import BedrockModel, LocalModel, OpenAIModel, SageMakerModel, Variant
 
 
@@ -19,8 +23,6 @@ def build_chat_model(variant: Variant, *, timeout_s: float = 120.0) -> BaseChatM
     spec = variant.model
     try:
         if isinstance(spec, LocalModel):
-            from service.models.providers.local import LocalChatModel, resolve_gguf
-
             return LocalChatModel(
                 model_path=str(resolve_gguf(spec.path)),
                 n_ctx=spec.n_ctx,
@@ -28,12 +30,8 @@ def build_chat_model(variant: Variant, *, timeout_s: float = 120.0) -> BaseChatM
                 seed=spec.seed,
             )
         if isinstance(spec, BedrockModel):
-            from service.models.providers.bedrock import build_bedrock
-
             return build_bedrock(spec, timeout_s)
         if isinstance(spec, SageMakerModel):
-            from service.models.providers.sagemaker import SageMakerChatModel
-
             return SageMakerChatModel(
                 endpoint_name=spec.endpoint_name,
                 inference_component=spec.inference_component,
@@ -46,8 +44,6 @@ def build_chat_model(variant: Variant, *, timeout_s: float = 120.0) -> BaseChatM
                 max_attempts=spec.max_attempts,
                 timeout_s=timeout_s,
             )
-        from service.models.providers.openai_compat import OpenAICompatibleChatModel
-
         return OpenAICompatibleChatModel(
             base_url=spec.base_url,
             model=spec.model,
@@ -71,8 +67,6 @@ def probe_model(variant: Variant, *, timeout_s: float = 5.0) -> Probe:
     spec = variant.model
     try:
         if isinstance(spec, LocalModel):
-            from service.models.providers.local import resolve_gguf
-
             path = resolve_gguf(spec.path)
             return Probe(True, f"GGUF {path.name} ({path.stat().st_size / 2**20:.0f} MiB)")
         if isinstance(spec, OpenAIModel):
