@@ -13,7 +13,7 @@ from PIL import Image
 
 from evals import plots
 from service.app.runtime import Runtime
-from service.labels.leaderboard import RULES, leaderboard, rubric_quality
+from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store.filters import Filters
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
@@ -38,7 +38,7 @@ def tables(
     runtime: Runtime, mode: str, rag: str, since: str, tag: str = ""
 ) -> tuple[Any, Any, Any, str]:
     filters = _filters(mode, rag, since, tag)
-    board = leaderboard(runtime.store, filters)
+    board = compute_leaderboard(runtime.store, filters)
     quality = rubric_quality(runtime.store, filters)
     preference = [
         [
@@ -58,7 +58,11 @@ def tables(
     ]
     png = plots.win_matrix(board.models, board.win_matrix)
     heat = Image.open(io.BytesIO(png)) if png else None
-    note = f"{board.battles} battles. {RULES}" if board.rows else "No votes with these filters yet."
+    note = (
+        f"{board.battles} battles. {LEADERBOARD_RULES}"
+        if board.rows
+        else "No votes with these filters yet."
+    )
     return preference, heat, absolute, note
 
 

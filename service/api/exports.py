@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from service.access import audit
 from service.api.deps import StoreDep, error_responses
 from service.labels.exports import ExportOptions, prepare
-from service.labels.leaderboard import Filters
+from service.store.filters import Filters
 
 _ERRORS = error_responses(422)
 

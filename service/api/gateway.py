@@ -15,7 +15,7 @@ from service.api.deps import GatewayDep, RuntimeDep, error_responses
 from service.errors import ErrorCode, InvalidRequest
 from service.labels.feedback import give_feedback
 from service.schemas import AnswerOut
-from service.serving.deployments import Deployment, parse
+from service.serving.deployments import Deployment, parse_deployment
 from service.serving.gateway import ChatRequest, answer_id, completion, failure, sse
 
 _ERRORS = error_responses(404, 413, 422, 429, 502, 504)
@@ -108,7 +108,7 @@ async def put_deployment(
 ) -> Deployment:
     """Create or change a deployment (admin). Takes effect on the next request; audited."""
     body.setdefault("name", name)
-    d = parse(body)
+    d = parse_deployment(body)
     if d.name != name:
         raise InvalidRequest(
             f"the body names deployment {d.name!r} but the URL names {name!r}",

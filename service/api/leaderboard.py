@@ -12,13 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import StoreDep
-from service.labels.leaderboard import Filters, leaderboard, rubric_quality
-
-RULES = (
-    "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "
-    "counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
-    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap."
-)
+from service.labels.leaderboard import LEADERBOARD_RULES, rubric_quality
+from service.store.filters import Filters
 
 
 class RowOut(BaseModel):
@@ -40,7 +35,7 @@ class LeaderboardOut(BaseModel):
         description="[x][y]: x's win rate against y (ties half); null where they never met."
     )
     battle_matrix: list[list[int]]
-    rules: str = RULES
+    rules: str = LEADERBOARD_RULES
 
 
 class CriterionOut(BaseModel):
@@ -94,7 +89,9 @@ async def preference(
     use_case: str | None = Query(None, description="Only conversations of this use case."),
 ) -> LeaderboardOut:
     board = await asyncio.to_thread(
-        leaderboard, store, _filters(since, until, mode, rag, rater, campaign, tag, use_case)
+        compute_leaderboard,
+        store,
+        _filters(since, until, mode, rag, rater, campaign, tag, use_case),
     )
     return LeaderboardOut(
         rows=[

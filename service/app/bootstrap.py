@@ -27,8 +27,7 @@ from service.models.catalog import Catalog, ModelFactory
 from service.models.pricing import PriceTable
 from service.models.variants import load_variants
 from service.serving.compare import CompareEngine
-from service.serving.deployments import Deployments
-from service.serving.deployments import load_file as load_deployments
+from service.serving.deployments import Deployments, load_deployments
 from service.serving.gateway import Gateway
 from service.store import Store, turns, variants
 from service.store.jobs import JobQueue

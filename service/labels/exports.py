@@ -47,7 +47,7 @@ from service.store import exports as stored
 from service.store.exports import ExportAnswer, ExportTurn, ExportVote
 from service.store.filters import Filters
 
-RULES = __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1].strip()
+EXPORT_RULES = __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1].strip()
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class ExportSummary:
     redactions: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     files: list[str] = field(default_factory=list)
-    rules: str = RULES
+    rules: str = EXPORT_RULES
 
 
 def _prompt(turn: ExportTurn, answer: ExportAnswer) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from service.store import Store
 from service.store import leaderboard as counts_in_store
 from service.store.filters import Filters
 
-RULES = (
+LEADERBOARD_RULES = (
     "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "
     "counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
     "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap."
@@ -23,7 +23,7 @@ RULES = (
 CRITERIA = ("helpfulness", "honesty", "harmlessness")
 
 
-def leaderboard(
+def compute_leaderboard(
     store: Store, filters: Filters = Filters(), *, with_elo: bool = True, rounds: int = 200
 ) -> Leaderboard:
     elo = online_elo(counts_in_store.battles_in_order(store, filters)) if with_elo else None

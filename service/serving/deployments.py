@@ -81,7 +81,7 @@ class Deployment(BaseModel):
         return self.sample_rate >= 1.0 or random.random() < self.sample_rate
 
 
-def parse(data: Any, origin: str = "the deployment") -> Deployment:
+def parse_deployment(data: Any, origin: str = "the deployment") -> Deployment:
     try:
         return Deployment.model_validate(data)
     except ValidationError as exc:
@@ -95,7 +95,7 @@ def parse(data: Any, origin: str = "the deployment") -> Deployment:
         ) from None
 
 
-def load_file(path: Path) -> list[Deployment]:
+def load_deployments(path: Path) -> list[Deployment]:
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
@@ -106,7 +106,7 @@ def load_file(path: Path) -> list[Deployment]:
             hint="ARBITER_DEPLOYMENTS_FILE: a TOML or YAML file with [[deployments]] entries.",
         ) from None
     entries = (data or {}).get("deployments", [])
-    return [parse(d, f"{path}: deployment {i + 1}") for i, d in enumerate(entries)]
+    return [parse_deployment(d, f"{path}: deployment {i + 1}") for i, d in enumerate(entries)]
 
 
 class Deployments:
