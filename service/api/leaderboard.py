@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import StoreDep
-from service.labels.leaderboard import LEADERBOARD_RULES, rubric_quality
+from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store.filters import Filters
 
 
