@@ -9,7 +9,7 @@ export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 export GRADIO_ANALYTICS_ENABLED := False
 export RAGAS_DO_NOT_TRACK := true
 
-.PHONY: run test bench lint format lock install install-test clean
+.PHONY: run test test-fast bench lint format lock install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# The unit tests alone (no database, server or browser): under a minute.
+test-fast: install-test
+	$(BIN)/python -m pytest tests/unit -q
 
 bench: install-test
 	$(BIN)/python -m bench

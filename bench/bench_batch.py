@@ -17,7 +17,7 @@ from service.app.bootstrap import build_runtime
 from service.app.logs import configure_logging
 from service.config import Settings
 from service.store import eval_runs
-from tests.processes import fake_openai_process, openai_variants_toml
+from tests.support.processes import fake_openai_process, openai_variants_toml
 
 EXAMPLES = int(os.environ.get("BENCH_BATCH_EXAMPLES", "320"))
 CONCURRENCY = 16

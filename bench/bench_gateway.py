@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench._report import header, line, percentile, scratch_postgres, verdict
-from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
+from tests.support.processes import arbiter_process, fake_openai_process, openai_variants_toml
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
 STEP_S = float(os.environ.get("BENCH_STEP_S", "5"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench._report import header, line, percentile, verdict
-from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
+from tests.support.processes import arbiter_process, fake_openai_process, openai_variants_toml
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
 

@@ -17,7 +17,12 @@ import httpx
 
 from bench._report import header, line, median, percentile, verdict
 from bench.bench_overhead import arbiter_ttft
-from tests.processes import arbiter_process, fake_openai_process, free_port, openai_variants_toml
+from tests.support.processes import (
+    arbiter_process,
+    fake_openai_process,
+    free_port,
+    openai_variants_toml,
+)
 
 ROUNDS = int(os.environ.get("BENCH_PAGE_ROUNDS", "20"))
 # Measured on a fresh page, then again after opening each of the page's tabs once, as a

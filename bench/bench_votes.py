@@ -18,7 +18,7 @@ from bench._report import header, line, scratch_postgres, verdict
 from service.ids import new_id, utcnow
 from service.store import Store
 from service.store.tables import VoteRow
-from tests.processes import arbiter_process, fake_openai_process, openai_variants_toml
+from tests.support.processes import arbiter_process, fake_openai_process, openai_variants_toml
 
 VOTES = int(os.environ.get("BENCH_VOTES", "20000"))
 BATCH = 500

@@ -1,0 +1,64 @@
+"""The in-page dashboard: time series computed from the store, and the tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from service.app.runtime import Runtime
+from service.evaluation.dashboard import series
+from tests.fakes.script import Script
+from tests.support.fixtures import LiveServer
+
+
+def test_series_from_calls_scores_and_votes(
+    runtime: Runtime,
+    scripts: dict[str, Script],
+    live: LiveServer,
+    wait_for: Callable[[Callable[[], bool], float], None],
+) -> None:
+    url = live.url
+    scripts["gamma"].failure = "server_error"
+    for _ in range(3):
+        turn = httpx.post(
+            f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
+        ).json()
+        httpx.post(
+            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r"}
+        ).raise_for_status()
+    httpx.post(
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "gamma"]}, timeout=30
+    )
+    points = series(runtime.store, "last hour")
+    by = {(p.series, p.variant): p.value for p in points}
+    assert by[("error rate", "gamma")] == 1.0 and by[("error rate", "alpha")] == 0.0
+    assert by[("answers per minute", "alpha")] == pytest.approx(
+        4 / 5
+    )  # 4 answers in a 5-minute bucket
+    assert by[("latency p50 (s)", "alpha")] > 0
+    assert ("latency p50 (s)", "gamma") not in by  # failed answers have no latency
+    assert (
+        by[("win rate (ties half)", "alpha")] == 1.0 and by[("win rate (ties half)", "beta")] == 0.0
+    )
+    assert all(p.time.second == points[0].time.second for p in points)  # aligned buckets
+
+
+def test_dashboard_tab(runtime: Runtime, live_ui: LiveServer) -> None:
+    from gradio_client import Client
+
+    url = live_ui.url
+    turn = httpx.post(
+        f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
+    ).json()
+    httpx.post(
+        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "b", "rater": "r"}
+    ).raise_for_status()
+    plots = Client(url, verbose=False).predict("last 24 hours", api_name="/dashboard")
+    assert len(plots) == 10
+    latency, win = plots[1], plots[8]
+    rows = latency["value"]["data"] if isinstance(latency.get("value"), dict) else latency["data"]
+    assert {r[2] for r in rows} == {"alpha", "beta"}
+    win_rows = win["value"]["data"] if isinstance(win.get("value"), dict) else win["data"]
+    assert {(r[2], r[1]) for r in win_rows} == {("alpha", 0.0), ("beta", 1.0)}

@@ -1,0 +1,218 @@
+"""The fixtures of integration and end-to-end tests: a real store (SQLite file and
+PostgreSQL schema), a runtime on scripted models, live servers with and without the page,
+the fake AWS and OpenAI-compatible servers, moto's server, and Debian's Chromium. Unit tests
+never import this module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from moto.server import ThreadedMotoServer
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from service.app.bootstrap import build_runtime
+from service.app.runtime import Runtime
+from service.config import Settings
+from service.store import Store
+from service.web import build_web_app
+from tests.fakes.aws_server import FakeAws
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.script import Script
+from tests.fakes.scripted import ScriptedFactory
+from tests.support.processes import free_port
+
+PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store: a SQLite file, or an isolated PostgreSQL schema."""
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'arbiter.db'}")
+        s.upgrade()
+        yield s
+        s.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    s = Store(PG_URL, schema=schema)
+    try:
+        s.upgrade()
+        yield s
+    finally:
+        s.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+VARIANTS_TOML = """
+[[variants]]
+name = "alpha"
+system_prompt = "You are alpha."
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "alpha"
+[variants.params]
+temperature = 0.1
+max_tokens = 64
+
+[[variants]]
+name = "beta"
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "beta"
+
+[[variants]]
+name = "gamma"
+[variants.model]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "gamma"
+"""
+
+
+@pytest.fixture
+def variants_file(tmp_path: Path) -> Path:
+    path = tmp_path / "variants.toml"
+    path.write_text(VARIANTS_TOML)
+    return path
+
+
+@pytest.fixture
+def scripts() -> dict[str, Script]:
+    return {
+        "alpha": Script(tokens=["Paris", " is", " the", " capital", "."]),
+        "beta": Script(tokens=["It", " is", " Paris", "."]),
+        "gamma": Script(tokens=["Bonjour", "!"]),
+    }
+
+
+@pytest.fixture
+def runtime(
+    store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path
+) -> Iterator[Runtime]:
+    """A runtime on the real store with scripted models (fast; no network)."""
+    settings = Settings(
+        home=tmp_path,
+        variants_file=variants_file,
+        max_prompt_chars=1000,
+        online_metrics="faithfulness",  # cheap; tests that need more set their own
+    )
+    rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
+    yield rt
+
+
+class LiveServer:
+    def __init__(self, runtime: Runtime, *, with_ui: bool = False) -> None:
+        self.port = free_port()
+        self.runtime = runtime
+        config = uvicorn.Config(
+            build_web_app(runtime, with_ui=with_ui),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(runtime: Runtime) -> Iterator[LiveServer]:
+    with LiveServer(runtime) as server:
+        yield server
+
+
+@pytest.fixture
+def live_ui(runtime: Runtime) -> Iterator[LiveServer]:
+    """The API with the Gradio page mounted, on scripted models."""
+    with LiveServer(runtime, with_ui=True) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_aws() -> Iterator[FakeAws]:
+    with FakeAws() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1: CloudWatch, S3, sagemaker-runtime invoke_endpoint, ..."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (Playwright's own browser download is not available here). Module
+    scope, so Playwright's event loop is gone before other test modules run."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        raise RuntimeError(
+            "chromium is not installed: `apt-get install -y chromium` (.ci/run does it)"
+        )
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    page = browser.new_page()
+    yield page
+    page.close()
