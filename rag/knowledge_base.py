@@ -32,6 +32,7 @@ def retrieve_from_knowledge_base(
     spec: KnowledgeBaseSpec, client: Any, query: str, top_k: int
 ) -> list[dict[str, Any]]:
     """The top results as plain dicts: text, location, score, metadata."""
+    # lazy: langchain-aws is slow to import and only Knowledge Base collections need it
     from langchain_aws.retrievers import AmazonKnowledgeBasesRetriever
 
     vector_config: dict[str, Any] = {"numberOfResults": top_k}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
+from zipfile import BadZipFile
 
 from charset_normalizer import from_bytes
 
@@ -81,7 +82,7 @@ def _text(name: str, data: bytes, text_column: str | None) -> list[Section]:
 
 
 def _html(name: str, data: bytes, text_column: str | None) -> list[Section]:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup  # lazy: bs4 is only needed for HTML files
 
     soup = BeautifulSoup(_decode(name, data), "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
@@ -92,6 +93,7 @@ def _html(name: str, data: bytes, text_column: str | None) -> list[Section]:
 
 
 def _pdf(name: str, data: bytes, text_column: str | None) -> list[Section]:
+    # lazy: pypdf is only needed for PDF files
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -115,9 +117,7 @@ def _pdf(name: str, data: bytes, text_column: str | None) -> list[Section]:
 
 
 def _docx(name: str, data: bytes, text_column: str | None) -> list[Section]:
-    from zipfile import BadZipFile
-
-    import docx
+    import docx  # lazy: python-docx (and its lxml) is only needed for Word files
 
     try:
         document = docx.Document(io.BytesIO(data))
