@@ -18,9 +18,8 @@ from rag.index_cache import IndexCache
 from rag.ingest import Ingester, IngestOutcome
 from rag.knowledge_base import KnowledgeBaseSpec
 from rag.search import Mode, Retrieval, RetrievedChunk, Retriever
-from rag.sources import read_limited  # re-exported: `ui.documents` imports it from here
 
-__all__ = ["Library", "read_limited"]
+__all__ = ["Library"]
 
 
 class Library:

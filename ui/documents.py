@@ -9,8 +9,8 @@ from typing import Any
 import gradio as gr
 
 from rag import IngestOutcome, Library, NotIngestible
-from rag.library import read_limited
 from rag.loaders import SUPPORTED
+from rag.sources import read_limited
 from service.app.runtime import Runtime
 from service.documents.library import call
 from service.errors import ArbiterError
