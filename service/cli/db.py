@@ -1,0 +1,28 @@
+"""`arbiter db`: database maintenance."""
+
+from __future__ import annotations
+
+import typer
+
+from service.cli.common import console, friendly_errors
+from service.config import Settings
+from service.store import Store
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Apply database migrations up to the latest revision."""
+    settings = Settings()
+    if settings.resolved_database_url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url)
+    try:
+        store.upgrade()
+    finally:
+        store.dispose()
+    console.print(
+        f"[green]database is up to date[/] ({store.engine.url.render_as_string(hide_password=True)})"
+    )

@@ -1,0 +1,187 @@
+"""`arbiter serve`, `worker`, `models` and `compare`: running Arbiter, and trying the configured
+models from the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from service.access.auth import check_bind
+from service.app.bootstrap import build_runtime
+from service.app.logs import configure_logging
+from service.cli.common import console, friendly_errors
+from service.config import Settings
+from service.documents.library import call, ingest_sample_corpus
+from service.models.providers import probe_model
+from service.models.variants import load_variants
+from service.schemas import AnswerOut, CompareRequest
+from service.web import build_web_app
+
+
+@friendly_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default ARBITER_HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ARBITER_PORT or 8000).")] = None,
+) -> None:
+    """Start the web service (API and page) on the configured store and variants."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    check_bind(host or settings.host, settings.auth)
+    runtime = build_runtime(settings)
+    if settings.rag_sample_corpus:
+        call(ingest_sample_corpus, runtime.library)
+    runtime.catalog.warm_up()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(
+        f"[bold green]Arbiter[/] is starting on [bold]http://{host}:{port}/[/] "
+        f"(store: {runtime.store.engine.url.get_backend_name()}, variants: {', '.join(runtime.catalog.names())})"
+    )
+    console.print(f"API docs: http://{host}:{port}/docs")
+    try:
+        uvicorn.run(
+            build_web_app(runtime),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            access_log=False,
+            # On SIGTERM requests in flight finish (streams included) for up to this long;
+            # then they are cancelled, and their answers stored as cancelled.
+            timeout_graceful_shutdown=settings.shutdown_grace_s,
+        )
+    finally:
+        runtime.close()
+
+
+@friendly_errors
+def worker() -> None:
+    """Run background jobs (online scoring) from the shared store, without serving the page:
+    next to web replicas started with ARBITER_WORKER=false. Ctrl-C stops it after the job
+    under way."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop sends SIGTERM
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await runtime.start_worker()
+        console.print("[bold green]worker[/] running; Ctrl-C to stop")
+        try:
+            await stop.wait()
+        finally:
+            await runtime.stop_worker()
+
+    try:
+        asyncio.run(work())
+    finally:
+        runtime.close()
+
+
+@friendly_errors
+def models() -> None:
+    """List the variants and whether each model is reachable."""
+    settings = Settings()
+    variants = load_variants(settings.resolved_variants_file)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        probes = list(pool.map(probe_model, variants))
+    table = Table(title=f"Variants ({settings.resolved_variants_file})")
+    for column in ("variant", "provider", "model", "reachable", "detail"):
+        table.add_column(column)
+    for v, p in zip(variants, probes, strict=True):
+        table.add_row(
+            v.name, v.provider, v.model_label, "[green]yes[/]" if p.ok else "[red]no[/]", p.detail
+        )
+    console.print(table)
+    if not all(p.ok for p in probes):
+        raise typer.Exit(2)
+
+
+def _fmt(value: float | int | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+@friendly_errors
+def compare(
+    prompt: Annotated[str, typer.Argument(help="The prompt to send to every variant.")],
+    variant: Annotated[
+        list[str], typer.Option("--variant", "-v", help="A variant name; repeat 2-4 times.")
+    ],
+    timeout: Annotated[float | None, typer.Option(help="Per-pane timeout in seconds.")] = None,
+) -> None:
+    """Stream the answers of several variants side by side, then print their metrics."""
+    settings = Settings()
+    configure_logging("warning")
+    runtime = build_runtime(settings)
+    request = CompareRequest(prompt=prompt, variants=variant, timeout_s=timeout)
+    runtime.engine.validate(request)
+    texts = ["" for _ in variant]
+    states = ["streaming…" for _ in variant]
+    answers: list[AnswerOut] = []
+
+    def render() -> Table:
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in variant:
+            grid.add_column(ratio=1)
+        grid.add_row(
+            *[
+                Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True)
+                for i, name in enumerate(variant)
+            ]
+        )
+        return grid
+
+    async def run() -> None:
+        with Live(render(), console=console, refresh_per_second=12) as live:
+            async for event in runtime.engine.run(request):
+                if event.kind == "token":
+                    texts[event.data["pane"]] += event.data["text"]
+                elif event.kind == "answer":
+                    answer = AnswerOut.model_validate(event.data)
+                    answers.append(answer)
+                    states[answer.pane] = answer.status
+                    if answer.error_message:
+                        texts[answer.pane] += (
+                            f"\n[red]{answer.error_code}: {answer.error_message}[/]"
+                        )
+                live.update(render())
+
+    try:
+        asyncio.run(run())
+    finally:
+        runtime.close()
+    table = Table(title="Metrics")
+    for column in (
+        "pane",
+        "variant",
+        "status",
+        "TTFT ms",
+        "latency ms",
+        "tokens in",
+        "tokens out",
+        "cost USD",
+    ):
+        table.add_column(column, justify="right" if column not in ("variant", "status") else "left")
+    for a in sorted(answers, key=lambda a: a.pane):
+        table.add_row(
+            str(a.pane),
+            a.variant,
+            a.status,
+            _fmt(a.ttft_ms, ".0f"),
+            _fmt(a.latency_ms, ".0f"),
+            _fmt(a.tokens_in, "d"),
+            _fmt(a.tokens_out, "d"),
+            _fmt(a.cost_usd, ".6f"),
+        )
+    console.print(table)
