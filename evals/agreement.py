@@ -17,7 +17,6 @@ from typing import Literal
 
 import krippendorff
 import numpy as np
-from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 Label = tuple[Hashable, str, Hashable]  # (item, rater, value)
 MIN_LABELS_TO_FLAG = 5
@@ -59,6 +58,9 @@ def _majority(values: Sequence[Hashable]) -> Hashable | None:
 def agreement(
     labels: Sequence[Label], *, level: Literal["nominal", "ordinal"] = "nominal"
 ) -> Agreement:
+    # lazy: statsmodels (with pandas and scipy) takes about a second to import
+    from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
+
     latest: dict[tuple[Hashable, str], Hashable] = {}
     for item, rater, value in labels:  # a later label by the same rater replaces the earlier
         latest[(item, rater)] = value

@@ -6,22 +6,27 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")  # no display here, and the service must never open a window
-
-import matplotlib.pyplot as plt
 
 from evals.report import SideSummary, metric_values
 
 MAX_METRIC_PANELS = 8
 
 
+def _pyplot() -> Any:
+    # lazy: pyplot takes about half a second to import, and only reports draw plots
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display here, and the service must never open a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -39,6 +44,7 @@ def distributions(sides: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> b
         return None
     cols = min(3, len(metrics))
     rows_n = (len(metrics) + cols - 1) // cols
+    plt = _pyplot()
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
         data = [[r[metric] for r in rows if r.get(metric) is not None] for _, rows in per_side]
@@ -66,6 +72,7 @@ def latency_vs_quality(summaries: Sequence[SideSummary], metric: str) -> bytes |
     ]
     if not points:
         return None
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
     for label, lat, q in points:
         assert lat.mean is not None and q.mean is not None
@@ -88,6 +95,7 @@ def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
         return None
     data = np.asarray(rates, dtype=float)
     size = max(3.5, 0.6 * len(models) + 2)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0, vmax=1)
     ax.set_xticks(range(len(models)), labels=models, rotation=35, ha="right", fontsize=8)
@@ -117,6 +125,7 @@ def tradeoff(
     if not points:
         return None
     meets_all = meets_all or set()
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 4.2))
     for label, x, y in points:
         on_front = label in front
