@@ -13,8 +13,7 @@ from pathlib import Path
 
 from bench._report import header, line, verdict
 from evals.datasets import load_dataset
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
+from service.app import build_runtime, configure_logging
 from service.config import Settings
 from service.store import eval_runs
 from tests.support.processes import fake_openai_process, openai_variants_toml

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 from bench._report import header, line, median, verdict
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
+from service.app import build_runtime, configure_logging
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.openai_server import FakeOpenAI

@@ -10,13 +10,17 @@ import tempfile
 import time
 
 from bench._report import header, line, median, verdict
-from service.app.logs import configure_logging
-from service.models.catalog import Catalog
-from service.models.pricing import PriceTable
-from service.models.providers.local import bundled_gguf_path
-from service.models.variants import GenerationParams, LocalModel, Variant
+from service.app import configure_logging
+from service.models import (
+    Catalog,
+    GenerationParams,
+    LocalModel,
+    PriceTable,
+    Variant,
+    bundled_gguf_path,
+)
 from service.schemas import CompareRequest
-from service.serving.compare import CompareEngine
+from service.serving import CompareEngine
 from service.store import Store
 
 ROUNDS = int(os.environ.get("BENCH_LOCAL_ROUNDS", "3"))

@@ -21,7 +21,7 @@ from rag.chunking import split
 from rag.loaders import load
 from rag.tables import metadata
 from rag.vector_index import VectorIndex
-from service.app.logs import configure_logging
+from service.app import configure_logging
 
 SIZES = [int(n) for n in os.environ.get("BENCH_RAG_SIZES", "10000,100000").split(",")]
 QUERIES = int(os.environ.get("BENCH_RAG_QUERIES", "300"))

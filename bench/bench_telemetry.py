@@ -24,9 +24,7 @@ from monitoring.cloudwatch import CloudWatchSink
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
-from service.app.telemetry import otlp_sink
+from service.app import build_runtime, configure_logging, otlp_sink
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.script import Script

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service.api import create_app
-from service.app.runtime import Runtime
+from service.app import Runtime
 
 
 def build_web_app(runtime: Runtime, *, with_ui: bool = True) -> FastAPI:

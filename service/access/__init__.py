@@ -1,0 +1,25 @@
+"""Who may do what: authentication (keys, people, a trusted proxy), the scope each endpoint
+needs, per-key limits, and the audit log."""
+
+from service.access import audit
+from service.access.auth import Authenticator, check_bind, check_scope, guarded, required_scope
+from service.access.keys import Keys
+from service.access.limits import Limiter
+from service.access.people import set_password
+from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal
+
+__all__ = [
+    "LOCAL_ADMIN",
+    "SCOPES",
+    "Authenticator",
+    "KeyLimits",
+    "Keys",
+    "Limiter",
+    "Principal",
+    "audit",
+    "check_bind",
+    "check_scope",
+    "guarded",
+    "required_scope",
+    "set_password",
+]

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 
 from service.access.principals import SCOPES, KeyLimits, Principal
 from service.errors import ErrorCode, InvalidRequest
-from service.store import Store
+from service.store import KeyInfo, Store
 from service.store import keys as stored_keys
-from service.store.keys import KeyInfo
 
 KEY_PREFIX = "arb_"
 

@@ -2,4 +2,6 @@
 
 from service.api.app import create_app
 
-__all__ = ["create_app"]
+__all__ = [
+    "create_app",
+]

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from service.access.auth import Authenticator, check_scope, guarded, required_scope
-from service.access.limits import Limiter
+from service.access import Authenticator, Limiter, check_scope, guarded, required_scope
 from service.api.errors import error_response
 from service.errors import ArbiterError, ErrorCode, InvalidRequest, RequestTooLarge
 

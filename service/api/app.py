@@ -25,8 +25,7 @@ from service.api import (
 )
 from service.api.access import AccessControl
 from service.api.errors import install_error_handlers
-from service.app.lifespan import running
-from service.app.runtime import Runtime
+from service.app import Runtime, running
 
 ROUTERS = [
     health.router,

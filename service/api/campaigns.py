@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, error_responses
 from service.errors import ErrorCode, Forbidden, InvalidRequest
 from service.labels import campaigns, reviews
-from service.serving.arena import hide_variants
+from service.serving import hide_variants
 from service.store import raters
 
 _ERRORS = error_responses(403, 404, 409, 422)

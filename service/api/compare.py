@@ -14,8 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 from service.api.deps import EngineDep, StoreDep, error_responses
 from service.errors import ArbiterError
 from service.schemas import CompareRequest, TurnOut
-from service.serving.arena import blind
-from service.serving.compare import CompareEvent
+from service.serving import CompareEvent, blind
 from service.store import turns
 
 router = APIRouter()

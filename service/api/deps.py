@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from rag import Library
-from service.access.principals import LOCAL_ADMIN, Principal
-from service.app.runtime import Runtime
+from service.access import LOCAL_ADMIN, Principal
+from service.app import Runtime
 from service.schemas import ErrorResponse
-from service.serving.compare import CompareEngine
-from service.serving.gateway import Gateway
+from service.serving import CompareEngine, Gateway
 from service.store import Store
 
 

@@ -21,7 +21,7 @@ from rag import (
     NotIngestible,
 )
 from service.api.deps import LibraryDep, error_responses
-from service.documents.library import call
+from service.documents import call
 from service.errors import ArbiterError
 
 _ERRORS = error_responses(404, 409, 413, 415, 422, 502)

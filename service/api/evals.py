@@ -17,10 +17,9 @@ from evals.errors import DatasetError
 from evals.render import to_html, to_markdown
 from evals.report import Report
 from service.api.deps import RuntimeDep, StoreDep, error_responses
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ErrorCode, InvalidRequest
-from service.evaluation.judging import pairwise_judge
-from service.evaluation.reports import build_report, run_summaries
+from service.evaluation import build_report, pairwise_judge, run_summaries
 from service.schemas import RagRequest
 from service.store import Store, eval_runs
 

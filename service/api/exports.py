@@ -12,8 +12,8 @@ from fastapi.responses import Response
 
 from service.access import audit
 from service.api.deps import StoreDep, error_responses
-from service.labels.exports import ExportOptions, prepare
-from service.store.filters import Filters
+from service.labels import ExportOptions, prepare
+from service.store import Filters
 
 _ERRORS = error_responses(422)
 

@@ -10,13 +10,20 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from service.access.audit import record as audit
+from service.access import audit
 from service.api.deps import GatewayDep, RuntimeDep, error_responses
 from service.errors import ErrorCode, InvalidRequest
-from service.labels.feedback import give_feedback
+from service.labels import give_feedback
 from service.schemas import AnswerOut
-from service.serving.deployments import Deployment, parse_deployment
-from service.serving.gateway import ChatRequest, answer_id, completion, failure, sse
+from service.serving import (
+    ChatRequest,
+    Deployment,
+    answer_id,
+    completion,
+    failure,
+    parse_deployment,
+    sse,
+)
 
 _ERRORS = error_responses(404, 413, 422, 429, 502, 504)
 
@@ -118,7 +125,7 @@ async def put_deployment(
     created = await asyncio.to_thread(gateway.deployments.put, d)
     old = next((b for b in before if b.name == name), None)
     await asyncio.to_thread(
-        audit,
+        audit.record,
         runtime.store,
         request,
         "deployment.create" if created else "deployment.update",

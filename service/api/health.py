@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.deps import RuntimeDep
 from service.errors import ArbiterError, NotFound
-from service.models.providers import probe_model
+from service.models import probe_model
 
 router = APIRouter(tags=["health"])
 

@@ -10,11 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.access import audit
-from service.access.keys import Keys
-from service.access.principals import SCOPES, KeyLimits
+from service.access import SCOPES, KeyLimits, Keys, audit
 from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, error_responses
-from service.store.keys import KeyInfo
+from service.store import KeyInfo
 
 _ERRORS = error_responses(404, 422)
 

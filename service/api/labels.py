@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.api.deps import EngineDep, RuntimeDep, StoreDep, error_responses
-from service.app.runtime import Runtime
-from service.labels.feedback import give_feedback
-from service.labels.votes import record_votes
+from service.app import Runtime
+from service.labels import give_feedback, record_votes
 from service.schemas import (
     FeedbackIn,
     LabelsIn,

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import StoreDep
-from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
-from service.store.filters import Filters
+from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.store import Filters
 
 
 class RowOut(BaseModel):

@@ -18,8 +18,7 @@ from monitoring.cloudwatch import goal_alarms
 from service.access import audit
 from service.api.deps import RuntimeDep, StoreDep, error_responses
 from service.errors import ErrorCode, InvalidRequest
-from service.evaluation import usecases
-from service.evaluation.usecases import UseCaseSpec, Window
+from service.evaluation import UseCaseSpec, Window, usecases
 from service.store import Store
 
 _ERRORS = error_responses(404, 422)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 
 from service.access import audit
 from service.api.deps import RuntimeDep, error_responses
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import Conflict
-from service.models.variants import Variant
+from service.models import Variant
 from service.schemas import VariantOut
 from service.store import variants
 

@@ -1,0 +1,17 @@
+"""The running service: settings wired into a `Runtime` (bootstrap), the background work
+beside the requests (lifespan), logging and telemetry sinks."""
+
+from service.app.bootstrap import build_runtime
+from service.app.lifespan import running
+from service.app.logs import configure_logging
+from service.app.runtime import Runtime
+from service.app.telemetry import cloudwatch_client, otlp_sink
+
+__all__ = [
+    "Runtime",
+    "build_runtime",
+    "cloudwatch_client",
+    "configure_logging",
+    "otlp_sink",
+    "running",
+]

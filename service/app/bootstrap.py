@@ -9,28 +9,16 @@ import structlog
 from evals.base import Metric
 from evals.judges import RubricJudge
 from rag import Library
-from service.access.auth import Authenticator
-from service.access.keys import Keys
-from service.access.limits import Limiter
-from service.access.principals import SCOPES, KeyLimits
+from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter
 from service.app.runtime import Runtime
 from service.app.telemetry import build_telemetry
 from service.config import Settings
-from service.documents.library import build_library
+from service.documents import build_library
 from service.errors import ArbiterError, ErrorCode
-from service.evaluation import usecases
-from service.evaluation.batch import EvalRunner
-from service.evaluation.judging import scorers
-from service.evaluation.online import OnlineScoring
-from service.models.breaker import Breakers
-from service.models.catalog import Catalog, ModelFactory
-from service.models.pricing import PriceTable
-from service.models.variants import load_variants
-from service.serving.compare import CompareEngine
-from service.serving.deployments import Deployments, load_deployments
-from service.serving.gateway import Gateway
-from service.store import Store, turns, variants
-from service.store.jobs import JobQueue
+from service.evaluation import EvalRunner, OnlineScoring, scorers, usecases
+from service.models import Breakers, Catalog, ModelFactory, PriceTable, load_variants
+from service.serving import CompareEngine, Deployments, Gateway, load_deployments
+from service.store import JobQueue, Store, turns, variants
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import structlog
 
 from service.app.runtime import Runtime
-from service.evaluation.usecases import refresh_goals
+from service.evaluation import refresh_goals
 
 log = structlog.get_logger(__name__)
 

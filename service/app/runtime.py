@@ -12,19 +12,19 @@ import structlog
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from rag import Library
-from service.access.auth import Authenticator
-from service.access.keys import Keys
-from service.access.limits import Limiter
+from service.access import Authenticator, Keys, Limiter
 from service.config import Settings
-from service.evaluation.batch import EvalRunner
-from service.evaluation.jobs import Handler, Worker
-from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
-from service.models.catalog import Catalog
-from service.models.pricing import PriceTable
-from service.serving.compare import CompareEngine
-from service.serving.gateway import Gateway
-from service.store import Store
-from service.store.jobs import JobQueue
+from service.evaluation import (
+    SCORE_TURN,
+    EvalRunner,
+    Handler,
+    OnlineScoring,
+    Worker,
+    scoring_job_id,
+)
+from service.models import Catalog, PriceTable
+from service.serving import CompareEngine, Gateway
+from service.store import JobQueue, Store
 
 log = structlog.get_logger(__name__)
 

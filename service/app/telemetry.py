@@ -11,7 +11,7 @@ from monitoring.otel import OpenTelemetrySink
 from monitoring.pipeline import Telemetry, TelemetrySink
 from monitoring.prometheus import PrometheusSink
 from service.config import Settings
-from service.models.providers.aws import aws_client
+from service.models import aws_client
 
 
 def cloudwatch_client() -> Any:

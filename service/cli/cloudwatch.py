@@ -9,13 +9,11 @@ import typer
 
 from evals.report import parse_thresholds
 from monitoring.cloudwatch import alarm_definitions, dashboard_body, dashboard_json
-from service.app.telemetry import cloudwatch_client
+from service.app import cloudwatch_client
 from service.cli.common import console, friendly_errors
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
-from service.models.catalog import Catalog
-from service.models.providers import classify_error
-from service.models.variants import load_variants
+from service.models import Catalog, classify_error, load_variants
 
 cloudwatch_app = typer.Typer(help="Amazon CloudWatch dashboard and alarms.", no_args_is_help=True)
 

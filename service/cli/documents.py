@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from rag import ChunkSettings, EmbedderSpec, ingest_sources
-from service.app.logs import configure_logging
+from service.app import configure_logging
 from service.cli.common import console, friendly_errors, open_store, progress_bar
 from service.config import Settings
-from service.documents.library import build_library, call, s3_client
+from service.documents import build_library, call, s3_client
 from service.errors import ArbiterError, ErrorCode
 from service.store import Store
 

@@ -11,15 +11,13 @@ from rich.table import Table
 
 from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
 from evals.report import parse_thresholds
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
+from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors, open_store, progress_bar
 from service.config import Settings
-from service.documents.library import SAMPLE_COLLECTION, call, ingest_sample_corpus
+from service.documents import SAMPLE_COLLECTION, call, ingest_sample_corpus
 from service.errors import ArbiterError, ErrorCode
-from service.evaluation.batch import Progress as RunProgress
-from service.evaluation.judging import pairwise_judge
-from service.evaluation.reports import build_report, run_gate, run_summaries, write_report
+from service.evaluation import Progress as RunProgress
+from service.evaluation import build_report, pairwise_judge, run_gate, run_summaries, write_report
 from service.schemas import RagRequest
 from service.store import eval_runs
 

@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from service.access import audit
-from service.access.keys import Keys
-from service.access.principals import KeyLimits
+from service.access import KeyLimits, Keys, audit
 from service.cli.common import console, friendly_errors, open_store
 from service.config import Settings
 

@@ -13,17 +13,22 @@ import typer
 from rich.table import Table
 
 from evals.datasets import DatasetError, load_dataset
-from service.access.people import set_password
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
+from service.access import set_password
+from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors, open_store, progress_bar
 from service.config import Settings
-from service.documents.library import s3_client
+from service.documents import s3_client
 from service.errors import ArbiterError, ErrorCode
-from service.labels import campaigns
-from service.labels.exports import ExportOptions, export, prepare
-from service.labels.leaderboard import Filters, compute_leaderboard, rubric_quality
-from service.labels.reviews import set_rater
+from service.labels import (
+    ExportOptions,
+    campaigns,
+    compute_leaderboard,
+    export,
+    prepare,
+    rubric_quality,
+    set_rater,
+)
+from service.store import Filters
 
 campaign_app = typer.Typer(help="Labelling campaigns.", no_args_is_help=True)
 rater_app = typer.Typer(help="Raters and their roles.", no_args_is_help=True)

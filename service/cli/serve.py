@@ -14,14 +14,12 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from service.access.auth import check_bind
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
+from service.access import check_bind
+from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors
 from service.config import Settings
-from service.documents.library import call, ingest_sample_corpus
-from service.models.providers import probe_model
-from service.models.variants import load_variants
+from service.documents import call, ingest_sample_corpus
+from service.models import load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
 from service.web import build_web_app
 

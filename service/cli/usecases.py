@@ -12,16 +12,12 @@ from rich.table import Table
 
 from evals.goals import TARGET_METRICS
 from monitoring.cloudwatch import goal_alarms
-from service.app.bootstrap import build_runtime
-from service.app.logs import configure_logging
-from service.app.telemetry import cloudwatch_client
+from service.app import build_runtime, cloudwatch_client, configure_logging
 from service.cli.common import console, friendly_errors, open_store, progress_bar
 from service.config import Settings
+from service.evaluation import Progress as RunProgress
 from service.evaluation import usecases
-from service.evaluation.batch import Progress as RunProgress
-from service.models.catalog import Catalog
-from service.models.providers import classify_error
-from service.models.variants import load_variants
+from service.models import Catalog, classify_error, load_variants
 from service.store import variants
 
 usecase_app = typer.Typer(

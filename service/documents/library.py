@@ -25,8 +25,7 @@ from rag import (
 from service import errors
 from service.config import Settings
 from service.errors import ArbiterError, ProviderError
-from service.models.providers import classify_error
-from service.models.providers.aws import aws_client
+from service.models import aws_client, classify_error
 from service.schemas import RagRequest
 
 log = structlog.get_logger(__name__)

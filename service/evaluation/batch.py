@@ -20,13 +20,10 @@ from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from monitoring.records import ModelCall, Record, ScoreRecord
 from rag import Library, RetrievedChunk, render
-from service.documents.library import retrieve
+from service.documents import retrieve
 from service.errors import ErrorCode, InvalidRequest, NotFound
 from service.evaluation.judging import scorers
-from service.models.catalog import Catalog
-from service.models.pricing import PriceTable
-from service.models.providers import classify_error
-from service.models.variants import Variant
+from service.models import Catalog, PriceTable, Variant, classify_error
 from service.schemas import RagRequest
 from service.store import Store, eval_runs, usecases
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from service.labels.votes import vote_records
+from service.labels import vote_records
 from service.store import Store, dashboard
 
 WINDOWS = {  # label -> (window, bucket)

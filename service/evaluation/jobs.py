@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from service.ids import new_id
-from service.store.jobs import Job, JobQueue
+from service.store import Job, JobQueue
 
 log = structlog.get_logger(__name__)
 

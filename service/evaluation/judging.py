@@ -10,11 +10,9 @@ from evals.judge_calls import Complete
 from evals.judges import PairwiseJudge, RubricJudge
 from evals.registry import build_metrics, needs_embedding
 from rag import EmbedderSpec, Library
-from service.documents.library import embed_texts
+from service.documents import embed_texts
 from service.errors import ErrorCode, InvalidRequest
-from service.models.catalog import Catalog
-from service.models.providers import build_chat_model, classify_error
-from service.models.variants import Variant
+from service.models import Catalog, Variant, build_chat_model, classify_error
 
 JUDGE_SLOT = 100  # the judge gets its own model instance, apart from the compare panes
 

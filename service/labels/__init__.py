@@ -1,0 +1,24 @@
+"""Human labels: votes as telemetry, thumbs, reviews, labelling campaigns, the leaderboard
+and training-data exports."""
+
+from service.labels import campaigns, reviews
+from service.labels.exports import ExportOptions, export, prepare
+from service.labels.feedback import give_feedback
+from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.labels.reviews import set_rater
+from service.labels.votes import record_votes, vote_records
+
+__all__ = [
+    "LEADERBOARD_RULES",
+    "ExportOptions",
+    "campaigns",
+    "compute_leaderboard",
+    "export",
+    "give_feedback",
+    "prepare",
+    "record_votes",
+    "reviews",
+    "rubric_quality",
+    "set_rater",
+    "vote_records",
+]

@@ -16,9 +16,9 @@ import structlog
 
 from evals.agreement import Agreement, agreement
 from service.errors import ErrorCode, Forbidden, InvalidRequest
-from service.models.catalog import Catalog
+from service.models import Catalog
 from service.schemas import CompareRequest, TurnOut
-from service.serving.compare import CompareEngine
+from service.serving import CompareEngine
 from service.store import Store, turns
 from service.store import campaigns as stored
 

@@ -42,10 +42,8 @@ from evals.exports import (
     validate,
 )
 from service.errors import ErrorCode, InvalidRequest
-from service.store import Store
+from service.store import ExportAnswer, ExportTurn, ExportVote, Filters, Store
 from service.store import exports as stored
-from service.store.exports import ExportAnswer, ExportTurn, ExportVote
-from service.store.filters import Filters
 
 EXPORT_RULES = __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1].strip()
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from evals.leaderboard import Leaderboard, build, online_elo
 from evals.report import Estimate, bootstrap_mean
-from service.store import Store
+from service.store import Filters, Store
 from service.store import leaderboard as counts_in_store
-from service.store.filters import Filters
 
 LEADERBOARD_RULES = (
     "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "

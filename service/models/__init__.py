@@ -1,0 +1,30 @@
+"""Models: variants (model + parameters + system prompt + RAG setting), the catalog that
+builds one streaming LangChain chat model per variant, prices, the circuit breaker per
+endpoint, and the providers (local llama.cpp, Bedrock, SageMaker, OpenAI-compatible)."""
+
+from service.models.breaker import Breakers
+from service.models.catalog import Catalog, ModelFactory
+from service.models.pricing import PriceTable
+from service.models.providers.aws import aws_client
+from service.models.providers.base import StreamingChatModel
+from service.models.providers.errors import classify_error
+from service.models.providers.local import bundled_gguf_path
+from service.models.providers.registry import build_chat_model, probe_model
+from service.models.variants import GenerationParams, LocalModel, Variant, load_variants
+
+__all__ = [
+    "Breakers",
+    "Catalog",
+    "GenerationParams",
+    "LocalModel",
+    "ModelFactory",
+    "PriceTable",
+    "StreamingChatModel",
+    "Variant",
+    "aws_client",
+    "build_chat_model",
+    "bundled_gguf_path",
+    "classify_error",
+    "load_variants",
+    "probe_model",
+]

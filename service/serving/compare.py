@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from monitoring.records import Record, TurnRecord
 from rag import Library, Retrieval, citations, render
-from service.documents.library import retrieve
+from service.documents import retrieve
 from service.errors import (
     ArbiterError,
     ErrorCode,
@@ -30,12 +30,15 @@ from service.errors import (
     ProviderError,
 )
 from service.ids import new_id
-from service.models.breaker import Breakers
-from service.models.catalog import Catalog
-from service.models.pricing import PriceTable
-from service.models.providers import classify_error
-from service.models.providers.base import StreamingChatModel
-from service.models.variants import GenerationParams, Variant
+from service.models import (
+    Breakers,
+    Catalog,
+    GenerationParams,
+    PriceTable,
+    StreamingChatModel,
+    Variant,
+    classify_error,
+)
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
 from service.serving.telemetry import model_call
 from service.store import Store, turns, usecases

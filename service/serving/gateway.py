@@ -34,12 +34,11 @@ from service.errors import (
     TooManyRequests,
 )
 from service.ids import new_id, utcnow
-from service.models.variants import GenerationParams
+from service.models import GenerationParams
 from service.schemas import AnswerOut, Message
 from service.serving.compare import CompareEngine, CompareEvent, Pane
 from service.serving.deployments import Deployment, Deployments
-from service.store import Store, turns
-from service.store.turns import FinishedTurn
+from service.store import FinishedTurn, Store, turns
 
 log = structlog.get_logger(__name__)
 GATEWAY_MODE = "gateway"

@@ -4,7 +4,7 @@ batch runs)."""
 from __future__ import annotations
 
 from monitoring.records import ModelCall
-from service.models.variants import Variant
+from service.models import Variant
 from service.schemas import AnswerOut
 
 

@@ -1,7 +1,59 @@
 """Persistence: SQLAlchemy 2 tables, Alembic migrations, the `Store` (engine and
 transactions), and one module of queries per feature. Only this package touches the tables."""
 
-from service.store import eval_runs, labels, spend, turns, variants, votes
-from service.store.engine import Store, make_engine
+from service.store import (
+    audit_log,
+    campaigns,
+    dashboard,
+    deployments,
+    eval_runs,
+    exports,
+    feedback,
+    keys,
+    label_reviews,
+    labels,
+    leaderboard,
+    raters,
+    scores,
+    spend,
+    turns,
+    usecases,
+    variants,
+    votes,
+)
+from service.store.engine import Store
+from service.store.exports import ExportAnswer, ExportTurn, ExportVote
+from service.store.filters import Filters
+from service.store.jobs import Job, JobQueue
+from service.store.keys import KeyInfo
+from service.store.turns import FinishedTurn
 
-__all__ = ["Store", "eval_runs", "labels", "make_engine", "spend", "turns", "variants", "votes"]
+__all__ = [
+    "ExportAnswer",
+    "ExportTurn",
+    "ExportVote",
+    "Filters",
+    "FinishedTurn",
+    "Job",
+    "JobQueue",
+    "KeyInfo",
+    "Store",
+    "audit_log",
+    "campaigns",
+    "dashboard",
+    "deployments",
+    "eval_runs",
+    "exports",
+    "feedback",
+    "keys",
+    "label_reviews",
+    "labels",
+    "leaderboard",
+    "raters",
+    "scores",
+    "spend",
+    "turns",
+    "usecases",
+    "variants",
+    "votes",
+]

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.errors import Conflict
 from service.ids import utcnow
-from service.models.variants import Variant
+from service.models import Variant
 from service.store.engine import Store
 from service.store.tables import VariantRow
 

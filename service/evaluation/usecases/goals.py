@@ -11,7 +11,7 @@ from evals.goals import GoalStatus, Observations, goal_status
 from evals.selection import Candidate, assess
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.usecases.spec import UseCaseSpec
-from service.labels.votes import vote_records
+from service.labels import vote_records
 from service.store import Store, usecases
 
 RESULT_VALUES = {"win": 1.0, "loss": 0.0, "tie": 0.5, "both_bad": 0.5}  # both bad: a tie

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from service.errors import ErrorCode, InvalidRequest, NotFound
 from service.evaluation.usecases.spec import EXAMPLE_FILE, UseCaseSpec, load_file
-from service.models.catalog import Catalog
+from service.models import Catalog
 from service.store import Store, usecases
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evals.datasets import EXAMPLE_DATASET, load_dataset
 from evals.errors import DatasetError
-from service.documents.library import SAMPLE_COLLECTION, ingest_sample_corpus, rag_errors
+from service.documents import SAMPLE_COLLECTION, ingest_sample_corpus, rag_errors
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.batch import EvalRunner, Progress
 from service.evaluation.usecases.spec import EXAMPLE_DATASET_NAME, UseCaseSpec
