@@ -9,6 +9,8 @@ import typer
 
 from service.cli import cloudwatch, db, documents, evals, keys, labels, serve, usecases
 
+__all__ = ["main"]
+
 app = typer.Typer(
     help="Arbiter: compare generative models side by side.",
     no_args_is_help=True,
