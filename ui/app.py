@@ -75,7 +75,9 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
 
         named_tab.select(variant_choices, None, [picker], api_visibility="private")
         for tab, board in ((arena_tab, arena), (named_tab, named)):
-            tab.select(collection_choices, None, [board.collection], api_visibility="private")
+            tab.select(
+                collection_choices, None, [board.layout.collection], api_visibility="private"
+            )
         history_tab.select(load_history, history_inputs, history_outputs, api_visibility="private")
 
     # (name, path, build): build lays the page out and returns what to load when it opens.

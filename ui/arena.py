@@ -10,7 +10,8 @@ from service.app.runtime import Runtime
 from service.models.variants import GenerationParams
 from service.serving.arena import BattleCounts, choose_pair
 from service.store import turns
-from ui.board import Board, Session
+from ui.board import Board
+from ui.conversation import Session
 
 INTRO = (
     "Two anonymous models answer the same prompt. Keep chatting as long as you like, then "

@@ -9,7 +9,8 @@ import gradio as gr
 from service.app.runtime import Runtime
 from service.errors import InvalidRequest
 from service.models.variants import GenerationParams
-from ui.board import MAX_PANES, Board, Session
+from ui.board import MAX_PANES, Board
+from ui.conversation import Session
 from ui.format import PANE_LETTERS
 
 
@@ -70,6 +71,10 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
 
     board.wire(rater, plan, [picker, *temps, *max_tokens])
     picker.change(
-        board.relayout, [picker], board.layout_outputs, api_visibility="private", queue=False
+        board.layout.relayout,
+        [picker],
+        board.layout.relayout_outputs,
+        api_visibility="private",
+        queue=False,
     )
     return board, picker
