@@ -11,15 +11,11 @@ import time
 
 from bench._report import header, line, median, verdict
 from service.app import configure_logging
-from service.models import (
-    Catalog,
-    GenerationParams,
-    LocalModel,
-    PriceTable,
-    Variant,
-    bundled_gguf_path,
-)
-from service.schemas import CompareRequest
+from service.models.catalog import Catalog
+from service.models.pricing import PriceTable
+from service.models.providers.local import bundled_gguf_path
+from service.models.variants import LocalModel, Variant
+from service.schemas import CompareRequest, GenerationParams
 from service.serving import CompareEngine
 from service.store import Store
 

@@ -24,7 +24,8 @@ from monitoring.cloudwatch import CloudWatchSink
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record
-from service.app import build_runtime, configure_logging, otlp_sink
+from service.app import build_runtime, configure_logging
+from service.app.telemetry import otlp_sink
 from service.config import Settings
 from service.schemas import CompareRequest
 from tests.fakes.script import Script

@@ -12,9 +12,9 @@ from service.app import Runtime
 def build_web_app(runtime: Runtime, *, with_ui: bool = True) -> FastAPI:
     app = create_app(runtime)
     if with_ui:
-        from ui import (
-            mount_ui,
-        )  # the composition root may import the UI; nothing else in service does
+        # The one project import in a function body (tests/unit/test_layering.py allows it):
+        # the page pulls in Gradio, seconds of imports no CLI command but `serve` needs.
+        from ui.app import mount_ui
 
         mount_ui(app, runtime)
     return app

@@ -1,5 +1,2 @@
-"""The Gradio page, mounted into the FastAPI app by `service`."""
-
-from ui.app import build_ui, mount_ui
-
-__all__ = ["build_ui", "mount_ui"]
+"""The Gradio pages (`ui.app.mount_ui` mounts them into the FastAPI app); `ui.conversation`
+holds a board's state without Gradio."""

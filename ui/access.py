@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from service.access.auth import LOCAL_ADMIN, Principal, check_scope, person
-from service.app.runtime import Runtime
+from service.access import LOCAL_ADMIN, Principal, check_scope, person
+from service.app import Runtime
 from service.errors import Unauthenticated
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI, Request
 
-from service.access.people import sign_in
-from service.app.runtime import Runtime
+from service.access import sign_in
+from service.app import Runtime
 from service.errors import ArbiterError
 from ui.arena import build_arena
 from ui.board import collection_names

@@ -6,9 +6,9 @@ import random
 
 import gradio as gr
 
-from service.app.runtime import Runtime
-from service.models.variants import GenerationParams
-from service.serving.arena import BattleCounts, choose_pair
+from service.app import Runtime
+from service.schemas import GenerationParams
+from service.serving import BattleCounts, choose_pair
 from service.store import turns
 from ui.board import Board
 from ui.conversation import Session

@@ -21,13 +21,11 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import GradioModel, GradioRootModel
 
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError, InvalidRequest
-from service.labels.feedback import give_feedback
-from service.labels.votes import record_votes
-from service.models.variants import GenerationParams
-from service.schemas import CompareRequest, RagRequest, VoteIn, VoteOutcome
-from service.serving.compare import CompareEvent
+from service.labels import give_feedback, record_votes
+from service.schemas import CompareRequest, GenerationParams, RagRequest, VoteIn, VoteOutcome
+from service.serving import CompareEvent
 from service.store import labels, turns, votes
 from ui.access import principal
 from ui.board_layout import BoardLayout

@@ -7,12 +7,11 @@ from typing import Any
 
 import gradio as gr
 
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError
-from service.labels import campaigns
-from service.labels.votes import record_votes
+from service.labels import campaigns, record_votes
 from service.schemas import VoteIn
-from service.serving.arena import hide_variants
+from service.serving import hide_variants
 from service.store import votes
 from ui.access import principal
 from ui.format import PANE_LETTERS, escape

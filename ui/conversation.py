@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import ArbiterError
-from service.models.variants import GenerationParams
-from service.schemas import AnswerOut, LabelsIn, RatingIn, ScoreOut, VoteIn
-from service.serving.compare import CompareEvent
+from service.schemas import AnswerOut, GenerationParams, LabelsIn, RatingIn, ScoreOut, VoteIn
+from service.serving import CompareEvent
 from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
 

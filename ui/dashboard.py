@@ -8,10 +8,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError
-from service.evaluation import usecases
-from service.evaluation.dashboard import WINDOWS, series
+from service.evaluation import WINDOWS, series, usecases
 from ui.usecases import goal_table, names
 
 PLOTS = [

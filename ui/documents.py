@@ -11,8 +11,8 @@ import gradio as gr
 from rag import IngestOutcome, Library, NotIngestible
 from rag.loaders import SUPPORTED
 from rag.sources import read_limited
-from service.app.runtime import Runtime
-from service.documents.library import call
+from service.app import Runtime
+from service.documents import call
 from service.errors import ArbiterError
 from ui.access import require
 from ui.context import context_markdown

@@ -13,7 +13,7 @@ import gradio as gr
 from evals.datasets import EXAMPLE_DATASET, load_dataset
 from evals.errors import DatasetError
 from evals.registry import METRIC_NAMES
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError
 from service.schemas import RagRequest
 from service.store import eval_runs

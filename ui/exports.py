@@ -11,10 +11,10 @@ import gradio as gr
 
 from evals.exports import FORMATS
 from service.access import audit
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError
-from service.labels.exports import ExportOptions, ExportSummary, export, prepare
-from service.store.filters import Filters
+from service.labels import ExportOptions, ExportSummary, export, prepare
+from service.store import Filters
 from ui.access import require
 from ui.format import escape
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.schemas import TurnOut
 from service.store import labels, turns
 from ui.context import context_markdown

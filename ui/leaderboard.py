@@ -12,9 +12,9 @@ import gradio as gr
 from PIL import Image
 
 from evals import plots
-from service.app.runtime import Runtime
-from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
-from service.store.filters import Filters
+from service.app import Runtime
+from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.store import Filters
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]

@@ -6,9 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import InvalidRequest
-from service.models.variants import GenerationParams
+from service.schemas import GenerationParams
 from ui.board import MAX_PANES, Board
 from ui.conversation import Session
 from ui.format import PANE_LETTERS

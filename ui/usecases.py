@@ -13,7 +13,7 @@ import pandas as pd
 
 from evals.selection import Candidate
 from service.access import audit
-from service.app.runtime import Runtime
+from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
 from ui.access import require

@@ -5,7 +5,7 @@ from service.access import audit
 from service.access.auth import Authenticator, check_bind, check_scope, guarded, required_scope
 from service.access.keys import Keys
 from service.access.limits import Limiter
-from service.access.people import set_password
+from service.access.people import person, set_password, sign_in
 from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "check_bind",
     "check_scope",
     "guarded",
+    "person",
     "required_scope",
     "set_password",
+    "sign_in",
 ]

@@ -5,13 +5,12 @@ from service.app.bootstrap import build_runtime
 from service.app.lifespan import running
 from service.app.logs import configure_logging
 from service.app.runtime import Runtime
-from service.app.telemetry import cloudwatch_client, otlp_sink
+from service.app.telemetry import cloudwatch_client
 
 __all__ = [
     "Runtime",
     "build_runtime",
     "cloudwatch_client",
     "configure_logging",
-    "otlp_sink",
     "running",
 ]

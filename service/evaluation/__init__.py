@@ -3,6 +3,7 @@ regression gates, the dashboard's series, and use cases with their goals."""
 
 from service.evaluation import usecases
 from service.evaluation.batch import EvalRunner, Progress
+from service.evaluation.dashboard import WINDOWS, series
 from service.evaluation.jobs import Handler, Worker
 from service.evaluation.judging import pairwise_judge, scorers
 from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
@@ -13,6 +14,7 @@ from service.evaluation.usecases.spec import UseCaseSpec
 
 __all__ = [
     "SCORE_TURN",
+    "WINDOWS",
     "EvalRunner",
     "Handler",
     "OnlineScoring",
@@ -27,6 +29,7 @@ __all__ = [
     "run_summaries",
     "scorers",
     "scoring_job_id",
+    "series",
     "usecases",
     "write_report",
 ]

@@ -2,7 +2,7 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
-from service.labels.exports import ExportOptions, export, prepare
+from service.labels.exports import ExportOptions, ExportSummary, export, prepare
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.labels.reviews import set_rater
@@ -11,6 +11,7 @@ from service.labels.votes import record_votes, vote_records
 __all__ = [
     "LEADERBOARD_RULES",
     "ExportOptions",
+    "ExportSummary",
     "campaigns",
     "compute_leaderboard",
     "export",

@@ -8,22 +8,18 @@ from service.models.pricing import PriceTable
 from service.models.providers.aws import aws_client
 from service.models.providers.base import StreamingChatModel
 from service.models.providers.errors import classify_error
-from service.models.providers.local import bundled_gguf_path
 from service.models.providers.registry import build_chat_model, probe_model
-from service.models.variants import GenerationParams, LocalModel, Variant, load_variants
+from service.models.variants import Variant, load_variants
 
 __all__ = [
     "Breakers",
     "Catalog",
-    "GenerationParams",
-    "LocalModel",
     "ModelFactory",
     "PriceTable",
     "StreamingChatModel",
     "Variant",
     "aws_client",
     "build_chat_model",
-    "bundled_gguf_path",
     "classify_error",
     "load_variants",
     "probe_model",

@@ -2,12 +2,13 @@
 arena's pairing and what it hides before a vote, and the OpenAI-compatible gateway with its
 deployments (A/B splits, shadows, sampling to the store)."""
 
-from service.serving.arena import blind, hide_variants
+from service.serving.arena import BattleCounts, blind, choose_pair, hide_variants
 from service.serving.compare import CompareEngine, CompareEvent
 from service.serving.deployments import Deployment, Deployments, load_deployments, parse_deployment
 from service.serving.gateway import ChatRequest, Gateway, answer_id, completion, failure, sse
 
 __all__ = [
+    "BattleCounts",
     "ChatRequest",
     "CompareEngine",
     "CompareEvent",
@@ -16,6 +17,7 @@ __all__ = [
     "Gateway",
     "answer_id",
     "blind",
+    "choose_pair",
     "completion",
     "failure",
     "hide_variants",

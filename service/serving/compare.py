@@ -33,13 +33,12 @@ from service.ids import new_id
 from service.models import (
     Breakers,
     Catalog,
-    GenerationParams,
     PriceTable,
     StreamingChatModel,
     Variant,
     classify_error,
 )
-from service.schemas import AnswerOut, AnswerStatus, CompareRequest, Message
+from service.schemas import AnswerOut, AnswerStatus, CompareRequest, GenerationParams, Message
 from service.serving.telemetry import model_call
 from service.store import Store, turns, usecases
 

@@ -34,8 +34,7 @@ from service.errors import (
     TooManyRequests,
 )
 from service.ids import new_id, utcnow
-from service.models import GenerationParams
-from service.schemas import AnswerOut, Message
+from service.schemas import AnswerOut, GenerationParams, Message
 from service.serving.compare import CompareEngine, CompareEvent, Pane
 from service.serving.deployments import Deployment, Deployments
 from service.store import FinishedTurn, Store, turns

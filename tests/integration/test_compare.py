@@ -10,8 +10,7 @@ import pytest
 
 from service.app.runtime import Runtime
 from service.errors import InvalidRequest, NotFound, PayloadTooLarge, StoreUnavailable
-from service.models.variants import GenerationParams
-from service.schemas import CompareRequest
+from service.schemas import CompareRequest, GenerationParams
 from service.serving.compare import CompareEvent
 from service.store import turns
 from service.store.tables import AnswerRow

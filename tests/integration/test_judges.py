@@ -6,7 +6,8 @@ from __future__ import annotations
 from evals.base import Sample
 from evals.judges import PAIRWISE_VERSION, RUBRIC_VERSION, PairwiseJudge, RubricJudge
 from service.evaluation.judging import complete_with
-from service.models.variants import BedrockModel, GenerationParams, Variant
+from service.models.variants import BedrockModel, Variant
+from service.schemas import GenerationParams
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 

@@ -29,6 +29,7 @@ SERVICE_ARROWS: dict[str, set[str]] = {
     "app": {"models", "store", "access", "documents", "serving", "labels", "evaluation"},
     "api": {"models", "store", "access", "documents", "serving", "labels", "evaluation", "app"},
     "web": {"api", "app"},
+    "__main__": {"cli"},  # `python -m service`
     "cli": {
         "models",
         "store",
@@ -99,7 +100,7 @@ def _service_part(module: str) -> str | None:
         return parts[1]
     if (ROOT / "service" / parts[1]).is_dir():
         raise AssertionError(f"service/{parts[1]}/ is not in SERVICE_ARROWS: add its arrows")
-    return KERNEL if parts[1] not in ("__main__",) else "cli"
+    return KERNEL
 
 
 def _parsed() -> dict[Path, ast.Module]:

@@ -4,7 +4,8 @@ import pytest
 
 from service.errors import ConfigError
 from service.models.pricing import PriceTable
-from service.models.variants import BedrockModel, GenerationParams, Variant, load_variants
+from service.models.variants import BedrockModel, Variant, load_variants
+from service.schemas import GenerationParams
 
 
 def test_bundled_defaults_are_local_with_a_rag_off_baseline() -> None:
