@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,29 +11,9 @@ import pytest
 from service.store.migrate import alembic_config
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
+from tests.support.cli import run
 from tests.support.fixtures import PG_URL
 from tests.support.processes import arbiter_process
-
-ARBITER = [sys.executable, "-m", "service"]
-
-
-def run(
-    args: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "ARBITER_HOME": str(tmp_path / "home"),
-        "COLUMNS": "160",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [*ARBITER, *args],
-        cwd=tmp_path,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def fake_variants(tmp_path: Path, fake: FakeOpenAI) -> Path:

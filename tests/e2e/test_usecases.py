@@ -11,7 +11,7 @@ import httpx
 from service.app.runtime import Runtime
 from service.evaluation import usecases
 from service.evaluation.dashboard import series
-from tests.e2e.test_cli import run
+from tests.support.cli import run
 from tests.support.fixtures import LiveServer
 
 

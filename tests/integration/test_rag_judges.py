@@ -11,8 +11,8 @@ from evals.rag_judges import (
 from service.evaluation.judging import complete_with
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
+from tests.support.judges import JUDGE, judge_variant
 from tests.support.rag_judges import CONTEXT
-from tests.test_judges import JUDGE, judge_variant
 
 
 def test_faithfulness_through_bedrock(fake_aws: FakeAws) -> None:

@@ -3,6 +3,8 @@ those fixtures here is a collection error (the test belongs in integration/ or e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 NOT_IN_UNIT_TESTS = {
@@ -18,8 +20,13 @@ NOT_IN_UNIT_TESTS = {
 }
 
 
+UNIT = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if UNIT not in Path(str(item.fspath)).resolve().parents:
+            continue  # a hook sees every item, not only this folder's
         heavy = NOT_IN_UNIT_TESTS.intersection(getattr(item, "fixturenames", ()))
         if heavy:
             raise pytest.UsageError(
