@@ -144,8 +144,19 @@ class ArbiterError(Exception):
         return {}
 
 
-class _RetryAfter:
-    retry_after_s: float
+class _RetryAfter(ArbiterError):
+    """An error that says when to try again (429, 503): the Retry-After header."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float,
+        hint: str = "",
+        code: ErrorCode | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.retry_after_s = retry_after_s
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(max(1, round(self.retry_after_s)))}
@@ -189,7 +200,7 @@ class RequestTooLarge(ArbiterError):
     http_status = 413
 
 
-class TooManyRequests(_RetryAfter, ArbiterError):
+class TooManyRequests(_RetryAfter):
     """A limit was reached: rate, concurrency or token budget. Says when to come back."""
 
     code = ErrorCode.RATE_LIMITED
@@ -203,8 +214,8 @@ class TooManyRequests(_RetryAfter, ArbiterError):
         hint: str = "",
         code: ErrorCode | None = None,
     ) -> None:
-        super().__init__(message, hint=hint or f"Retry in {retry_after_s:.0f} s.", code=code)
-        self.retry_after_s = retry_after_s
+        hint = hint or f"Retry in {retry_after_s:.0f} s."
+        super().__init__(message, retry_after_s=retry_after_s, hint=hint, code=code)
 
 
 class ConfigError(ArbiterError):
@@ -251,10 +262,6 @@ class CircuitOpen(_RetryAfter, ProviderUnreachable):
 
     code = ErrorCode.CIRCUIT_OPEN
     http_status = 503
-
-    def __init__(self, message: str, *, retry_after_s: float, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.retry_after_s = retry_after_s
 
 
 class ProviderTimeout(ProviderError):

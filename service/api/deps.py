@@ -4,16 +4,17 @@ a thread pool, a hop each request would pay for nothing here."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from rag import Library
 from service.access import LOCAL_ADMIN, Principal
 from service.app import Runtime
 from service.schemas import ErrorResponse
 from service.serving import CompareEngine, Gateway
-from service.store import Store
+from service.store import Filters, Store
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -51,7 +52,31 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
+async def _label_filters(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    mode: Literal["arena", "named"] | None = None,
+    rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
+    rater: str | None = None,
+    campaign: str | None = None,
+    tag: str | None = Query(None, description="Only turns with this tag (category)."),
+    use_case: str | None = Query(None, description="Only conversations of this use case."),
+) -> Filters:
+    """Which labels a read counts, from the query string (leaderboard, exports)."""
+    return Filters(
+        since=since,
+        until=until,
+        mode=mode,
+        rag=rag,
+        rater=rater,
+        campaign=campaign,
+        tag=tag,
+        use_case=use_case,
+    )
+
+
 StoreDep = Annotated[Store, Depends(_store)]
+LabelFiltersDep = Annotated[Filters, Depends(_label_filters)]
 EngineDep = Annotated[CompareEngine, Depends(_engine)]
 LibraryDep = Annotated[Library, Depends(_library)]
 GatewayDep = Annotated[Gateway, Depends(_gateway)]

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from service.access import audit
-from service.api.deps import StoreDep, error_responses
+from service.api.deps import LabelFiltersDep, StoreDep, error_responses
 from service.labels import ExportOptions, prepare
-from service.store import Filters
 
 _ERRORS = error_responses(422)
 
@@ -26,14 +23,7 @@ async def export(
     store: StoreDep,
     request: Request,
     format: str,
-    mode: Literal["arena", "named"] | None = None,
-    rag: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    rater: str | None = None,
-    campaign: str | None = None,
-    tag: str | None = None,
-    use_case: str | None = None,
+    filters: LabelFiltersDep,
     variant: list[str] = Query(default_factory=list),
     exclude_ties: bool = False,
     min_agreement: float | None = Query(None, ge=0, le=1),
@@ -44,16 +34,7 @@ async def export(
     only; their provenance is in the dry-run summary's rules and the CLI's sidecar)."""
     options = ExportOptions(
         format=format,
-        filters=Filters(
-            since=since,
-            until=until,
-            mode=mode,
-            rag=rag,
-            rater=rater,
-            campaign=campaign,
-            tag=tag,
-            use_case=use_case,
-        ),
+        filters=filters,
         variants=tuple(variant),
         exclude_ties=exclude_ties,
         min_agreement=min_agreement,

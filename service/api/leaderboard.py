@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from service.api.deps import StoreDep
+from service.api.deps import LabelFiltersDep, StoreDep
 from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store import Filters
 
@@ -51,48 +50,12 @@ class QualityRowOut(BaseModel):
     criteria: dict[str, CriterionOut]
 
 
-def _filters(
-    since: datetime | None,
-    until: datetime | None,
-    mode: Literal["arena", "named"] | None,
-    rag: bool | None,
-    rater: str | None,
-    campaign: str | None = None,
-    tag: str | None = None,
-    use_case: str | None = None,
-) -> Filters:
-    return Filters(
-        since=since,
-        until=until,
-        mode=mode,
-        rag=rag,
-        rater=rater,
-        campaign=campaign,
-        tag=tag,
-        use_case=use_case,
-    )
-
-
 router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
 
 
 @router.get("")
-async def preference(
-    store: StoreDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    mode: Literal["arena", "named"] | None = None,
-    rag: bool | None = Query(None, description="true: RAG turns only; false: without"),
-    rater: str | None = None,
-    campaign: str | None = None,
-    tag: str | None = Query(None, description="Only turns with this tag (category)."),
-    use_case: str | None = Query(None, description="Only conversations of this use case."),
-) -> LeaderboardOut:
-    board = await asyncio.to_thread(
-        compute_leaderboard,
-        store,
-        _filters(since, until, mode, rag, rater, campaign, tag, use_case),
-    )
+async def preference(store: StoreDep, filters: LabelFiltersDep) -> LeaderboardOut:
+    board = await asyncio.to_thread(compute_leaderboard, store, filters)
     return LeaderboardOut(
         rows=[
             RowOut(

