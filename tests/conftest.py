@@ -1,5 +1,5 @@
 """Shared by every kind of test: dummy AWS credentials (tests never reach AWS), a polling
-helper, and the unit / integration / e2e marks taken from each test's folder. The heavy
+helper, and the unit / integration / e2e / security marks taken from each test's folder. The heavy
 fixtures (stores, servers, browser) are in `tests/support/fixtures.py`, which only the
 integration and e2e folders load."""
 
@@ -40,7 +40,7 @@ def wait_for() -> Callable[[Callable[[], bool], float], None]:
     return _wait
 
 
-KINDS = ("unit", "integration", "e2e")
+KINDS = ("unit", "integration", "e2e", "security")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
