@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     )
     auth_user_header: str = "X-Forwarded-User"
     auth_roles_header: str = "X-Forwarded-Groups"
+    metrics_key: SecretStr | None = Field(
+        default=None,
+        description="With ARBITER_AUTH=keys or header: the bearer token Prometheus sends to "
+        "scrape /metrics (`authorization: {credentials: ...}` in its scrape config). Without "
+        "it only admins may read /metrics.",
+    )
     max_request_mb: int = Field(default=25, ge=1, description="Larger request bodies: 413.")
     rate_per_min: int | None = Field(
         default=None, ge=1, description="Default requests per minute per key or person."

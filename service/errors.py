@@ -86,6 +86,7 @@ class ErrorCode(StrEnum):
     RAG_UNAVAILABLE = "rag_unavailable"
     INVALID_REGENERATE = "invalid_regenerate"
     TURN_NOT_FINISHED = "turn_not_finished"
+    ALREADY_VOTED = "already_voted"
     TURN_NOT_RUNNING = "turn_not_running"
     INVALID_DEPLOYMENT = "invalid_deployment"
     # labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class GenerationParams(BaseModel):
@@ -39,6 +39,29 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Labelled(_Request):
+    """A request that acts as someone: always the signed-in caller (API key or person);
+    an admin importing labels may name another rater in `on_behalf_of` (audited)."""
+
+    on_behalf_of: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Admins only (imports): store this as another rater's; audited.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_rater_field(cls, data: Any) -> Any:
+        for field in ("rater", "reviewer"):
+            if isinstance(data, dict) and field in data:
+                raise ValueError(
+                    f"`{field}` is not accepted: it is whoever is signed in (the API key or "
+                    "person). Admins importing labels for others send `on_behalf_of`."
+                )
+        return data
+
+
 class Message(BaseModel):
     role: Literal["system", "user", "assistant"]
     content: str
@@ -60,7 +83,7 @@ class RagRequest(_Request):
     )
 
 
-class CompareRequest(_Request):
+class CompareRequest(Labelled):
     prompt: str = Field(description="The user's message for this turn.")
     variants: list[str] = Field(description="2-4 variant names, one per pane, in pane order.")
     conversation_id: str | None = Field(
@@ -73,7 +96,6 @@ class CompareRequest(_Request):
     mode: Literal["named", "arena"] = Field(
         default="named", description="'arena' turns hide variant names until voted."
     )
-    rater: str | None = Field(default=None, max_length=128, description="Who is asking.")
     regenerate: bool = Field(
         default=False,
         description="Replace the last turn of `conversation_id` with a new answer to this "
@@ -166,21 +188,19 @@ class TurnOut(BaseModel):
 VoteOutcome = Literal["a", "b", "tie", "both_bad", "ranking"]
 
 
-class VoteIn(_Request):
+class VoteIn(Labelled):
     outcome: VoteOutcome = Field(
         description="'a' or 'b' (pane 0 or 1 is better), 'tie', 'both_bad', or 'ranking' "
         "with `ranking` listing panes best first (for more than two panes)."
     )
     ranking: list[int] | None = None
-    rater: str = Field(default="anonymous", min_length=1, max_length=128)
     idempotency_key: str | None = Field(
         default=None, max_length=128, description="Repeat-safe: the same key stores one vote."
     )
 
 
-class FeedbackIn(_Request):
+class FeedbackIn(Labelled):
     value: Literal["up", "down"]
-    rater: str = Field(default="anonymous", min_length=1, max_length=128)
 
 
 class BatchVoteIn(VoteIn):
@@ -226,10 +246,9 @@ class RatingIn(_Request):
     harmlessness: Score | None = None
 
 
-class LabelsIn(_Request):
+class LabelsIn(Labelled):
     """Rubric ratings per answer, a comment and an ideal answer — each optional."""
 
-    rater: str = Field(default="anonymous", min_length=1, max_length=128)
     ratings: list[RatingIn] = []
     comment: str | None = Field(default=None, max_length=20_000)
     ideal_answer: str | None = Field(default=None, max_length=50_000)

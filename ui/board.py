@@ -211,13 +211,12 @@ class Board:
             conversation_id=session.conversation_id,
             overrides=overrides,
             mode="arena" if self.blind else "named",
-            rater=rater_name,
             regenerate=regenerate,
             rag=rag_request,
         )
         try:
             self.runtime.engine.validate(request)
-            events = self.runtime.engine.run(request)
+            events = self.runtime.engine.run(request, rater=rater_name)
             first = await anext(events)  # the models start now
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -289,7 +288,7 @@ class Board:
     def _vote_handler(self, outcome: VoteOutcome) -> Callable[..., Any]:
         async def vote(request: gr.Request, rater_name: str, state: BoardState) -> dict[Any, Any]:
             return await self._cast(
-                VoteIn(outcome=outcome, rater=self._rater(rater_name, request)), state
+                VoteIn(outcome=outcome), self._rater(rater_name, request), state
             )
 
         vote.__name__ = f"vote_{outcome}"
@@ -303,25 +302,24 @@ class Board:
             gr.Warning("Rank every answer exactly once, best first.")
             return {self.layout.state: state}
         return await self._cast(
-            VoteIn(outcome="ranking", ranking=panes, rater=self._rater(rater_name, request)),
-            state,
+            VoteIn(outcome="ranking", ranking=panes), self._rater(rater_name, request), state
         )
 
-    async def _cast(self, vote: VoteIn, state: BoardState) -> dict[Any, Any]:
+    async def _cast(self, vote: VoteIn, rater: str, state: BoardState) -> dict[Any, Any]:
         session, ui = state.session, self.layout
         if session.turn_id is None or session.running:
             gr.Warning("Wait until every answer has finished, then vote.")
             return {ui.state: state}
         if session.voted:
             return {ui.state: state}
-        vote = vote.model_copy(update={"idempotency_key": f"ui:{session.turn_id}:{vote.rater}"})
+        vote = vote.model_copy(update={"idempotency_key": f"ui:{session.turn_id}:{rater}"})
         try:
             stored = await asyncio.to_thread(
-                votes.cast_vote, self.runtime.store, session.turn_id, vote
+                votes.cast_vote, self.runtime.store, session.turn_id, vote, rater=rater
             )
             if not stored.replayed:
                 await asyncio.to_thread(
-                    record_votes, self.runtime.store, self.runtime.telemetry.emit, [stored]
+                    record_votes, self.runtime.store, self.runtime.engine, [stored]
                 )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -349,10 +347,14 @@ class Board:
         if session.turn_id is None or not session.voted:
             gr.Warning("Vote first, then rate.")
             return {ui.status: gr.skip()}
-        given = session.labels(self._rater(rater_name, request), comment, ideal, scores)
+        given = session.labels(comment, ideal, scores)
         try:
             out = await asyncio.to_thread(
-                labels.save_labels, self.runtime.store, session.turn_id, given
+                labels.save_labels,
+                self.runtime.store,
+                session.turn_id,
+                given,
+                rater=self._rater(rater_name, request),
             )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())

@@ -96,15 +96,14 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                     votes.cast_vote,
                     runtime.store,
                     current,
-                    VoteIn(outcome=outcome, rater=who, idempotency_key=f"campaign:{current}:{who}"),  # type: ignore[arg-type]
+                    VoteIn(outcome=outcome, idempotency_key=f"campaign:{current}:{who}"),  # type: ignore[arg-type]
+                    rater=who,
                 )
             except ArbiterError as exc:
                 gr.Warning(f"{exc.message} {exc.hint}".strip())
                 return gr.skip(), gr.skip()
             if not stored.replayed:
-                await asyncio.to_thread(
-                    record_votes, runtime.store, runtime.telemetry.emit, [stored]
-                )
+                await asyncio.to_thread(record_votes, runtime.store, runtime.engine, [stored])
             return await next_item(campaign, who, request)
 
         return vote

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.errors import ArbiterError
 from service.schemas import AnswerOut, GenerationParams, LabelsIn, RatingIn, ScoreOut, VoteIn
-from service.serving import CompareEvent
+from service.serving import CompareEvent, blind_error
 from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
 
@@ -124,7 +124,13 @@ class Session:
                 last["content"] = link_citations(last["content"], self.context)
             if answer.status != "ok":
                 separator = "\n\n" if last["content"] else ""
-                last["content"] += f"{separator}Error ({answer.error_code}): {answer.error_message}"
+                # A provider's error text may name the model: a blind pane says what failed.
+                message = (
+                    blind_error(answer.error_code or answer.status)
+                    if self.blind
+                    else answer.error_message
+                )
+                last["content"] += f"{separator}Error ({answer.error_code}): {message}"
             self._set_footer(answer.pane, self._footer_of(answer, answer.variant))
 
     def finish(self) -> None:
@@ -180,7 +186,7 @@ class Session:
         return answer.text if answer is not None else ""
 
     def labels(
-        self, rater: str, comment: str | None, ideal: str | None, scores: Sequence[int | None]
+        self, comment: str | None, ideal: str | None, scores: Sequence[int | None]
     ) -> LabelsIn:
         """The rubric as filled in: `scores` holds each pane's CRITERIA in turn."""
         ratings = []
@@ -190,7 +196,6 @@ class Session:
                 RatingIn(pane=pane, **{k: int(v) if v else None for k, v in values.items()})
             )
         return LabelsIn(
-            rater=rater,
             ratings=ratings,
             comment=comment or None,
             ideal_answer=ideal or None,

@@ -6,7 +6,7 @@ from service.access.auth import Authenticator, check_bind, check_scope, guarded,
 from service.access.keys import Keys
 from service.access.limits import Limiter
 from service.access.people import person, set_password, sign_in
-from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal
+from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal, rater_for
 
 __all__ = [
     "LOCAL_ADMIN",
@@ -21,6 +21,7 @@ __all__ = [
     "check_scope",
     "guarded",
     "person",
+    "rater_for",
     "required_scope",
     "set_password",
     "sign_in",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from service.errors import Forbidden
+
 AuthMode = Literal["none", "keys", "header"]
 SCOPES = ("compare", "vote", "review", "export", "admin")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -35,3 +37,16 @@ class Principal:
 
 
 LOCAL_ADMIN = Principal("local", frozenset(SCOPES), role="admin")
+
+
+def rater_for(principal: Principal, on_behalf_of: str | None) -> str:
+    """Whose label this is: the caller's own, or (admins importing labels) `on_behalf_of`."""
+    if on_behalf_of is None or on_behalf_of == principal.name:
+        return principal.name
+    if not principal.allows("admin"):
+        raise Forbidden(
+            f"{principal.name} may not label on behalf of {on_behalf_of}",
+            hint="Labels are stored as the signed-in caller's; only admins (imports) may "
+            "send `on_behalf_of`.",
+        )
+    return on_behalf_of

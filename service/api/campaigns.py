@@ -7,13 +7,14 @@ import dataclasses
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, error_responses
-from service.errors import ErrorCode, Forbidden, InvalidRequest
+from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, acting_rater, error_responses
+from service.errors import ErrorCode, InvalidRequest
 from service.labels import campaigns, reviews
-from service.serving import hide_variants
+from service.schemas import Labelled
+from service.serving import blind
 from service.store import raters
 
 _ERRORS = error_responses(403, 404, 409, 422)
@@ -55,13 +56,12 @@ class RaterIn(BaseModel):
     role: Literal["rater", "reviewer", "admin"] = "rater"
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(Labelled):
+    """A review by the signed-in reviewer (an admin may name another: `on_behalf_of`)."""
 
     label_kind: Literal["vote", "rating"]
     label_id: str = Field(min_length=1, max_length=36)
     status: Literal["accepted", "rejected"]
-    reviewer: str = Field(min_length=1, max_length=128)
     note: str | None = Field(default=None, max_length=5000)
 
 
@@ -134,16 +134,20 @@ async def status(store: StoreDep, name: str) -> dict[str, Any]:
 
 
 @router.get("/api/campaigns/{name}/next", responses=_ERRORS)
-async def next_item(store: StoreDep, who: PrincipalDep, name: str, rater: str) -> Response:
-    """The next item for this rater (its blind turn: vote on it as usual); 204 when done.
-    A person signed in as a rater asks for themselves only."""
-    if who.role == "rater" and rater != who.name:
-        raise Forbidden(f"{who.name} may only take items as themselves, not as {rater!r}")
+async def next_item(
+    store: StoreDep,
+    request: Request,
+    name: str,
+    on_behalf_of: str | None = Query(None, description="Admins only: another rater's next item."),
+) -> Response:
+    """Your next item (its blind turn: vote on it as usual); 204 when you are done. The
+    turn names no model and shows nobody's vote until yours is stored."""
+    rater = await acting_rater(request, on_behalf_of)
     found = await asyncio.to_thread(campaigns.next_item, store, name, rater)
     if found is None:
         return Response(status_code=204)
     return Response(
-        content=json.dumps({**found, "turn": hide_variants(found["turn"]).model_dump(mode="json")}),
+        content=json.dumps({**found, "turn": blind(found["turn"], rater).model_dump(mode="json")}),
         media_type="application/json",
     )
 
@@ -159,15 +163,18 @@ async def list_raters(store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.post("/api/reviews", status_code=201, tags=["raters"], responses=_ERRORS)
-async def review(store: StoreDep, body: ReviewIn) -> dict[str, Any]:
-    """Accept or reject a vote or rating; rejected labels leave exports and rankings."""
+async def review(store: StoreDep, body: ReviewIn, request: Request) -> dict[str, Any]:
+    """Accept or reject a vote or rating; rejected labels leave exports and rankings. The
+    reviewer is the caller (the `review` scope is checked before this runs)."""
+    reviewer = await acting_rater(request, body.on_behalf_of)
     row = await asyncio.to_thread(
         reviews.review,
         store,
         body.label_kind,
         body.label_id,
         body.status,
-        body.reviewer,
+        reviewer,
         body.note,
+        check_role=False,
     )
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

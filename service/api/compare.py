@@ -11,10 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from service.api.deps import EngineDep, StoreDep, error_responses
+from service.api.deps import EngineDep, PrincipalDep, StoreDep, acting_rater, error_responses
 from service.errors import ArbiterError
 from service.schemas import CompareRequest, TurnOut
-from service.serving import CompareEvent, blind
+from service.serving import CompareEvent, blind, blind_answer
 from service.store import turns
 
 router = APIRouter()
@@ -33,15 +33,18 @@ def _spend(request: Request, answer: dict[str, Any]) -> None:
 async def compare(
     engine: EngineDep, store: StoreDep, req: CompareRequest, request: Request
 ) -> TurnOut:
-    """Run a comparison and answer when every pane has finished (or failed)."""
+    """Run a comparison and answer when every pane has finished (or failed). An arena
+    turn's answers are anonymous (no model, cost, tokens or timings) until you vote."""
+    rater = await acting_rater(request, req.on_behalf_of)
     turn_id = None
-    async for event in engine.run(req):
+    async for event in engine.run(req, rater=rater):
         if event.kind == "turn":
             turn_id = event.data["turn_id"]
         elif event.kind == "answer":
             _spend(request, event.data)
     assert turn_id is not None
-    return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
+    turn = await asyncio.to_thread(turns.get_turn, store, turn_id, voter=rater)
+    return blind(turn, rater)
 
 
 @router.post(
@@ -58,8 +61,10 @@ async def compare(
 async def compare_stream(
     engine: EngineDep, req: CompareRequest, request: Request
 ) -> EventSourceResponse:
-    """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then `done`."""
-    events = engine.run(req)
+    """Server-Sent Events: `turn`, then `token` and `answer` events as panes progress, then
+    `done`. In an arena turn they name no model and show no cost, tokens or timings."""
+    rater = await acting_rater(request, req.on_behalf_of)
+    events = engine.run(req, rater=rater)
     first = await anext(events)  # validation and store errors surface here as JSON errors
 
     async def body() -> AsyncIterator[dict[str, str]]:
@@ -81,13 +86,14 @@ def _sse(event: CompareEvent, arena: bool) -> dict[str, str]:
     if arena and event.kind == "turn":
         data = {**data, "panes": [{"pane": p["pane"]} for p in data["panes"]]}
     elif arena and event.kind == "answer":
-        data = {k: v for k, v in data.items() if k not in ("variant", "context_refs")}
+        data = blind_answer(data)
     return {"event": event.kind, "data": json.dumps(data)}
 
 
 @router.get("/api/turns", tags=["turns"])
 async def list_turns(
     store: StoreDep,
+    principal: PrincipalDep,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     rater: str | None = Query(None, description="Only this rater's turns."),
@@ -102,14 +108,19 @@ async def list_turns(
         rater=rater,
         query=q,
         use_case=use_case,
+        voter=principal.name,
     )
-    return [blind(t) for t in found]
+    return [blind(t, principal.name) for t in found]
 
 
 @router.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)
-async def get_turn(engine: EngineDep, store: StoreDep, turn_id: str) -> TurnOut:
+async def get_turn(
+    engine: EngineDep, store: StoreDep, principal: PrincipalDep, turn_id: str
+) -> TurnOut:
+    """A turn; an arena turn is anonymous until your own vote on it is stored."""
     await engine.turn_stored(turn_id)
-    return blind(await asyncio.to_thread(turns.get_turn, store, turn_id))
+    turn = await asyncio.to_thread(turns.get_turn, store, turn_id, voter=principal.name)
+    return blind(turn, principal.name)
 
 
 @router.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)

@@ -4,13 +4,14 @@ a thread pool, a hop each request would pay for nothing here."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
 from rag import Library
-from service.access import LOCAL_ADMIN, Principal
+from service.access import LOCAL_ADMIN, Principal, audit, rater_for
 from service.app import Runtime
 from service.schemas import ErrorResponse
 from service.serving import CompareEngine, Gateway
@@ -50,6 +51,24 @@ async def _principal(request: Request) -> Principal:
     """Who is calling, as the access middleware authenticated them."""
     principal: Principal = getattr(request.state, "principal", LOCAL_ADMIN)
     return principal
+
+
+async def acting_rater(request: Request, on_behalf_of: str | None) -> str:
+    """Whose label (or turn) this is: the authenticated caller's; an admin may name another
+    rater in `on_behalf_of` (imports), which is written to the audit log."""
+    principal = await _principal(request)
+    rater = rater_for(principal, on_behalf_of)
+    if rater != principal.name:
+        runtime = await _runtime(request)
+        await asyncio.to_thread(
+            audit.record,
+            runtime.store,
+            request,
+            "label.on_behalf_of",
+            rater,
+            {"path": request.url.path},
+        )
+    return rater
 
 
 async def _label_filters(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from service.access import audit
-from service.api.deps import GatewayDep, RuntimeDep, error_responses
+from service.api.deps import GatewayDep, PrincipalDep, RuntimeDep, error_responses
 from service.errors import ErrorCode, InvalidRequest
 from service.labels import give_feedback
 from service.schemas import AnswerOut
@@ -31,7 +31,13 @@ _ERRORS = error_responses(404, 413, 422, 429, 502, 504)
 class FeedbackIn(BaseModel):
     response_id: str = Field(description="The `id` of a chat completion.")
     positive: bool = Field(description="Thumbs up (true) or down (false).")
-    user: str = Field(default="anonymous", min_length=1, max_length=128)
+    user: str = Field(
+        default="anonymous",
+        min_length=1,
+        max_length=128,
+        description="Your application's end user; stored under your key's name "
+        "(`<key>/<user>`), so one key cannot pose as another.",
+    )
 
 
 router = APIRouter(tags=["gateway"])
@@ -85,7 +91,9 @@ async def chat_completions(
 
 
 @router.post("/v1/feedback", responses=_ERRORS)
-async def feedback(runtime: RuntimeDep, body: FeedbackIn) -> dict[str, Any]:
+async def feedback(
+    runtime: RuntimeDep, principal: PrincipalDep, body: FeedbackIn
+) -> dict[str, Any]:
     """Thumbs up or down on a gateway response, by its id (stored responses only: see
     the deployment's `sample_rate`)."""
     out = await asyncio.to_thread(
@@ -94,7 +102,7 @@ async def feedback(runtime: RuntimeDep, body: FeedbackIn) -> dict[str, Any]:
         runtime.telemetry.emit,
         answer_id(body.response_id),
         body.positive,
-        body.user,
+        f"{principal.name}/{body.user}",
     )
     return {"response_id": body.response_id, **out}
 

@@ -4,14 +4,17 @@ variant's endpoint are reachable), `/metrics` (Prometheus text exposition)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.access import check_scope
 from service.api.deps import RuntimeDep
-from service.errors import ArbiterError, NotFound
+from service.app import Runtime
+from service.errors import ArbiterError, NotFound, Unauthenticated
 from service.models import probe_model
 
 router = APIRouter(tags=["health"])
@@ -42,8 +45,33 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics (text exposition format)."""
+async def metrics(runtime: RuntimeDep, request: Request) -> Response:
+    """Prometheus metrics (text exposition format). With authentication on, only for the
+    scraper (ARBITER_METRICS_KEY) and admins: per-variant counters are not for raters."""
+    if runtime.settings.auth != "none":
+        _check_scraper(runtime, request)
     if runtime.prometheus is None:
         raise NotFound("Prometheus metrics are off", hint="Set ARBITER_PROMETHEUS=true.")
     return Response(runtime.prometheus.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_scraper(runtime: Runtime, request: Request) -> None:
+    headers = {k.lower(): v for k, v in request.headers.raw}
+    given = headers.get(b"authorization", b"").decode("latin-1")
+    expected = runtime.settings.metrics_key
+    if (
+        expected is not None
+        and given.lower().startswith("bearer ")
+        and hmac.compare_digest(given[7:].strip().encode(), expected.get_secret_value().encode())
+    ):
+        return
+    client = request.client.host if request.client else None
+    try:
+        principal = runtime.auth.authenticate(headers, client)
+    except Unauthenticated as exc:
+        exc.hint = (
+            "Scrape with `Authorization: Bearer <ARBITER_METRICS_KEY>` (Prometheus: "
+            "`authorization: {credentials: ...}`), or use an admin key."
+        )
+        raise
+    check_scope(principal, "admin", "read /metrics")

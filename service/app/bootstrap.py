@@ -17,7 +17,7 @@ from service.documents import build_library
 from service.errors import ArbiterError, ErrorCode
 from service.evaluation import EvalRunner, OnlineScoring, scorers, usecases
 from service.models import Breakers, Catalog, ModelFactory, PriceTable, load_variants
-from service.serving import CompareEngine, Deployments, Gateway, load_deployments
+from service.serving import BlindHold, CompareEngine, Deployments, Gateway, load_deployments
 from service.store import JobQueue, Store, turns, variants
 
 log = structlog.get_logger(__name__)
@@ -53,7 +53,10 @@ def build_runtime(
         usecases.apply_example(store, catalog)
     library = build_library(settings, store.engine)
     telemetry, prometheus = build_telemetry(settings)
-    online = OnlineScoring(store, *_online_scorers(settings, library, catalog), emit=telemetry.emit)
+    blind_hold = BlindHold(telemetry.emit)
+    online = OnlineScoring(
+        store, *_online_scorers(settings, library, catalog), emit=blind_hold.emit
+    )
     engine = CompareEngine(
         store,
         catalog,
@@ -64,6 +67,7 @@ def build_runtime(
         library=library,
         emit=telemetry.emit,
         breakers=Breakers(settings.breaker_failures, settings.breaker_cooldown_s),
+        blind_hold=blind_hold,
     )
     keys = Keys(store)
     if settings.auth == "keys" and settings.admin_key is not None:

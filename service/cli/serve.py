@@ -21,7 +21,7 @@ from service.config import Settings
 from service.documents import call, ingest_sample_corpus
 from service.models import load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
-from service.web import build_web_app
+from service.web import build_web_app, server_options
 
 
 @friendly_errors
@@ -52,10 +52,7 @@ def serve(
             host=host,
             port=port,
             log_level=settings.log_level,
-            access_log=False,
-            # On SIGTERM requests in flight finish (streams included) for up to this long;
-            # then they are cancelled, and their answers stored as cancelled.
-            timeout_graceful_shutdown=settings.shutdown_grace_s,
+            **server_options(settings),
         )
     finally:
         runtime.close()

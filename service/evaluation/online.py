@@ -30,10 +30,10 @@ class OnlineScoring:
         metrics: list[Metric],
         judge: RubricJudge | None,
         *,
-        emit: Callable[[Record], None] | None = None,
+        emit: Callable[[str | None, Record], None] | None = None,
     ) -> None:
         self._store = store
-        self._emit = emit
+        self._emit = emit  # (turn_id, record): a blind turn's scores wait for its vote
         self.metrics = metrics
         self.judge = judge
 
@@ -91,6 +91,7 @@ class OnlineScoring:
         if self._emit is not None:
             for r in results:
                 self._emit(
+                    turn_id,
                     ScoreRecord(
                         r.metric,
                         variant,
@@ -98,5 +99,5 @@ class OnlineScoring:
                         source="online",
                         version=r.version,
                         explanation=r.detail.get("explanation"),
-                    )
+                    ),
                 )

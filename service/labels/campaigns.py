@@ -129,11 +129,10 @@ async def generate(
             prompt=item.prompt,
             variants=item.variants,
             mode="arena",
-            rater=f"campaign:{campaign.name}",
         )
         turn_id, error = None, None
         try:
-            async for event in engine.run(request):
+            async for event in engine.run(request, rater=f"campaign:{campaign.name}"):
                 if event.kind == "turn":
                     turn_id = event.data["turn_id"]
         except Exception as exc:
@@ -163,7 +162,7 @@ def next_item(store: Store, name: str, rater: str) -> dict[str, Any] | None:
         return None
     item = min(open_items, key=lambda i: (len(voted.get(i.id, set())), i.position))
     assert item.turn_id is not None
-    turn: TurnOut = turns.get_turn(store, item.turn_id, with_request=False)
+    turn: TurnOut = turns.get_turn(store, item.turn_id, with_request=False, voter=rater)
     return {"item_id": item.id, "position": item.position, "turn": turn}
 
 

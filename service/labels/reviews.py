@@ -28,8 +28,12 @@ def review(
     status: Literal["accepted", "rejected"],
     reviewer: str,
     note: str | None = None,
+    *,
+    check_role: bool = True,
 ) -> dict[str, Any]:
-    if raters.role_of(store, reviewer) not in ("reviewer", "admin"):
+    """Record `reviewer`'s decision. `check_role=False` when the caller's `review` scope was
+    checked already (the API); the CLI checks the named person's role."""
+    if check_role and raters.role_of(store, reviewer) not in ("reviewer", "admin"):
         raise Forbidden(
             f"{reviewer!r} may not review labels",
             hint="An admin gives the reviewer role: POST /api/raters {name, role: reviewer}.",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC
 
-from monitoring.records import Record, VoteRecord
+from monitoring.records import VoteRecord
 from service.schemas import VoteOut
+from service.serving import CompareEngine
 from service.store import Store, turns
 
 
@@ -39,7 +39,9 @@ def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
     return records
 
 
-def record_votes(store: Store, emit: Callable[[Record], None], votes: list[VoteOut]) -> None:
-    """New votes to the telemetry streams (one query for the variants of their turns)."""
+def record_votes(store: Store, engine: CompareEngine, votes: list[VoteOut]) -> None:
+    """New votes to the telemetry streams (one query for the variants of their turns),
+    after the records their blind turns held back."""
+    engine.blind_hold.release({v.turn_id for v in votes})
     for record in vote_records(store, votes):
-        emit(record)
+        engine.blind_hold.emit(None, record)

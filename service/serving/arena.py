@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from service.errors import ConfigError
 from service.schemas import TurnOut
@@ -69,23 +70,65 @@ class BattleCounts:
             self._counts[key] = self._counts.get(key, 0) + 1
 
 
-def blind(turn: TurnOut) -> TurnOut:
-    """Arena turns keep their variants secret until someone has voted on them."""
-    if turn.mode != "arena" or turn.vote is not None:
+def blind(turn: TurnOut, viewer: str) -> TurnOut:
+    """What `viewer` may see of a turn: an arena turn keeps its variants secret until this
+    viewer's own vote is stored (`turn.vote` must be the viewer's: `get_turn(voter=...)`).
+    Someone else's vote reveals nothing to them, and is not shown either."""
+    if turn.mode != "arena" or (turn.vote is not None and turn.vote.rater == viewer):
         return turn
     return hide_variants(turn)
 
 
 def hide_variants(turn: TurnOut) -> TurnOut:
-    """The turn with its answers anonymous (a rater who has not voted on it yet)."""
+    """The turn with its answers anonymous and no vote (a rater who has not voted on it)."""
     hidden = [
-        a.model_copy(
-            update={
-                "variant": f"model {'AB'[a.pane] if a.pane < 2 else a.pane}",
-                "request": None,
-                "context_refs": None,  # whether a pane got context can tell the variants apart
-            }
-        )
+        a.model_copy(update={**blind_answer(a.model_dump()), "variant": _pane_label(a.pane)})
         for a in turn.answers
     ]
-    return turn.model_copy(update={"answers": hidden})
+    return turn.model_copy(update={"answers": hidden, "vote": None})
+
+
+def _pane_label(pane: int) -> str:
+    return f"model {'AB'[pane] if pane < 2 else pane}"
+
+
+# What of an answer could tell the models of a blind battle apart: who it is, what it was
+# given, what it cost (prices differ a thousandfold), how long it took, and provider error
+# texts, which often name the model.
+_REVEALING: dict[str, Any] = {
+    "variant": None,
+    "request": None,
+    "context_refs": None,
+    "citations": None,
+    "tokens_in": None,
+    "tokens_out": None,
+    "cost_usd": None,
+    "ttft_ms": None,
+    "latency_ms": None,
+    "provider_latency_ms": None,
+    "scores": [],
+}
+
+
+def blind_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer (as a dict) with nothing that identifies its model: the text, the pane,
+    and whether and how it failed, in words that name no model."""
+    out = {k: _REVEALING.get(k, v) for k, v in answer.items()}
+    out.pop("variant", None)
+    if answer.get("error_code"):
+        out["error_message"] = blind_error(str(answer["error_code"]))
+    return out
+
+
+def blind_error(code: str) -> str:
+    """A pane's failure, said without the provider's text (it may name the model)."""
+    return _BLIND_ERRORS.get(code, f"this model failed ({code})") + _BLIND_HINT
+
+
+_BLIND_ERRORS = {
+    "timeout": "this model gave no complete answer in time",
+    "cancelled": "stopped by the user",
+    "throttled": "this model's provider is throttling requests",
+    "circuit_open": "this model is failing and is held down for a while",
+}
+_BLIND_HINT = " — vote on what you see (both bad, or the other one), or start a new round."

@@ -39,7 +39,7 @@ from service.models import (
     classify_error,
 )
 from service.schemas import AnswerOut, AnswerStatus, CompareRequest, GenerationParams, Message
-from service.serving.telemetry import model_call
+from service.serving.telemetry import BlindHold, model_call
 from service.store import Store, turns, usecases
 
 log = structlog.get_logger(__name__)
@@ -98,9 +98,12 @@ class CompareEngine:
         after_turn: Callable[[str], Awaitable[None]] | None = None,
         emit: Callable[[Record], None] | None = None,
         breakers: Breakers | None = None,
+        blind_hold: BlindHold | None = None,
     ) -> None:
         self.breakers = breakers or Breakers()
         self.emit = emit  # telemetry: one record per answer
+        # A blind turn's telemetry waits for its vote (see BlindHold).
+        self.blind_hold = blind_hold or BlindHold(emit)
         self.library = library
         # Called with the id of every finished turn (online scoring), off the request path.
         self.after_turn = after_turn
@@ -154,7 +157,10 @@ class CompareEngine:
 
     # -- running -----------------------------------------------------------------------
 
-    async def run(self, req: CompareRequest) -> AsyncIterator[CompareEvent]:
+    async def run(
+        self, req: CompareRequest, *, rater: str | None = None
+    ) -> AsyncIterator[CompareEvent]:
+        """Stream one turn. `rater`: who asks (from authentication, never from the request)."""
         variants = self.validate(req)
         started_at = time.time()
         # Retrieval runs once per turn: every pane that uses context gets the same chunks.
@@ -177,7 +183,7 @@ class CompareEngine:
                     new_conversation_id=conversation_id,
                     turn_id=turn_id,
                     mode=req.mode,
-                    rater=req.rater,
+                    rater=rater,
                     retrieval=stored_retrieval,
                     tags=req.tags,
                     use_case=req.use_case,
@@ -230,6 +236,8 @@ class CompareEngine:
                     context_refs=refs,
                 )
             )
+        if req.mode == "arena":
+            self.blind_hold.start(turn_id)
         queue: asyncio.Queue[CompareEvent] = asyncio.Queue()
         slots: dict[str, int] = {}
         tasks = []
@@ -281,10 +289,9 @@ class CompareEngine:
                 return
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(turns.finish_turn, self.store, turn_id)
-            if self.emit is not None:
-                self.emit(
-                    TurnRecord(turn_id, started_at, time.time(), tuple(req.variants), req.mode)
-                )
+            self.blind_hold.emit(
+                turn_id, TurnRecord(turn_id, started_at, time.time(), tuple(req.variants), req.mode)
+            )
             if self.after_turn is not None:
                 self._in_background(self._after_turn(turn_id))
         finally:
@@ -482,6 +489,6 @@ class CompareEngine:
         await asyncio.shield(asyncio.to_thread(turns.save_answer, self.store, turn_id, **row))
 
     def record_call(self, variant: Variant, answer: AnswerOut, turn_id: str | None) -> None:
-        """The call to the telemetry streams."""
+        """The call to the telemetry streams (held back while its blind turn awaits a vote)."""
         if self.emit is not None:
-            self.emit(model_call(variant, answer, turn_id=turn_id))
+            self.blind_hold.emit(turn_id, model_call(variant, answer, turn_id=turn_id))

@@ -29,8 +29,8 @@ def turn_notes(store: Store, turn_id: str) -> list[tuple[str, str, str]]:
     return [(kind, rater, text) for _, kind, rater, text in sorted(notes)]
 
 
-def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
-    """Rubric ratings, a comment and an ideal answer, in one transaction (append-only)."""
+def save_labels(store: Store, turn_id: str, labels: LabelsIn, *, rater: str) -> LabelsOut:
+    """`rater`'s rubric ratings, comment and ideal answer, in one transaction (append-only)."""
     with store.session() as s:
         turn = ended_turn(s, turn_id, action="Rate")
         by_pane = {a.pane: a for a in turn.answers}
@@ -51,7 +51,7 @@ def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
                 RatingRow(
                     answer_id=by_pane[rating.pane].id,
                     turn_id=turn_id,
-                    rater=labels.rater,
+                    rater=rater,
                     helpfulness=rating.helpfulness,
                     honesty=rating.honesty,
                     harmlessness=rating.harmlessness,
@@ -60,7 +60,7 @@ def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
             count += 1
         out = LabelsOut(ratings=count)
         if labels.comment and labels.comment.strip():
-            comment = CommentRow(turn_id=turn_id, rater=labels.rater, text=labels.comment)
+            comment = CommentRow(turn_id=turn_id, rater=rater, text=labels.comment)
             s.add(comment)
             s.flush()
             out.comment_id = comment.id
@@ -72,7 +72,7 @@ def save_labels(store: Store, turn_id: str, labels: LabelsIn) -> LabelsOut:
             )
             ideal = IdealAnswerRow(
                 turn_id=turn_id,
-                rater=labels.rater,
+                rater=rater,
                 text=labels.ideal_answer,
                 based_on_answer_id=based_on,
             )

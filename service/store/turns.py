@@ -209,7 +209,11 @@ def finish_turn(store: Store, turn_id: str) -> None:
             turn.status = "done"
 
 
-def get_turn(store: Store, turn_id: str, *, with_request: bool = True) -> TurnOut:
+def get_turn(
+    store: Store, turn_id: str, *, with_request: bool = True, voter: str | None = None
+) -> TurnOut:
+    """The turn with its answers and scores; its `vote` is `voter`'s live vote (None: the
+    latest of anyone's)."""
     with store.session() as s:
         turn = s.get(
             TurnRow,
@@ -218,7 +222,7 @@ def get_turn(store: Store, turn_id: str, *, with_request: bool = True) -> TurnOu
         )
         if turn is None:
             raise NotFound(f"turn {turn_id} does not exist")
-        vote = current_vote(s, turn_id)
+        vote = current_vote(s, turn_id, voter)
         scores: dict[str, list[ScoreOut]] = {}
         for score in s.scalars(
             select(ScoreRow).where(ScoreRow.turn_id == turn_id).order_by(ScoreRow.metric)
@@ -265,9 +269,10 @@ def list_turns(
     rater: str | None = None,
     query: str | None = None,
     use_case: str | None = None,
+    voter: str | None = None,
 ) -> list[TurnOut]:
     """Newest first; optionally one rater's turns, one use case's, and those whose
-    prompt or any answer contains `query` (case-insensitive)."""
+    prompt or any answer contains `query` (case-insensitive). Votes as in `get_turn`."""
     stmt = select(TurnRow.id).join(ConversationRow)
     if rater is not None:
         stmt = stmt.where(ConversationRow.rater == rater)
@@ -280,7 +285,7 @@ def list_turns(
     stmt = stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit).offset(offset)
     with store.session() as s:
         ids = list(s.scalars(stmt))
-    return [get_turn(store, i, with_request=False) for i in ids]
+    return [get_turn(store, i, with_request=False, voter=voter) for i in ids]
 
 
 def arena_pair_counts(store: Store) -> dict[frozenset[str], int]:

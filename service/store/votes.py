@@ -1,5 +1,10 @@
 """Votes: one at a time or many in one transaction, append-only (a rater's new vote on a
-turn supersedes their live one; a repeated idempotency key returns the stored vote).
+turn supersedes their live one; a repeated idempotency key returns the stored vote). The
+rater is always given by the caller, from authentication. On a blind (arena) turn a rater
+votes once: their vote reveals the names, so a second one would not be blind.
+
+Each vote locks its turn's row (PostgreSQL `FOR UPDATE`; SQLite has one writer at a time),
+so two concurrent votes of one rater cannot both become live.
 
 A batch is what labelling tools and importers send: the same rules as one vote at a time,
 checked with four queries per batch instead of four per vote. All or nothing: one bad vote
@@ -18,7 +23,7 @@ from service.ids import new_id, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
 from service.store.engine import Store
 from service.store.label_reviews import rejected
-from service.store.tables import AnswerRow, TurnRow, VoteRow
+from service.store.tables import AnswerRow, ConversationRow, TurnRow, VoteRow
 
 
 def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
@@ -63,9 +68,17 @@ def current_vote(s: Session, turn_id: str, rater: str | None = None) -> VoteRow 
     return live[-1] if live else None
 
 
-def cast_vote(store: Store, turn_id: str, vote: VoteIn) -> VoteOut:
+def _already_voted_blind() -> Conflict:
+    return Conflict(
+        "you have already voted on this blind battle, and your vote revealed its models",
+        hint="A second vote would not be blind: start a new round to vote again.",
+        code=ErrorCode.ALREADY_VOTED,
+    )
+
+
+def cast_vote(store: Store, turn_id: str, vote: VoteIn, *, rater: str) -> VoteOut:
     try:
-        return _cast_vote(store, turn_id, vote)
+        return _cast_vote(store, turn_id, vote, rater)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if vote.idempotency_key:
@@ -78,20 +91,22 @@ def cast_vote(store: Store, turn_id: str, vote: VoteIn) -> VoteOut:
         raise
 
 
-def _cast_vote(store: Store, turn_id: str, vote: VoteIn) -> VoteOut:
+def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:
     with store.session() as s:
         if vote.idempotency_key:
             row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
             if row is not None:
                 return vote_out(row, replayed=True)
-        turn = ended_turn(s, turn_id, action="Vote")
+        turn = ended_turn(s, turn_id, action="Vote", lock=True)
         ranking = check_vote(vote, len(turn.answers))
-        previous = current_vote(s, turn_id, vote.rater)
+        previous = current_vote(s, turn_id, rater)
+        if previous is not None and turn.conversation.mode == "arena":
+            raise _already_voted_blind()
         row = VoteRow(
             turn_id=turn_id,
             outcome=vote.outcome,
             ranking=ranking,
-            rater=vote.rater,
+            rater=rater,
             supersedes_id=previous.id if previous else None,
             idempotency_key=vote.idempotency_key,
         )
@@ -110,9 +125,15 @@ def vote_history(store: Store, turn_id: str) -> list[VoteOut]:
         return [vote_out(r) for r in rows]
 
 
-def ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
-    """The turn with its answers, once none of them is still streaming."""
-    turn = s.get(TurnRow, turn_id, options=[selectinload(TurnRow.answers)])
+def ended_turn(s: Session, turn_id: str, *, action: str, lock: bool = False) -> TurnRow:
+    """The turn with its answers, once none of them is still streaming; `lock`: its row is
+    locked until the transaction ends (votes on one turn are decided one at a time)."""
+    turn = s.get(
+        TurnRow,
+        turn_id,
+        options=[selectinload(TurnRow.answers), selectinload(TurnRow.conversation)],
+        with_for_update=lock,
+    )
     if turn is None:
         raise NotFound(f"turn {turn_id} does not exist")
     if turn.status == "running":
@@ -124,16 +145,17 @@ def ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
     return turn
 
 
-def cast_votes(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
+def cast_votes(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> list[VoteOut]:
+    """`votes[i]` is `raters[i]`'s."""
     try:
-        return _cast_batch(store, votes)
+        return _cast_batch(store, votes, raters)
     except IntegrityError:
         # Another request stored one of these idempotency keys meanwhile: one at a time,
         # each vote then finds its stored twin.
-        return [cast_vote(store, v.turn_id, v) for v in votes]
+        return [cast_vote(store, v.turn_id, v, rater=r) for v, r in zip(votes, raters, strict=True)]
 
 
-def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
+def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> list[VoteOut]:
     turn_ids = {v.turn_id for v in votes}
     keys = [v.idempotency_key for v in votes if v.idempotency_key]
     with store.session() as s:
@@ -143,19 +165,32 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
                 s.scalars(select(VoteRow).where(VoteRow.idempotency_key.in_(keys))) if keys else ()
             )
         }
+        # Lock the turns (in a stable order) before reading their votes.
+        s.execute(
+            select(TurnRow.id)
+            .where(TurnRow.id.in_(turn_ids))
+            .order_by(TurnRow.id)
+            .with_for_update()
+        ).all()
         turns = {
-            row.id: (row.status, row.panes)
+            row.id: (row.status, row.panes, row.mode)
             for row in s.execute(
-                select(TurnRow.id, TurnRow.status, func.count(AnswerRow.id).label("panes"))
+                select(
+                    TurnRow.id,
+                    TurnRow.status,
+                    ConversationRow.mode,
+                    func.count(AnswerRow.id).label("panes"),
+                )
+                .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
                 .outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id)
                 .where(TurnRow.id.in_(turn_ids))
-                .group_by(TurnRow.id, TurnRow.status)
+                .group_by(TurnRow.id, TurnRow.status, ConversationRow.mode)
             )
         }
         live: dict[tuple[str, str], str] = {}
         rows = s.execute(
             select(VoteRow.id, VoteRow.turn_id, VoteRow.rater, VoteRow.supersedes_id)
-            .where(VoteRow.turn_id.in_(turn_ids), VoteRow.rater.in_({v.rater for v in votes}))
+            .where(VoteRow.turn_id.in_(turn_ids), VoteRow.rater.in_(set(raters)))
             .order_by(VoteRow.created_at, VoteRow.id)
         ).all()
         superseded = {r.supersedes_id for r in rows if r.supersedes_id}
@@ -166,7 +201,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
         out: list[VoteOut | dict[str, Any]] = []
         batch_keys: dict[str, dict[str, Any]] = {}
         now = utcnow()
-        for index, vote in enumerate(votes):
+        for index, (vote, rater) in enumerate(zip(votes, raters, strict=True)):
             key = vote.idempotency_key
             if key and key in stored:
                 out.append(vote_out(stored[key], replayed=True))
@@ -177,7 +212,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
             try:
                 if vote.turn_id not in turns:
                     raise NotFound(f"turn {vote.turn_id} does not exist")
-                status, panes = turns[vote.turn_id]
+                status, panes, mode = turns[vote.turn_id]
                 if status == "running":
                     raise Conflict(
                         "the answers of this turn are still streaming",
@@ -185,6 +220,8 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
                         code=ErrorCode.TURN_NOT_FINISHED,
                     )
                 ranking = check_vote(vote, int(panes))
+                if mode == "arena" and (vote.turn_id, rater) in live:
+                    raise _already_voted_blind()
             except ArbiterError as exc:
                 exc.message = f"votes[{index}]: {exc.message}"
                 raise
@@ -194,12 +231,12 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn]) -> list[VoteOut]:
                 "turn_id": vote.turn_id,
                 "outcome": vote.outcome,
                 "ranking": ranking,
-                "rater": vote.rater,
-                "supersedes_id": live.get((vote.turn_id, vote.rater)),
+                "rater": rater,
+                "supersedes_id": live.get((vote.turn_id, rater)),
                 "idempotency_key": key,
                 "created_at": now,
             }
-            live[(vote.turn_id, vote.rater)] = vote_id
+            live[(vote.turn_id, rater)] = vote_id
             new_rows.append(row)
             out.append(row)
             if key:

@@ -23,7 +23,7 @@ from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
 from service.store import Store
-from service.web import build_web_app
+from service.web import build_web_app, server_options
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
@@ -136,13 +136,14 @@ class LiveServer:
     def __init__(self, runtime: Runtime, *, with_ui: bool = False) -> None:
         self.port = free_port()
         self.runtime = runtime
+        options = {**server_options(runtime.settings), "timeout_graceful_shutdown": 1}
         config = uvicorn.Config(
             build_web_app(runtime, with_ui=with_ui),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
             lifespan="on",
-            timeout_graceful_shutdown=1,
+            **options,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
