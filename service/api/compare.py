@@ -11,8 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
+from service.access import Principal
 from service.api.deps import EngineDep, PrincipalDep, StoreDep, acting_rater, error_responses
-from service.errors import ArbiterError
+from service.errors import ArbiterError, Forbidden, NotFound
 from service.schemas import CompareRequest, TurnOut
 from service.serving import CompareEvent, blind, blind_answer
 from service.store import turns
@@ -100,6 +101,14 @@ async def list_turns(
     q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
     use_case: str | None = Query(None, description="Only conversations of this use case."),
 ) -> list[TurnOut]:
+    """Turns, newest first: your own, or (reviewers and admins) anyone's."""
+    if not principal.allows("review"):
+        if rater not in (None, principal.name):
+            raise Forbidden(
+                f"{principal.name} may list only their own turns",
+                hint="Leave out `rater`; reviewers and admins may list anyone's.",
+            )
+        rater = principal.name
     found = await asyncio.to_thread(
         turns.list_turns,
         store,
@@ -117,10 +126,23 @@ async def list_turns(
 async def get_turn(
     engine: EngineDep, store: StoreDep, principal: PrincipalDep, turn_id: str
 ) -> TurnOut:
-    """A turn; an arena turn is anonymous until your own vote on it is stored."""
+    """A turn you asked, voted on, or rate in a campaign (reviewers and admins: any); an
+    arena turn is anonymous until your own vote on it is stored."""
     await engine.turn_stored(turn_id)
     turn = await asyncio.to_thread(turns.get_turn, store, turn_id, voter=principal.name)
+    if not may_read(principal, turn):
+        raise NotFound(f"turn {turn_id} does not exist")
     return blind(turn, principal.name)
+
+
+def may_read(principal: Principal, turn: TurnOut) -> bool:
+    """Someone else's turn holds their prompt, which is theirs to show."""
+    return (
+        principal.allows("review")
+        or turn.rater == principal.name
+        or turn.vote is not None  # voted on it: `turn.vote` is the caller's own
+        or (turn.rater or "").startswith("campaign:")
+    )
 
 
 @router.post("/api/turns/{turn_id}/cancel", tags=["turns"], responses=_ERRORS)

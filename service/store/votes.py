@@ -3,8 +3,9 @@ turn supersedes their live one; a repeated idempotency key returns the stored vo
 rater is always given by the caller, from authentication. On a blind (arena) turn a rater
 votes once: their vote reveals the names, so a second one would not be blind.
 
-Each vote locks its turn's row (PostgreSQL `FOR UPDATE`; SQLite has one writer at a time),
-so two concurrent votes of one rater cannot both become live.
+Each vote first locks its turn's row with a no-op UPDATE (a row lock on PostgreSQL; on SQLite
+the write lock, taken before anything is read), so two concurrent votes of one rater cannot
+both become live.
 
 A batch is what labelling tools and importers send: the same rules as one vote at a time,
 checked with four queries per batch instead of four per vote. All or nothing: one bad vote
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -91,13 +92,20 @@ def cast_vote(store: Store, turn_id: str, vote: VoteIn, *, rater: str) -> VoteOu
         raise
 
 
+def lock_turns(s: Session, turn_ids: set[str]) -> None:
+    """Hold these turns' rows until the transaction ends; the first statement of a vote's
+    transaction, so what it reads next cannot change under it."""
+    s.execute(update(TurnRow).where(TurnRow.id.in_(sorted(turn_ids))).values(status=TurnRow.status))
+
+
 def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:
     with store.session() as s:
+        lock_turns(s, {turn_id})
         if vote.idempotency_key:
             row = s.scalar(select(VoteRow).where(VoteRow.idempotency_key == vote.idempotency_key))
             if row is not None:
                 return vote_out(row, replayed=True)
-        turn = ended_turn(s, turn_id, action="Vote", lock=True)
+        turn = ended_turn(s, turn_id, action="Vote")
         ranking = check_vote(vote, len(turn.answers))
         previous = current_vote(s, turn_id, rater)
         if previous is not None and turn.conversation.mode == "arena":
@@ -125,14 +133,12 @@ def vote_history(store: Store, turn_id: str) -> list[VoteOut]:
         return [vote_out(r) for r in rows]
 
 
-def ended_turn(s: Session, turn_id: str, *, action: str, lock: bool = False) -> TurnRow:
-    """The turn with its answers, once none of them is still streaming; `lock`: its row is
-    locked until the transaction ends (votes on one turn are decided one at a time)."""
+def ended_turn(s: Session, turn_id: str, *, action: str) -> TurnRow:
+    """The turn with its answers, once none of them is still streaming."""
     turn = s.get(
         TurnRow,
         turn_id,
         options=[selectinload(TurnRow.answers), selectinload(TurnRow.conversation)],
-        with_for_update=lock,
     )
     if turn is None:
         raise NotFound(f"turn {turn_id} does not exist")
@@ -159,6 +165,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
     turn_ids = {v.turn_id for v in votes}
     keys = [v.idempotency_key for v in votes if v.idempotency_key]
     with store.session() as s:
+        lock_turns(s, turn_ids)
         stored = {
             r.idempotency_key: r
             for r in (
