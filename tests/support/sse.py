@@ -25,8 +25,10 @@ def iter_sse(response: httpx.Response) -> Iterator[tuple[str, Any]]:
 
 @contextmanager
 def compare_stream(
-    base_url: str, body: dict[str, Any]
+    base_url: str, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Iterator[tuple[httpx.Response, Iterator[tuple[str, Any]]]]:
     """POST /api/compare/stream; yields the response and its events as they arrive."""
-    with httpx.stream("POST", f"{base_url}/api/compare/stream", json=body, timeout=10) as response:
+    with httpx.stream(
+        "POST", f"{base_url}/api/compare/stream", json=body, headers=headers, timeout=10
+    ) as response:
         yield response, iter_sse(response)
