@@ -38,7 +38,7 @@ def _through_api(url: str) -> float:
         {
             "turn_id": turn_ids[k % len(turn_ids)],
             "outcome": ("a", "b", "tie")[k % 3],
-            "rater": f"rater-{k}",
+            "on_behalf_of": f"rater-{k}",
             "idempotency_key": f"bench-{k}",
         }
         for k in range(VOTES)

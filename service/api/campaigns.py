@@ -165,8 +165,10 @@ async def list_raters(store: StoreDep) -> list[dict[str, Any]]:
 @router.post("/api/reviews", status_code=201, tags=["raters"], responses=_ERRORS)
 async def review(store: StoreDep, body: ReviewIn, request: Request) -> dict[str, Any]:
     """Accept or reject a vote or rating; rejected labels leave exports and rankings. The
-    reviewer is the caller (the `review` scope is checked before this runs)."""
+    reviewer is the caller (the `review` scope is checked before this runs), or the person
+    an admin names in `on_behalf_of`, who must have the reviewer role."""
     reviewer = await acting_rater(request, body.on_behalf_of)
+    named = body.on_behalf_of is not None
     row = await asyncio.to_thread(
         reviews.review,
         store,
@@ -175,6 +177,6 @@ async def review(store: StoreDep, body: ReviewIn, request: Request) -> dict[str,
         body.status,
         reviewer,
         body.note,
-        check_role=False,
+        check_role=named,
     )
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

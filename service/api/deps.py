@@ -56,19 +56,25 @@ async def _principal(request: Request) -> Principal:
 async def acting_rater(request: Request, on_behalf_of: str | None) -> str:
     """Whose label (or turn) this is: the authenticated caller's; an admin may name another
     rater in `on_behalf_of` (imports), which is written to the audit log."""
+    return (await acting_raters(request, [on_behalf_of]))[0]
+
+
+async def acting_raters(request: Request, on_behalf_of: list[str | None]) -> list[str]:
+    """`acting_rater` for each label of a batch, with one audit event for the batch."""
     principal = await _principal(request)
-    rater = rater_for(principal, on_behalf_of)
-    if rater != principal.name:
+    raters = [rater_for(principal, name) for name in on_behalf_of]
+    others = sorted({r for r in raters if r != principal.name})
+    if others:
         runtime = await _runtime(request)
         await asyncio.to_thread(
             audit.record,
             runtime.store,
             request,
             "label.on_behalf_of",
-            rater,
-            {"path": request.url.path},
+            others[0] if len(others) == 1 else f"{len(others)} raters",
+            {"path": request.url.path, "labels": len(raters), "raters": others[:100]},
         )
-    return rater
+    return raters
 
 
 async def _label_filters(

@@ -14,6 +14,7 @@ from service.api.deps import (
     RuntimeDep,
     StoreDep,
     acting_rater,
+    acting_raters,
     error_responses,
 )
 from service.app import Runtime
@@ -69,7 +70,7 @@ async def cast_vote(runtime: RuntimeDep, turn_id: str, vote: VoteIn, request: Re
 async def cast_votes(runtime: RuntimeDep, batch: VoteBatchIn, request: Request) -> VoteBatchOut:
     """Up to 1,000 votes on any turns in one transaction (all or nothing; a bad vote
     is named by its index). Same rules as one vote; idempotency keys make retries safe."""
-    raters = [await acting_rater(request, v.on_behalf_of) for v in batch.votes]
+    raters = await acting_raters(request, [v.on_behalf_of for v in batch.votes])
     for turn_id in {v.turn_id for v in batch.votes}:
         await runtime.engine.turn_stored(turn_id)
     stored = await asyncio.to_thread(votes.cast_votes, runtime.store, batch.votes, raters)

@@ -32,7 +32,7 @@ def test_stream_compare_then_vote(live: LiveServer) -> None:
     turn = httpx.get(f"{live.url}/api/turns/{turn_id}").json()
     assert [a["text"] for a in turn["answers"]] == ["Paris is the capital.", "It is Paris."]
     vote = httpx.post(
-        f"{live.url}/api/turns/{turn_id}/votes", json={"outcome": "a", "rater": "ann"}
+        f"{live.url}/api/turns/{turn_id}/votes", json={"outcome": "a", "on_behalf_of": "ann"}
     )
     assert vote.status_code == 201
     assert httpx.get(f"{live.url}/api/turns/{turn_id}").json()["vote"]["outcome"] == "a"
@@ -227,7 +227,7 @@ def test_labels_endpoint(live: LiveServer) -> None:
     ).json()
     r = httpx.post(
         f"{live.url}/api/turns/{body['id']}/labels",
-        json={"rater": "ann", "ratings": [{"pane": 1, "honesty": 5}], "comment": "ok"},
+        json={"on_behalf_of": "ann", "ratings": [{"pane": 1, "honesty": 5}], "comment": "ok"},
     )
     assert r.status_code == 201 and r.json()["ratings"] == 1 and r.json()["comment_id"]
     bad = httpx.post(

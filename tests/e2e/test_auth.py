@@ -224,7 +224,9 @@ def test_header_mode_trusts_only_the_proxy(
         seen = httpx.get(f"{url}/api/campaigns", headers=rater).json()
         assert sorted(c["name"] for c in seen) == ["ada-only", "open"]  # raters: their own
         assert len(httpx.get(f"{url}/api/campaigns", headers=admin).json()) == 3
-        other = httpx.get(f"{url}/api/campaigns/open/next", params={"rater": "bob"}, headers=rater)
+        other = httpx.get(
+            f"{url}/api/campaigns/open/next", params={"on_behalf_of": "bob"}, headers=rater
+        )
         assert other.status_code == 403  # not as someone else
         me = httpx.get(f"{url}/api/keys/me", headers=rater).json()
         assert me == {

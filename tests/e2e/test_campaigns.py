@@ -18,14 +18,14 @@ def take_part(url: str, campaign: str, rater: str, outcome: str) -> list[str]:
     """Vote on every item the campaign gives this rater; returns the turn ids."""
     turns = []
     while True:
-        r = httpx.get(f"{url}/api/campaigns/{campaign}/next", params={"rater": rater})
+        r = httpx.get(f"{url}/api/campaigns/{campaign}/next", params={"on_behalf_of": rater})
         if r.status_code == 204:
             return turns
         assert r.status_code == 200, r.text
         turn = r.json()["turn"]
         assert {a["variant"] for a in turn["answers"]} == {"model A", "model B"}  # blind
         v = httpx.post(
-            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": outcome, "rater": rater}
+            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": outcome, "on_behalf_of": rater}
         )
         assert v.status_code == 201, v.text
         turns.append(turn["id"])
@@ -78,7 +78,7 @@ def test_reviews_reject_labels_without_deleting_them(runtime: Runtime, live: Liv
         f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}
     ).json()
     vote = httpx.post(
-        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r1"}
+        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "on_behalf_of": "r1"}
     ).json()
 
     def review(reviewer: str, status: str) -> httpx.Response:
@@ -88,7 +88,7 @@ def test_reviews_reject_labels_without_deleting_them(runtime: Runtime, live: Liv
                 "label_kind": "vote",
                 "label_id": vote["id"],
                 "status": status,
-                "reviewer": reviewer,
+                "on_behalf_of": reviewer,
             },
         )
 
@@ -105,7 +105,12 @@ def test_reviews_reject_labels_without_deleting_them(runtime: Runtime, live: Liv
     assert httpx.get(f"{url}/api/leaderboard").json()["battles"] == 1
     missing = httpx.post(
         f"{url}/api/reviews",
-        json={"label_kind": "rating", "label_id": "nope", "status": "rejected", "reviewer": "rev"},
+        json={
+            "label_kind": "rating",
+            "label_id": "nope",
+            "status": "rejected",
+            "on_behalf_of": "rev",
+        },
     )
     assert missing.status_code == 404
 
@@ -129,9 +134,10 @@ def test_campaign_rules_and_errors(
     assert r.status_code == 201 and r.json()["items"] == 2
     wait_for(lambda: httpx.get(f"{url}/api/campaigns/traffic").json()["answered"] == 2, 30)
     assert (
-        httpx.get(f"{url}/api/campaigns/traffic/next", params={"rater": "eve"}).status_code == 403
+        httpx.get(f"{url}/api/campaigns/traffic/next", params={"on_behalf_of": "eve"}).status_code
+        == 403
     )
-    item = httpx.get(f"{url}/api/campaigns/traffic/next", params={"rater": "ann"}).json()
+    item = httpx.get(f"{url}/api/campaigns/traffic/next", params={"on_behalf_of": "ann"}).json()
     assert item["turn"]["prompt"] in ("Old question one", "Old question two")
 
     def create(**body: object) -> httpx.Response:

@@ -26,7 +26,7 @@ def test_series_from_calls_scores_and_votes(
             f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
         ).json()
         httpx.post(
-            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r"}
+            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "on_behalf_of": "r"}
         ).raise_for_status()
     httpx.post(
         f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "gamma"]}, timeout=30
@@ -53,7 +53,7 @@ def test_dashboard_tab(runtime: Runtime, live_ui: LiveServer) -> None:
         f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "beta"]}, timeout=30
     ).json()
     httpx.post(
-        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "b", "rater": "r"}
+        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "b", "on_behalf_of": "r"}
     ).raise_for_status()
     plots = Client(url, verbose=False).predict("last 24 hours", api_name="/dashboard")
     assert len(plots) == 10

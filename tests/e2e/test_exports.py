@@ -36,7 +36,8 @@ def compare(
 
 def vote(url: str, turn_id: str, outcome: str, rater: str = "r1", **extra: Any) -> None:
     r = httpx.post(
-        f"{url}/api/turns/{turn_id}/votes", json={"outcome": outcome, "rater": rater, **extra}
+        f"{url}/api/turns/{turn_id}/votes",
+        json={"outcome": outcome, "on_behalf_of": rater, **extra},
     )
     assert r.status_code in (200, 201), r.text
 
@@ -50,7 +51,7 @@ def labelled(runtime: Runtime, scripts: dict[str, Script], live: LiveServer) -> 
     httpx.post(
         f"{url}/api/turns/{first['id']}/labels",
         json={
-            "rater": "r1",
+            "on_behalf_of": "r1",
             "ratings": [
                 {"pane": 0, "helpfulness": 5, "honesty": 5, "harmlessness": 5},
                 {"pane": 1, "helpfulness": 2, "honesty": 2, "harmlessness": 2},

@@ -255,11 +255,11 @@ def test_review_production_traffic_campaign(runtime: Runtime, live: LiveServer) 
         f"{url}/api/campaigns", json={"name": "none", "from_gateway": 10, "deployment": "nope"}
     )
     assert nothing.status_code == 422 and "shadow" in nothing.json()["error"]["hint"]
-    item = httpx.get(f"{url}/api/campaigns/review/next", params={"rater": "ada"}).json()
+    item = httpx.get(f"{url}/api/campaigns/review/next", params={"on_behalf_of": "ada"}).json()
     assert item["turn"]["prompt"] in {"q0", "q1", "q2"}
     assert len(item["turn"]["answers"]) == 2  # live and shadow, names hidden until voted
     vote = httpx.post(
-        f"{url}/api/turns/{item['turn']['id']}/votes", json={"outcome": "a", "rater": "ada"}
+        f"{url}/api/turns/{item['turn']['id']}/votes", json={"outcome": "a", "on_behalf_of": "ada"}
     )
     assert vote.status_code == 201
     answers = turns.get_turn(runtime.store, item["turn"]["id"]).answers

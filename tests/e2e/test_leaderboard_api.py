@@ -24,7 +24,8 @@ def turn(url: str, variants: list[str], mode: str = "named") -> str:
 
 def vote(url: str, turn_id: str, outcome: str, rater: str = "r1", **extra: Any) -> None:
     r = httpx.post(
-        f"{url}/api/turns/{turn_id}/votes", json={"outcome": outcome, "rater": rater, **extra}
+        f"{url}/api/turns/{turn_id}/votes",
+        json={"outcome": outcome, "on_behalf_of": rater, **extra},
     )
     assert r.status_code in (200, 201), r.text
 
@@ -79,7 +80,7 @@ def test_quality_view_uses_each_raters_latest_rating(live: LiveServer) -> None:
         r = httpx.post(
             f"{url}/api/turns/{t}/labels",
             json={
-                "rater": rater,
+                "on_behalf_of": rater,
                 "ratings": [
                     {"pane": 0, "helpfulness": helpfulness, "honesty": 5},
                     {"pane": 1, "helpfulness": 2},
@@ -111,7 +112,7 @@ def test_leaderboard_command(runtime: Runtime, live: LiveServer, tmp_path: Any) 
     vote(url, t, "b")
     httpx.post(
         f"{url}/api/turns/{t}/labels",
-        json={"rater": "r1", "ratings": [{"pane": 1, "helpfulness": 4}]},
+        json={"on_behalf_of": "r1", "ratings": [{"pane": 1, "helpfulness": 4}]},
     )
     store = runtime.store
     database_url = store.url

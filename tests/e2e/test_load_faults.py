@@ -162,7 +162,7 @@ def test_kill_9_mid_load_keeps_every_acknowledged_vote(
                     try:
                         r = client.post(
                             f"{url}/api/turns/{turns[i % len(turns)]}/votes",
-                            json={"outcome": "a", "rater": key, "idempotency_key": key},
+                            json={"outcome": "a", "on_behalf_of": key, "idempotency_key": key},
                         )
                     except httpx.TransportError:
                         return  # the server is gone

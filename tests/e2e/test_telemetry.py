@@ -32,7 +32,12 @@ def test_metrics_endpoint_counts_the_calls_and_votes_made(
         json={"prompt": prompt, "variants": ["alpha", "beta", "gamma"]},
         timeout=30,
     ).json()
-    vote = {"outcome": "ranking", "ranking": [1, 0, 2], "rater": "ann", "idempotency_key": "v1"}
+    vote = {
+        "outcome": "ranking",
+        "ranking": [1, 0, 2],
+        "on_behalf_of": "ann",
+        "idempotency_key": "v1",
+    }
     for _ in range(2):  # the second is a replay: counted once
         assert httpx.post(f"{url}/api/turns/{turn['id']}/votes", json=vote).status_code == 201
 
@@ -85,7 +90,8 @@ def test_thumbs_feedback_is_stored_and_counted(
     alpha, beta = turn["answers"]
     for answer, thumb in ((alpha, "up"), (alpha, "down"), (beta, "up")):
         r = httpx.post(
-            f"{url}/api/answers/{answer['id']}/feedback", json={"value": thumb, "rater": "ann"}
+            f"{url}/api/answers/{answer['id']}/feedback",
+            json={"value": thumb, "on_behalf_of": "ann"},
         )
         assert r.status_code == 201, r.text
     assert httpx.post(f"{url}/api/answers/nope/feedback", json={"value": "up"}).status_code == 404

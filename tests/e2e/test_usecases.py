@@ -39,7 +39,7 @@ def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
             timeout=30,
         ).json()
         httpx.post(
-            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "r"}
+            f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "on_behalf_of": "r"}
         ).raise_for_status()
     status = httpx.get(f"{url}/api/usecases/chat/status").json()
     rows = {v["variant"]: v for v in status["variants"]}

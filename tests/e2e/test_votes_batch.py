@@ -34,10 +34,15 @@ def test_a_batch_follows_the_single_vote_rules(runtime: Runtime, live: LiveServe
     url = live.url
     t1, t2 = turns(url, 2)
     batch: list[dict[str, Any]] = [
-        {"turn_id": t1, "outcome": "a", "rater": "ann", "idempotency_key": "k1"},
-        {"turn_id": t1, "outcome": "b", "rater": "ann"},  # ann changes her mind
-        {"turn_id": t2, "outcome": "tie", "rater": "bob", "idempotency_key": "k2"},
-        {"turn_id": t2, "outcome": "tie", "rater": "bob", "idempotency_key": "k2"},  # a repeat
+        {"turn_id": t1, "outcome": "a", "on_behalf_of": "ann", "idempotency_key": "k1"},
+        {"turn_id": t1, "outcome": "b", "on_behalf_of": "ann"},  # ann changes her mind
+        {"turn_id": t2, "outcome": "tie", "on_behalf_of": "bob", "idempotency_key": "k2"},
+        {
+            "turn_id": t2,
+            "outcome": "tie",
+            "on_behalf_of": "bob",
+            "idempotency_key": "k2",
+        },  # a repeat
     ]
     r = httpx.post(f"{url}/api/votes", json={"votes": batch})
     assert r.status_code == 201, r.text
@@ -54,8 +59,8 @@ def test_a_batch_follows_the_single_vote_rules(runtime: Runtime, live: LiveServe
         f"{url}/api/votes",
         json={
             "votes": [
-                {"turn_id": t1, "outcome": "a", "rater": "cat"},
-                {"turn_id": t2, "outcome": "ranking", "ranking": [0, 0], "rater": "cat"},
+                {"turn_id": t1, "outcome": "a", "on_behalf_of": "cat"},
+                {"turn_id": t2, "outcome": "ranking", "ranking": [0, 0], "on_behalf_of": "cat"},
             ]
         },
     )
@@ -78,7 +83,7 @@ def test_eight_writers_two_thousand_votes_each_every_vote_stored_once(
                 {
                     "turn_id": pool[k % len(pool)],
                     "outcome": ("a", "b", "tie", "both_bad")[k % 4],
-                    "rater": f"w{w}-r{k}",
+                    "on_behalf_of": f"w{w}-r{k}",
                     "idempotency_key": f"w{w}-{k}",
                 }
                 for k in range(2000)

@@ -50,15 +50,23 @@ def test_planted_markup_is_inert_in_the_page(
     ]
     turn = httpx.post(
         f"{url}/api/compare",
-        json={"prompt": "hi " + payload("prompt"), "variants": ["alpha", "beta"], "rater": "xss"},
+        json={
+            "prompt": "hi " + payload("prompt"),
+            "variants": ["alpha", "beta"],
+            "on_behalf_of": "xss",
+        },
         timeout=30,
     ).json()
     httpx.post(
-        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "rater": "xss"}
+        f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "a", "on_behalf_of": "xss"}
     ).raise_for_status()
     httpx.post(
         f"{url}/api/turns/{turn['id']}/labels",
-        json={"rater": "xss", "comment": payload("comment"), "ideal_answer": payload("ideal")},
+        json={
+            "on_behalf_of": "xss",
+            "comment": payload("comment"),
+            "ideal_answer": payload("ideal"),
+        },
     ).raise_for_status()
     named = httpx.post(
         f"{url}/api/variants",

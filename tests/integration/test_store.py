@@ -42,9 +42,9 @@ def test_turn_round_trip_keeps_answers_in_pane_order(store: Store) -> None:
 
 def test_changed_vote_is_a_new_row_that_supersedes(store: Store) -> None:
     turn_id = _finished_turn(store)
-    first = votes.cast_vote(store, turn_id, VoteIn(outcome="a", rater="ann"))
-    second = votes.cast_vote(store, turn_id, VoteIn(outcome="b", rater="ann"))
-    other = votes.cast_vote(store, turn_id, VoteIn(outcome="tie", rater="bob"))
+    first = votes.cast_vote(store, turn_id, VoteIn(outcome="a"), rater="ann")
+    second = votes.cast_vote(store, turn_id, VoteIn(outcome="b"), rater="ann")
+    other = votes.cast_vote(store, turn_id, VoteIn(outcome="tie"), rater="bob")
     assert second.supersedes_id == first.id
     assert other.supersedes_id is None
     history = votes.vote_history(store, turn_id)
@@ -54,8 +54,12 @@ def test_changed_vote_is_a_new_row_that_supersedes(store: Store) -> None:
 
 def test_idempotency_key_stores_one_vote(store: Store) -> None:
     turn_id = _finished_turn(store)
-    a = votes.cast_vote(store, turn_id, VoteIn(outcome="a", idempotency_key="k1"))
-    b = votes.cast_vote(store, turn_id, VoteIn(outcome="a", idempotency_key="k1"))
+    a = votes.cast_vote(
+        store, turn_id, VoteIn(outcome="a", idempotency_key="k1"), rater="anonymous"
+    )
+    b = votes.cast_vote(
+        store, turn_id, VoteIn(outcome="a", idempotency_key="k1"), rater="anonymous"
+    )
     assert a.id == b.id
     assert store.count(VoteRow) == 1
 
@@ -63,15 +67,19 @@ def test_idempotency_key_stores_one_vote(store: Store) -> None:
 def test_vote_rules(store: Store) -> None:
     start = turns.start_turn(store, None, ["x", "y", "z"], "q")
     with pytest.raises(Conflict) as exc:
-        votes.cast_vote(store, start.turn_id, VoteIn(outcome="a"))
+        votes.cast_vote(store, start.turn_id, VoteIn(outcome="a"), rater="anonymous")
     assert exc.value.code == "turn_not_finished"
     turn_id = _finished_turn(store, panes=3)
     with pytest.raises(InvalidRequest, match="exactly once"):
-        votes.cast_vote(store, turn_id, VoteIn(outcome="ranking", ranking=[0, 0, 1]))
-    vote = votes.cast_vote(store, turn_id, VoteIn(outcome="ranking", ranking=[2, 0, 1]))
+        votes.cast_vote(
+            store, turn_id, VoteIn(outcome="ranking", ranking=[0, 0, 1]), rater="anonymous"
+        )
+    vote = votes.cast_vote(
+        store, turn_id, VoteIn(outcome="ranking", ranking=[2, 0, 1]), rater="anonymous"
+    )
     assert vote.ranking == [2, 0, 1]
     with pytest.raises(NotFound):
-        votes.cast_vote(store, "nope", VoteIn(outcome="a"))
+        votes.cast_vote(store, "nope", VoteIn(outcome="a"), rater="anonymous")
 
 
 def test_multi_turn_history_is_per_pane(store: Store) -> None:
@@ -131,7 +139,6 @@ def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
         store,
         turn_id,
         LabelsIn(
-            rater="ann",
             ratings=[
                 RatingIn(pane=0, helpfulness=5, honesty=4),
                 RatingIn(pane=1),
@@ -140,6 +147,7 @@ def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
             ideal_answer="answer 0, but shorter",
             ideal_based_on_pane=0,
         ),
+        rater="ann",
     )
     assert out.ratings == 1 and out.comment_id and out.ideal_answer_id
     assert (store.count(RatingRow), store.count(CommentRow), store.count(IdealAnswerRow)) == (
@@ -154,7 +162,9 @@ def test_labels_are_stored_with_their_turn_and_answers(store: Store) -> None:
         assert rating.answer_id == turns.get_turn(store, turn_id).answers[0].id
         assert ideal.based_on_answer_id == rating.answer_id
     with pytest.raises(InvalidRequest, match="no pane 3"):
-        labels.save_labels(store, turn_id, LabelsIn(ratings=[RatingIn(pane=3, honesty=1)]))
+        labels.save_labels(
+            store, turn_id, LabelsIn(ratings=[RatingIn(pane=3, honesty=1)]), rater="ann"
+        )
     assert store.count(RatingRow) == 1  # the refused call stored nothing
 
 
@@ -172,7 +182,7 @@ def test_regenerate_replaces_the_last_turn_but_keeps_it(store: Store) -> None:
             status="ok",
         )
     turns.finish_turn(store, first.turn_id)
-    votes.cast_vote(store, first.turn_id, VoteIn(outcome="a", rater="ann"))
+    votes.cast_vote(store, first.turn_id, VoteIn(outcome="a"), rater="ann")
     again = turns.start_turn(store, first.conversation_id, ["x", "y"], "q1", regenerate=True)
     assert again.history == [[], []]  # the replaced turn is not history
     assert turns.get_turn(store, first.turn_id).status == "replaced"

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from service.app.bootstrap import build_runtime
-from service.app.runtime import Runtime
 from service.config import Settings
 from service.serving import CompareEvent
 from service.store import Store

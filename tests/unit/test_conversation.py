@@ -103,7 +103,7 @@ def test_blind_board_hides_names_and_metrics_until_the_vote() -> None:
     footers = session.show_scores({0: [score("faithfulness", 0.9)], 1: []})
     assert footers == {0: "", 1: ""}  # scores could hint at the model too
 
-    session.record_vote(VoteIn(outcome="a", rater="ann"))
+    session.record_vote(VoteIn(outcome="a"))
     assert session.status_text == "You preferred **alpha** over **beta**."
     assert session.pane_title(0) == "Model A · alpha" and session.pane_title(1) == "Model B · beta"
     assert session.footer(0).startswith("**alpha**") and session.footer(1).startswith("**beta**")
@@ -159,7 +159,7 @@ def test_regenerate_replaces_the_last_exchange() -> None:
 def test_a_new_turn_clears_the_footers_and_the_vote() -> None:
     session = Session(blind=False)
     play(session, "first", ("1a", "1b"))
-    session.record_vote(VoteIn(outcome="tie", rater="ann"))
+    session.record_vote(VoteIn(outcome="tie"))
     session.start(turn("t2"), "second", regenerate=False)
     assert session.footer(0) == "" and not session.voted and session.answers == []
     assert session.turn_id == "t2" and session.prompt == "second"
@@ -182,13 +182,13 @@ def test_citations_are_linked_to_their_chunks_when_the_turn_has_context() -> Non
 def test_the_vote_message_and_the_ideal_answer_prefill() -> None:
     session = Session(blind=True)
     play(session, "hi", ("answer A", "answer B"))
-    session.record_vote(VoteIn(outcome="b", rater="ann"))
+    session.record_vote(VoteIn(outcome="b"))
     assert session.status_text == "You preferred **beta** over **alpha**."
     assert session.ideal_pane == 1 and session.ideal_prefill == "answer B"
 
     tie = Session(blind=True)
     play(tie, "hi", ("answer A", "answer B"))
-    tie.record_vote(VoteIn(outcome="both_bad", rater="ann"))
+    tie.record_vote(VoteIn(outcome="both_bad"))
     assert tie.status_text == "You found both bad: **alpha** and **beta**."
     assert tie.ideal_pane is None and tie.ideal_prefill == ""
 
@@ -196,7 +196,7 @@ def test_the_vote_message_and_the_ideal_answer_prefill() -> None:
 def test_variant_names_are_escaped_in_the_vote_message() -> None:
     session = Session(blind=True)
     session.variants = ["<b>x</b>", "y"]
-    session.record_vote(VoteIn(outcome="tie", rater="ann"))
+    session.record_vote(VoteIn(outcome="tie"))
     assert session.status_text == "You called it a tie: **&lt;b&gt;x&lt;/b&gt;** vs **y**."
 
 
@@ -206,7 +206,7 @@ def test_a_ranking_names_every_pane_once() -> None:
     assert session.ranking(["C", "A"]) is None
     assert session.ranking(["C", "A", "A"]) is None
     assert session.ranking(None) is None
-    session.record_vote(VoteIn(outcome="ranking", ranking=[2, 0, 1], rater="bob"))
+    session.record_vote(VoteIn(outcome="ranking", ranking=[2, 0, 1]))
     assert session.status_text == "Your ranking: **gamma** > **alpha** > **beta**."
     assert session.ideal_pane == 2
 
@@ -214,7 +214,7 @@ def test_a_ranking_names_every_pane_once() -> None:
 def test_the_rubric_becomes_labels_for_each_pane() -> None:
     session = Session(blind=True)
     play(session, "hi", ("a", "b"))
-    session.record_vote(VoteIn(outcome="b", rater="ann"))
+    session.record_vote(VoteIn(outcome="b"))
     given = session.labels("ann", "clear", "B, edited", (5, 4, None, None, None, 2))
     assert [(r.pane, r.helpfulness, r.honesty, r.harmlessness) for r in given.ratings] == [
         (0, 5, 4, None),
