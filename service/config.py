@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     def _long_admin_key(cls, key: SecretStr | None) -> SecretStr | None:
         if key is not None and len(key.get_secret_value()) < MIN_ADMIN_KEY_CHARS:
             raise ValueError(
-                f"ARBITER_ADMIN_KEY is too short ({len(key.get_secret_value())} characters): "
+                f"the admin key is too short ({len(key.get_secret_value())} characters): "
                 f"use a random key of at least {MIN_ADMIN_KEY_CHARS} characters. Make one "
                 f"with: {MAKE_ADMIN_KEY}"
             )

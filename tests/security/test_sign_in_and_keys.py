@@ -21,9 +21,11 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from service.access.people import set_password
+from service.access.signin import SignIn
 from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
+from service.errors import TooManyRequests
 from service.labels.reviews import set_rater
 from service.store import Store, migrate, raters
 from service.store.audit_log import events
@@ -250,3 +252,24 @@ def test_the_migration_rewrites_old_prefixes(tmp_path: Path) -> None:
     assert event["detail"] == {"name": "old", "prefix": "arb_2e3f4a5b"}
     assert secret[:10] not in str(events(store))
     store.dispose()
+
+
+def test_each_lockout_in_a_row_is_twice_as_long(store: Store) -> None:
+    now = [1000.0]
+    signin = SignIn(store, max_failures=2, lockout_s=60, clock=lambda: now[0])
+    person(store, "ada", "ada-password-1")
+    for expected in (60, 120, 240):
+        assert not signin.attempt("ada", "wrong", "10.0.0.1")
+        assert not signin.attempt("ada", "wrong", "10.0.0.1")
+        with pytest.raises(TooManyRequests) as refused:
+            signin.attempt("ada", "ada-password-1", "10.0.0.1")
+        assert refused.value.code == "sign_in_locked"
+        assert expected <= refused.value.retry_after_s <= expected + 1
+        now[0] += expected + 1
+    # A success ends the run: the next lockout is short again.
+    assert signin.attempt("ada", "ada-password-1", "10.0.0.1")
+    assert not signin.attempt("ada", "wrong", "10.0.0.1")
+    assert not signin.attempt("ada", "wrong", "10.0.0.1")
+    with pytest.raises(TooManyRequests) as refused:
+        signin.attempt("ada", "ada-password-1", "10.0.0.1")
+    assert refused.value.retry_after_s <= 61
