@@ -6,11 +6,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Files that ship with the package: the default variants, prices and example use case.
 DEFAULTS = Path(__file__).parent / "defaults"
+# The admin key is a bearer secret checked with a fast hash: only a long random one resists
+# guessing offline (from a copy of the store) and online.
+MIN_ADMIN_KEY_CHARS = 32
+MAKE_ADMIN_KEY = "python -c \"import secrets; print('arb_' + secrets.token_urlsafe(32))\""
 
 
 class Settings(BaseSettings):
@@ -88,7 +92,30 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(
         default=None,
         description="With ARBITER_AUTH=keys: an admin API key you choose (stored hashed), to "
-        "create the others.",
+        f"create the others; at least {MIN_ADMIN_KEY_CHARS} characters. Make one with "
+        f"`{MAKE_ADMIN_KEY}`.",
+    )
+    signin_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one name within ARBITER_SIGNIN_WINDOW_S before "
+        "sign-in under that name is refused for a while (counted in each server process).",
+    )
+    signin_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address, whatever the names, within "
+        "ARBITER_SIGNIN_WINDOW_S before that address is refused for a while (counted in each "
+        "server process).",
+    )
+    signin_window_s: float = Field(
+        default=900.0, gt=0, description="How long a failed sign-in counts against a limit."
+    )
+    signin_lockout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a name or address is refused after reaching its limit; each "
+        "further lockout in a row doubles it (up to a day).",
     )
     trusted_proxies: str = Field(
         default="127.0.0.1/32,::1/128",
@@ -144,6 +171,17 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     log_json: bool = False
+
+    @field_validator("admin_key")
+    @classmethod
+    def _long_admin_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_ADMIN_KEY_CHARS:
+            raise ValueError(
+                f"the admin key is too short ({len(key.get_secret_value())} characters): "
+                f"use a random key of at least {MIN_ADMIN_KEY_CHARS} characters. Make one "
+                f"with: {MAKE_ADMIN_KEY}"
+            )
+        return key
 
     @property
     def trusted_proxy_list(self) -> list[str]:

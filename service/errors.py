@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_MANY_IN_FLIGHT = "too_many_in_flight"
     TOKEN_BUDGET_EXHAUSTED = "token_budget_exhausted"
+    SIGN_IN_LOCKED = "sign_in_locked"
     INVALID_CONFIG = "invalid_config"
     STORE_UNAVAILABLE = "store_unavailable"
     INVALID_OPTION = "invalid_option"

@@ -11,7 +11,6 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI, Request
 
-from service.access import sign_in
 from service.app import Runtime
 from service.errors import ArbiterError
 from ui.arena import build_arena
@@ -24,6 +23,7 @@ from ui.exports import build_exports
 from ui.history import build_history
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
+from ui.signin import SignInMiddleware, sign_in
 from ui.usecases import build_usecases
 
 CSS = """
@@ -169,8 +169,17 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     auth: dict[str, Any] = {}
     if settings.auth == "keys":
-        auth["auth"] = lambda name, password: sign_in(runtime.store, name, password)
-        auth["auth_message"] = "Sign in with the name and password an admin gave you."
+
+        async def check(name: str, password: str) -> bool:
+            return await sign_in(runtime.signin, name, password)
+
+        auth["auth"] = check
+        auth["auth_message"] = (
+            "Sign in with the name and password an admin gave you. After "
+            f"{settings.signin_max_failures} wrong passwords, sign-in under that name is "
+            "refused for a while."
+        )
+        app.add_middleware(SignInMiddleware)
     elif settings.auth == "header":
         auth["auth_dependency"] = lambda request: proxy_user(runtime, request)
     with warnings.catch_warnings():

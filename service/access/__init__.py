@@ -1,12 +1,13 @@
-"""Who may do what: authentication (keys, people, a trusted proxy), the scope each endpoint
-needs, per-key limits, and the audit log."""
+"""Who may do what: authentication (keys, people, a trusted proxy), sign-in with a password
+(and its lockouts), the scope each endpoint needs, per-key limits, and the audit log."""
 
 from service.access import audit
 from service.access.auth import Authenticator, check_bind, check_scope, guarded, required_scope
 from service.access.keys import Keys
 from service.access.limits import Limiter
-from service.access.people import person, set_password, sign_in
+from service.access.people import person, set_password
 from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal, rater_for
+from service.access.signin import SignIn
 
 __all__ = [
     "LOCAL_ADMIN",
@@ -16,6 +17,7 @@ __all__ = [
     "Keys",
     "Limiter",
     "Principal",
+    "SignIn",
     "audit",
     "check_bind",
     "check_scope",
@@ -24,5 +26,4 @@ __all__ = [
     "rater_for",
     "required_scope",
     "set_password",
-    "sign_in",
 ]

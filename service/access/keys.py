@@ -55,7 +55,6 @@ class Keys:
         info = stored_keys.add_key(
             self.store,
             name=name,
-            prefix=secret[:10],
             sha256=key_hash(secret),
             scopes=scopes,
             rate_per_min=limits.rate_per_min,
@@ -68,9 +67,7 @@ class Keys:
         """A key with a secret chosen by the operator (ARBITER_ADMIN_KEY), once."""
         digest = key_hash(secret)
         if not stored_keys.has_key(self.store, digest):
-            stored_keys.add_key(
-                self.store, name=name, prefix=secret[:10], sha256=digest, scopes=sorted(scopes)
-            )
+            stored_keys.add_key(self.store, name=name, sha256=digest, scopes=sorted(scopes))
 
     def revoke(self, key_id: str) -> KeyInfo:
         info = stored_keys.revoke_key(self.store, key_id)

@@ -30,7 +30,10 @@ class KeyIn(BaseModel):
 class KeyOut(BaseModel):
     id: str
     name: str
-    prefix: str = Field(description="The secret's first characters, to recognise it.")
+    prefix: str = Field(
+        description="A handle to tell keys apart (`arb_` and the end of the key's id); "
+        "nothing of the secret."
+    )
     scopes: list[str]
     rate_per_min: int | None
     max_concurrency: int | None

@@ -9,7 +9,7 @@ import structlog
 from evals.base import Metric
 from evals.judges import RubricJudge
 from rag import Library
-from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter
+from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter, SignIn
 from service.app.runtime import Runtime
 from service.app.telemetry import build_telemetry
 from service.config import Settings
@@ -110,6 +110,13 @@ def build_runtime(
             default_timeout_s=settings.default_timeout_s,
         ),
         prometheus,
+        signin=SignIn(
+            store,
+            max_failures=settings.signin_max_failures,
+            max_failures_per_address=settings.signin_max_failures_per_address,
+            window_s=settings.signin_window_s,
+            lockout_s=settings.signin_lockout_s,
+        ),
     )
     engine.after_turn = runtime.after_turn
     runtime.gateway.writer.on_stored = runtime.score_later

@@ -12,7 +12,7 @@ import structlog
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from rag import Library
-from service.access import Authenticator, Keys, Limiter
+from service.access import Authenticator, Keys, Limiter, SignIn
 from service.config import Settings
 from service.evaluation import (
     SCORE_TURN,
@@ -45,6 +45,7 @@ class Runtime:
     auth: Authenticator
     limiter: Limiter
     evals: EvalRunner
+    signin: SignIn = field(kw_only=True)
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     # Fire-and-forget work started by requests (telemetry of votes, campaign answers): held

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,7 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly_errors(func: F) -> F:
-    """Print Arbiter errors as a message and a hint, not a traceback, and exit 1."""
+    """Print Arbiter errors (and settings that fail validation) as a message and a hint,
+    not a traceback, and exit 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -40,6 +42,18 @@ def friendly_errors(func: F) -> F:
             )
             if exc.hint:
                 err_console.print(f"[yellow]how to fix[/]: {exc.hint}", highlight=False)
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            if exc.title != Settings.__name__:
+                raise
+            for error in exc.errors(include_url=False, include_input=False):
+                field = "ARBITER_" + "_".join(str(p) for p in error["loc"]).upper()
+                message = str(error["msg"]).removeprefix("Value error, ")
+                err_console.print(
+                    f"[bold red]error[/] [dim](invalid_config)[/]: {field}: {message}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

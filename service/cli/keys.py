@@ -49,7 +49,7 @@ def key_list() -> None:
     """Keys with their scopes and limits (never their secrets)."""
     with open_store(Settings()) as store:
         keys = Keys(store).list()
-    table = Table("id", "name", "starts with", "scopes", "limits", "revoked")
+    table = Table("id", "name", "handle", "scopes", "limits", "revoked")
     for k in keys:
         limits = ", ".join(
             f"{label} {v}"
@@ -61,7 +61,7 @@ def key_list() -> None:
             if v
         )
         revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else ""
-        table.add_row(k.id, k.name, k.prefix + "…", ", ".join(k.scopes), limits, revoked)
+        table.add_row(k.id, k.name, k.prefix, ", ".join(k.scopes), limits, revoked)
     console.print(table)
 
 

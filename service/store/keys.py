@@ -1,4 +1,5 @@
-"""API keys as stored: a SHA-256 of the secret, never the secret, with scopes and limits."""
+"""API keys as stored: a SHA-256 of the secret, never the secret, with scopes and limits, and a
+handle to tell keys apart made from the key's id (nothing of the secret)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from service.errors import ErrorCode, NotFound
 from service.ids import new_id, utcnow
 from service.store.engine import Store
 from service.store.tables import ApiKeyRow
+
+
+def key_handle(key_id: str) -> str:
+    """`arb_` and the id's last 8 characters (random in a UUIDv7): shown next to a key's name
+    in lists and the audit log. The secret's own first characters were shown once; for a short
+    key they were the whole key."""
+    return "arb_" + key_id[-8:]
 
 
 @dataclass(frozen=True)
@@ -46,17 +54,17 @@ def add_key(
     store: Store,
     *,
     name: str,
-    prefix: str,
     sha256: str,
     scopes: list[str],
     rate_per_min: int | None = None,
     max_concurrency: int | None = None,
     daily_tokens: int | None = None,
 ) -> KeyInfo:
+    key_id = new_id()
     row = {
-        "id": new_id(),
+        "id": key_id,
         "name": name,
-        "prefix": prefix,
+        "prefix": key_handle(key_id),
         "sha256": sha256,
         "scopes": scopes,
         "rate_per_min": rate_per_min,

@@ -365,9 +365,8 @@ class ApiKeyRow(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(128))
-    prefix: Mapped[str] = mapped_column(
-        String(16)
-    )  # the secret's first characters, to tell keys apart
+    # A handle to tell keys apart, made from the id (store/keys.py key_handle), not the secret.
+    prefix: Mapped[str] = mapped_column(String(16))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[Any]]
     rate_per_min: Mapped[int | None] = mapped_column(Integer)
