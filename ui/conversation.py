@@ -220,8 +220,8 @@ class Session:
 
 
 def _errors_only(answer: AnswerOut) -> AnswerOut:
-    """Before a blind vote, a pane shows whether it failed, but no metrics that could hint
-    at which model it is."""
+    """Before a blind vote, a pane shows whether it failed (in words that name no model),
+    but no metrics that could hint at which model it is."""
     return answer.model_copy(
         update={
             "ttft_ms": None,
@@ -230,6 +230,7 @@ def _errors_only(answer: AnswerOut) -> AnswerOut:
             "tokens_out": None,
             "cost_usd": None,
             "scores": [],
+            "error_message": blind_error(answer.error_code) if answer.error_code else None,
         }
     )
 

@@ -3,9 +3,9 @@ turn supersedes their live one; a repeated idempotency key returns the stored vo
 rater is always given by the caller, from authentication. On a blind (arena) turn a rater
 votes once: their vote reveals the names, so a second one would not be blind.
 
-Each vote first locks its turn's row with a no-op UPDATE (a row lock on PostgreSQL; on SQLite
-the write lock, taken before anything is read), so two concurrent votes of one rater cannot
-both become live.
+Each vote first locks its turns' rows (PostgreSQL: `FOR NO KEY UPDATE`, in id order, so two
+batches cannot deadlock; SQLite: a no-op UPDATE takes the database's write lock before
+anything is read), so two concurrent votes of one rater cannot both become live.
 
 A batch is what labelling tools and importers send: the same rules as one vote at a time,
 checked with four queries per batch instead of four per vote. All or nothing: one bad vote
@@ -95,7 +95,15 @@ def cast_vote(store: Store, turn_id: str, vote: VoteIn, *, rater: str) -> VoteOu
 def lock_turns(s: Session, turn_ids: set[str]) -> None:
     """Hold these turns' rows until the transaction ends; the first statement of a vote's
     transaction, so what it reads next cannot change under it."""
-    s.execute(update(TurnRow).where(TurnRow.id.in_(sorted(turn_ids))).values(status=TurnRow.status))
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(update(TurnRow).where(TurnRow.id.in_(turn_ids)).values(status=TurnRow.status))
+        return
+    s.execute(
+        select(TurnRow.id)
+        .where(TurnRow.id.in_(turn_ids))
+        .order_by(TurnRow.id)
+        .with_for_update(key_share=True)
+    ).all()
 
 
 def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:

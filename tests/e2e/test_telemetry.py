@@ -13,6 +13,7 @@ from monitoring.pipeline import Telemetry
 from service.app.runtime import Runtime
 from service.app.telemetry import otlp_sink
 from service.evaluation.dashboard import series
+from service.serving import BlindHold
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
 from tests.support.telemetry import metrics, value
@@ -130,6 +131,7 @@ def test_sinks_down_the_compare_path_still_answers(
         [CloudWatchSink(dead, "Down", flush_every_s=0), otlp_sink()], interval_s=0.01
     )
     runtime.engine.emit = telemetry.emit
+    runtime.engine.blind_hold = BlindHold(telemetry.emit)
     for _ in range(3):
         r = httpx.post(
             f"{live.url}/api/compare",

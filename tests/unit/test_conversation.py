@@ -12,6 +12,7 @@ import pytest
 
 from service.errors import ArbiterError
 from service.schemas import AnswerOut, ScoreOut, VoteIn
+from service.serving import blind_error
 from service.serving.compare import CompareEvent
 from ui.context import NO_CONTEXT
 from ui.conversation import ASK_BLIND, ASK_NAMED, NEW_ROUND, STREAMING, Session
@@ -135,9 +136,11 @@ def test_an_error_in_one_pane_leaves_the_other_alone() -> None:
     session.finish()
     assert contents(session, 0)[-1] == (
         "assistant",
-        "Half an ans\n\nError (provider_error): timed out",
+        "Half an ans\n\nError (provider_error): " + blind_error("provider_error"),
     )
-    assert "**Error (provider_error)**: timed out" in session.footer(0)
+    # a provider's own words may name the model: a blind pane says what failed, not them
+    assert "**Error (provider_error)**: this model failed" in session.footer(0)
+    assert "timed out" not in session.footer(0) + str(contents(session, 0))
     assert "first token" not in session.footer(0)  # still blind: the error, no metrics
     assert contents(session, 1)[-1] == ("assistant", "Fine.") and session.footer(1) == ""
 
@@ -215,14 +218,14 @@ def test_the_rubric_becomes_labels_for_each_pane() -> None:
     session = Session(blind=True)
     play(session, "hi", ("a", "b"))
     session.record_vote(VoteIn(outcome="b"))
-    given = session.labels("ann", "clear", "B, edited", (5, 4, None, None, None, 2))
+    given = session.labels("clear", "B, edited", (5, 4, None, None, None, 2))
     assert [(r.pane, r.helpfulness, r.honesty, r.harmlessness) for r in given.ratings] == [
         (0, 5, 4, None),
         (1, None, None, 2),
     ]
     assert given.comment == "clear" and given.ideal_answer == "B, edited"
     assert given.ideal_based_on_pane == 1
-    blank = session.labels("ann", "", "  ", (None,) * 6)
+    blank = session.labels("", "  ", (None,) * 6)
     assert blank.comment is None and blank.ideal_based_on_pane is None
 
 
