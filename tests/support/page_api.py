@@ -88,9 +88,7 @@ class PageSession:
 
     # -- calling one ---------------------------------------------------------------------
 
-    def call(
-        self, dep: dict[str, Any], data: list[Any], *, event_data: Any = None
-    ) -> EventResult:
+    def call(self, dep: dict[str, Any], data: list[Any], *, event_data: Any = None) -> EventResult:
         """Run an event to its end: `data` holds one value per input of the event (states
         included: the server keeps their values and ignores what is sent)."""
         assert len(data) == len(dep["inputs"]), (len(data), len(dep["inputs"]))
