@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 
 from service.app import Runtime
 from service.errors import ArbiterError
+from ui.access import authenticated, rater_name
 from ui.arena import build_arena
 from ui.board import collection_names
 from ui.campaign import build_campaign
@@ -118,17 +119,21 @@ def _dashboard(runtime: Runtime, demo: gr.Blocks) -> tuple[Any, list[Any], list[
 def _header(runtime: Runtime, demo: gr.Blocks, name_key: str, subtitle: str) -> gr.Textbox:
     """The title and the rater's name box, restored from the browser on each page."""
     saved_rater = gr.BrowserState("", storage_key="arbiter-rater", secret=name_key)
+    signed_in_mode = runtime.settings.auth != "none"
     with gr.Row(equal_height=True, elem_id="header"):
         gr.Markdown(f"## Arbiter\n{subtitle}", elem_id="header-title")
         rater = gr.Textbox(
-            label="Your name (stored with your votes)",
-            placeholder="anonymous",
+            # Signed in, labels carry the signed-in name (ui.access.rater_name): the box
+            # only shows it.
+            label="Signed in as" if signed_in_mode else "Your name (stored with your votes)",
+            placeholder="" if signed_in_mode else "anonymous",
+            interactive=not signed_in_mode,
             max_length=128,
             scale=0,
             min_width=240,
             elem_id="rater",
         )
-    if runtime.settings.auth == "none":
+    if not signed_in_mode:
         # Restore the name typed last time; with none saved, leave the box alone (the user
         # may already be typing while the page loads).
         demo.load(
@@ -140,7 +145,7 @@ def _header(runtime: Runtime, demo: gr.Blocks, name_key: str, subtitle: str) -> 
     else:  # labels carry the signed-in name
 
         def signed_in(request: gr.Request) -> Any:
-            return gr.Textbox(value=request.username, interactive=False)
+            return gr.Textbox(value=rater_name(runtime, request, None), interactive=False)
 
         demo.load(signed_in, None, [rater], api_visibility="private")
     rater.change(lambda name: name, [rater], [saved_rater], api_visibility="private")
@@ -203,9 +208,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
 
 
 def proxy_user(runtime: Runtime, request: Request) -> str | None:
-    client = request.client.host if request.client else None
-    headers = {k.lower().encode(): v.encode() for k, v in request.headers.items()}
     try:
-        return runtime.auth.authenticate(headers, client).name
+        return authenticated(runtime, request).name
     except ArbiterError:
         return None

@@ -27,7 +27,7 @@ from service.labels import give_feedback, record_votes
 from service.schemas import CompareRequest, GenerationParams, RagRequest, VoteIn, VoteOutcome
 from service.serving import CompareEvent
 from service.store import labels, turns, votes
-from ui.access import principal
+from ui.access import metered, rater_name, spending
 from ui.board_layout import BoardLayout
 from ui.conversation import Session
 from ui.format import PANE_LETTERS
@@ -83,17 +83,19 @@ class Board:
             regenerate: bool,
         ) -> AsyncIterator[dict[Any, Any]]:
             rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
-            async for update in self._turn(
-                prompt,
-                self._rater(rater_name, request),
-                state,
-                plan,
-                tuple(extra),
-                regenerate=regenerate,
-                rag=(rag_on, collection, top_k),
-            ):
-                yield self._postprocessed(update)
+            with spending(self.runtime, request, state.session):
+                async for update in self._turn(
+                    prompt,
+                    self._rater(rater_name, request),
+                    state,
+                    plan,
+                    tuple(extra),
+                    regenerate=regenerate,
+                    rag=(rag_on, collection, top_k),
+                ):
+                    yield self._postprocessed(update)
 
+        @metered(self.runtime, "compare models")
         async def send(
             request: gr.Request, prompt: str, rater_name: str, state: BoardState, *raw: Any
         ) -> AsyncIterator[dict[Any, Any]]:
@@ -101,6 +103,7 @@ class Board:
             async for frame in frames(request, prompt, rater_name, state, raw, regenerate=False):
                 yield frame
 
+        @metered(self.runtime, "compare models")
         async def regenerate(
             request: gr.Request, rater_name: str, state: BoardState, *raw: Any
         ) -> AsyncIterator[dict[Any, Any]]:
@@ -398,12 +401,8 @@ class Board:
         return feedback
 
     def _rater(self, typed: str | None, request: gr.Request | None) -> str:
-        """Whose turn, vote or rating this is. Signed in (keys or header mode): the signed-in
-        person, whatever the name box says — a caller of the Gradio API can send any value
-        for it. Otherwise the name typed once."""
-        if self.runtime.settings.auth != "none":
-            return principal(self.runtime, request).name
-        return (typed or "anonymous").strip() or "anonymous"
+        """Whose turn, vote or rating this is (see ui.access.rater_name)."""
+        return rater_name(self.runtime, request, typed)
 
     # -- automatic scores -----------------------------------------------------------------
 

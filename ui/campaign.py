@@ -13,7 +13,7 @@ from service.labels import campaigns, record_votes
 from service.schemas import VoteIn
 from service.serving import hide_variants
 from service.store import votes
-from ui.access import principal
+from ui.access import principal, rater_name
 from ui.format import PANE_LETTERS, escape
 
 OUTCOMES = [
@@ -67,9 +67,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 
     async def next_item(campaign: str | None, who: str, request: gr.Request) -> tuple[Any, Any]:
-        if runtime.settings.auth != "none":  # signed in: items are taken as oneself
-            who = principal(runtime, request).name
-        who = (who or "").strip()
+        who = rater_name(runtime, request, who, default="")  # signed in: oneself
         if not campaign or not who:
             gr.Warning("Choose a campaign and type your name first.")
             return gr.skip(), gr.skip()
@@ -85,9 +83,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
         async def vote(
             campaign: str | None, who: str, current: str | None, request: gr.Request
         ) -> tuple[Any, Any]:
-            if runtime.settings.auth != "none":  # signed in: votes carry one's own name
-                who = principal(runtime, request).name
-            who = (who or "").strip()
+            who = rater_name(runtime, request, who, default="")  # signed in: oneself
             if current is None or not who:
                 gr.Warning("Load an item first.")
                 return gr.skip(), gr.skip()

@@ -14,7 +14,7 @@ from rag.sources import read_limited
 from service.app import Runtime
 from service.documents import call
 from service.errors import ArbiterError
-from ui.access import require
+from ui.access import metered, require
 from ui.context import context_markdown
 from ui.format import escape
 
@@ -146,6 +146,7 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip(), gr.skip()
 
+    @metered(runtime, "add documents")
     async def do_ingest(
         selected: str | None,
         new: str,
@@ -210,6 +211,7 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         _, info, rows = await asyncio.to_thread(refresh, selected)
         return info, rows, f"Deleted document {int(document)} ({removed} chunks).", None
 
+    @metered(runtime, "re-index a collection")
     async def do_reindex(selected: str | None, request: gr.Request) -> str:
         if not selected:
             return "Choose a collection first."
@@ -220,7 +222,8 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             return f"**Error:** {escape(exc.message)}"
         return f"Re-indexed {escape(selected)}: {chunks} chunks."
 
-    async def do_search(selected: str | None, text: str, how: str) -> str:
+    @metered(runtime, "search documents")
+    async def do_search(selected: str | None, text: str, how: str, request: gr.Request) -> str:
         if not selected or not (text or "").strip():
             return "Choose a collection and type a query."
         try:

@@ -17,7 +17,7 @@ from service.app import Runtime
 from service.errors import ArbiterError
 from service.schemas import RagRequest
 from service.store import eval_runs
-from ui.access import require
+from ui.access import metered, require
 from ui.board import collection_names
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
@@ -116,6 +116,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Dropdown(choices=["", *names]),
         )
 
+    @metered(runtime, "start eval runs")
     async def do_start(
         path: str | None,
         chosen: list[str],

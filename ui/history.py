@@ -1,4 +1,5 @@
-"""History: the rater's past turns and votes, searchable; open one to see it whole."""
+"""History: the rater's past turns and votes, searchable; open one to see it whole. Signed in,
+a person lists their own turns only, and opens only those (reviewers and admins: any)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from typing import Any
 import gradio as gr
 
 from service.app import Runtime
+from service.errors import ArbiterError
 from service.schemas import TurnOut
+from service.serving import blind
 from service.store import labels, turns
+from ui.access import rater_name, readable_by
 from ui.context import context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
+NOT_YOURS = "That turn is not one of yours (or no longer exists)."
 COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
 OUTCOME_TEXT = {
     "a": "A better",
@@ -99,22 +104,40 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
     )
     detail = gr.Markdown("Select a row to see the whole turn.", elem_id="history-detail")
 
-    async def load(rater_name: str, text: str) -> list[list[str]]:
+    async def load(typed_name: str, text: str, request: gr.Request) -> list[list[str]]:
+        # Signed in: one's own turns, whatever the name box says.
+        viewer = rater_name(runtime, request, typed_name)
         found = await asyncio.to_thread(
             turns.list_turns,
             runtime.store,
             limit=100,
-            rater=(rater_name or "anonymous").strip(),
+            rater=viewer,
             query=(text or "").strip() or None,
+            voter=viewer,
         )
-        return rows(found)
+        return rows([blind(t, viewer) for t in found])
 
-    async def open_turn(evt: gr.SelectData, data: Any) -> str:
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
-        turn = await asyncio.to_thread(turns.get_turn, runtime.store, turn_id, with_request=False)
-        notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn_id)
-        return render_turn(turn, notes)
+    async def open_turn(evt: gr.SelectData, data: Any, request: gr.Request) -> str:
+        # The table comes from the browser (or any caller of the Gradio API): the turn it
+        # names is checked again here.
+        try:
+            row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+            turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
+            turn = await asyncio.to_thread(
+                turns.get_turn, runtime.store, str(turn_id), with_request=False
+            )
+        except (ArbiterError, IndexError, KeyError, TypeError, ValueError):
+            return NOT_YOURS
+        readable = readable_by(runtime, request)
+        if not readable(turn.rater):
+            return NOT_YOURS
+        # A blind turn stays anonymous (names, costs, provider errors) until this viewer voted.
+        viewer = rater_name(runtime, request, turn.rater)
+        turn = await asyncio.to_thread(
+            turns.get_turn, runtime.store, turn.id, with_request=False, voter=viewer
+        )
+        notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn.id)
+        return render_turn(blind(turn, viewer), [n for n in notes if readable(n[1])])
 
     search.click(load, [rater, query], [table], api_name="history_search")
     query.submit(load, [rater, query], [table], api_visibility="private")

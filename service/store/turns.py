@@ -272,16 +272,23 @@ def list_turns(
     voter: str | None = None,
 ) -> list[TurnOut]:
     """Newest first; optionally one rater's turns, one use case's, and those whose
-    prompt or any answer contains `query` (case-insensitive). Votes as in `get_turn`."""
+    prompt or any answer contains `query` (case-insensitive, literally: no wildcards). Votes
+    as in `get_turn`."""
     stmt = select(TurnRow.id).join(ConversationRow)
     if rater is not None:
         stmt = stmt.where(ConversationRow.rater == rater)
     if use_case is not None:
         stmt = stmt.where(ConversationRow.use_case == use_case)
     if query:
-        pattern = f"%{query.lower()}%"
-        in_answers = select(AnswerRow.turn_id).where(func.lower(AnswerRow.text).like(pattern))
-        stmt = stmt.where((func.lower(TurnRow.prompt).like(pattern)) | TurnRow.id.in_(in_answers))
+        # The text is matched literally: `%`, `_` and the escape character are escaped.
+        needle = query.lower()
+        in_answers = select(AnswerRow.turn_id).where(
+            func.lower(AnswerRow.text).contains(needle, autoescape=True)
+        )
+        stmt = stmt.where(
+            func.lower(TurnRow.prompt).contains(needle, autoescape=True)
+            | TurnRow.id.in_(in_answers)
+        )
     stmt = stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit).offset(offset)
     with store.session() as s:
         ids = list(s.scalars(stmt))
