@@ -10,7 +10,8 @@ import gradio as gr
 from service.app import Runtime
 from service.schemas import TurnOut
 from service.store import labels, turns
-from ui.context import context_markdown
+from ui.access import links_for
+from ui.context import Link, context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
 COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
@@ -42,9 +43,12 @@ def rows(turns: list[TurnOut]) -> list[list[str]]:
     ]
 
 
-def render_turn(turn: TurnOut, notes: list[tuple[str, str, str]] | None = None) -> str:
+def render_turn(
+    turn: TurnOut, notes: list[tuple[str, str, str]] | None = None, *, link: Link
+) -> str:
     """The turn as Markdown; `notes` are its comments and ideal answers (kind, rater,
-    text). Everything from people or models is escaped."""
+    text); `link` writes the URLs of its sources for the viewer. Everything from people or
+    models is escaped."""
     hidden = turn.mode == "arena" and turn.vote is None
     parts = [
         f"### Prompt\n\n{escape(turn.prompt)}",
@@ -69,7 +73,7 @@ def render_turn(turn: TurnOut, notes: list[tuple[str, str, str]] | None = None) 
         collection = escape(str(turn.retrieval.get("collection", "")))
         parts.append(
             f"#### Sources (RAG, collection {collection})\n\n"
-            + context_markdown(turn.retrieval.get("chunks") or [])
+            + context_markdown(turn.retrieval.get("chunks") or [], link)
         )
     if turn.vote:
         vote = OUTCOME_TEXT.get(turn.vote.outcome, turn.vote.outcome)
@@ -109,12 +113,12 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         )
         return rows(found)
 
-    async def open_turn(evt: gr.SelectData, data: Any) -> str:
+    async def open_turn(evt: gr.SelectData, data: Any, request: gr.Request) -> str:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
         turn = await asyncio.to_thread(turns.get_turn, runtime.store, turn_id, with_request=False)
         notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn_id)
-        return render_turn(turn, notes)
+        return render_turn(turn, notes, link=links_for(runtime, request))
 
     search.click(load, [rater, query], [table], api_name="history_search")
     query.submit(load, [rater, query], [table], api_visibility="private")

@@ -12,7 +12,7 @@ import structlog
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from rag import Library
-from service.access import Authenticator, Keys, Limiter
+from service.access import Authenticator, Keys, Limiter, Links
 from service.config import Settings
 from service.evaluation import (
     SCORE_TURN,
@@ -45,6 +45,7 @@ class Runtime:
     auth: Authenticator
     limiter: Limiter
     evals: EvalRunner
+    links: Links  # the page's short-lived signed links (chunk pages, report frames)
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     # Fire-and-forget work started by requests (telemetry of votes, campaign answers): held
@@ -95,6 +96,7 @@ class Runtime:
         return None if job is None else str(job["state"])
 
     def close(self) -> None:
+        self.library.parser.stop()  # document readers still under way
         self.gateway.writer.close()
         self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()

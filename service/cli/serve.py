@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -46,19 +48,35 @@ def serve(
         f"(store: {runtime.store.engine.url.get_backend_name()}, variants: {', '.join(runtime.catalog.names())})"
     )
     console.print(f"API docs: http://{host}:{port}/docs")
+    runtime.library.parser.warm_up()
+    config = uvicorn.Config(
+        build_web_app(runtime),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        # On SIGTERM requests in flight finish (streams included) for up to this long;
+        # then they are cancelled, and their answers stored as cancelled.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
     try:
-        uvicorn.run(
-            build_web_app(runtime),
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            access_log=False,
-            # On SIGTERM requests in flight finish (streams included) for up to this long;
-            # then they are cancelled, and their answers stored as cancelled.
-            timeout_graceful_shutdown=settings.shutdown_grace_s,
-        )
+        _Server(config, on_exit=runtime.library.parser.stop).run()
     finally:
         runtime.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C also stops the document readers under
+    way at once: an upload in flight answers (its files rejected) instead of holding the
+    shutdown for as long as a parse may take."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 @friendly_errors
