@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
@@ -38,6 +39,8 @@ def serve(
     configure_logging(settings.log_level, json=settings.log_json)
     check_bind(host or settings.host, settings.auth)
     runtime = build_runtime(settings)
+    # The document readers' processes start beside the rest of the start-up.
+    threading.Thread(target=runtime.library.parser.warm_up, daemon=True).start()
     if settings.rag_sample_corpus:
         call(ingest_sample_corpus, runtime.library)
     runtime.catalog.warm_up()
@@ -48,7 +51,6 @@ def serve(
         f"(store: {runtime.store.engine.url.get_backend_name()}, variants: {', '.join(runtime.catalog.names())})"
     )
     console.print(f"API docs: http://{host}:{port}/docs")
-    runtime.library.parser.warm_up()
     config = uvicorn.Config(
         build_web_app(runtime),
         host=host,
