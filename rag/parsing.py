@@ -16,6 +16,7 @@ import contextlib
 import multiprocessing
 import threading
 import time
+import weakref
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -30,6 +31,7 @@ _POLL_S = 0.1
 STARTUP_S = 120.0  # at most, for a new worker to be ready
 IDLE_WORKERS = 2  # kept for the next files; more are stopped when done
 USES = 100  # files a worker reads before it is replaced (what it holds is given back)
+IDLE_S = 120.0  # an idle worker ends after this; the parser stops using it at half of it
 
 
 def _context() -> Any:
@@ -41,10 +43,13 @@ def _context() -> Any:
 
 
 def _serve(conn: Connection) -> None:
-    """A worker: says it is ready, then reads one file per request until the pipe closes."""
+    """A worker: says it is ready, then reads one file per request until the pipe closes
+    or it has been idle for `IDLE_S`."""
     conn.send(("ready",))
     while True:
         try:
+            if not conn.poll(IDLE_S):
+                return
             name, data, text_column, limits = conn.recv()
         except EOFError:
             return
@@ -71,6 +76,12 @@ class _Worker:
         theirs.close()
         self.uses = 0
         self.ready = False
+        self.idle_since = time.monotonic()
+
+    @property
+    def fresh(self) -> bool:
+        """Idle for a short enough time that it will not end by itself while used."""
+        return time.monotonic() - self.idle_since < IDLE_S / 2
 
     def kill(self) -> None:
         with contextlib.suppress(ValueError, AttributeError, OSError):  # already closed
@@ -91,6 +102,8 @@ class Parser:
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._stopped = False
+        # A library dropped without `stop` (tests, scripts) leaves no worker behind.
+        weakref.finalize(self, _kill_all, self._busy, self._idle)
 
     def warm_up(self) -> None:
         """Start the fork server and a worker now, not with the first upload."""
@@ -123,7 +136,11 @@ class Parser:
         with self._lock:
             if self._stopped:
                 raise self._stopping(name)
+            stale = [w for w in self._idle if not w.fresh]
+            self._idle[:] = [w for w in self._idle if w.fresh]  # the same list: see finalize
             worker = self._idle.pop() if self._idle else None
+        for ended in stale:
+            ended.close()
         if worker is None:
             worker = _Worker(self._context)  # outside the lock: it waits for the fork server
         with self._lock:
@@ -138,6 +155,7 @@ class Parser:
             self._busy.discard(worker)
             keep = not (broken or self._stopped or worker.uses >= USES)
             if keep and len(self._idle) < IDLE_WORKERS:
+                worker.idle_since = time.monotonic()
                 self._idle.append(worker)
                 return
         worker.close()
@@ -182,5 +200,9 @@ class Parser:
         """Kill the workers, busy or idle, and refuse new files (the server is shutting
         down). Safe in a signal handler: it takes no lock."""
         self._stopped = True
-        for worker in [*self._busy, *self._idle]:
-            worker.kill()
+        _kill_all(self._busy, self._idle)
+
+
+def _kill_all(busy: set[_Worker], idle: list[_Worker]) -> None:
+    for worker in [*busy, *idle]:
+        worker.kill()

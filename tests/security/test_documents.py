@@ -148,6 +148,14 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def still_alive(pids: set[int], within_s: float = 5) -> list[int]:
+    """Those of `pids` still running after waiting up to `within_s` for them to end."""
+    deadline = time.monotonic() + within_s
+    while [pid for pid in pids if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if alive(pid)]
+
+
 # ---- item 11: upload bombs ---------------------------------------------------------------
 
 
@@ -226,7 +234,7 @@ def test_a_slow_parse_is_stopped_at_the_time_limit(tmp_path: Path, paragraph_bom
         # The server is still fine: a good file goes in.
         ok = upload(running.url, "slow", ("pier.txt", GOOD))
         assert ok.status_code == 200 and ok.json()[0]["status"] == "added"
-    assert not [pid for pid in workers if alive(pid)]
+    assert still_alive(workers) == []  # no reader left behind
 
 
 def test_sigterm_during_a_slow_parse_stops_the_server_within_seconds(
@@ -257,10 +265,7 @@ def test_sigterm_during_a_slow_parse_stops_the_server_within_seconds(
         took = time.monotonic() - start
         sender.join(timeout=10)
     assert took < 8, f"stopped after {took:.1f} s"
-    deadline = time.monotonic() + 5
-    while [pid for pid in family if alive(pid)] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in family if alive(pid)]  # no parse worker left behind
+    assert still_alive(family) == []  # no reader left behind
 
 
 # ---- item 2 and the report frames: signed links --------------------------------------------
