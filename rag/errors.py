@@ -14,10 +14,14 @@ class RagError(Exception):
 
 
 class NotIngestible(RagError):
-    """A file that cannot become text: unknown type, binary, malformed, too large, empty."""
+    """A file that cannot become text: unknown type, binary, malformed, too large, empty,
+    or over a parsing limit (`code` says which: `unpacked_too_large`, `too_many_elements`,
+    `parse_timeout`)."""
 
-    def __init__(self, message: str, *, hint: str = "", status: int = 422) -> None:
-        super().__init__(message, code="not_ingestible", hint=hint, status=status)
+    def __init__(
+        self, message: str, *, hint: str = "", status: int = 422, code: str = "not_ingestible"
+    ) -> None:
+        super().__init__(message, code=code, hint=hint, status=status)
 
 
 class UnknownCollection(RagError):

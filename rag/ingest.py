@@ -1,11 +1,14 @@
-"""Writing to a local collection. Ingesting a file reads it into sections, splits them into
-chunks, embeds them (reusing the stored vectors of identical chunk texts), stores the
-document and its chunks in one transaction and updates the index cache. Deleting a document
-removes it the same way."""
+"""Writing to a local collection. Ingesting a file reads it into sections (`prepare`: in a
+worker, within the parsing limits, touching nothing), then splits them into chunks, embeds
+them (reusing the stored vectors of identical chunk texts), stores the document and its
+chunks in one transaction and updates the index cache (`commit`). An upload of several
+files prepares them all before it commits the good ones. Deleting a document removes it
+the same way."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +25,8 @@ from rag.collections import Collections, collection_row
 from rag.embeddings import Embedder, EmbedderCache, Vectors
 from rag.errors import NotIngestible, RagError
 from rag.index_cache import IndexCache
-from rag.loaders import doc_type, load
+from rag.loaders import Section, doc_type
+from rag.parsing import Parser
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,23 @@ class IngestOutcome:
     chunks: int = 0
     message: str = ""
     document_id: int | None = None
+    code: str = ""  # why it was rejected (an error code), and what to do about it
+    hint: str = ""
+
+    @classmethod
+    def rejected(cls, source: str, exc: NotIngestible) -> IngestOutcome:
+        return cls(source, "rejected", message=exc.message, code=exc.code, hint=exc.hint)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A file read into sections, not yet in the collection."""
+
+    source: str
+    kind: str
+    content_hash: str
+    size: int
+    sections: list[Section]
 
 
 def _sha256(data: bytes) -> str:
@@ -49,11 +70,13 @@ class Ingester:
         collections: Collections,
         embedders: EmbedderCache,
         indexes: IndexCache,
+        parser: Parser,
     ) -> None:
         self.engine = engine
         self._collections = collections
         self._embedders = embedders
         self._indexes = indexes
+        self._parser = parser
 
     def ingest(
         self,
@@ -68,14 +91,27 @@ class Ingester:
         skipped, changed content replaces the document's chunks, identical content under
         another source is a duplicate. A file that cannot be read is `rejected` with the
         reason and leaves the collection as it was."""
-        try:
-            return self._ingest(collection, source, data, text_column, max_bytes)
-        except NotIngestible as exc:
-            return IngestOutcome(source, "rejected", message=exc.message)
+        return self.ingest_many(collection, [(source, data)], text_column, max_bytes)[0]
 
-    def _ingest(
+    def ingest_many(
+        self,
+        collection: str,
+        files: Sequence[tuple[str, bytes]],
+        text_column: str | None,
+        max_bytes: int,
+    ) -> list[IngestOutcome]:
+        """Read every file first, then add those that could be read: a rejected file
+        touches nothing. One outcome per file, in order."""
+        prepared = [
+            self.prepare(collection, source, data, text_column, max_bytes) for source, data in files
+        ]
+        return [p if isinstance(p, IngestOutcome) else self.commit(collection, p) for p in prepared]
+
+    def prepare(
         self, collection: str, source: str, data: bytes, text_column: str | None, max_bytes: int
-    ) -> IngestOutcome:
+    ) -> Prepared | IngestOutcome:
+        """The file read into sections; or its outcome already (rejected with the reason,
+        unchanged, a duplicate). Writes nothing."""
         info = self._collections.spec(collection)
         if info.kind != "local":
             raise RagError(
@@ -84,16 +120,26 @@ class Ingester:
                 code="read_only_collection",
                 hint="Sync the knowledge base's data source in the Bedrock console instead.",
             )
-        kind = doc_type(source)
-        if len(data) > max_bytes:
-            raise NotIngestible(
-                f"{source} is {len(data) / 2**20:.1f} MiB; the limit is "
-                f"{max_bytes / 2**20:.0f} MiB",
-                hint="Split it into smaller files, or raise ARBITER_RAG_MAX_FILE_MB.",
-                status=413,
-            )
-        content_hash = _sha256(data)
-        cid = info.id
+        try:
+            kind = doc_type(source)
+            if len(data) > max_bytes:
+                raise NotIngestible(
+                    f"{source} is {len(data) / 2**20:.1f} MiB; the limit is "
+                    f"{max_bytes / 2**20:.0f} MiB",
+                    hint="Split it into smaller files, or raise ARBITER_RAG_MAX_FILE_MB.",
+                    status=413,
+                )
+            content_hash = _sha256(data)
+            known = self._known(info.id, source, content_hash)
+            if known is not None:
+                return known
+            sections = self._parser.parse(source, data, text_column=text_column)
+        except NotIngestible as exc:
+            return IngestOutcome.rejected(source, exc)
+        return Prepared(source, kind, content_hash, len(data), sections)
+
+    def _known(self, cid: int, source: str, content_hash: str) -> IngestOutcome | None:
+        """`unchanged` or `duplicate` when the collection has this content already."""
         with self.engine.connect() as conn:
             same_source = conn.execute(
                 select(t.documents.c.id, t.documents.c.content_hash).where(
@@ -113,15 +159,24 @@ class Ingester:
                 return IngestOutcome(
                     source, "duplicate", message=f"same content as {twin.source}; skipped"
                 )
-        sections = load(source, data, text_column=text_column)
+        return None
+
+    def commit(self, collection: str, file: Prepared) -> IngestOutcome:
+        """Chunk, embed and store a prepared file (unless an earlier file of the same
+        upload had the same content)."""
+        info = self._collections.spec(collection)
+        cid, source = info.id, file.source
+        known = self._known(cid, source, file.content_hash)
+        if known is not None:
+            return known
         embedder = self._embedders.get(info.embedder)
-        drafts = split(sections, info.chunking, embedder.count_tokens)
+        drafts = split(file.sections, info.chunking, embedder.count_tokens)
         vectors = self._embed_reusing(cid, embedder, drafts)
-        title = next((s.meta["title"] for s in sections if s.meta.get("title")), None)
+        title = next((s.meta["title"] for s in file.sections if s.meta.get("title")), None)
         title = title or Path(source.rstrip("/")).name
         with self._indexes.lock(collection):
             document_id, replaced, new_keys = self._write(
-                cid, source, title, kind, content_hash, len(data), drafts, vectors
+                cid, source, title, file.kind, file.content_hash, file.size, drafts, vectors
             )
             self._indexes.after_write(collection, cid, removed=replaced, added=(new_keys, vectors))
         status: IngestStatus = "replaced" if replaced is not None else "added"

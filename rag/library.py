@@ -5,7 +5,7 @@ ingest (`rag.ingest`), the in-memory index cache (`rag.index_cache`) and retriev
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from rag.embeddings import Embedder, EmbedderCache, EmbedderSpec
 from rag.index_cache import IndexCache
 from rag.ingest import Ingester, IngestOutcome
 from rag.knowledge_base import KnowledgeBaseSpec
+from rag.loaders import ParseLimits
+from rag.parsing import Parser
 from rag.search import Mode, Retrieval, RetrievedChunk, Retriever
 
 __all__ = ["Library"]
@@ -31,6 +33,7 @@ class Library:
         *,
         kb_client_factory: Callable[[KnowledgeBaseSpec], Any] | None = None,
         max_file_bytes: int = 20 * 1024 * 1024,
+        parse_limits: ParseLimits = ParseLimits(),
     ) -> None:
         self.engine = engine
         self.index_dir = index_dir
@@ -38,7 +41,10 @@ class Library:
         self._collections = Collections(engine)
         self._embedders = EmbedderCache(embedder_factory)
         self._indexes = IndexCache(engine, index_dir, self._collections)
-        self._ingester = Ingester(engine, self._collections, self._embedders, self._indexes)
+        self.parser = Parser(parse_limits)
+        self._ingester = Ingester(
+            engine, self._collections, self._embedders, self._indexes, self.parser
+        )
         self._retriever = Retriever(
             engine, self._collections, self._embedders, self._indexes, kb_client_factory
         )
@@ -96,6 +102,20 @@ class Library:
         reason and leaves the collection as it was."""
         return self._ingester.ingest(
             collection, source, data, text_column=text_column, max_bytes=self.max_file_bytes
+        )
+
+    def ingest_many(
+        self,
+        collection: str,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        text_column: str | None = None,
+    ) -> list[IngestOutcome]:
+        """Several files (source, content) at once: all are read first, then those that
+        could be read are added; a rejected file leaves the collection as it was. One
+        outcome per file, in order."""
+        return self._ingester.ingest_many(
+            collection, files, text_column=text_column, max_bytes=self.max_file_bytes
         )
 
     def delete_document(self, collection: str, document_id: int) -> int:

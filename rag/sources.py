@@ -83,7 +83,7 @@ def ingest_sources(
         try:
             outcome = library.ingest(collection, source, read(), text_column=text_column)
         except NotIngestible as exc:
-            outcome = IngestOutcome(source, "rejected", message=exc.message)
+            outcome = IngestOutcome.rejected(source, exc)
         outcomes.append(outcome)
         if on_progress:
             on_progress(outcome, done, len(plan))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,8 @@ DEFAULTS = Path(__file__).parent / "defaults"
 # guessing offline (from a copy of the store) and online.
 MIN_ADMIN_KEY_CHARS = 32
 MAKE_ADMIN_KEY = "python -c \"import secrets; print('arb_' + secrets.token_urlsafe(32))\""
+# The link-signing key when none is set: one per process (see `link_secret`).
+_PROCESS_LINK_SECRET = secrets.token_urlsafe(32)
 
 
 class Settings(BaseSettings):
@@ -46,6 +49,33 @@ class Settings(BaseSettings):
         default=True, description="Ingest the bundled sample corpus into `sample` at start-up."
     )
     rag_max_file_mb: int = Field(default=20, ge=1, description="Largest file ingest accepts.")
+    rag_max_unpacked_mb: int = Field(
+        default=100,
+        ge=1,
+        description="Most a document may unpack to (a .docx's zip parts, by their declared "
+        "sizes and as read; a PDF's streams; the text taken out). Larger: refused.",
+    )
+    rag_max_elements: int = Field(
+        default=200_000,
+        ge=1,
+        description="Most paragraphs, table rows and runs (.docx), pages (PDF), rows "
+        "(CSV/JSONL) or tags (HTML) in one document. More: refused.",
+    )
+    rag_parse_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds one document may take to read. Documents are read in a worker "
+        "process, stopped after this (and when the server stops).",
+    )
+    link_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(_PROCESS_LINK_SECRET),
+        description="Key that signs the short-lived links the page hands to a signed-in "
+        "browser (cited chunks at /chunks/{id}, report frames). Default: random per process, "
+        "so a link works only on the process that made it: give replicas a shared one.",
+    )
+    link_ttl_s: int = Field(
+        default=3600, ge=10, description="How long a signed link from the page stays valid."
+    )
     online_metrics: str = Field(
         default="answer_relevancy,faithfulness",
         description="Comma-separated metrics scored in the background on every answer of the "

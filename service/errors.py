@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     AUTH_REQUIRED = "auth_required"
+    LINK_INVALID = "link_invalid"
+    LINK_EXPIRED = "link_expired"
     INVALID_SCOPE = "invalid_scope"
     KEY_NOT_FOUND = "key_not_found"
     RATE_LIMITED = "rate_limited"
@@ -116,6 +118,9 @@ class ErrorCode(StrEnum):
     # documents (from `rag`)
     RAG_ERROR = "rag_error"
     NOT_INGESTIBLE = "not_ingestible"
+    UNPACKED_TOO_LARGE = "unpacked_too_large"
+    TOO_MANY_ELEMENTS = "too_many_elements"
+    PARSE_TIMEOUT = "parse_timeout"
     UNKNOWN_COLLECTION = "unknown_collection"
     EMBEDDER_MISMATCH = "embedder_mismatch"
     COLLECTION_EXISTS = "collection_exists"

@@ -10,7 +10,9 @@ The page passes the API's checks, decided in one place each:
   the day's tokens) and counts the tokens it used (`spend`); a refusal is a warning that says
   which limit and when to try again. tests/security/test_page_access.py fails for a page
   event that reaches a model without it;
-- whose turns: `readable_by` (History lists and opens one's own turns only)."""
+- whose turns: `readable_by` (History lists and opens one's own turns only);
+- links the page hands the browser for requests of its own (cited chunks, report frames):
+  `links_for`, signed for that person."""
 
 from __future__ import annotations
 
@@ -203,3 +205,11 @@ def spending(runtime: Runtime, request: gr.Request | None, session: _Turns) -> I
     finally:
         if session.turn_id != before:
             spend(runtime, request, session.answers)
+Link = Callable[[str], str]  # a page's path (and query) -> a URL this browser may open
+
+
+def links_for(runtime: Runtime, request: gr.Request | None) -> Link:
+    """How the page writes a chunk or report URL for the signed-in person's browser, which
+    holds no API key: signed for them, short-lived (service/access/links.py)."""
+    name = principal(runtime, request).name
+    return lambda url: runtime.links.sign(url, name)

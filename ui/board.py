@@ -27,7 +27,7 @@ from service.labels import give_feedback, record_votes
 from service.schemas import CompareRequest, GenerationParams, RagRequest, VoteIn, VoteOutcome
 from service.serving import CompareEvent
 from service.store import labels, turns, votes
-from ui.access import metered, rater_name, spending
+from ui.access import links_for, metered, principal, rater_name, spending
 from ui.board_layout import BoardLayout
 from ui.conversation import Session
 from ui.format import PANE_LETTERS
@@ -92,6 +92,7 @@ class Board:
                     tuple(extra),
                     regenerate=regenerate,
                     rag=(rag_on, collection, top_k),
+                    link=links_for(self.runtime, request),
                 ):
                     yield self._postprocessed(update)
 
@@ -194,6 +195,7 @@ class Board:
         *,
         regenerate: bool,
         rag: tuple[bool, str | None, float] = (False, None, 3),
+        link: Callable[[str], str],
     ) -> AsyncIterator[dict[Any, Any]]:
         session = state.session
         refusal = session.refusal(prompt, regenerate=regenerate)
@@ -224,7 +226,7 @@ class Board:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return
-        session.start(first, prompt, regenerate=regenerate)
+        session.start(first, prompt, regenerate=regenerate, link=link)
         # Read the engine in the background, so the first page update can wait a moment
         # for the first token and carry it together with the controls: one update less
         # between pressing Send and seeing text.

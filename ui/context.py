@@ -1,10 +1,12 @@
 """Retrieved context in the page: the numbered sources panel, and `[n]` citations in an
 answer turned into links to the chunk they cite. Chunk text is escaped like every other
-document- or model-supplied string."""
+document- or model-supplied string. Chunk pages need sign-in: each link goes through `link`,
+which signs it for the person viewing (ui/access.py `links_for`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ui.format import escape
@@ -14,11 +16,14 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 PREVIEW_CHARS = 600
 
 
-def chunk_link(chunk: dict[str, Any]) -> str | None:
-    return f"/chunks/{chunk['chunk_id']}" if chunk.get("chunk_id") is not None else None
+Link = Callable[[str], str]
 
 
-def context_markdown(chunks: list[dict[str, Any]] | None) -> str:
+def chunk_link(chunk: dict[str, Any], link: Link) -> str | None:
+    return link(f"/chunks/{int(chunk['chunk_id'])}") if chunk.get("chunk_id") is not None else None
+
+
+def context_markdown(chunks: list[dict[str, Any]] | None, link: Link) -> str:
     if chunks is None:
         return NO_CONTEXT
     if not chunks:
@@ -30,8 +35,8 @@ def context_markdown(chunks: list[dict[str, Any]] | None) -> str:
             where += f", page {chunk['page']}"
         if chunk.get("row"):
             where += f", row {chunk['row']}"
-        link = chunk_link(chunk)
-        title = f"**[{n}]** [{where}]({link})" if link else f"**[{n}]** {where}"
+        url = chunk_link(chunk, link)
+        title = f"**[{n}]** [{where}]({url})" if url else f"**[{n}]** {where}"
         text = chunk.get("text", "")
         if len(text) > PREVIEW_CHARS:
             text = text[:PREVIEW_CHARS] + "…"
@@ -44,7 +49,7 @@ def context_markdown(chunks: list[dict[str, Any]] | None) -> str:
     return "\n\n".join(parts)
 
 
-def link_citations(text: str, chunks: list[dict[str, Any]] | None) -> str:
+def link_citations(text: str, chunks: list[dict[str, Any]] | None, link: Link) -> str:
     """`[n]` -> a link to the n-th chunk, for n within the context; anything else unchanged."""
     if not chunks:
         return text
@@ -53,7 +58,7 @@ def link_citations(text: str, chunks: list[dict[str, Any]] | None) -> str:
         n = int(match.group(1))
         if not 1 <= n <= len(chunks):
             return match.group(0)
-        link = chunk_link(chunks[n - 1])
-        return f"[\\[{n}\\]]({link})" if link else match.group(0)
+        url = chunk_link(chunks[n - 1], link)
+        return f"[\\[{n}\\]]({url})" if url else match.group(0)
 
     return _CITATION.sub(replace, text)

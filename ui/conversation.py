@@ -8,7 +8,7 @@ about Gradio."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ class Session:
     status_text: str = ""
     context: list[dict[str, Any]] | None = None  # this turn's retrieved chunks; None: RAG off
     context_text: str = NO_CONTEXT
+    link: Callable[[str], str] = str  # a chunk page's URL for this browser (set by `start`)
     score_polls: int = 0
 
     def reset(self) -> None:
@@ -94,14 +95,18 @@ class Session:
             self.reset()
             self.variants, self.overrides = variants, overrides
 
-    def start(self, turn: CompareEvent, prompt: str, *, regenerate: bool) -> None:
+    def start(
+        self, turn: CompareEvent, prompt: str, *, regenerate: bool, link: Callable[[str], str]
+    ) -> None:
         """The engine's `turn` event: the models start. Each pane gets the prompt and an empty
-        answer; regenerating replaces the last exchange instead of adding one."""
+        answer; regenerating replaces the last exchange instead of adding one. `link` writes
+        the URLs of cited chunks for the person asking (signed, ui/access.py)."""
         self.turn_id = turn.data["turn_id"]
         self.conversation_id = turn.data["conversation_id"]
         self.prompt, self.running, self.voted, self.answers = prompt, True, False, []
         self.context = turn.data.get("context")
-        self.context_text = context_markdown(self.context)
+        self.link = link
+        self.context_text = context_markdown(self.context, link)
         if not self.transcripts:
             self.transcripts = [[] for _ in self.variants]
         for transcript in self.transcripts:
@@ -121,7 +126,7 @@ class Session:
             self.answers.append(answer)
             last = self.transcripts[answer.pane][-1]
             if self.context and answer.status == "ok":
-                last["content"] = link_citations(last["content"], self.context)
+                last["content"] = link_citations(last["content"], self.context, self.link)
             if answer.status != "ok":
                 separator = "\n\n" if last["content"] else ""
                 # A provider's error text may name the model: a blind pane says what failed.

@@ -14,7 +14,7 @@ from rag.sources import read_limited
 from service.app import Runtime
 from service.documents import call
 from service.errors import ArbiterError
-from ui.access import metered, require
+from ui.access import links_for, metered, require
 from ui.context import context_markdown
 from ui.format import escape
 
@@ -62,13 +62,23 @@ def _summary(library: Library, collection: str | None) -> str:
 
 
 def _outcomes(outcomes: list[IngestOutcome]) -> str:
+    """One line per file: what became of it, and for a rejected one why and what to do."""
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    head = (
+        f"**{len(outcomes) - rejected} of {len(outcomes)} files read; {rejected} rejected** "
+        "— the rejected ones are left out of the collection."
+        if rejected
+        else ""
+    )
     lines = [
         f"{STATUS_ICON[o.status]} **{escape(Path(o.source).name)}** — {o.status}"
         + (f", {o.chunks} chunks" if o.chunks else "")
+        + (f" (`{escape(o.code)}`)" if o.code else "")
         + (f": {escape(o.message)}" if o.message else "")
+        + (f" {escape(o.hint)}" if o.hint else "")
         for o in outcomes
     ]
-    return "  \n".join(lines)
+    return "  \n".join([head, *lines] if head else lines)
 
 
 def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
@@ -168,19 +178,22 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             return (gr.skip(),) * 6
 
         def work() -> list[IngestOutcome]:
+            """Every file is read first (in a worker, within the parsing limits), then the
+            good ones are added: a rejected file leaves the collection as it was."""
             call(library.create_collection, name, exist_ok=True)
-            done = []
+            read: list[IngestOutcome | tuple[str, bytes]] = []
             for path in uploads:
                 source = Path(path).name
                 try:
-                    data = read_limited(Path(path), library.max_file_bytes)
-                except (OSError, NotIngestible) as exc:
-                    message = exc.message if isinstance(exc, NotIngestible) else str(exc)
-                    done.append(IngestOutcome(source, "rejected", message=message))
-                    continue
-                done.append(call(library.ingest, name, source, data, text_column=(column or None)))
+                    read.append((source, read_limited(Path(path), library.max_file_bytes)))
+                except NotIngestible as exc:
+                    read.append(IngestOutcome.rejected(source, exc))
+                except OSError as exc:
+                    read.append(IngestOutcome(source, "rejected", message=str(exc)))
+            readable = [f for f in read if isinstance(f, tuple)]
+            added = iter(call(library.ingest_many, name, readable, text_column=(column or None)))
             library.flush(name)  # one index write for the whole upload
-            return done
+            return [f if isinstance(f, IngestOutcome) else next(added) for f in read]
 
         try:
             outcomes = await asyncio.to_thread(work)
@@ -233,7 +246,8 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             return f"**Error:** {escape(exc.message)} {escape(exc.hint)}"
         chunks = [c.to_dict() for c in found.chunks]
-        return f"{len(chunks)} results in {found.latency_ms:.0f} ms\n\n" + context_markdown(chunks)
+        shown = context_markdown(chunks, links_for(runtime, request))
+        return f"{len(chunks)} results in {found.latency_ms:.0f} ms\n\n{shown}"
 
     private: dict[str, Any] = {"api_visibility": "private"}
     collection.change(do_refresh, [collection], [collection, summary, table], **private)

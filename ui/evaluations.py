@@ -7,6 +7,7 @@ import asyncio
 import html
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -17,7 +18,7 @@ from service.app import Runtime
 from service.errors import ArbiterError
 from service.schemas import RagRequest
 from service.store import eval_runs
-from ui.access import metered, require
+from ui.access import Link, links_for, metered, require
 from ui.board import collection_names
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
@@ -39,11 +40,14 @@ def _runs(runtime: Runtime) -> list[list[Any]]:
     ]
 
 
-def _report_frame(run_id: str) -> str:
-    src = f"/api/eval-runs/{html.escape(run_id)}/report.html"
+def _report_frame(run_id: str, link: Link) -> str:
+    """The report in a frame, by links signed for the viewer (the frame's request carries
+    the page's sign-in cookie, not an API key)."""
+    base = f"/api/eval-runs/{quote(run_id, safe='')}/report"
+    src, md = html.escape(link(f"{base}.html")), html.escape(link(f"{base}.md"))
     return (
         f'<p><a href="{src}" target="_blank" rel="noopener">Open the report in a new tab</a> · '
-        f'<a href="/api/eval-runs/{html.escape(run_id)}/report.md">Markdown</a></p>'
+        f'<a href="{md}">Markdown</a></p>'
         f'<iframe src="{src}" title="report" style="width:100%;height:900px;border:1px solid #ddd">'
         "</iframe>"
     )
@@ -154,12 +158,12 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except (IndexError, AttributeError, TypeError):
             return gr.skip()
 
-    def do_show(chosen: str) -> str:
+    def do_show(chosen: str, request: gr.Request) -> str:
         chosen = (chosen or "").strip()
-        if not chosen:
+        if not chosen or "/" in chosen:
             gr.Warning("Pick a run first (click its row).")
             return ""
-        return _report_frame(chosen)
+        return _report_frame(chosen, links_for(runtime, request))
 
     start.click(
         do_start,

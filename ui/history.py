@@ -13,8 +13,8 @@ from service.errors import ArbiterError
 from service.schemas import TurnOut
 from service.serving import blind
 from service.store import labels, turns
-from ui.access import rater_name, readable_by
-from ui.context import context_markdown
+from ui.access import links_for, rater_name, readable_by
+from ui.context import Link, context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
 NOT_YOURS = "That turn is not one of yours (or no longer exists)."
@@ -47,9 +47,12 @@ def rows(turns: list[TurnOut]) -> list[list[str]]:
     ]
 
 
-def render_turn(turn: TurnOut, notes: list[tuple[str, str, str]] | None = None) -> str:
+def render_turn(
+    turn: TurnOut, notes: list[tuple[str, str, str]] | None = None, *, link: Link
+) -> str:
     """The turn as Markdown; `notes` are its comments and ideal answers (kind, rater,
-    text). Everything from people or models is escaped."""
+    text); `link` writes the URLs of its sources for the viewer. Everything from people or
+    models is escaped."""
     hidden = turn.mode == "arena" and turn.vote is None
     parts = [
         f"### Prompt\n\n{escape(turn.prompt)}",
@@ -74,7 +77,7 @@ def render_turn(turn: TurnOut, notes: list[tuple[str, str, str]] | None = None) 
         collection = escape(str(turn.retrieval.get("collection", "")))
         parts.append(
             f"#### Sources (RAG, collection {collection})\n\n"
-            + context_markdown(turn.retrieval.get("chunks") or [])
+            + context_markdown(turn.retrieval.get("chunks") or [], link)
         )
     if turn.vote:
         vote = OUTCOME_TEXT.get(turn.vote.outcome, turn.vote.outcome)
@@ -137,7 +140,11 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
             turns.get_turn, runtime.store, turn.id, with_request=False, voter=viewer
         )
         notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn.id)
-        return render_turn(blind(turn, viewer), [n for n in notes if readable(n[1])])
+        return render_turn(
+            blind(turn, viewer),
+            [n for n in notes if readable(n[1])],
+            link=links_for(runtime, request),
+        )
 
     search.click(load, [rater, query], [table], api_name="history_search")
     query.submit(load, [rater, query], [table], api_visibility="private")

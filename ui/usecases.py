@@ -16,7 +16,7 @@ from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
-from ui.access import require
+from ui.access import Link, links_for, require
 
 PLACEHOLDER = """name: my-use-case
 description: What the model is for.
@@ -52,15 +52,17 @@ def goal_table(ranked: list[Candidate]) -> pd.DataFrame:
 
 
 def status(
-    runtime: Runtime, name: str, days: float | None, baseline: str | None
+    runtime: Runtime, name: str, days: float | None, baseline: str | None, link: Link
 ) -> tuple[str, pd.DataFrame, str]:
+    """The status text and goal table, and the report in a frame by links signed for the
+    viewer (the frame's request carries the page's sign-in cookie, not an API key)."""
     spec = usecases.get(runtime.store, name)
     window = usecases.Window.last(days or spec.window_days)
     base = None if baseline in (None, "", OWN_BASELINE) else baseline
     report = usecases.report(runtime.store, spec, window, baseline=base, plots=False)
     query = urlencode({k: v for k, v in (("days", days), ("baseline", base)) if v})
-    src = f"/api/usecases/{quote(name)}/report.html" + (f"?{query}" if query else "")
-    md = f"/api/usecases/{quote(name)}/report.md" + (f"?{query}" if query else "")
+    src = link(f"/api/usecases/{quote(name)}/report.html" + (f"?{query}" if query else ""))
+    md = link(f"/api/usecases/{quote(name)}/report.md" + (f"?{query}" if query else ""))
     frame = (
         f'<p><a href="{html.escape(src)}" target="_blank" rel="noopener">Open the report in a new '
         f'tab</a> · <a href="{html.escape(md)}">Markdown</a></p>'
@@ -122,12 +124,13 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         )
 
     async def show_status(
-        name: str | None, window_days: float | None, base: str | None
+        name: str | None, window_days: float | None, base: str | None, request: gr.Request
     ) -> tuple[str, Any, str]:
         if not name:
             return "Choose a use case, or define one below.", pd.DataFrame(), ""
         try:
-            return await asyncio.to_thread(status, runtime, name, window_days or None, base)
+            link = links_for(runtime, request)
+            return await asyncio.to_thread(status, runtime, name, window_days or None, base, link)
         except ArbiterError as exc:
             return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
 

@@ -45,6 +45,7 @@ RULES: list[tuple[frozenset[str], re.Pattern[str], str]] = [
         ("GET", f"/api/collections(/{_ID}/documents)?", "compare"),
         ("POST", f"/api/collections/{_ID}/retrieve", "compare"),
         ("GET", f"/api/chunks/{_ID}", "compare"),
+        ("GET", f"/chunks/{_ID}", "compare"),  # a chunk's page: a signed link or a key
         ("GET", "/api/(leaderboard|usecases|eval-runs|deployments)(/.*)?", "compare"),
         ("GET", f"/api/exports/{_ID}", "export"),
         ("GET", f"/api/campaigns(/{_ID}(/next)?)?", "vote"),
@@ -65,8 +66,9 @@ def required_scope(method: str, path: str) -> str:
 
 
 def guarded(path: str) -> bool:
-    """The API and the gateway; the page has its own sign-in, health and metrics are open."""
-    return path.startswith(("/api/", "/v1/"))
+    """The API, the gateway and chunk pages (opened from the page by signed links); the page
+    has its own sign-in, health and metrics are open."""
+    return path.startswith(("/api/", "/v1/", "/chunks/"))
 
 
 # ---- authenticating a request ----------------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""Access control for the API and the gateway, as ASGI middleware (it wraps streamed
-responses without buffering them): request size, authentication, the endpoint's scope, and
-the caller's limits. The principal is left in `request.state.principal`."""
+"""Access control for the API, the gateway and chunk pages, as ASGI middleware (it wraps
+streamed responses without buffering them): request size, authentication (a credential, or
+a signed link from the page), the endpoint's scope, and the caller's limits. The principal is left in `request.state.principal`."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from service.access import Authenticator, Limiter, check_scope, guarded, required_scope
+from service.access import Authenticator, Limiter, Links, check_scope, guarded, required_scope
 from service.api.errors import error_response
 from service.errors import ArbiterError, ErrorCode, InvalidRequest, RequestTooLarge
 
@@ -39,10 +39,16 @@ async def _error(send: Send, exc: ArbiterError, path: str) -> None:
 
 class AccessControl:
     def __init__(
-        self, app: ASGIApp, auth: Authenticator, limiter: Limiter, max_body_bytes: int
+        self,
+        app: ASGIApp,
+        auth: Authenticator,
+        limiter: Limiter,
+        max_body_bytes: int,
+        links: Links,
     ) -> None:
         self.app = app
         self.auth = auth
+        self.links = links
         self.limiter = limiter
         self.max_body_bytes = max_body_bytes
 
@@ -77,7 +83,12 @@ class AccessControl:
             return
         client = (scope.get("client") or (None,))[0]
         try:
-            principal = self.auth.authenticate(headers, client)
+            principal = self.links.authenticate(
+                scope["method"],
+                path,
+                scope.get("query_string", b"").decode("latin-1"),
+                lambda: self.auth.authenticate(headers, client),
+            )
             check_scope(principal, required_scope(scope["method"], path), _what(scope))
             release = self.limiter.admit(principal)
         except ArbiterError as exc:

@@ -64,6 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         auth=runtime.auth,
         limiter=runtime.limiter,
         max_body_bytes=runtime.settings.max_request_mb * 2**20,
+        links=runtime.links,
     )
     for router in ROUTERS:
         app.include_router(router)

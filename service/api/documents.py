@@ -8,7 +8,8 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag import (
@@ -22,7 +23,7 @@ from rag import (
 )
 from service.api.deps import LibraryDep, error_responses
 from service.documents import call
-from service.errors import ArbiterError
+from service.errors import ArbiterError, ErrorCode
 
 _ERRORS = error_responses(404, 409, 413, 415, 422, 502)
 
@@ -100,30 +101,58 @@ async def list_documents(library: LibraryDep, name: str) -> list[DocumentInfo]:
     return list(await run(library.documents, name))
 
 
-@router.post("/collections/{name}/documents", responses=_ERRORS)
+@router.post(
+    "/collections/{name}/documents",
+    response_model=list[IngestOutcome],
+    responses={
+        **_ERRORS,
+        207: {"description": "Some files were added, some rejected: each file's outcome."},
+    },
+)
 async def upload_documents(
     library: LibraryDep,
     name: str,
     files: list[UploadFile] = File(description="One or more documents."),
     text_column: str | None = Form(None, description="CSV/JSONL: the column with the text."),
     create: bool = Query(False, description="Create the collection if it does not exist."),
-) -> list[IngestOutcome]:
-    """Ingest uploaded files; each gets its own outcome (a rejected file does not stop
-    the others and leaves the collection as it was)."""
+) -> Any:
+    """Ingest uploaded files. Every file is read first (within the parsing limits), then the
+    good ones are added: a rejected file leaves the collection as it was. The answer lists
+    each file's outcome (with the code, message and hint of a rejection): 200 when none was
+    rejected, 207 when some were, 422 (an error with `files`) when all were."""
     if create:
         await run(library.create_collection, name, exist_ok=True)
     else:
         await run(library.collection, name)
-    outcomes = []
+    read: list[IngestOutcome | tuple[str, bytes]] = []
     for upload in files:
         source = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name
         try:
-            data = await _read_upload(upload, library.max_file_bytes)
-            outcomes.append(await run(library.ingest, name, source, data, text_column=text_column))
+            read.append((source, await _read_upload(upload, library.max_file_bytes)))
         except NotIngestible as exc:
-            outcomes.append(IngestOutcome(source, "rejected", message=exc.message))
+            read.append(IngestOutcome.rejected(source, exc))
+    readable = [f for f in read if isinstance(f, tuple)]
+    added = iter(await run(library.ingest_many, name, readable, text_column=text_column))
+    outcomes = [f if isinstance(f, IngestOutcome) else next(added) for f in read]
     await run(library.flush, name)  # one index write for the whole upload
-    return outcomes
+    return _upload_response(outcomes)
+
+
+def _upload_response(outcomes: list[IngestOutcome]) -> Any:
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    if not rejected:
+        return outcomes
+    files = jsonable_encoder(outcomes)
+    if len(rejected) < len(outcomes):
+        return JSONResponse(status_code=207, content=files)
+    codes = {o.code for o in rejected}
+    first, one = rejected[0], len(rejected) == 1
+    error = {  # the API's error, as everywhere, with every file's outcome beside it
+        "code": ErrorCode(codes.pop() if len(codes) == 1 else ErrorCode.NOT_INGESTIBLE),
+        "message": first.message if one else f"none of the {len(rejected)} files could be read",
+        "hint": first.hint if one else "See each file's reason under `files`.",
+    }
+    return JSONResponse(status_code=422, content={"error": error, "files": files})
 
 
 @router.delete("/collections/{name}/documents/{document_id}", responses=_ERRORS)

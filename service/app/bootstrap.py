@@ -9,7 +9,7 @@ import structlog
 from evals.base import Metric
 from evals.judges import RubricJudge
 from rag import Library
-from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter, SignIn
+from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter, Links, SignIn
 from service.app.runtime import Runtime
 from service.app.telemetry import build_telemetry
 from service.config import Settings
@@ -108,6 +108,11 @@ def build_runtime(
             library,
             telemetry.emit,
             default_timeout_s=settings.default_timeout_s,
+        ),
+        Links(
+            settings.link_secret.get_secret_value(),
+            settings.link_ttl_s,
+            enabled=settings.auth != "none",
         ),
         prometheus,
         signin=SignIn(

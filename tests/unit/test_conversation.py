@@ -66,7 +66,7 @@ def play(
 ) -> None:
     """One whole turn: the engine's events in the order it sends them."""
     session.choose(PAIR, None)
-    session.start(turn(context=context), prompt, regenerate=regenerate)
+    session.start(turn(context=context), prompt, regenerate=regenerate, link=str)
     for pane, text in enumerate(texts):
         session.apply(token(pane, text))
     for pane, text in enumerate(texts):
@@ -82,7 +82,7 @@ def contents(session: Session, pane: int) -> list[tuple[str, str]]:
 def test_tokens_stream_into_each_panes_transcript() -> None:
     session = Session(blind=True)
     session.choose(PAIR, None)
-    session.start(turn(), "What is the capital?", regenerate=False)
+    session.start(turn(), "What is the capital?", regenerate=False, link=str)
     assert session.running and session.status_text == STREAMING
     assert contents(session, 0) == [("user", "What is the capital?"), ("assistant", "")]
     session.apply(token(0, "Par"))
@@ -126,7 +126,7 @@ def test_named_board_shows_names_metrics_and_scores_at_once() -> None:
 def test_an_error_in_one_pane_leaves_the_other_alone() -> None:
     session = Session(blind=True)
     session.choose(PAIR, None)
-    session.start(turn(), "hi", regenerate=False)
+    session.start(turn(), "hi", regenerate=False, link=str)
     session.apply(token(0, "Half an ans"))
     session.apply(token(1, "Fine."))
     session.apply(
@@ -163,7 +163,7 @@ def test_a_new_turn_clears_the_footers_and_the_vote() -> None:
     session = Session(blind=False)
     play(session, "first", ("1a", "1b"))
     session.record_vote(VoteIn(outcome="tie"))
-    session.start(turn("t2"), "second", regenerate=False)
+    session.start(turn("t2"), "second", regenerate=False, link=str)
     assert session.footer(0) == "" and not session.voted and session.answers == []
     assert session.turn_id == "t2" and session.prompt == "second"
 
@@ -253,7 +253,7 @@ def test_other_variants_start_a_new_round_the_same_ones_continue_it() -> None:
 def test_a_failed_turn_says_why_on_the_status_line() -> None:
     session = Session(blind=True)
     session.choose(PAIR, None)
-    session.start(turn(), "hi", regenerate=False)
+    session.start(turn(), "hi", regenerate=False, link=str)
     session.fail(ArbiterError("the store is <down>", hint="Try again."))
     assert not session.running
     assert session.status_text == "**Error:** the store is &lt;down&gt; Try again."

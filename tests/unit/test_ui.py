@@ -29,6 +29,6 @@ def test_history_detail_escapes_markup(payload: str) -> None:
             ],
         },
     )
-    rendered = render_turn(turn)
+    rendered = render_turn(turn, link=str)
     assert "Sources (RAG" in rendered and "/chunks/1" in rendered
     assert "<img" not in rendered and "<script" not in rendered
