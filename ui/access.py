@@ -205,6 +205,8 @@ def spending(runtime: Runtime, request: gr.Request | None, session: _Turns) -> I
     finally:
         if session.turn_id != before:
             spend(runtime, request, session.answers)
+
+
 Link = Callable[[str], str]  # a page's path (and query) -> a URL this browser may open
 
 

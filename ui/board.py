@@ -27,7 +27,7 @@ from service.labels import give_feedback, record_votes
 from service.schemas import CompareRequest, GenerationParams, RagRequest, VoteIn, VoteOutcome
 from service.serving import CompareEvent
 from service.store import labels, turns, votes
-from ui.access import links_for, metered, principal, rater_name, spending
+from ui.access import links_for, metered, rater_name, spending
 from ui.board_layout import BoardLayout
 from ui.conversation import Session
 from ui.format import PANE_LETTERS

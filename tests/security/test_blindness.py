@@ -232,6 +232,7 @@ def test_a_blind_pane_on_the_page_shows_no_provider_error_text() -> None:
         CompareEvent("turn", {"turn_id": "t", "conversation_id": "c", "position": 0, "panes": []}),
         "hi",
         regenerate=False,
+        link=str,
     )
     failed = {
         "id": "x",
