@@ -184,7 +184,7 @@ def test_the_metering_check_sees_an_unmetered_model_call(runtime: Runtime) -> No
 SINKS = {
     "engine": {"run"},
     "evals": {"start_in_background", "start"},
-    "library": {"retrieve", "ingest", "reindex", "search"},
+    "library": {"retrieve", "ingest", "ingest_many", "reindex", "search"},
     "gateway": {"complete", "stream", "run"},
 }
 
