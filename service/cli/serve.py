@@ -19,7 +19,7 @@ from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors
 from service.config import Settings
 from service.documents import call, ingest_sample_corpus
-from service.models import load_variants, probe_model
+from service.models import KeyEnvs, load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
 from service.web import build_web_app
 
@@ -33,7 +33,7 @@ def serve(
 ) -> None:
     """Start the web service (API and page) on the configured store and variants."""
     settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     check_bind(host or settings.host, settings.auth)
     runtime = build_runtime(settings)
     if settings.rag_sample_corpus:
@@ -53,6 +53,8 @@ def serve(
             port=port,
             log_level=settings.log_level,
             access_log=False,
+            # uvicorn's loggers then write through the root handler, which redacts secrets.
+            log_config=None,
             # On SIGTERM requests in flight finish (streams included) for up to this long;
             # then they are cancelled, and their answers stored as cancelled.
             timeout_graceful_shutdown=settings.shutdown_grace_s,
@@ -61,13 +63,18 @@ def serve(
         runtime.close()
 
 
+def _secrets(settings: Settings) -> list[str | None]:
+    """Values no log line may show, whatever pattern they match."""
+    return [settings.admin_key.get_secret_value() if settings.admin_key else None]
+
+
 @friendly_errors
 def worker() -> None:
     """Run background jobs (online scoring) from the shared store, without serving the page:
     next to web replicas started with ARBITER_WORKER=false. Ctrl-C stops it after the job
     under way."""
     settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     runtime = build_runtime(settings)
 
     async def work() -> None:
@@ -91,7 +98,7 @@ def worker() -> None:
 def models() -> None:
     """List the variants and whether each model is reachable."""
     settings = Settings()
-    variants = load_variants(settings.resolved_variants_file)
+    variants = load_variants(settings.resolved_variants_file, key_envs=KeyEnvs.of(settings))
     with ThreadPoolExecutor(max_workers=8) as pool:
         probes = list(pool.map(probe_model, variants))
     table = Table(title=f"Variants ({settings.resolved_variants_file})")
