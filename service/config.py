@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         default="127.0.0.1/32,::1/128",
         description="With ARBITER_AUTH=header: addresses whose user headers are believed.",
     )
+    provider_key_envs: str = Field(
+        default="OPENAI_API_KEY",
+        description="Comma-separated environment variables a variant's `api_key_env` may "
+        "name, besides any ARBITER_PROVIDER_KEY_* variable. Other ARBITER_* and AWS_* "
+        "variables are refused even when listed.",
+    )
     auth_user_header: str = "X-Forwarded-User"
     auth_roles_header: str = "X-Forwarded-Groups"
     metrics_key: SecretStr | None = Field(
@@ -216,6 +222,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def provider_key_env_list(self) -> list[str]:
+        return [n.strip() for n in self.provider_key_envs.split(",") if n.strip()]
 
     @property
     def online_metric_names(self) -> list[str]:

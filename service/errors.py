@@ -65,6 +65,8 @@ class ErrorCode(StrEnum):
     TOKEN_BUDGET_EXHAUSTED = "token_budget_exhausted"
     SIGN_IN_LOCKED = "sign_in_locked"
     INVALID_CONFIG = "invalid_config"
+    KEY_ENV_NOT_ALLOWED = "key_env_not_allowed"
+    UNENCODABLE_TEXT = "unencodable_text"
     STORE_UNAVAILABLE = "store_unavailable"
     INVALID_OPTION = "invalid_option"
     FILE_NOT_FOUND = "file_not_found"

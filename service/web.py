@@ -34,6 +34,8 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         "server_header": False,
         "access_log": False,
+        # uvicorn's loggers write through the root handler, which redacts secrets.
+        "log_config": None,
         # On SIGTERM requests in flight finish (streams included) for up to this long;
         # then they are cancelled, and their answers stored as cancelled.
         "timeout_graceful_shutdown": settings.shutdown_grace_s,

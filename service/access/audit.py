@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
+from service.redact import redact_value
 from service.store import Store, audit_log
 
 
@@ -25,4 +26,7 @@ def record(
     *,
     actor: str | None = None,
 ) -> None:
-    audit_log.add_event(store, actor or actor_of(request), action, target, detail or {})
+    """`detail` is redacted: an admin's input may carry a URL with credentials."""
+    audit_log.add_event(
+        store, actor or actor_of(request), action, target, redact_value(detail or {})
+    )

@@ -19,11 +19,15 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+import structlog
+
 from service.access.keys import Keys
 from service.access.people import person
 from service.access.principals import LOCAL_ADMIN, ROLE_SCOPES, AuthMode, Principal
 from service.errors import ArbiterError, ErrorCode, Forbidden, Unauthenticated
 from service.store import Store
+
+log = structlog.get_logger(__name__)
 
 # ---- which scope each endpoint needs ----------------------------------------------------------
 
@@ -116,14 +120,14 @@ class Authenticator:
             )
         except ValueError:
             trusted = False
-        user = headers.get(self.user_header, b"").decode().strip()
+        user = _text(headers, self.user_header).strip()
         if not trusted or not user:
             raise Unauthenticated(
                 "no authenticated user from the proxy",
                 hint="In header mode requests come through the authenticating proxy "
                 "(ARBITER_TRUSTED_PROXIES), which sets the user header.",
             )
-        groups = {g.strip() for g in headers.get(self.roles_header, b"").decode().split(",")}
+        groups = {g.strip() for g in _text(headers, self.roles_header).split(",")}
         role = next((r for r in ("admin", "reviewer", "rater") if r in groups), None)
         if role is None:
             return person(self.store, user)
@@ -131,11 +135,25 @@ class Authenticator:
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
-    auth = headers.get(b"authorization", b"").decode()
+    auth = _text(headers, b"authorization")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
-    key = headers.get(b"x-api-key", b"").decode().strip()
+    key = _text(headers, b"x-api-key").strip()
     return key or None
+
+
+def _text(headers: dict[bytes, bytes], name: bytes) -> str:
+    """A credential header as text; one that is not UTF-8 is no credential (401), logged in
+    one line that names the header only (its value may be a key with a typo)."""
+    try:
+        return headers.get(name, b"").decode()
+    except UnicodeDecodeError:
+        header = name.decode("latin-1")
+        log.warning("auth.bad_header", header=header)
+        raise Unauthenticated(
+            f"the {header} header is not valid UTF-8",
+            hint="Send the key (or the proxy's user and groups) as plain UTF-8 text.",
+        ) from None
 
 
 def check_scope(principal: Principal, scope: str, what: str) -> None:

@@ -8,7 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.app import mark_logged
 from service.errors import LIBRARY_ERRORS, ArbiterError, ErrorCode, as_arbiter_error
+from service.ids import new_id
+from service.redact import redact
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +26,9 @@ def error_response(
     openai: bool = False,
 ) -> JSONResponse:
     """`openai`: the gateway's shape, which OpenAI clients show (`message` carries the hint,
-    `type` the code); the same keys as everywhere else are kept beside them."""
+    `type` the code); the same keys as everywhere else are kept beside them. The message is
+    redacted: it may quote what a provider or a library said, URLs with credentials included."""
+    message = redact(message)
     error: dict[str, str | None] = {"code": code, "message": message, "hint": hint}
     if openai:
         error |= {"message": f"{message}. {hint}" if hint else message, "type": code, "param": None}
@@ -76,8 +81,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("api.unhandled", error=type(exc).__name__)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The answer names the error by an id only: its text may hold what the caller must
+        # not see (paths, SQL, URLs). The log has it, redacted like every line.
+        error_id = new_id()
+        log.error(
+            "api.unhandled",
+            error_id=error_id,
+            error=type(exc).__name__,
+            route=f"{request.method} {request.url.path}",
+            exc_info=exc,
+        )
+        mark_logged(exc)
         return error_response(
-            500, ErrorCode.INTERNAL_ERROR, "an unexpected error occurred; it has been logged"
+            500,
+            ErrorCode.INTERNAL_ERROR,
+            f"an unexpected error occurred (error id {error_id})",
+            "It has been logged; give the operator this error id.",
+            openai=_is_gateway(request),
         )

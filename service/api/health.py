@@ -1,5 +1,9 @@
 """Health and metrics: `/healthz` (the process answers), `/readyz` (the store and every
-variant's endpoint are reachable), `/metrics` (Prometheus text exposition)."""
+variant's endpoint are reachable), `/metrics` (Prometheus text exposition).
+
+`/readyz` is open (load balancers call it without credentials) but says only whether the
+service is ready; the checks, which name endpoints, are for an admin (any caller in `none`
+mode), their details redacted."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from service.api.deps import RuntimeDep
 from service.app import Runtime
 from service.errors import ArbiterError, NotFound, Unauthenticated
 from service.models import probe_model
+from service.redact import redact
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +31,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
+async def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     checks: dict[str, dict[str, Any]] = {}
     store = runtime.store
     try:
@@ -39,9 +44,25 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     for v, probe in zip(variants, probes, strict=True):
         checks[f"variant:{v.name}"] = {"ok": probe.ok, "detail": probe.detail}
     ready = all(c["ok"] for c in checks.values())
-    return JSONResponse(
-        status_code=200 if ready else 503, content={"ready": ready, "checks": checks}
-    )
+    content: dict[str, Any] = {"ready": ready}
+    if await _is_admin(runtime, request):
+        content["checks"] = {
+            name: {"ok": c["ok"], "detail": redact(c["detail"])} for name, c in checks.items()
+        }
+    return JSONResponse(status_code=200 if ready else 503, content=content)
+
+
+async def _is_admin(runtime: Runtime, request: Request) -> bool:
+    """Authenticated here, not by the access middleware: without credentials the route still
+    answers (the short form)."""
+    client = request.client.host if request.client else None
+    try:
+        principal = await asyncio.to_thread(
+            runtime.auth.authenticate, dict(request.scope["headers"]), client
+        )
+    except ArbiterError:
+        return False
+    return principal.allows("admin")
 
 
 @router.get("/metrics", include_in_schema=False)

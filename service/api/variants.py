@@ -37,7 +37,9 @@ async def list_variants(runtime: RuntimeDep) -> list[VariantOut]:
 
 @router.post("", status_code=201, responses=error_responses(409, 422))
 async def create_variant(runtime: RuntimeDep, variant: Variant, request: Request) -> VariantOut:
-    """Add a variant (admin; audited)."""
+    """Add a variant (admin; audited). Its `api_key_env` must be allowed: an
+    ARBITER_PROVIDER_KEY_* variable or one listed in ARBITER_PROVIDER_KEY_ENVS."""
+    runtime.catalog.check(variant)
     if variant.name in runtime.catalog.names():
         raise Conflict(
             f"a variant named {variant.name!r} already exists", hint="Pick another name."

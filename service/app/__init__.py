@@ -3,7 +3,7 @@ beside the requests (lifespan), logging and telemetry sinks."""
 
 from service.app.bootstrap import build_runtime
 from service.app.lifespan import running
-from service.app.logs import configure_logging
+from service.app.logs import configure_logging, mark_logged
 from service.app.runtime import Runtime
 from service.app.telemetry import cloudwatch_client
 
@@ -12,5 +12,6 @@ __all__ = [
     "build_runtime",
     "cloudwatch_client",
     "configure_logging",
+    "mark_logged",
     "running",
 ]

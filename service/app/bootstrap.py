@@ -16,7 +16,7 @@ from service.config import Settings
 from service.documents import build_library
 from service.errors import ArbiterError, ErrorCode
 from service.evaluation import EvalRunner, OnlineScoring, scorers, usecases
-from service.models import Breakers, Catalog, ModelFactory, PriceTable, load_variants
+from service.models import Breakers, Catalog, KeyEnvs, ModelFactory, PriceTable, load_variants
 from service.serving import BlindHold, CompareEngine, Deployments, Gateway, load_deployments
 from service.store import JobQueue, Store, turns, variants
 
@@ -31,7 +31,8 @@ def build_runtime(
 ) -> Runtime:
     """Load and check everything the service needs. Raises `ArbiterError` with a clear
     message (bad config, unreachable database) before anything listens."""
-    declared = load_variants(settings.resolved_variants_file)
+    key_envs = KeyEnvs.of(settings)
+    declared = load_variants(settings.resolved_variants_file, key_envs=key_envs)
     prices = PriceTable.load(settings.prices_file)
     if store is None:
         if settings.resolved_database_url.startswith("sqlite"):
@@ -45,10 +46,9 @@ def build_runtime(
     if interrupted:
         log.warning("store.recovered", interrupted_turns=interrupted)
     variants.sync_variants(store, declared)
-    catalog = Catalog(declared, model_factory)
-    for variant in variants.api_variants(store):
-        if variant.name not in catalog.names():
-            catalog.add(variant)
+    catalog = Catalog(declared, model_factory, key_envs=key_envs)
+    for name, reason in catalog.add_stored(variants.api_variants(store)):
+        log.warning("variant.refused", variant=name, reason=reason)
     if settings.example_use_case:
         usecases.apply_example(store, catalog)
     library = build_library(settings, store.engine)

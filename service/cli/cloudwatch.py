@@ -13,7 +13,7 @@ from service.app import cloudwatch_client
 from service.cli.common import console, friendly_errors
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
-from service.models import Catalog, classify_error, load_variants
+from service.models import Catalog, KeyEnvs, classify_error, load_variants
 
 cloudwatch_app = typer.Typer(help="Amazon CloudWatch dashboard and alarms.", no_args_is_help=True)
 
@@ -44,7 +44,10 @@ def cloudwatch_dashboard(
         raise ArbiterError(
             str(exc), code=ErrorCode.BAD_THRESHOLD, hint="Write --min-score rouge_l=0.3."
         ) from None
-    catalog = Catalog(load_variants(settings.resolved_variants_file))
+    key_envs = KeyEnvs.of(settings)
+    catalog = Catalog(
+        load_variants(settings.resolved_variants_file, key_envs=key_envs), key_envs=key_envs
+    )
     variants = [(v.name, v.provider) for v in catalog.all()]
     client = cloudwatch_client()
     region = region or client.meta.region_name

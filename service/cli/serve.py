@@ -22,7 +22,7 @@ from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors
 from service.config import Settings
 from service.documents import call, ingest_sample_corpus
-from service.models import load_variants, probe_model
+from service.models import KeyEnvs, load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
 from service.web import build_web_app, server_options
 
@@ -36,7 +36,7 @@ def serve(
 ) -> None:
     """Start the web service (API and page) on the configured store and variants."""
     settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     check_bind(host or settings.host, settings.auth)
     runtime = build_runtime(settings)
     # The document readers' processes start beside the rest of the start-up.
@@ -64,6 +64,14 @@ def serve(
         runtime.close()
 
 
+def _secrets(settings: Settings) -> list[str | None]:
+    """Values no log line may show, whatever pattern they match."""
+    return [
+        secret.get_secret_value() if secret is not None else None
+        for secret in (settings.admin_key, settings.metrics_key, settings.link_secret)
+    ]
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, which on SIGTERM or Ctrl-C also stops the document readers under
     way at once: an upload in flight answers (its files rejected) instead of holding the
@@ -84,7 +92,7 @@ def worker() -> None:
     next to web replicas started with ARBITER_WORKER=false. Ctrl-C stops it after the job
     under way."""
     settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     runtime = build_runtime(settings)
 
     async def work() -> None:
@@ -108,7 +116,7 @@ def worker() -> None:
 def models() -> None:
     """List the variants and whether each model is reachable."""
     settings = Settings()
-    variants = load_variants(settings.resolved_variants_file)
+    variants = load_variants(settings.resolved_variants_file, key_envs=KeyEnvs.of(settings))
     with ThreadPoolExecutor(max_workers=8) as pool:
         probes = list(pool.map(probe_model, variants))
     table = Table(title=f"Variants ({settings.resolved_variants_file})")

@@ -17,7 +17,7 @@ from service.cli.common import console, friendly_errors, open_store, progress_ba
 from service.config import Settings
 from service.evaluation import Progress as RunProgress
 from service.evaluation import usecases
-from service.models import Catalog, classify_error, load_variants
+from service.models import Catalog, KeyEnvs, classify_error, load_variants
 from service.store import variants
 
 usecase_app = typer.Typer(
@@ -37,10 +37,11 @@ def usecase_apply(
     settings = Settings()
     spec = usecases.load_file(file)
     with open_store(settings) as store:
-        catalog = Catalog(load_variants(settings.resolved_variants_file))
-        for variant in variants.api_variants(store):
-            if variant.name not in catalog.names():
-                catalog.add(variant)
+        key_envs = KeyEnvs.of(settings)
+        catalog = Catalog(
+            load_variants(settings.resolved_variants_file, key_envs=key_envs), key_envs=key_envs
+        )
+        catalog.add_stored(variants.api_variants(store))
         created = usecases.apply(store, catalog, spec)
     console.print(
         f"{'created' if created else 'updated'} use case [bold]{spec.name}[/]: "

@@ -1,8 +1,10 @@
 """The variants known to the service: those declared in the config file plus those created
-through the API. Builds (and caches) one chat model per variant and pane slot."""
+through the API. Builds (and caches) one chat model per variant and pane slot. Only variants
+whose `api_key_env` is allowed (`KeyEnvs`) get in."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -10,16 +12,25 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from service.errors import ArbiterError, Conflict, ErrorCode, NotFound
 from service.models.providers import build_chat_model
-from service.models.variants import Variant
+from service.models.variants import KeyEnvs, Variant
+from service.redact import register_secret
 
 ModelFactory = Callable[[Variant], BaseChatModel]
 
 
 class Catalog:
-    def __init__(self, variants: list[Variant], model_factory: ModelFactory | None = None) -> None:
+    def __init__(
+        self,
+        variants: list[Variant],
+        model_factory: ModelFactory | None = None,
+        *,
+        key_envs: KeyEnvs | None = None,
+    ) -> None:
+        self.key_envs = key_envs or KeyEnvs()
         self._variants: dict[str, Variant] = {}
         self._sources: dict[str, str] = {}
         for v in variants:
+            self._admit(v)
             self._variants[v.name] = v
             self._sources[v.name] = "file"
         self._factory = model_factory or build_chat_model
@@ -46,7 +57,18 @@ class Catalog:
                 code=ErrorCode.UNKNOWN_VARIANT,
             ) from None
 
+    def check(self, variant: Variant) -> None:
+        """Raises `InvalidRequest` when the variant may not be added (its `api_key_env`)."""
+        self.key_envs.check(variant)
+
+    def _admit(self, variant: Variant) -> None:
+        self.check(variant)
+        key_env = getattr(variant.model, "api_key_env", None)
+        if key_env:  # the key's value is never logged, whatever it looks like
+            register_secret(os.environ.get(key_env))
+
     def add(self, variant: Variant, *, source: str = "api") -> None:
+        self._admit(variant)
         with self._lock:
             if variant.name in self._variants:
                 raise Conflict(
@@ -54,6 +76,20 @@ class Catalog:
                 )
             self._variants[variant.name] = variant
             self._sources[variant.name] = source
+
+    def add_stored(self, variants: list[Variant]) -> list[tuple[str, str]]:
+        """Add the variants created through the API (as stored) that are not known yet; those
+        refused now (stored before a rule, or the allow-list shrank) are left out: (name,
+        why) each, for the log."""
+        refused = []
+        for variant in variants:
+            if variant.name in self._variants:
+                continue
+            try:
+                self.add(variant)
+            except ArbiterError as exc:
+                refused.append((variant.name, exc.message))
+        return refused
 
     def warm_up(self) -> None:
         """Build every variant's model now; load local weights (so the first comparison

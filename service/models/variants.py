@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,8 +14,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rag import DEFAULT_TEMPLATE, check_template
-from service.errors import ConfigError
+from service.config import Settings
+from service.errors import ArbiterError, ConfigError, ErrorCode, InvalidRequest
 from service.schemas import GenerationParams
+from service.text import first_unencodable
 
 
 class _Strict(BaseModel):
@@ -132,6 +136,61 @@ class Variant(_Strict):
         return m.model
 
 
+PROVIDER_KEY_PREFIX = "ARBITER_PROVIDER_KEY_"
+# The server's own secrets: never sent to a model endpoint, even when listed.
+_NEVER_PREFIXES = ("ARBITER_", "AWS_")
+
+
+@dataclass(frozen=True)
+class KeyEnvs:
+    """Which environment variables a variant's `api_key_env` may name: any
+    ARBITER_PROVIDER_KEY_* and those listed (ARBITER_PROVIDER_KEY_ENVS). Whoever may create a
+    variant chooses the URL the key is sent to, so an open choice would hand out any of the
+    server's secrets (the admin key, AWS credentials)."""
+
+    listed: frozenset[str] = frozenset({"OPENAI_API_KEY"})
+
+    @classmethod
+    def of(cls, settings: Settings) -> KeyEnvs:
+        return cls(frozenset(settings.provider_key_env_list))
+
+    def refusal(self, name: str) -> str | None:
+        """Why `name` may not be read, or None when it may."""
+        if name.startswith(PROVIDER_KEY_PREFIX) and len(name) > len(PROVIDER_KEY_PREFIX):
+            return None
+        if name.upper().startswith(_NEVER_PREFIXES):
+            return (
+                f"api_key_env {name!r} names one of the server's own secrets: ARBITER_* and "
+                "AWS_* variables are never sent to a model endpoint"
+            )
+        if name in self.listed:
+            return None
+        return f"api_key_env {name!r} is not an allowed provider key variable"
+
+    def check(self, variant: Variant) -> None:
+        spec = variant.model
+        if not isinstance(spec, OpenAIModel) or not spec.api_key_env:
+            return
+        refusal = self.refusal(spec.api_key_env)
+        if refusal is not None:
+            raise InvalidRequest(
+                f"variant {variant.name!r}: {refusal}",
+                hint=f"Put the key in a variable named {PROVIDER_KEY_PREFIX}<NAME> and name "
+                "that, or list the variable in ARBITER_PROVIDER_KEY_ENVS.",
+                code=ErrorCode.KEY_ENV_NOT_ALLOWED,
+            )
+
+    def check_all(self, variants: Iterable[Variant], *, source: str) -> None:
+        """For a variants file: the first refusal as a configuration error."""
+        for variant in variants:
+            try:
+                self.check(variant)
+            except ArbiterError as exc:
+                raise ConfigError(
+                    f"{source}: {exc.message}", hint=exc.hint, code=exc.code
+                ) from None
+
+
 class VariantsFile(_Strict):
     variants: list[Variant] = Field(min_length=1)
 
@@ -154,17 +213,29 @@ def _format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_variants(data: Any, *, source: str) -> list[Variant]:
+def parse_variants(data: Any, *, source: str, key_envs: KeyEnvs | None = None) -> list[Variant]:
+    """`key_envs`: the allowed `api_key_env` names (default: ARBITER_PROVIDER_KEY_* and
+    OPENAI_API_KEY)."""
+    bad = first_unencodable(data)
+    if bad is not None:
+        raise ConfigError(
+            f"{source} is not a valid variants file: {bad} holds text that is not valid "
+            "Unicode (a lone surrogate)",
+            hint="Remove the \\uD800-\\uDFFF escape, or write the character itself.",
+            code=ErrorCode.UNENCODABLE_TEXT,
+        )
     try:
-        return VariantsFile.model_validate(data).variants
+        variants = VariantsFile.model_validate(data).variants
     except ValidationError as exc:
         raise ConfigError(
             f"{source} is not a valid variants file:\n{_format_validation_error(exc)}",
             hint="Compare it with examples/variants.toml; unknown keys are not allowed.",
         ) from None
+    (key_envs or KeyEnvs()).check_all(variants, source=source)
+    return variants
 
 
-def load_variants(path: Path) -> list[Variant]:
+def load_variants(path: Path, *, key_envs: KeyEnvs | None = None) -> list[Variant]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -181,4 +252,4 @@ def load_variants(path: Path) -> list[Variant]:
             f"variants file {path} is not valid {'YAML' if path.suffix in {'.yaml', '.yml'} else 'TOML'}: {exc}",
             hint="Fix the syntax error at the position shown.",
         ) from None
-    return parse_variants(data, source=str(path))
+    return parse_variants(data, source=str(path), key_envs=key_envs)

@@ -11,6 +11,7 @@ from service.ids import utcnow
 from service.models import Variant
 from service.store.engine import Store
 from service.store.tables import VariantRow
+from service.text import scrub
 
 
 def sync_variants(store: Store, variants: list[Variant], *, source: str = "file") -> None:
@@ -37,8 +38,10 @@ def add_variant(store: Store, variant: Variant) -> None:
 
 
 def api_variants(store: Store) -> list[Variant]:
+    """Text stored before lone surrogates were refused reads back with U+FFFD in their place
+    (such a variant would make every listing fail to encode)."""
     with store.session() as s:
         rows = s.scalars(
             select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at)
         )
-        return [Variant.model_validate(r.spec) for r in rows]
+        return [Variant.model_validate(scrub(r.spec)) for r in rows]

@@ -33,6 +33,7 @@ class _OpenAIHandler(FakeHandler):
             return
         body = self.read_json()
         self.fake.requests.append(body)
+        self.fake.authorizations.append(self.headers.get("Authorization"))
         name = body.get("model", "")
         script = self.fake.models.get(name)
         if script is None and name == "echo":
@@ -117,6 +118,7 @@ class FakeOpenAI(FakeServer):
         super().__init__()
         self.models: dict[str, Script] = {}
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []  # each chat request's Authorization header
 
     @property
     def base_url(self) -> str:

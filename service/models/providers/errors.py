@@ -26,6 +26,7 @@ from service.errors import (
     ProviderUnreachable,
     Throttled,
 )
+from service.redact import redact
 
 _AWS_CODES: dict[str, tuple[type[ProviderError], str]] = {
     "throttlingexception": (
@@ -76,6 +77,15 @@ def _from_client_error(exc: ClientError) -> ProviderError:
 
 
 def classify_error(exc: BaseException) -> ProviderError:
+    """The provider's error in our tree, its message redacted: it may quote the endpoint's
+    URL, credentials included."""
+    err = _classify(exc)
+    err.message = redact(err.message)
+    err.args = (err.message,)
+    return err
+
+
+def _classify(exc: BaseException) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(
