@@ -16,41 +16,14 @@ from sqlalchemy import select
 
 from service.access.auth import check_bind
 from service.access.people import set_password
-from service.app.bootstrap import build_runtime
-from service.app.runtime import Runtime
-from service.config import Settings
 from service.errors import ArbiterError
 from service.labels.reviews import set_rater
 from service.store import Store, turns, votes
 from service.store.audit_log import events
 from service.store.tables import ApiKeyRow, RatingRow
 from tests.fakes.script import Script
-from tests.fakes.scripted import ScriptedFactory
-from tests.support.auth import ENDPOINTS
+from tests.support.auth import ADMIN, ENDPOINTS, new_key, secured
 from tests.support.fixtures import LiveServer
-
-ADMIN = "arb_test-admin-key-0123456789abcdef"
-
-
-def secured(
-    store: Store,
-    variants_file: Path,
-    scripts: dict[str, Script],
-    tmp_path: Path,
-    **settings: object,
-) -> Runtime:
-    return build_runtime(
-        Settings(
-            home=tmp_path,
-            variants_file=variants_file,
-            max_prompt_chars=1000,
-            online_metrics="",
-            example_use_case=False,
-            **settings,  # type: ignore[arg-type]
-        ),
-        model_factory=ScriptedFactory(scripts),
-        store=store,
-    )
 
 
 @pytest.fixture
@@ -62,16 +35,6 @@ def keyed(
     )
     with LiveServer(runtime) as server:
         yield server
-
-
-def new_key(url: str, name: str, scopes: list[str], **limits: int) -> str:
-    r = httpx.post(
-        f"{url}/api/keys",
-        json={"name": name, "scopes": scopes, **limits},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["secret"])
 
 
 CALLERS = {

@@ -16,8 +16,8 @@ from service.app.bootstrap import build_runtime
 from service.config import Settings
 from service.serving import CompareEvent
 from service.store import Store
-from tests.e2e.test_auth import ADMIN, new_key, secured
 from tests.fakes.script import Script
+from tests.support.auth import ADMIN, new_key, secured
 from tests.support.fixtures import LiveServer
 from tests.support.sse import compare_stream
 from tests.support.telemetry import metrics

@@ -23,16 +23,13 @@ import pytest
 from gradio_client import Client
 
 from service.access.people import set_password
-from service.app.bootstrap import build_runtime
-from service.config import Settings
 from service.labels.reviews import set_rater
 from service.store import Store, turns
-from tests.fakes.scripted import ScriptedFactory
+from tests.support.auth import ADMIN, secured
 from tests.support.documents import make_docx
 from tests.support.fixtures import LiveServer
 from tests.support.processes import ServerProcess, arbiter_server
 
-ADMIN = "arb_test-admin-key-0123456789abcdef"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 PARSE_TIMEOUT_S = 3
 GOOD = b"The north pier opens at six in the morning and closes at ten at night."
@@ -275,18 +272,7 @@ def test_sigterm_during_a_slow_parse_stops_the_server_within_seconds(
 def keyed_ui(
     store: Store, variants_file: Path, scripts: dict[str, Any], tmp_path: Path
 ) -> Iterator[LiveServer]:
-    runtime = build_runtime(
-        Settings(
-            home=tmp_path,
-            variants_file=variants_file,
-            online_metrics="",
-            example_use_case=False,
-            auth="keys",
-            admin_key=ADMIN,  # type: ignore[arg-type]
-        ),
-        model_factory=ScriptedFactory(scripts),
-        store=store,
-    )
+    runtime = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
     set_rater(store, "ada", "rater")
     set_password(store, "ada", "rater-password")
     runtime.library.create_collection("docs")

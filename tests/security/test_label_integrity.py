@@ -14,8 +14,8 @@ import pytest
 from service.schemas import VoteIn
 from service.store import Store, turns, votes
 from service.store.audit_log import events
-from tests.e2e.test_auth import ADMIN, new_key, secured
 from tests.fakes.script import Script
+from tests.support.auth import ADMIN, new_key, secured
 from tests.support.fixtures import LiveServer
 
 

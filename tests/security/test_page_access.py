@@ -27,38 +27,24 @@ from sqlalchemy import select
 
 from service.access import person
 from service.access.people import set_password
-from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
-from service.config import Settings
 from service.labels.reviews import set_rater
 from service.store import Store, turns, votes
 from service.store.tables import CommentRow, TurnRow
 from tests.fakes.script import Script
-from tests.fakes.scripted import ScriptedFactory
+from tests.support.auth import ADMIN, secured
 from tests.support.fixtures import LiveServer
 from tests.support.page_api import EventResult, PageSession
 from ui import access as page_access
 from ui.app import build_ui
 
-ADMIN_KEY = "arb_test-admin-key-0123456789abcdef"
 PASSWORDS = {"ada": "ada-password", "bob": "bob-password", "root": "root-password"}
 
 
 def page_runtime(
     store: Store, variants_file: Path, scripts: dict[str, Script], tmp_path: Path, **settings: Any
 ) -> Runtime:
-    runtime = build_runtime(
-        Settings(
-            home=tmp_path,
-            variants_file=variants_file,
-            max_prompt_chars=1000,
-            online_metrics="",
-            example_use_case=False,
-            **settings,
-        ),
-        model_factory=ScriptedFactory(scripts),
-        store=store,
-    )
+    runtime = secured(store, variants_file, scripts, tmp_path, **settings)
     if settings.get("auth") == "keys":
         for name, role in (("ada", "rater"), ("bob", "rater"), ("root", "admin")):
             set_rater(store, name, role)  # type: ignore[arg-type]
@@ -103,7 +89,7 @@ def turn_count(store: Store) -> int:
 def test_rate_limit_refuses_the_fourth_compare_with_a_warning(
     make_server: Callable[..., LiveServer],
 ) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY, rate_per_min=3)
+    server = make_server(auth="keys", admin_key=ADMIN, rate_per_min=3)
     store = server.runtime.store
     with signed_in(server, "ada") as ada:
         for i in range(3):
@@ -128,7 +114,7 @@ def send_regenerate(page: PageSession) -> EventResult:
 
 
 def test_daily_token_budget_refuses_once_spent(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY, daily_tokens=20)
+    server = make_server(auth="keys", admin_key=ADMIN, daily_tokens=20)
     runtime, store = server.runtime, server.runtime.store
     with signed_in(server, "ada") as ada:
         assert not send(ada, "first", board="arena").warnings
@@ -256,7 +242,7 @@ def open_turn(page: PageSession, turn_id: str) -> EventResult:
 def test_history_lists_and_opens_only_ones_own_turns(
     make_server: Callable[..., LiveServer],
 ) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY)
+    server = make_server(auth="keys", admin_key=ADMIN)
     store = server.runtime.store
     with signed_in(server, "ada") as ada:
         send(ada, "ada asks about tides")
@@ -290,7 +276,7 @@ def test_history_lists_and_opens_only_ones_own_turns(
 def test_history_search_takes_wildcards_literally_in_any_language(
     make_server: Callable[..., LiveServer],
 ) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY)
+    server = make_server(auth="keys", admin_key=ADMIN)
     with signed_in(server, "ada") as ada:
         for prompt in ("about tides", "100% sure?", "snake_case names", "关于潮汐的问题"):
             send(ada, prompt)
@@ -326,7 +312,7 @@ def test_header_mode_roles_come_from_the_proxys_groups(
 def test_labels_carry_the_signed_in_name_whatever_the_box_says(
     make_server: Callable[..., LiveServer], wait_for: Callable[[Callable[[], bool], float], None]
 ) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY)
+    server = make_server(auth="keys", admin_key=ADMIN)
     store, url = server.runtime.store, server.url
     with signed_in(server, "ada") as ada:
         send(ada, "a question", rater="root")
@@ -334,7 +320,7 @@ def test_labels_carry_the_signed_in_name_whatever_the_box_says(
         [turn] = turns.list_turns(store)
         assert turn.rater == "ada"
         assert [v.rater for v in votes.vote_history(store, turn.id)] == ["ada"]
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    admin = {"Authorization": f"Bearer {ADMIN}"}
     httpx.post(
         f"{url}/api/campaigns",
         json={"name": "c", "variants": ["alpha", "beta"], "prompts": ["P"], "raters_per_item": 2},
@@ -355,7 +341,7 @@ def test_labels_carry_the_signed_in_name_whatever_the_box_says(
 def test_in_the_browser_the_name_box_shows_who_is_signed_in_and_limits_warn(
     make_server: Callable[..., LiveServer], page: Page
 ) -> None:
-    server = make_server(auth="keys", admin_key=ADMIN_KEY, rate_per_min=1)
+    server = make_server(auth="keys", admin_key=ADMIN, rate_per_min=1)
     store = server.runtime.store
     page.goto(server.url)
     page.fill("input[name=username], #username, input[type=text]", "ada")

@@ -16,11 +16,12 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
+from tests.support.auth import ADMIN
 from tests.support.processes import arbiter_server
 
 pytestmark = pytest.mark.security
 
-ADMIN = "arb_test-admin-key-0123456789abcdef"
+
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 PASSWORD = "s3cr3t-pass-word"  # in a variant's base_url (user:password@)
 QUERY_KEY = "qs-secret-7781"  # in a variant's base_url (?api_key=)

@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from service.access.people import set_password
 from service.access.signin import SignIn
-from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
 from service.errors import TooManyRequests
@@ -31,10 +30,9 @@ from service.store import Store, migrate, raters
 from service.store.audit_log import events
 from service.store.tables import ApiKeyRow
 from tests.fakes.script import Script
-from tests.fakes.scripted import ScriptedFactory
+from tests.support.auth import ADMIN, secured
 from tests.support.fixtures import LiveServer
 
-ADMIN = "arb_test-admin-key-0123456789abcdef"
 LOCAL = "127.0.0.1"
 
 
@@ -45,18 +43,8 @@ def keys_mode(
     tmp_path: Path,
     **settings: object,
 ) -> Runtime:
-    return build_runtime(
-        Settings(
-            home=tmp_path,
-            variants_file=variants_file,
-            online_metrics="",
-            example_use_case=False,
-            auth="keys",
-            admin_key=SecretStr(ADMIN),
-            **settings,  # type: ignore[arg-type]
-        ),
-        model_factory=ScriptedFactory(scripts),
-        store=store,
+    return secured(
+        store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN, **settings
     )
 
 

@@ -1,6 +1,55 @@
-"""Helpers shared by the auth tests of several kinds."""
+"""Helpers shared by the auth and security tests: an admin key, a runtime on scripted models
+with any settings (keys or header mode), a new API key, and one request per kind of
+endpoint with the scope it needs."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from service.app.bootstrap import build_runtime
+from service.app.runtime import Runtime
+from service.config import Settings
+from service.store import Store
+from tests.fakes.script import Script
+from tests.fakes.scripted import ScriptedFactory
+
+ADMIN = "arb_test-admin-key-0123456789abcdef"
+
+
+def secured(
+    store: Store,
+    variants_file: Path,
+    scripts: dict[str, Script],
+    tmp_path: Path,
+    **settings: object,
+) -> Runtime:
+    """A runtime on the store with scripted models and these settings (auth="keys", ...)."""
+    return build_runtime(
+        Settings(
+            home=tmp_path,
+            variants_file=variants_file,
+            max_prompt_chars=1000,
+            online_metrics="",
+            example_use_case=False,
+            **settings,  # type: ignore[arg-type]
+        ),
+        model_factory=ScriptedFactory(scripts),
+        store=store,
+    )
+
+
+def new_key(url: str, name: str, scopes: list[str], **limits: int) -> str:
+    """A new API key (its secret), made by the admin through the API."""
+    r = httpx.post(
+        f"{url}/api/keys",
+        json={"name": name, "scopes": scopes, **limits},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["secret"])
+
 
 # One request per kind of endpoint, with the scope it needs.
 ENDPOINTS = [
