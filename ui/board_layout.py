@@ -82,10 +82,13 @@ class BoardLayout:
                 elem_id=f"{prefix}-top-k",
             )
         with gr.Row(equal_height=True):
+            # One line to start (it grows to 12): Gradio sends on Enter only in a one-line
+            # box; with more, Enter is a new line and Shift+Enter sends.
             self.prompt = gr.Textbox(
-                placeholder="Ask something — every model gets the same prompt. Enter to send.",
+                placeholder="Ask something — every model gets the same prompt. Enter to send, "
+                "Shift+Enter for a new line.",
                 show_label=False,
-                lines=2,
+                lines=1,
                 max_lines=12,
                 scale=6,
                 elem_id=f"{prefix}-prompt",

@@ -40,7 +40,7 @@ def test_blind_battle_streams_votes_and_reveals(server: tuple[str, Path], page: 
     page.goto(url)
     page.fill("#rater input, #rater textarea", "e2e-rater")
     page.fill("#arena-prompt textarea", "What is the capital of France?")
-    page.click("#arena-send")
+    page.press("#arena-prompt textarea", "Enter")  # as people send: the keyboard
     # Both answers stream: text is visible while voting is still closed.
     page.wait_for_function(
         """() => {
