@@ -82,7 +82,13 @@ def blind(turn: TurnOut, viewer: str) -> TurnOut:
 def hide_variants(turn: TurnOut) -> TurnOut:
     """The turn with its answers anonymous and no vote (a rater who has not voted on it)."""
     hidden = [
-        a.model_copy(update={**blind_answer(a.model_dump()), "variant": _pane_label(a.pane)})
+        a.model_copy(
+            update={
+                **blind_answer(a.model_dump()),
+                **dict.fromkeys(_LEFT_OUT),
+                "variant": _pane_label(a.pane),
+            }
+        )
         for a in turn.answers
     ]
     return turn.model_copy(update={"answers": hidden, "vote": None})
@@ -93,13 +99,10 @@ def _pane_label(pane: int) -> str:
 
 
 # What of an answer could tell the models of a blind battle apart: who it is, what it was
-# given, what it cost (prices differ a thousandfold), how long it took, and provider error
-# texts, which often name the model.
-_REVEALING: dict[str, Any] = {
-    "variant": None,
-    "request": None,
-    "context_refs": None,
-    "citations": None,
+# given (whether a pane got context), what it cost (prices differ a thousandfold), how long it
+# took, its scores, and provider error texts, which often name the model.
+_LEFT_OUT = ("variant", "request", "context_refs", "citations")
+_EMPTIED: dict[str, Any] = {
     "tokens_in": None,
     "tokens_out": None,
     "cost_usd": None,
@@ -113,8 +116,7 @@ _REVEALING: dict[str, Any] = {
 def blind_answer(answer: dict[str, Any]) -> dict[str, Any]:
     """An answer (as a dict) with nothing that identifies its model: the text, the pane,
     and whether and how it failed, in words that name no model."""
-    out = {k: _REVEALING.get(k, v) for k, v in answer.items()}
-    out.pop("variant", None)
+    out = {k: _EMPTIED.get(k, v) for k, v in answer.items() if k not in _LEFT_OUT}
     if answer.get("error_code"):
         out["error_message"] = blind_error(str(answer["error_code"]))
     return out

@@ -9,6 +9,7 @@ import httpx
 
 from monitoring.pipeline import Telemetry
 from service.app.runtime import Runtime
+from service.serving import BlindHold
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
 from tests.support.otel import in_memory
@@ -23,6 +24,7 @@ def test_no_prompt_or_answer_text_is_recorded(
     sink, spans, _ = in_memory()
     telemetry = Telemetry([sink], interval_s=0.01)
     runtime.engine.emit = telemetry.emit
+    runtime.engine.blind_hold = BlindHold(telemetry.emit)
     scripts["alpha"].tokens = ["The secret answer."]
     r = httpx.post(
         f"{live.url}/api/compare",
