@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.access import check_scope
+from service.access import Principal, check_scope
 from service.api.deps import RuntimeDep
 from service.app import Runtime
 from service.errors import ArbiterError, NotFound, Unauthenticated
@@ -52,14 +52,19 @@ async def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     return JSONResponse(status_code=200 if ready else 503, content=content)
 
 
-async def _is_admin(runtime: Runtime, request: Request) -> bool:
-    """Authenticated here, not by the access middleware: without credentials the route still
-    answers (the short form)."""
+async def _caller(runtime: Runtime, request: Request) -> Principal:
+    """Who is asking, authenticated here rather than by the access middleware: these routes
+    also answer callers without credentials (`/readyz` its short form, `/metrics` in `none`
+    mode)."""
     client = request.client.host if request.client else None
+    return await asyncio.to_thread(
+        runtime.auth.authenticate, dict(request.scope["headers"]), client
+    )
+
+
+async def _is_admin(runtime: Runtime, request: Request) -> bool:
     try:
-        principal = await asyncio.to_thread(
-            runtime.auth.authenticate, dict(request.scope["headers"]), client
-        )
+        principal = await _caller(runtime, request)
     except ArbiterError:
         return False
     return principal.allows("admin")
@@ -70,15 +75,14 @@ async def metrics(runtime: RuntimeDep, request: Request) -> Response:
     """Prometheus metrics (text exposition format). With authentication on, only for the
     scraper (ARBITER_METRICS_KEY) and admins: per-variant counters are not for raters."""
     if runtime.settings.auth != "none":
-        _check_scraper(runtime, request)
+        await _check_scraper(runtime, request)
     if runtime.prometheus is None:
         raise NotFound("Prometheus metrics are off", hint="Set ARBITER_PROMETHEUS=true.")
     return Response(runtime.prometheus.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _check_scraper(runtime: Runtime, request: Request) -> None:
-    headers = {k.lower(): v for k, v in request.headers.raw}
-    given = headers.get(b"authorization", b"").decode("latin-1")
+async def _check_scraper(runtime: Runtime, request: Request) -> None:
+    given = dict(request.scope["headers"]).get(b"authorization", b"").decode("latin-1")
     expected = runtime.settings.metrics_key
     if (
         expected is not None
@@ -86,9 +90,8 @@ def _check_scraper(runtime: Runtime, request: Request) -> None:
         and hmac.compare_digest(given[7:].strip().encode(), expected.get_secret_value().encode())
     ):
         return
-    client = request.client.host if request.client else None
     try:
-        principal = runtime.auth.authenticate(headers, client)
+        principal = await _caller(runtime, request)
     except Unauthenticated as exc:
         exc.hint = (
             "Scrape with `Authorization: Bearer <ARBITER_METRICS_KEY>` (Prometheus: "
