@@ -16,12 +16,15 @@ from rag.loaders import ParseLimits
 from rag.prompting import DEFAULT_TEMPLATE, check_template, citations, render
 from rag.search import Retrieval, RetrievedChunk
 from rag.sources import ingest_sources
+from rag.words import warm_up as warm_up_words
 
 SAMPLE_CORPUS = Path(__file__).parent / "sample_corpus"
+SAMPLE_CORPUS_ZH = SAMPLE_CORPUS / "zh"  # the same handbook in Chinese
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "SAMPLE_CORPUS",
+    "SAMPLE_CORPUS_ZH",
     "BedrockTitanEmbedder",
     "ChunkSettings",
     "CollectionInfo",
@@ -43,4 +46,5 @@ __all__ = [
     "citations",
     "ingest_sources",
     "render",
+    "warm_up_words",
 ]

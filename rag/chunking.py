@@ -1,6 +1,6 @@
-"""Sections to chunks: recursive splitting (paragraphs, then lines, sentences, words) measured
-in tokens of the embedding model, with overlap. Each chunk keeps its page or row and its
-character offsets in the section it came from."""
+"""Sections to chunks: recursive splitting (paragraphs, then lines, sentences, words; full-width
+marks too) measured in tokens of the embedding model, with overlap. Each chunk keeps its page
+or row and its character offsets in the section it came from."""
 
 from __future__ import annotations
 
@@ -13,7 +13,25 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.loaders import Section
 
-SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+# Full-width marks end sentences and clauses in Chinese and Japanese, which have no spaces;
+# a text without them splits exactly as before (the splitter uses the first separator found).
+SEPARATORS = [
+    "\n\n",
+    "\n",
+    "。",
+    "！",
+    "？",
+    ". ",
+    "? ",
+    "! ",
+    "；",
+    "; ",
+    "，",
+    "、",
+    ", ",
+    " ",
+    "",
+]
 
 
 class ChunkSettings(BaseModel):

@@ -1,17 +1,13 @@
-"""BM25 over chunk texts (bm25s: sparse matrices, fast to build and query). Rebuilt from
-the chunk texts when a collection changes; cheap next to embedding."""
+"""BM25 over chunk texts (bm25s: sparse matrices, fast to build and query) with words cut
+per script (`rag.words`). Rebuilt from the chunk texts when a collection changes; cheap
+next to embedding."""
 
 from __future__ import annotations
 
 import bm25s
 import numpy as np
-import Stemmer
 
-_STEMMER = Stemmer.Stemmer("english")  # "returns", "returned" and "return" match
-
-
-def _tokenize(texts: list[str]) -> bm25s.tokenization.Tokenized:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+from rag.words import words
 
 
 class LexicalIndex:
@@ -21,16 +17,15 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = None
         if texts:
             self._bm25 = bm25s.BM25()
-            tokens = _tokenize(texts)
-            self._bm25.index(tokens, show_progress=False)
+            self._bm25.index([words(text) for text in texts], show_progress=False)
 
     def search(
         self, query: str, k: int, allowed: set[int] | None = None
     ) -> list[tuple[int, float]]:
         if self._bm25 is None or k <= 0:
             return []
-        tokens = _tokenize([query])
-        if not tokens.vocab:  # only stop words: nothing to match on
+        tokens = words(query)
+        if not tokens:  # only stop words: nothing to match on
             return []
         mask = None
         if allowed is not None:
@@ -40,7 +35,7 @@ class LexicalIndex:
                     mask[self._position[key]] = 1.0
         k = min(k, len(self.keys))
         docs, scores = self._bm25.retrieve(
-            tokens, k=k, weight_mask=mask, show_progress=False, n_threads=1
+            [tokens], k=k, weight_mask=mask, show_progress=False, n_threads=1
         )
         return [
             (int(self.keys[i]), float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0

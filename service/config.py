@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     default_timeout_s: float = Field(default=120.0, gt=0)
     auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
     rag_sample_corpus: bool = Field(
-        default=True, description="Ingest the bundled sample corpus into `sample` at start-up."
+        default=True,
+        description="Ingest the bundled sample corpus into `sample`, and its Chinese edition "
+        "into `sample-zh`, at start-up.",
     )
     rag_max_file_mb: int = Field(default=20, ge=1, description="Largest file ingest accepts.")
     rag_max_unpacked_mb: int = Field(

@@ -17,11 +17,12 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from rag import warm_up_words
 from service.access import check_bind
 from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors
 from service.config import Settings
-from service.documents import call, ingest_sample_corpus
+from service.documents import SAMPLE_CORPORA, call, ingest_sample_corpus
 from service.models import KeyEnvs, load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
 from service.web import build_web_app, server_options
@@ -41,8 +42,9 @@ def serve(
     runtime = build_runtime(settings)
     # The document readers' processes start beside the rest of the start-up.
     threading.Thread(target=runtime.library.parser.warm_up, daemon=True).start()
+    threading.Thread(target=warm_up_words, daemon=True).start()
     if settings.rag_sample_corpus:
-        call(ingest_sample_corpus, runtime.library)
+        call(ingest_sample_corpus, runtime.library, list(SAMPLE_CORPORA))
     runtime.catalog.warm_up()
     host = host or settings.host
     port = port or settings.port

@@ -3,6 +3,7 @@ embedding models, AWS clients), its errors as Arbiter errors, and the bundled sa
 
 from service.documents.library import (
     SAMPLE_COLLECTION,
+    SAMPLE_CORPORA,
     build_library,
     call,
     embed_texts,
@@ -14,6 +15,7 @@ from service.documents.library import (
 
 __all__ = [
     "SAMPLE_COLLECTION",
+    "SAMPLE_CORPORA",
     "build_library",
     "call",
     "embed_texts",

@@ -13,6 +13,7 @@ import structlog
 
 from rag import (
     SAMPLE_CORPUS,
+    SAMPLE_CORPUS_ZH,
     BedrockTitanEmbedder,
     Embedder,
     EmbedderSpec,
@@ -32,6 +33,8 @@ from service.schemas import RagRequest
 log = structlog.get_logger(__name__)
 
 SAMPLE_COLLECTION = "sample"
+SAMPLE_COLLECTION_ZH = "sample-zh"
+SAMPLE_CORPORA = {SAMPLE_COLLECTION: SAMPLE_CORPUS, SAMPLE_COLLECTION_ZH: SAMPLE_CORPUS_ZH}
 T = TypeVar("T")
 
 
@@ -116,17 +119,28 @@ async def retrieve(library: Library, req: RagRequest, query: str) -> Retrieval:
         )
 
 
-def ingest_sample_corpus(library: Library) -> list[IngestOutcome]:
-    """Put the bundled corpus in the `sample` collection (new or changed files only)."""
-    library.create_collection(SAMPLE_COLLECTION, exist_ok=True)
-    outcomes = [
-        library.ingest(SAMPLE_COLLECTION, f"sample_corpus/{path.name}", path.read_bytes())
-        for path in sorted(SAMPLE_CORPUS.glob("*.md"))
-    ]
-    library.flush(SAMPLE_COLLECTION)
-    added = [o for o in outcomes if o.status in ("added", "replaced")]
-    if added:
-        log.info("rag.sample_corpus", collection=SAMPLE_COLLECTION, documents=len(added))
+def ingest_sample_corpus(
+    library: Library, collections: Sequence[str] = (SAMPLE_COLLECTION,)
+) -> list[IngestOutcome]:
+    """Put the bundled corpus in the `sample` collection, and its Chinese edition in
+    `sample-zh` when asked (new or changed files only)."""
+    outcomes: list[IngestOutcome] = []
+    for collection in collections:
+        folder = SAMPLE_CORPORA[collection]
+        library.create_collection(collection, exist_ok=True)
+        done = [
+            library.ingest(
+                collection,
+                f"{folder.relative_to(SAMPLE_CORPUS.parent)}/{path.name}",
+                path.read_bytes(),
+            )
+            for path in sorted(folder.glob("*.md"))
+        ]
+        library.flush(collection)
+        added = [o for o in done if o.status in ("added", "replaced")]
+        if added:
+            log.info("rag.sample_corpus", collection=collection, documents=len(added))
+        outcomes += done
     return outcomes
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from rag import (
     SAMPLE_CORPUS,
+    SAMPLE_CORPUS_ZH,
     ChunkSettings,
     EmbedderMismatch,
     EmbedderSpec,
@@ -31,7 +32,7 @@ from service.store import Store
 from tests.fakes.aws_server import FakeAws
 from tests.support.documents import make_docx, make_pdf
 
-LABELLED = Path(__file__).resolve().parents[1] / "data" / "rag_queries.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture
@@ -241,8 +242,8 @@ def test_chunks_respect_the_collection_settings(library: Library) -> None:
         ChunkSettings(size_tokens=32, overlap_tokens=32)
 
 
-def _quality(lib: Library, mode: str) -> tuple[float, float]:
-    queries = [json.loads(line) for line in LABELLED.read_text().splitlines()]
+def _quality(lib: Library, mode: str, labelled: Path) -> tuple[float, float]:
+    queries = [json.loads(line) for line in labelled.read_text().splitlines()]
     found, reciprocal = 0, 0.0
     for q in queries:
         chunks = lib.retrieve("sample", q["query"], top_k=5, mode=mode).chunks  # type: ignore[arg-type]
@@ -256,22 +257,36 @@ def _quality(lib: Library, mode: str) -> tuple[float, float]:
     return found / len(queries), reciprocal / len(queries)
 
 
-def test_retrieval_quality_on_the_labelled_sample_set(tmp_path: Path) -> None:
+# Measured (tests/data/rag_queries.jsonl, 22 paraphrased questions, 41 chunks): vector
+# recall@5 1.0, MRR 0.871; hybrid recall@5 1.0, MRR 0.879 (BM25 alone: 0.91, 0.632).
+# Chinese (rag_queries_zh.jsonl, 30 paraphrased questions over the Chinese edition, 42
+# chunks): vector 0.93, 0.78; hybrid 1.0, 0.82; BM25 alone 0.93, 0.82 (with bm25s' own
+# tokenizer, which kept each clause as one word: BM25 0.03, 0.02 and hybrid 0.93, 0.78).
+# The issue's bar for Chinese is on hybrid retrieval; thresholds leave a margin.
+@pytest.mark.parametrize(
+    ("corpus", "labelled", "modes", "lexical_floor"),
+    [
+        (SAMPLE_CORPUS, DATA / "rag_queries.jsonl", ("vector", "hybrid"), 0.85),
+        (SAMPLE_CORPUS_ZH, DATA / "rag_queries_zh.jsonl", ("hybrid",), 0.85),
+    ],
+    ids=["english", "chinese"],
+)
+def test_retrieval_quality_on_the_labelled_sample_set(
+    tmp_path: Path, corpus: Path, labelled: Path, modes: tuple[str, ...], lexical_floor: float
+) -> None:
     store = Store(f"sqlite:///{tmp_path / 'q.db'}")
     store.upgrade()
     lib = build_library(Settings(home=tmp_path), store.engine)
-    # Small chunks (about 50 over the corpus) so that finding the right one is not trivial.
+    # Small chunks (about 40 over the corpus) so that finding the right one is not trivial.
     lib.create_collection("sample", chunking=ChunkSettings(size_tokens=64, overlap_tokens=8))
-    for path in sorted(SAMPLE_CORPUS.glob("*.md")):
+    for path in sorted(corpus.glob("*.md")):
         lib.ingest("sample", path.name, path.read_bytes())
     assert lib.collection("sample").chunks >= 35
-    # Measured (tests/data/rag_queries.jsonl, 22 paraphrased questions, 41 chunks): vector
-    # recall@5 1.0, MRR 0.871; hybrid recall@5 1.0, MRR 0.879 (BM25 alone: 0.91, 0.632).
-    # Thresholds leave a margin of about one query.
-    recall, mrr = _quality(lib, "vector")
-    assert recall >= 0.95 and mrr >= 0.8, (recall, mrr)
-    recall, mrr = _quality(lib, "hybrid")
-    assert recall >= 0.95 and mrr >= 0.8, (recall, mrr)
+    for mode in modes:
+        recall, mrr = _quality(lib, mode, labelled)
+        assert recall >= 0.95 and mrr >= 0.8, (mode, recall, mrr)
+    recall, _ = _quality(lib, "lexical", labelled)
+    assert recall >= lexical_floor, recall
     store.dispose()
 
 
