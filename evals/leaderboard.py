@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -217,10 +218,15 @@ def bootstrap_draws(
 
 
 def bootstrap_bt(
-    counts: PairCounts, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
+    counts: PairCounts,
+    *,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+    theta: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Ratings refitted on `rounds` resamples of the votes, shape (rounds, models), all
-    replicates fitted together by one batched Newton solve."""
+    replicates fitted together by one batched Newton solve, each starting from `theta`,
+    the fit on all the votes (fitted here when not given)."""
     draws = bootstrap_draws(counts, rounds=rounds, seed=seed)
     if draws is None:
         return np.full((rounds, len(counts.models)), INIT)
@@ -232,7 +238,7 @@ def bootstrap_bt(
         counts.j,
         wins + 0.5 * ties,
         wins + losses + ties,
-        start=fit_bt(counts),
+        start=fit_bt(counts) if theta is None else theta,
     )
     return to_elo_scale(theta)
 
@@ -255,9 +261,8 @@ class BattleLog:
         become indices through C-level `map` over whole columns, not a Python loop per row:
         a replay reads a million rows."""
         rows = battles if isinstance(battles, Sequence) else list(battles)
-        if not rows:
-            return cls([], [], [], [])
-        xs, ys, outcomes = zip(*rows, strict=True)
+        # itemgetter over the rows: zip(*rows) would build a million iterators first.
+        xs, ys, outcomes = (list(map(itemgetter(k), rows)) for k in range(3))
         models = sorted(set(xs) | set(ys))
         index = {m: k for k, m in enumerate(models)}
         return cls(
@@ -276,9 +281,10 @@ def online_elo(battles: Iterable[Battle] | BattleLog, *, k: float = ELO_K) -> di
     battles, and gives the same floats as updating a dict of ratings by name."""
     log = battles if isinstance(battles, BattleLog) else BattleLog.from_battles(battles)
     rating = [INIT] * len(log.models)
+    base, scale = BASE, SCALE  # locals: the loop body runs a million times
     for x, y, s in zip(log.a, log.b, log.score_a, strict=True):
         ra, rb = rating[x], rating[y]
-        delta = k * (s - 1.0 / (1.0 + BASE ** ((rb - ra) / SCALE)))
+        delta = k * (s - 1.0 / (1.0 + base ** ((rb - ra) / scale)))
         rating[x] = ra + delta
         rating[y] = rb - delta
     return dict(zip(log.models, rating, strict=True))
@@ -312,8 +318,9 @@ def build(
     rounds: int = BOOTSTRAP_ROUNDS,
     seed: int = 0,
 ) -> Leaderboard:
-    ratings = to_elo_scale(fit_bt(counts)) if counts.models else np.zeros(0)
-    boot = bootstrap_bt(counts, rounds=rounds, seed=seed)
+    theta = fit_bt(counts)
+    ratings = to_elo_scale(theta) if counts.models else np.zeros(0)
+    boot = bootstrap_bt(counts, rounds=rounds, seed=seed, theta=theta)
     low, high = (np.quantile(boot, [0.025, 0.975], axis=0)) if counts.models else ([], [])
     n = len(counts.models)
     played_pair = counts.wins + counts.losses + counts.ties
