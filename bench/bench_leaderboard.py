@@ -2,10 +2,12 @@
 among 50 variants, fitted on pair counts (evals.leaderboard).
 
 Baseline, in the same process: the former code (tests/support/former_leaderboard.py), which
-refitted the 200 bootstrap resamples one after another (Newton with np.add.at
-scatter-adds). Ours: one batched Newton solve over all resamples, same draws. Goal: BT + 200 CIs ≤ 0.25 s, the same ratings and CIs (≤ 1e-9).
-Also: the online Elo replay over 1M battles (former dict loop vs the list loop), and the
-point fit against scikit-learn's logistic regression over one row per vote."""
+refitted the 200 bootstrap resamples one after another (Newton with np.add.at scatter-adds).
+Ours: one batched Newton solve over all resamples, same draws. Goal: BT + 200 CIs ≤ 0.25 s,
+the same ratings and CIs (≤ 1e-9). Also: the online Elo replay over 1M battles (former dict
+loop vs the list loop), and the point fit against scikit-learn's logistic regression over
+one row per vote. Run beside other work, the load average printed first tells how far the
+absolute times are inflated; the ratios hold better."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 
 from bench._report import header, line, verdict
-from evals.leaderboard import PairCounts, build, fit_bt, online_elo
+from evals.leaderboard import PairCounts, bootstrap_draws, build, fit_bt, online_elo
 from tests.support.former_leaderboard import former_online_elo, former_ratings_and_cis
 
 VOTES = int(os.environ.get("BENCH_LEADERBOARD_VOTES", "1000000"))
@@ -26,7 +28,6 @@ REPEATS = int(os.environ.get("BENCH_LEADERBOARD_REPEATS", "5"))
 MODELS = 50
 ROUNDS = 200
 GOAL_S = 0.25
-T = TypeVar("T")
 
 
 def synthetic(rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -40,14 +41,17 @@ def synthetic(rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarr
     return models, a, b, outcome
 
 
-def timed(run: Callable[[], T]) -> tuple[T, list[float]]:
-    times, result = [], None
+def timed(*runs: Callable[[], Any]) -> list[tuple[Any, list[float]]]:
+    """Each run's result and its times over REPEATS rounds, the runs taking turns within a
+    round, so that a change in the machine's load falls on all of them alike."""
+    results: list[Any] = [None] * len(runs)
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    assert result is not None
-    return result, times
+        for k, run in enumerate(runs):
+            started = time.perf_counter()
+            results[k] = run()
+            times[k].append(time.perf_counter() - started)
+    return list(zip(results, times, strict=True))
 
 
 def fmt(times: list[float]) -> str:
@@ -86,11 +90,15 @@ def main() -> None:
     line("load average at start (1 min, 2 cores)", f"{os.getloadavg()[0]:.1f}")
     models, a, b, outcome = synthetic(np.random.default_rng(0))
 
-    counts, count_times = timed(lambda: PairCounts.from_codes(models, a, b, outcome))
-    (former_ratings, former_low, former_high), former_times = timed(
-        lambda: former_ratings_and_cis(counts, rounds=ROUNDS)
+    [(counts, count_times)] = timed(lambda: PairCounts.from_codes(models, a, b, outcome))
+    former_run, our_run, draws_run = timed(
+        lambda: former_ratings_and_cis(counts, rounds=ROUNDS),
+        lambda: build(counts, rounds=ROUNDS),
+        lambda: bootstrap_draws(counts, rounds=ROUNDS),
     )
-    board, our_times = timed(lambda: build(counts, rounds=ROUNDS))
+    (former_ratings, former_low, former_high), former_times = former_run
+    board, our_times = our_run
+    draw_times = draws_run[1]
 
     ours = {r.model: (r.rating, r.low, r.high) for r in board.rows}
     diff = max(
@@ -105,6 +113,7 @@ def main() -> None:
     line("counting the 1M votes into pair cells", fmt(count_times))
     line("baseline: BT + 200 CIs, resamples one by one", fmt(former_times))
     line("ours: BT + 200 CIs, resamples batched", fmt(our_times))
+    line("  of which the 200 multinomial draws (as before)", fmt(draw_times))
     line("baseline ÷ ours (best)", f"{min(former_times) / min(our_times):.1f}")
     line("largest difference, ratings and CI ends (Elo pts)", f"{diff:.1e}")
     line(
@@ -118,8 +127,9 @@ def main() -> None:
         (models[x], models[y], names[o])
         for x, y, o in zip(a.tolist(), b.tolist(), outcome.tolist(), strict=True)
     ]
-    former, former_elo_times = timed(lambda: former_online_elo(battles))
-    replay, elo_times = timed(lambda: online_elo(battles))
+    (former, former_elo_times), (replay, elo_times) = timed(
+        lambda: former_online_elo(battles), lambda: online_elo(battles)
+    )
     line("baseline: online Elo replay (dict loop)", fmt(former_elo_times))
     line("ours: online Elo replay (list loop)", fmt(elo_times))
     line("baseline ÷ ours (best)", f"{min(former_elo_times) / min(elo_times):.1f}")
