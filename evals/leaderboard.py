@@ -25,6 +25,8 @@ INIT = 1000.0
 C = 1e6
 BOOTSTRAP_ROUNDS = 200
 ELO_K = 4.0
+# The batched fit holds a few (tables, n, n) float64 arrays: 4M cells, 32 MB each at most.
+MAX_BATCH_CELLS = 4_000_000
 SCORE_OF_A = {"a": 1.0, "b": 0.0, "tie": 0.5}  # online Elo: A's score for each outcome
 
 Outcome = str  # "a" | "b" | "tie"
@@ -147,6 +149,7 @@ def fit_bt_batch(
     tol: float = 1e-12,
     max_iter: int = 100,
     start: NDArray[np.float64] | None = None,
+    max_cells: int = MAX_BATCH_CELLS,
 ) -> NDArray[np.float64]:
     """Bradley-Terry strengths for R count tables over the same pairs at once, shape
     (R, n): `won[r, k]` is how often i[k] beat j[k] in table r (ties half), `total[r, k]`
@@ -154,12 +157,32 @@ def fit_bt_batch(
     (R, n, n) matrices (n is the number of variants: small), with no scatter-adds; a table
     stops once its step is below `tol`, as if it had been fitted alone. `start` (n,) is
     where every table starts (zero by default): bootstrap tables start from the full data's
-    fit, a few steps from their own.
+    fit, a few steps from their own. With many variants the tables go in slices of at most
+    `max_cells` matrix cells, which bounds the memory.
 
     Convergence is judged on the centred step: the likelihood sees only differences of θ,
     and the common shift, pinned by the 1/C ridge alone (curvature 1e-6 against ~1e4), only
     moves by rounding noise that would keep a table iterating for nothing."""
     rounds = won.shape[0]
+    per_slice = max(1, max_cells // max(1, n * n))
+    if rounds > per_slice:
+        return np.concatenate(
+            [
+                fit_bt_batch(
+                    n,
+                    i,
+                    j,
+                    won[s : s + per_slice],
+                    total[s : s + per_slice],
+                    c=c,
+                    tol=tol,
+                    max_iter=max_iter,
+                    start=start,
+                    max_cells=max_cells,
+                )
+                for s in range(0, rounds, per_slice)
+            ]
+        )
     theta = np.zeros((rounds, n)) if start is None else np.tile(start, (rounds, 1))
     if n == 0 or rounds == 0:
         return theta

@@ -87,6 +87,18 @@ def test_a_pair_listed_twice_counts_as_their_sum() -> None:
     assert twice[0, 0] > twice[0, 1]  # 40 of 70 over the pair
 
 
+def test_many_variants_are_fitted_in_slices_with_the_same_result() -> None:
+    counts = random_counts(12, 6_000, seed=5)
+    met = counts.wins + counts.losses + counts.ties
+    draws = np.random.default_rng(5).poisson(met, (30, len(met)))
+    total = draws.astype(np.float64)  # 30 tables over the same pairs
+    won = total * 0.6
+    whole = fit_bt_batch(12, counts.i, counts.j, won, total)
+    sliced = fit_bt_batch(12, counts.i, counts.j, won, total, max_cells=7 * 144)  # 7 a slice
+    assert sliced.shape == (30, 12)
+    assert np.abs(whole - sliced).max() < 1e-12
+
+
 def test_no_models_no_tables_no_votes() -> None:
     none = np.zeros(0, dtype=np.int64)
     assert fit_bt_batch(0, none, none, np.zeros((3, 0)), np.zeros((3, 0))).shape == (3, 0)
