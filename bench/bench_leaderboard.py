@@ -15,6 +15,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,21 +51,32 @@ def synthetic(rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarr
     return models, a, b, outcome
 
 
-def timed(*runs: Callable[[], Any]) -> list[tuple[Any, list[float]]]:
+@dataclass
+class Times:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's own CPU time
+
+
+def timed(*runs: Callable[[], Any]) -> list[tuple[Any, Times]]:
     """Each run's result and its times over REPEATS rounds, the runs taking turns within a
-    round, so that a change in the machine's load falls on all of them alike."""
+    round, so that a change in the machine's load falls on all of them alike. CPU time is
+    kept too: on a shared machine, wall time includes waiting for a core."""
     results: list[Any] = [None] * len(runs)
-    times: list[list[float]] = [[] for _ in runs]
+    times = [Times() for _ in runs]
     for _ in range(REPEATS):
         for k, run in enumerate(runs):
-            started = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             results[k] = run()
-            times[k].append(time.perf_counter() - started)
+            times[k].wall.append(time.perf_counter() - wall)
+            times[k].cpu.append(time.process_time() - cpu)
     return list(zip(results, times, strict=True))
 
 
-def fmt(times: list[float]) -> str:
-    return f"best {min(times):.3f} s, median {statistics.median(times):.3f} s"
+def fmt(times: Times) -> str:
+    return (
+        f"best {min(times.wall):.3f} s, median {statistics.median(times.wall):.3f} s "
+        f"(CPU best {min(times.cpu):.3f} s)"
+    )
 
 
 def one_row_per_vote(a: np.ndarray, b: np.ndarray, outcome: np.ndarray) -> np.ndarray:
@@ -123,7 +135,7 @@ def main() -> None:
     line("baseline: BT + 200 CIs, resamples one by one", fmt(former_times))
     line("ours: BT + 200 CIs, resamples batched", fmt(our_times))
     line("  of which the 200 multinomial draws (as before)", fmt(draw_times))
-    line("baseline ÷ ours (best)", f"{min(former_times) / min(our_times):.1f}")
+    line("baseline ÷ ours (best)", f"{min(former_times.wall) / min(our_times.wall):.1f}")
     line("largest difference, ratings and CI ends (Elo pts)", f"{diff:.1e}")
     line(
         "top variant",
@@ -145,7 +157,7 @@ def main() -> None:
     )
     line(f"baseline: Elo replay from {VOTES:,} rows (dict)", fmt(former_elo_times))
     line(f"ours: Elo replay from {VOTES:,} rows (lists)", fmt(elo_times))
-    line("baseline ÷ ours (best)", f"{min(former_elo_times) / min(elo_times):.1f}")
+    line("baseline ÷ ours (best)", f"{min(former_elo_times.wall) / min(elo_times.wall):.1f}")
     line("Elo identical to the former replay", str(replay == former))
 
     started = time.perf_counter()
@@ -156,10 +168,16 @@ def main() -> None:
     lr_diff = np.abs((theta - theta.mean()) - (reference[order] - reference[order].mean())).max()
     line("sklearn BT point fit over one row per vote", f"{sklearn_s:.3f} s")
     line("largest rating difference vs sklearn (log-odds)", f"{lr_diff:.2e}")
+    same = diff < 1e-9 and lr_diff < 1e-3 and replay == former
     verdict(
-        min(our_times) <= GOAL_S and diff < 1e-9 and lr_diff < 1e-3 and replay == former,
-        f"BT + {ROUNDS} CIs ≤ {GOAL_S} s on {VOTES:,} votes, same ratings and CIs as the "
-        "former code (≤ 1e-9), same Elo, and sklearn's ratings (≤ 1e-3)",
+        min(our_times.wall) <= GOAL_S and same,
+        f"BT + {ROUNDS} CIs ≤ {GOAL_S} s (wall) on {VOTES:,} votes, same ratings and CIs as "
+        "the former code (≤ 1e-9), same Elo, and sklearn's ratings (≤ 1e-3)",
+    )
+    verdict(
+        min(our_times.cpu) <= GOAL_S and same,
+        f"the same on CPU time (what the wall time is when no other process waits for a core; "
+        f"load average now {os.getloadavg()[0]:.1f})",
     )
 
 
