@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +25,9 @@ INIT = 1000.0
 C = 1e6
 BOOTSTRAP_ROUNDS = 200
 ELO_K = 4.0
+# The batched fit holds a few (tables, n, n) float64 arrays: 4M cells, 32 MB each at most.
+MAX_BATCH_CELLS = 4_000_000
+SCORE_OF_A = {"a": 1.0, "b": 0.0, "tie": 0.5}  # online Elo: A's score for each outcome
 
 Outcome = str  # "a" | "b" | "tie"
 Battle = tuple[str, str, Outcome]
@@ -72,21 +76,21 @@ class PairCounts:
         """From one row per vote as integer arrays (model indices; outcome 0 = a won,
         1 = b won, 2 = tie), counted with numpy rather than a Python loop."""
         n = len(models)
-        first, second = np.minimum(a, b), np.maximum(a, b)
-        flipped = a > b
-        code = np.where(outcome == 2, 2, np.where(flipped, 1 - outcome, outcome))
-        keep = first != second
-        cell = (first * n + second) * 3 + code
-        counts = np.bincount(cell[keep], minlength=n * n * 3).reshape(n * n, 3)
-        pairs = [int(p) for p in np.flatnonzero(counts.sum(axis=1))]
+        # Count ordered (a, b, outcome) cells in one pass, then fold b-a onto a-b.
+        ordered = np.bincount((a * n + b) * 3 + outcome, minlength=n * n * 3).reshape(n, n, 3)
+        swapped = ordered.transpose(1, 0, 2)
+        wins = ordered[..., 0] + swapped[..., 1]  # [x, y]: x beat y, whichever side x sat
+        losses = ordered[..., 1] + swapped[..., 0]
+        ties = ordered[..., 2] + swapped[..., 2]
+        first, second = np.nonzero(np.triu(wins + losses + ties, k=1))
         return cls.from_cells(
             {
-                (models[p // n], models[p % n]): (
-                    float(counts[p, 0]),
-                    float(counts[p, 1]),
-                    float(counts[p, 2]),
+                (models[x], models[y]): (
+                    float(wins[x, y]),
+                    float(losses[x, y]),
+                    float(ties[x, y]),
                 )
-                for p in pairs
+                for x, y in zip(first.tolist(), second.tolist(), strict=True)
             }
         )
 
@@ -120,69 +124,193 @@ def fit_bt(
 ) -> NDArray[np.float64]:
     """Bradley-Terry strengths θ (natural log-odds units) by Newton's method on the
     penalised likelihood; ties count half a win for each side."""
-    n = len(counts.models)
-    theta = np.zeros(n)
-    if n == 0:
-        return theta
     won = counts.wins + 0.5 * counts.ties  # i over j
     total = counts.wins + counts.losses + counts.ties
+    return fit_bt_batch(
+        len(counts.models),
+        counts.i,
+        counts.j,
+        won[None],
+        total[None],
+        c=c,
+        tol=tol,
+        max_iter=max_iter,
+    )[0]
+
+
+def fit_bt_batch(
+    n: int,
+    i: NDArray[np.int64],
+    j: NDArray[np.int64],
+    won: NDArray[np.float64],
+    total: NDArray[np.float64],
+    *,
+    c: float = C,
+    tol: float = 1e-12,
+    max_iter: int = 100,
+    start: NDArray[np.float64] | None = None,
+    max_cells: int = MAX_BATCH_CELLS,
+) -> NDArray[np.float64]:
+    """Bradley-Terry strengths for R count tables over the same pairs at once, shape
+    (R, n): `won[r, k]` is how often i[k] beat j[k] in table r (ties half), `total[r, k]`
+    how often they met. Each Newton iteration solves all R systems together on dense
+    (R, n, n) matrices (n is the number of variants: small), with no scatter-adds; a table
+    stops once its step is below `tol`, as if it had been fitted alone. `start` (n,) is
+    where every table starts (zero by default): bootstrap tables start from the full data's
+    fit, a few steps from their own. With many variants the tables go in slices of at most
+    `max_cells` matrix cells, which bounds the memory.
+
+    Convergence is judged on the centred step: the likelihood sees only differences of θ,
+    and the common shift, pinned by the 1/C ridge alone (curvature 1e-6 against ~1e4), only
+    moves by rounding noise that would keep a table iterating for nothing."""
+    rounds = won.shape[0]
+    per_slice = max(1, max_cells // max(1, n * n))
+    if rounds > per_slice:
+        return np.concatenate(
+            [
+                fit_bt_batch(
+                    n,
+                    i,
+                    j,
+                    won[s : s + per_slice],
+                    total[s : s + per_slice],
+                    c=c,
+                    tol=tol,
+                    max_iter=max_iter,
+                    start=start,
+                    max_cells=max_cells,
+                )
+                for s in range(0, rounds, per_slice)
+            ]
+        )
+    theta = np.zeros((rounds, n)) if start is None else np.tile(start, (rounds, 1))
+    if n == 0 or rounds == 0:
+        return theta
+    # met[r, x, y]: how often x and y met; wins_of[r, x]: x's wins (ties half), all pairs.
+    # Counted by bincount over flat indices, which also sums a pair listed twice.
+    row = np.arange(rounds)[:, None]
+    met = np.bincount(
+        np.concatenate([(row * n + i) * n + j, (row * n + j) * n + i], axis=1).ravel(),
+        np.concatenate([total, total], axis=1).ravel(),
+        minlength=rounds * n * n,
+    ).reshape(rounds, n, n)
+    wins_of = np.bincount(
+        np.concatenate([row * n + i, row * n + j], axis=1).ravel(),
+        np.concatenate([won, total - won], axis=1).ravel(),
+        minlength=rounds * n,
+    ).reshape(rounds, n)
     ridge = 1.0 / c
+    eye = ridge * np.eye(n)
+    active = np.arange(rounds)
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(theta[counts.i] - theta[counts.j])))
-        resid = won - total * p  # d(log-lik)/d(θi) per pair
-        grad = ridge * theta
-        np.subtract.at(grad, counts.i, resid)
-        np.add.at(grad, counts.j, resid)
-        w = total * p * (1.0 - p)
-        hess = ridge * np.eye(n)
-        np.add.at(hess, (counts.i, counts.i), w)
-        np.add.at(hess, (counts.j, counts.j), w)
-        np.subtract.at(hess, (counts.i, counts.j), w)
-        np.subtract.at(hess, (counts.j, counts.i), w)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if float(np.abs(step).max()) < tol:
+        everyone = active.size == rounds  # skip the copies while no table has stopped
+        th = theta if everyone else theta[active]
+        met_a = met if everyone else met[active]
+        p = 1.0 / (1.0 + np.exp(th[:, None, :] - th[:, :, None]))  # [x, y]: P(x beats y)
+        expected = met_a * p
+        grad = ridge * th - (wins_of[active] - expected.sum(axis=2))
+        w = expected - expected * p  # met · p(1 - p)
+        hess = eye - w
+        np.einsum("rii->ri", hess)[...] += w.sum(axis=2)  # a writable view of the diagonals
+        step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        theta[active] = th - step
+        moved = np.abs(step - step.mean(axis=1, keepdims=True)).max(axis=1)
+        active = active[moved >= tol]
+        if active.size == 0:
             break
     return theta
 
 
 def to_elo_scale(theta: NDArray[np.float64]) -> NDArray[np.float64]:
-    return INIT + SCALE / math.log(BASE) * (theta - theta.mean())
+    """Ratings on the Elo scale; for a batch (R, n), each row centred on its own mean."""
+    return INIT + SCALE / math.log(BASE) * (theta - theta.mean(axis=-1, keepdims=True))
+
+
+def bootstrap_draws(
+    counts: PairCounts, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
+) -> NDArray[np.float64] | None:
+    """`rounds` resamples of the votes, shape (rounds, 3 * pairs): wins, then losses, then
+    ties. A resample of the votes is a multinomial draw over the (pair, outcome) cells, so
+    it is done on the counts without ever expanding them into rows. None without votes."""
+    cells = np.concatenate([counts.wins, counts.losses, counts.ties])
+    total = round(float(cells.sum()))
+    if total == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(total, cells / cells.sum(), size=rounds).astype(float)
 
 
 def bootstrap_bt(
-    counts: PairCounts, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
+    counts: PairCounts,
+    *,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+    theta: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """Ratings refitted on `rounds` resamples of the votes, shape (rounds, models). A
-    resample of the votes is a multinomial draw over the (pair, outcome) cells, so it is
-    done on the counts without ever expanding them into rows."""
-    cells = np.concatenate([counts.wins, counts.losses, counts.ties])
-    total = round(float(cells.sum()))
-    out = np.empty((rounds, len(counts.models)))
-    if total == 0:
-        out[:] = INIT
-        return out
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(total, cells / cells.sum(), size=rounds).astype(float)
+    """Ratings refitted on `rounds` resamples of the votes, shape (rounds, models), all
+    replicates fitted together by one batched Newton solve, each starting from `theta`,
+    the fit on all the votes (fitted here when not given)."""
+    draws = bootstrap_draws(counts, rounds=rounds, seed=seed)
+    if draws is None:
+        return np.full((rounds, len(counts.models)), INIT)
     k = len(counts.wins)
-    for r in range(rounds):
-        sample = PairCounts(
-            counts.models, counts.i, counts.j, draws[r, :k], draws[r, k : 2 * k], draws[r, 2 * k :]
+    wins, losses, ties = draws[:, :k], draws[:, k : 2 * k], draws[:, 2 * k :]
+    theta = fit_bt_batch(
+        len(counts.models),
+        counts.i,
+        counts.j,
+        wins + 0.5 * ties,
+        wins + losses + ties,
+        start=fit_bt(counts) if theta is None else theta,
+    )
+    return to_elo_scale(theta)
+
+
+@dataclass(frozen=True)
+class BattleLog:
+    """Battles oldest first, as model indices and A's score (1 won, 0 lost, ½ tie): the
+    input of online Elo, kept as plain lists because the replay reads them one at a time."""
+
+    models: list[str]
+    a: list[int]
+    b: list[int]
+    score_a: list[float]
+
+    @classmethod
+    def from_battles(
+        cls, battles: Iterable[Battle], scores: Mapping[str, float] = SCORE_OF_A
+    ) -> BattleLog:
+        """From (a, b, outcome) rows; `scores` gives A's score for each outcome word. Names
+        become indices through C-level `map` over whole columns, not a Python loop per row:
+        a replay reads a million rows."""
+        rows = battles if isinstance(battles, Sequence) else list(battles)
+        # itemgetter over the rows: zip(*rows) would build a million iterators first.
+        xs, ys, outcomes = (list(map(itemgetter(k), rows)) for k in range(3))
+        models = sorted(set(xs) | set(ys))
+        index = {m: k for k, m in enumerate(models)}
+        return cls(
+            models,
+            list(map(index.__getitem__, xs)),
+            list(map(index.__getitem__, ys)),
+            list(map(scores.__getitem__, outcomes)),
         )
-        out[r] = to_elo_scale(fit_bt(sample))
-    return out
 
 
-def online_elo(battles: Iterable[Battle], *, k: float = ELO_K) -> dict[str, float]:
-    """Elo updated battle by battle in the order given (order matters, unlike BT)."""
-    rating: dict[str, float] = {}
-    for a, b, outcome in battles:
-        ra, rb = rating.get(a, INIT), rating.get(b, INIT)
-        expected_a = 1.0 / (1.0 + BASE ** ((rb - ra) / SCALE))
-        score_a = {"a": 1.0, "b": 0.0, "tie": 0.5}[outcome]
-        rating[a] = ra + k * (score_a - expected_a)
-        rating[b] = rb - k * (score_a - expected_a)
-    return rating
+def online_elo(battles: Iterable[Battle] | BattleLog, *, k: float = ELO_K) -> dict[str, float]:
+    """Elo updated battle by battle in the order given (order matters, unlike BT).
+
+    Each update depends on the one before, so this stays a loop; over plain lists of
+    indices (numpy scalars are slower one at a time) it takes about 0.3 s of CPU per
+    million battles, and gives the same floats as updating a dict of ratings by name."""
+    log = battles if isinstance(battles, BattleLog) else BattleLog.from_battles(battles)
+    rating = [INIT] * len(log.models)
+    base, scale = BASE, SCALE  # locals: the loop body runs a million times
+    for x, y, s in zip(log.a, log.b, log.score_a, strict=True):
+        ra, rb = rating[x], rating[y]
+        delta = k * (s - 1.0 / (1.0 + base ** ((rb - ra) / scale)))
+        rating[x] = ra + delta
+        rating[y] = rb - delta
+    return dict(zip(log.models, rating, strict=True))
 
 
 @dataclass(frozen=True)
@@ -213,19 +341,21 @@ def build(
     rounds: int = BOOTSTRAP_ROUNDS,
     seed: int = 0,
 ) -> Leaderboard:
-    ratings = to_elo_scale(fit_bt(counts)) if counts.models else np.zeros(0)
-    boot = bootstrap_bt(counts, rounds=rounds, seed=seed)
+    theta = fit_bt(counts)
+    ratings = to_elo_scale(theta) if counts.models else np.zeros(0)
+    boot = bootstrap_bt(counts, rounds=rounds, seed=seed, theta=theta)
     low, high = (np.quantile(boot, [0.025, 0.975], axis=0)) if counts.models else ([], [])
     n = len(counts.models)
-    won = np.zeros((n, n))
-    met = np.zeros((n, n))
-    for i, j, w, lo, t in zip(
-        counts.i, counts.j, counts.wins, counts.losses, counts.ties, strict=True
-    ):
-        won[i, j] += w + 0.5 * t
-        won[j, i] += lo + 0.5 * t
-        met[i, j] += w + lo + t
-        met[j, i] += w + lo + t
+    played_pair = counts.wins + counts.losses + counts.ties
+    ij, ji = counts.i * n + counts.j, counts.j * n + counts.i
+    won = (
+        np.bincount(ij, counts.wins + 0.5 * counts.ties, minlength=n * n)
+        + np.bincount(ji, counts.losses + 0.5 * counts.ties, minlength=n * n)
+    ).reshape(n, n)
+    met = (
+        np.bincount(ij, played_pair, minlength=n * n)
+        + np.bincount(ji, played_pair, minlength=n * n)
+    ).reshape(n, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(met > 0, won / np.where(met > 0, met, 1), np.nan)
     order = sorted(range(n), key=lambda k: -ratings[k])

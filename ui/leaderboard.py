@@ -1,5 +1,6 @@
-"""The Leaderboard page: preference ranking (Bradley-Terry, 95% CIs, Elo), the win-rate heat
-map, and absolute quality (rubric means with CIs), with filters."""
+"""The Leaderboard page: preference ranking (Bradley-Terry, 95% CIs; online Elo when its box
+is ticked), the win-rate heat map, and absolute quality (rubric means with CIs), with
+filters."""
 
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ def _filters(mode: str, rag: str, since: str, tag: str = "") -> Filters:
 
 
 def tables(
-    runtime: Runtime, mode: str, rag: str, since: str, tag: str = ""
+    runtime: Runtime, mode: str, rag: str, since: str, tag: str = "", elo: bool = False
 ) -> tuple[Any, Any, Any, str]:
     filters = _filters(mode, rag, since, tag)
-    board = compute_leaderboard(runtime.store, filters)
+    board = compute_leaderboard(runtime.store, filters, with_elo=elo)
     quality = rubric_quality(runtime.store, filters)
     preference = [
         [
@@ -73,6 +74,12 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")
         since = gr.Textbox(label="Since (YYYY-MM-DD, UTC)", elem_id="lb-since", max_length=32)
         tag = gr.Textbox(label="Tag", elem_id="lb-tag", max_length=64)
+        elo = gr.Checkbox(
+            value=False,
+            label="Online Elo",
+            info="Replays every vote in order: slower with many votes.",
+            elem_id="lb-elo",
+        )
         refresh = gr.Button("Refresh", elem_id="lb-refresh")
     note = gr.Markdown(elem_id="lb-note")
     gr.Markdown("### Preference (human votes)")
@@ -83,16 +90,16 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     gr.Markdown("### Absolute quality (rubric ratings, 1-5)")
     quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
 
-    async def load(m: str, r: str, s: str, t: str) -> tuple[Any, ...]:
+    async def load(m: str, r: str, s: str, t: str, e: bool = False) -> tuple[Any, ...]:
         try:
-            return await asyncio.to_thread(tables, runtime, m, r, s, t)
+            return await asyncio.to_thread(tables, runtime, m, r, s, t, e)
         except ValueError:
             gr.Warning("Write the date as YYYY-MM-DD.")
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    inputs = [mode, rag, since, tag]
+    inputs = [mode, rag, since, tag, elo]
     outputs = [preference, heat, quality, note]
     refresh.click(load, inputs, outputs, api_name="leaderboard")
-    for control in (mode, rag):
+    for control in (mode, rag, elo):
         control.change(load, inputs, outputs, api_visibility="private")
     return load, inputs, outputs

@@ -1,5 +1,5 @@
-"""The leaderboard over HTTP: preference (Bradley-Terry with 95% CIs, Elo, win matrix) and
-absolute quality (rubric means with 95% CIs), with filters."""
+"""The leaderboard over HTTP: preference (Bradley-Terry with 95% CIs, win matrix, and online
+Elo with `?elo=true`) and absolute quality (rubric means with 95% CIs), with filters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import math
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import LabelFiltersDep, StoreDep
@@ -23,7 +23,7 @@ class RowOut(BaseModel):
     ci_high: float
     battles: int
     win_rate: float | None
-    elo: float | None
+    elo: float | None = Field(description="Online Elo; null unless asked with ?elo=true.")
 
 
 class LeaderboardOut(BaseModel):
@@ -54,8 +54,16 @@ router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
 
 
 @router.get("")
-async def preference(store: StoreDep, filters: LabelFiltersDep) -> LeaderboardOut:
-    board = await asyncio.to_thread(compute_leaderboard, store, filters)
+async def preference(
+    store: StoreDep,
+    filters: LabelFiltersDep,
+    elo: bool = Query(
+        False,
+        description="Also replay online Elo over every live vote, oldest first (each row's "
+        "`elo`; null without it). Bradley-Terry, from counts, is always there.",
+    ),
+) -> LeaderboardOut:
+    board = await asyncio.to_thread(compute_leaderboard, store, filters, with_elo=elo)
     return LeaderboardOut(
         rows=[
             RowOut(

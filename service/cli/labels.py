@@ -79,12 +79,15 @@ def leaderboard_cmd(
         str | None, typer.Option(help="Only conversations of this use case.")
     ] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's votes.")] = None,
+    elo: Annotated[
+        bool, typer.Option("--elo", help="Also online Elo (replays every live vote in order).")
+    ] = False,
 ) -> None:
-    """Variants ranked by human preference (Bradley-Terry with 95% CIs, Elo), then their
-    rubric scores (absolute quality)."""
+    """Variants ranked by human preference (Bradley-Terry with 95% CIs; online Elo with
+    --elo), then their rubric scores (absolute quality)."""
     filters = _label_filters(mode, rag, since, until, rater, campaign, tag, use_case)
     with open_store(Settings()) as store:
-        board = compute_leaderboard(store, filters)
+        board = compute_leaderboard(store, filters, with_elo=elo)
         quality = rubric_quality(store, filters)
     if not board.rows:
         console.print("No votes yet (with these filters). Vote in the page, then try again.")
@@ -96,7 +99,7 @@ def leaderboard_cmd(
         "95% CI",
         "battles",
         "win rate",
-        "Elo",
+        *(["Elo"] if elo else []),
         title=f"Preference: {board.battles} battles",
     )
     for r in board.rows:
@@ -107,7 +110,7 @@ def leaderboard_cmd(
             f"{r.low:.0f} to {r.high:.0f}",
             str(r.battles),
             "—" if r.win_rate is None else f"{r.win_rate:.0%}",
-            "—" if r.elo is None else f"{r.elo:.0f}",
+            *(["—" if r.elo is None else f"{r.elo:.0f}"] if elo else []),
         )
     console.print(table)
     if quality:

@@ -23,8 +23,15 @@ CRITERIA = ("helpfulness", "honesty", "harmlessness")
 
 
 def compute_leaderboard(
-    store: Store, filters: Filters = Filters(), *, with_elo: bool = True, rounds: int = 200
+    store: Store, filters: Filters = Filters(), *, with_elo: bool = False, rounds: int = 200
 ) -> Leaderboard:
+    """Bradley-Terry with bootstrap CIs always; online Elo only when asked (`with_elo`).
+
+    Elo depends on the order of the votes, and a superseding vote or a review rewrites that
+    history, so a stored running Elo would have to be replayed anyway; it would also need
+    one per filter. So it is replayed over the live votes on request (the loop takes about
+    0.3 s of CPU per million votes; reading them in order from the store costs more), and
+    BT, which needs only the counts, is the ranking."""
     elo = online_elo(counts_in_store.battles_in_order(store, filters)) if with_elo else None
     return build(counts_in_store.pair_counts(store, filters), elo=elo, rounds=rounds)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from evals.leaderboard import Battle, PairCounts, battles_from_ranking
+from evals.leaderboard import SCORE_OF_A, Battle, BattleLog, PairCounts, battles_from_ranking
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
@@ -69,8 +69,9 @@ def _ranking_battles(s: Any, filters: Filters) -> list[Battle]:
     return battles
 
 
-def battles_in_order(store: Store, filters: Filters = Filters()) -> list[Battle]:
-    """Every live pairwise vote as a battle, oldest first (for online Elo)."""
+def battles_in_order(store: Store, filters: Filters = Filters()) -> BattleLog:
+    """Every live pairwise vote as a battle, oldest first (for online Elo), as variant
+    indices and A's score (both-bad is a tie)."""
     first, second = aliased(AnswerRow), aliased(AnswerRow)
     query = (
         select(first.variant_name, second.variant_name, VoteRow.outcome)
@@ -83,7 +84,8 @@ def battles_in_order(store: Store, filters: Filters = Filters()) -> list[Battle]
         .order_by(VoteRow.created_at, VoteRow.id)
     )
     with store.session() as s:
-        return [(x, y, PAIR_OUTCOMES[o]) for x, y, o in s.execute(filters.apply(query))]
+        rows = s.execute(filters.apply(query)).tuples().all()
+    return BattleLog.from_battles(rows, {o: SCORE_OF_A[t] for o, t in PAIR_OUTCOMES.items()})
 
 
 def ratings(store: Store, filters: Filters = Filters()) -> list[tuple[Any, ...]]:

@@ -3,6 +3,7 @@ command line: live votes only, both-bad as a tie, rankings as pairwise wins, fil
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import httpx
 from service.app.runtime import Runtime
 from service.store.leaderboard import pair_counts
 from tests.support.fixtures import LiveServer
+from tests.support.former_leaderboard import former_online_elo
 
 
 def turn(url: str, variants: list[str], mode: str = "named") -> str:
@@ -22,12 +24,13 @@ def turn(url: str, variants: list[str], mode: str = "named") -> str:
     return str(r.json()["id"])
 
 
-def vote(url: str, turn_id: str, outcome: str, rater: str = "r1", **extra: Any) -> None:
+def vote(url: str, turn_id: str, outcome: str, rater: str = "r1", **extra: Any) -> str:
     r = httpx.post(
         f"{url}/api/turns/{turn_id}/votes",
         json={"outcome": outcome, "on_behalf_of": rater, **extra},
     )
     assert r.status_code in (200, 201), r.text
+    return str(r.json()["id"])
 
 
 def test_leaderboard_counts_live_votes_by_the_stated_rules(
@@ -56,8 +59,20 @@ def test_leaderboard_counts_live_votes_by_the_stated_rules(
     # alpha over beta: 4 wins (3 + the changed vote) + 1 ranking win, 1 loss, 2 ties.
     assert board["win_matrix"][a][b] == (5 + 0.5 * 2) / 8
     for row in board["rows"]:
-        assert row["ci_low"] <= row["rating"] <= row["ci_high"] and row["elo"] is not None
+        assert row["ci_low"] <= row["rating"] <= row["ci_high"]
+        assert row["elo"] is None  # Elo only when asked
     assert "both-bad counts as a tie" in board["rules"]
+    with_elo = httpx.get(f"{url}/api/leaderboard", params={"elo": "true"}).json()
+    assert {**with_elo, "rows": None} == {**board, "rows": None}
+    # The live pairwise votes in arrival order (rankings are not Elo battles).
+    expected = former_online_elo(
+        [("alpha", "beta", "a")] * 3
+        + [("beta", "alpha", "a"), ("alpha", "beta", "tie"), ("alpha", "beta", "a")]
+        + [("alpha", "beta", "tie"), ("alpha", "gamma", "b")]
+    )
+    for row, plain in zip(with_elo["rows"], board["rows"], strict=True):
+        assert row["elo"] == round(expected[row["variant"]], 2)
+        assert {**row, "elo": None} == plain
 
     counts = pair_counts(runtime.store)
     assert counts.battles == board["battles"]
@@ -69,6 +84,67 @@ def test_leaderboard_counts_live_votes_by_the_stated_rules(
     future = httpx.get(f"{url}/api/leaderboard", params={"since": "2999-01-01T00:00:00Z"}).json()
     assert future == {**future, "rows": [], "battles": 0}
     assert httpx.get(f"{url}/api/leaderboard", params={"mode": "nope"}).status_code == 422
+
+
+def test_elo_on_request_is_the_replay_of_the_live_votes_after_supersedes_and_reviews(
+    live: LiveServer,
+) -> None:
+    """Online Elo depends on the order of votes, and a changed vote or a review rewrites
+    that history: what ?elo=true returns is the former replay over the votes that count
+    now, oldest first."""
+    url = live.url
+    rng = random.Random(18)
+    names = ["alpha", "beta", "gamma"]
+    turns = []
+    for _ in range(12):
+        pair = rng.sample(names, 2)
+        turns.append((turn(url, pair), pair))
+    cast: list[tuple[str, str, tuple[str, str], str]] = []  # (vote id, turn, pair, outcome)
+    for _ in range(40):
+        t, pair = rng.choice(turns)
+        outcome = rng.choice(["a", "b", "tie", "both_bad"])
+        rater = rng.choice(["r1", "r2"])
+        cast.append(
+            (vote(url, t, outcome, rater=rater), f"{t}/{rater}", (pair[0], pair[1]), outcome)
+        )
+    assert (
+        httpx.post(f"{url}/api/raters", json={"name": "rev", "role": "reviewer"}).status_code == 201
+    )
+    rejected = {cast[k][0] for k in rng.sample(range(len(cast)), 4)}
+    for vote_id in rejected:
+        r = httpx.post(
+            f"{url}/api/reviews",
+            json={
+                "label_kind": "vote",
+                "label_id": vote_id,
+                "status": "rejected",
+                "on_behalf_of": "rev",
+            },
+        )
+        assert r.status_code == 201, r.text
+
+    def replay() -> dict[str, float]:
+        latest = {key: k for k, (_, key, _, _) in enumerate(cast)}  # each rater's last vote
+        live_votes = [
+            (pair[0], pair[1], "tie" if outcome == "both_bad" else outcome)
+            for k, (vote_id, key, pair, outcome) in enumerate(cast)
+            if latest[key] == k and vote_id not in rejected
+        ]
+        return former_online_elo(live_votes)
+
+    def elo() -> dict[str, float | None]:
+        board = httpx.get(f"{url}/api/leaderboard", params={"elo": "true"}).json()
+        return {r["variant"]: r["elo"] for r in board["rows"]}
+
+    expected = replay()
+    assert elo() == {m: round(v, 2) for m, v in expected.items()}
+    # A new vote on the oldest turn supersedes that rater's earlier vote there: the
+    # replay drops the old one from early in the history and adds the new one at the end.
+    t, pair = turns[0]
+    cast.append((vote(url, t, "b", rater="r1"), f"{t}/r1", (pair[0], pair[1]), "b"))
+    after = replay()
+    assert after != expected
+    assert elo() == {m: round(v, 2) for m, v in after.items()}
 
 
 def test_quality_view_uses_each_raters_latest_rating(live: LiveServer) -> None:
@@ -133,6 +209,19 @@ def test_leaderboard_command(runtime: Runtime, live: LiveServer, tmp_path: Any) 
     assert "│ 1 " in alpha or alpha.strip().startswith("│ 1")
     assert "Preference: 5 battles" in result.stdout
     assert "Rubric" in result.stdout and "4.00" in result.stdout
+    assert "Elo" not in result.stdout  # only with --elo
+    with_elo = subprocess.run(
+        [sys.executable, "-m", "service", "leaderboard", "--elo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert with_elo.returncode == 0, with_elo.stderr
+    alpha = next(line for line in with_elo.stdout.splitlines() if "│ alpha" in line)
+    # alpha won its 4 battles: 1000 + 4 · (1 - 1/(1 + 10^(-x/400))) each time, about 1008.
+    assert "Elo" in with_elo.stdout and alpha.rstrip(" │").endswith("1008")
 
 
 def test_leaderboard_tab(live_ui: LiveServer) -> None:
@@ -144,16 +233,22 @@ def test_leaderboard_tab(live_ui: LiveServer) -> None:
         vote(url, turn(url, ["alpha", "beta"]), winner)
     vote(url, turn(url, ["alpha", "gamma"], mode="arena"), "tie")
     c = Client(url, verbose=False)
-    preference, heat, quality, note = c.predict("all", "all", "", "", api_name="/leaderboard")
+    preference, heat, quality, note = c.predict(
+        "all", "all", "", "", False, api_name="/leaderboard"
+    )
     rows = preference["data"]
     assert rows[0][1] == "alpha" and len(rows) == 3
+    assert {r[6] for r in rows} == {""}  # no Elo unless the box is ticked
+    with_elo = c.predict("all", "all", "", "", True, api_name="/leaderboard")[0]["data"]
+    assert [r[:6] for r in with_elo] == [r[:6] for r in rows]
+    assert all(isinstance(r[6], int | float) and 990 < r[6] < 1010 for r in with_elo)
     assert {r[0] for r in quality["data"]} == set()  # nobody rated yet
     assert note.startswith("4 battles.")
     with Image.open(heat) as img:
         assert img.format in ("PNG", "WEBP") and img.size[0] > 200
-    arena_only = c.predict("arena", "all", "", "", api_name="/leaderboard")
+    arena_only = c.predict("arena", "all", "", "", False, api_name="/leaderboard")
     assert {r[1] for r in arena_only[0]["data"]} == {"alpha", "gamma"}
-    bad_date = c.predict("all", "all", "last week", "", api_name="/leaderboard")
+    bad_date = c.predict("all", "all", "last week", "", False, api_name="/leaderboard")
     assert bad_date[3] == {"__type__": "update"}  # a bad date changes nothing (and warns)
 
 
