@@ -195,11 +195,11 @@ def test_each_row_is_scored_in_its_language(
         [
             {
                 "id": "ko-row",
-                "prompt": "首都？",
+                "prompt": "首都在哪里",
                 "reference": "北京是中国的首都。",
                 "language": "ko",
             },
-            {"id": "plain", "prompt": "首都？", "reference": "北京是中国的首都。"},
+            {"id": "plain", "prompt": "首都在哪里", "reference": "北京是中国的首都。"},
         ],
     )
 
