@@ -4,6 +4,8 @@ and sentences in every script; the `language` of dataset rows and use cases."""
 
 from __future__ import annotations
 
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,16 @@ def test_words_keep_every_script_and_match_rouge_score_on_ascii_english() -> Non
     assert words("ภาษาไทย") == ["ภ", "า", "ษ", "า", "ไ", "ท", "ย"]
     assert words("नमस्ते दुनिया") == ["नमस्ते", "दुनिया"]  # vowel signs stay in the word
     assert words("🙂 — !!!") == []
+
+
+def test_words_equal_rouge_scores_tokens_on_any_ascii_text() -> None:
+    rng = random.Random(5)
+    alphabet = string.printable + "running runs generously"
+    stemmed = DefaultTokenizer(use_stemmer=True)
+    for _ in range(500):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 120)))
+        assert words(text) == rouge_tokenize.tokenize(text, None), text
+        assert words(text, stem=True) == stemmed.tokenize(text), text
 
 
 def test_mlqa_normalisation() -> None:
