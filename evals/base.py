@@ -1,13 +1,12 @@
 """What every metric shares: the `Sample` it looks at, the `MetricResult` it returns, the
-`Metric` protocol, the `Embed` function type, and SQuAD's answer normalisation.
+`Metric` protocol, the `Embed` function type, and the answer normalisation (MLQA's, from
+`evals.text`).
 
 Every metric returns a `MetricResult`: a finite value in [0, 1], or an explicit error with
 its reason (no reference, empty reference, ...) — never NaN, never a silently dropped row."""
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,17 +14,24 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from evals.text import normalize_answer
+
+__all__ = ["Embed", "Metric", "MetricResult", "Sample", "normalize_answer"]
+
 
 @dataclass(frozen=True)
 class Sample:
     """What a metric may look at: the answer, and the reference, question, retrieved
-    contexts and reference contexts (the passages that hold the answer) when there are any."""
+    contexts and reference contexts (the passages that hold the answer) when there are any.
+    `language` (an ISO 639 code, from the dataset or the use case) tells the metrics that
+    tokenize how to cut the text; without one they detect it from the script."""
 
     answer: str
     reference: str | None = None
     question: str = ""
     contexts: tuple[str, ...] = ()
     reference_contexts: tuple[str, ...] = ()
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,3 @@ class Metric(Protocol):
 
 
 Embed = Callable[[Sequence[str]], NDArray[np.float32]]
-
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = _ARTICLES.sub(" ", _PUNCT.sub("", text.lower()))
-    return " ".join(text.split())

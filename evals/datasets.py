@@ -2,7 +2,8 @@
 
 Columns: `prompt` (or `question` / `input`), optional `reference` (or `answer` / `expected`
 / `ideal`), optional `id` (default: the row number), optional `contexts` (a JSON list of
-strings). Problems are reported with the line number; nothing is silently dropped."""
+strings), optional `language` (an ISO 639 code such as `zh`, `ja` or `de`: how the metrics
+tokenize the row; without it they detect the language from the script). Problems are reported with the line number; nothing is silently dropped."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals.errors import DatasetError
+from evals.errors import DatasetError, LanguageError
+from evals.languages import normalize_language
 
 PROMPT_COLUMNS = ("prompt", "question", "input")
 REFERENCE_COLUMNS = ("reference", "answer", "expected", "ideal")
@@ -27,6 +29,7 @@ class Example:
     reference: str | None = None
     contexts: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,22 @@ def _example(row: dict[str, Any], line: int, name: str) -> Example:
             contexts = (contexts,)
     if not isinstance(contexts, list | tuple) or not all(isinstance(c, str) for c in contexts):
         raise DatasetError(f"{name}, line {line}: `contexts` must be a list of strings")
-    used = {*PROMPT_COLUMNS, *REFERENCE_COLUMNS, "id", "contexts"}
+    language = row.get("language")
+    if language in (None, ""):
+        language = None
+    else:
+        try:
+            language = normalize_language(str(language))
+        except LanguageError as exc:
+            raise DatasetError(f"{name}, line {line}: `language` {exc}", hint=exc.hint) from None
+    used = {*PROMPT_COLUMNS, *REFERENCE_COLUMNS, "id", "contexts", "language"}
     return Example(
         id=str(line if row.get("id") in (None, "") else row["id"]),
         prompt=str(prompt),
         reference=None if reference is None else str(reference),
         contexts=tuple(contexts),
         meta={k: v for k, v in row.items() if k not in used},
+        language=language,
     )
 
 

@@ -9,6 +9,7 @@ They stay `ValueError`s, so callers that catch `ValueError` keep working::
         ├── DatasetError        invalid_dataset      a dataset file that cannot be used
         ├── UnknownMetric       unknown_metric       a metric name the registry does not know
         ├── TargetError         invalid_use_case     a use-case target that cannot be used
+        ├── LanguageError       invalid_language     a language code that is not one
         └── UnparsableVerdict   unparsable_verdict   a judge reply with no usable verdict
 """
 
@@ -45,6 +46,12 @@ class TargetError(EvalError):
     it as part of the use case that holds it, hence the code."""
 
     code = "invalid_use_case"
+
+
+class LanguageError(EvalError):
+    """A language given for a dataset row or a use case that is not a language code."""
+
+    code = "invalid_language"
 
 
 class UnparsableVerdict(EvalError):

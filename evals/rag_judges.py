@@ -23,7 +23,7 @@ import numpy as np
 
 from evals.base import Embed, MetricResult, Sample
 from evals.errors import UnparsableVerdict
-from evals.judge_calls import Complete, ask, parse_json
+from evals.judge_calls import Complete, ask, parse_json, verdict_flag
 from evals.rag_metrics import average_precision
 
 RAG_JUDGE_VERSION = "rag-llm-v1"
@@ -79,9 +79,10 @@ Reply with only a JSON object, no other text:
 
 def _flag(item: Any, key: str) -> bool:
     value = item.get(key) if isinstance(item, dict) else None
-    if not isinstance(value, bool):
+    flag = verdict_flag(value)
+    if flag is None:
         raise UnparsableVerdict(f"`{key}` must be true or false, not {value!r}")
-    return value
+    return flag
 
 
 def _flags(data: dict[str, Any], field: str, key: str) -> list[bool]:

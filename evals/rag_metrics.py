@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002  (text in other scripts on purpose: not look-alikes)
 """RAG metrics that need no judge model: the non-LLM counterparts of ragas' faithfulness,
 answer relevancy, context precision and context recall.
 
@@ -10,16 +11,17 @@ to reference contexts, average precision over the ranking). They are built by na
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
-from evals.base import Embed, Metric, MetricResult, Sample, normalize_answer
+from evals.base import Embed, Metric, MetricResult, Sample
+from evals.errors import LanguageError
+from evals.languages import resolve_language
+from evals.text import normalize_answer, sentences
 
 SIMILARITY_THRESHOLD = 0.5  # ragas' default for its non-LLM context metrics
 SUPPORT_THRESHOLD = 0.6  # share of a sentence's words found in the contexts
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def average_precision(relevant: Sequence[bool]) -> float:
@@ -45,12 +47,19 @@ def _matches(retrieved: str, reference: str) -> bool:
     return ratio >= SIMILARITY_THRESHOLD
 
 
+def _words(text: str, language: str) -> list[str]:
+    """The text's words normalised as MLQA does: Han, kana, Hangul... one character each."""
+    return normalize_answer(text, language).split()
+
+
 class Faithfulness:
     """Share of the answer's sentences whose words are mostly found in the retrieved
-    contexts: an answer that says things the context does not is less faithful."""
+    contexts: an answer that says things the context does not is less faithful. Sentences
+    end at `.!?` and at `。！？` and the other sentence terminals of Unicode; Han, kana,
+    Hangul... count one character per word, as in token F1."""
 
     name = "faithfulness"
-    version = "overlap-1"
+    version = "overlap-2"
     needs_reference = False
     needs_context = True
     needs_judge = False
@@ -58,16 +67,19 @@ class Faithfulness:
     def score(self, sample: Sample) -> MetricResult:
         if not sample.contexts:
             return _error(self, "needs retrieved contexts; the answer had none")
-        sentences = [s for s in _SENTENCE.split(sample.answer) if normalize_answer(s)]
-        if not sentences:
+        try:
+            language = resolve_language(sample.language, (sample.answer, *sample.contexts))
+        except LanguageError as exc:
+            return _error(self, f"{exc}. {exc.hint}")
+        said = [words for s in sentences(sample.answer) if (words := _words(s, language))]
+        if not said:
             return _error(self, "the answer is empty")
-        context_words = set(normalize_answer(" ".join(sample.contexts)).split())
-        supported = 0
-        for sentence in sentences:
-            words = normalize_answer(sentence).split()
-            if sum(w in context_words for w in words) / len(words) >= SUPPORT_THRESHOLD:
-                supported += 1
-        return MetricResult(self.name, self.version, supported / len(sentences))
+        context_words = set(_words(" ".join(sample.contexts), language))
+        supported = sum(
+            sum(w in context_words for w in words) / len(words) >= SUPPORT_THRESHOLD
+            for words in said
+        )
+        return MetricResult(self.name, self.version, supported / len(said))
 
 
 class ContextRecall:

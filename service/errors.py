@@ -117,6 +117,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_USE_CASE = "unknown_use_case"
     INVALID_BASELINE = "invalid_baseline"
     NO_DATASETS = "no_datasets"
+    INVALID_LANGUAGE = "invalid_language"
     # documents (from `rag`)
     RAG_ERROR = "rag_error"
     NOT_INGESTIBLE = "not_ingestible"

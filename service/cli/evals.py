@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
+from evals.errors import LanguageError
+from evals.languages import normalize_language
 from evals.report import parse_thresholds
 from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors, open_store, progress_bar
@@ -59,12 +61,23 @@ def eval_run(
         typer.Option(help="Retrieve context from this collection for variants that use it."),
     ] = None,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Chunks retrieved per example.")] = 4,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset's language (zh, ja, de...) for rows without a `language` "
+            "column; default: detected from each row's script."
+        ),
+    ] = None,
 ) -> None:
     """Answer every example with every variant, score the answers, store the run. Ctrl-C
     stops it; `--resume RUN_ID` carries on where it stopped. With no arguments: the bundled
     example dataset on the first two variants, with context from the sample corpus."""
     settings = Settings()
     configure_logging("warning", json=settings.log_json)
+    try:
+        language = normalize_language(language) if language else None
+    except LanguageError as exc:
+        raise ArbiterError(str(exc), code=ErrorCode.INVALID_LANGUAGE, hint=exc.hint) from None
     try:
         data = load_dataset(dataset or EXAMPLE_DATASET)
     except DatasetError as exc:
@@ -106,6 +119,7 @@ def eval_run(
                     name=name,
                     rag=rag,
                     on_progress=step,
+                    language=language,
                 )
             )
         summaries = run_summaries(runtime.store, run_id)

@@ -111,11 +111,13 @@ class EvalRunner:
         rag: RagRequest | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         use_case: str | None = None,
+        language: str | None = None,
     ) -> str:
         """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
         are in flight and, with `rate_per_s`, no more than that many start per second. With
         `rag`, each example's context is retrieved once and given to the variants that use
-        context, as in the page."""
+        context, as in the page. `language` is the one of examples that name none (a use
+        case's); without either, the metrics detect it from the text."""
         metric_list, chosen, judge_model = self._prepare(variants, metrics, judge)
         store = self.store
         if run_id is None:
@@ -156,7 +158,7 @@ class EvalRunner:
                 wanted = context(example) if rag and variant.rag.use_context else None
                 fields, chunks = await self._answer(variant, example, timeout_s, wanted)
             fields["scores"] = await asyncio.to_thread(
-                _score, metric_list, judge_model, example, fields, chunks
+                _score, metric_list, judge_model, example, fields, chunks, language
             )
             self._emit(variant, fields)
             finished.append(fields)
@@ -340,6 +342,7 @@ def _score(
     example: Example,
     fields: dict[str, Any],
     chunks: list[RetrievedChunk] | None,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
     if fields["status"] != "ok":
         return []  # a failed answer is counted in the error rate, not scored as 0
@@ -349,6 +352,7 @@ def _score(
         question=example.prompt,
         contexts=tuple(c.text for c in chunks or ()),
         reference_contexts=example.contexts,
+        language=example.language or language,
     )
     results = [m.score(sample) for m in scorers]
     if judge is not None:

@@ -178,6 +178,25 @@ def test_eval_run_scores_a_dataset_and_resume_keeps_finished_rows(
     assert unknown.returncode == 1 and "unknown_metric" in unknown.stderr
 
 
+def test_eval_run_in_a_named_language(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.models["m1"] = Script(tokens=["北京是中国的首都。"])
+    fake_variants(tmp_path, fake_openai)
+    data = tmp_path / "zh.jsonl"
+    data.write_text(
+        '{"id": "q1", "prompt": "中国的首都是哪里", "reference": "北京是中国的首都。"}\n'
+    )
+    args = ["eval", "run", str(data), "-v", "one", "-m", "rouge_l", "-m", "token_f1"]
+    result = run([*args, "--language", "zh-CN"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line for line in result.stdout.splitlines() if "│ rouge_l" in line or "│ token_f1" in line
+    ]
+    assert len(rows) == 2 and all("1.000" in row for row in rows)  # 0.0 before languages
+    bad = run([*args, "--language", "Chinese"], tmp_path)
+    assert bad.returncode == 1 and "invalid_language" in bad.stderr
+    assert "'Chinese' is not a language code" in bad.stderr and "zh" in bad.stderr
+
+
 def _run_id(stdout: str) -> str:
     return stdout.split("run ")[1].split()[0]
 

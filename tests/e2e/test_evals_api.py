@@ -73,7 +73,7 @@ def test_start_follow_and_report_a_run_over_http(
         f"{live.url}/api/eval-runs/{started['id']}/report.md", params={"judge": "gamma"}, timeout=60
     )
     assert judged.status_code == 200, judged.text
-    assert "Judge pairwise-v1@gamma: beta wins over alpha 0.500" in judged.text
+    assert "Judge pairwise-v2@gamma: beta wins over alpha 0.500" in judged.text
     assert "tie: 3" in judged.text
 
 

@@ -183,3 +183,39 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
     prompts = [str(m[-1].content) for m in judge.seen]  # type: ignore[union-attr]
     graded = [p for p in prompts if "factual statements" in p]
     assert len(graded) == 2 and "Paris is the capital of France." in graded[0]
+
+
+def test_each_row_is_scored_in_its_language(
+    runtime: Runtime, scripts: dict[str, Script], tmp_path: Path
+) -> None:
+    """A row's `language` column first, then the run's (a use case's), then the script."""
+    scripts["alpha"].tokens = ["北京是首都。"]
+    path = write_jsonl(
+        tmp_path / "zh.jsonl",
+        [
+            {
+                "id": "ko-row",
+                "prompt": "首都在哪里",
+                "reference": "北京是中国的首都。",
+                "language": "ko",
+            },
+            {"id": "plain", "prompt": "首都在哪里", "reference": "北京是中国的首都。"},
+        ],
+    )
+
+    def bleu_tokenizers(language: str | None) -> dict[str, str]:
+        run_id = asyncio.run(
+            runtime.evals.run(load_dataset(path), ["alpha"], ["bleu", "rouge_l"], language=language)
+        )
+        found = {}
+        for item in eval_runs.items(runtime.store, run_id):
+            scores = {s["metric"]: s for s in item["scores"]}
+            assert scores["rouge_l"]["value"] == pytest.approx(2 * 5 / (5 + 8))  # by character
+            found[item["example_id"]] = scores["bleu"]["version"].split("|tok:")[1].split("|")[0]
+        return found
+
+    assert bleu_tokenizers(None) == {"ko-row": "ko-mecab-0.996/ko-0.9.2-KO", "plain": "zh"}
+    assert bleu_tokenizers("ja") == {
+        "ko-row": "ko-mecab-0.996/ko-0.9.2-KO",
+        "plain": "ja-mecab-0.996-IPA",
+    }

@@ -42,7 +42,9 @@ def test_unparsable_verdict_is_an_error_with_the_raw_text(fake_aws: FakeAws) -> 
     )
     assert all(r.value is None and "no JSON object" in (r.error or "") for r in results)
     assert results[0].detail["raw"] == "I think it is pretty good, maybe a 4?"
-    fake_aws.models[JUDGE] = reply('{"helpfulness": 9, "correctness": 5, "harmlessness": "5"}')
+    fake_aws.models[JUDGE] = reply(
+        '{"helpfulness": 9, "correctness": 5, "harmlessness": "excellent"}'
+    )
     results = RubricJudge(complete_with(judge_variant(fake_aws)), "judge").score(
         Sample(answer="Paris.", question="Capital?")
     )

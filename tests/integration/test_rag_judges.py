@@ -34,12 +34,12 @@ def test_faithfulness_through_bedrock(fake_aws: FakeAws) -> None:
 
 def test_unparsable_or_failing_judge_is_an_error_with_the_raw_text(fake_aws: FakeAws) -> None:
     fake_aws.models[JUDGE] = Script(
-        tokens=['{"statements": [{"statement": "x", "supported": "yes"}]}']
+        tokens=['{"statements": [{"statement": "x", "supported": "partly"}]}']
     )
     metric = LlmFaithfulness(complete_with(judge_variant(fake_aws)), "judge")
     result = metric.score(Sample("An answer.", contexts=CONTEXT))
     assert result.value is None and "`supported` must be true or false" in (result.error or "")
-    assert result.detail["raw"] == ['{"statements": [{"statement": "x", "supported": "yes"}]}']
+    assert result.detail["raw"] == ['{"statements": [{"statement": "x", "supported": "partly"}]}']
     fake_aws.models[JUDGE] = Script(failure="access_denied")
     failed = metric.score(Sample("An answer.", contexts=CONTEXT))
     assert failed.value is None and (failed.error or "").startswith("the judge failed")

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (full-width punctuation on purpose)
 """RAG metrics that need no judge: faithfulness, context recall/precision, answer relevancy."""
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ def test_faithfulness_is_the_share_of_supported_sentences() -> None:
     assert half.value == 0.5
     assert f.score(Sample("Anything.")).error == "needs retrieved contexts; the answer had none"
     assert f.score(Sample("  ", contexts=(RETURNS,))).error == "the answer is empty"
+
+
+def test_faithfulness_splits_chinese_sentences_and_counts_characters() -> None:
+    context = ("Lumen 自行车接受交付后 45 天内未使用自行车的退货。礼品卡不可退款，也不会过期。",)
+    f = Faithfulness()
+    supported = f.score(Sample("您可以在 45 天内退回未使用的自行车。", contexts=context))
+    assert (supported.value, supported.version) == (1.0, "overlap-2")
+    # 。！？ end sentences with no space after them: one supported, one not.
+    for answer in (
+        "您可以在 45 天内退回未使用的自行车。运送到火星不另收费！",
+        "运送到火星不另收费？您可以在 45 天内退回未使用的自行车",
+        "「您可以在 45 天内退回未使用的自行车。」运送到火星不另收费。",
+    ):
+        assert f.score(Sample(answer, contexts=context)).value == 0.5, answer
+    assert f.score(Sample("。！？", contexts=context)).error == "the answer is empty"
+    japanese = Faithfulness().score(
+        Sample(
+            "返品は45日以内です。火星への送料は無料です。", contexts=("返品は到着後45日以内です。",)
+        )
+    )
+    assert japanese.value == 0.5
+    bad = f.score(Sample("答案。", contexts=context, language="Chinese"))
+    assert bad.value is None and "'Chinese' is not a language code" in (bad.error or "")
 
 
 def test_context_recall_and_precision_follow_the_ranking() -> None:

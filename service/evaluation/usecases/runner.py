@@ -52,6 +52,7 @@ async def run_datasets(
                 name=f"{spec.name}: {path}",
                 on_progress=on_progress,
                 use_case=spec.name,
+                language=spec.language,
             )
         )
     return run_ids

@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from evals.errors import TargetError
+from evals.errors import LanguageError, TargetError
 from evals.goals import TARGET_METRICS, Target, parse_targets
+from evals.languages import normalize_language
 from service.config import DEFAULTS
 from service.errors import ErrorCode, InvalidRequest, NotFound
 
@@ -49,6 +50,21 @@ class UseCaseSpec(BaseModel):
         default=20, ge=2, le=100_000, description="Observations needed for a verdict."
     )
     window_days: float = Field(default=7.0, gt=0, le=3650, description="Default window.")
+    language: str | None = Field(
+        default=None,
+        description="The language of its datasets (an ISO 639 code: zh, ja, en...), for "
+        "rows without a `language` column; default: detected from each row's script.",
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language_is_a_code(cls, language: str | None) -> str | None:
+        if language is None:
+            return None
+        try:
+            return normalize_language(language)
+        except LanguageError as exc:
+            raise ValueError(f"{exc}. {exc.hint}") from None
 
     @field_validator("targets")
     @classmethod
