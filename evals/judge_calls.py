@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002  (full-width and CJK punctuation on purpose)
+# ruff: noqa: RUF002  (full-width and CJK punctuation on purpose)
 """Calling a judge model: the `Complete` function type, asking it one prompt, and reading
 its reply: the JSON object in it, and the verdicts in that object (a 1-5 score, true /
 false, A / B / tie). Shared by the answer judges (`evals.judges`) and the RAG judges

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF002  (text in other scripts on purpose: not look-alikes)
+
 """RAG metrics that need no judge model: the non-LLM counterparts of ragas' faithfulness,
 answer relevancy, context precision and context recall.
 

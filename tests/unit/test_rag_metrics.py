@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF003  (full-width punctuation on purpose)
+
 """RAG metrics that need no judge: faithfulness, context recall/precision, answer relevancy."""
 
 from __future__ import annotations
