@@ -9,7 +9,8 @@ They stay `ValueError`s, so callers that catch `ValueError` keep working::
         ├── DatasetError        invalid_dataset      a dataset file that cannot be used
         ├── UnknownMetric       unknown_metric       a metric name the registry does not know
         ├── TargetError         invalid_use_case     a use-case target that cannot be used
-        └── UnparsableVerdict   unparsable_verdict   a judge reply with no usable verdict
+        ├── UnparsableVerdict   unparsable_verdict   a judge reply with no usable verdict
+        └── MixedVersions       mixed_metric_versions  scores of two versions of one metric
 """
 
 from __future__ import annotations
@@ -51,3 +52,10 @@ class UnparsableVerdict(EvalError):
     """A judge's reply that holds no verdict in the expected shape."""
 
     code = "unparsable_verdict"
+
+
+class MixedVersions(EvalError):
+    """Scores of one metric name computed by two different versions (definitions, judges,
+    embedding models): comparing or pooling them would compare different things."""
+
+    code = "mixed_metric_versions"
