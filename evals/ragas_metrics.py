@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from instructor.core.exceptions import InstructorRetryException
+from openai import APIStatusError
 
 # ragas reports usage analytics unless this is set; it is read at call time, so setting it
 # before ragas runs turns it off for every process that scores with ragas.
@@ -120,14 +122,10 @@ class RagasMetric:
         try:
             value = asyncio.run(self._ascore(sample))
         except Exception as exc:
-            reason = " ".join(str(exc).split())[:500] or type(exc).__name__
-            return MetricResult(
-                self.name,
-                self.version,
-                None,
-                error=f"ragas failed ({type(exc).__name__}): {reason}",
-                detail=detail,
-            )
+            error, raw = _explain(exc)
+            if raw is not None:
+                detail["raw"] = raw
+            return MetricResult(self.name, self.version, None, error=error, detail=detail)
         if value is None or not math.isfinite(value):
             reason = _NAN_REASONS.get(self.name, f"ragas returned {value} for {self.name}")
             return MetricResult(self.name, self.version, None, error=reason, detail=detail)
@@ -137,6 +135,37 @@ class RagasMetric:
         result = await self.build(self._llm()).ascore(**self.inputs(sample))
         value = result.value
         return None if value is None else float(value)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _explain(exc: Exception) -> tuple[str, str | None]:
+    """A failed ragas score's reason, and the judge's last reply when there was one."""
+    if isinstance(exc, InstructorRetryException):
+        attempts = exc.failed_attempts or []
+        last: BaseException = attempts[-1].exception if attempts else (exc.__cause__ or exc)
+        if isinstance(last, APIStatusError):
+            body = last.body if isinstance(last.body, dict) else {}
+            error = body.get("error", body)
+            message = error.get("message") if isinstance(error, dict) else None
+            return f"the judge failed (HTTP {last.status_code}): {message or last.message}", None
+        raw = None
+        completion = exc.last_completion
+        choices = getattr(completion, "choices", None)
+        if choices:
+            raw = str(getattr(choices[0].message, "content", "") or "")
+        first_line = str(last).strip().splitlines()[:2]
+        return (
+            f"the judge's reply did not fit ragas' answer format after {exc.n_attempts} "
+            f"attempts: {_one_line(' '.join(first_line))}",
+            raw,
+        )
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and not str(exc):
+        exc = cause if isinstance(cause, Exception) else exc
+    return f"ragas failed ({type(exc).__name__}): {_one_line(str(exc)) or 'no message'}", None
 
 
 class RagasFaithfulness(RagasMetric):

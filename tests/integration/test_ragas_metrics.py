@@ -159,7 +159,12 @@ def test_nan_and_failures_are_explicit_errors(judged: FakeOpenAI) -> None:
         ragas_llm=ragas_judge(catalog, "judge-babbles"),
     )
     failed = babbling.score(SAMPLE)
-    assert failed.value is None and (failed.error or "").startswith("ragas failed (")
+    assert failed.value is None
+    assert (failed.error or "").startswith(
+        "the judge's reply did not fit ragas' answer format after 4 attempts: "
+        "1 validation error for ContextRecallOutput"
+    )
+    assert failed.detail["raw"] == "Sure! The answer looks fine to me."
 
     judged.responders.pop("judge")
     judged.models["judge"] = Script(failure="server_error")
@@ -167,7 +172,7 @@ def test_nan_and_failures_are_explicit_errors(judged: FakeOpenAI) -> None:
         ["faithfulness"], judge_name="judge", ragas_llm=ragas_judge(catalog, "judge")
     )
     broken = down.score(SAMPLE)
-    assert broken.value is None and "ragas failed" in (broken.error or "")
+    assert broken.value is None and broken.error == "the judge failed (HTTP 502): HTTP 500: boom"
 
     (no_context,) = build_metrics(
         ["faithfulness"], judge_name="judge", ragas_llm=ragas_judge(catalog, "judge")
