@@ -25,19 +25,19 @@ from openai import APIStatusError
 # before ragas runs turns it off for every process that scores with ragas.
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
-import ragas  # noqa: E402
-from ragas.embeddings.base import BaseRagasEmbedding  # noqa: E402
-from ragas.llms.base import InstructorBaseRagasLLM  # noqa: E402
-from ragas.metrics.collections import (  # noqa: E402
+import ragas
+from ragas.embeddings.base import BaseRagasEmbedding
+from ragas.llms.base import InstructorBaseRagasLLM
+from ragas.metrics.collections import (
     AnswerRelevancy,
     ContextPrecision,
     ContextRecall,
     FactualCorrectness,
     Faithfulness,
 )
-from ragas.metrics.collections.base import BaseMetric  # noqa: E402
+from ragas.metrics.collections.base import BaseMetric
 
-from evals.base import Embed, MetricResult, Sample  # noqa: E402
+from evals.base import Embed, MetricResult, Sample
 
 RAGAS_VERSION = f"ragas-{ragas.__version__}"
 

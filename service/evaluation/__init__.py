@@ -5,8 +5,7 @@ from service.evaluation import usecases
 from service.evaluation.batch import EvalRunner, Progress
 from service.evaluation.dashboard import WINDOWS, series
 from service.evaluation.jobs import Handler, Worker
-from service.evaluation.judge_gateway import judge_app, ragas_llm
-from service.evaluation.judging import pairwise_judge, ragas_judge, scorers
+from service.evaluation.judging import pairwise_judge, scorers
 from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
 from service.evaluation.reports import build_report, run_gate, run_summaries, write_report
 from service.evaluation.usecases.goals import Window
@@ -24,10 +23,7 @@ __all__ = [
     "Window",
     "Worker",
     "build_report",
-    "judge_app",
     "pairwise_judge",
-    "ragas_judge",
-    "ragas_llm",
     "refresh_goals",
     "run_gate",
     "run_summaries",

@@ -1,5 +1,5 @@
 """The judge's OpenAI-compatible gateway, in process: `POST /v1/chat/completions` answered
-by any variant of the catalog, reached by an OpenAI client over `httpx.ASGITransport` (no
+by any variant of the catalog, reached by an OpenAI client over an ASGI transport (no
 socket, no network hop). This is how ragas — which speaks only to OpenAI-style clients
 through instructor — is judged by an Arbiter variant (Bedrock, SageMaker, OpenAI-compatible
 or the local model).
@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -97,6 +97,6 @@ def ragas_llm(app: FastAPI, variant: str) -> InstructorBaseRagasLLM:
         base_url=BASE_URL,
         api_key="in-process",
         max_retries=0,  # the variant's own client already retries what is worth retrying
-        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL),
+        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE_URL),
     )
     return llm_factory(variant, client=client)

@@ -66,7 +66,9 @@ def scores_since(
                 _scoped(ScoreRow.turn_id, use_case),
             )
         ).all()
-    return [(at, m, version, variant, float(value or 0.0)) for at, m, version, variant, value in rows]
+    return [
+        (at, m, version, variant, float(value or 0.0)) for at, m, version, variant, value in rows
+    ]
 
 
 def live_votes_since(store: Store, since: datetime, use_case: str | None) -> list[VoteOut]:

@@ -81,7 +81,12 @@ def _fill(store: Store) -> None:
         s.flush()
         s.add(
             AnswerRow(
-                id="a1", turn_id="t1", pane=0, variant_name="alpha", variant_spec={}, request={},
+                id="a1",
+                turn_id="t1",
+                pane=0,
+                variant_name="alpha",
+                variant_spec={},
+                request={},
                 status="ok",
             )
         )
@@ -89,34 +94,53 @@ def _fill(store: Store) -> None:
         for i, (metric, version) in enumerate(STORED):
             s.add(
                 ScoreRow(
-                    id=f"s{i}", answer_id="a1", turn_id="t1", variant_name="alpha",
-                    metric=metric, version=version, value=0.5, error=None, detail={},
+                    id=f"s{i}",
+                    answer_id="a1",
+                    turn_id="t1",
+                    variant_name="alpha",
+                    metric=metric,
+                    version=version,
+                    value=0.5,
+                    error=None,
+                    detail={},
                 )
             )
         for run_id, judge in (("r-plain", None), ("r-judged", "judge")):
             s.add(
                 EvalRunRow(
-                    id=run_id, name=run_id, dataset_path="d.jsonl", dataset_sha256="0" * 64,
-                    variants=["alpha"], metrics=["rouge_l", "faithfulness", "answer_relevancy"],
-                    judge=judge, total=1,
+                    id=run_id,
+                    name=run_id,
+                    dataset_path="d.jsonl",
+                    dataset_sha256="0" * 64,
+                    variants=["alpha"],
+                    metrics=["rouge_l", "faithfulness", "answer_relevancy"],
+                    judge=judge,
+                    total=1,
                 )
             )
         s.flush()
         s.add(
             EvalItemRow(
-                id="i1", run_id="r-plain", example_id="e1", variant="alpha", prompt="q",
-                reference=None, answer="x", status="ok",
+                id="i1",
+                run_id="r-plain",
+                example_id="e1",
+                variant="alpha",
+                prompt="q",
+                reference=None,
+                answer="x",
+                status="ok",
                 scores=[
-                    {"metric": m, "version": v, "value": 0.5, "error": None}
-                    for m, v in STORED
+                    {"metric": m, "version": v, "value": 0.5, "error": None} for m, v in STORED
                 ],
             )
         )
         s.add(
             UseCaseRow(
-                id="u1", name="news",
+                id="u1",
+                name="news",
                 spec={
-                    "name": "news", "variants": ["alpha"],
+                    "name": "news",
+                    "variants": ["alpha"],
                     "metrics": ["rouge_l", "faithfulness", "context_recall"],
                     "targets": ["faithfulness >= 0.5", " context_recall>=0.2", "rouge_l >= 0.1"],
                 },
@@ -124,7 +148,9 @@ def _fill(store: Store) -> None:
         )
 
 
-def _state(store: Store) -> tuple[dict[str, str], list[str], dict[str, list[str]], dict[str, list[str]]]:
+def _state(
+    store: Store,
+) -> tuple[dict[str, str], list[str], dict[str, list[str]], dict[str, list[str]]]:
     with store.session() as s:
         scores = {f"{r.metric}|{r.version}": r.id for r in s.scalars(sa.select(ScoreRow))}
         item = s.get_one(EvalItemRow, "i1")
@@ -156,8 +182,14 @@ def test_renames_stored_scores_by_their_version_and_back(old_store: Store) -> No
     with old_store.session() as s:
         s.add(
             ScoreRow(
-                id="s-ragas", answer_id="a1", turn_id="t1", variant_name="alpha",
-                metric="faithfulness", version="ragas-0.4.3@judge", value=0.75, error=None,
+                id="s-ragas",
+                answer_id="a1",
+                turn_id="t1",
+                variant_name="alpha",
+                metric="faithfulness",
+                version="ragas-0.4.3@judge",
+                value=0.75,
+                error=None,
                 detail={},
             )
         )

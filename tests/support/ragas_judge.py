@@ -32,8 +32,11 @@ def ragas_reply(body: dict[str, Any]) -> str:
     elif "NLIStatementOutput" in text:
         reply = {
             "statements": [
-                {"statement": "Unused bikes can be returned within 45 days.", "reason": "ctx 1",
-                 "verdict": 1},
+                {
+                    "statement": "Unused bikes can be returned within 45 days.",
+                    "reason": "ctx 1",
+                    "verdict": 1,
+                },
                 {"statement": "Shipping is free.", "reason": "not stated", "verdict": 0},
                 {"statement": "Bikes are bicycles.", "reason": "implied", "verdict": 1},
             ]
@@ -46,8 +49,11 @@ def ragas_reply(body: dict[str, Any]) -> str:
     elif "ContextRecallOutput" in text:
         reply = {
             "classifications": [
-                {"statement": "Unused bikes can be returned within 45 days.", "reason": "ctx",
-                 "attributed": 1},
+                {
+                    "statement": "Unused bikes can be returned within 45 days.",
+                    "reason": "ctx",
+                    "attributed": 1,
+                },
                 {"statement": "Return shipping is free.", "reason": "ctx 3", "attributed": 1},
                 {"statement": "It is fast.", "reason": "absent", "attributed": 0},
             ]

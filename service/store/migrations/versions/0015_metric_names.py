@@ -123,7 +123,9 @@ def _rename_lists(conn: Any, run_pick: Any, use_case_pick: Any) -> None:
         if "metrics" not in spec:
             del new_spec["metrics"]
         if new_spec != spec:
-            conn.execute(sa.update(use_cases).where(use_cases.c.id == case_id).values(spec=new_spec))
+            conn.execute(
+                sa.update(use_cases).where(use_cases.c.id == case_id).values(spec=new_spec)
+            )
 
 
 def upgrade() -> None:
