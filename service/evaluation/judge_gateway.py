@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from openai import AsyncOpenAI
-from ragas.llms.base import InstructorBaseRagasLLM, llm_factory
 
 from service.errors import ArbiterError, ErrorCode
 from service.ids import new_id
 from service.models import Catalog, classify_error
 from service.serving import ChatRequest
+
+if TYPE_CHECKING:
+    from ragas.llms.base import InstructorBaseRagasLLM
 
 JUDGE_SLOT = 100  # the judge gets its own model instance, apart from the compare panes
 BASE_URL = "http://arbiter.judge/v1"  # never resolved: the ASGI transport answers
@@ -92,7 +92,13 @@ def _answer(catalog: Catalog, body: ChatRequest) -> str:
 
 def ragas_llm(app: FastAPI, variant: str) -> InstructorBaseRagasLLM:
     """A ragas judge LLM (instructor over an OpenAI client) that reaches `variant` through
-    the in-process gateway. A new client each call: it belongs to the caller's event loop."""
+    the in-process gateway. A new client each call: it belongs to the caller's event loop.
+    openai and ragas are imported here, not with the module: seconds that every CLI command
+    would otherwise pay (see `evals.ragas_metrics`)."""
+    import httpx2  # openai's own HTTP client library (openai 3 is built on it)
+    from openai import AsyncOpenAI
+    from ragas.llms.base import llm_factory
+
     client = AsyncOpenAI(
         base_url=BASE_URL,
         api_key="in-process",

@@ -28,7 +28,7 @@ from ragas.metrics.collections import (
 from evals.base import Sample
 from evals.datasets import load_dataset
 from evals.errors import UnknownMetric
-from evals.ragas_metrics import RAGAS_VERSION, EmbeddingAdapter
+from evals.ragas_metrics import RAGAS_VERSION, embedding_adapter
 from evals.registry import build_metrics
 from service.app.bootstrap import build_runtime
 from service.config import Settings
@@ -86,7 +86,7 @@ def _direct(fake: FakeOpenAI, name: str, sample: Sample) -> Any:
             },
         ),
         "answer_relevancy": (
-            AnswerRelevancy(llm=llm, embeddings=EmbeddingAdapter(embed)),
+            AnswerRelevancy(llm=llm, embeddings=embedding_adapter(embed)),
             {"user_input": sample.question, "response": sample.answer},
         ),
         "context_precision": (
