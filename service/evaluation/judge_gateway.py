@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from service.errors import ArbiterError, ErrorCode
 from service.ids import new_id
 from service.models import Catalog, classify_error
+from service.redact import redact
 from service.serving import ChatRequest
 
 if TYPE_CHECKING:
@@ -33,10 +34,10 @@ BASE_URL = "http://arbiter.judge/v1"  # never resolved: the ASGI transport answe
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status,
-        content={"error": {"message": message, "type": code, "code": code, "param": None}},
-    )
+    """OpenAI's error shape. Redacted, as the public gateway's: a provider's message may
+    quote a URL with credentials, and it ends up in a stored score's error."""
+    error = {"message": redact(message), "type": code, "code": code, "param": None}
+    return JSONResponse(status_code=status, content={"error": error})
 
 
 def judge_app(catalog: Catalog) -> FastAPI:
