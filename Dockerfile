@@ -23,6 +23,7 @@ WORKDIR /home/arbiter
 ENV PATH=/venv/bin:$PATH \
     ARBITER_HOST=0.0.0.0 \
     ARBITER_HOME=/home/arbiter/.arbiter \
-    GRADIO_ANALYTICS_ENABLED=False
+    GRADIO_ANALYTICS_ENABLED=False \
+    RAGAS_DO_NOT_TRACK=true
 EXPOSE 8000
 CMD ["arbiter", "serve"]

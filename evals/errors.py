@@ -10,7 +10,8 @@ They stay `ValueError`s, so callers that catch `ValueError` keep working::
         ├── UnknownMetric       unknown_metric       a metric name the registry does not know
         ├── TargetError         invalid_use_case     a use-case target that cannot be used
         ├── LanguageError       invalid_language     a language code that is not one
-        └── UnparsableVerdict   unparsable_verdict   a judge reply with no usable verdict
+        ├── UnparsableVerdict   unparsable_verdict   a judge reply with no usable verdict
+        └── MixedVersions       mixed_metric_versions  scores of two versions of one metric
 """
 
 from __future__ import annotations
@@ -58,3 +59,10 @@ class UnparsableVerdict(EvalError):
     """A judge's reply that holds no verdict in the expected shape."""
 
     code = "unparsable_verdict"
+
+
+class MixedVersions(EvalError):
+    """Scores of one metric name computed by two different versions (definitions, judges,
+    embedding models): comparing or pooling them would compare different things."""
+
+    code = "mixed_metric_versions"

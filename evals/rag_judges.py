@@ -1,5 +1,8 @@
-"""RAG metrics graded by a judge model, used instead of the non-LLM ones in
-`evals.rag_metrics` when a judge is configured. The definitions follow ragas:
+"""RAG metrics graded by a judge model in one prompt each: `faithfulness_judge`,
+`answer_relevancy_judge`, `context_precision_judge`, `context_recall_judge`. They follow
+ragas' ideas but are not ragas' numbers (one question for relevancy where ragas writes
+three, clipped, fewer calls), hence their own names; ragas itself computes the metrics
+named as in ragas (`evals.ragas_metrics`). The definitions:
 
 - faithfulness: the answer's statements, each checked against the retrieved context;
   the share supported;
@@ -11,8 +14,7 @@
 - context_recall: each sentence of the reference answer judged attributable to the
   retrieved context or not; the share attributable.
 
-ragas itself is not a dependency: it would bring a second LLM client stack (instructor,
-langchain-community, datasets, pandas) for four prompts. A reply that cannot be parsed is
+A reply that cannot be parsed is
 an error carrying the raw text, as with the other judges."""
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def _context(sample: Sample) -> str:
 
 
 class LlmFaithfulness(_RagJudge):
-    name = "faithfulness"
+    name = "faithfulness_judge"
 
     def _grade(self, sample: Sample, raws: list[str]) -> float:
         if not sample.answer.strip():
@@ -158,7 +160,7 @@ class LlmFaithfulness(_RagJudge):
 
 
 class LlmContextRecall(_RagJudge):
-    name = "context_recall"
+    name = "context_recall_judge"
     needs_reference = True
 
     def _grade(self, sample: Sample, raws: list[str]) -> float:
@@ -172,7 +174,7 @@ class LlmContextRecall(_RagJudge):
 
 
 class LlmContextPrecision(_RagJudge):
-    name = "context_precision"
+    name = "context_precision_judge"
     needs_reference = True
 
     def _grade(self, sample: Sample, raws: list[str]) -> float:
@@ -192,7 +194,7 @@ class LlmContextPrecision(_RagJudge):
 
 
 class LlmAnswerRelevancy(_RagJudge):
-    name = "answer_relevancy"
+    name = "answer_relevancy_judge"
     needs_context = False
 
     def __init__(self, complete: Complete, judge: str, embed: Embed) -> None:

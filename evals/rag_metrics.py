@@ -1,11 +1,7 @@
-
-"""RAG metrics that need no judge model: the non-LLM counterparts of ragas' faithfulness,
-answer relevancy, context precision and context recall.
-
-Written here rather than taken from ragas: ragas pulls in langchain-community, datasets,
-pandas and an LLM client stack for metrics that are a few lines each, and its non-LLM
-context metrics follow the same definitions used below (string similarity of retrieved
-to reference contexts, average precision over the ranking). They are built by name through
+"""RAG metrics that need no judge model, Arbiter's own: `faithfulness_overlap`,
+`answer_relevancy_embedding`, `context_precision_match` and `context_recall_match`. They
+are cheap stand-ins for ragas' LLM metrics (`evals.ragas_metrics`), not the same numbers,
+hence names of their own: ragas' names mean ragas' definitions. Built by name through
 `evals.registry`."""
 
 from __future__ import annotations
@@ -58,7 +54,7 @@ class Faithfulness:
     end at `.!?` and at `。！？` and the other sentence terminals of Unicode; Han, kana,
     Hangul... count one character per word, as in token F1."""
 
-    name = "faithfulness"
+    name = "faithfulness_overlap"
     version = "overlap-2"
     needs_reference = False
     needs_context = True
@@ -85,7 +81,7 @@ class Faithfulness:
 class ContextRecall:
     """Share of the reference contexts that some retrieved context matches."""
 
-    name = "context_recall"
+    name = "context_recall_match"
     version = "nonllm-1"
     needs_reference = True
     needs_context = True
@@ -106,7 +102,7 @@ class ContextPrecision:
     """Average precision of the retrieved ranking, a retrieved context counting as relevant
     when it matches a reference context: relevant chunks ranked first score higher."""
 
-    name = "context_precision"
+    name = "context_precision_match"
     version = "nonllm-1"
     needs_reference = True
     needs_context = True
@@ -127,7 +123,7 @@ class AnswerRelevancy:
     """Cosine similarity of the question and the answer embeddings, clipped to [0, 1]: an
     answer about something else scores low. Needs no reference, so it runs on live traffic."""
 
-    name = "answer_relevancy"
+    name = "answer_relevancy_embedding"
     needs_reference = False
     needs_context = False
     needs_judge = False

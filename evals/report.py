@@ -3,8 +3,11 @@ paired comparisons (B - A per example), judge win rates, and a regression gate.
 
 A *side* is a labelled list of items (one variant of one run). An item is a plain dict:
 `example_id`, `prompt`, `answer`, `status`, `latency_ms`, `ttft_ms`, `tokens_out`,
-`cost_usd` and `scores` ([{metric, value, error}]). Nothing here touches a store or a
-model: the service gathers the items and the judge verdicts and passes them in."""
+`cost_usd` and `scores` ([{metric, version, value, error}]). Nothing here touches a store or
+a model: the service gathers the items and the judge verdicts and passes them in.
+
+Scores of one metric computed by two versions (another definition, judge or embedding
+model) are never pooled, compared or gated against each other: `MixedVersions` names both."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from evals.errors import MixedVersions
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -99,6 +104,43 @@ def metric_values(item: Mapping[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def metric_versions(label: str, items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The version of each scored metric on one side. Raises `MixedVersions` when a metric
+    has scores of two versions there."""
+    seen: dict[str, str] = {}
+    for item in items:
+        for score in item.get("scores") or []:
+            version = score.get("version")
+            if not version:
+                continue  # stored before versions were kept: nothing to check against
+            metric = str(score["metric"])
+            first = seen.setdefault(metric, str(version))
+            if first != version:
+                raise MixedVersions(
+                    f"{label} has {metric} scores of two versions, {first} and {version}; "
+                    "they measure different things and are not averaged together",
+                    hint="Score the side again with one metric setup, or report each run "
+                    "separately.",
+                )
+    return seen
+
+
+def check_same_versions(
+    a: SideSummary, b: SideSummary, metrics: Iterable[str] | None = None
+) -> None:
+    """Raises `MixedVersions` when a metric both sides have (or one of `metrics`) was
+    computed by different versions on each."""
+    for metric in metrics if metrics is not None else a.versions:
+        va, vb = a.versions.get(metric), b.versions.get(metric)
+        if va and vb and va != vb:
+            raise MixedVersions(
+                f"{metric} is version {va} in {a.label} but version {vb} in {b.label}; "
+                "scores of different versions of a metric are not compared",
+                hint="Score both sides with the same metric setup (same judge, same "
+                "embedding model), or leave this metric out.",
+            )
+
+
 @dataclass(frozen=True)
 class SideSummary:
     label: str
@@ -106,12 +148,14 @@ class SideSummary:
     metrics: dict[str, Estimate]  # scored metrics, then operational ones
     p50_latency_s: float | None = None
     p90_latency_s: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # scored metric -> its version
 
     def scored(self) -> list[str]:
         return [m for m in self.metrics if m not in OPERATIONAL]
 
 
 def summarize(label: str, items: Sequence[Mapping[str, Any]]) -> SideSummary:
+    versions = metric_versions(label, items)
     values: dict[str, list[float]] = {}
     errors: Counter[str] = Counter()
     for item in items:
@@ -132,7 +176,7 @@ def summarize(label: str, items: Sequence[Mapping[str, Any]]) -> SideSummary:
         if latencies
         else (None, None)
     )
-    return SideSummary(label, len(items), metrics, p50, p90)
+    return SideSummary(label, len(items), metrics, p50, p90, versions)
 
 
 @dataclass(frozen=True)
@@ -219,6 +263,7 @@ def compare(
         for k in common
     ]
     sa, sb = summarize(a[0], a[1]), summarize(b[0], b[1])
+    check_same_versions(sa, sb)
     names = [m for m in sa.metrics if m in sb.metrics]
     diffs = []
     for m in names:
@@ -263,7 +308,9 @@ def gate(
 ) -> list[GateCheck]:
     """One check per threshold. A metric worsens when it drops (or rises, for latency, TTFT,
     cost and error rate) by more than its allowance; a metric missing on either side fails —
-    a gate that cannot measure must not pass."""
+    a gate that cannot measure must not pass. Raises `MixedVersions` when a gated metric
+    was computed by different versions on the two sides."""
+    check_same_versions(baseline, candidate, thresholds)
     checks = []
     for metric, allowed in thresholds.items():
         base = baseline.metrics.get(metric)

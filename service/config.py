@@ -79,9 +79,10 @@ class Settings(BaseSettings):
         default=3600, ge=10, description="How long a signed link from the page stays valid."
     )
     online_metrics: str = Field(
-        default="answer_relevancy,faithfulness",
+        default="answer_relevancy_embedding,faithfulness_overlap",
         description="Comma-separated metrics scored in the background on every answer of the "
-        "page and the API (reference-free: answer_relevancy, faithfulness). Empty: none.",
+        "page and the API (reference-free: answer_relevancy_embedding, faithfulness_overlap; "
+        "with ARBITER_ONLINE_JUDGE also ragas' answer_relevancy, faithfulness). Empty: none.",
     )
     online_judge: str | None = Field(
         default=None,

@@ -110,6 +110,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_METRIC = "unknown_metric"
     INVALID_TARGET = "invalid_target"
     UNPARSABLE_VERDICT = "unparsable_verdict"
+    MIXED_METRIC_VERSIONS = "mixed_metric_versions"
     BAD_THRESHOLD = "bad_threshold"
     AMBIGUOUS_SIDE = "ambiguous_side"
     BAD_REPORT_FORMAT = "bad_report_format"

@@ -14,6 +14,7 @@ import pytest
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 
 
 @pytest.fixture(autouse=True)

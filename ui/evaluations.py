@@ -77,7 +77,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             )
             metrics = gr.CheckboxGroup(
                 list(METRIC_NAMES),
-                value=["rouge_l", "token_f1", "faithfulness", "context_recall"],
+                value=["rouge_l", "token_f1", "faithfulness_overlap", "context_recall_match"],
                 label="Metrics",
                 elem_id="eval-metrics",
             )

@@ -131,7 +131,10 @@ def build_runtime(
 def _online_scorers(
     settings: Settings, library: Library, catalog: Catalog
 ) -> tuple[list[Metric], RubricJudge | None]:
-    hint = "Use reference-free metrics such as answer_relevancy,faithfulness, or leave it empty."
+    hint = (
+        "Use reference-free metrics such as answer_relevancy_embedding,faithfulness_overlap "
+        "(or ragas' answer_relevancy,faithfulness with ARBITER_ONLINE_JUDGE), or leave it empty."
+    )
     try:
         metrics, rubric = scorers(
             settings.online_metric_names, library, catalog, settings.online_judge

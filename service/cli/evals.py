@@ -90,7 +90,7 @@ def eval_run(
     if not variant:
         variant = runtime.catalog.names()[:2]
     if dataset is None:
-        metric = metric or ["rouge_l", "token_f1", "faithfulness", "context_recall"]
+        metric = metric or ["rouge_l", "token_f1", "faithfulness_overlap", "context_recall_match"]
         collection = collection or (SAMPLE_COLLECTION if settings.rag_sample_corpus else None)
     if collection == SAMPLE_COLLECTION and settings.rag_sample_corpus:
         call(ingest_sample_corpus, runtime.library)

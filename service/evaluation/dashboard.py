@@ -49,8 +49,15 @@ def series(
     for row in dashboard.answers_since(store, since, use_case):
         calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
     scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
-    for at, metric, variant, value in dashboard.scores_since(store, since, use_case):
-        scores[(_bucket(at, since, size), f"{metric} · {variant}")].append(float(value))
+    score_rows = dashboard.scores_since(store, since, use_case)
+    versions: dict[str, set[str]] = defaultdict(set)
+    for _, metric, version, _, _ in score_rows:
+        versions[metric].add(version)
+    for at, metric, version, variant, value in score_rows:
+        # Two versions of a metric in the window (a new judge, another definition): one
+        # line each, never a mean over both.
+        name = f"{metric} [{version}]" if len(versions[metric]) > 1 else metric
+        scores[(_bucket(at, since, size), f"{name} · {variant}")].append(float(value))
     votes = dashboard.live_votes_since(store, since, use_case)
     for (bucket, variant), rows in sorted(calls.items()):
         ok = [r for r in rows if r.status == "ok"]

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from evals import plots
+from evals.errors import MixedVersions
 from evals.judges import PairwiseJudge
 from evals.render import to_html, to_markdown
-from evals.report import Comparison, GateCheck, Report, SideSummary, compare, gate, summarize
-from service.errors import ErrorCode, InvalidRequest
+from evals.report import (
+    Comparison,
+    GateCheck,
+    Report,
+    SideSummary,
+    check_same_versions,
+    compare,
+    gate,
+    summarize,
+)
+from service.errors import ArbiterError, ErrorCode, InvalidRequest, as_arbiter_error
 from service.ids import utcnow
 from service.store import Store, eval_runs
 
@@ -38,10 +48,20 @@ def _load(store: Store, run_id: str) -> _Run:
     return _Run(run["id"], run["name"], run["dataset_path"], list(by_variant), by_variant)
 
 
+def _refused(exc: MixedVersions) -> ArbiterError:
+    """Two versions of one metric met: the service's error for it (CLI and API alike)."""
+    err = as_arbiter_error(exc)
+    assert err is not None
+    return err
+
+
 def run_summaries(store: Store, run_id: str) -> dict[str, SideSummary]:
     """Per variant of a run: every metric's mean with its 95% CI, plus operational ones."""
     run = _load(store, run_id)
-    return {v: summarize(v, items) for v, items in run.by_variant.items()}
+    try:
+        return {v: summarize(v, items) for v, items in run.by_variant.items()}
+    except MixedVersions as exc:
+        raise _refused(exc) from None
 
 
 def resolve_side(store: Store, run_id: str, variant: str | None) -> Side:
@@ -119,10 +139,17 @@ def build_report(
     runs = [_load(store, against), _load(store, run_id)] if against else [_load(store, run_id)]
     sides, pairs = _pairs(runs)
     comparisons: list[Comparison] = []
-    for a, b in pairs:
-        verdicts = _judge_pairs(judge, a[1], b[1], on_step=on_step) if judge else None
-        comparisons.append(compare(a, b, verdicts=verdicts, judge=judge.version if judge else None))
-    summaries = [summarize(label, items) for label, items in sides]
+    try:
+        summaries = [summarize(label, items) for label, items in sides]
+        for a, b in pairs:  # refused before any judge call when versions differ
+            check_same_versions(summarize(*a), summarize(*b))
+        for a, b in pairs:
+            verdicts = _judge_pairs(judge, a[1], b[1], on_step=on_step) if judge else None
+            comparisons.append(
+                compare(a, b, verdicts=verdicts, judge=judge.version if judge else None)
+            )
+    except MixedVersions as exc:
+        raise _refused(exc) from None
     report = Report(
         title=f"Evaluation report: {runs[-1].name}" + (f" vs {runs[0].name}" if against else ""),
         meta={
@@ -188,4 +215,7 @@ def run_gate(
     """`baseline`/`candidate` are RUN_ID or RUN_ID:VARIANT."""
     base = resolve_side(store, *split_side(baseline))
     cand = resolve_side(store, *split_side(candidate))
-    return gate(summarize(*base), summarize(*cand), thresholds)
+    try:
+        return gate(summarize(*base), summarize(*cand), thresholds)
+    except MixedVersions as exc:
+        raise _refused(exc) from None

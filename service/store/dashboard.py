@@ -50,19 +50,25 @@ def answers_since(store: Store, since: datetime, use_case: str | None) -> Sequen
 
 def scores_since(
     store: Store, since: datetime, use_case: str | None
-) -> list[tuple[datetime, str, str, float]]:
-    """(created_at, metric, variant, value) of each score with a value."""
+) -> list[tuple[datetime, str, str, str, float]]:
+    """(created_at, metric, version, variant, value) of each score with a value."""
     with store.session() as s:
         rows = s.execute(
             select(
-                ScoreRow.created_at, ScoreRow.metric, ScoreRow.variant_name, ScoreRow.value
+                ScoreRow.created_at,
+                ScoreRow.metric,
+                ScoreRow.version,
+                ScoreRow.variant_name,
+                ScoreRow.value,
             ).where(
                 ScoreRow.created_at >= since,
                 ScoreRow.value.is_not(None),
                 _scoped(ScoreRow.turn_id, use_case),
             )
         ).all()
-    return [(at, metric, variant, float(value or 0.0)) for at, metric, variant, value in rows]
+    return [
+        (at, m, version, variant, float(value or 0.0)) for at, m, version, variant, value in rows
+    ]
 
 
 def live_votes_since(store: Store, since: datetime, use_case: str | None) -> list[VoteOut]:

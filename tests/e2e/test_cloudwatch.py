@@ -30,7 +30,7 @@ def test_cloudwatch_dashboard_command(moto_server: str, tmp_path: Path) -> None:
             "--max-p90-latency",
             "5",
             "--min-score",
-            "faithfulness=0.5",
+            "faithfulness_overlap=0.5",
         ],
         cwd=tmp_path,
         env=env,

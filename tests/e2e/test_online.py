@@ -29,7 +29,7 @@ def test_answers_are_scored_in_the_background_and_shown_with_the_turn(
     runtime.library.create_collection("docs")
     runtime.library.ingest("docs", "pier.txt", PIER)
     runtime.online.metrics = build_metrics(
-        ["faithfulness", "answer_relevancy"],
+        ["faithfulness_overlap", "answer_relevancy_embedding"],
         embed=embed_texts(runtime.library),
         embed_model=EmbedderSpec().model_id,
     )
@@ -56,16 +56,16 @@ def test_answers_are_scored_in_the_background_and_shown_with_the_turn(
     alpha, beta, gamma = httpx.get(f"{live.url}/api/turns/{turn_id}").json()["answers"]
     a = {s["metric"]: s for s in alpha["scores"]}
     b = {s["metric"]: s for s in beta["scores"]}
-    assert a["faithfulness"]["value"] == 1.0 and b["faithfulness"]["value"] == 0.0
-    assert a["answer_relevancy"]["value"] > b["answer_relevancy"]["value"]
-    assert a["answer_relevancy"]["version"] == f"cosine-{EmbedderSpec().model_id}"
+    assert a["faithfulness_overlap"]["value"] == 1.0 and b["faithfulness_overlap"]["value"] == 0.0
+    assert a["answer_relevancy_embedding"]["value"] > b["answer_relevancy_embedding"]["value"]
+    assert a["answer_relevancy_embedding"]["version"] == f"cosine-{EmbedderSpec().model_id}"
     assert gamma["status"] == "error" and gamma["scores"] == []  # failed: not scored as 0
     assert httpx.get(f"{live.url}/api/jobs").json() == {"done": 1}
 
     # The History view shows them under each answer.
 
     shown = render_turn(turns.get_turn(runtime.store, turn_id), link=str)
-    assert "scores: answer_relevancy 0." in shown and "faithfulness 1.00" in shown
+    assert "scores: answer_relevancy_embedding 0." in shown and "faithfulness_overlap 1.00" in shown
 
     # A retried job adds nothing twice.
     runtime.online.score_turn({"turn_id": turn_id})

@@ -1,11 +1,13 @@
 """A fake OpenAI-compatible server: `POST /v1/chat/completions` (SSE or JSON) and
-`GET /v1/models`, answering from per-model scripts. Model "echo" repeats the last user
-message word by word."""
+`GET /v1/models`, answering from per-model scripts, or from per-model responders (a
+function of the request body: replies that depend on the prompt). Model "echo" repeats the
+last user message word by word."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.http import FakeHandler, FakeServer
@@ -36,6 +38,9 @@ class _OpenAIHandler(FakeHandler):
         self.fake.authorizations.append(self.headers.get("Authorization"))
         name = body.get("model", "")
         script = self.fake.models.get(name)
+        responder = self.fake.responders.get(name)
+        if script is None and responder is not None:
+            script = Script(tokens=[responder(body)])
         if script is None and name == "echo":
             last = next(
                 (m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"),
@@ -117,6 +122,7 @@ class FakeOpenAI(FakeServer):
     def __init__(self) -> None:
         super().__init__()
         self.models: dict[str, Script] = {}
+        self.responders: dict[str, Callable[[dict[str, Any]], str]] = {}
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []  # each chat request's Authorization header
 

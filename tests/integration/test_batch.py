@@ -166,7 +166,7 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
         runtime.evals.run(
             load_dataset(dataset(tmp_path, 2)),
             ["alpha"],
-            ["faithfulness"],
+            ["faithfulness_judge"],
             judge="gamma",
             rag=RagRequest(collection="docs", top_k=1),
         )
@@ -175,8 +175,8 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
     assert len(items) == 2
     for item in items:
         scores = {s["metric"]: s for s in item["scores"]}
-        assert scores["faithfulness"]["value"] == 1.0
-        assert scores["faithfulness"]["version"] == "rag-llm-v1@gamma"
+        assert scores["faithfulness_judge"]["value"] == 1.0
+        assert scores["faithfulness_judge"]["version"] == "rag-llm-v1@gamma"
         assert scores["judge_correctness"]["value"] == 5.0
 
     judge = runtime.catalog.cached_model(runtime.catalog.get("gamma"), JUDGE_SLOT)

@@ -356,7 +356,7 @@ def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> N
     counts = {c.variant: c.counts["answers"] for c in report.ranked}
     assert counts == dict.fromkeys(spec.variants, 12)  # the 12 questions of lumen_qa.jsonl
     metrics = set(report.ranked[0].evidence)
-    assert {"token_f1", "faithfulness", "context_recall", "rouge_l"} <= metrics
+    assert {"token_f1", "faithfulness_overlap", "context_recall_match", "rouge_l"} <= metrics
     assert set(report.plots) == {"tradeoff_cost.png", "tradeoff_latency.png"}
     assert report.recommendation.startswith(("Recommended: ", "No variant meets all"))
     no_docs = next(c for c in report.ranked if c.variant == spec.baseline)

@@ -126,7 +126,7 @@ def runtime(
         home=tmp_path,
         variants_file=variants_file,
         max_prompt_chars=1000,
-        online_metrics="faithfulness",  # cheap; tests that need more set their own
+        online_metrics="faithfulness_overlap",  # cheap; tests that need more set their own
     )
     rt = build_runtime(settings, model_factory=ScriptedFactory(scripts), store=store)
     yield rt

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from evals.base import Sample
+from evals.errors import UnknownMetric
 from evals.rag_judges import (
     LlmAnswerRelevancy,
     LlmContextPrecision,
@@ -91,8 +92,14 @@ def test_answer_relevancy_compares_the_generated_question_and_zeroes_noncommitta
     assert evasive.score(sample).value == 0.0
 
 
-def test_a_judge_turns_the_rag_metrics_into_their_graded_versions() -> None:
-    names = ["faithfulness", "context_recall", "context_precision", "answer_relevancy", "rouge_l"]
+def test_the_judge_versions_have_names_of_their_own() -> None:
+    names = [
+        "faithfulness_judge",
+        "context_recall_judge",
+        "context_precision_judge",
+        "answer_relevancy_judge",
+        "rouge_l",
+    ]
     graded = build_metrics(
         names, embed=embed, embed_model="e", judge=lambda m: "{}", judge_name="j"
     )
@@ -103,11 +110,17 @@ def test_a_judge_turns_the_rag_metrics_into_their_graded_versions() -> None:
         "LlmAnswerRelevancy",
         "Rouge",
     ]
-    plain = build_metrics(names, embed=embed, embed_model="e")
-    assert [type(m).__name__ for m in plain] == [
-        "Faithfulness",
-        "ContextRecall",
-        "ContextPrecision",
-        "AnswerRelevancy",
-        "Rouge",
-    ]
+    assert [m.name for m in graded] == names
+    # Without a judge they are an error pointing at Arbiter's non-LLM versions, never
+    # silently something else under the same name.
+    with pytest.raises(UnknownMetric) as err:
+        build_metrics(["faithfulness_judge"], embed=embed, embed_model="e")
+    assert (
+        str(err.value) == "faithfulness_judge is graded by a judge model and needs a judge variant"
+    )
+    plain = build_metrics(
+        ["faithfulness_overlap", "context_recall_match", "answer_relevancy_embedding"],
+        embed=embed,
+        embed_model="e",
+    )
+    assert [type(m).__name__ for m in plain] == ["Faithfulness", "ContextRecall", "AnswerRelevancy"]

@@ -1,5 +1,5 @@
-
-"""RAG metrics that need no judge: faithfulness, context recall/precision, answer relevancy."""
+"""RAG metrics that need no judge: faithfulness_overlap, context_recall_match /
+context_precision_match, answer_relevancy_embedding."""
 
 from __future__ import annotations
 
@@ -99,12 +99,17 @@ def test_answer_relevancy_compares_question_and_answer() -> None:
 
 
 def test_build_metrics_knows_the_rag_metrics() -> None:
-    names = ["faithfulness", "context_recall", "context_precision", "answer_relevancy"]
+    names = [
+        "faithfulness_overlap",
+        "context_recall_match",
+        "context_precision_match",
+        "answer_relevancy_embedding",
+    ]
     assert needs_embedding(names) and not needs_embedding(names[:3])
     built = build_metrics(names, embed=fake_embed, embed_model="bag")
     assert [m.name for m in built] == names
     assert all(m.needs_context for m in built[:3]) and not built[3].needs_reference
-    with pytest.raises(UnknownMetric, match="answer_relevancy needs an embedding model"):
-        build_metrics(["answer_relevancy"])
-    with pytest.raises(UnknownMetric, match=r"known: .*faithfulness"):
+    with pytest.raises(UnknownMetric, match="answer_relevancy_embedding needs an embedding model"):
+        build_metrics(["answer_relevancy_embedding"])
+    with pytest.raises(UnknownMetric, match=r"known: .*faithfulness_overlap"):
         build_metrics(["faithfulnes"])
