@@ -153,7 +153,7 @@ def test_a_chinese_sample_is_judged_the_same_both_ways(judged: FakeOpenAI) -> No
     sample = Sample(
         "未使用的自行车可在45天内退货。运费免费。",
         reference="未使用的自行车可以在45天内退货。",
-        question="我有多长时间可以退自行车？",  # noqa: RUF001
+        question="我有多长时间可以退自行车？",
         contexts=("Lumen 自行车接受交货后45天内退回未使用的自行车。",),
     )
     (metric,) = build_metrics(
