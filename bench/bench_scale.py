@@ -441,8 +441,8 @@ def print_table(kind: str, runs: dict[str, Run]) -> None:
     )
     for s in sizes:
         for name, m in runs[s].measures.items():
-            if m.seconds is not None and m.note:
-                print(f"  * {s} {name}: {m.note}")
+            if m.note:
+                print(f"  {'*' if m.seconds is not None else '!'} {s} {name}: {m.note}")
         for note in runs[s].notes:
             print(f"  note {s}: {note}")
     largest = runs[sizes[-1]]
