@@ -190,10 +190,15 @@ class Caller:
 
     def timed(self, name: str, call: Callable[[], str], *, repeat: bool = True) -> None:
         """Time `call` (it raises `Failed` on a bad answer, or returns a note); a fast call
-        is repeated and the median kept."""
+        is repeated and the median kept. Printed as it is measured."""
+        measure = self._measure(call, repeat)
+        self.run.measures[name] = measure
+        rss = "" if measure.rss_growth_mb is None else f", RSS +{measure.rss_growth_mb:,.0f} MB"
+        line(f"{self.run.store} {self.run.size}: {name}", f"{measure.cell()}{rss} {measure.note}")
+
+    def _measure(self, call: Callable[[], str], repeat: bool) -> Measure:
         if not self.alive:
-            self.run.measures[name] = Measure(note="server killed earlier")
-            return
+            return Measure(note="server killed earlier")
         times: list[float] = []
         note = ""
         with RssWatch(self.server, RSS_CAP_MB) as watch:
@@ -205,16 +210,14 @@ class Caller:
                     if not repeat or len(times) == 3 or times[0] >= REPEAT_BELOW_S:
                         break
             except Failed as exc:
-                self.run.measures[name] = Measure(note=str(exc))
-                return
+                return Measure(note=str(exc))
             except httpx.TransportError as exc:
-                reason = f"killed: RSS > {RSS_CAP_MB:.0f} MB" if watch.killed else str(exc)
-                self.run.measures[name] = Measure(note=reason)
-                return
+                return Measure(
+                    note=f"killed: RSS > {RSS_CAP_MB:.0f} MB" if watch.killed else str(exc)
+                )
         if watch.killed:
-            self.run.measures[name] = Measure(note=f"killed: RSS > {RSS_CAP_MB:.0f} MB")
-        else:
-            self.run.measures[name] = Measure(statistics.median(times), note, watch.growth_mb)
+            return Measure(note=f"killed: RSS > {RSS_CAP_MB:.0f} MB")
+        return Measure(statistics.median(times), note, watch.growth_mb)
 
     def get_json(self, path: str, **params: Any) -> Any:
         r = self.http.get(path, params=params)
@@ -248,6 +251,10 @@ class Failed(Exception):
     """An endpoint answered, but not with what was asked."""
 
 
+def _raise(message: str) -> str:
+    raise Failed(message)
+
+
 def _failure(r: httpx.Response) -> str:
     try:
         error = r.json()["error"]
@@ -273,7 +280,7 @@ def _measure(caller: Caller, fill: ArenaFill, run: Run) -> None:
         json={"outcome": "a", "on_behalf_of": f"bench-scale-{time.time_ns()}"},
     )
     if vote.status_code != 201:
-        run.measures["leaderboard after one more vote"] = Measure(note=_failure(vote))
+        caller.timed("leaderboard after one more vote", lambda: _raise(_failure(vote)))
     else:
         caller.timed("leaderboard after one more vote", leaderboard(fill.battles + 1), repeat=False)
         # A reviewer rejects it again, so what follows reads exactly what was filled.
@@ -487,8 +494,16 @@ def main() -> dict[str, Any]:
     for kind in stores:
         for size in sorted(sizes, key=lambda s: SIZES[s]):
             results.setdefault(kind, {})[size] = run_one(kind, size)
+            if args.json:  # after each run: a long run stopped half-way keeps what it measured
+                Path(args.json).write_text(
+                    json.dumps(_plain(results), indent=2, ensure_ascii=False)
+                )
         print_table(kind, results[kind])
-    out = {
+    return _plain(results)
+
+
+def _plain(results: dict[str, dict[str, Run]]) -> dict[str, Any]:
+    return {
         kind: {
             size: {
                 "turns": r.turns,
@@ -508,9 +523,6 @@ def main() -> dict[str, Any]:
         }
         for kind, runs in results.items()
     }
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, ensure_ascii=False))
-    return out
 
 
 if __name__ == "__main__":
