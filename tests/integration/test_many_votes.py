@@ -39,6 +39,9 @@ from tests.support.synthetic_arena import (
     rebuild_maintained_aggregates,
 )
 
+# The module's fixture writes ~490,000 rows (2-3 minutes on two busy cores), and its setup
+# counts against the first test's timeout.
+pytestmark = pytest.mark.timeout(900)
 PG_LIMIT = 65_535  # parameters PostgreSQL takes in one statement
 SHAPE = ArenaShape(
     turns=72_000,
