@@ -50,7 +50,7 @@ SHAPE = ArenaShape(
     span=timedelta(days=6),  # everything inside the 7-day windows
     campaign_items=1_000,
 )
-USE_CASE = {
+USE_CASE: dict[str, Any] = {
     "variants": list(SHAPE.variants[:4]),
     "baseline": SHAPE.variants[0],
     "targets": ["win_rate >= 0.5", "error_rate <= 0.05", "p90_latency_s <= 5"],

@@ -33,19 +33,7 @@ import numpy as np
 from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 
 from service.store import Store
-from service.store.tables import (
-    AnswerRow,
-    CampaignItemRow,
-    CampaignRow,
-    ConversationRow,
-    FeedbackRow,
-    LabelReviewRow,
-    RatingRow,
-    ScoreRow,
-    TurnRow,
-    TurnTagRow,
-    VoteRow,
-)
+from service.store.tables import Base, CampaignRow
 
 PROMPTS = (
     "How do I reset the password of my account? (#{k})",
@@ -596,16 +584,19 @@ class _Filler:
 
 # Parents before children (foreign keys are checked on insert).
 TABLE_ORDER = {
-    "conversations": ConversationRow.__table__,
-    "turns": TurnRow.__table__,
-    "turn_tags": TurnTagRow.__table__,
-    "answers": AnswerRow.__table__,
-    "votes": VoteRow.__table__,
-    "label_reviews": LabelReviewRow.__table__,
-    "ratings": RatingRow.__table__,
-    "scores": ScoreRow.__table__,
-    "feedback": FeedbackRow.__table__,
-    "campaign_items": CampaignItemRow.__table__,
+    name: Base.metadata.tables[name]
+    for name in (
+        "conversations",
+        "turns",
+        "turn_tags",
+        "answers",
+        "votes",
+        "label_reviews",
+        "ratings",
+        "scores",
+        "feedback",
+        "campaign_items",
+    )
 }
 
 
@@ -617,7 +608,7 @@ def fill_arena(store: Store, shape: ArenaShape, *, now: datetime | None = None) 
     fill = filler.fill
     with store.engine.begin() as conn:
         conn.execute(
-            insert(CampaignRow.__table__),
+            insert(CampaignRow),
             {
                 "id": filler.campaign_id,
                 "name": shape.campaign,
@@ -633,7 +624,7 @@ def fill_arena(store: Store, shape: ArenaShape, *, now: datetime | None = None) 
         with store.engine.begin() as conn:
             writer = _Writer(conn)
             for name, table in TABLE_ORDER.items():
-                writer.write(table, out[name])  # type: ignore[arg-type]
+                writer.write(table, out[name])
                 fill.rows[name] += len(out[name])
     fill.first_at, fill.last_at = filler.start, filler.start + filler.step * shape.turns
     with store.engine.begin() as conn:
