@@ -1,5 +1,6 @@
-"""What the dashboard reads over a window: answers, scores, live votes and thumbs since a
-time, optionally of one use case's conversations."""
+"""What the dashboard reads over a window, optionally of one use case's conversations: the
+per-minute rollups of answers, scores and live votes (`service.store.rollups`), and the
+thumbs. The raw rows too (`answers_since`, ...), for checking the rollups against them."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
-from service.schemas import VoteOut
+from service.store import rollup_rebuild
 from service.store.engine import Store
 from service.store.tables import (
+    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
     FeedbackRow,
+    ScoreMinuteRow,
     ScoreRow,
     TurnRow,
+    VoteMinuteRow,
     VoteRow,
 )
-from service.store.votes import live_votes, vote_out
 
 
 def _scoped(column: Any, use_case: str | None) -> Any:
@@ -65,18 +68,76 @@ def scores_since(
     return [(at, metric, variant, float(value or 0.0)) for at, metric, variant, value in rows]
 
 
-def live_votes_since(store: Store, since: datetime, use_case: str | None) -> list[VoteOut]:
+def live_vote_answers_since(store: Store, since: datetime, use_case: str | None) -> Sequence[Any]:
+    """Each live vote since then with each of its turn's answers (id, created_at, outcome,
+    ranking, pane, variant_name, use_case), by a join: no parameter per vote."""
+    query = rollup_rebuild.live_vote_answers().where(VoteRow.created_at >= since)
+    if use_case is not None:
+        query = query.where(ConversationRow.use_case == use_case)
     with store.session() as s:
-        return [
-            vote_out(v)
-            for v in s.scalars(
-                select(VoteRow).where(
-                    VoteRow.created_at >= since,
-                    live_votes(),
-                    _scoped(VoteRow.turn_id, use_case),
-                )
+        return s.execute(query).all()
+
+
+def _minutes(table: Any, since: datetime, until: datetime, use_case: str | None) -> list[Any]:
+    conditions = [table.minute >= since, table.minute < until]
+    if use_case is not None:
+        conditions.append(table.use_case == use_case)
+    return conditions
+
+
+def answer_minutes(
+    store: Store, since: datetime, until: datetime, use_case: str | None
+) -> Sequence[Any]:
+    """minute, variant_name, answers, ok, cost_usd, latency, ttft (sketches) per rollup row
+    (several per minute and variant without a use case: one per use case)."""
+    with store.session() as s:
+        return s.execute(
+            select(
+                AnswerMinuteRow.minute,
+                AnswerMinuteRow.variant_name,
+                AnswerMinuteRow.answers,
+                AnswerMinuteRow.ok,
+                AnswerMinuteRow.cost_usd,
+                AnswerMinuteRow.latency,
+                AnswerMinuteRow.ttft,
+            ).where(*_minutes(AnswerMinuteRow, since, until, use_case))
+        ).all()
+
+
+def score_minutes(
+    store: Store, since: datetime, until: datetime, use_case: str | None
+) -> Sequence[Any]:
+    """minute, metric, variant_name, n, total."""
+    with store.session() as s:
+        return s.execute(
+            select(
+                ScoreMinuteRow.minute,
+                ScoreMinuteRow.metric,
+                ScoreMinuteRow.variant_name,
+                func.sum(ScoreMinuteRow.n),
+                func.sum(ScoreMinuteRow.total),
             )
-        ]
+            .where(*_minutes(ScoreMinuteRow, since, until, use_case))
+            .group_by(ScoreMinuteRow.minute, ScoreMinuteRow.metric, ScoreMinuteRow.variant_name)
+        ).all()
+
+
+def vote_minutes(
+    store: Store, since: datetime, until: datetime, use_case: str | None
+) -> Sequence[Any]:
+    """minute, variant_name, wins, losses, ties (both-bad votes are left out)."""
+    with store.session() as s:
+        return s.execute(
+            select(
+                VoteMinuteRow.minute,
+                VoteMinuteRow.variant_name,
+                func.sum(VoteMinuteRow.wins),
+                func.sum(VoteMinuteRow.losses),
+                func.sum(VoteMinuteRow.ties),
+            )
+            .where(*_minutes(VoteMinuteRow, since, until, use_case))
+            .group_by(VoteMinuteRow.minute, VoteMinuteRow.variant_name)
+        ).all()
 
 
 def feedback_since(store: Store, since: datetime, use_case: str | None) -> Sequence[Any]:
