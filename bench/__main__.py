@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.bench_votes",
     "bench.bench_telemetry",
     "bench.bench_gateway",
+    "bench.bench_dashboard",
 ]
 
 

@@ -78,65 +78,79 @@ def live_vote_answers_since(store: Store, since: datetime, use_case: str | None)
         return s.execute(query).all()
 
 
-def _minutes(table: Any, since: datetime, until: datetime, use_case: str | None) -> list[Any]:
+def _buckets(table: Any, since: int, until: int, size: int, use_case: str | None) -> Any:
+    """The bucket of each rollup row, (minute - since) // size, and the rows' condition:
+    minutes in [since, until) and the use case."""
     conditions = [table.minute >= since, table.minute < until]
     if use_case is not None:
         conditions.append(table.use_case == use_case)
-    return conditions
+    # Integers on both sides: SQLite and PostgreSQL both divide them as integers (floor,
+    # since minute >= since).
+    return ((table.minute - since) // size).label("bucket"), conditions
 
 
-def answer_minutes(
-    store: Store, since: datetime, until: datetime, use_case: str | None
-) -> Sequence[Any]:
-    """minute, variant_name, answers, ok, cost_usd, latency, ttft (sketches) per rollup row
-    (several per minute and variant without a use case: one per use case)."""
+def answer_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Per bucket (index from `since`, `size` minutes each) and variant: answers, ok and
+    cost summed by the database; and the latency and TTFT sketches of every rollup row of
+    the window with one (merged by the caller), each with its bucket."""
+    bucket, where = _buckets(AnswerMinuteRow, since, until, size, use_case)
     with store.session() as s:
-        return s.execute(
+        sums = s.execute(
             select(
-                AnswerMinuteRow.minute,
+                bucket,
                 AnswerMinuteRow.variant_name,
-                AnswerMinuteRow.answers,
-                AnswerMinuteRow.ok,
-                AnswerMinuteRow.cost_usd,
-                AnswerMinuteRow.latency,
-                AnswerMinuteRow.ttft,
-            ).where(*_minutes(AnswerMinuteRow, since, until, use_case))
+                func.sum(AnswerMinuteRow.answers),
+                func.sum(AnswerMinuteRow.ok),
+                func.sum(AnswerMinuteRow.cost_usd),
+            )
+            .where(*where)
+            .group_by(bucket, AnswerMinuteRow.variant_name)
         ).all()
+        sketches = s.execute(
+            select(
+                bucket, AnswerMinuteRow.variant_name, AnswerMinuteRow.latency, AnswerMinuteRow.ttft
+            ).where(*where, AnswerMinuteRow.ok > 0)
+        ).all()
+    return sums, sketches
 
 
-def score_minutes(
-    store: Store, since: datetime, until: datetime, use_case: str | None
+def score_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
 ) -> Sequence[Any]:
-    """minute, metric, variant_name, n, total."""
+    """bucket, metric, variant_name, n, total."""
+    bucket, where = _buckets(ScoreMinuteRow, since, until, size, use_case)
     with store.session() as s:
         return s.execute(
             select(
-                ScoreMinuteRow.minute,
+                bucket,
                 ScoreMinuteRow.metric,
                 ScoreMinuteRow.variant_name,
                 func.sum(ScoreMinuteRow.n),
                 func.sum(ScoreMinuteRow.total),
             )
-            .where(*_minutes(ScoreMinuteRow, since, until, use_case))
-            .group_by(ScoreMinuteRow.minute, ScoreMinuteRow.metric, ScoreMinuteRow.variant_name)
+            .where(*where)
+            .group_by(bucket, ScoreMinuteRow.metric, ScoreMinuteRow.variant_name)
         ).all()
 
 
-def vote_minutes(
-    store: Store, since: datetime, until: datetime, use_case: str | None
+def vote_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
 ) -> Sequence[Any]:
-    """minute, variant_name, wins, losses, ties (both-bad votes are left out)."""
+    """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
+    bucket, where = _buckets(VoteMinuteRow, since, until, size, use_case)
     with store.session() as s:
         return s.execute(
             select(
-                VoteMinuteRow.minute,
+                bucket,
                 VoteMinuteRow.variant_name,
                 func.sum(VoteMinuteRow.wins),
                 func.sum(VoteMinuteRow.losses),
                 func.sum(VoteMinuteRow.ties),
             )
-            .where(*_minutes(VoteMinuteRow, since, until, use_case))
-            .group_by(VoteMinuteRow.minute, VoteMinuteRow.variant_name)
+            .where(*where)
+            .group_by(bucket, VoteMinuteRow.variant_name)
         ).all()
 
 

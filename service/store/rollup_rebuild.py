@@ -4,7 +4,6 @@ SQL, after the migration that adds them, or to check that the maintained ones ar
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -43,7 +42,7 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
     minutes, not of rows)."""
     for table in (AnswerMinuteRow, ScoreMinuteRow, VoteMinuteRow):
         s.execute(delete(table))
-    cells_by_key: dict[tuple[datetime, str, str], AnswerCell] = defaultdict(AnswerCell)
+    cells_by_key: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
     answers = (
         select(
             AnswerRow.created_at,
@@ -81,7 +80,7 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
     ]
     for start in range(0, len(rows), batch):
         s.execute(insert(AnswerMinuteRow), rows[start : start + batch])
-    score_cells: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    score_cells: dict[tuple[int, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     scores = (
         select(
             ScoreRow.created_at,
@@ -106,7 +105,7 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
     for start in range(0, len(score_rows), batch):
         s.execute(insert(ScoreMinuteRow), score_rows[start : start + batch])
     live = live_vote_answers()
-    cells: Counter[tuple[datetime, str, str, str]] = Counter()
+    cells: Counter[tuple[int, str, str, str]] = Counter()
     pending: list[Any] = []
     for row in s.execute(live.execution_options(yield_per=batch)):
         # Rows come ordered by vote: a vote's answers are never split between two batches.

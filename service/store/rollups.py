@@ -3,14 +3,14 @@ to date in the transaction of the write that changes them (an answer, a score, a
 supersede it implies, a review), so they cannot drift from the rows; `rebuild` recomputes
 them from the rows (`service.store.rollup_rebuild`).
 
-Keys: minute (UTC, of the row's `created_at`), variant and use case ('' for none)."""
+Keys: minute (whole minutes since 1970 UTC, of the row's `created_at`), variant and use case ('' for none)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,8 +32,9 @@ from service.store.tables import (
 OUTCOME_COLUMNS = {"win": "wins", "loss": "losses", "tie": "ties", "both_bad": "both_bad"}
 
 
-def minute_of(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
+def minute_of(at: datetime) -> int:
+    """Whole minutes since 1970-01-01 UTC (a naive time is UTC, as SQLite returns it)."""
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() // 60)
 
 
 def pane_results(
@@ -82,8 +83,8 @@ class AnswerCell:
     ttft: list[float] = field(default_factory=list)
 
 
-def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[datetime, str, str], AnswerCell]:
-    cells: dict[tuple[datetime, str, str], AnswerCell] = defaultdict(AnswerCell)
+def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, str], AnswerCell]:
+    cells: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
     for a in rows:
         cell = cells[(minute_of(a["created_at"]), a["variant_name"], a.get("use_case") or "")]
         cell.answers += 1
@@ -207,11 +208,11 @@ def _vote_rows(s: Session, vote_ids: Iterable[str]) -> list[Any]:
     )
 
 
-def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[datetime, str, str, str]]:
+def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, str]]:
     by_vote: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_vote[r.id].append(r)
-    cells: Counter[tuple[datetime, str, str, str]] = Counter()
+    cells: Counter[tuple[int, str, str, str]] = Counter()
     for answers in by_vote.values():
         first = answers[0]
         variants = {a.pane: a.variant_name for a in answers}
@@ -222,8 +223,8 @@ def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[datetime, str, s
     return cells
 
 
-def write_vote_cells(s: Session, cells: Counter[tuple[datetime, str, str, str]]) -> None:
-    rows: dict[tuple[datetime, str, str], dict[str, Any]] = {}
+def write_vote_cells(s: Session, cells: Counter[tuple[int, str, str, str]]) -> None:
+    rows: dict[tuple[int, str, str], dict[str, Any]] = {}
     for (m, v, u, result), n in cells.items():
         row = rows.setdefault(
             (m, v, u),

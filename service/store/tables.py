@@ -384,7 +384,7 @@ class AnswerMinuteRow(Base):
     histograms of the ok answers (`service.store.sketch`)."""
 
     __tablename__ = "answer_minutes"
-    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
     variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
     answers: Mapped[int] = mapped_column(Integer, default=0)
@@ -399,7 +399,7 @@ class ScoreMinuteRow(Base):
     metric, variant and use case."""
 
     __tablename__ = "score_minutes"
-    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -412,7 +412,7 @@ class VoteMinuteRow(Base):
     of one use case (a vote counts while it is neither superseded nor rejected)."""
 
     __tablename__ = "vote_minutes"
-    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
     variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
     wins: Mapped[int] = mapped_column(Integer, default=0)

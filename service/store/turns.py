@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -332,7 +333,17 @@ def turn_page(
     costs the same at any depth); optionally one rater's turns, one use case's, and those
     whose prompt or any answer contains `query` (case-insensitive, literally: no
     wildcards). Votes as in `get_turn`. Five queries whatever the page's size."""
-    stmt = select(TurnRow, ConversationRow).join(ConversationRow)
+    stmt = select(
+        TurnRow.id,
+        TurnRow.conversation_id,
+        TurnRow.position,
+        TurnRow.prompt,
+        TurnRow.status,
+        TurnRow.retrieval,
+        TurnRow.created_at,
+        ConversationRow.mode,
+        ConversationRow.rater,
+    ).join(ConversationRow)
     if rater is not None:
         stmt = stmt.where(ConversationRow.rater == rater)
     if use_case is not None:
@@ -357,27 +368,38 @@ def turn_page(
         found = s.execute(stmt).all()
         more = len(found) > limit
         found = found[:limit]
-        page = _turns_out(s, [(t, c) for t, c in found], voter)
-    last = found[-1][0] if more else None
+        page = _turns_out(s, found, voter)
+    last = found[-1] if more else None
     return TurnPage(page, encode_cursor(last.created_at, last.id) if last else None)
 
 
-def _turns_out(
-    s: Session, found: list[tuple[TurnRow, ConversationRow]], voter: str | None
-) -> list[TurnOut]:
+_LISTED_ANSWER = [c for c in AnswerRow.__table__.c if c.name not in ("request", "variant_spec")]
+
+
+def _turns_out(s: Session, found: Sequence[Any], voter: str | None) -> list[TurnOut]:
     """The listed turns whole (no requests): answers, scores, live votes and tags, one
-    query each for the page (its ids are at most one page's, never one per stored row)."""
-    ids = [t.id for t, _ in found]
+    query each for the page (its ids are at most one page's, never one per stored row);
+    columns, not ORM objects, and not the requests a list leaves out."""
+    ids = [t.id for t in found]
     if not ids:
         return []
-    answers: dict[str, list[AnswerRow]] = {}
-    for a in s.scalars(
-        select(AnswerRow).where(AnswerRow.turn_id.in_(ids)).order_by(AnswerRow.pane)
+    answers: dict[str, list[Any]] = {}
+    for a in s.execute(
+        select(*_LISTED_ANSWER).where(AnswerRow.turn_id.in_(ids)).order_by(AnswerRow.pane)
     ):
         answers.setdefault(a.turn_id, []).append(a)
     scores: dict[str, list[ScoreOut]] = {}
-    for score in s.scalars(
-        select(ScoreRow).where(ScoreRow.turn_id.in_(ids)).order_by(ScoreRow.metric)
+    for score in s.execute(
+        select(
+            ScoreRow.answer_id,
+            ScoreRow.metric,
+            ScoreRow.version,
+            ScoreRow.value,
+            ScoreRow.error,
+            ScoreRow.created_at,
+        )
+        .where(ScoreRow.turn_id.in_(ids))
+        .order_by(ScoreRow.metric)
     ):
         scores.setdefault(score.answer_id, []).append(
             ScoreOut(
@@ -388,11 +410,19 @@ def _turns_out(
                 created_at=score.created_at,
             )
         )
-    votes_query = select(VoteRow).where(VoteRow.turn_id.in_(ids))
+    votes_query = select(
+        VoteRow.id,
+        VoteRow.turn_id,
+        VoteRow.outcome,
+        VoteRow.ranking,
+        VoteRow.rater,
+        VoteRow.supersedes_id,
+        VoteRow.created_at,
+    ).where(VoteRow.turn_id.in_(ids))
     if voter is not None:
         votes_query = votes_query.where(VoteRow.rater == voter)
-    by_turn: dict[str, list[VoteRow]] = {}
-    for v in s.scalars(votes_query.order_by(VoteRow.created_at, VoteRow.id)):
+    by_turn: dict[str, list[Any]] = {}
+    for v in s.execute(votes_query.order_by(VoteRow.created_at, VoteRow.id)):
         by_turn.setdefault(v.turn_id, []).append(v)
     tags: dict[str, list[str]] = {}
     for turn_id, tag in s.execute(
@@ -402,14 +432,14 @@ def _turns_out(
     ):
         tags.setdefault(turn_id, []).append(tag)
     out = []
-    for turn, conv in found:
+    for turn in found:
         vote = live_vote(by_turn.get(turn.id, []))
         out.append(
             TurnOut(
                 id=turn.id,
                 conversation_id=turn.conversation_id,
-                mode=conv.mode,
-                rater=conv.rater,
+                mode=turn.mode,
+                rater=turn.rater,
                 position=turn.position,
                 prompt=turn.prompt,
                 status=turn.status,

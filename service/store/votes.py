@@ -48,7 +48,8 @@ def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
     return None
 
 
-def vote_out(row: VoteRow, *, replayed: bool = False) -> VoteOut:
+def vote_out(row: Any, *, replayed: bool = False) -> VoteOut:
+    """A stored vote (a `VoteRow`, or a row with its columns) as the API shows it."""
     return VoteOut(
         replayed=replayed,
         id=row.id,
@@ -68,7 +69,7 @@ def current_vote(s: Session, turn_id: str, rater: str | None = None) -> VoteRow 
     return live_vote(list(s.scalars(query.order_by(VoteRow.created_at, VoteRow.id))))
 
 
-def live_vote(rows: list[VoteRow]) -> VoteRow | None:
+def live_vote(rows: list[Any]) -> Any:
     """The latest of these votes (oldest first) that none of them supersedes."""
     superseded = {r.supersedes_id for r in rows if r.supersedes_id}
     live = [r for r in rows if r.id not in superseded]

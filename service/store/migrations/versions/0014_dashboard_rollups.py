@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 def _keys() -> list[sa.Column]:
     return [
-        sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("minute", sa.Integer(), primary_key=True),
         sa.Column("variant_name", sa.String(64), primary_key=True),
         sa.Column("use_case", sa.String(64), primary_key=True),
     ]
@@ -39,7 +39,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "score_minutes",
-        sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("minute", sa.Integer(), primary_key=True),
         sa.Column("metric", sa.String(64), primary_key=True),
         sa.Column("variant_name", sa.String(64), primary_key=True),
         sa.Column("use_case", sa.String(64), primary_key=True),
