@@ -63,16 +63,19 @@ def series(
 
     points: list[Point] = []
     sums, sketches = dashboard.answer_buckets(store, first, last, minutes, use_case)
+    buckets, variants, latencies, ttfts = zip(*sketches, strict=True) if sketches else ((),) * 4
     group_of: dict[tuple[int, str], int] = {}
-    groups = np.empty(len(sketches), dtype=np.int64)
-    for i, (bucket, variant, _, _) in enumerate(sketches):
-        groups[i] = group_of.setdefault((int(bucket), variant), len(group_of))
-    latency = sketch.merge_groups([r.latency for r in sketches], groups)
-    ttft = sketch.merge_groups([r.ttft for r in sketches], groups)
+    groups = np.fromiter(
+        (group_of.setdefault(key, len(group_of)) for key in zip(buckets, variants, strict=True)),
+        dtype=np.int64,
+        count=len(sketches),
+    )
+    latency = sketch.merge_groups(list(latencies), groups)
+    ttft = sketch.merge_groups(list(ttfts), groups)
     for bucket, variant, answers, ok, cost in sorted(sums, key=lambda r: (int(r[0]), r[1])):
         if not answers:
             continue
-        group = group_of.get((int(bucket), variant), -1)
+        group = group_of.get((bucket, variant), -1)
         at = start(bucket)
         if group in latency:
             for q in (50, 90, 99):

@@ -64,7 +64,7 @@ def merge_groups(
     One pass over all the bytes, whatever the number of blobs."""
     if not blobs:
         return {}
-    lengths = np.array([len(b) // ENTRY.itemsize for b in blobs], dtype=np.int64)
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // ENTRY.itemsize
     entries = np.frombuffer(b"".join(blobs), dtype=ENTRY)
     owner = np.repeat(groups, lengths)
     key = owner * (MAX_BIN + 1) + entries["bin"].astype(np.int64)
