@@ -13,7 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from service.access import Principal
 from service.api.deps import EngineDep, PrincipalDep, StoreDep, acting_rater, error_responses
-from service.errors import ArbiterError, Forbidden, NotFound
+from service.errors import ArbiterError, ErrorCode, Forbidden, InvalidRequest, NotFound
 from service.schemas import CompareRequest, TurnOut, TurnPageOut
 from service.serving import CompareEvent, blind, blind_answer
 from service.store import turns
@@ -102,9 +102,16 @@ async def list_turns(
     rater: str | None = Query(None, description="Only this rater's turns."),
     q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
     use_case: str | None = Query(None, description="Only conversations of this use case."),
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> TurnPageOut:
     """Turns, newest first: your own, or (reviewers and admins) anyone's. A page at a time:
     pass its `next` as `after` for the next one (`next` is null on the last page)."""
+    if offset is not None:
+        raise InvalidRequest(
+            "`offset` is no longer supported: turns are listed a page at a time by cursor",
+            code=ErrorCode.INVALID_CURSOR,
+            hint="Leave out `offset`; pass the previous page's `next` as `after`.",
+        )
     if not principal.allows("review"):
         if rater not in (None, principal.name):
             raise Forbidden(

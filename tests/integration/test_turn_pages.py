@@ -119,3 +119,5 @@ def test_api_pages_with_next(live: LiveServer) -> None:
     bad = httpx.get(f"{live.url}/api/turns", params={"after": "nonsense"})
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_cursor"
+    old = httpx.get(f"{live.url}/api/turns", params={"offset": 2})
+    assert old.status_code == 422 and "after" in old.json()["error"]["hint"]
