@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.bench_telemetry",
     "bench.bench_gateway",
     "bench.bench_scale",
+    "bench.bench_dashboard",
 ]
 
 

@@ -90,6 +90,7 @@ class ErrorCode(StrEnum):
     NAME_MISMATCH = "name_mismatch"
     RAG_UNAVAILABLE = "rag_unavailable"
     INVALID_REGENERATE = "invalid_regenerate"
+    INVALID_CURSOR = "invalid_cursor"
     TURN_NOT_FINISHED = "turn_not_finished"
     ALREADY_VOTED = "already_voted"
     TURN_NOT_RUNNING = "turn_not_running"

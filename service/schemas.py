@@ -185,6 +185,13 @@ class TurnOut(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
 
+class TurnPageOut(BaseModel):
+    turns: list[TurnOut]
+    next: str | None = Field(
+        default=None, description="Pass as `after` for the next page; null on the last one."
+    )
+
+
 VoteOutcome = Literal["a", "b", "tie", "both_bad", "ranking"]
 
 

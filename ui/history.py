@@ -17,6 +17,7 @@ from ui.access import links_for, rater_name, readable_by
 from ui.context import Link, context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
 
+PAGE_SIZE = 100
 NOT_YOURS = "That turn is not one of yours (or no longer exists)."
 COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
 OUTCOME_TEXT = {
@@ -32,6 +33,16 @@ def _variants(turn: TurnOut) -> str:
     if turn.mode == "arena" and turn.vote is None:
         return "(hidden until voted)"
     return " vs ".join(a.variant for a in turn.answers)
+
+
+def _shown_rows(shown: Any) -> list[list[str]]:
+    """The table's rows as the browser sent them (a DataFrame, or a dict with `data`)."""
+    if shown is None:
+        return []
+    if hasattr(shown, "to_numpy"):  # a pandas DataFrame
+        return [[str(c) for c in r] for r in shown.to_numpy().tolist()]
+    data = shown.get("data", []) if isinstance(shown, dict) else shown
+    return [[str(c) for c in r] for r in data]
 
 
 def rows(turns: list[TurnOut]) -> list[list[str]]:
@@ -105,20 +116,39 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         wrap=True,
         elem_id="history-table",
     )
+    more = gr.Button("More", size="sm", elem_id="history-more")
+    cursor = gr.State(None)  # the `next` of the last page shown (None: nothing more)
     detail = gr.Markdown("Select a row to see the whole turn.", elem_id="history-detail")
 
-    async def load(typed_name: str, text: str, request: gr.Request) -> list[list[str]]:
+    async def page(
+        typed_name: str, text: str, after: str | None, request: gr.Request
+    ) -> tuple[list[list[str]], str | None]:
         # Signed in: one's own turns, whatever the name box says.
         viewer = rater_name(runtime, request, typed_name)
         found = await asyncio.to_thread(
-            turns.list_turns,
+            turns.turn_page,
             runtime.store,
-            limit=100,
+            limit=PAGE_SIZE,
+            after=after,
             rater=viewer,
             query=(text or "").strip() or None,
             voter=viewer,
         )
-        return rows([blind(t, viewer) for t in found])
+        return rows([blind(t, viewer) for t in found.turns]), found.next
+
+    async def load(
+        typed_name: str, text: str, request: gr.Request
+    ) -> tuple[list[list[str]], str | None]:
+        return await page(typed_name, text, None, request)
+
+    async def load_more(
+        typed_name: str, text: str, after: str | None, shown: Any, request: gr.Request
+    ) -> tuple[list[list[str]], str | None]:
+        before = _shown_rows(shown)
+        if after is None:  # the last page is already shown
+            return before, None
+        added, next_cursor = await page(typed_name, text, after, request)
+        return before + added, next_cursor
 
     async def open_turn(evt: gr.SelectData, data: Any, request: gr.Request) -> str:
         # The table comes from the browser (or any caller of the Gradio API): the turn it
@@ -146,7 +176,8 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
             link=links_for(runtime, request),
         )
 
-    search.click(load, [rater, query], [table], api_name="history_search")
-    query.submit(load, [rater, query], [table], api_visibility="private")
+    search.click(load, [rater, query], [table, cursor], api_name="history_search")
+    query.submit(load, [rater, query], [table, cursor], api_visibility="private")
+    more.click(load_more, [rater, query, cursor, table], [table, cursor], api_visibility="private")
     table.select(open_turn, [table], [detail], api_visibility="private")
-    return load, [rater, query], [table]
+    return load, [rater, query], [table, cursor]

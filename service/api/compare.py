@@ -13,8 +13,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from service.access import Principal
 from service.api.deps import EngineDep, PrincipalDep, StoreDep, acting_rater, error_responses
-from service.errors import ArbiterError, Forbidden, NotFound
-from service.schemas import CompareRequest, TurnOut
+from service.errors import ArbiterError, ErrorCode, Forbidden, InvalidRequest, NotFound
+from service.schemas import CompareRequest, TurnOut, TurnPageOut
 from service.serving import CompareEvent, blind, blind_answer
 from service.store import turns
 
@@ -96,12 +96,22 @@ async def list_turns(
     store: StoreDep,
     principal: PrincipalDep,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=1_000_000_000),
+    after: str | None = Query(
+        None, max_length=200, description="The `next` cursor of the previous page."
+    ),
     rater: str | None = Query(None, description="Only this rater's turns."),
     q: str | None = Query(None, max_length=200, description="Text in the prompt or an answer."),
     use_case: str | None = Query(None, description="Only conversations of this use case."),
-) -> list[TurnOut]:
-    """Turns, newest first: your own, or (reviewers and admins) anyone's."""
+    offset: str | None = Query(None, include_in_schema=False),
+) -> TurnPageOut:
+    """Turns, newest first: your own, or (reviewers and admins) anyone's. A page at a time:
+    pass its `next` as `after` for the next one (`next` is null on the last page)."""
+    if offset is not None:
+        raise InvalidRequest(
+            "`offset` is no longer supported: turns are listed a page at a time by cursor",
+            code=ErrorCode.INVALID_CURSOR,
+            hint="Leave out `offset`; pass the previous page's `next` as `after`.",
+        )
     if not principal.allows("review"):
         if rater not in (None, principal.name):
             raise Forbidden(
@@ -109,17 +119,17 @@ async def list_turns(
                 hint="Leave out `rater`; reviewers and admins may list anyone's.",
             )
         rater = principal.name
-    found = await asyncio.to_thread(
-        turns.list_turns,
+    page = await asyncio.to_thread(
+        turns.turn_page,
         store,
         limit=limit,
-        offset=offset,
+        after=after,
         rater=rater,
         query=q,
         use_case=use_case,
         voter=principal.name,
     )
-    return [blind(t, principal.name) for t in found]
+    return TurnPageOut(turns=[blind(t, principal.name) for t in page.turns], next=page.next)
 
 
 @router.get("/api/turns/{turn_id}", tags=["turns"], responses=_ERRORS)

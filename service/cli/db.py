@@ -6,7 +6,7 @@ import typer
 
 from service.cli.common import console, friendly_errors
 from service.config import Settings
-from service.store import Store
+from service.store import Store, rollup_rebuild
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -26,3 +26,20 @@ def db_upgrade() -> None:
     console.print(
         f"[green]database is up to date[/] ({store.engine.url.render_as_string(hide_password=True)})"
     )
+
+
+@db_app.command("rebuild-rollups")
+@friendly_errors
+def db_rebuild_rollups() -> None:
+    """Recompute the dashboard's per-minute rollups from the stored answers, scores and
+    votes (they are kept up to date as rows arrive; this is for rows written around the
+    service, e.g. by raw SQL)."""
+    settings = Settings()
+    store = Store(settings.resolved_database_url)
+    try:
+        store.upgrade()
+        with console.status("rebuilding the dashboard rollups…"):
+            rollup_rebuild.rebuild_store(store)
+    finally:
+        store.dispose()
+    console.print("[green]dashboard rollups rebuilt[/]")

@@ -6,7 +6,7 @@ from service.labels.exports import ExportOptions, ExportSummary, export, prepare
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.labels.reviews import set_rater
-from service.labels.votes import record_votes, vote_records
+from service.labels.votes import record_votes
 
 __all__ = [
     "LEADERBOARD_RULES",
@@ -21,5 +21,4 @@ __all__ = [
     "reviews",
     "rubric_quality",
     "set_rater",
-    "vote_records",
 ]

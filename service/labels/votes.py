@@ -7,7 +7,7 @@ from datetime import UTC
 from monitoring.records import VoteRecord
 from service.schemas import VoteOut
 from service.serving import CompareEngine
-from service.store import Store, turns
+from service.store import Store, rollups, turns
 
 
 def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
@@ -20,16 +20,7 @@ def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
     for vote in votes:
         by_pane = panes.get(vote.turn_id, {})
         mode = modes.get(vote.turn_id, "named")
-        if vote.outcome in ("a", "b"):
-            winner = 0 if vote.outcome == "a" else 1
-            results = {p: ("win" if p == winner else "loss") for p in (0, 1)}
-        elif vote.outcome in ("tie", "both_bad"):
-            results = {p: vote.outcome for p in by_pane}
-        elif vote.ranking:
-            results = {p: "tie" for p in vote.ranking}
-            results[vote.ranking[0]], results[vote.ranking[-1]] = "win", "loss"
-        else:
-            results = {}
+        results = rollups.pane_results(vote.outcome, vote.ranking, by_pane)
         at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
         records += [
             VoteRecord(by_pane[p], outcome, mode, at=at)

@@ -1,5 +1,6 @@
-"""What the dashboard reads over a window: answers, scores, live votes and thumbs since a
-time, optionally of one use case's conversations."""
+"""What the dashboard reads over a window, optionally of one use case's conversations: the
+per-minute rollups of answers, scores and live votes (`service.store.rollups`), and the
+thumbs. The raw rows too (`answers_since`, ...), for checking the rollups against them."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
-from service.schemas import VoteOut
+from service.store import rollup_rebuild
 from service.store.engine import Store
 from service.store.tables import (
+    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
     FeedbackRow,
+    ScoreMinuteRow,
     ScoreRow,
     TurnRow,
+    VoteMinuteRow,
     VoteRow,
 )
-from service.store.votes import live_votes, vote_out
 
 
 def _scoped(column: Any, use_case: str | None) -> Any:
@@ -71,18 +74,93 @@ def scores_since(
     ]
 
 
-def live_votes_since(store: Store, since: datetime, use_case: str | None) -> list[VoteOut]:
+def live_vote_answers_since(store: Store, since: datetime, use_case: str | None) -> Sequence[Any]:
+    """Each live vote since then with each of its turn's answers (id, created_at, outcome,
+    ranking, pane, variant_name, use_case), by a join: no parameter per vote."""
+    query = rollup_rebuild.live_vote_answers().where(VoteRow.created_at >= since)
+    if use_case is not None:
+        query = query.where(ConversationRow.use_case == use_case)
     with store.session() as s:
-        return [
-            vote_out(v)
-            for v in s.scalars(
-                select(VoteRow).where(
-                    VoteRow.created_at >= since,
-                    live_votes(),
-                    _scoped(VoteRow.turn_id, use_case),
-                )
+        return s.execute(query).all()
+
+
+def _buckets(table: Any, since: int, until: int, size: int, use_case: str | None) -> Any:
+    """The bucket of each rollup row, (minute - since) // size, and the rows' condition:
+    minutes in [since, until) and the use case."""
+    conditions = [table.minute >= since, table.minute < until]
+    if use_case is not None:
+        conditions.append(table.use_case == use_case)
+    # Integers on both sides: SQLite and PostgreSQL both divide them as integers (floor,
+    # since minute >= since).
+    return ((table.minute - since) // size).label("bucket"), conditions
+
+
+def answer_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Per bucket (index from `since`, `size` minutes each) and variant: answers, ok and
+    cost summed by the database; and the latency and TTFT sketches of every rollup row of
+    the window with one (merged by the caller), each with its bucket."""
+    bucket, where = _buckets(AnswerMinuteRow, since, until, size, use_case)
+    with store.session() as s:
+        sums = s.execute(
+            select(
+                bucket,
+                AnswerMinuteRow.variant_name,
+                func.sum(AnswerMinuteRow.answers),
+                func.sum(AnswerMinuteRow.ok),
+                func.sum(AnswerMinuteRow.cost_usd),
             )
-        ]
+            .where(*where)
+            .group_by(bucket, AnswerMinuteRow.variant_name)
+        ).all()
+        sketches = s.execute(
+            select(
+                bucket, AnswerMinuteRow.variant_name, AnswerMinuteRow.latency, AnswerMinuteRow.ttft
+            ).where(*where, AnswerMinuteRow.ok > 0)
+        ).all()
+    return sums, sketches
+
+
+def score_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
+) -> Sequence[Any]:
+    """bucket, metric, version, variant_name, n, total."""
+    bucket, where = _buckets(ScoreMinuteRow, since, until, size, use_case)
+    with store.session() as s:
+        return s.execute(
+            select(
+                bucket,
+                ScoreMinuteRow.metric,
+                ScoreMinuteRow.version,
+                ScoreMinuteRow.variant_name,
+                func.sum(ScoreMinuteRow.n),
+                func.sum(ScoreMinuteRow.total),
+            )
+            .where(*where)
+            .group_by(
+                bucket, ScoreMinuteRow.metric, ScoreMinuteRow.version, ScoreMinuteRow.variant_name
+            )
+        ).all()
+
+
+def vote_buckets(
+    store: Store, since: int, until: int, size: int, use_case: str | None
+) -> Sequence[Any]:
+    """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
+    bucket, where = _buckets(VoteMinuteRow, since, until, size, use_case)
+    with store.session() as s:
+        return s.execute(
+            select(
+                bucket,
+                VoteMinuteRow.variant_name,
+                func.sum(VoteMinuteRow.wins),
+                func.sum(VoteMinuteRow.losses),
+                func.sum(VoteMinuteRow.ties),
+            )
+            .where(*where)
+            .group_by(bucket, VoteMinuteRow.variant_name)
+        ).all()
 
 
 def feedback_since(store: Store, since: datetime, use_case: str | None) -> Sequence[Any]:

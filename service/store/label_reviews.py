@@ -9,8 +9,10 @@ from sqlalchemy.orm import aliased
 
 from service.errors import NotFound
 from service.ids import new_id, utcnow
+from service.store import rollups
 from service.store.engine import Store
 from service.store.tables import LabelReviewRow, RatingRow, VoteRow
+from service.store.turn_locks import lock_turns
 
 
 def add_review(
@@ -18,8 +20,16 @@ def add_review(
 ) -> dict[str, Any]:
     table = {"vote": VoteRow, "rating": RatingRow}[kind]
     with store.session() as s:
-        if s.get(table, label_id) is None:
+        label = s.get(table, label_id)
+        if label is None:
             raise NotFound(f"there is no {kind} {label_id}")
+        counted_before = counted_after = False
+        if isinstance(label, VoteRow):
+            # The turn's lock orders this review against a vote superseding this one.
+            lock_turns(s, {label.turn_id})
+            live = not rollups.is_superseded(s, label_id)
+            counted_before = live and not rollups.rejected_among(s, [label_id])
+            counted_after = live and status != "rejected"
         row = {
             "id": new_id(),
             "label_kind": kind,
@@ -30,6 +40,11 @@ def add_review(
             "created_at": utcnow(),
         }
         s.execute(insert(LabelReviewRow), row)
+        if counted_before != counted_after:
+            changed = [label_id]
+            rollups.count_votes(
+                s, changed if counted_after else [], changed if counted_before else []
+            )
     return row
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from service.ids import new_id, utcnow
+from service.store import rollups
 from service.store.engine import Store
 from service.store.tables import ScoreRow
 
@@ -40,3 +41,4 @@ def save_scores(
                 for result in results
             ],
         )
+        rollups.add_scores(s, turn_id, variant, now, results)

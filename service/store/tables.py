@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -374,3 +375,48 @@ class ApiKeyRow(Base):
     daily_tokens: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerMinuteRow(Base):
+    """Derived, for the dashboard: the answers of one minute, variant and use case ('' for
+    none), kept up to date in the transaction that stores each answer (rebuilt from the
+    answers by `service.store.rollups.rebuild`). `latency` and `ttft` are sparse log-spaced
+    histograms of the ok answers (`service.store.sketch`)."""
+
+    __tablename__ = "answer_minutes"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    ttft: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class ScoreMinuteRow(Base):
+    """Derived, for the dashboard: count and sum of the scores with a value of one minute,
+    metric version, variant and use case."""
+
+    __tablename__ = "score_minutes"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VoteMinuteRow(Base):
+    """Derived, for the dashboard: what the live votes cast in one minute gave each variant
+    of one use case (a vote counts while it is neither superseded nor rejected)."""
+
+    __tablename__ = "vote_minutes"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wins: Mapped[int] = mapped_column(Integer, default=0)
+    losses: Mapped[int] = mapped_column(Integer, default=0)
+    ties: Mapped[int] = mapped_column(Integer, default=0)
+    both_bad: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,15 +4,20 @@ work costs 3x the CPU)."""
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
 from service.schemas import AnswerOut, Message, ScoreOut, TurnOut
+from service.store import rollups
 from service.store.engine import Store
 from service.store.tables import (
     AnswerRow,
@@ -20,8 +25,9 @@ from service.store.tables import (
     ScoreRow,
     TurnRow,
     TurnTagRow,
+    VoteRow,
 )
-from service.store.votes import current_vote, vote_out
+from service.store.votes import current_vote, live_vote, vote_out
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ def save_answer(store: Store, turn_id: str, **fields: Any) -> str:
     row = {"id": new_id(), "created_at": utcnow(), **fields, "turn_id": turn_id}
     with store.session() as s:
         s.execute(insert(AnswerRow), row)
+        rollups.add_answers(s, [{**row, "use_case": rollups.use_case_of_turn(s, turn_id)}])
     return str(row["id"])
 
 
@@ -188,6 +195,10 @@ def save_finished_turns(store: Store, turns: list[FinishedTurn]) -> None:
         s.execute(insert(ConversationRow), [t.conversation for t in turns])
         s.execute(insert(TurnRow), [t.turn for t in turns])
         s.execute(insert(AnswerRow), [a for t in turns for a in t.answers])
+        rollups.add_answers(
+            s,
+            [{**a, "use_case": t.conversation.get("use_case")} for t in turns for a in t.answers],
+        )
         tags = [{"turn_id": t.turn["id"], "tag": tag} for t in turns for tag in t.tags]
         if tags:
             s.execute(insert(TurnTagRow), tags)
@@ -261,20 +272,78 @@ def get_turn(
         )
 
 
+@dataclass(frozen=True)
+class TurnPage:
+    turns: list[TurnOut]
+    next: str | None  # the cursor of the next page; None on the last one
+
+
+def encode_cursor(created_at: datetime, turn_id: str) -> str:
+    """An opaque token for "after this turn" in newest-first order."""
+    raw = json.dumps([created_at.isoformat(), turn_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        at, turn_id = json.loads(raw)
+        return datetime.fromisoformat(at), str(turn_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(
+            f"the cursor {token[:40]!r} is not one this server gave",
+            code=ErrorCode.INVALID_CURSOR,
+            hint="Pass the `next` value of the previous page unchanged, or leave it out.",
+        ) from exc
+
+
 def list_turns(
     store: Store,
     *,
     limit: int = 50,
-    offset: int = 0,
+    after: str | None = None,
     rater: str | None = None,
     query: str | None = None,
     use_case: str | None = None,
     voter: str | None = None,
 ) -> list[TurnOut]:
-    """Newest first; optionally one rater's turns, one use case's, and those whose
-    prompt or any answer contains `query` (case-insensitive, literally: no wildcards). Votes
-    as in `get_turn`."""
-    stmt = select(TurnRow.id).join(ConversationRow)
+    """Newest first; see `turn_page`."""
+    return turn_page(
+        store,
+        limit=limit,
+        after=after,
+        rater=rater,
+        query=query,
+        use_case=use_case,
+        voter=voter,
+    ).turns
+
+
+def turn_page(
+    store: Store,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    rater: str | None = None,
+    query: str | None = None,
+    use_case: str | None = None,
+    voter: str | None = None,
+) -> TurnPage:
+    """Newest first, from the cursor `after` on (keyset over (created_at, id): a page
+    costs the same at any depth); optionally one rater's turns, one use case's, and those
+    whose prompt or any answer contains `query` (case-insensitive, literally: no
+    wildcards). Votes as in `get_turn`. Five queries whatever the page's size."""
+    stmt = select(
+        TurnRow.id,
+        TurnRow.conversation_id,
+        TurnRow.position,
+        TurnRow.prompt,
+        TurnRow.status,
+        TurnRow.retrieval,
+        TurnRow.created_at,
+        ConversationRow.mode,
+        ConversationRow.rater,
+    ).join(ConversationRow)
     if rater is not None:
         stmt = stmt.where(ConversationRow.rater == rater)
     if use_case is not None:
@@ -289,10 +358,102 @@ def list_turns(
             func.lower(TurnRow.prompt).contains(needle, autoescape=True)
             | TurnRow.id.in_(in_answers)
         )
-    stmt = stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit).offset(offset)
+    if after is not None:
+        at, last_id = decode_cursor(after)
+        stmt = stmt.where(
+            or_(TurnRow.created_at < at, and_(TurnRow.created_at == at, TurnRow.id < last_id))
+        )
+    stmt = stmt.order_by(TurnRow.created_at.desc(), TurnRow.id.desc()).limit(limit + 1)
     with store.session() as s:
-        ids = list(s.scalars(stmt))
-    return [get_turn(store, i, with_request=False, voter=voter) for i in ids]
+        found = s.execute(stmt).all()
+        more = len(found) > limit
+        found = found[:limit]
+        page = _turns_out(s, found, voter)
+    last = found[-1] if more else None
+    return TurnPage(page, encode_cursor(last.created_at, last.id) if last else None)
+
+
+_LISTED_ANSWER = [c for c in AnswerRow.__table__.c if c.name not in ("request", "variant_spec")]
+
+
+def _turns_out(s: Session, found: Sequence[Any], voter: str | None) -> list[TurnOut]:
+    """The listed turns whole (no requests): answers, scores, live votes and tags, one
+    query each for the page (its ids are at most one page's, never one per stored row);
+    columns, not ORM objects, and not the requests a list leaves out."""
+    ids = [t.id for t in found]
+    if not ids:
+        return []
+    answers: dict[str, list[Any]] = {}
+    for a in s.execute(
+        select(*_LISTED_ANSWER).where(AnswerRow.turn_id.in_(ids)).order_by(AnswerRow.pane)
+    ):
+        answers.setdefault(a.turn_id, []).append(a)
+    scores: dict[str, list[ScoreOut]] = {}
+    for score in s.execute(
+        select(
+            ScoreRow.answer_id,
+            ScoreRow.metric,
+            ScoreRow.version,
+            ScoreRow.value,
+            ScoreRow.error,
+            ScoreRow.created_at,
+        )
+        .where(ScoreRow.turn_id.in_(ids))
+        .order_by(ScoreRow.metric)
+    ):
+        scores.setdefault(score.answer_id, []).append(
+            ScoreOut(
+                metric=score.metric,
+                version=score.version,
+                value=score.value,
+                error=score.error,
+                created_at=score.created_at,
+            )
+        )
+    votes_query = select(
+        VoteRow.id,
+        VoteRow.turn_id,
+        VoteRow.outcome,
+        VoteRow.ranking,
+        VoteRow.rater,
+        VoteRow.supersedes_id,
+        VoteRow.created_at,
+    ).where(VoteRow.turn_id.in_(ids))
+    if voter is not None:
+        votes_query = votes_query.where(VoteRow.rater == voter)
+    by_turn: dict[str, list[Any]] = {}
+    for v in s.execute(votes_query.order_by(VoteRow.created_at, VoteRow.id)):
+        by_turn.setdefault(v.turn_id, []).append(v)
+    tags: dict[str, list[str]] = {}
+    for turn_id, tag in s.execute(
+        select(TurnTagRow.turn_id, TurnTagRow.tag)
+        .where(TurnTagRow.turn_id.in_(ids))
+        .order_by(TurnTagRow.tag)
+    ):
+        tags.setdefault(turn_id, []).append(tag)
+    out = []
+    for turn in found:
+        vote = live_vote(by_turn.get(turn.id, []))
+        out.append(
+            TurnOut(
+                id=turn.id,
+                conversation_id=turn.conversation_id,
+                mode=turn.mode,
+                rater=turn.rater,
+                position=turn.position,
+                prompt=turn.prompt,
+                status=turn.status,
+                created_at=turn.created_at,
+                answers=[
+                    _answer_out(a, with_request=False, scores=scores.get(a.id))
+                    for a in answers.get(turn.id, [])
+                ],
+                vote=vote_out(vote) if vote else None,
+                retrieval=turn.retrieval,
+                tags=tags.get(turn.id, []),
+            )
+        )
+    return out
 
 
 def arena_pair_counts(store: Store) -> dict[frozenset[str], int]:

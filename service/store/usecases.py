@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.ids import utcnow
-from service.schemas import VoteOut
+from service.store import rollups
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.tables import (
@@ -24,7 +24,7 @@ from service.store.tables import (
     UseCaseRow,
     VoteRow,
 )
-from service.store.votes import live_votes, vote_out
+from service.store.votes import live_votes
 
 
 def upsert_spec(store: Store, name: str, spec: dict[str, Any]) -> bool:
@@ -59,35 +59,46 @@ def answers_in_window(
     store: Store, name: str, variants: list[str], since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
     """The use case's answers of these variants (live traffic and its eval runs): variant,
-    status, latency_ms, ttft_ms, tokens_out, cost_usd, scores; eval items also example_key."""
-    in_window = (AnswerRow.created_at >= since) & (AnswerRow.created_at < until)
-    live = (
-        select(AnswerRow.id)
-        .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(ConversationRow.use_case == name, AnswerRow.variant_name.in_(variants), in_window)
-    )
+    status, latency_ms, ttft_ms, tokens_out, cost_usd, scores; eval items also example_key.
+    Joins only: nothing is bound per answer."""
+
+    def live(query: Any) -> Any:
+        return (
+            query.join(TurnRow, TurnRow.id == AnswerRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(
+                ConversationRow.use_case == name,
+                AnswerRow.variant_name.in_(variants),
+                AnswerRow.created_at >= since,
+                AnswerRow.created_at < until,
+            )
+        )
+
     out: list[dict[str, Any]] = []
     with store.session() as s:
         scores: dict[str, list[dict[str, Any]]] = {}
         for answer_id, metric, value, error in s.execute(
-            select(ScoreRow.answer_id, ScoreRow.metric, ScoreRow.value, ScoreRow.error).where(
-                ScoreRow.answer_id.in_(live)
+            live(
+                select(ScoreRow.answer_id, ScoreRow.metric, ScoreRow.value, ScoreRow.error).join(
+                    AnswerRow, AnswerRow.id == ScoreRow.answer_id
+                )
             )
         ):
             scores.setdefault(answer_id, []).append(
                 {"metric": metric, "value": value, "error": error}
             )
         for a in s.execute(
-            select(
-                AnswerRow.id,
-                AnswerRow.variant_name,
-                AnswerRow.status,
-                AnswerRow.latency_ms,
-                AnswerRow.ttft_ms,
-                AnswerRow.tokens_out,
-                AnswerRow.cost_usd,
-            ).where(AnswerRow.id.in_(live))
+            live(
+                select(
+                    AnswerRow.id,
+                    AnswerRow.variant_name,
+                    AnswerRow.status,
+                    AnswerRow.latency_ms,
+                    AnswerRow.ttft_ms,
+                    AnswerRow.tokens_out,
+                    AnswerRow.cost_usd,
+                )
+            )
         ):
             out.append(
                 {
@@ -161,15 +172,35 @@ def latest_thumbs(
     return list(latest.values())
 
 
-def live_votes_in_window(
+def vote_results_in_window(
     store: Store, name: str, since: datetime, until: datetime
-) -> list[VoteOut]:
+) -> list[tuple[str, str]]:
+    """(variant, result) of each live vote of the use case in the window, per variant in
+    it (win, loss, tie, both_bad): one join, nothing bound per vote."""
     query = (
-        select(VoteRow)
+        select(
+            VoteRow.id,
+            VoteRow.outcome,
+            VoteRow.ranking,
+            AnswerRow.pane,
+            AnswerRow.variant_name,
+        )
+        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .where(live_votes())
+        .order_by(VoteRow.id)
     )
-    filters = Filters(since=since, until=until, use_case=name)
+    query = Filters(since=since, until=until, use_case=name).apply(query)
+    out: list[tuple[str, str]] = []
     with store.session() as s:
-        return [vote_out(v) for v in s.scalars(filters.apply(query))]
+        rows = s.execute(query).all()
+    by_vote: dict[str, list[Any]] = {}
+    for row in rows:
+        by_vote.setdefault(row.id, []).append(row)
+    for answers in by_vote.values():
+        variants = {a.pane: a.variant_name for a in answers}
+        first = answers[0]
+        for pane, result in rollups.pane_results(first.outcome, first.ranking, variants).items():
+            out.append((variants[pane], result))
+    return out

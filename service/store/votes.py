@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from service.errors import ArbiterError, Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
+from service.store import rollups
 from service.store.engine import Store
 from service.store.label_reviews import rejected
 from service.store.tables import AnswerRow, ConversationRow, TurnRow, VoteRow
+from service.store.turn_locks import lock_turns
 
 
 def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
@@ -46,7 +48,8 @@ def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
     return None
 
 
-def vote_out(row: VoteRow, *, replayed: bool = False) -> VoteOut:
+def vote_out(row: Any, *, replayed: bool = False) -> VoteOut:
+    """A stored vote (a `VoteRow`, or a row with its columns) as the API shows it."""
     return VoteOut(
         replayed=replayed,
         id=row.id,
@@ -63,7 +66,11 @@ def current_vote(s: Session, turn_id: str, rater: str | None = None) -> VoteRow 
     query = select(VoteRow).where(VoteRow.turn_id == turn_id)
     if rater is not None:
         query = query.where(VoteRow.rater == rater)
-    rows = list(s.scalars(query.order_by(VoteRow.created_at, VoteRow.id)))
+    return live_vote(list(s.scalars(query.order_by(VoteRow.created_at, VoteRow.id))))
+
+
+def live_vote(rows: list[Any]) -> Any:
+    """The latest of these votes (oldest first) that none of them supersedes."""
     superseded = {r.supersedes_id for r in rows if r.supersedes_id}
     live = [r for r in rows if r.id not in superseded]
     return live[-1] if live else None
@@ -92,20 +99,6 @@ def cast_vote(store: Store, turn_id: str, vote: VoteIn, *, rater: str) -> VoteOu
         raise
 
 
-def lock_turns(s: Session, turn_ids: set[str]) -> None:
-    """Hold these turns' rows until the transaction ends; the first statement of a vote's
-    transaction, so what it reads next cannot change under it."""
-    if s.get_bind().dialect.name == "sqlite":
-        s.execute(update(TurnRow).where(TurnRow.id.in_(turn_ids)).values(status=TurnRow.status))
-        return
-    s.execute(
-        select(TurnRow.id)
-        .where(TurnRow.id.in_(turn_ids))
-        .order_by(TurnRow.id)
-        .with_for_update(key_share=True)
-    ).all()
-
-
 def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:
     with store.session() as s:
         lock_turns(s, {turn_id})
@@ -128,6 +121,8 @@ def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:
         )
         s.add(row)
         s.flush()
+        replaced = [previous.id] if previous is not None else []
+        rollups.count_votes(s, [row.id], set(replaced) - rollups.rejected_among(s, replaced))
         return vote_out(row)
 
 
@@ -258,6 +253,14 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
                 batch_keys[key] = row
         if new_rows:
             s.execute(insert(VoteRow), new_rows)
+            new_ids = {r["id"] for r in new_rows}
+            replaced = {r["supersedes_id"] for r in new_rows if r["supersedes_id"]}
+            stored_replaced = replaced - new_ids
+            rollups.count_votes(
+                s,
+                new_ids - replaced,
+                stored_replaced - rollups.rejected_among(s, stored_replaced),
+            )
     return [
         o
         if isinstance(o, VoteOut)

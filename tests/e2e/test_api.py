@@ -46,7 +46,7 @@ def test_json_compare_returns_the_stored_turn(live: LiveServer) -> None:
     body = r.json()
     assert [a["variant"] for a in body["answers"]] == ["alpha", "beta", "gamma"]
     assert body["answers"][0]["request"]["messages"][-1] == {"role": "user", "content": "hi"}
-    listed = httpx.get(f"{live.url}/api/turns").json()
+    listed = httpx.get(f"{live.url}/api/turns").json()["turns"]
     assert listed[0]["id"] == body["id"]
 
 

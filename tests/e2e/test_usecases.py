@@ -46,7 +46,7 @@ def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
     assert rows["alpha"]["goals"][0]["status"] == "met"
     assert rows["alpha"]["goals"][0]["samples"] == 2  # the turn outside it is not counted
     assert status["recommendation"].startswith("Recommended: ")
-    turns = httpx.get(f"{url}/api/turns", params={"use_case": "chat"}).json()
+    turns = httpx.get(f"{url}/api/turns", params={"use_case": "chat"}).json()["turns"]
     assert sorted(t["prompt"] for t in turns) == ["q0", "q1"]
     board = httpx.get(f"{url}/api/leaderboard", params={"use_case": "chat"}).json()
     assert board["battles"] == 2

@@ -1,4 +1,4 @@
-"""Migration 0015: scores stored under the names ragas' metrics now have keep their meaning
+"""Migration 0014: scores stored under the names ragas' metrics now have keep their meaning
 — the non-LLM ones and the single-prompt judge ones get their own names, told apart by the
 stored version — in the scores table, eval items, eval runs and use cases; SQLite and
 PostgreSQL; and back on downgrade."""
@@ -25,8 +25,8 @@ from service.store.tables import (
 )
 from tests.support.fixtures import PG_URL
 
-REVISION = "0015"
-# Scores as 0012 stored them: (metric, version) -> the name they must have after 0015.
+REVISION = "0014"
+# Scores as 0012 stored them: (metric, version) -> the name they must have after 0014.
 STORED = {
     ("faithfulness", "overlap-1"): "faithfulness_overlap",
     ("faithfulness", "rag-llm-v1@judge"): "faithfulness_judge",
@@ -49,7 +49,7 @@ def _before_revision() -> str:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A store migrated up to the revision before 0015."""
+    """A store migrated up to the revision before 0014."""
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'old.db'}")
         migrate.upgrade(s.engine, _before_revision())

@@ -94,7 +94,7 @@ def test_provider_errors_name_no_model_in_a_blind_turn(store: Store, tmp_path: P
     for text in (json.dumps(blind), streamed, stored):
         assert not [s for s in IDENTIFYING if s in text], text
     # The list holds the named turn too; the blind ones in it are anonymous.
-    arena = [t for t in json.loads(listed) if t["mode"] == "arena"]
+    arena = [t for t in json.loads(listed)["turns"] if t["mode"] == "arena"]
     assert len(arena) == 2 and not [s for s in IDENTIFYING if s in json.dumps(arena)]
 
 

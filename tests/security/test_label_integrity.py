@@ -116,14 +116,14 @@ def test_a_rater_lists_and_reads_only_their_own_turns(keyed: LiveServer) -> None
     ann, bob = (new_key(url, n, ["compare", "vote"]) for n in ("ann", "bob"))
     mine = _turn(url, ann)
     listed = httpx.get(f"{url}/api/turns", headers=_bearer(bob)).json()
-    assert listed == []
+    assert listed == {"turns": [], "next": None}
     assert (
         httpx.get(f"{url}/api/turns", params={"rater": "key:ann"}, headers=_bearer(bob)).status_code
         == 403
     )
     assert httpx.get(f"{url}/api/turns/{mine}", headers=_bearer(bob)).status_code == 404
     assert httpx.get(f"{url}/api/turns/{mine}", headers=_bearer(ann)).status_code == 200
-    assert len(httpx.get(f"{url}/api/turns", headers=_bearer(ADMIN)).json()) == 1
+    assert len(httpx.get(f"{url}/api/turns", headers=_bearer(ADMIN)).json()["turns"]) == 1
 
 
 def test_concurrent_votes_of_one_rater_leave_one_live_vote(store: Store) -> None:

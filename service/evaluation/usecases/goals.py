@@ -11,7 +11,6 @@ from evals.goals import GoalStatus, Observations, goal_status
 from evals.selection import Candidate, assess
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.usecases.spec import UseCaseSpec
-from service.labels import vote_records
 from service.store import Store, usecases
 
 RESULT_VALUES = {"win": 1.0, "loss": 0.0, "tie": 0.5, "both_bad": 0.5}  # both bad: a tie
@@ -43,10 +42,11 @@ def observations(store: Store, spec: UseCaseSpec, window: Window) -> dict[str, O
     for variant, positive in usecases.latest_thumbs(store, spec.name, window.since, window.until):
         if variant in out:
             out[variant].feedback.append(positive)
-    votes = usecases.live_votes_in_window(store, spec.name, window.since, window.until)
-    for record in vote_records(store, votes):
-        if record.variant in out:
-            out[record.variant].results.append(RESULT_VALUES[record.outcome])
+    for variant, result in usecases.vote_results_in_window(
+        store, spec.name, window.since, window.until
+    ):
+        if variant in out:
+            out[variant].results.append(RESULT_VALUES[result])
     return out
 
 

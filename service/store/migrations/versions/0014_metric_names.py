@@ -6,8 +6,8 @@ single-prompt judge ones `*_judge`. Told apart by their stored version. Eval run
 lists (by whether the run had a judge) and use cases' metrics and targets (use-case runs
 have no judge) follow.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import re
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,145 @@
+"""Rebuild the dashboard's per-minute rollups from the rows: after an import made with raw
+SQL, after the migration that adds them, or to check that the maintained ones are right."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from service.store import sketch
+from service.store.engine import Store
+from service.store.rollups import AnswerCell, answer_cells, minute_of, vote_cells, write_vote_cells
+from service.store.tables import (
+    AnswerMinuteRow,
+    AnswerRow,
+    ConversationRow,
+    ScoreMinuteRow,
+    ScoreRow,
+    TurnRow,
+    VoteMinuteRow,
+    VoteRow,
+)
+from service.store.votes import live_votes
+
+
+def rebuild_store(store: Store) -> None:
+    with store.session() as s:
+        rebuild(s)
+
+
+def is_empty(store: Store) -> bool:
+    """No rollups, but answers: a store upgraded from before the rollups existed."""
+    with store.session() as s:
+        has_rollups = s.scalar(select(AnswerMinuteRow.minute).limit(1)) is not None
+        return not has_rollups and s.scalar(select(AnswerRow.id).limit(1)) is not None
+
+
+def rebuild(s: Session, *, batch: int = 20_000) -> None:
+    """Recompute every rollup from the rows (streamed: memory grows with the number of
+    minutes, not of rows)."""
+    for table in (AnswerMinuteRow, ScoreMinuteRow, VoteMinuteRow):
+        s.execute(delete(table))
+    cells_by_key: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
+    answers = (
+        select(
+            AnswerRow.created_at,
+            AnswerRow.variant_name,
+            AnswerRow.status,
+            AnswerRow.latency_ms,
+            AnswerRow.ttft_ms,
+            AnswerRow.cost_usd,
+            ConversationRow.use_case,
+        )
+        .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .execution_options(yield_per=batch)
+    )
+    for part in s.execute(answers).mappings().partitions():
+        for key, cell in answer_cells(dict(r) for r in part).items():
+            into = cells_by_key[key]
+            into.answers += cell.answers
+            into.ok += cell.ok
+            into.cost_usd += cell.cost_usd
+            into.latency.extend(cell.latency)
+            into.ttft.extend(cell.ttft)
+    rows = [
+        {
+            "minute": m,
+            "variant_name": v,
+            "use_case": u,
+            "answers": c.answers,
+            "ok": c.ok,
+            "cost_usd": c.cost_usd,
+            "latency": sketch.add(b"", c.latency),
+            "ttft": sketch.add(b"", c.ttft),
+        }
+        for (m, v, u), c in cells_by_key.items()
+    ]
+    for start in range(0, len(rows), batch):
+        s.execute(insert(AnswerMinuteRow), rows[start : start + batch])
+    score_cells: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    scores = (
+        select(
+            ScoreRow.created_at,
+            ScoreRow.metric,
+            ScoreRow.version,
+            ScoreRow.variant_name,
+            ScoreRow.value,
+            ConversationRow.use_case,
+        )
+        .join(TurnRow, TurnRow.id == ScoreRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(ScoreRow.value.is_not(None))
+        .execution_options(yield_per=batch)
+    )
+    for at, metric, version, variant, value, use_case in s.execute(scores):
+        score_cell = score_cells[(minute_of(at), metric, version, variant, use_case or "")]
+        score_cell[0] += 1
+        score_cell[1] += float(value or 0.0)
+    score_rows = [
+        {
+            "minute": m,
+            "metric": k,
+            "version": ver,
+            "variant_name": v,
+            "use_case": u,
+            "n": int(n),
+            "total": t,
+        }
+        for (m, k, ver, v, u), (n, t) in score_cells.items()
+    ]
+    for start in range(0, len(score_rows), batch):
+        s.execute(insert(ScoreMinuteRow), score_rows[start : start + batch])
+    live = live_vote_answers()
+    cells: Counter[tuple[int, str, str, str]] = Counter()
+    pending: list[Any] = []
+    for row in s.execute(live.execution_options(yield_per=batch)):
+        # Rows come ordered by vote: a vote's answers are never split between two batches.
+        if pending and len(pending) >= batch and pending[-1].id != row.id:
+            cells.update(vote_cells(pending, 1))
+            pending = []
+        pending.append(row)
+    cells.update(vote_cells(pending, 1))
+    write_vote_cells(s, cells)
+
+
+def live_vote_answers() -> Any:
+    """Every live vote with each of its turn's answers, ordered by vote."""
+    from_votes = (
+        select(
+            VoteRow.id,
+            VoteRow.created_at,
+            VoteRow.outcome,
+            VoteRow.ranking,
+            AnswerRow.pane,
+            AnswerRow.variant_name,
+            ConversationRow.use_case,
+        )
+        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
+        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+    )
+    return from_votes.where(live_votes()).order_by(VoteRow.id)

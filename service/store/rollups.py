@@ -1,0 +1,273 @@
+"""Per-minute rollups the dashboard reads instead of every answer, score and vote: kept up
+to date in the transaction of the write that changes them (an answer, a score, a vote, the
+supersede it implies, a review), so they cannot drift from the rows; `rebuild` recomputes
+them from the rows (`service.store.rollup_rebuild`).
+
+Keys: minute (whole minutes since 1970 UTC, of the row's `created_at`), variant and use case ('' for none)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.store import sketch
+from service.store.tables import (
+    AnswerMinuteRow,
+    AnswerRow,
+    ConversationRow,
+    LabelReviewRow,
+    ScoreMinuteRow,
+    TurnRow,
+    VoteMinuteRow,
+    VoteRow,
+)
+
+OUTCOME_COLUMNS = {"win": "wins", "loss": "losses", "tie": "ties", "both_bad": "both_bad"}
+
+
+def minute_of(at: datetime) -> int:
+    """Whole minutes since 1970-01-01 UTC (a naive time is UTC, as SQLite returns it)."""
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() // 60)
+
+
+def pane_results(
+    outcome: str, ranking: Sequence[int] | None, panes: Iterable[int]
+) -> dict[int, str]:
+    """What a vote gives each pane: win, loss, tie or both_bad. A ranking gives the first a
+    win, the last a loss and those between a tie; 'a'/'b' name panes 0 and 1."""
+    present = set(panes)
+    if outcome in ("a", "b"):
+        winner = 0 if outcome == "a" else 1
+        results = {p: ("win" if p == winner else "loss") for p in (0, 1)}
+    elif outcome in ("tie", "both_bad"):
+        results = {p: outcome for p in present}
+    elif ranking:
+        results = {p: "tie" for p in ranking}
+        results[ranking[0]], results[ranking[-1]] = "win", "loss"
+    else:
+        results = {}
+    return {p: r for p, r in results.items() if p in present}
+
+
+def _upsert(
+    s: Session, table: Any, keys: list[str], rows: list[dict[str, Any]], adds: list[str]
+) -> None:
+    """Insert each row, or add its `adds` columns to the stored row with the same keys."""
+    if not rows:
+        return
+    dialect = s.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c: getattr(table, c) + getattr(stmt.excluded, c) for c in adds},
+    )
+    # Sorted: two transactions touching the same rows lock them in the same order.
+    for row in sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys)):
+        s.execute(stmt, row)
+
+
+@dataclass
+class AnswerCell:
+    answers: int = 0
+    ok: int = 0
+    cost_usd: float = 0.0
+    latency: list[float] = field(default_factory=list)
+    ttft: list[float] = field(default_factory=list)
+
+
+def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, str], AnswerCell]:
+    cells: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
+    for a in rows:
+        cell = cells[(minute_of(a["created_at"]), a["variant_name"], a.get("use_case") or "")]
+        cell.answers += 1
+        cell.cost_usd += a.get("cost_usd") or 0.0
+        if a["status"] == "ok":
+            cell.ok += 1
+            if a.get("latency_ms") is not None:
+                cell.latency.append(a["latency_ms"])
+            if a.get("ttft_ms") is not None:
+                cell.ttft.append(a["ttft_ms"])
+    return cells
+
+
+def add_answers(s: Session, answers: list[dict[str, Any]]) -> None:
+    """Count these stored answers (dicts with created_at, variant_name, use_case, status,
+    latency_ms, ttft_ms, cost_usd)."""
+    cells = answer_cells(answers)
+    keys = ["minute", "variant_name", "use_case"]
+    _upsert(
+        s,
+        AnswerMinuteRow,
+        keys,
+        [
+            {
+                "minute": m,
+                "variant_name": v,
+                "use_case": u,
+                "answers": c.answers,
+                "ok": c.ok,
+                "cost_usd": c.cost_usd,
+                "latency": b"",
+                "ttft": b"",
+            }
+            for (m, v, u), c in cells.items()
+        ],
+        ["answers", "ok", "cost_usd"],
+    )
+    # The histograms: read, merge, write back (the upsert above holds the row's lock).
+    for (m, v, u), c in sorted(cells.items()):
+        if not c.latency and not c.ttft:
+            continue
+        where = (
+            (AnswerMinuteRow.minute == m)
+            & (AnswerMinuteRow.variant_name == v)
+            & (AnswerMinuteRow.use_case == u)
+        )
+        latency, ttft = s.execute(
+            select(AnswerMinuteRow.latency, AnswerMinuteRow.ttft).where(where)
+        ).one()
+        s.execute(
+            update(AnswerMinuteRow)
+            .where(where)
+            .values(latency=sketch.add(latency, c.latency), ttft=sketch.add(ttft, c.ttft))
+        )
+
+
+def use_case_of_turn(s: Session, turn_id: str) -> str:
+    return (
+        s.scalar(
+            select(ConversationRow.use_case)
+            .join(TurnRow, TurnRow.conversation_id == ConversationRow.id)
+            .where(TurnRow.id == turn_id)
+        )
+        or ""
+    )
+
+
+def add_scores(
+    s: Session, turn_id: str, variant: str, at: datetime, scores: list[dict[str, Any]]
+) -> None:
+    """Count one answer's new scores (those with a value)."""
+    totals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for score in scores:
+        if score.get("value") is not None:
+            totals[(score["metric"], score["version"])].append(float(score["value"]))
+    if not totals:
+        return
+    use_case = use_case_of_turn(s, turn_id)
+    _upsert(
+        s,
+        ScoreMinuteRow,
+        ["minute", "metric", "version", "variant_name", "use_case"],
+        [
+            {
+                "minute": minute_of(at),
+                "metric": metric,
+                "version": version,
+                "variant_name": variant,
+                "use_case": use_case,
+                "n": len(values),
+                "total": sum(values),
+            }
+            for (metric, version), values in totals.items()
+        ],
+        ["n", "total"],
+    )
+
+
+def _vote_rows(s: Session, vote_ids: Iterable[str]) -> list[Any]:
+    """Each vote with each of its turn's answers: (vote id, created_at, outcome, ranking,
+    pane, variant, use case). At most one batch of ids (≤ 2,000): never one per stored row."""
+    ids = sorted(set(vote_ids))
+    if not ids:
+        return []
+    return list(
+        s.execute(
+            select(
+                VoteRow.id,
+                VoteRow.created_at,
+                VoteRow.outcome,
+                VoteRow.ranking,
+                AnswerRow.pane,
+                AnswerRow.variant_name,
+                ConversationRow.use_case,
+            )
+            .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
+            .join(TurnRow, TurnRow.id == VoteRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(VoteRow.id.in_(ids))
+            .order_by(VoteRow.id)
+        )
+    )
+
+
+def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, str]]:
+    by_vote: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_vote[r.id].append(r)
+    cells: Counter[tuple[int, str, str, str]] = Counter()
+    for answers in by_vote.values():
+        first = answers[0]
+        variants = {a.pane: a.variant_name for a in answers}
+        for pane, result in pane_results(first.outcome, first.ranking, variants).items():
+            cells[(minute_of(first.created_at), variants[pane], first.use_case or "", result)] += (
+                sign
+            )
+    return cells
+
+
+def write_vote_cells(s: Session, cells: Counter[tuple[int, str, str, str]]) -> None:
+    rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for (m, v, u, result), n in cells.items():
+        row = rows.setdefault(
+            (m, v, u),
+            {
+                "minute": m,
+                "variant_name": v,
+                "use_case": u,
+                **dict.fromkeys(OUTCOME_COLUMNS.values(), 0),
+            },
+        )
+        row[OUTCOME_COLUMNS[result]] += n
+    _upsert(
+        s,
+        VoteMinuteRow,
+        ["minute", "variant_name", "use_case"],
+        [r for r in rows.values() if any(r[c] for c in OUTCOME_COLUMNS.values())],
+        list(OUTCOME_COLUMNS.values()),
+    )
+
+
+def count_votes(s: Session, counted: Iterable[str], uncounted: Iterable[str]) -> None:
+    """`counted`: votes that now count and did not; `uncounted`: votes that counted and no
+    longer do (superseded, rejected). Call inside the write's transaction, after it."""
+    cells = vote_cells(_vote_rows(s, counted), 1)
+    cells.update(vote_cells(_vote_rows(s, uncounted), -1))
+    write_vote_cells(s, cells)
+
+
+def rejected_among(s: Session, vote_ids: Iterable[str]) -> set[str]:
+    """Which of these votes (one batch) their latest review rejects."""
+    ids = sorted(set(vote_ids))
+    if not ids:
+        return set()
+    latest: dict[str, str] = {}
+    for label_id, status in s.execute(
+        select(LabelReviewRow.label_id, LabelReviewRow.status)
+        .where(LabelReviewRow.label_kind == "vote", LabelReviewRow.label_id.in_(ids))
+        .order_by(LabelReviewRow.id)  # time-ordered: the latest wins
+    ):
+        latest[label_id] = status
+    return {i for i, status in latest.items() if status == "rejected"}
+
+
+def is_superseded(s: Session, vote_id: str) -> bool:
+    return s.scalar(select(VoteRow.id).where(VoteRow.supersedes_id == vote_id).limit(1)) is not None
