@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 
-from service.store import Store
+from service.store import Store, rollup_rebuild
 from service.store.tables import Base, CampaignRow
 
 PROMPTS = (
@@ -125,11 +125,9 @@ class ArenaFill:
 
 def rebuild_maintained_aggregates(store: Store) -> None:
     """The one hook after a bulk fill: rebuild whatever the store keeps maintained as labels
-    arrive (leaderboard count cells, Elo, dashboard rollups), since rows inserted straight
-    into the tables bypass the code that maintains them. On this branch nothing is
-    maintained (every read counts from the votes), so there is nothing to rebuild; wire the
-    rebuild functions in here when they exist."""
-    del store
+    arrive (leaderboard count cells, dashboard rollups), since rows inserted straight into
+    the tables bypass the code that maintains them."""
+    rollup_rebuild.rebuild_store(store)
 
 
 class _Ids:
