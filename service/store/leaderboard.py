@@ -1,72 +1,200 @@
-"""The leaderboard's sufficient statistics, counted by the database: win/loss/tie per pair
-of variants over live votes (and the pairwise battles rankings imply), and the battles in
-arrival order for online Elo."""
+"""The leaderboard's sufficient statistics: win/loss/tie per pair of variants over live
+votes (and the pairwise battles rankings imply), and the battles in arrival order for online
+Elo.
+
+Pair counts are read from the cells kept as votes arrive (`service.store.vote_cells`) when
+the filters are ones the cells are keyed by: mode, RAG on/off, use case, and dates that fall
+on UTC day boundaries. A rater, campaign or tag filter, or a date inside a day, recounts
+with a GROUP BY over the live votes (rankings joined to their answers). `rebuild_counts`
+recounts every cell from the votes."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, delete, func, select, text
+from sqlalchemy.orm import Session, aliased
 
-from evals.leaderboard import Battle, PairCounts, battles_from_ranking
+from evals.leaderboard import Battle, PairCounts
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
-from service.store.tables import AnswerRow, ConversationRow, RatingRow, TurnRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    LeaderboardCellRow,
+    RatingRow,
+    TurnRow,
+    VoteRow,
+)
+from service.store.vote_cells import NO_USE_CASE, PAIR_OUTCOMES, add, battles_of
 from service.store.votes import live_votes
 
-PAIR_OUTCOMES = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
+REBUILD_CHUNK = 50_000  # votes recounted per statement by `rebuild_counts`
+_OUTCOME_INDEX = {"a": 0, "b": 1, "tie": 2}
 
 
-def pair_counts(store: Store, filters: Filters = Filters()) -> PairCounts:
-    """Win/loss/tie counts per pair of variants, counted by the database."""
-    first, second = aliased(AnswerRow), aliased(AnswerRow)
-    query = (
-        select(first.variant_name, second.variant_name, VoteRow.outcome, func.count())
-        .select_from(VoteRow)
-        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
-        .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
-        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), live_votes())
-        .group_by(first.variant_name, second.variant_name, VoteRow.outcome)
-    )
-    cells: dict[tuple[str, str], list[float]] = {}
+def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = False) -> PairCounts:
+    """Win/loss/tie counts per pair of variants: from the kept cells when they cover the
+    filters (and `recount` is not asked), else counted by the database from the votes."""
     with store.session() as s:
-        for x, y, outcome, n in s.execute(filters.apply(query)):
-            cell = cells.setdefault((x, y), [0.0, 0.0, 0.0])
-            cell[{"a": 0, "b": 1, "tie": 2}[PAIR_OUTCOMES[outcome]]] += n
-        for x, y, outcome in _ranking_battles(s, filters):
-            cell = cells.setdefault((x, y), [0.0, 0.0, 0.0])
-            cell[{"a": 0, "b": 1, "tie": 2}[outcome]] += 1
+        if counts_cover(filters) and not recount:
+            counts = _from_cells(s, filters)
+        else:
+            counts = _recount(s, filters, by_cell=False)
+    cells: dict[tuple[str, str], list[float]] = {}
+    for key, n in counts.items():
+        x, y, outcome = key[-3:]
+        cells.setdefault((x, y), [0.0, 0.0, 0.0])[_OUTCOME_INDEX[outcome]] += n
     return PairCounts.from_cells({k: (v[0], v[1], v[2]) for k, v in cells.items()})
 
 
-def _ranking_battles(s: Any, filters: Filters) -> list[Battle]:
-    query = (
-        select(VoteRow.turn_id, VoteRow.ranking)
-        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(VoteRow.outcome == "ranking", live_votes())
-        .order_by(VoteRow.created_at, VoteRow.id)
+def counts_cover(filters: Filters) -> bool:
+    """Whether the kept cells can answer these filters."""
+    return (
+        filters.rater is None
+        and filters.campaign is None
+        and filters.tag is None
+        and filters.use_case != NO_USE_CASE
+        and all(_whole_day(d) is not None for d in (filters.since, filters.until) if d)
     )
-    rankings = s.execute(filters.apply(query)).all()
-    if not rankings:
-        return []
-    panes: dict[str, dict[int, str]] = {}
-    for turn_id, pane, variant in s.execute(
-        select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name).where(
-            AnswerRow.turn_id.in_({r.turn_id for r in rankings})
+
+
+def _whole_day(when: datetime) -> str | None:
+    """The UTC day that starts at `when` (a naive time is UTC), or None if it is not a
+    midnight."""
+    utc = when.astimezone(UTC) if when.tzinfo is not None else when
+    return utc.strftime("%Y-%m-%d") if utc.time() == time(0) else None
+
+
+def _from_cells(s: Session, filters: Filters) -> Counter[tuple[Any, ...]]:
+    c = LeaderboardCellRow
+    query = select(c.variant_x, c.variant_y, c.outcome, func.sum(c.n))
+    if filters.mode is not None:
+        query = query.where(c.mode == filters.mode)
+    if filters.rag is not None:
+        query = query.where(c.rag == filters.rag)
+    if filters.use_case is not None:
+        query = query.where(c.use_case == filters.use_case)
+    if filters.since is not None:
+        query = query.where(c.day >= _whole_day(filters.since))
+    if filters.until is not None:
+        query = query.where(c.day < _whole_day(filters.until))
+    query = query.group_by(c.variant_x, c.variant_y, c.outcome).having(func.sum(c.n) != 0)
+    return Counter({(x, y, o): int(n) for x, y, o, n in s.execute(query)})
+
+
+def _cell_dims(dialect: str) -> list[Any]:
+    """The cells' dimensions of a vote, as SQL over votes, turns and conversations."""
+    if dialect == "postgresql":
+        day = func.to_char(func.timezone("UTC", VoteRow.created_at), "YYYY-MM-DD")
+    else:  # SQLite stores the UTC time as text: "YYYY-MM-DD HH:MM:SS.ffffff"
+        day = func.substr(VoteRow.created_at, 1, 10, type_=String)
+    return [
+        day.label("day"),
+        ConversationRow.mode,
+        TurnRow.retrieval.is_not(None).label("rag"),
+        func.coalesce(ConversationRow.use_case, NO_USE_CASE).label("use_case"),
+    ]
+
+
+def _recount(
+    s: Session,
+    filters: Filters,
+    *,
+    by_cell: bool,
+    after: str | None = None,
+    upto: str | None = None,
+) -> Counter[tuple[Any, ...]]:
+    """Live votes counted from the votes table: per (variant x, variant y, outcome), and
+    first per cell dimension when `by_cell`; only ids in (after, upto] when given."""
+    dims = _cell_dims(s.get_bind().dialect.name) if by_cell else []
+
+    def scoped(query: Any) -> Any:
+        query = (
+            query.join(TurnRow, TurnRow.id == VoteRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(live_votes())
         )
-    ):
-        panes.setdefault(turn_id, {})[pane] = variant
-    battles: list[Battle] = []
-    for turn_id, ranking in rankings:
-        by_pane = panes.get(turn_id, {})
-        if ranking and all(p in by_pane for p in ranking):
-            battles += battles_from_ranking(by_pane, ranking)
-    return battles
+        if after is not None:
+            query = query.where(VoteRow.id > after)
+        if upto is not None:
+            query = query.where(VoteRow.id <= upto)
+        return filters.apply(query)
+
+    def dim_values(row: Any) -> tuple[Any, ...]:
+        return (row[0], row[1], bool(row[2]), row[3]) if by_cell else ()
+
+    first, second = aliased(AnswerRow), aliased(AnswerRow)
+    pairwise = scoped(
+        select(*dims, first.variant_name, second.variant_name, VoteRow.outcome, func.count())
+        .select_from(VoteRow)
+        .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
+        .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
+        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)))
+    ).group_by(*dims, first.variant_name, second.variant_name, VoteRow.outcome)
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in s.execute(pairwise):
+        x, y, outcome, n = row[-4:]
+        counts[(*dim_values(row), x, y, PAIR_OUTCOMES[outcome])] += n
+    # Rankings: each vote's answers by a join (never one bound parameter per vote), grouped
+    # here into the pairwise wins the ranking implies.
+    rankings = scoped(
+        select(*dims, VoteRow.id, VoteRow.ranking, AnswerRow.pane, AnswerRow.variant_name)
+        .select_from(VoteRow)
+        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
+        .where(VoteRow.outcome == "ranking")
+    ).order_by(VoteRow.id)
+    current: tuple[Any, ...] | None = None
+    panes: dict[int, str] = {}
+
+    def flush() -> None:
+        if current is not None:
+            vote_dims, ranking = current
+            for x, y, outcome in battles_of(panes, "ranking", ranking):
+                counts[(*vote_dims, x, y, outcome)] += 1
+
+    vote_id = None
+    for row in s.execute(rankings):
+        if row[len(dims)] != vote_id:
+            flush()
+            vote_id, panes = row[len(dims)], {}
+            current = (dim_values(row), row[len(dims) + 1])
+        panes[row[len(dims) + 2]] = row[len(dims) + 3]
+    flush()
+    return counts
+
+
+def rebuild_counts(
+    store: Store,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    chunk: int = REBUILD_CHUNK,
+) -> tuple[int, int]:
+    """Recount every cell from the votes, in one transaction (`chunk` votes per statement,
+    `on_progress(votes done, votes)` after each); (votes, cells). Idempotent. Writers
+    wait meanwhile: on SQLite for the write lock; on PostgreSQL for the cells table, which a
+    vote that changes any cell updates before it commits, so none is counted twice or lost."""
+    with store.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("LOCK TABLE leaderboard_cells IN EXCLUSIVE MODE"))
+        s.execute(delete(LeaderboardCellRow))
+        total = int(s.scalar(select(func.count()).select_from(VoteRow)) or 0)
+        done, after = 0, None
+        while True:
+            bound = select(VoteRow.id).order_by(VoteRow.id).offset(chunk - 1).limit(1)
+            upto = s.scalar(bound if after is None else bound.where(VoteRow.id > after))
+            add(s, _recount(s, Filters(), by_cell=True, after=after, upto=upto))
+            done = total if upto is None else min(done + chunk, total)
+            if on_progress is not None:
+                on_progress(done, total)
+            if upto is None:
+                break
+            after = upto
+        return total, int(s.scalar(select(func.count()).select_from(LeaderboardCellRow)) or 0)
 
 
 def battles_in_order(store: Store, filters: Filters = Filters()) -> list[Battle]:
