@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from evals.leaderboard import PairCounts, build
 from service.errors import ArbiterError
@@ -28,8 +29,10 @@ from service.ids import new_id
 from service.schemas import BatchVoteIn, VoteIn
 from service.store import Filters, Store, label_reviews, turns, votes
 from service.store.leaderboard import counts_cover, pair_counts, rebuild_counts
+from service.store.migrate import alembic_config
 from service.store.tables import AnswerRow, LabelReviewRow, LeaderboardCellRow, VoteRow
 from service.store.votes import live_votes
+from tests.support.cli import run as run_cli
 from tests.support.fixtures import PG_URL
 from tests.support.processes import (
     ServerProcess,
@@ -446,3 +449,47 @@ def _vote_until_killed(server: ServerProcess) -> int:
     for t in threads:
         t.join(timeout=60)
     return sum(acknowledged)
+
+
+def test_rebuild_command_restores_the_counts_and_is_idempotent(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'arbiter.db'}"
+    store = Store(database)
+    store.upgrade()
+    turn_id = make_turn(store, ["alpha", "模型"])
+    for k, outcome in enumerate(["a", "b", "tie", "a"]):
+        votes.cast_vote(store, turn_id, VoteIn(outcome=outcome), rater=f"r{k}")
+    kept = cells(store)
+    with store.session() as s:  # as a bulk import that bypassed the counts would leave them
+        s.execute(sa.delete(LeaderboardCellRow))
+    store.dispose()
+    for _ in range(2):
+        done = run_cli(["db", "rebuild-counts"], tmp_path, env={"ARBITER_DATABASE_URL": database})
+        assert done.returncode == 0, done.stderr
+        assert "leaderboard counts rebuilt: 4 votes in 3 cells" in done.stdout
+        check = Store(database)
+        assert cells(check) == kept and sum(kept.values()) == 4
+        check.dispose()
+
+
+def test_migration_counts_the_votes_already_stored(store: Store) -> None:
+    """Upgrading a store that has votes (at revision 0012, before the cells) fills the
+    cells as a rebuild would."""
+    named = make_turn(store, ["alpha", "beta"], use_case="support")
+    ranked = make_turn(store, ["alpha", "beta", "gamma"])
+    arena = make_turn(store, ["gamma", "alpha"], mode="arena")
+    first = votes.cast_vote(store, named, VoteIn(outcome="a"), rater="r1")
+    votes.cast_vote(store, named, VoteIn(outcome="both_bad"), rater="r1")
+    votes.cast_vote(store, ranked, VoteIn(outcome="ranking", ranking=[2, 0, 1]), rater="r1")
+    rejected = votes.cast_vote(store, arena, VoteIn(outcome="b"), rater="r1")
+    votes.cast_vote(store, arena, VoteIn(outcome="a"), rater="r2")
+    label_reviews.add_review(store, "vote", rejected.id, "rejected", "reviewer", None)
+    label_reviews.add_review(store, "vote", first.id, "rejected", "reviewer", None)
+    kept = cells(store)
+    assert sum(kept.values()) == 1 + 3 + 1
+    config = alembic_config(store.engine.url.render_as_string(hide_password=False))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0012")
+    assert "leaderboard_cells" not in sa.inspect(store.engine).get_table_names()
+    store.upgrade()
+    assert cells(store) == kept
