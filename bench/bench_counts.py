@@ -1,6 +1,6 @@
 """Leaderboard pair counts at scale: a scratch SQLite file and a scratch PostgreSQL database
-filled with 1,000,000 arena votes (one turn, two answers and one vote each, 50 variants,
-over 90 days; 5% superseded, 1% rejected, a tag on 10% of turns), then `pair_counts` timed
+filled with 1,000,000 arena votes (100,000 two-answer turns with ten raters' votes each, 50
+variants, over 90 days; 5% changed by a later vote, 1% rejected, a tag on 10% of turns), then `pair_counts` timed
 from the kept cells against the GROUP BY over the live votes it falls back to (ratio = the
 GROUP BY's time ÷ the cells'), for the filters the cells cover and for those that fall
 back (rater, tag, a date inside a day); plus `arbiter db rebuild-counts`' recount and one
@@ -35,6 +35,7 @@ from service.store.tables import (
 
 VOTES = int(os.environ.get("BENCH_COUNTS_VOTES", "1000000"))
 VARIANTS = 50
+VOTES_PER_TURN = 10
 DAYS = 90
 CHUNK = 20_000
 PG_DB = "arbiter_bench_counts"
@@ -42,21 +43,28 @@ START = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 def _fill(store: Store, rng: np.random.Generator) -> str:
-    """Bulk inserts through the project's tables; the id of one turn to vote on."""
+    """Bulk inserts through the project's tables, VOTES_PER_TURN votes by different raters
+    on each turn (fewer turns and answers to write; the votes are what the counts read);
+    the id of one turn to vote on."""
     names = [f"variant-{k:02d}" for k in range(VARIANTS)]
     last_turn = ""
-    for lo in range(0, VOTES, CHUNK):
-        n = min(CHUNK, VOTES - lo)
+    turns_per_chunk = CHUNK // VOTES_PER_TURN
+    for lo in range(0, VOTES // VOTES_PER_TURN, turns_per_chunk):
+        n = min(turns_per_chunk, VOTES // VOTES_PER_TURN - lo)
         a = rng.integers(0, VARIANTS, n)
         b = (a + rng.integers(1, VARIANTS, n)) % VARIANTS
-        when = [START + timedelta(seconds=float(s)) for s in rng.uniform(0, DAYS * 86400, n)]
-        outcome = rng.choice(["a", "b", "tie", "both_bad"], n, p=[0.45, 0.45, 0.07, 0.03])
+        seconds = rng.uniform(0, DAYS * 86400, (n, VOTES_PER_TURN))
+        outcome = rng.choice(
+            ["a", "b", "tie", "both_bad"], (n, VOTES_PER_TURN), p=[0.45, 0.45, 0.07, 0.03]
+        )
+        roll = rng.random((n, VOTES_PER_TURN))
         conversations, turns, answers, vote_rows, tags, reviews = [], [], [], [], [], []
         for k in range(n):
             conv, turn = new_id(), new_id()
             pair = [names[a[k]], names[b[k]]]
+            when = START + timedelta(seconds=float(seconds[k].min()))
             conversations.append(
-                {"id": conv, "variant_names": pair, "mode": "arena", "created_at": when[k]}
+                {"id": conv, "variant_names": pair, "mode": "arena", "created_at": when}
             )
             turns.append(
                 {
@@ -65,7 +73,7 @@ def _fill(store: Store, rng: np.random.Generator) -> str:
                     "position": 0,
                     "prompt": "q",
                     "status": "done",
-                    "created_at": when[k],
+                    "created_at": when,
                 }
             )
             for pane in (0, 1):
@@ -79,40 +87,41 @@ def _fill(store: Store, rng: np.random.Generator) -> str:
                         "request": {},
                         "text": "",
                         "status": "ok",
-                        "created_at": when[k],
+                        "created_at": when,
                     }
                 )
-            vote_id = new_id()
-            vote_rows.append(
-                {
-                    "id": vote_id,
-                    "turn_id": turn,
-                    "outcome": str(outcome[k]),
-                    "ranking": None,
-                    "rater": f"rater-{k % 1000}",
-                    "supersedes_id": None,
-                    "idempotency_key": None,
-                    "created_at": when[k],
-                }
-            )
-            roll = rng.random()
-            if roll < 0.05:  # changed their mind (the same rater)
-                vote_rows.append(
-                    {**vote_rows[-1], "id": new_id(), "outcome": "b", "supersedes_id": vote_id}
-                )
-            elif roll < 0.06:
-                reviews.append(
-                    {
-                        "id": new_id(),
-                        "label_kind": "vote",
-                        "label_id": vote_id,
-                        "status": "rejected",
-                        "reviewer": "reviewer",
-                        "created_at": when[k],
-                    }
-                )
-            if roll > 0.9:
+            if roll[k, 0] > 0.9:
                 tags.append({"turn_id": turn, "tag": "coding"})
+            for v in range(VOTES_PER_TURN):
+                vote_id = new_id()
+                voted = START + timedelta(seconds=float(seconds[k, v]))
+                vote_rows.append(
+                    {
+                        "id": vote_id,
+                        "turn_id": turn,
+                        "outcome": str(outcome[k, v]),
+                        "ranking": None,
+                        "rater": f"rater-{(lo + k + v) % 1000}",
+                        "supersedes_id": None,
+                        "idempotency_key": None,
+                        "created_at": voted,
+                    }
+                )
+                if roll[k, v] < 0.05:  # changed their mind (the same rater)
+                    vote_rows.append(
+                        {**vote_rows[-1], "id": new_id(), "outcome": "b", "supersedes_id": vote_id}
+                    )
+                elif roll[k, v] < 0.06:
+                    reviews.append(
+                        {
+                            "id": new_id(),
+                            "label_kind": "vote",
+                            "label_id": vote_id,
+                            "status": "rejected",
+                            "reviewer": "reviewer",
+                            "created_at": voted,
+                        }
+                    )
             last_turn = turn
         with store.session() as s:
             s.execute(sa.insert(ConversationRow), conversations)

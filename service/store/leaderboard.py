@@ -30,7 +30,14 @@ from service.store.tables import (
     TurnRow,
     VoteRow,
 )
-from service.store.vote_cells import NO_USE_CASE, PAIR_OUTCOMES, add, battles_of
+from service.store.vote_cells import (
+    ALL_DAYS,
+    NO_USE_CASE,
+    PAIR_OUTCOMES,
+    add,
+    battles_of,
+    in_name_order,
+)
 from service.store.votes import live_votes
 
 REBUILD_CHUNK = 50_000  # votes recounted per statement by `rebuild_counts`
@@ -79,6 +86,10 @@ def _from_cells(s: Session, filters: Filters) -> Counter[tuple[Any, ...]]:
         query = query.where(c.rag == filters.rag)
     if filters.use_case is not None:
         query = query.where(c.use_case == filters.use_case)
+    if filters.since is None and filters.until is None:
+        query = query.where(c.day == ALL_DAYS)
+    else:
+        query = query.where(c.day != ALL_DAYS)
     if filters.since is not None:
         query = query.where(c.day >= _whole_day(filters.since))
     if filters.until is not None:
@@ -125,8 +136,12 @@ def _recount(
             query = query.where(VoteRow.id <= upto)
         return filters.apply(query)
 
-    def dim_values(row: Any) -> tuple[Any, ...]:
-        return (row[0], row[1], bool(row[2]), row[3]) if by_cell else ()
+    def cell_keys(row: Any, x: str, y: str, outcome: str) -> list[tuple[Any, ...]]:
+        if not by_cell:
+            return [(x, y, outcome)]
+        pair = in_name_order(x, y, outcome)
+        dims = (row[1], bool(row[2]), row[3])
+        return [(row[0], *dims, *pair), (ALL_DAYS, *dims, *pair)]
 
     first, second = aliased(AnswerRow), aliased(AnswerRow)
     pairwise = scoped(
@@ -139,7 +154,8 @@ def _recount(
     counts: Counter[tuple[Any, ...]] = Counter()
     for row in s.execute(pairwise):
         x, y, outcome, n = row[-4:]
-        counts[(*dim_values(row), x, y, PAIR_OUTCOMES[outcome])] += n
+        for key in cell_keys(row, x, y, PAIR_OUTCOMES[outcome]):
+            counts[key] += n
     # Rankings: each vote's answers by a join (never one bound parameter per vote), grouped
     # here into the pairwise wins the ranking implies.
     rankings = scoped(
@@ -148,21 +164,19 @@ def _recount(
         .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
         .where(VoteRow.outcome == "ranking")
     ).order_by(VoteRow.id)
-    current: tuple[Any, ...] | None = None
+    current: Any = None  # the ranking vote's row being read
     panes: dict[int, str] = {}
 
     def flush() -> None:
         if current is not None:
-            vote_dims, ranking = current
-            for x, y, outcome in battles_of(panes, "ranking", ranking):
-                counts[(*vote_dims, x, y, outcome)] += 1
+            for x, y, outcome in battles_of(panes, "ranking", current[len(dims) + 1]):
+                for key in cell_keys(current, x, y, outcome):
+                    counts[key] += 1
 
-    vote_id = None
     for row in s.execute(rankings):
-        if row[len(dims)] != vote_id:
+        if current is None or row[len(dims)] != current[len(dims)]:
             flush()
-            vote_id, panes = row[len(dims)], {}
-            current = (dim_values(row), row[len(dims) + 1])
+            current, panes = row, {}
         panes[row[len(dims) + 2]] = row[len(dims) + 3]
     flush()
     return counts

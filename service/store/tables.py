@@ -120,10 +120,11 @@ class VoteRow(Base):
 
 class LeaderboardCellRow(Base):
     """The leaderboard's sufficient statistics, kept as votes arrive: how many live votes
-    (and pairwise battles implied by live rankings) of one UTC day, mode, RAG setting and use
-    case ("" for none) had `variant_x` (pane A) against `variant_y` end in `outcome`
-    ("a": x won, "b": y won, "tie"; both-bad is a tie). Updated in the transaction of the
-    vote, supersede or review that changes it; `arbiter db rebuild-counts` recounts it."""
+    (and pairwise battles implied by live rankings) of one UTC day (and of all days: "all"),
+    mode, RAG setting and use case ("" for none) had `variant_x` against `variant_y` (the
+    pair in name order) end in `outcome` ("a": x won, "b": y won, "tie"; both-bad is a tie).
+    Updated in the transaction of the vote, supersede or review that changes it;
+    `arbiter db rebuild-counts` recounts it."""
 
     __tablename__ = "leaderboard_cells"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC

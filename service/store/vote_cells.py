@@ -24,6 +24,9 @@ from service.store.tables import AnswerRow, ConversationRow, LeaderboardCellRow,
 
 PAIR_OUTCOMES = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
 NO_USE_CASE = ""  # the cells' use case of a conversation without one (a key cannot be NULL)
+# Each vote counts twice: in its day's cell and in this all-time one, so a read without dates
+# sums one cell per (mode, RAG, use case, pair, outcome) rather than one per day.
+ALL_DAYS = "all"
 
 # (day, mode, rag, use case, variant x, variant y, outcome)
 CellKey = tuple[str, str, bool, str, str, str, str]
@@ -90,13 +93,22 @@ def battles_of(
     return []
 
 
+def in_name_order(x: str, y: str, outcome: str) -> tuple[str, str, str]:
+    """A battle with its pair in name order (the outcome seen from the first), so a pair
+    has one set of cells whichever pane each variant had."""
+    if x <= y:
+        return x, y, outcome
+    return y, x, {"a": "b", "b": "a"}.get(outcome, outcome)
+
+
 def cells_of(
     facts: TurnFacts, outcome: str, ranking: list[Any] | None, created_at: datetime
 ) -> list[CellKey]:
-    day = day_of(created_at)
+    dims = (facts.mode, facts.rag, facts.use_case)
     return [
-        (day, facts.mode, facts.rag, facts.use_case, x, y, o)
+        (day, *dims, *in_name_order(x, y, o))
         for x, y, o in battles_of(facts.panes, outcome, ranking)
+        for day in (day_of(created_at), ALL_DAYS)
     ]
 
 

@@ -261,7 +261,7 @@ def test_votes_racing_their_own_supersede_leave_one_counted(store: Store) -> Non
     assert pair_counts(store).battles == 1
     kept = cells(store)
     rebuild_counts(store)
-    assert cells(store) == kept and sum(kept.values()) == 1
+    assert cells(store) == kept and sum(kept.values()) == 2  # its day's cell and the all-days one
 
 
 def test_a_review_of_a_vote_that_no_longer_counts_changes_nothing(store: Store) -> None:
@@ -337,9 +337,9 @@ def test_day_cells_answer_whole_day_filters_as_the_votes_do(store: Store) -> Non
                 for k, when in enumerate(stamps)
             ],
         )
-    assert rebuild_counts(store) == (5, 5)
+    assert rebuild_counts(store) == (5, 5 + 3)  # a cell per day and outcome, and all days'
     days = {key[0] for key in cells(store)}
-    assert days == {"2026-11-29", "2026-11-30", "2026-12-01", "2026-12-03"}
+    assert days == {"2026-11-29", "2026-11-30", "2026-12-01", "2026-12-03", "all"}
     for start in range(-2, 5):
         for length in (1, 2, 4):
             since = midnight + timedelta(days=start)
@@ -465,9 +465,11 @@ def test_rebuild_command_restores_the_counts_and_is_idempotent(tmp_path: Path) -
     for _ in range(2):
         done = run_cli(["db", "rebuild-counts"], tmp_path, env={"ARBITER_DATABASE_URL": database})
         assert done.returncode == 0, done.stderr
-        assert "leaderboard counts rebuilt: 4 votes in 3 cells" in done.stdout
+        assert "leaderboard counts rebuilt: 4 votes in 6 cells" in done.stdout
         check = Store(database)
-        assert cells(check) == kept and sum(kept.values()) == 4
+        assert (
+            cells(check) == kept and sum(kept.values()) == 4 * 2
+        )  # their day's cells and the all-days ones
         check.dispose()
 
 
@@ -485,7 +487,7 @@ def test_migration_counts_the_votes_already_stored(store: Store) -> None:
     label_reviews.add_review(store, "vote", rejected.id, "rejected", "reviewer", None)
     label_reviews.add_review(store, "vote", first.id, "rejected", "reviewer", None)
     kept = cells(store)
-    assert sum(kept.values()) == 1 + 3 + 1
+    assert sum(n for key, n in kept.items() if key[0] != "all") == 1 + 3 + 1
     config = alembic_config(store.engine.url.render_as_string(hide_password=False))
     with store.engine.begin() as conn:
         config.attributes["connection"] = conn

@@ -124,6 +124,14 @@ def _count_stored_votes() -> None:
         .order_by(votes.c.id)
     )
     counts: Counter[tuple[Any, ...]] = Counter()
+
+    def add(dims: tuple[Any, ...], x: str, y: str, outcome: str) -> None:
+        # The pair in name order; each vote in its day's cell and in the all-time one.
+        if x > y:
+            x, y, outcome = y, x, {"a": "b", "b": "a"}.get(outcome, outcome)
+        for day in (dims[0], "all"):
+            counts[(day, *dims[1:], x, y, outcome)] += 1
+
     vote: tuple[Any, ...] | None = None
     panes: dict[int, str] = {}
 
@@ -135,9 +143,9 @@ def _count_stored_votes() -> None:
             ordered = [panes[p] for p in ranking]
             for i, x in enumerate(ordered):
                 for y in ordered[i + 1 :]:
-                    counts[(*dims, x, y, "a")] += 1
+                    add(dims, x, y, "a")
         elif outcome in PAIR and 0 in panes and 1 in panes:
-            counts[(*dims, panes[0], panes[1], PAIR[outcome])] += 1
+            add(dims, panes[0], panes[1], PAIR[outcome])
 
     vote_id = None
     for row in conn.execute(query):
