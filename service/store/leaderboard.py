@@ -3,16 +3,18 @@ votes (and the pairwise battles rankings imply), and the battles in arrival orde
 Elo.
 
 Pair counts are read from the cells kept as votes arrive (`service.store.vote_cells`) when
-the filters are ones the cells are keyed by: mode, RAG on/off, use case, and dates that fall
-on UTC day boundaries. A rater, campaign or tag filter, or a date inside a day, recounts
-with a GROUP BY over the live votes (rankings joined to their answers). `rebuild_counts`
+the filters are ones the cells are keyed by: mode, RAG on/off, use case, and dates (whole
+UTC days from the cells; the part of a day at either end of a range from the votes). A
+rater, campaign or tag filter recounts with a GROUP BY over the live votes (rankings joined
+to their answers). `rebuild_counts`
 recounts every cell from the votes."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import String, delete, func, select, text
@@ -46,12 +48,20 @@ _OUTCOME_INDEX = {"a": 0, "b": 1, "tie": 2}
 
 def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = False) -> PairCounts:
     """Win/loss/tie counts per pair of variants: from the kept cells when they cover the
-    filters (and `recount` is not asked), else counted by the database from the votes."""
+    filters (and `recount` is not asked), else counted by the database from the votes. A
+    date bound inside a day reads that day's part from the votes, the whole days between
+    from the cells."""
+    counts: Counter[tuple[Any, ...]] = Counter()
     with store.session() as s:
-        if counts_cover(filters) and not recount:
-            counts = _from_cells(s, filters)
+        if recount or not counts_cover(filters):
+            counts.update(_recount(s, filters, by_cell=False))
         else:
-            counts = _recount(s, filters, by_cell=False)
+            days, edges = _split_by_day(filters.since, filters.until)
+            if days is not None:
+                counts.update(_from_cells(s, filters, *days))
+            for since, until in edges:
+                part = replace(filters, since=since, until=until)
+                counts.update(_recount(s, part, by_cell=False))
     cells: dict[tuple[str, str], list[float]] = {}
     for key, n in counts.items():
         x, y, outcome = key[-3:]
@@ -60,24 +70,67 @@ def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = F
 
 
 def counts_cover(filters: Filters) -> bool:
-    """Whether the kept cells can answer these filters."""
+    """Whether the kept cells can answer these filters (dates always: see `pair_counts`)."""
     return (
         filters.rater is None
         and filters.campaign is None
         and filters.tag is None
         and filters.use_case != NO_USE_CASE
-        and all(_whole_day(d) is not None for d in (filters.since, filters.until) if d)
     )
 
 
-def _whole_day(when: datetime) -> str | None:
-    """The UTC day that starts at `when` (a naive time is UTC), or None if it is not a
-    midnight."""
-    utc = when.astimezone(UTC) if when.tzinfo is not None else when
-    return utc.strftime("%Y-%m-%d") if utc.time() == time(0) else None
+Window = tuple[datetime | None, datetime | None]
 
 
-def _from_cells(s: Session, filters: Filters) -> Counter[tuple[Any, ...]]:
+def _split_by_day(
+    since: datetime | None, until: datetime | None
+) -> tuple[tuple[str | None, str | None] | None, list[Window]]:
+    """[since, until) as the whole UTC days it spans (first day, day after the last; None:
+    unbounded; None for no whole day) and the parts of days at its edges (a naive time is
+    UTC)."""
+    since, until = _utc(since), _utc(until)
+    first = _ceil_day(since) if since is not None else None
+    end = _floor_day(until) if until is not None else None
+    if (
+        since is not None
+        and until is not None
+        and first is not None
+        and end is not None
+        and first >= end
+    ):
+        # No whole day in between: at most two days' votes, all from the votes.
+        return None, [(since, until)] if since < until else []
+    edges: list[Window] = []
+    if since is not None and first is not None and since < first:
+        edges.append((since, first))
+    if until is not None and end is not None and end < until:
+        edges.append((end, until))
+    return (_day_key(first), _day_key(end)), edges
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _floor_day(when: datetime) -> datetime:
+    return datetime.combine(when.date(), time(0), tzinfo=UTC)
+
+
+def _ceil_day(when: datetime) -> datetime:
+    floor = _floor_day(when)
+    return floor if floor == when else floor + timedelta(days=1)
+
+
+def _day_key(when: datetime | None) -> str | None:
+    return when.strftime("%Y-%m-%d") if when is not None else None
+
+
+def _from_cells(
+    s: Session, filters: Filters, first: str | None, end: str | None
+) -> Counter[tuple[Any, ...]]:
+    """The cells' sums for days first <= day < end (both None: the all-days cells)."""
     c = LeaderboardCellRow
     query = select(c.variant_x, c.variant_y, c.outcome, func.sum(c.n))
     if filters.mode is not None:
@@ -86,14 +139,14 @@ def _from_cells(s: Session, filters: Filters) -> Counter[tuple[Any, ...]]:
         query = query.where(c.rag == filters.rag)
     if filters.use_case is not None:
         query = query.where(c.use_case == filters.use_case)
-    if filters.since is None and filters.until is None:
+    if first is None and end is None:
         query = query.where(c.day == ALL_DAYS)
     else:
         query = query.where(c.day != ALL_DAYS)
-    if filters.since is not None:
-        query = query.where(c.day >= _whole_day(filters.since))
-    if filters.until is not None:
-        query = query.where(c.day < _whole_day(filters.until))
+    if first is not None:
+        query = query.where(c.day >= first)
+    if end is not None:
+        query = query.where(c.day < end)
     query = query.group_by(c.variant_x, c.variant_y, c.outcome).having(func.sum(c.n) != 0)
     return Counter({(x, y, o): int(n) for x, y, o, n in s.execute(query)})
 

@@ -131,11 +131,13 @@ def oracle_pairs(counts: Counter[tuple[str, str, str]]) -> dict[tuple[str, str],
     return as_cells(PairCounts.from_cells(cells_))
 
 
-def same_board(store: Store, filters: Filters) -> None:
+def same_board(store: Store, filters: Filters, *, fit: bool = True) -> None:
     """The leaderboard from the cells is the leaderboard from the GROUP BY over the votes."""
     assert counts_cover(filters)
     kept, recounted = pair_counts(store, filters), pair_counts(store, filters, recount=True)
     assert as_cells(kept) == as_cells(recounted), filters
+    if not fit:
+        return
     a, b = build(kept, rounds=20), build(recounted, rounds=20)
     assert a.rows == b.rows and a.models == b.models and a.battles == b.battles
     assert np.array_equal(a.battle_matrix, b.battle_matrix)
@@ -309,8 +311,9 @@ def test_a_review_of_a_vote_that_no_longer_counts_changes_nothing(store: Store) 
 
 
 def test_day_cells_answer_whole_day_filters_as_the_votes_do(store: Store) -> None:
-    """Votes stamped around midnight UTC, counted by a rebuild: every whole-day window read
-    from the cells equals the GROUP BY; a window inside a day falls back to it."""
+    """Votes stamped around midnight UTC, counted by a rebuild: every window, its whole days
+    read from the cells and the parts of days at its ends from the votes, equals the GROUP
+    BY over the votes."""
     turn_id = make_turn(store, ["alpha", "beta"])
     midnight = datetime(2026, 11, 30, tzinfo=UTC)
     stamps = [
@@ -344,13 +347,18 @@ def test_day_cells_answer_whole_day_filters_as_the_votes_do(store: Store) -> Non
         for length in (1, 2, 4):
             since = midnight + timedelta(days=start)
             same_board(store, Filters(since=since, until=since + timedelta(days=length)))
-    inside = Filters(since=midnight + timedelta(hours=1))
-    assert not counts_cover(inside)
-    assert pair_counts(store, inside).battles == 3
-    assert (
-        not counts_cover(Filters(rater="r1"))
-        and pair_counts(store, Filters(rater="r1")).battles == 1
-    )
+    rng = random.Random(30)
+    bounds = [*stamps, midnight + timedelta(hours=1), None]
+    bounds += [midnight + timedelta(hours=rng.uniform(-60, 110)) for _ in range(8)]
+    for since in bounds:
+        for until in bounds:
+            same_board(store, Filters(since=since, until=until), fit=False)
+    naive = Filters(since=datetime(2026, 11, 30, 12), until=datetime(2026, 12, 3, 13))
+    same_board(store, naive)  # a naive time is UTC
+    assert pair_counts(store, naive).battles == 3
+    assert pair_counts(store, Filters(since=midnight + timedelta(hours=1))).battles == 3
+    assert not counts_cover(Filters(rater="r1"))
+    assert pair_counts(store, Filters(rater="r1")).battles == 1
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
