@@ -1,11 +1,11 @@
 """Leaderboard pair counts at scale: a scratch SQLite file and a scratch PostgreSQL database
 filled with 1,000,000 arena votes (100,000 two-answer turns with ten raters' votes each, 50
-variants, over 90 days; 5% changed by a later vote, 1% rejected, a tag on 10% of turns), then `pair_counts` timed
-from the kept cells against the GROUP BY over the live votes it falls back to (ratio = the
-GROUP BY's time ÷ the cells'), for the filters the cells cover (whole days from the cells,
-the parts of days at a range's ends from the votes) and for those that fall
-back (rater, tag); plus `arbiter db rebuild-counts`' recount and one
-more vote. Goal: pair counts from the cells ≤ 50 ms at 1M votes on both databases."""
+variants, over 90 days; 5% changed by a later vote, 1% rejected, a tag on 10% of turns),
+then `pair_counts` timed from the kept cells against the GROUP BY over the live votes it
+falls back to (ratio = the GROUP BY's time ÷ the cells'), for filters the cells cover (whole
+days from the cells, the parts of days at a range's ends from the votes) and for those that
+fall back (rater, tag); plus `arbiter db rebuild-counts`' recount and one more vote.
+Goal: pair counts from the cells ≤ 50 ms at 1M votes on both databases."""
 
 from __future__ import annotations
 
