@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from service.cli.common import console, friendly_errors
+from service.cli.common import console, friendly_errors, open_store, progress_bar
 from service.config import Settings
-from service.store import Store, rollup_rebuild
+from service.store import Store, leaderboard, rollup_rebuild
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -43,3 +43,18 @@ def db_rebuild_rollups() -> None:
     finally:
         store.dispose()
     console.print("[green]dashboard rollups rebuilt[/]")
+
+
+@db_app.command("rebuild-counts")
+@friendly_errors
+def db_rebuild_counts() -> None:
+    """Recount the leaderboard's cells from the stored votes (after a bulk import, or to
+    check them). Safe to repeat and to run while votes arrive: they wait until it is done."""
+    with open_store(Settings()) as store, progress_bar("recounting votes") as bar:
+        task = bar.add_task("", total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        votes, cells = leaderboard.rebuild_counts(store, step)
+    console.print(f"[green]leaderboard counts rebuilt[/]: {votes:,} votes in {cells:,} cells")

@@ -1,72 +1,267 @@
-"""The leaderboard's sufficient statistics, counted by the database: win/loss/tie per pair
-of variants over live votes (and the pairwise battles rankings imply), and the battles in
-arrival order for online Elo."""
+"""The leaderboard's sufficient statistics: win/loss/tie per pair of variants over live
+votes (and the pairwise battles rankings imply), and the battles in arrival order for online
+Elo.
+
+Pair counts are read from the cells kept as votes arrive (`service.store.vote_cells`) when
+the filters are ones the cells are keyed by: mode, RAG on/off, use case, and dates (whole
+UTC days from the cells; the part of a day at either end of a range from the votes). A
+rater, campaign or tag filter recounts with a GROUP BY over the live votes (rankings joined
+to their answers). `rebuild_counts`
+recounts every cell from the votes."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import String, delete, func, select, text
+from sqlalchemy.orm import Session, aliased
 
-from evals.leaderboard import SCORE_OF_A, Battle, BattleLog, PairCounts, battles_from_ranking
+from evals.leaderboard import SCORE_OF_A, BattleLog, PairCounts
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
-from service.store.tables import AnswerRow, ConversationRow, RatingRow, TurnRow, VoteRow
+from service.store.tables import (
+    AnswerRow,
+    ConversationRow,
+    LeaderboardCellRow,
+    RatingRow,
+    TurnRow,
+    VoteRow,
+)
+from service.store.vote_cells import (
+    ALL_DAYS,
+    NO_USE_CASE,
+    PAIR_OUTCOMES,
+    add,
+    battles_of,
+    in_name_order,
+)
 from service.store.votes import live_votes
 
-PAIR_OUTCOMES = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
+REBUILD_CHUNK = 50_000  # votes recounted per statement by `rebuild_counts`
+_OUTCOME_INDEX = {"a": 0, "b": 1, "tie": 2}
 
 
-def pair_counts(store: Store, filters: Filters = Filters()) -> PairCounts:
-    """Win/loss/tie counts per pair of variants, counted by the database."""
-    first, second = aliased(AnswerRow), aliased(AnswerRow)
-    query = (
-        select(first.variant_name, second.variant_name, VoteRow.outcome, func.count())
-        .select_from(VoteRow)
-        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
-        .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
-        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)), live_votes())
-        .group_by(first.variant_name, second.variant_name, VoteRow.outcome)
-    )
-    cells: dict[tuple[str, str], list[float]] = {}
+def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = False) -> PairCounts:
+    """Win/loss/tie counts per pair of variants: from the kept cells when they cover the
+    filters (and `recount` is not asked), else counted by the database from the votes. A
+    date bound inside a day reads that day's part from the votes, the whole days between
+    from the cells."""
+    counts: Counter[tuple[Any, ...]] = Counter()
     with store.session() as s:
-        for x, y, outcome, n in s.execute(filters.apply(query)):
-            cell = cells.setdefault((x, y), [0.0, 0.0, 0.0])
-            cell[{"a": 0, "b": 1, "tie": 2}[PAIR_OUTCOMES[outcome]]] += n
-        for x, y, outcome in _ranking_battles(s, filters):
-            cell = cells.setdefault((x, y), [0.0, 0.0, 0.0])
-            cell[{"a": 0, "b": 1, "tie": 2}[outcome]] += 1
+        if recount or not counts_cover(filters):
+            counts.update(_recount(s, filters, by_cell=False))
+        else:
+            days, edges = _split_by_day(filters.since, filters.until)
+            if days is not None:
+                counts.update(_from_cells(s, filters, *days))
+            for since, until in edges:
+                part = replace(filters, since=since, until=until)
+                counts.update(_recount(s, part, by_cell=False))
+    cells: dict[tuple[str, str], list[float]] = {}
+    for key, n in counts.items():
+        x, y, outcome = key[-3:]
+        cells.setdefault((x, y), [0.0, 0.0, 0.0])[_OUTCOME_INDEX[outcome]] += n
     return PairCounts.from_cells({k: (v[0], v[1], v[2]) for k, v in cells.items()})
 
 
-def _ranking_battles(s: Any, filters: Filters) -> list[Battle]:
-    query = (
-        select(VoteRow.turn_id, VoteRow.ranking)
-        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(VoteRow.outcome == "ranking", live_votes())
-        .order_by(VoteRow.created_at, VoteRow.id)
+def counts_cover(filters: Filters) -> bool:
+    """Whether the kept cells can answer these filters (dates always: see `pair_counts`)."""
+    return (
+        filters.rater is None
+        and filters.campaign is None
+        and filters.tag is None
+        and filters.use_case != NO_USE_CASE
     )
-    rankings = s.execute(filters.apply(query)).all()
-    if not rankings:
-        return []
-    panes: dict[str, dict[int, str]] = {}
-    for turn_id, pane, variant in s.execute(
-        select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name).where(
-            AnswerRow.turn_id.in_({r.turn_id for r in rankings})
-        )
+
+
+Window = tuple[datetime | None, datetime | None]
+
+
+def _split_by_day(
+    since: datetime | None, until: datetime | None
+) -> tuple[tuple[str | None, str | None] | None, list[Window]]:
+    """[since, until) as the whole UTC days it spans (first day, day after the last; None:
+    unbounded; None for no whole day) and the parts of days at its edges (a naive time is
+    UTC)."""
+    since, until = _utc(since), _utc(until)
+    first = _ceil_day(since) if since is not None else None
+    end = _floor_day(until) if until is not None else None
+    if (
+        since is not None
+        and until is not None
+        and first is not None
+        and end is not None
+        and first >= end
     ):
-        panes.setdefault(turn_id, {})[pane] = variant
-    battles: list[Battle] = []
-    for turn_id, ranking in rankings:
-        by_pane = panes.get(turn_id, {})
-        if ranking and all(p in by_pane for p in ranking):
-            battles += battles_from_ranking(by_pane, ranking)
-    return battles
+        # No whole day in between: at most two days' votes, all from the votes.
+        return None, [(since, until)] if since < until else []
+    edges: list[Window] = []
+    if since is not None and first is not None and since < first:
+        edges.append((since, first))
+    if until is not None and end is not None and end < until:
+        edges.append((end, until))
+    return (_day_key(first), _day_key(end)), edges
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _floor_day(when: datetime) -> datetime:
+    return datetime.combine(when.date(), time(0), tzinfo=UTC)
+
+
+def _ceil_day(when: datetime) -> datetime:
+    floor = _floor_day(when)
+    return floor if floor == when else floor + timedelta(days=1)
+
+
+def _day_key(when: datetime | None) -> str | None:
+    return when.strftime("%Y-%m-%d") if when is not None else None
+
+
+def _from_cells(
+    s: Session, filters: Filters, first: str | None, end: str | None
+) -> Counter[tuple[Any, ...]]:
+    """The cells' sums for days first <= day < end (both None: the all-days cells)."""
+    c = LeaderboardCellRow
+    query = select(c.variant_x, c.variant_y, c.outcome, func.sum(c.n))
+    if filters.mode is not None:
+        query = query.where(c.mode == filters.mode)
+    if filters.rag is not None:
+        query = query.where(c.rag == filters.rag)
+    if filters.use_case is not None:
+        query = query.where(c.use_case == filters.use_case)
+    if first is None and end is None:
+        query = query.where(c.day == ALL_DAYS)
+    else:
+        query = query.where(c.day != ALL_DAYS)
+    if first is not None:
+        query = query.where(c.day >= first)
+    if end is not None:
+        query = query.where(c.day < end)
+    query = query.group_by(c.variant_x, c.variant_y, c.outcome).having(func.sum(c.n) != 0)
+    return Counter({(x, y, o): int(n) for x, y, o, n in s.execute(query)})
+
+
+def _cell_dims(dialect: str) -> list[Any]:
+    """The cells' dimensions of a vote, as SQL over votes, turns and conversations."""
+    if dialect == "postgresql":
+        day = func.to_char(func.timezone("UTC", VoteRow.created_at), "YYYY-MM-DD")
+    else:  # SQLite stores the UTC time as text: "YYYY-MM-DD HH:MM:SS.ffffff"
+        day = func.substr(VoteRow.created_at, 1, 10, type_=String)
+    return [
+        day.label("day"),
+        ConversationRow.mode,
+        TurnRow.retrieval.is_not(None).label("rag"),
+        func.coalesce(ConversationRow.use_case, NO_USE_CASE).label("use_case"),
+    ]
+
+
+def _recount(
+    s: Session,
+    filters: Filters,
+    *,
+    by_cell: bool,
+    after: str | None = None,
+    upto: str | None = None,
+) -> Counter[tuple[Any, ...]]:
+    """Live votes counted from the votes table: per (variant x, variant y, outcome), and
+    first per cell dimension when `by_cell`; only ids in (after, upto] when given."""
+    dims = _cell_dims(s.get_bind().dialect.name) if by_cell else []
+
+    def scoped(query: Any) -> Any:
+        query = (
+            query.join(TurnRow, TurnRow.id == VoteRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(live_votes())
+        )
+        if after is not None:
+            query = query.where(VoteRow.id > after)
+        if upto is not None:
+            query = query.where(VoteRow.id <= upto)
+        return filters.apply(query)
+
+    def cell_keys(row: Any, x: str, y: str, outcome: str) -> list[tuple[Any, ...]]:
+        if not by_cell:
+            return [(x, y, outcome)]
+        pair = in_name_order(x, y, outcome)
+        dims = (row[1], bool(row[2]), row[3])
+        return [(row[0], *dims, *pair), (ALL_DAYS, *dims, *pair)]
+
+    first, second = aliased(AnswerRow), aliased(AnswerRow)
+    pairwise = scoped(
+        select(*dims, first.variant_name, second.variant_name, VoteRow.outcome, func.count())
+        .select_from(VoteRow)
+        .join(first, (first.turn_id == VoteRow.turn_id) & (first.pane == 0))
+        .join(second, (second.turn_id == VoteRow.turn_id) & (second.pane == 1))
+        .where(VoteRow.outcome.in_(list(PAIR_OUTCOMES)))
+    ).group_by(*dims, first.variant_name, second.variant_name, VoteRow.outcome)
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in s.execute(pairwise):
+        x, y, outcome, n = row[-4:]
+        for key in cell_keys(row, x, y, PAIR_OUTCOMES[outcome]):
+            counts[key] += n
+    # Rankings: each vote's answers by a join (never one bound parameter per vote), grouped
+    # here into the pairwise wins the ranking implies.
+    rankings = scoped(
+        select(*dims, VoteRow.id, VoteRow.ranking, AnswerRow.pane, AnswerRow.variant_name)
+        .select_from(VoteRow)
+        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
+        .where(VoteRow.outcome == "ranking")
+    ).order_by(VoteRow.id)
+    current: Any = None  # the ranking vote's row being read
+    panes: dict[int, str] = {}
+
+    def flush() -> None:
+        if current is not None:
+            for x, y, outcome in battles_of(panes, "ranking", current[len(dims) + 1]):
+                for key in cell_keys(current, x, y, outcome):
+                    counts[key] += 1
+
+    for row in s.execute(rankings):
+        if current is None or row[len(dims)] != current[len(dims)]:
+            flush()
+            current, panes = row, {}
+        panes[row[len(dims) + 2]] = row[len(dims) + 3]
+    flush()
+    return counts
+
+
+def rebuild_counts(
+    store: Store,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    chunk: int = REBUILD_CHUNK,
+) -> tuple[int, int]:
+    """Recount every cell from the votes, in one transaction (`chunk` votes per statement,
+    `on_progress(votes done, votes)` after each); (votes, cells). Idempotent. Writers
+    wait meanwhile: on SQLite for the write lock; on PostgreSQL for the cells table, which a
+    vote that changes any cell updates before it commits, so none is counted twice or lost."""
+    with store.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("LOCK TABLE leaderboard_cells IN EXCLUSIVE MODE"))
+        s.execute(delete(LeaderboardCellRow))
+        total = int(s.scalar(select(func.count()).select_from(VoteRow)) or 0)
+        done, after = 0, None
+        while True:
+            bound = select(VoteRow.id).order_by(VoteRow.id).offset(chunk - 1).limit(1)
+            upto = s.scalar(bound if after is None else bound.where(VoteRow.id > after))
+            add(s, _recount(s, Filters(), by_cell=True, after=after, upto=upto))
+            done = total if upto is None else min(done + chunk, total)
+            if on_progress is not None:
+                on_progress(done, total)
+            if upto is None:
+                break
+            after = upto
+        return total, int(s.scalar(select(func.count()).select_from(LeaderboardCellRow)) or 0)
 
 
 def battles_in_order(store: Store, filters: Filters = Filters()) -> BattleLog:

@@ -22,7 +22,6 @@ from service.store.tables import (
     AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
-    LabelReviewRow,
     ScoreMinuteRow,
     TurnRow,
     VoteMinuteRow,
@@ -252,22 +251,3 @@ def count_votes(s: Session, counted: Iterable[str], uncounted: Iterable[str]) ->
     cells = vote_cells(_vote_rows(s, counted), 1)
     cells.update(vote_cells(_vote_rows(s, uncounted), -1))
     write_vote_cells(s, cells)
-
-
-def rejected_among(s: Session, vote_ids: Iterable[str]) -> set[str]:
-    """Which of these votes (one batch) their latest review rejects."""
-    ids = sorted(set(vote_ids))
-    if not ids:
-        return set()
-    latest: dict[str, str] = {}
-    for label_id, status in s.execute(
-        select(LabelReviewRow.label_id, LabelReviewRow.status)
-        .where(LabelReviewRow.label_kind == "vote", LabelReviewRow.label_id.in_(ids))
-        .order_by(LabelReviewRow.id)  # time-ordered: the latest wins
-    ):
-        latest[label_id] = status
-    return {i for i, status in latest.items() if status == "rejected"}
-
-
-def is_superseded(s: Session, vote_id: str) -> bool:
-    return s.scalar(select(VoteRow.id).where(VoteRow.supersedes_id == vote_id).limit(1)) is not None

@@ -113,10 +113,29 @@ class VoteRow(Base):
     turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # a | b | tie | both_bad | ranking
     ranking: Mapped[list[Any] | None] = mapped_column(JSON)  # panes, best first
-    rater: Mapped[str] = mapped_column(String(128), default="anonymous")
-    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("votes.id"))
+    rater: Mapped[str] = mapped_column(String(128), default="anonymous", index=True)
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("votes.id"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LeaderboardCellRow(Base):
+    """The leaderboard's sufficient statistics, kept as votes arrive: how many live votes
+    (and pairwise battles implied by live rankings) of one UTC day (and of all days: "all"),
+    mode, RAG setting and use case ("" for none) had `variant_x` against `variant_y` (the
+    pair in name order) end in `outcome` ("a": x won, "b": y won, "tie"; both-bad is a tie).
+    Updated in the transaction of the vote, supersede or review that changes it;
+    `arbiter db rebuild-counts` recounts it."""
+
+    __tablename__ = "leaderboard_cells"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rag: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_x: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variant_y: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(4), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class RatingRow(Base):

@@ -1,5 +1,6 @@
-"""Turn locks: a vote, and a review of a vote, first lock their turns' rows, so what they
-read next (the live votes) cannot change under them."""
+"""Serialising the writes that change which votes of a turn count (votes, supersedes,
+reviews): each takes its turns' locks first, so what it reads next cannot change under it,
+and two of them cannot both count a vote as live, nor both take it away."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from service.store.tables import TurnRow
 
 
 def lock_turns(s: Session, turn_ids: set[str]) -> None:
-    """Hold these turns' rows until the transaction ends; the first statement of a vote's
-    transaction, so what it reads next cannot change under it."""
+    """Hold these turns' rows until the transaction ends; the first statement of the
+    transaction. PostgreSQL: `FOR NO KEY UPDATE`, in id order, so two writers cannot
+    deadlock; SQLite: a no-op UPDATE takes the database's write lock before anything is
+    read."""
     if s.get_bind().dialect.name == "sqlite":
         s.execute(update(TurnRow).where(TurnRow.id.in_(turn_ids)).values(status=TurnRow.status))
         return

@@ -5,7 +5,9 @@ votes once: their vote reveals the names, so a second one would not be blind.
 
 Each vote first locks its turns' rows (PostgreSQL: `FOR NO KEY UPDATE`, in id order, so two
 batches cannot deadlock; SQLite: a no-op UPDATE takes the database's write lock before
-anything is read), so two concurrent votes of one rater cannot both become live.
+anything is read), so two concurrent votes of one rater cannot both become live. The
+leaderboard's cells change in the same transaction: the new vote counted, the one it
+supersedes (if it counted) taken away.
 
 A batch is what labelling tools and importers send: the same rules as one vote at a time,
 checked with four queries per batch instead of four per vote. All or nothing: one bad vote
@@ -15,18 +17,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from service.errors import ArbiterError, Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
 from service.store import rollups
 from service.store.engine import Store
-from service.store.label_reviews import rejected
+from service.store.label_reviews import rejected, rejected_among
 from service.store.tables import AnswerRow, ConversationRow, TurnRow, VoteRow
 from service.store.turn_locks import lock_turns
+from service.store.vote_cells import CellDeltas, turn_facts
 
 
 def check_vote(vote: VoteIn, panes: int) -> list[int] | None:
@@ -112,17 +115,25 @@ def _cast_vote(store: Store, turn_id: str, vote: VoteIn, rater: str) -> VoteOut:
         if previous is not None and turn.conversation.mode == "arena":
             raise _already_voted_blind()
         row = VoteRow(
+            id=new_id(),
             turn_id=turn_id,
             outcome=vote.outcome,
             ranking=ranking,
             rater=rater,
             supersedes_id=previous.id if previous else None,
             idempotency_key=vote.idempotency_key,
+            created_at=utcnow(),
         )
         s.add(row)
         s.flush()
         replaced = [previous.id] if previous is not None else []
-        rollups.count_votes(s, [row.id], set(replaced) - rollups.rejected_among(s, replaced))
+        rollups.count_votes(s, [row.id], set(replaced) - rejected_among(s, set(replaced)))
+        facts = turn_facts(s, {turn_id})[turn_id]
+        deltas = CellDeltas()
+        deltas.count(facts, row.outcome, row.ranking, row.created_at, +1)
+        if previous is not None and not rejected_among(s, {previous.id}):
+            deltas.count(facts, previous.outcome, previous.ranking, previous.created_at, -1)
+        deltas.apply(s)
         return vote_out(row)
 
 
@@ -199,7 +210,15 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
         }
         live: dict[tuple[str, str], str] = {}
         rows = s.execute(
-            select(VoteRow.id, VoteRow.turn_id, VoteRow.rater, VoteRow.supersedes_id)
+            select(
+                VoteRow.id,
+                VoteRow.turn_id,
+                VoteRow.rater,
+                VoteRow.supersedes_id,
+                VoteRow.outcome,
+                VoteRow.ranking,
+                VoteRow.created_at,
+            )
             .where(VoteRow.turn_id.in_(turn_ids), VoteRow.rater.in_(set(raters)))
             .order_by(VoteRow.created_at, VoteRow.id)
         ).all()
@@ -207,6 +226,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
         for r in rows:
             if r.id not in superseded:
                 live[(r.turn_id, r.rater)] = r.id
+        stored_live = {r.id: r for r in rows if r.id not in superseded}
         new_rows: list[dict[str, Any]] = []
         out: list[VoteOut | dict[str, Any]] = []
         batch_keys: dict[str, dict[str, Any]] = {}
@@ -259,8 +279,9 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
             rollups.count_votes(
                 s,
                 new_ids - replaced,
-                stored_replaced - rollups.rejected_among(s, stored_replaced),
+                stored_replaced - rejected_among(s, stored_replaced),
             )
+            _count_batch(s, new_rows, stored_live)
     return [
         o
         if isinstance(o, VoteOut)
@@ -283,8 +304,29 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
     ]
 
 
+def _count_batch(s: Session, new_rows: list[dict[str, Any]], stored_live: dict[str, Any]) -> None:
+    """The cells' changes of a batch: each new vote that is still live at the end of the
+    batch counted, each stored vote it superseded taken away if it counted (not rejected).
+    A vote superseded within the batch never counted."""
+    facts = turn_facts(s, {r["turn_id"] for r in new_rows})
+    replaced = {r["supersedes_id"] for r in new_rows if r["supersedes_id"]}
+    deltas = CellDeltas()
+    for r in new_rows:
+        if r["id"] not in replaced:
+            deltas.count(facts[r["turn_id"]], r["outcome"], r["ranking"], r["created_at"], +1)
+    old = {i for i in replaced if i in stored_live}
+    counted = old - rejected_among(s, old) if old else set()
+    for vote_id in counted:
+        r = stored_live[vote_id]
+        deltas.count(facts[r.turn_id], r.outcome, r.ranking, r.created_at, -1)
+    deltas.apply(s)
+
+
 def live_votes() -> Any:
     """A condition: votes that count — not replaced by their rater's later vote, and not
     rejected by a reviewer."""
-    superseded = select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None))
-    return VoteRow.id.not_in(superseded) & VoteRow.id.not_in(rejected("vote"))
+    # NOT EXISTS, an anti-join over the index on supersedes_id: PostgreSQL runs
+    # `NOT IN (subquery)` row by row once the subquery's ids outgrow work_mem.
+    later = aliased(VoteRow)
+    superseded = exists().where(later.supersedes_id == VoteRow.id)
+    return ~superseded & VoteRow.id.not_in(rejected("vote"))

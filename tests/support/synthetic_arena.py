@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 
-from service.store import Store, rollup_rebuild
+from service.store import Store, leaderboard, rollup_rebuild
 from service.store.tables import Base, CampaignRow
 
 PROMPTS = (
@@ -127,6 +127,7 @@ def rebuild_maintained_aggregates(store: Store) -> None:
     """The one hook after a bulk fill: rebuild whatever the store keeps maintained as labels
     arrive (leaderboard count cells, dashboard rollups), since rows inserted straight into
     the tables bypass the code that maintains them."""
+    leaderboard.rebuild_counts(store)
     rollup_rebuild.rebuild_store(store)
 
 
