@@ -22,6 +22,11 @@ OUTCOMES: list[tuple[VoteOutcome, str]] = [  # (outcome, key of its button's lab
     ("both_bad", "board.vote_both_bad"),
 ]
 DEFAULT_COLLECTION = "sample"
+CRITERION_KEYS = {
+    "helpfulness": "rubric.helpfulness",
+    "honesty": "rubric.honesty",
+    "harmlessness": "rubric.harmlessness",
+}
 
 
 def model_label(pane: int) -> str:
@@ -137,7 +142,7 @@ class BoardLayout:
                             [
                                 gr.Radio(
                                     [1, 2, 3, 4, 5],
-                                    label=t(f"rubric.{criterion}"),
+                                    label=t(CRITERION_KEYS[criterion]),
                                     elem_id=f"{self.prefix}-{criterion}-{i}",
                                 )
                                 for criterion in CRITERIA

@@ -15,12 +15,13 @@ from service.serving import hide_variants
 from service.store import votes
 from ui.access import principal, rater_name
 from ui.format import PANE_LETTERS, escape
+from ui.i18n import t
 
-OUTCOMES = [
-    ("a", "A is better"),
-    ("b", "B is better"),
-    ("tie", "Tie"),
-    ("both_bad", "Both are bad"),
+OUTCOMES = [  # (outcome, key of its button's label)
+    ("a", "board.vote_a"),
+    ("b", "board.vote_b"),
+    ("tie", "board.vote_tie"),
+    ("both_bad", "board.vote_both_bad"),
 ]
 
 
@@ -40,16 +41,15 @@ def _item_markdown(found: dict[str, Any] | None, progress: str) -> str:
 
 def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "Pick a campaign and judge its items one by one. The models stay anonymous; each "
-        "item is judged by several raters. Type your name at the top first."
-    )
+    gr.Markdown(t("campaign.intro"))
     with gr.Row(equal_height=True):
-        name = gr.Dropdown([], label="Campaign", elem_id="campaign-name", allow_custom_value=True)
-        start = gr.Button("Start / next item", variant="primary", elem_id="campaign-next")
+        name = gr.Dropdown(
+            [], label=t("campaign.name"), elem_id="campaign-name", allow_custom_value=True
+        )
+        start = gr.Button(t("campaign.next"), variant="primary", elem_id="campaign-next")
     item = gr.Markdown(elem_id="campaign-item")
     with gr.Row():
-        buttons = {o: gr.Button(label, elem_id=f"campaign-vote-{o}") for o, label in OUTCOMES}
+        buttons = {o: gr.Button(t(label), elem_id=f"campaign-vote-{o}") for o, label in OUTCOMES}
     turn_id = gr.State(None)
 
     def progress(campaign: str, who: str) -> str:

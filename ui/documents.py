@@ -17,6 +17,7 @@ from service.errors import ArbiterError
 from ui.access import links_for, metered, require
 from ui.context import context_markdown
 from ui.format import escape
+from ui.i18n import marker, t
 
 DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
 STATUS_ICON = {
@@ -84,21 +85,18 @@ def _outcomes(outcomes: list[IngestOutcome]) -> str:
 def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns (refresh, its outputs' inputs, outputs), for when the page opens."""
     library = runtime.library
-    gr.Markdown(
-        "Documents for retrieval-augmented comparisons. Turn on **Use documents (RAG)** in "
-        "the Arena or Side by side tab: the same retrieved sources go to every model."
-    )
+    gr.Markdown(t("docs.intro"))
     with gr.Row(equal_height=True):
         collection = gr.Dropdown(
             choices=[],
-            label="Collection",
+            label=t("docs.collection"),
             allow_custom_value=False,
             scale=2,
             elem_id="docs-collection",
         )
         new_name = gr.Textbox(
-            label="New collection (optional)",
-            placeholder="e.g. handbook",
+            label=t("docs.new_collection"),
+            placeholder=t("docs.new_collection_placeholder"),
             max_length=64,
             scale=2,
             elem_id="docs-new-name",
@@ -109,35 +107,40 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             files = gr.File(
                 file_count="multiple",
                 file_types=SUPPORTED,
-                label="Upload: " + ", ".join(SUPPORTED),
+                label=marker("docs.upload") + ": " + ", ".join(SUPPORTED),
                 elem_id="docs-files",
             )
             text_column = gr.Textbox(
-                label="CSV / JSONL: column with the text (optional)",
+                label=t("docs.text_column"),
                 placeholder="text",
                 max_length=128,
             )
-            ingest = gr.Button("Add to collection", variant="primary", elem_id="docs-ingest")
+            ingest = gr.Button(t("docs.add"), variant="primary", elem_id="docs-ingest")
         outcome = gr.Markdown(elem_id="docs-outcome")
     table = gr.Dataframe(
         headers=DOC_COLUMNS,
         value=[],
         interactive=False,
         wrap=True,
-        label="Documents",
+        label=t("docs.documents"),
         elem_id="docs-table",
     )
     with gr.Row(equal_height=True):
-        doc_id = gr.Number(label="Document id", precision=0, minimum=1, elem_id="docs-doc-id")
-        delete = gr.Button("Delete document", variant="stop", elem_id="docs-delete")
-        reindex = gr.Button("Re-index collection", elem_id="docs-reindex")
-    with gr.Accordion("Try a search", open=False, elem_id="docs-search-panel"):
+        doc_id = gr.Number(
+            label=t("docs.document_id"), precision=0, minimum=1, elem_id="docs-doc-id"
+        )
+        delete = gr.Button(t("docs.delete"), variant="stop", elem_id="docs-delete")
+        reindex = gr.Button(t("docs.reindex"), elem_id="docs-reindex")
+    with gr.Accordion(t("docs.try_search"), open=False, elem_id="docs-search-panel"):
         with gr.Row(equal_height=True):
             query = gr.Textbox(
-                label="Query", scale=4, elem_id="docs-query", placeholder="What would you ask?"
+                label=t("docs.query"),
+                scale=4,
+                elem_id="docs-query",
+                placeholder=t("docs.query_placeholder"),
             )
-            mode = gr.Radio(["hybrid", "vector", "lexical"], value="hybrid", label="Mode")
-            search = gr.Button("Search", elem_id="docs-search")
+            mode = gr.Radio(["hybrid", "vector", "lexical"], value="hybrid", label=t("docs.mode"))
+            search = gr.Button(t("docs.search"), elem_id="docs-search")
         results = gr.Markdown(elem_id="docs-results")
 
     def refresh(selected: str | None) -> tuple[Any, Any, Any]:

@@ -20,6 +20,7 @@ from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import Link, links_for, metered, require
 from ui.board import collection_names
+from ui.i18n import t
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
 NO_CONTEXT = "(no retrieval)"
@@ -55,15 +56,10 @@ def _report_frame(run_id: str, link: Link) -> str:
 
 def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "Answer every example of a dataset with each variant, score the answers, and compare. "
-        "Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and optional "
-        "`id` and `contexts`. Leave the file empty to use the bundled example (questions on "
-        "the sample corpus)."
-    )
+    gr.Markdown(t("eval.intro"))
     with gr.Row():
         upload = gr.File(
-            label="Dataset (.jsonl or .csv)", file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
+            label=t("eval.dataset"), file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
         )
         with gr.Column():
             # Filled when the page opens: variant names must not be in the page the blind
@@ -72,36 +68,36 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 [],
                 multiselect=True,
                 allow_custom_value=True,  # checked by the run (unknown names get a clear message)
-                label="Variants",
+                label=t("eval.variants"),
                 elem_id="eval-variants",
             )
             metrics = gr.CheckboxGroup(
                 list(METRIC_NAMES),
                 value=["rouge_l", "token_f1", "faithfulness", "context_recall"],
-                label="Metrics",
+                label=t("eval.metrics"),
                 elem_id="eval-metrics",
             )
         with gr.Column():
             collection = gr.Dropdown(
                 [NO_CONTEXT, *collection_names(runtime)],
                 value="sample" if "sample" in collection_names(runtime) else NO_CONTEXT,
-                label="Retrieve context from",
+                label=t("eval.collection"),
                 elem_id="eval-collection",
             )
             judge = gr.Dropdown(
                 [""],
                 value="",
-                label="Rubric judge (optional)",
+                label=t("eval.judge"),
                 elem_id="eval-judge",
             )
-            start = gr.Button("Start run", variant="primary", elem_id="eval-start")
+            start = gr.Button(t("eval.start"), variant="primary", elem_id="eval-start")
     status = gr.Markdown(elem_id="eval-status")
     runs = gr.Dataframe(
-        headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="eval-runs", label="Runs"
+        headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="eval-runs", label=t("eval.runs")
     )
     with gr.Row():
-        run_id = gr.Textbox(label="Run id (click a row)", elem_id="eval-run-id", scale=3)
-        show = gr.Button("Show report", elem_id="eval-show", scale=1)
+        run_id = gr.Textbox(label=t("eval.run_id"), elem_id="eval-run-id", scale=3)
+        show = gr.Button(t("eval.show"), elem_id="eval-show", scale=1)
     report = gr.HTML(elem_id="eval-report")
     timer = gr.Timer(2.0, active=False)
 

@@ -15,6 +15,7 @@ from evals import plots
 from service.app import Runtime
 from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store import Filters
+from ui.i18n import request_language, say, t
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]
@@ -69,25 +70,40 @@ def tables(
 def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
     with gr.Row(equal_height=True):
-        mode = gr.Radio([ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="lb-mode")
-        rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")
-        since = gr.Textbox(label="Since (YYYY-MM-DD, UTC)", elem_id="lb-since", max_length=32)
-        tag = gr.Textbox(label="Tag", elem_id="lb-tag", max_length=64)
-        refresh = gr.Button("Refresh", elem_id="lb-refresh")
+        # Each choice shows its label in the reader's language; its value stays the same.
+        mode = gr.Radio(
+            [(t("lb.all"), ANY), (t("lb.arena"), "arena"), (t("lb.named"), "named")],
+            value=ANY,
+            label=t("lb.votes_from"),
+            elem_id="lb-mode",
+        )
+        rag = gr.Radio(
+            [
+                (t("lb.all"), ANY),
+                (t("lb.with_rag"), "with RAG"),
+                (t("lb.without_rag"), "without RAG"),
+            ],
+            value=ANY,
+            label=t("lb.turns"),
+            elem_id="lb-rag",
+        )
+        since = gr.Textbox(label=t("lb.since"), elem_id="lb-since", max_length=32)
+        tag = gr.Textbox(label=t("lb.tag"), elem_id="lb-tag", max_length=64)
+        refresh = gr.Button(t("lb.refresh"), elem_id="lb-refresh")
     note = gr.Markdown(elem_id="lb-note")
-    gr.Markdown("### Preference (human votes)")
+    gr.Markdown(t("lb.preference"))
     preference = gr.Dataframe(
         headers=PREFERENCE_COLUMNS, interactive=False, elem_id="lb-preference"
     )
-    heat = gr.Image(label="Win rates", type="pil", interactive=False, elem_id="lb-heat")
-    gr.Markdown("### Absolute quality (rubric ratings, 1-5)")
+    heat = gr.Image(label=t("lb.win_rates"), type="pil", interactive=False, elem_id="lb-heat")
+    gr.Markdown(t("lb.quality"))
     quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
 
-    async def load(m: str, r: str, s: str, t: str) -> tuple[Any, ...]:
+    async def load(m: str, r: str, s: str, tg: str, request: gr.Request) -> tuple[Any, ...]:
         try:
-            return await asyncio.to_thread(tables, runtime, m, r, s, t)
+            return await asyncio.to_thread(tables, runtime, m, r, s, tg)
         except ValueError:
-            gr.Warning("Write the date as YYYY-MM-DD.")
+            gr.Warning(say(request_language(request), "lb.bad_date"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     inputs = [mode, rag, since, tag]

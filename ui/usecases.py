@@ -17,6 +17,7 @@ from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
 from ui.access import Link, links_for, require
+from ui.i18n import marker, t
 
 PLACEHOLDER = """name: my-use-case
 description: What the model is for.
@@ -75,33 +76,30 @@ def status(
 
 def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "A use case names the candidate variants and measurable targets (`metric operator "
-        "number`). Each variant is shown against each target — met, missed or not enough data "
-        "— with its 95% confidence interval. Traffic counts toward a use case when sent with "
-        '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).'
-    )
+    gr.Markdown(t("uc.intro"))
     with gr.Row(equal_height=True):
         # Filled when the page opens: variant names must not be in the page the blind arena
         # is served in, and use cases change.
-        chosen = gr.Dropdown([], label="Use case", elem_id="uc-name", allow_custom_value=True)
-        days = gr.Number(None, label="Window (days; empty: its own)", minimum=0, elem_id="uc-days")
+        chosen = gr.Dropdown([], label=t("uc.name"), elem_id="uc-name", allow_custom_value=True)
+        days = gr.Number(None, label=t("uc.days"), minimum=0, elem_id="uc-days")
         baseline = gr.Dropdown(
             [OWN_BASELINE],
             value=OWN_BASELINE,
-            label="Baseline",
+            label=t("uc.baseline"),
             allow_custom_value=True,
             elem_id="uc-baseline",
         )
-        show = gr.Button("Show status and report", variant="primary", elem_id="uc-show")
+        show = gr.Button(t("uc.show"), variant="primary", elem_id="uc-show")
     summary = gr.Markdown(elem_id="uc-summary")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="uc-status", label="Goal status")
-    with gr.Accordion("Define or edit a use case", open=False):
+    table = gr.Dataframe(
+        interactive=False, wrap=True, elem_id="uc-status", label=t("uc.goal_status")
+    )
+    with gr.Accordion(t("uc.define"), open=False):
         editor = gr.Code(
-            language="yaml", label="Use case (YAML)", elem_id="uc-editor", interactive=True
+            language="yaml", label=t("uc.editor"), elem_id="uc-editor", interactive=True
         )
-        gr.Markdown(f"Example:\n```yaml\n{PLACEHOLDER}```")
-        apply = gr.Button("Save", elem_id="uc-apply")
+        gr.Markdown(marker("uc.example") + f"\n```yaml\n{PLACEHOLDER}```")
+        apply = gr.Button(t("uc.save"), elem_id="uc-apply")
         applied = gr.Markdown(elem_id="uc-applied")
     report = gr.HTML(elem_id="uc-report")
 
