@@ -514,12 +514,13 @@ def request_language(request: Any) -> str:
 
 
 def switch_html() -> str:
-    """The header's language switch: plain links, so it works before any script has run."""
+    """The header's language switch: links to the same page with `?lang=`. (Gradio's Markdown
+    opens every link in a new tab; the language script opens these in place.)"""
     links = " · ".join(
         f'<a href="?lang={code}" target="_self" hreflang="{code}" lang="{code}">{name}</a>'
         for code, name in LANGUAGE_NAMES.items()
     )
-    return f'<nav id="lang-links" aria-label="Language / 语言">{links}</nav>'
+    return f'<span id="lang-links" role="group" aria-label="Language / 语言">{links}</span>'
 
 
 # The other pages, by path: Gradio's navigation bar shows their names untranslated, so the
@@ -556,6 +557,8 @@ chosen=(chosen&&names.indexOf(chosen)>=0)?chosen:"__DEFAULT__";
 try{Object.defineProperty(navigator,"language",{get:function(){return chosen;},configurable:true});
 Object.defineProperty(navigator,"languages",{get:function(){return [chosen];},configurable:true});}catch(e){}
 document.documentElement.lang=chosen;
+document.addEventListener("click",function(e){var a=e.target&&e.target.closest&&e.target.closest("#lang-links a");
+if(!a)return;e.preventDefault();e.stopPropagation();location.href=a.href;},true);
 var words=nav[chosen];if(!words)return;
 function write(bar){bar.querySelectorAll("a").forEach(function(a){
 var path=(a.getAttribute("href")||"").split(/[?#]/)[0].replace(/\/+$/,"").split("/").pop();
