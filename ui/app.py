@@ -22,7 +22,7 @@ from ui.documents import build_documents
 from ui.evaluations import build_evaluations
 from ui.exports import build_exports
 from ui.history import build_history
-from ui.i18n import EN, I18N, marker, switch_html, t
+from ui.i18n import EN, TRANSLATIONS, switch_html, t
 from ui.language import LanguageMiddleware
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
@@ -111,7 +111,7 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
 
 
 def _navbar() -> gr.Navbar:
-    return gr.Navbar(main_page_name=marker("nav.compare"))
+    return gr.Navbar(main_page_name=t("nav.compare"))
 
 
 def _dashboard(runtime: Runtime, demo: gr.Blocks) -> tuple[Any, list[Any], list[Any]]:
@@ -127,14 +127,12 @@ def _header(runtime: Runtime, demo: gr.Blocks, name_key: str, subtitle: str) -> 
     saved_rater = gr.BrowserState("", storage_key="arbiter-rater", secret=name_key)
     signed_in_mode = runtime.settings.auth != "none"
     with gr.Row(equal_height=True, elem_id="header"):
-        gr.Markdown(
-            "## Arbiter\n" + marker(subtitle) + "\n\n" + switch_html(), elem_id="header-title"
-        )
+        gr.Markdown("## Arbiter\n" + t(subtitle) + "\n\n" + switch_html(), elem_id="header-title")
         rater = gr.Textbox(
             # Signed in, labels carry the signed-in name (ui.access.rater_name): the box
             # only shows it.
             label=t("header.signed_in_as") if signed_in_mode else t("header.your_name"),
-            placeholder="" if signed_in_mode else marker("header.anonymous"),
+            placeholder="" if signed_in_mode else t("header.anonymous"),
             interactive=not signed_in_mode,
             max_length=128,
             scale=0,
@@ -207,7 +205,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
             theme=THEME,
             css=CSS,
             footer_links=[],
-            i18n=I18N,
+            i18n=gr.I18n(**TRANSLATIONS),
             # Gradio's run history keeps every call's inputs and outputs (prompts, answers,
             # and, after a vote, the names) in the browser's storage, and serializing it on
             # each call was a good part of the page's time to first token.

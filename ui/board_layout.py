@@ -12,7 +12,7 @@ import gradio as gr
 from service.schemas import VoteOutcome
 from ui.conversation import CRITERIA
 from ui.format import PANE_LETTERS
-from ui.i18n import marker, t
+from ui.i18n import t
 
 SCORE_POLL_S = 1.0  # how often a board looks for the automatic scores of its last turn
 OUTCOMES: list[tuple[VoteOutcome, str]] = [  # (outcome, key of its button's label)
@@ -31,7 +31,7 @@ CRITERION_KEYS = {
 
 def model_label(pane: int) -> str:
     """A pane's title before any variant is shown: "Model A", in the browser's language."""
-    return f"{marker('board.model')} {PANE_LETTERS[pane]}"
+    return f"{t('board.model')} {PANE_LETTERS[pane]}"
 
 
 class BoardLayout:
@@ -55,7 +55,7 @@ class BoardLayout:
                             height=420,
                             buttons=["copy"],
                             feedback_options=("Like", "Dislike"),
-                            placeholder=marker("board.answer_placeholder"),
+                            placeholder=t("board.answer_placeholder"),
                         )
                     )
                     self.footers.append(gr.Markdown("", elem_id=f"{prefix}-footer-{i}"))
@@ -137,7 +137,7 @@ class BoardLayout:
             with gr.Row():
                 for i in range(self.panes):
                     with gr.Column(min_width=200, visible=i < 2) as column:
-                        gr.Markdown(f"**{marker('rubric.answer')} {PANE_LETTERS[i]}**")
+                        gr.Markdown(f"**{t('rubric.answer')} {PANE_LETTERS[i]}**")
                         self.scores.append(
                             [
                                 gr.Radio(

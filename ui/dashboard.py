@@ -11,7 +11,7 @@ import pandas as pd
 from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import WINDOWS, series, usecases
-from ui.i18n import marker, t
+from ui.i18n import t
 from ui.usecases import goal_table, names
 
 PLOTS = [  # (series, key of its title)
@@ -89,7 +89,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                         x="time",
                         y="value",
                         color="variant",
-                        title=marker(title),
+                        title=t(title),
                         height=260,
                         x_title="",
                         y_title="",

@@ -17,7 +17,7 @@ from service.errors import ArbiterError
 from ui.access import links_for, metered, require
 from ui.context import context_markdown
 from ui.format import escape
-from ui.i18n import marker, t
+from ui.i18n import t
 
 DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
 STATUS_ICON = {
@@ -107,7 +107,7 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             files = gr.File(
                 file_count="multiple",
                 file_types=SUPPORTED,
-                label=marker("docs.upload") + ": " + ", ".join(SUPPORTED),
+                label=t("docs.upload") + ": " + ", ".join(SUPPORTED),
                 elem_id="docs-files",
             )
             text_column = gr.Textbox(

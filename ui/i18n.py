@@ -22,9 +22,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import gradio as gr
-from gradio.i18n import I18nData
-
 COOKIE = "arbiter-lang"
 DEFAULT_LANGUAGE = "en"
 # The switch in the header names each language in itself.
@@ -205,6 +202,21 @@ EN: dict[str, str] = {
     "lb.win_rates": "Win rates",
     "lb.quality": "### Absolute quality (rubric ratings, 1-5)",
     "lb.bad_date": "Write the date as YYYY-MM-DD.",
+    "lb.battles": "{battles} battles. {rules}",
+    "lb.no_votes": "No votes with these filters yet.",
+    "lb.col_rank": "rank",
+    "lb.col_variant": "variant",
+    "lb.col_rating": "rating",
+    "lb.col_ci": "95% CI",
+    "lb.col_battles": "battles",
+    "lb.col_win_rate": "win rate",
+    "lb.col_elo": "Elo",
+    "lb.col_ratings": "ratings",
+    "lb.ci": "{low} to {high}",
+    # service.labels.LEADERBOARD_RULES, word for word (tests/unit/test_i18n.py checks)
+    "lb.rules": "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); "
+    "both-bad counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
+    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap.",
     # -- export
     "export.intro": "Votes, ratings and ideal answers as a training dataset. Each record keeps "
     "its provenance (turn, variants, parameters, RAG chunks, panes, rater, time); personal "
@@ -410,6 +422,20 @@ ZH_CN: dict[str, str] = {
     "lb.win_rates": "胜率",
     "lb.quality": "### 绝对质量（评分量表，1-5 分）",
     "lb.bad_date": "日期格式应为 YYYY-MM-DD。",
+    "lb.battles": "共 {battles} 场对战。{rules}",
+    "lb.no_votes": "在这些筛选条件下还没有投票。",
+    "lb.col_rank": "排名",
+    "lb.col_variant": "模型变体",
+    "lb.col_rating": "评分",
+    "lb.col_ci": "95% 置信区间",
+    "lb.col_battles": "对战数",
+    "lb.col_win_rate": "胜率",
+    "lb.col_elo": "Elo",
+    "lb.col_ratings": "评分次数",
+    "lb.ci": "{low} 至 {high}",
+    "lb.rules": "基于有效投票拟合 Bradley-Terry 模型（标注员修改投票后以新票为准）；“都不好”计为平局，"
+    "平局双方各计半场胜利；N 个回答的排序计为其隐含的所有两两胜负。95% 置信区间由对投票的自助法"
+    "（bootstrap）得出；置信区间重叠的模型并列排名。",
     "export.intro": "把投票、评分和理想回答导出为训练数据集。每条记录都保留来源信息（轮次、模型变体、"
     "参数、RAG 文本块、窗格、标注员、时间）；个人信息（邮箱、电话号码、密钥）默认脱敏，可关闭。",
     "export.format": "格式",
@@ -448,21 +474,19 @@ ZH_CN: dict[str, str] = {
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
-I18N = gr.I18n(**TRANSLATIONS)
+_MARK = "__i18n__"
 
 
-def t(key: str) -> I18nData:
-    """Static text of the page, translated by the browser. An unknown key fails here, while
-    the page is built, not as a raw key on screen."""
+def t(key: str) -> str:
+    """Static text of the page, translated by the browser with TRANSLATIONS (given to Gradio
+    as its `I18n`, ui/app.py): the key as the string Gradio's page looks for in a label,
+    placeholder, title or value (what `str(gr.I18n(...)(key))` gives; written here so this
+    module, used by the Gradio-free conversation model, needs no Gradio). One key per
+    string, with text before or after it if need be. An unknown key fails here, while the
+    page is built, not as a raw key on screen."""
     if key not in EN:
         raise KeyError(f"no translation for {key!r}: add it to ui/i18n.py")
-    return I18N(key)
-
-
-def marker(key: str) -> str:
-    """`t(key)` as the string Gradio's page translates wherever it shows a label or value
-    (one key per string)."""
-    return str(t(key))
+    return _MARK + json.dumps({"__type__": "translation_metadata", "key": key})
 
 
 def say(lang: str, key: str, **values: Any) -> str:

@@ -9,16 +9,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 from PIL import Image
 
 from evals import plots
 from service.app import Runtime
 from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store import Filters
-from ui.i18n import request_language, say, t
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]
+# The same columns' headers, by key, in the reader's language.
+PREFERENCE_KEYS = [
+    "lb.col_rank",
+    "lb.col_variant",
+    "lb.col_rating",
+    "lb.col_ci",
+    "lb.col_battles",
+    "lb.col_win_rate",
+    "lb.col_elo",
+]
+QUALITY_KEYS = [
+    "lb.col_variant",
+    "lb.col_ratings",
+    "rubric.helpfulness",
+    "rubric.honesty",
+    "rubric.harmlessness",
+]
 ANY = "all"
 
 
@@ -36,7 +54,7 @@ def _filters(mode: str, rag: str, since: str, tag: str = "") -> Filters:
 
 
 def tables(
-    runtime: Runtime, mode: str, rag: str, since: str, tag: str = ""
+    runtime: Runtime, mode: str, rag: str, since: str, tag: str = "", lang: str = DEFAULT_LANGUAGE
 ) -> tuple[Any, Any, Any, str]:
     filters = _filters(mode, rag, since, tag)
     board = compute_leaderboard(runtime.store, filters)
@@ -46,7 +64,7 @@ def tables(
             r.rank,
             r.model,
             round(r.rating),
-            f"{r.low:.0f} to {r.high:.0f}",
+            say(lang, "lb.ci", low=f"{r.low:.0f}", high=f"{r.high:.0f}"),
             r.battles,
             "" if r.win_rate is None else f"{r.win_rate:.0%}",
             "" if r.elo is None else round(r.elo),
@@ -59,12 +77,18 @@ def tables(
     ]
     png = plots.win_matrix(board.models, board.win_matrix)
     heat = Image.open(io.BytesIO(png)) if png else None
+    rules = LEADERBOARD_RULES if lang == DEFAULT_LANGUAGE else say(lang, "lb.rules")
     note = (
-        f"{board.battles} battles. {LEADERBOARD_RULES}"
+        say(lang, "lb.battles", battles=board.battles, rules=rules)
         if board.rows
-        else "No votes with these filters yet."
+        else say(lang, "lb.no_votes")
     )
-    return preference, heat, absolute, note
+    return (
+        pd.DataFrame(preference, columns=[say(lang, k) for k in PREFERENCE_KEYS]),
+        heat,
+        pd.DataFrame(absolute, columns=[say(lang, k) for k in QUALITY_KEYS]),
+        note,
+    )
 
 
 def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
@@ -101,7 +125,8 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
 
     async def load(m: str, r: str, s: str, tg: str, request: gr.Request) -> tuple[Any, ...]:
         try:
-            return await asyncio.to_thread(tables, runtime, m, r, s, tg)
+            lang = request_language(request)
+            return await asyncio.to_thread(tables, runtime, m, r, s, tg, lang)
         except ValueError:
             gr.Warning(say(request_language(request), "lb.bad_date"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -12,7 +12,7 @@ from service.schemas import GenerationParams
 from ui.board import MAX_PANES, Board
 from ui.conversation import Session
 from ui.format import PANE_LETTERS
-from ui.i18n import marker, t
+from ui.i18n import t
 
 
 def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.Dropdown]:
@@ -32,7 +32,7 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
             with gr.Column(min_width=160):
                 temps.append(
                     gr.Number(
-                        label=f"{PANE_LETTERS[i]}: {marker('named.temperature')}",
+                        label=f"{PANE_LETTERS[i]}: {t('named.temperature')}",
                         minimum=0,
                         maximum=2,
                         elem_id=f"named-temp-{i}",
@@ -40,7 +40,7 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
                 )
                 max_tokens.append(
                     gr.Number(
-                        label=f"{PANE_LETTERS[i]}: {marker('named.max_tokens')}",
+                        label=f"{PANE_LETTERS[i]}: {t('named.max_tokens')}",
                         minimum=1,
                         maximum=32768,
                         precision=0,

@@ -17,7 +17,7 @@ from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
 from ui.access import Link, links_for, require
-from ui.i18n import marker, t
+from ui.i18n import t
 
 PLACEHOLDER = """name: my-use-case
 description: What the model is for.
@@ -98,7 +98,7 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         editor = gr.Code(
             language="yaml", label=t("uc.editor"), elem_id="uc-editor", interactive=True
         )
-        gr.Markdown(marker("uc.example") + f"\n```yaml\n{PLACEHOLDER}```")
+        gr.Markdown(t("uc.example") + f"\n```yaml\n{PLACEHOLDER}```")
         apply = gr.Button(t("uc.save"), elem_id="uc-apply")
         applied = gr.Markdown(elem_id="uc-applied")
     report = gr.HTML(elem_id="uc-report")

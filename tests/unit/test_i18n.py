@@ -9,8 +9,10 @@ import string
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
+from service.labels import LEADERBOARD_RULES
 from ui.i18n import (
     COOKIE,
     EN,
@@ -19,7 +21,6 @@ from ui.i18n import (
     TRANSLATIONS,
     ZH_CN,
     accepted_language,
-    marker,
     request_language,
     say,
     t,
@@ -36,7 +37,7 @@ def _placeholders(text: str) -> set[str]:
 
 def _keys_in_ui() -> dict[str, set[str]]:
     """String constants of ui/*.py that look like keys of our namespaces, by how they are
-    used: `static` (t/marker: the browser translates them), `python` (say) and `other`
+    used: `static` (t: the browser translates them), `python` (say) and `other`
     (tables of keys: OUTCOMES, PLOTS, COLUMN_KEYS, NAV_PAGES, ...)."""
     found: dict[str, set[str]] = {"static": set(), "python": set(), "other": set()}
     for path in UI.glob("*.py"):
@@ -45,7 +46,7 @@ def _keys_in_ui() -> dict[str, set[str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 args = node.args
-                if node.func.id in ("t", "marker") and args:
+                if node.func.id == "t" and args:
                     target, kind = args[0], "static"
                 elif node.func.id == "say" and len(args) >= 2:
                     target, kind = args[1], "python"
@@ -119,7 +120,8 @@ def test_say_formats_in_the_language_asked_and_falls_back_to_english() -> None:
     assert say("en", "vote.preferred", winner="{a}", loser="b") == "You preferred {a} over b."
     with pytest.raises(KeyError):
         t("no.such_key")
-    assert marker("board.send").startswith("__i18n__") and '"board.send"' in marker("board.send")
+    # What the page translates: the same string as Gradio's own I18n gives.
+    assert t("board.send") == str(gr.I18n(**TRANSLATIONS)("board.send"))
 
 
 @pytest.mark.parametrize(
@@ -162,3 +164,7 @@ def test_the_language_script_names_every_page_in_every_language() -> None:
     for key in NAV_PAGES.values():
         assert ZH_CN[key] in LANGUAGE_SCRIPT
     assert LANGUAGE_SCRIPT.count("</script>") == 1
+
+
+def test_the_leaderboard_rules_are_the_services_own_words() -> None:
+    assert EN["lb.rules"] == LEADERBOARD_RULES
