@@ -17,7 +17,7 @@ from service.errors import ArbiterError
 from ui.access import links_for, metered, require
 from ui.context import context_markdown
 from ui.format import escape
-from ui.i18n import t
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
 STATUS_ICON = {
@@ -45,29 +45,42 @@ def _rows(library: Library, collection: str | None) -> list[list[Any]]:
     ]
 
 
-def _summary(library: Library, collection: str | None) -> str:
+def _summary(library: Library, collection: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
     if not collection:
-        return "No collection yet: type a name under *New collection* and upload files."
+        return say(lang, "docs.no_collection")
     info = call(library.collection, collection)
-    model = f"{info.embedder.name} ({info.embedder.dimensions} dimensions)"
     if info.kind == "knowledge_base" and info.knowledge_base:
-        return (
-            f"**{escape(info.name)}** retrieves from Bedrock knowledge base "
-            f"`{escape(info.knowledge_base.knowledge_base_id)}`; its documents live in AWS."
+        return say(
+            lang,
+            "docs.summary_kb",
+            name=escape(info.name),
+            kb=escape(info.knowledge_base.knowledge_base_id),
         )
-    return (
-        f"**{escape(info.name)}**: {info.documents} documents, {info.chunks} chunks · "
-        f"embeddings {escape(model)} · chunks of {info.chunking.size_tokens} tokens "
-        f"({info.chunking.overlap_tokens} overlap)"
+    return say(
+        lang,
+        "docs.summary",
+        name=escape(info.name),
+        documents=info.documents,
+        chunks=info.chunks,
+        model=escape(info.embedder.name),
+        dimensions=info.embedder.dimensions,
+        size=info.chunking.size_tokens,
+        overlap=info.chunking.overlap_tokens,
     )
 
 
-def _outcomes(outcomes: list[IngestOutcome]) -> str:
-    """One line per file: what became of it, and for a rejected one why and what to do."""
+def _outcomes(outcomes: list[IngestOutcome], lang: str = DEFAULT_LANGUAGE) -> str:
+    """One line per file: what became of it, and for a rejected one why and what to do.
+    (The reasons are the service's, in English.)"""
     rejected = sum(o.status == "rejected" for o in outcomes)
     head = (
-        f"**{len(outcomes) - rejected} of {len(outcomes)} files read; {rejected} rejected** "
-        "— the rejected ones are left out of the collection."
+        say(
+            lang,
+            "docs.rejected_head",
+            read=len(outcomes) - rejected,
+            files=len(outcomes),
+            rejected=rejected,
+        )
         if rejected
         else ""
     )
@@ -143,18 +156,18 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             search = gr.Button(t("docs.search"), elem_id="docs-search")
         results = gr.Markdown(elem_id="docs-results")
 
-    def refresh(selected: str | None) -> tuple[Any, Any, Any]:
+    def refresh(selected: str | None, lang: str) -> tuple[Any, Any, Any]:
         names = [c.name for c in call(library.collections)]
         chosen = selected if selected in names else (names[0] if names else None)
         return (
             gr.Dropdown(choices=names, value=chosen),
-            _summary(library, chosen),
+            _summary(library, chosen, lang),
             _rows(library, chosen),
         )
 
-    async def do_refresh(selected: str | None) -> tuple[Any, Any, Any]:
+    async def do_refresh(selected: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         try:
-            return await asyncio.to_thread(refresh, selected)
+            return await asyncio.to_thread(refresh, selected, request_language(request))
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip(), gr.skip()
@@ -172,12 +185,13 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 6
+        lang = request_language(request)
         name = (new or "").strip() or selected
         if not name:
-            gr.Warning("Choose a collection, or type a name for a new one.")
+            gr.Warning(say(lang, "docs.warn_no_collection"))
             return (gr.skip(),) * 6
         if not uploads:
-            gr.Warning("Choose one or more files to upload.")
+            gr.Warning(say(lang, "docs.warn_no_files"))
             return (gr.skip(),) * 6
 
         def work() -> list[IngestOutcome]:
@@ -203,8 +217,8 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 6
-        dropdown, info, rows = await asyncio.to_thread(refresh, name)
-        return dropdown, info, rows, _outcomes(outcomes), None, ""
+        dropdown, info, rows = await asyncio.to_thread(refresh, name, lang)
+        return dropdown, info, rows, _outcomes(outcomes, lang), None, ""
 
     async def do_delete(
         selected: str | None, document: float | None, request: gr.Request
@@ -214,8 +228,9 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 4
+        lang = request_language(request)
         if not selected or not document:
-            gr.Warning("Choose a collection and type the id of the document to delete.")
+            gr.Warning(say(lang, "docs.warn_delete"))
             return (gr.skip(),) * 4
         try:
             removed = await asyncio.to_thread(
@@ -224,33 +239,37 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 4
-        _, info, rows = await asyncio.to_thread(refresh, selected)
-        return info, rows, f"Deleted document {int(document)} ({removed} chunks).", None
+        _, info, rows = await asyncio.to_thread(refresh, selected, lang)
+        deleted = say(lang, "docs.deleted", document=int(document), chunks=removed)
+        return info, rows, deleted, None
 
     @metered(runtime, "re-index a collection")
     async def do_reindex(selected: str | None, request: gr.Request) -> str:
+        lang = request_language(request)
         if not selected:
-            return "Choose a collection first."
+            return say(lang, "docs.choose_collection")
         try:
             require(runtime, request, "admin", "re-index a collection")
             chunks = await asyncio.to_thread(call, library.reindex, selected)
         except ArbiterError as exc:
-            return f"**Error:** {escape(exc.message)}"
-        return f"Re-indexed {escape(selected)}: {chunks} chunks."
+            return say(lang, "status.error", message=escape(exc.message), hint="").strip()
+        return say(lang, "docs.reindexed", name=escape(selected), chunks=chunks)
 
     @metered(runtime, "search documents")
     async def do_search(selected: str | None, text: str, how: str, request: gr.Request) -> str:
+        lang = request_language(request)
         if not selected or not (text or "").strip():
-            return "Choose a collection and type a query."
+            return say(lang, "docs.choose_query")
         try:
             found = await asyncio.to_thread(
                 call, library.retrieve, selected, text, top_k=5, mode=how
             )
         except ArbiterError as exc:
-            return f"**Error:** {escape(exc.message)} {escape(exc.hint)}"
+            return say(lang, "status.error", message=escape(exc.message), hint=escape(exc.hint))
         chunks = [c.to_dict() for c in found.chunks]
-        shown = context_markdown(chunks, links_for(runtime, request))
-        return f"{len(chunks)} results in {found.latency_ms:.0f} ms\n\n{shown}"
+        shown = context_markdown(chunks, links_for(runtime, request), lang)
+        head = say(lang, "docs.results", count=len(chunks), ms=f"{found.latency_ms:.0f}")
+        return f"{head}\n\n{shown}"
 
     private: dict[str, Any] = {"api_visibility": "private"}
     collection.change(do_refresh, [collection], [collection, summary, table], **private)

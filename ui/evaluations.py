@@ -20,7 +20,7 @@ from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import Link, links_for, metered, require
 from ui.board import collection_names
-from ui.i18n import t
+from ui.i18n import request_language, say, t
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
 NO_CONTEXT = "(no retrieval)"
@@ -125,8 +125,9 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         judge_name: str,
         request: gr.Request,
     ) -> tuple[Any, Any, Any, Any]:
+        lang = request_language(request)
         if not chosen:
-            gr.Warning("Choose at least one variant.")
+            gr.Warning(say(lang, "eval.warn_variants"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             require(runtime, request, "admin", "start eval runs")
@@ -144,7 +145,9 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Warning(f"{message} {hint}".strip())
             return f"❌ {html.escape(message)}", gr.skip(), gr.skip(), gr.skip()
         rows, active = await refresh()
-        note = f"Run `{new}` started: {len(dataset.examples)} examples, {len(chosen)} variants."
+        note = say(
+            lang, "eval.started", run=new, examples=len(dataset.examples), variants=len(chosen)
+        )
         return note, rows, active, new
 
     def pick(evt: gr.SelectData, rows: Any) -> Any:
@@ -157,7 +160,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     def do_show(chosen: str, request: gr.Request) -> str:
         chosen = (chosen or "").strip()
         if not chosen or "/" in chosen:
-            gr.Warning("Pick a run first (click its row).")
+            gr.Warning(say(request_language(request), "eval.warn_run"))
             return ""
         return _report_frame(chosen, links_for(runtime, request))
 

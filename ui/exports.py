@@ -17,21 +17,28 @@ from service.labels import ExportOptions, ExportSummary, export, prepare
 from service.store import Filters
 from ui.access import require
 from ui.format import escape
-from ui.i18n import t
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 ANY = "all"
 
 
-def _summary_markdown(summary: ExportSummary, *, dry: bool) -> str:
-    def items(d: dict[str, int]) -> str:
-        return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or "none"
+def _summary_markdown(summary: ExportSummary, *, dry: bool, lang: str = DEFAULT_LANGUAGE) -> str:
+    """What an export holds. (Split, class and skip names are the dataset's own words.)"""
 
-    head = "Dry run, nothing written." if dry else "Written."
-    return (
-        f"**{summary.records} records** of `{summary.format}`. {head}  \n"
-        f"Splits: {items(summary.splits)} · balance: {items(summary.balance)}  \n"
-        f"Skipped: {items(summary.skipped)} · duplicates dropped: {summary.duplicates} · "
-        f"redacted: {items(summary.redactions)}"
+    def items(d: dict[str, int]) -> str:
+        return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or say(lang, "export.none")
+
+    return say(
+        lang,
+        "export.summary",
+        records=summary.records,
+        format=summary.format,
+        head=say(lang, "export.dry" if dry else "export.written"),
+        splits=items(summary.splits),
+        balance=items(summary.balance),
+        skipped=items(summary.skipped),
+        duplicates=summary.duplicates,
+        redacted=items(summary.redactions),
     )
 
 
@@ -81,7 +88,7 @@ def build_exports(runtime: Runtime) -> None:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip()
-        return _summary_markdown(result, dry=True)
+        return _summary_markdown(result, dry=True, lang=request_language(request))
 
     async def do_export(
         f: str, sfx: str, m: str, t: float, ties: bool, red: bool, request: gr.Request
@@ -104,7 +111,7 @@ def build_exports(runtime: Runtime) -> None:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip()
-        return _summary_markdown(result, dry=False), result.files
+        return _summary_markdown(result, dry=False, lang=request_language(request)), result.files
 
     dry.click(
         do_dry,

@@ -167,11 +167,31 @@ EN: dict[str, str] = {
     "docs.query_placeholder": "What would you ask?",
     "docs.mode": "Mode",
     "docs.search": "Search",
+    "docs.no_collection": "No collection yet: type a name under *New collection* and upload files.",
+    "docs.summary_kb": "**{name}** retrieves from Bedrock knowledge base `{kb}`; its documents "
+    "live in AWS.",
+    "docs.summary": "**{name}**: {documents} documents, {chunks} chunks · embeddings {model} "
+    "({dimensions} dimensions) · chunks of {size} tokens ({overlap} overlap)",
+    "docs.rejected_head": "**{read} of {files} files read; {rejected} rejected** — the rejected "
+    "ones are left out of the collection.",
+    "docs.warn_no_collection": "Choose a collection, or type a name for a new one.",
+    "docs.warn_no_files": "Choose one or more files to upload.",
+    "docs.warn_delete": "Choose a collection and type the id of the document to delete.",
+    "docs.deleted": "Deleted document {document} ({chunks} chunks).",
+    "docs.choose_collection": "Choose a collection first.",
+    "docs.reindexed": "Re-indexed {name}: {chunks} chunks.",
+    "docs.choose_query": "Choose a collection and type a query.",
+    "docs.results": "{count} results in {ms} ms",
     # -- campaign
     "campaign.intro": "Pick a campaign and judge its items one by one. The models stay "
     "anonymous; each item is judged by several raters. Type your name at the top first.",
     "campaign.name": "Campaign",
     "campaign.next": "Start / next item",
+    "campaign.done": "Nothing left for you in this campaign. Thank you!",
+    "campaign.item": "Item {n}",
+    "campaign.progress": "{completed}/{items} items complete · you judged {mine}",
+    "campaign.warn_choose": "Choose a campaign and type your name first.",
+    "campaign.warn_load": "Load an item first.",
     # -- dashboard
     "dash.window": "Window",
     "dash.use_case": "Use case",
@@ -230,6 +250,12 @@ EN: dict[str, str] = {
     "export.dry_run": "Dry run",
     "export.export": "Export",
     "export.files": "Files",
+    "export.summary": "**{records} records** of `{format}`. {head}  \nSplits: {splits} · "
+    "balance: {balance}  \nSkipped: {skipped} · duplicates dropped: {duplicates} · "
+    "redacted: {redacted}",
+    "export.dry": "Dry run, nothing written.",
+    "export.written": "Written.",
+    "export.none": "none",
     # -- evaluations
     "eval.intro": "Answer every example of a dataset with each variant, score the answers, "
     "and compare. Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and "
@@ -244,6 +270,9 @@ EN: dict[str, str] = {
     "eval.runs": "Runs",
     "eval.run_id": "Run id (click a row)",
     "eval.show": "Show report",
+    "eval.warn_variants": "Choose at least one variant.",
+    "eval.started": "Run `{run}` started: {examples} examples, {variants} variants.",
+    "eval.warn_run": "Pick a run first (click its row).",
     # -- use cases
     "uc.intro": "A use case names the candidate variants and measurable targets (`metric "
     "operator number`). Each variant is shown against each target — met, missed or not enough "
@@ -390,10 +419,29 @@ ZH_CN: dict[str, str] = {
     "docs.query_placeholder": "你想问什么？",
     "docs.mode": "检索方式",
     "docs.search": "检索",
+    "docs.no_collection": "还没有文档集：在*新建文档集*中输入名称并上传文件。",
+    "docs.summary_kb": "**{name}** 从 Bedrock 知识库 `{kb}` 检索；其文档存放在 AWS 中。",
+    "docs.summary": "**{name}**：{documents} 个文档，{chunks} 个文本块 · 向量模型 {model}"
+    "（{dimensions} 维）· 每块 {size} 个 token（重叠 {overlap} 个）",
+    "docs.rejected_head": "**已读取 {files} 个文件中的 {read} 个；{rejected} 个被拒绝**——"
+    "被拒绝的文件不会加入文档集。",
+    "docs.warn_no_collection": "请选择一个文档集，或输入新文档集的名称。",
+    "docs.warn_no_files": "请选择要上传的文件。",
+    "docs.warn_delete": "请选择文档集，并输入要删除的文档 ID。",
+    "docs.deleted": "已删除文档 {document}（{chunks} 个文本块）。",
+    "docs.choose_collection": "请先选择一个文档集。",
+    "docs.reindexed": "已重建 {name} 的索引：{chunks} 个文本块。",
+    "docs.choose_query": "请选择文档集并输入查询。",
+    "docs.results": "{count} 条结果，用时 {ms} 毫秒",
     "campaign.intro": "选择一个标注任务，逐条评判其中的条目。模型保持匿名；每个条目由多位标注员评判。"
     "请先在页面顶部填写你的名字。",
     "campaign.name": "标注任务",
     "campaign.next": "开始 / 下一条",
+    "campaign.done": "这个标注任务里已经没有需要你评判的条目了。谢谢！",
+    "campaign.item": "第 {n} 条",
+    "campaign.progress": "已完成 {completed}/{items} 条 · 你已评判 {mine} 条",
+    "campaign.warn_choose": "请先选择标注任务并填写你的名字。",
+    "campaign.warn_load": "请先加载一个条目。",
     "dash.window": "时间范围",
     "dash.use_case": "用例",
     "dash.live": "每 15 秒刷新",
@@ -447,6 +495,11 @@ ZH_CN: dict[str, str] = {
     "export.dry_run": "试运行",
     "export.export": "导出",
     "export.files": "文件",
+    "export.summary": "`{format}` 格式，**共 {records} 条记录**。{head}  \n数据划分：{splits} · "
+    "类别分布：{balance}  \n跳过：{skipped} · 去除重复：{duplicates} · 脱敏：{redacted}",
+    "export.dry": "试运行，未写入任何文件。",
+    "export.written": "已写入。",
+    "export.none": "无",
     "eval.intro": "用每个模型变体回答数据集中的每个样例，为回答评分并进行比较。数据集为 JSONL 或 CSV，"
     "包含 `prompt`（或 `question`）、`reference`，以及可选的 `id` 和 `contexts`。不上传文件则使用"
     "内置示例（基于示例语料的问题）。",
@@ -459,6 +512,9 @@ ZH_CN: dict[str, str] = {
     "eval.runs": "评测运行",
     "eval.run_id": "运行 ID（点击一行）",
     "eval.show": "查看报告",
+    "eval.warn_variants": "请至少选择一个模型变体。",
+    "eval.started": "评测 `{run}` 已开始：{examples} 个样例，{variants} 个模型变体。",
+    "eval.warn_run": "请先选择一次评测运行（点击所在行）。",
     "uc.intro": "用例列出候选模型变体和可度量的目标（`指标 运算符 数值`）。每个变体都会对照每个目标"
     '显示——达成、未达成或数据不足——并给出 95% 置信区间。通过 API 发送时带上 `"use_case"` '
     "的流量、以及为该用例启动的评测（`arbiter usecase run`）都计入该用例。",
