@@ -287,6 +287,15 @@ EN: dict[str, str] = {
     "uc.editor": "Use case (YAML)",
     "uc.example": "Example:",
     "uc.save": "Save",
+    "uc.yes": "yes",
+    "uc.no": "no",
+    "uc.all_met": "all targets met",
+    "uc.open_report": "Open the report in a new tab",
+    "uc.window": "Window: {window}.",
+    "uc.choose": "Choose a use case, or define one below.",
+    "uc.not_saved": "**Not saved.**",
+    "uc.created": "Created use case **{name}**: {variants} variants, {targets} targets.",
+    "uc.updated": "Updated use case **{name}**: {variants} variants, {targets} targets.",
 }
 
 ZH_CN: dict[str, str] = {
@@ -527,6 +536,15 @@ ZH_CN: dict[str, str] = {
     "uc.editor": "用例（YAML）",
     "uc.example": "示例：",
     "uc.save": "保存",
+    "uc.yes": "是",
+    "uc.no": "否",
+    "uc.all_met": "全部目标达成",
+    "uc.open_report": "在新标签页中打开报告",
+    "uc.window": "时间范围：{window}。",
+    "uc.choose": "请选择一个用例，或在下方定义一个。",
+    "uc.not_saved": "**未保存。**",
+    "uc.created": "已创建用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
+    "uc.updated": "已更新用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
