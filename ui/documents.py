@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from rag import IngestOutcome, Library, NotIngestible
 from rag.loaders import SUPPORTED
@@ -19,7 +20,15 @@ from ui.context import context_markdown
 from ui.format import escape
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
-DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
+DOC_COLUMN_KEYS = [
+    "docs.col_id",
+    "docs.col_document",
+    "docs.col_type",
+    "docs.col_chunks",
+    "docs.col_kib",
+    "docs.col_updated",
+]
+DOC_COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in DOC_COLUMN_KEYS]
 STATUS_ICON = {
     "added": "✅",
     "replaced": "🔁",
@@ -162,7 +171,9 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         return (
             gr.Dropdown(choices=names, value=chosen),
             _summary(library, chosen, lang),
-            _rows(library, chosen),
+            pd.DataFrame(
+                _rows(library, chosen), columns=[say(lang, key) for key in DOC_COLUMN_KEYS]
+            ),
         )
 
     async def do_refresh(selected: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
