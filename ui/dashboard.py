@@ -11,7 +11,7 @@ import pandas as pd
 from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import WINDOWS, series, usecases
-from ui.i18n import t
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 from ui.usecases import goal_table, names
 
 PLOTS = [  # (series, key of its title)
@@ -44,7 +44,9 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
     return out
 
 
-def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
+def goals(
+    runtime: Runtime, use_case: str | None, lang: str = DEFAULT_LANGUAGE
+) -> tuple[str, pd.DataFrame]:
     """The use case's goal status over its own window, or nothing for all traffic."""
     if use_case in (None, "", ALL_TRAFFIC):
         return "", pd.DataFrame()
@@ -55,10 +57,13 @@ def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
     window = usecases.Window.last(spec.window_days)
     ranked = usecases.status(runtime.store, spec, window)
     met = [c.variant for c in ranked if c.all_met]
-    head = f"**Goals of {spec.name}** ({window.describe()}): " + (
-        f"all targets met by {', '.join(met)}." if met else "no variant meets every target."
+    verdict = (
+        say(lang, "dash.goals_met", variants=", ".join(met))
+        if met
+        else say(lang, "dash.goals_none")
     )
-    return head, goal_table(ranked)
+    head = say(lang, "dash.goals", name=spec.name, window=window.describe(), verdict=verdict)
+    return head, goal_table(ranked, lang)
 
 
 def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, Any]:
@@ -100,16 +105,16 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
     async def load(w: str, use_case: str | None = ALL_TRAFFIC) -> list[Any]:
         return await asyncio.to_thread(frames, runtime, w, use_case)
 
-    async def load_goals(use_case: str | None) -> tuple[str, pd.DataFrame]:
-        return await asyncio.to_thread(goals, runtime, use_case)
+    async def load_goals(use_case: str | None, request: gr.Request) -> tuple[str, pd.DataFrame]:
+        return await asyncio.to_thread(goals, runtime, use_case, request_language(request))
 
-    async def open_tab(w: str, use_case: str | None) -> list[Any]:
+    async def open_tab(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
         choices = [ALL_TRAFFIC, *await asyncio.to_thread(names, runtime)]
         use_case = use_case if use_case in choices else ALL_TRAFFIC
         return [
             *await load(w, use_case),
             gr.Dropdown(choices=choices, value=use_case),
-            *await load_goals(use_case),
+            *await load_goals(use_case, request),
         ]
 
     inputs = [window, scope]
