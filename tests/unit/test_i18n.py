@@ -106,10 +106,11 @@ def test_keys_the_browser_translates_take_no_values() -> None:
 
 def test_chinese_is_chinese() -> None:
     """Every Chinese text carries Han characters, but for the product's name, a separator
-    the token counts (`token` is what Chinese practitioners write too) and Elo."""
+    the token counts (`token` is what Chinese practitioners write too), Elo and ID."""
     han = re.compile(r"[\u4e00-\u9fff]")
     without = {key for key, text in ZH_CN.items() if not han.search(text)}
-    assert without == {"app.title", "status.list_separator", "metrics.tokens", "lb.col_elo"}
+    kept = {"app.title", "status.list_separator", "metrics.tokens", "lb.col_elo", "docs.col_id"}
+    assert without == kept
 
 
 def test_say_formats_in_the_language_asked_and_falls_back_to_english() -> None:
