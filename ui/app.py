@@ -22,13 +22,15 @@ from ui.documents import build_documents
 from ui.evaluations import build_evaluations
 from ui.exports import build_exports
 from ui.history import build_history
+from ui.i18n import EN, TRANSLATIONS, switch_html, t
+from ui.language import LanguageMiddleware
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
 from ui.signin import SignInMiddleware, sign_in
 from ui.usecases import build_usecases
 
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: auto; }
+.gradio-container { max-width: 1280px !important; width: 100% !important; margin: auto; }
 .pane { min-width: min(280px, 100%) !important; }
 #arena-status, #named-status { min-height: 1.5em; }
 footer { display: none !important; }
@@ -37,6 +39,7 @@ footer { display: none !important; }
 .tab-container { flex-wrap: wrap !important; height: auto !important; max-width: 100%; }
 #header { flex-wrap: wrap; }
 #header-title { min-width: min(300px, 100%) !important; flex: 1 1 300px !important; }
+#lang-links a { margin: 0 .25em; white-space: nowrap; }
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """
@@ -56,16 +59,14 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
     # One key for the name saved in the browser, shared by every page's copy of it.
     name_key = secrets.token_urlsafe(16)
     with gr.Blocks(title="Arbiter", analytics_enabled=False) as demo:
-        gr.Navbar(main_page_name="Compare")
-        rater = _header(
-            runtime, demo, name_key, "Compare models side by side and say which is better."
-        )
+        _navbar()
+        rater = _header(runtime, demo, name_key, "header.compare")
         with gr.Tabs():
-            with gr.Tab("Arena (blind)", id="arena") as arena_tab:
+            with gr.Tab(t("tab.arena"), id="arena") as arena_tab:
                 arena = build_arena(runtime, rater)
-            with gr.Tab("Side by side", id="named") as named_tab:
+            with gr.Tab(t("tab.named"), id="named") as named_tab:
                 named, picker = build_side_by_side(runtime, rater)
-            with gr.Tab("History", id="history") as history_tab:
+            with gr.Tab(t("tab.history"), id="history") as history_tab:
                 load_history, history_inputs, history_outputs = build_history(runtime, rater)
 
         def variant_choices() -> gr.Dropdown:
@@ -83,23 +84,23 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
 
     # (name, path, build): build lays the page out and returns what to load when it opens.
     pages: list[tuple[str, str, Callable[[], tuple[Any, list[Any], list[Any]] | None]]] = [
-        ("Documents", "documents", lambda: build_documents(runtime)),
+        ("nav.documents", "documents", lambda: build_documents(runtime)),
         (
-            "Campaign",
+            "nav.campaign",
             "campaign",
-            lambda: build_campaign(
-                runtime, _header(runtime, demo, name_key, "Campaigns: judge items in turn.")
-            ),
+            lambda: build_campaign(runtime, _header(runtime, demo, name_key, "header.campaign")),
         ),
-        ("Dashboard", "dashboard", lambda: _dashboard(runtime, demo)),
-        ("Leaderboard", "leaderboard", lambda: build_leaderboard(runtime)),
-        ("Export", "export", lambda: build_exports(runtime)),
-        ("Evaluations", "evaluations", lambda: build_evaluations(runtime)),
-        ("Use cases", "usecases", lambda: build_usecases(runtime)),
+        ("nav.dashboard", "dashboard", lambda: _dashboard(runtime, demo)),
+        ("nav.leaderboard", "leaderboard", lambda: build_leaderboard(runtime)),
+        ("nav.export", "export", lambda: build_exports(runtime)),
+        ("nav.evaluations", "evaluations", lambda: build_evaluations(runtime)),
+        ("nav.usecases", "usecases", lambda: build_usecases(runtime)),
     ]
     for name, path, build in pages:
-        with demo.route(name, f"/{path}"):
-            gr.Navbar(main_page_name="Compare")
+        # Gradio's navigation bar shows a route's name as given: the page's language script
+        # translates it (ui/i18n.py LANGUAGE_SCRIPT, by path).
+        with demo.route(EN[name], f"/{path}"):
+            _navbar()
             loader = build()
             if loader is not None:  # what the page shows is read when it opens
                 load, inputs, outputs = loader
@@ -107,6 +108,10 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
     show_progress_on_one_component(demo)
     demo.queue(default_concurrency_limit=None)
     return demo
+
+
+def _navbar() -> gr.Navbar:
+    return gr.Navbar(main_page_name=t("nav.compare"))
 
 
 def _dashboard(runtime: Runtime, demo: gr.Blocks) -> tuple[Any, list[Any], list[Any]]:
@@ -117,16 +122,17 @@ def _dashboard(runtime: Runtime, demo: gr.Blocks) -> tuple[Any, list[Any], list[
 
 
 def _header(runtime: Runtime, demo: gr.Blocks, name_key: str, subtitle: str) -> gr.Textbox:
-    """The title and the rater's name box, restored from the browser on each page."""
+    """The title, the language switch and the rater's name box (restored from the browser
+    on each page). `subtitle` is a key of ui/i18n.py."""
     saved_rater = gr.BrowserState("", storage_key="arbiter-rater", secret=name_key)
     signed_in_mode = runtime.settings.auth != "none"
     with gr.Row(equal_height=True, elem_id="header"):
-        gr.Markdown(f"## Arbiter\n{subtitle}", elem_id="header-title")
+        gr.Markdown("## Arbiter\n" + t(subtitle) + "\n\n" + switch_html(), elem_id="header-title")
         rater = gr.Textbox(
             # Signed in, labels carry the signed-in name (ui.access.rater_name): the box
             # only shows it.
-            label="Signed in as" if signed_in_mode else "Your name (stored with your votes)",
-            placeholder="" if signed_in_mode else "anonymous",
+            label=t("header.signed_in_as") if signed_in_mode else t("header.your_name"),
+            placeholder="" if signed_in_mode else t("header.anonymous"),
             interactive=not signed_in_mode,
             max_length=128,
             scale=0,
@@ -187,6 +193,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
         app.add_middleware(SignInMiddleware)
     elif settings.auth == "header":
         auth["auth_dependency"] = lambda request: proxy_user(runtime, request)
+    app.add_middleware(LanguageMiddleware)
     with warnings.catch_warnings():
         # Server-side rendering (it needs Node.js) is off in any case; Gradio says so for
         # every multi-page app.
@@ -198,6 +205,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
             theme=THEME,
             css=CSS,
             footer_links=[],
+            i18n=gr.I18n(**TRANSLATIONS),
             # Gradio's run history keeps every call's inputs and outputs (prompts, answers,
             # and, after a vote, the names) in the browser's storage, and serializing it on
             # each call was a good part of the page's time to first token.

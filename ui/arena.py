@@ -12,15 +12,11 @@ from service.serving import BattleCounts, choose_pair
 from service.store import turns
 from ui.board import Board
 from ui.conversation import Session
-
-INTRO = (
-    "Two anonymous models answer the same prompt. Keep chatting as long as you like, then "
-    "vote for the better answer — the models' names are revealed after your vote."
-)
+from ui.i18n import t
 
 
 def build_arena(runtime: Runtime, rater: gr.Textbox) -> Board:
-    gr.Markdown(INTRO)
+    gr.Markdown(t("arena.intro"))
     board = Board(runtime, prefix="arena", blind=True, panes=2)
     rng = random.Random()
     battles = BattleCounts(lambda: turns.arena_pair_counts(runtime.store))

@@ -31,6 +31,7 @@ from ui.access import links_for, metered, rater_name, spending
 from ui.board_layout import BoardLayout
 from ui.conversation import Session
 from ui.format import PANE_LETTERS
+from ui.i18n import request_language, say
 
 MAX_PANES = 4
 STREAM_EVERY_S = 0.04  # at most ~25 page updates a second per board
@@ -83,6 +84,7 @@ class Board:
             regenerate: bool,
         ) -> AsyncIterator[dict[Any, Any]]:
             rag_on, collection, top_k, *extra = _preprocessed([*rag_inputs, *plan_inputs], raw)
+            state.session.lang = request_language(request)
             with spending(self.runtime, request, state.session):
                 async for update in self._turn(
                     prompt,
@@ -267,18 +269,20 @@ class Board:
         self._controls(state, done, running=False, votable=True)
         yield done
 
-    async def _stop(self, state: BoardState) -> str:
+    async def _stop(self, state: BoardState, request: gr.Request) -> str:
         session = state.session
+        session.lang = request_language(request)
         if not session.running or session.turn_id is None:
-            return "Nothing is running."
+            return say(session.lang, "status.nothing_running")
         try:
             stopped = self.runtime.engine.cancel(session.turn_id)
         except ArbiterError:
-            return "Nothing is running."
-        return f"Stopped {stopped} pane(s)."
+            return say(session.lang, "status.nothing_running")
+        return say(session.lang, "status.stopped", count=stopped)
 
-    async def _new_round(self, state: BoardState) -> dict[Any, Any]:
+    async def _new_round(self, state: BoardState, request: gr.Request) -> dict[Any, Any]:
         session = state.session
+        session.lang = request_language(request)
         if session.running and session.turn_id:
             with contextlib.suppress(ArbiterError):
                 self.runtime.engine.cancel(session.turn_id)
@@ -292,6 +296,7 @@ class Board:
 
     def _vote_handler(self, outcome: VoteOutcome) -> Callable[..., Any]:
         async def vote(request: gr.Request, rater_name: str, state: BoardState) -> dict[Any, Any]:
+            state.session.lang = request_language(request)
             return await self._cast(
                 VoteIn(outcome=outcome), self._rater(rater_name, request), state
             )
@@ -302,9 +307,10 @@ class Board:
     async def _rank(
         self, request: gr.Request, ranking: list[str], rater_name: str, state: BoardState
     ) -> dict[Any, Any]:
+        state.session.lang = request_language(request)
         panes = state.session.ranking(ranking)
         if panes is None:
-            gr.Warning("Rank every answer exactly once, best first.")
+            gr.Warning(say(state.session.lang, "warn.rank_each_once"))
             return {self.layout.state: state}
         return await self._cast(
             VoteIn(outcome="ranking", ranking=panes), self._rater(rater_name, request), state
@@ -313,7 +319,7 @@ class Board:
     async def _cast(self, vote: VoteIn, rater: str, state: BoardState) -> dict[Any, Any]:
         session, ui = state.session, self.layout
         if session.turn_id is None or session.running:
-            gr.Warning("Wait until every answer has finished, then vote.")
+            gr.Warning(say(session.lang, "warn.wait_then_vote"))
             return {ui.state: state}
         if session.voted:
             return {ui.state: state}
@@ -349,8 +355,9 @@ class Board:
         *scores: int | None,
     ) -> dict[Any, Any]:
         session, ui = state.session, self.layout
+        session.lang = request_language(request)
         if session.turn_id is None or not session.voted:
-            gr.Warning("Vote first, then rate.")
+            gr.Warning(say(session.lang, "warn.vote_first"))
             return {ui.status: gr.skip()}
         given = session.labels(comment, ideal, scores)
         try:
@@ -364,13 +371,16 @@ class Board:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return {ui.status: gr.skip()}
+        lang = session.lang
         saved = (
-            [f"{out.ratings} rating(s)"]
-            + (["a comment"] if out.comment_id else [])
-            + (["an ideal answer"] if out.ideal_answer_id else [])
+            [say(lang, "status.saved_ratings", count=out.ratings)]
+            + ([say(lang, "status.saved_comment")] if out.comment_id else [])
+            + ([say(lang, "status.saved_ideal")] if out.ideal_answer_id else [])
         )
         return {
-            ui.status: "Saved " + ", ".join(saved) + ". Thank you!",
+            ui.status: say(
+                lang, "status.saved", what=say(lang, "status.list_separator").join(saved)
+            ),
             ui.save_labels: gr.update(interactive=True),
         }
 
@@ -379,13 +389,14 @@ class Board:
             evt: gr.LikeData, request: gr.Request, rater_name: str, state: BoardState
         ) -> None:
             session = state.session
+            lang = request_language(request)
             answer = session.answer(pane)
             if session.running or answer is None:
-                gr.Info("Rate an answer once it has finished.")
+                gr.Info(say(lang, "info.rate_when_finished"))
                 return
             index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
             if not session.is_latest(pane, index):
-                gr.Info("Thumbs count for the latest answer only.")
+                gr.Info(say(lang, "info.thumbs_latest_only"))
                 return
             positive = evt.liked is True or evt.liked == "Like"
             try:
@@ -452,7 +463,7 @@ class Board:
         updates[ui.status] = session.status_text
         updates[ui.context] = session.context_text
         for button in (ui.send, ui.stop, ui.regenerate, *ui.votes.values(), ui.rank_submit):
-            updates[button] = button.value
+            updates[button] = str(button.value)  # its label: a key the page translates
         updates[ui.ranking] = []
         return updates
 

@@ -10,18 +10,28 @@ from typing import Any
 import gradio as gr
 
 from service.schemas import VoteOutcome
-from ui.context import NO_CONTEXT
 from ui.conversation import CRITERIA
 from ui.format import PANE_LETTERS
+from ui.i18n import t
 
 SCORE_POLL_S = 1.0  # how often a board looks for the automatic scores of its last turn
-OUTCOMES: list[tuple[VoteOutcome, str]] = [
-    ("a", "A is better"),
-    ("b", "B is better"),
-    ("tie", "Tie"),
-    ("both_bad", "Both are bad"),
+OUTCOMES: list[tuple[VoteOutcome, str]] = [  # (outcome, key of its button's label)
+    ("a", "board.vote_a"),
+    ("b", "board.vote_b"),
+    ("tie", "board.vote_tie"),
+    ("both_bad", "board.vote_both_bad"),
 ]
 DEFAULT_COLLECTION = "sample"
+CRITERION_KEYS = {
+    "helpfulness": "rubric.helpfulness",
+    "honesty": "rubric.honesty",
+    "harmlessness": "rubric.harmlessness",
+}
+
+
+def model_label(pane: int) -> str:
+    """A pane's title before any variant is shown: "Model A", in the browser's language."""
+    return f"{t('board.model')} {PANE_LETTERS[pane]}"
 
 
 class BoardLayout:
@@ -40,23 +50,21 @@ class BoardLayout:
                 with gr.Column(min_width=280, visible=i < 2, elem_classes=["pane"]) as column:
                     self.chats.append(
                         gr.Chatbot(
-                            label=f"Model {PANE_LETTERS[i]}",
+                            label=model_label(i),
                             elem_id=f"{prefix}-chat-{i}",
                             height=420,
                             buttons=["copy"],
                             feedback_options=("Like", "Dislike"),
-                            placeholder="The answer appears here.",
+                            placeholder=t("board.answer_placeholder"),
                         )
                     )
                     self.footers.append(gr.Markdown("", elem_id=f"{prefix}-footer-{i}"))
                 self.columns.append(column)
-        with gr.Accordion(
-            "Sources given to the models (RAG)", open=False, elem_id=f"{prefix}-context-panel"
-        ):
-            self.context = gr.Markdown(NO_CONTEXT, elem_id=f"{prefix}-context")
+        with gr.Accordion(t("board.sources"), open=False, elem_id=f"{prefix}-context-panel"):
+            self.context = gr.Markdown(t("context.off"), elem_id=f"{prefix}-context")
         with gr.Row(equal_height=True):
             self.rag_on = gr.Checkbox(
-                label="Use documents (RAG)",
+                label=t("board.use_documents"),
                 value=False,
                 scale=0,
                 min_width=200,
@@ -65,7 +73,7 @@ class BoardLayout:
             self.collection = gr.Dropdown(
                 choices=collections,
                 value=DEFAULT_COLLECTION if DEFAULT_COLLECTION in collections else None,
-                label="Collection",
+                label=t("board.collection"),
                 allow_custom_value=True,  # checked by the engine (unknown names get a clear error)
                 scale=2,
                 min_width=200,
@@ -76,7 +84,7 @@ class BoardLayout:
                 10,
                 value=3,
                 step=1,
-                label="Sources per prompt",
+                label=t("board.top_k"),
                 scale=1,
                 min_width=160,
                 elem_id=f"{prefix}-top-k",
@@ -85,8 +93,7 @@ class BoardLayout:
             # One line to start (it grows to 12): Gradio sends on Enter only in a one-line
             # box; with more, Enter is a new line and Shift+Enter sends.
             self.prompt = gr.Textbox(
-                placeholder="Ask something — every model gets the same prompt. Enter to send, "
-                "Shift+Enter for a new line.",
+                placeholder=t("board.prompt"),
                 show_label=False,
                 lines=1,
                 max_lines=12,
@@ -94,67 +101,69 @@ class BoardLayout:
                 elem_id=f"{prefix}-prompt",
             )
             with gr.Column(scale=1, min_width=110):
-                self.send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-send")
+                self.send = gr.Button(t("board.send"), variant="primary", elem_id=f"{prefix}-send")
                 self.stop = gr.Button(
-                    "Stop", variant="stop", visible=False, elem_id=f"{prefix}-stop"
+                    t("board.stop"), variant="stop", visible=False, elem_id=f"{prefix}-stop"
                 )
         with gr.Row():
             self.votes = {
-                outcome: gr.Button(label, interactive=False, elem_id=f"{prefix}-vote-{outcome}")
+                outcome: gr.Button(t(label), interactive=False, elem_id=f"{prefix}-vote-{outcome}")
                 for outcome, label in OUTCOMES
             }
         self.ranking = gr.Dropdown(
             choices=[],
             multiselect=True,
-            label="Rank the answers, best first",
+            label=t("board.ranking"),
             allow_custom_value=True,  # checked by Session.ranking
             visible=False,
             interactive=True,
             elem_id=f"{prefix}-ranking",
         )
         self.rank_submit = gr.Button(
-            "Submit ranking", visible=False, interactive=False, elem_id=f"{prefix}-rank"
+            t("board.submit_ranking"), visible=False, interactive=False, elem_id=f"{prefix}-rank"
         )
         with gr.Row():
             self.regenerate = gr.Button(
-                "Regenerate", interactive=False, elem_id=f"{prefix}-regenerate"
+                t("board.regenerate"), interactive=False, elem_id=f"{prefix}-regenerate"
             )
-            self.new_round = gr.Button("New round", elem_id=f"{prefix}-new")
+            self.new_round = gr.Button(t("board.new_round"), elem_id=f"{prefix}-new")
         self.status = gr.Markdown("", elem_id=f"{prefix}-status")
         self._build_rubric()
 
     def _build_rubric(self) -> None:
-        with gr.Accordion("Rate the answers (optional)", open=True, visible=False) as self.rubric:
-            gr.Markdown("Score each answer from 1 (poor) to 5 (excellent); leave blank to skip.")
+        with gr.Accordion(t("rubric.title"), open=True, visible=False) as self.rubric:
+            gr.Markdown(t("rubric.intro"))
             self.rubric_columns, self.scores = [], []
             with gr.Row():
                 for i in range(self.panes):
                     with gr.Column(min_width=200, visible=i < 2) as column:
-                        gr.Markdown(f"**Answer {PANE_LETTERS[i]}**")
+                        gr.Markdown(f"**{t('rubric.answer')} {PANE_LETTERS[i]}**")
                         self.scores.append(
                             [
                                 gr.Radio(
                                     [1, 2, 3, 4, 5],
-                                    label=criterion,
+                                    label=t(CRITERION_KEYS[criterion]),
                                     elem_id=f"{self.prefix}-{criterion}-{i}",
                                 )
                                 for criterion in CRITERIA
                             ]
                         )
                     self.rubric_columns.append(column)
-            self.comment = gr.Textbox(label="Comment", lines=2, elem_id=f"{self.prefix}-comment")
+            self.comment = gr.Textbox(
+                label=t("rubric.comment"), lines=2, elem_id=f"{self.prefix}-comment"
+            )
             self.ideal = gr.Textbox(
-                label="Ideal answer (prefilled with the preferred one: edit it into what you wanted)",
+                label=t("rubric.ideal"),
                 lines=5,
                 elem_id=f"{self.prefix}-ideal",
             )
-            self.save_labels = gr.Button("Save ratings", elem_id=f"{self.prefix}-save-labels")
+            self.save_labels = gr.Button(t("rubric.save"), elem_id=f"{self.prefix}-save-labels")
 
     def initial_props(self) -> dict[int, dict[str, Any]]:
         """The properties the components are built with above, by component id."""
         props: dict[int, dict[str, Any]] = {}
         for i in range(self.panes):
-            props[self.chats[i]._id] = {"label": f"Model {PANE_LETTERS[i]}"}
+            props[self.chats[i]._id] = {"label": model_label(i)}
         for button in self.votes.values():
             props[button._id] = {"interactive": False, "visible": True}
         props[self.ranking._id] = {"visible": False, "choices": []}

@@ -15,47 +15,51 @@ from service.serving import hide_variants
 from service.store import votes
 from ui.access import principal, rater_name
 from ui.format import PANE_LETTERS, escape
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
-OUTCOMES = [
-    ("a", "A is better"),
-    ("b", "B is better"),
-    ("tie", "Tie"),
-    ("both_bad", "Both are bad"),
+OUTCOMES = [  # (outcome, key of its button's label)
+    ("a", "board.vote_a"),
+    ("b", "board.vote_b"),
+    ("tie", "board.vote_tie"),
+    ("both_bad", "board.vote_both_bad"),
 ]
 
 
-def _item_markdown(found: dict[str, Any] | None, progress: str) -> str:
+def _item_markdown(
+    found: dict[str, Any] | None, progress: str, lang: str = DEFAULT_LANGUAGE
+) -> str:
     if found is None:
-        return f"Nothing left for you in this campaign. Thank you!  \n{progress}"
+        return f"{say(lang, 'campaign.done')}  \n{progress}"
     turn = hide_variants(found["turn"])
     parts = [
-        f"**Item {found['position'] + 1}** · {progress}",
-        f"### Prompt\n\n{escape(turn.prompt)}",
+        f"**{say(lang, 'campaign.item', n=found['position'] + 1)}** · {progress}",
+        f"### {say(lang, 'history.prompt')}\n\n{escape(turn.prompt)}",
     ]
     for a in turn.answers:
-        body = escape(a.text) if a.text else "*(no text)*"
-        parts.append(f"#### Answer {PANE_LETTERS[a.pane]}\n\n{body}")
+        body = escape(a.text) if a.text else say(lang, "history.no_text")
+        parts.append(f"#### {say(lang, 'rubric.answer')} {PANE_LETTERS[a.pane]}\n\n{body}")
     return "\n\n".join(parts)
 
 
 def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "Pick a campaign and judge its items one by one. The models stay anonymous; each "
-        "item is judged by several raters. Type your name at the top first."
-    )
+    gr.Markdown(t("campaign.intro"))
     with gr.Row(equal_height=True):
-        name = gr.Dropdown([], label="Campaign", elem_id="campaign-name", allow_custom_value=True)
-        start = gr.Button("Start / next item", variant="primary", elem_id="campaign-next")
+        name = gr.Dropdown(
+            [], label=t("campaign.name"), elem_id="campaign-name", allow_custom_value=True
+        )
+        start = gr.Button(t("campaign.next"), variant="primary", elem_id="campaign-next")
     item = gr.Markdown(elem_id="campaign-item")
     with gr.Row():
-        buttons = {o: gr.Button(label, elem_id=f"campaign-vote-{o}") for o, label in OUTCOMES}
+        buttons = {o: gr.Button(t(label), elem_id=f"campaign-vote-{o}") for o, label in OUTCOMES}
     turn_id = gr.State(None)
 
-    def progress(campaign: str, who: str) -> str:
+    def progress(campaign: str, who: str, lang: str) -> str:
         st = campaigns.status(runtime.store, campaign)
         mine = st["votes_per_rater"].get(who, 0)
-        return f"{st['completed']}/{st['items']} items complete · you judged {mine}"
+        return say(
+            lang, "campaign.progress", completed=st["completed"], items=st["items"], mine=mine
+        )
 
     async def load(request: gr.Request) -> Any:
         """The campaigns this person may take part in (signed in as a rater: theirs)."""
@@ -68,12 +72,14 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
 
     async def next_item(campaign: str | None, who: str, request: gr.Request) -> tuple[Any, Any]:
         who = rater_name(runtime, request, who, default="")  # signed in: oneself
+        lang = request_language(request)
         if not campaign or not who:
-            gr.Warning("Choose a campaign and type your name first.")
+            gr.Warning(say(lang, "campaign.warn_choose"))
             return gr.skip(), gr.skip()
         try:
             found = await asyncio.to_thread(campaigns.next_item, runtime.store, campaign, who)
-            text = _item_markdown(found, await asyncio.to_thread(progress, campaign, who))
+            done = await asyncio.to_thread(progress, campaign, who, lang)
+            text = _item_markdown(found, done, lang)
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip()
@@ -85,7 +91,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
         ) -> tuple[Any, Any]:
             who = rater_name(runtime, request, who, default="")  # signed in: oneself
             if current is None or not who:
-                gr.Warning("Load an item first.")
+                gr.Warning(say(request_language(request), "campaign.warn_load"))
                 return gr.skip(), gr.skip()
             try:
                 stored = await asyncio.to_thread(

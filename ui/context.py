@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ui.format import escape
+from ui.i18n import DEFAULT_LANGUAGE, say
 
-NO_CONTEXT = "RAG is off for this turn: the models answer from what they know."
+NO_CONTEXT = say(DEFAULT_LANGUAGE, "context.off")
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 PREVIEW_CHARS = 600
 
@@ -23,18 +24,20 @@ def chunk_link(chunk: dict[str, Any], link: Link) -> str | None:
     return link(f"/chunks/{int(chunk['chunk_id'])}") if chunk.get("chunk_id") is not None else None
 
 
-def context_markdown(chunks: list[dict[str, Any]] | None, link: Link) -> str:
+def context_markdown(
+    chunks: list[dict[str, Any]] | None, link: Link, lang: str = DEFAULT_LANGUAGE
+) -> str:
     if chunks is None:
-        return NO_CONTEXT
+        return say(lang, "context.off")
     if not chunks:
-        return "No document matched this prompt: the models got an empty context."
+        return say(lang, "context.empty")
     parts = []
     for n, chunk in enumerate(chunks, start=1):
         where = escape(chunk.get("title") or chunk.get("source") or "")
         if chunk.get("page"):
-            where += f", page {chunk['page']}"
+            where += say(lang, "context.page", page=chunk["page"])
         if chunk.get("row"):
-            where += f", row {chunk['row']}"
+            where += say(lang, "context.row", row=chunk["row"])
         url = chunk_link(chunk, link)
         title = f"**[{n}]** [{where}]({url})" if url else f"**[{n}]** {where}"
         text = chunk.get("text", "")
@@ -43,7 +46,7 @@ def context_markdown(chunks: list[dict[str, Any]] | None, link: Link) -> str:
         # An HTML block keeps the chunk's text literal: a "# heading" in a document is shown
         # as written, not rendered (and escaped, so it cannot inject markup).
         parts.append(
-            f"{title} · score {chunk.get('score', 0):.3f}\n\n"
+            f"{title} · {say(lang, 'context.score')} {chunk.get('score', 0):.3f}\n\n"
             f'<div class="ctx-chunk">{escape(text)}</div>'
         )
     return "\n\n".join(parts)

@@ -17,12 +17,14 @@ from service.schemas import AnswerOut, GenerationParams, LabelsIn, RatingIn, Sco
 from service.serving import CompareEvent, blind_error
 from ui.context import NO_CONTEXT, context_markdown, link_citations
 from ui.format import PANE_LETTERS, escape, pane_footer
+from ui.i18n import DEFAULT_LANGUAGE, say
 
 CRITERIA = ["helpfulness", "honesty", "harmlessness"]
-STREAMING = "Answers are streaming…"
-NEW_ROUND = "New round: ask anything."
-ASK_BLIND = "Which answer is better? Vote to reveal the models."
-ASK_NAMED = "Vote for the better answer."
+# The status lines in English (the page says them in the reader's language: `Session.lang`).
+STREAMING = say(DEFAULT_LANGUAGE, "status.streaming")
+NEW_ROUND = say(DEFAULT_LANGUAGE, "status.new_round")
+ASK_BLIND = say(DEFAULT_LANGUAGE, "status.ask_blind")
+ASK_NAMED = say(DEFAULT_LANGUAGE, "status.ask_named")
 
 Message = dict[str, str]  # {"role": "user" | "assistant", "content": ...}
 
@@ -49,12 +51,13 @@ class Session:
     context_text: str = NO_CONTEXT
     link: Callable[[str], str] = str  # a chunk page's URL for this browser (set by `start`)
     score_polls: int = 0
+    lang: str = DEFAULT_LANGUAGE  # what the page says is in the reader's language (ui/i18n.py)
 
     def reset(self) -> None:
-        """Forget the round; keep whether the board is blind, and the pair just compared
-        (so the arena can draw another)."""
+        """Forget the round; keep whether the board is blind, the reader's language, and the
+        pair just compared (so the arena can draw another)."""
         last = sorted(self.variants) if len(self.variants) == 2 else self.last_pair
-        self.__init__(blind=self.blind)  # type: ignore[misc]
+        self.__init__(blind=self.blind, lang=self.lang)  # type: ignore[misc]
         self.last_pair = last
 
     # -- what the panes show ------------------------------------------------------------
@@ -65,7 +68,8 @@ class Session:
 
     def pane_title(self, pane: int) -> str:
         named = pane < len(self.variants) and self.names_visible
-        return f"Model {PANE_LETTERS[pane]}" + (f" · {self.variants[pane]}" if named else "")
+        title = f"{say(self.lang, 'board.model')} {PANE_LETTERS[pane]}"
+        return title + (f" · {self.variants[pane]}" if named else "")
 
     def transcript(self, pane: int) -> list[Message]:
         return self.transcripts[pane] if pane < len(self.transcripts) else []
@@ -82,11 +86,11 @@ class Session:
     def refusal(self, prompt: str | None, *, regenerate: bool) -> str | None:
         """Why a turn cannot start now, or None when it can."""
         if self.running:
-            return "The answers are still streaming: wait, or press Stop."
+            return say(self.lang, "warn.streaming")
         if not prompt or not prompt.strip():
-            return "Type a prompt first."
+            return say(self.lang, "warn.no_prompt")
         if regenerate and self.turn_id is None:
-            return "There is nothing to regenerate yet."
+            return say(self.lang, "warn.nothing_to_regenerate")
         return None
 
     def choose(self, variants: list[str], overrides: list[GenerationParams | None] | None) -> None:
@@ -106,7 +110,7 @@ class Session:
         self.prompt, self.running, self.voted, self.answers = prompt, True, False, []
         self.context = turn.data.get("context")
         self.link = link
-        self.context_text = context_markdown(self.context, link)
+        self.context_text = context_markdown(self.context, link, self.lang)
         if not self.transcripts:
             self.transcripts = [[] for _ in self.variants]
         for transcript in self.transcripts:
@@ -115,7 +119,7 @@ class Session:
             transcript.append({"role": "user", "content": prompt})
             transcript.append({"role": "assistant", "content": ""})
         self.footer_texts = []
-        self.status_text = STREAMING
+        self.status_text = say(self.lang, "status.streaming")
 
     def apply(self, event: CompareEvent) -> None:
         """Fold one engine event into the panes (`token` and `answer`; others change nothing)."""
@@ -135,23 +139,27 @@ class Session:
                     if self.blind
                     else answer.error_message
                 )
-                last["content"] += f"{separator}Error ({answer.error_code}): {message}"
+                last["content"] += separator + say(
+                    self.lang, "pane.error", code=answer.error_code, message=message
+                )
             self._set_footer(answer.pane, self._footer_of(answer, answer.variant))
 
     def finish(self) -> None:
         """Every pane has ended: the answers may be voted on."""
         self.running = False
         self.answers.sort(key=lambda a: a.pane)
-        self.status_text = ASK_BLIND if self.blind else ASK_NAMED
+        self.status_text = say(self.lang, "status.ask_blind" if self.blind else "status.ask_named")
 
     def fail(self, error: ArbiterError) -> None:
         """The turn itself failed (not one pane): say so on the status line."""
-        self.status_text = f"**Error:** {escape(error.message)} {escape(error.hint)}"
+        self.status_text = say(
+            self.lang, "status.error", message=escape(error.message), hint=escape(error.hint)
+        )
         self.running = False
 
     def new_round(self) -> None:
         self.reset()
-        self.status_text = NEW_ROUND
+        self.status_text = say(self.lang, "status.new_round")
 
     def show_scores(self, scores: dict[int, list[ScoreOut]]) -> dict[int, str]:
         """The automatic scores stored so far, per pane: the footers that show them, for
@@ -182,7 +190,7 @@ class Session:
         self.ideal_pane = preferred
         for pane, name in enumerate(self.variants):
             self._set_footer(pane, self._footer_of(self.answer(pane), name))
-        self.status_text = _vote_message(vote, self.variants)
+        self.status_text = _vote_message(vote, self.variants, self.lang)
 
     @property
     def ideal_prefill(self) -> str:
@@ -215,8 +223,9 @@ class Session:
 
     def _footer_of(self, answer: AnswerOut | None, name: str) -> str:
         if self.names_visible:
-            return pane_footer(answer, name=name)
-        return pane_footer(_errors_only(answer) if answer is not None else None, name=None)
+            return pane_footer(answer, name=name, lang=self.lang)
+        shown = _errors_only(answer) if answer is not None else None
+        return pane_footer(shown, name=None, lang=self.lang)
 
     def _set_footer(self, pane: int, text: str) -> None:
         while len(self.footer_texts) <= pane:
@@ -240,15 +249,15 @@ def _errors_only(answer: AnswerOut) -> AnswerOut:
     )
 
 
-def _vote_message(vote: VoteIn, variants: list[str]) -> str:
+def _vote_message(vote: VoteIn, variants: list[str], lang: str = DEFAULT_LANGUAGE) -> str:
     names = [f"**{escape(v)}**" for v in variants]
     if vote.outcome == "a":
-        return f"You preferred {names[0]} over {names[1]}."
+        return say(lang, "vote.preferred", winner=names[0], loser=names[1])
     if vote.outcome == "b":
-        return f"You preferred {names[1]} over {names[0]}."
+        return say(lang, "vote.preferred", winner=names[1], loser=names[0])
     if vote.outcome == "tie":
-        return "You called it a tie: " + " vs ".join(names) + "."
+        return say(lang, "vote.tie", names=say(lang, "vote.tie_separator").join(names))
     if vote.outcome == "both_bad":
-        return "You found both bad: " + " and ".join(names) + "."
+        return say(lang, "vote.both_bad", names=say(lang, "vote.both_bad_separator").join(names))
     order = [names[p] for p in vote.ranking or []]
-    return "Your ranking: " + " > ".join(order) + "."
+    return say(lang, "vote.ranking", names=" > ".join(order))

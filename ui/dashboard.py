@@ -11,19 +11,20 @@ import pandas as pd
 from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import WINDOWS, series, usecases
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 from ui.usecases import goal_table, names
 
-PLOTS = [
-    ("latency p50 (s)", "Latency p50 (s)"),
-    ("latency p90 (s)", "Latency p90 (s)"),
-    ("latency p99 (s)", "Latency p99 (s)"),
-    ("time to first token p50 (s)", "Time to first token p50 (s)"),
-    ("answers per minute", "Throughput (answers per minute)"),
-    ("error rate", "Error rate"),
-    ("cost (USD)", "Cost (USD per bucket)"),
-    ("score (mean)", "Automatic scores (mean)"),
-    ("win rate (ties half)", "Preference win rate (ties count half)"),
-    ("satisfaction (thumbs up)", "Satisfaction (share of thumbs up)"),
+PLOTS = [  # (series, key of its title)
+    ("latency p50 (s)", "dash.plot_latency_p50"),
+    ("latency p90 (s)", "dash.plot_latency_p90"),
+    ("latency p99 (s)", "dash.plot_latency_p99"),
+    ("time to first token p50 (s)", "dash.plot_ttft_p50"),
+    ("answers per minute", "dash.plot_throughput"),
+    ("error rate", "dash.plot_error_rate"),
+    ("cost (USD)", "dash.plot_cost"),
+    ("score (mean)", "dash.plot_scores"),
+    ("win rate (ties half)", "dash.plot_win_rate"),
+    ("satisfaction (thumbs up)", "dash.plot_satisfaction"),
 ]
 COLUMNS = ["time", "value", "variant"]
 
@@ -43,7 +44,9 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
     return out
 
 
-def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
+def goals(
+    runtime: Runtime, use_case: str | None, lang: str = DEFAULT_LANGUAGE
+) -> tuple[str, pd.DataFrame]:
     """The use case's goal status over its own window, or nothing for all traffic."""
     if use_case in (None, "", ALL_TRAFFIC):
         return "", pd.DataFrame()
@@ -54,10 +57,13 @@ def goals(runtime: Runtime, use_case: str | None) -> tuple[str, pd.DataFrame]:
     window = usecases.Window.last(spec.window_days)
     ranked = usecases.status(runtime.store, spec, window)
     met = [c.variant for c in ranked if c.all_met]
-    head = f"**Goals of {spec.name}** ({window.describe()}): " + (
-        f"all targets met by {', '.join(met)}." if met else "no variant meets every target."
+    verdict = (
+        say(lang, "dash.goals_met", variants=", ".join(met))
+        if met
+        else say(lang, "dash.goals_none")
     )
-    return head, goal_table(ranked)
+    head = say(lang, "dash.goals", name=spec.name, window=window.describe(), verdict=verdict)
+    return head, goal_table(ranked, lang)
 
 
 def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, Any]:
@@ -65,18 +71,18 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
     live checkbox."""
     with gr.Row(equal_height=True):
         window = gr.Radio(
-            list(WINDOWS), value="last 24 hours", label="Window", elem_id="dash-window"
+            list(WINDOWS), value="last 24 hours", label=t("dash.window"), elem_id="dash-window"
         )
         # Use case names are filled when the page opens (they change while the page is open).
         scope = gr.Dropdown(
             [ALL_TRAFFIC],
             value=ALL_TRAFFIC,
-            label="Use case",
+            label=t("dash.use_case"),
             allow_custom_value=True,
             elem_id="dash-usecase",
         )
-        live = gr.Checkbox(value=True, label="Refresh every 15 s", elem_id="dash-live")
-        refresh = gr.Button("Refresh", elem_id="dash-refresh")
+        live = gr.Checkbox(value=True, label=t("dash.live"), elem_id="dash-live")
+        refresh = gr.Button(t("dash.refresh"), elem_id="dash-refresh")
     goal_head = gr.Markdown(elem_id="dash-goals-head")
     goal_rows = gr.Dataframe(interactive=False, wrap=True, elem_id="dash-goals", show_label=False)
     plots = []
@@ -88,7 +94,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                         x="time",
                         y="value",
                         color="variant",
-                        title=title,
+                        title=t(title),
                         height=260,
                         x_title="",
                         y_title="",
@@ -99,16 +105,16 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
     async def load(w: str, use_case: str | None = ALL_TRAFFIC) -> list[Any]:
         return await asyncio.to_thread(frames, runtime, w, use_case)
 
-    async def load_goals(use_case: str | None) -> tuple[str, pd.DataFrame]:
-        return await asyncio.to_thread(goals, runtime, use_case)
+    async def load_goals(use_case: str | None, request: gr.Request) -> tuple[str, pd.DataFrame]:
+        return await asyncio.to_thread(goals, runtime, use_case, request_language(request))
 
-    async def open_tab(w: str, use_case: str | None) -> list[Any]:
+    async def open_tab(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
         choices = [ALL_TRAFFIC, *await asyncio.to_thread(names, runtime)]
         use_case = use_case if use_case in choices else ALL_TRAFFIC
         return [
             *await load(w, use_case),
             gr.Dropdown(choices=choices, value=use_case),
-            *await load_goals(use_case),
+            *await load_goals(use_case, request),
         ]
 
     inputs = [window, scope]

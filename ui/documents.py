@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from rag import IngestOutcome, Library, NotIngestible
 from rag.loaders import SUPPORTED
@@ -17,8 +18,17 @@ from service.errors import ArbiterError
 from ui.access import links_for, metered, require
 from ui.context import context_markdown
 from ui.format import escape
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
-DOC_COLUMNS = ["id", "document", "type", "chunks", "KiB", "updated (UTC)"]
+DOC_COLUMN_KEYS = [
+    "docs.col_id",
+    "docs.col_document",
+    "docs.col_type",
+    "docs.col_chunks",
+    "docs.col_kib",
+    "docs.col_updated",
+]
+DOC_COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in DOC_COLUMN_KEYS]
 STATUS_ICON = {
     "added": "✅",
     "replaced": "🔁",
@@ -44,29 +54,42 @@ def _rows(library: Library, collection: str | None) -> list[list[Any]]:
     ]
 
 
-def _summary(library: Library, collection: str | None) -> str:
+def _summary(library: Library, collection: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
     if not collection:
-        return "No collection yet: type a name under *New collection* and upload files."
+        return say(lang, "docs.no_collection")
     info = call(library.collection, collection)
-    model = f"{info.embedder.name} ({info.embedder.dimensions} dimensions)"
     if info.kind == "knowledge_base" and info.knowledge_base:
-        return (
-            f"**{escape(info.name)}** retrieves from Bedrock knowledge base "
-            f"`{escape(info.knowledge_base.knowledge_base_id)}`; its documents live in AWS."
+        return say(
+            lang,
+            "docs.summary_kb",
+            name=escape(info.name),
+            kb=escape(info.knowledge_base.knowledge_base_id),
         )
-    return (
-        f"**{escape(info.name)}**: {info.documents} documents, {info.chunks} chunks · "
-        f"embeddings {escape(model)} · chunks of {info.chunking.size_tokens} tokens "
-        f"({info.chunking.overlap_tokens} overlap)"
+    return say(
+        lang,
+        "docs.summary",
+        name=escape(info.name),
+        documents=info.documents,
+        chunks=info.chunks,
+        model=escape(info.embedder.name),
+        dimensions=info.embedder.dimensions,
+        size=info.chunking.size_tokens,
+        overlap=info.chunking.overlap_tokens,
     )
 
 
-def _outcomes(outcomes: list[IngestOutcome]) -> str:
-    """One line per file: what became of it, and for a rejected one why and what to do."""
+def _outcomes(outcomes: list[IngestOutcome], lang: str = DEFAULT_LANGUAGE) -> str:
+    """One line per file: what became of it, and for a rejected one why and what to do.
+    (The reasons are the service's, in English.)"""
     rejected = sum(o.status == "rejected" for o in outcomes)
     head = (
-        f"**{len(outcomes) - rejected} of {len(outcomes)} files read; {rejected} rejected** "
-        "— the rejected ones are left out of the collection."
+        say(
+            lang,
+            "docs.rejected_head",
+            read=len(outcomes) - rejected,
+            files=len(outcomes),
+            rejected=rejected,
+        )
         if rejected
         else ""
     )
@@ -84,21 +107,18 @@ def _outcomes(outcomes: list[IngestOutcome]) -> str:
 def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns (refresh, its outputs' inputs, outputs), for when the page opens."""
     library = runtime.library
-    gr.Markdown(
-        "Documents for retrieval-augmented comparisons. Turn on **Use documents (RAG)** in "
-        "the Arena or Side by side tab: the same retrieved sources go to every model."
-    )
+    gr.Markdown(t("docs.intro"))
     with gr.Row(equal_height=True):
         collection = gr.Dropdown(
             choices=[],
-            label="Collection",
+            label=t("docs.collection"),
             allow_custom_value=False,
             scale=2,
             elem_id="docs-collection",
         )
         new_name = gr.Textbox(
-            label="New collection (optional)",
-            placeholder="e.g. handbook",
+            label=t("docs.new_collection"),
+            placeholder=t("docs.new_collection_placeholder"),
             max_length=64,
             scale=2,
             elem_id="docs-new-name",
@@ -109,49 +129,56 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             files = gr.File(
                 file_count="multiple",
                 file_types=SUPPORTED,
-                label="Upload: " + ", ".join(SUPPORTED),
+                label=t("docs.upload") + ": " + ", ".join(SUPPORTED),
                 elem_id="docs-files",
             )
             text_column = gr.Textbox(
-                label="CSV / JSONL: column with the text (optional)",
+                label=t("docs.text_column"),
                 placeholder="text",
                 max_length=128,
             )
-            ingest = gr.Button("Add to collection", variant="primary", elem_id="docs-ingest")
+            ingest = gr.Button(t("docs.add"), variant="primary", elem_id="docs-ingest")
         outcome = gr.Markdown(elem_id="docs-outcome")
     table = gr.Dataframe(
         headers=DOC_COLUMNS,
         value=[],
         interactive=False,
         wrap=True,
-        label="Documents",
+        label=t("docs.documents"),
         elem_id="docs-table",
     )
     with gr.Row(equal_height=True):
-        doc_id = gr.Number(label="Document id", precision=0, minimum=1, elem_id="docs-doc-id")
-        delete = gr.Button("Delete document", variant="stop", elem_id="docs-delete")
-        reindex = gr.Button("Re-index collection", elem_id="docs-reindex")
-    with gr.Accordion("Try a search", open=False, elem_id="docs-search-panel"):
+        doc_id = gr.Number(
+            label=t("docs.document_id"), precision=0, minimum=1, elem_id="docs-doc-id"
+        )
+        delete = gr.Button(t("docs.delete"), variant="stop", elem_id="docs-delete")
+        reindex = gr.Button(t("docs.reindex"), elem_id="docs-reindex")
+    with gr.Accordion(t("docs.try_search"), open=False, elem_id="docs-search-panel"):
         with gr.Row(equal_height=True):
             query = gr.Textbox(
-                label="Query", scale=4, elem_id="docs-query", placeholder="What would you ask?"
+                label=t("docs.query"),
+                scale=4,
+                elem_id="docs-query",
+                placeholder=t("docs.query_placeholder"),
             )
-            mode = gr.Radio(["hybrid", "vector", "lexical"], value="hybrid", label="Mode")
-            search = gr.Button("Search", elem_id="docs-search")
+            mode = gr.Radio(["hybrid", "vector", "lexical"], value="hybrid", label=t("docs.mode"))
+            search = gr.Button(t("docs.search"), elem_id="docs-search")
         results = gr.Markdown(elem_id="docs-results")
 
-    def refresh(selected: str | None) -> tuple[Any, Any, Any]:
+    def refresh(selected: str | None, lang: str) -> tuple[Any, Any, Any]:
         names = [c.name for c in call(library.collections)]
         chosen = selected if selected in names else (names[0] if names else None)
         return (
             gr.Dropdown(choices=names, value=chosen),
-            _summary(library, chosen),
-            _rows(library, chosen),
+            _summary(library, chosen, lang),
+            pd.DataFrame(
+                _rows(library, chosen), columns=[say(lang, key) for key in DOC_COLUMN_KEYS]
+            ),
         )
 
-    async def do_refresh(selected: str | None) -> tuple[Any, Any, Any]:
+    async def do_refresh(selected: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         try:
-            return await asyncio.to_thread(refresh, selected)
+            return await asyncio.to_thread(refresh, selected, request_language(request))
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip(), gr.skip()
@@ -169,12 +196,13 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 6
+        lang = request_language(request)
         name = (new or "").strip() or selected
         if not name:
-            gr.Warning("Choose a collection, or type a name for a new one.")
+            gr.Warning(say(lang, "docs.warn_no_collection"))
             return (gr.skip(),) * 6
         if not uploads:
-            gr.Warning("Choose one or more files to upload.")
+            gr.Warning(say(lang, "docs.warn_no_files"))
             return (gr.skip(),) * 6
 
         def work() -> list[IngestOutcome]:
@@ -200,8 +228,8 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 6
-        dropdown, info, rows = await asyncio.to_thread(refresh, name)
-        return dropdown, info, rows, _outcomes(outcomes), None, ""
+        dropdown, info, rows = await asyncio.to_thread(refresh, name, lang)
+        return dropdown, info, rows, _outcomes(outcomes, lang), None, ""
 
     async def do_delete(
         selected: str | None, document: float | None, request: gr.Request
@@ -211,8 +239,9 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 4
+        lang = request_language(request)
         if not selected or not document:
-            gr.Warning("Choose a collection and type the id of the document to delete.")
+            gr.Warning(say(lang, "docs.warn_delete"))
             return (gr.skip(),) * 4
         try:
             removed = await asyncio.to_thread(
@@ -221,33 +250,37 @@ def build_documents(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return (gr.skip(),) * 4
-        _, info, rows = await asyncio.to_thread(refresh, selected)
-        return info, rows, f"Deleted document {int(document)} ({removed} chunks).", None
+        _, info, rows = await asyncio.to_thread(refresh, selected, lang)
+        deleted = say(lang, "docs.deleted", document=int(document), chunks=removed)
+        return info, rows, deleted, None
 
     @metered(runtime, "re-index a collection")
     async def do_reindex(selected: str | None, request: gr.Request) -> str:
+        lang = request_language(request)
         if not selected:
-            return "Choose a collection first."
+            return say(lang, "docs.choose_collection")
         try:
             require(runtime, request, "admin", "re-index a collection")
             chunks = await asyncio.to_thread(call, library.reindex, selected)
         except ArbiterError as exc:
-            return f"**Error:** {escape(exc.message)}"
-        return f"Re-indexed {escape(selected)}: {chunks} chunks."
+            return say(lang, "status.error", message=escape(exc.message), hint="").strip()
+        return say(lang, "docs.reindexed", name=escape(selected), chunks=chunks)
 
     @metered(runtime, "search documents")
     async def do_search(selected: str | None, text: str, how: str, request: gr.Request) -> str:
+        lang = request_language(request)
         if not selected or not (text or "").strip():
-            return "Choose a collection and type a query."
+            return say(lang, "docs.choose_query")
         try:
             found = await asyncio.to_thread(
                 call, library.retrieve, selected, text, top_k=5, mode=how
             )
         except ArbiterError as exc:
-            return f"**Error:** {escape(exc.message)} {escape(exc.hint)}"
+            return say(lang, "status.error", message=escape(exc.message), hint=escape(exc.hint))
         chunks = [c.to_dict() for c in found.chunks]
-        shown = context_markdown(chunks, links_for(runtime, request))
-        return f"{len(chunks)} results in {found.latency_ms:.0f} ms\n\n{shown}"
+        shown = context_markdown(chunks, links_for(runtime, request), lang)
+        head = say(lang, "docs.results", count=len(chunks), ms=f"{found.latency_ms:.0f}")
+        return f"{head}\n\n{shown}"
 
     private: dict[str, Any] = {"api_visibility": "private"}
     collection.change(do_refresh, [collection], [collection, summary, table], **private)

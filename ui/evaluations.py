@@ -20,6 +20,7 @@ from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import Link, links_for, metered, require
 from ui.board import collection_names
+from ui.i18n import request_language, say, t
 
 RUN_COLUMNS = ["run", "name", "variants", "metrics", "status", "answers", "started (UTC)"]
 NO_CONTEXT = "(no retrieval)"
@@ -55,15 +56,10 @@ def _report_frame(run_id: str, link: Link) -> str:
 
 def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "Answer every example of a dataset with each variant, score the answers, and compare. "
-        "Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and optional "
-        "`id` and `contexts`. Leave the file empty to use the bundled example (questions on "
-        "the sample corpus)."
-    )
+    gr.Markdown(t("eval.intro"))
     with gr.Row():
         upload = gr.File(
-            label="Dataset (.jsonl or .csv)", file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
+            label=t("eval.dataset"), file_types=[".jsonl", ".csv"], elem_id="eval-dataset"
         )
         with gr.Column():
             # Filled when the page opens: variant names must not be in the page the blind
@@ -72,36 +68,36 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 [],
                 multiselect=True,
                 allow_custom_value=True,  # checked by the run (unknown names get a clear message)
-                label="Variants",
+                label=t("eval.variants"),
                 elem_id="eval-variants",
             )
             metrics = gr.CheckboxGroup(
                 list(METRIC_NAMES),
                 value=["rouge_l", "token_f1", "faithfulness_overlap", "context_recall_match"],
-                label="Metrics",
+                label=t("eval.metrics"),
                 elem_id="eval-metrics",
             )
         with gr.Column():
             collection = gr.Dropdown(
                 [NO_CONTEXT, *collection_names(runtime)],
                 value="sample" if "sample" in collection_names(runtime) else NO_CONTEXT,
-                label="Retrieve context from",
+                label=t("eval.collection"),
                 elem_id="eval-collection",
             )
             judge = gr.Dropdown(
                 [""],
                 value="",
-                label="Rubric judge (optional)",
+                label=t("eval.judge"),
                 elem_id="eval-judge",
             )
-            start = gr.Button("Start run", variant="primary", elem_id="eval-start")
+            start = gr.Button(t("eval.start"), variant="primary", elem_id="eval-start")
     status = gr.Markdown(elem_id="eval-status")
     runs = gr.Dataframe(
-        headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="eval-runs", label="Runs"
+        headers=RUN_COLUMNS, interactive=False, wrap=True, elem_id="eval-runs", label=t("eval.runs")
     )
     with gr.Row():
-        run_id = gr.Textbox(label="Run id (click a row)", elem_id="eval-run-id", scale=3)
-        show = gr.Button("Show report", elem_id="eval-show", scale=1)
+        run_id = gr.Textbox(label=t("eval.run_id"), elem_id="eval-run-id", scale=3)
+        show = gr.Button(t("eval.show"), elem_id="eval-show", scale=1)
     report = gr.HTML(elem_id="eval-report")
     timer = gr.Timer(2.0, active=False)
 
@@ -129,8 +125,9 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         judge_name: str,
         request: gr.Request,
     ) -> tuple[Any, Any, Any, Any]:
+        lang = request_language(request)
         if not chosen:
-            gr.Warning("Choose at least one variant.")
+            gr.Warning(say(lang, "eval.warn_variants"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             require(runtime, request, "admin", "start eval runs")
@@ -148,7 +145,9 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Warning(f"{message} {hint}".strip())
             return f"❌ {html.escape(message)}", gr.skip(), gr.skip(), gr.skip()
         rows, active = await refresh()
-        note = f"Run `{new}` started: {len(dataset.examples)} examples, {len(chosen)} variants."
+        note = say(
+            lang, "eval.started", run=new, examples=len(dataset.examples), variants=len(chosen)
+        )
         return note, rows, active, new
 
     def pick(evt: gr.SelectData, rows: Any) -> Any:
@@ -161,7 +160,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     def do_show(chosen: str, request: gr.Request) -> str:
         chosen = (chosen or "").strip()
         if not chosen or "/" in chosen:
-            gr.Warning("Pick a run first (click its row).")
+            gr.Warning(say(request_language(request), "eval.warn_run"))
             return ""
         return _report_frame(chosen, links_for(runtime, request))
 

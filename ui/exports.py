@@ -17,51 +17,60 @@ from service.labels import ExportOptions, ExportSummary, export, prepare
 from service.store import Filters
 from ui.access import require
 from ui.format import escape
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 ANY = "all"
 
 
-def _summary_markdown(summary: ExportSummary, *, dry: bool) -> str:
-    def items(d: dict[str, int]) -> str:
-        return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or "none"
+def _summary_markdown(summary: ExportSummary, *, dry: bool, lang: str = DEFAULT_LANGUAGE) -> str:
+    """What an export holds. (Split, class and skip names are the dataset's own words.)"""
 
-    head = "Dry run, nothing written." if dry else "Written."
-    return (
-        f"**{summary.records} records** of `{summary.format}`. {head}  \n"
-        f"Splits: {items(summary.splits)} · balance: {items(summary.balance)}  \n"
-        f"Skipped: {items(summary.skipped)} · duplicates dropped: {summary.duplicates} · "
-        f"redacted: {items(summary.redactions)}"
+    def items(d: dict[str, int]) -> str:
+        return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or say(lang, "export.none")
+
+    return say(
+        lang,
+        "export.summary",
+        records=summary.records,
+        format=summary.format,
+        head=say(lang, "export.dry" if dry else "export.written"),
+        splits=items(summary.splits),
+        balance=items(summary.balance),
+        skipped=items(summary.skipped),
+        duplicates=summary.duplicates,
+        redacted=items(summary.redactions),
     )
 
 
 def build_exports(runtime: Runtime) -> None:
-    gr.Markdown(
-        "Votes, ratings and ideal answers as a training dataset. Each record keeps its "
-        "provenance (turn, variants, parameters, RAG chunks, panes, rater, time); personal "
-        "data (emails, phone numbers, keys) is redacted unless you turn it off."
-    )
+    gr.Markdown(t("export.intro"))
     with gr.Row():
         fmt = gr.Dropdown(
             [(f"{name}: {f.description}", name) for name, f in FORMATS.items()],
             value="trl-preference",
-            label="Format",
+            label=t("export.format"),
             elem_id="export-format",
         )
         suffix = gr.Radio(
-            [".jsonl", ".parquet"], value=".jsonl", label="File", elem_id="export-file"
+            [".jsonl", ".parquet"], value=".jsonl", label=t("export.file"), elem_id="export-file"
         )
         mode = gr.Radio(
-            [ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="export-mode"
+            [(t("lb.all"), ANY), (t("lb.arena"), "arena"), (t("lb.named"), "named")],
+            value=ANY,
+            label=t("export.votes_from"),
+            elem_id="export-mode",
         )
     with gr.Row():
-        test_fraction = gr.Slider(0, 0.5, value=0, step=0.05, label="Test split (share of prompts)")
-        exclude_ties = gr.Checkbox(label="KTO: leave out ties and both-bad")
-        redact = gr.Checkbox(value=True, label="Redact personal data")
+        test_fraction = gr.Slider(0, 0.5, value=0, step=0.05, label=t("export.test_split"))
+        exclude_ties = gr.Checkbox(label=t("export.exclude_ties"))
+        redact = gr.Checkbox(value=True, label=t("export.redact"))
     with gr.Row():
-        dry = gr.Button("Dry run", elem_id="export-dry")
-        go = gr.Button("Export", variant="primary", elem_id="export-go")
+        dry = gr.Button(t("export.dry_run"), elem_id="export-dry")
+        go = gr.Button(t("export.export"), variant="primary", elem_id="export-go")
     summary = gr.Markdown(elem_id="export-summary")
-    files = gr.File(label="Files", file_count="multiple", interactive=False, elem_id="export-files")
+    files = gr.File(
+        label=t("export.files"), file_count="multiple", interactive=False, elem_id="export-files"
+    )
 
     def options(f: str, m: str, t: float, ties: bool, red: bool) -> ExportOptions:
         return ExportOptions(
@@ -79,7 +88,7 @@ def build_exports(runtime: Runtime) -> None:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip()
-        return _summary_markdown(result, dry=True)
+        return _summary_markdown(result, dry=True, lang=request_language(request))
 
     async def do_export(
         f: str, sfx: str, m: str, t: float, ties: bool, red: bool, request: gr.Request
@@ -102,7 +111,7 @@ def build_exports(runtime: Runtime) -> None:
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
             return gr.skip(), gr.skip()
-        return _summary_markdown(result, dry=False), result.files
+        return _summary_markdown(result, dry=False, lang=request_language(request)), result.files
 
     dry.click(
         do_dry,

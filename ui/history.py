@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from service.app import Runtime
 from service.errors import ArbiterError
@@ -16,23 +17,34 @@ from service.store import labels, turns
 from ui.access import links_for, rater_name, readable_by
 from ui.context import Link, context_markdown
 from ui.format import PANE_LETTERS, escape, metrics_line, scores_line
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PAGE_SIZE = 100
-NOT_YOURS = "That turn is not one of yours (or no longer exists)."
-COLUMNS = ["when (UTC)", "prompt", "variants", "vote", "turn id"]
-OUTCOME_TEXT = {
-    "a": "A better",
-    "b": "B better",
-    "tie": "tie",
-    "both_bad": "both bad",
-    "ranking": "ranked",
+COLUMN_KEYS = [
+    "history.col_when",
+    "history.col_prompt",
+    "history.col_variants",
+    "history.col_vote",
+    "history.col_turn",
+]
+COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in COLUMN_KEYS]
+OUTCOME_KEYS = {
+    "a": "history.outcome_a",
+    "b": "history.outcome_b",
+    "tie": "history.outcome_tie",
+    "both_bad": "history.outcome_both_bad",
+    "ranking": "history.outcome_ranking",
 }
 
 
-def _variants(turn: TurnOut) -> str:
+def _outcome(outcome: str, lang: str) -> str:
+    return say(lang, OUTCOME_KEYS[outcome]) if outcome in OUTCOME_KEYS else outcome
+
+
+def _variants(turn: TurnOut, lang: str) -> str:
     if turn.mode == "arena" and turn.vote is None:
-        return "(hidden until voted)"
-    return " vs ".join(a.variant for a in turn.answers)
+        return say(lang, "history.hidden")
+    return say(lang, "history.vs").join(a.variant for a in turn.answers)
 
 
 def _shown_rows(shown: Any) -> list[list[str]]:
@@ -45,70 +57,92 @@ def _shown_rows(shown: Any) -> list[list[str]]:
     return [[str(c) for c in r] for r in data]
 
 
-def rows(turns: list[TurnOut]) -> list[list[str]]:
+def rows(turns: list[TurnOut], lang: str = DEFAULT_LANGUAGE) -> list[list[str]]:
     return [
         [
-            t.created_at.strftime("%Y-%m-%d %H:%M"),
-            t.prompt if len(t.prompt) <= 80 else t.prompt[:79] + "…",
-            _variants(t),
-            OUTCOME_TEXT.get(t.vote.outcome, t.vote.outcome) if t.vote else "—",
-            t.id,
+            turn.created_at.strftime("%Y-%m-%d %H:%M"),
+            turn.prompt if len(turn.prompt) <= 80 else turn.prompt[:79] + "…",
+            _variants(turn, lang),
+            _outcome(turn.vote.outcome, lang) if turn.vote else "—",
+            turn.id,
         ]
-        for t in turns
+        for turn in turns
     ]
 
 
 def render_turn(
-    turn: TurnOut, notes: list[tuple[str, str, str]] | None = None, *, link: Link
+    turn: TurnOut,
+    notes: list[tuple[str, str, str]] | None = None,
+    *,
+    link: Link,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> str:
     """The turn as Markdown; `notes` are its comments and ideal answers (kind, rater,
     text); `link` writes the URLs of its sources for the viewer. Everything from people or
     models is escaped."""
     hidden = turn.mode == "arena" and turn.vote is None
     parts = [
-        f"### Prompt\n\n{escape(turn.prompt)}",
-        f"*{turn.mode} · turn {turn.position + 1} · {turn.created_at:%Y-%m-%d %H:%M} UTC*",
+        f"### {say(lang, 'history.prompt')}\n\n{escape(turn.prompt)}",
+        say(
+            lang,
+            "history.turn_line",
+            mode=turn.mode,
+            position=turn.position + 1,
+            when=f"{turn.created_at:%Y-%m-%d %H:%M}",
+        ),
     ]
     for a in turn.answers:
         name = (
-            f"Model {PANE_LETTERS[a.pane]}"
+            f"{say(lang, 'board.model')} {PANE_LETTERS[a.pane]}"
             if hidden
             else f"{PANE_LETTERS[a.pane]} · {escape(a.variant)}"
         )
-        body = escape(a.text) if a.text else "*(no text)*"
+        body = escape(a.text) if a.text else say(lang, "history.no_text")
         error = (
-            f"\n\n**Error ({escape(a.error_code or '')})**: {escape(a.error_message or '')}"
+            "\n\n"
+            + say(
+                lang,
+                "metrics.error",
+                code=escape(a.error_code or ""),
+                message=escape(a.error_message or ""),
+            )
             if a.status != "ok"
             else ""
         )
-        scores = scores_line(a)
-        footer = metrics_line(a) + (f"  \n{scores}" if scores else "")
+        scores = scores_line(a, lang)
+        footer = metrics_line(a, lang) + (f"  \n{scores}" if scores else "")
         parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{footer}</small>")
     if turn.retrieval is not None:
         collection = escape(str(turn.retrieval.get("collection", "")))
         parts.append(
-            f"#### Sources (RAG, collection {collection})\n\n"
-            + context_markdown(turn.retrieval.get("chunks") or [], link)
+            f"#### {say(lang, 'history.sources', collection=collection)}\n\n"
+            + context_markdown(turn.retrieval.get("chunks") or [], link, lang)
         )
     if turn.vote:
-        vote = OUTCOME_TEXT.get(turn.vote.outcome, turn.vote.outcome)
+        vote = _outcome(turn.vote.outcome, lang)
         if turn.vote.ranking:
             vote += ": " + " > ".join(PANE_LETTERS[p] for p in turn.vote.ranking)
-        parts.append(f"**Vote:** {vote} (by {escape(turn.vote.rater)})")
+        parts.append(say(lang, "history.vote", vote=vote, rater=escape(turn.vote.rater)))
     for kind, rater, text in notes or []:
-        parts.append(f"**{kind.capitalize()}** by {escape(rater)}:\n\n{escape(text)}")
+        key = {"comment": "history.comment", "ideal answer": "history.ideal"}.get(kind)
+        head = (
+            say(lang, key, rater=escape(rater))
+            if key
+            else f"**{escape(kind.capitalize())}** by {escape(rater)}:"
+        )
+        parts.append(f"{head}\n\n{escape(text)}")
     return "\n\n".join(parts)
 
 
 def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
     with gr.Row():
         query = gr.Textbox(
-            placeholder="Search prompts and answers",
+            placeholder=t("history.search_placeholder"),
             show_label=False,
             scale=5,
             elem_id="history-query",
         )
-        search = gr.Button("Search", scale=1, elem_id="history-search")
+        search = gr.Button(t("history.search"), scale=1, elem_id="history-search")
     table = gr.Dataframe(
         headers=COLUMNS,
         datatype=["str"] * len(COLUMNS),
@@ -116,9 +150,12 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         wrap=True,
         elem_id="history-table",
     )
-    more = gr.Button("More", size="sm", elem_id="history-more")
+    more = gr.Button(t("history.more"), size="sm", elem_id="history-more")
     cursor = gr.State(None)  # the `next` of the last page shown (None: nothing more)
-    detail = gr.Markdown("Select a row to see the whole turn.", elem_id="history-detail")
+    detail = gr.Markdown(t("history.select_row"), elem_id="history-detail")
+
+    def table_of(found_rows: list[list[str]], lang: str) -> pd.DataFrame:
+        return pd.DataFrame(found_rows, columns=[say(lang, key) for key in COLUMN_KEYS])
 
     async def page(
         typed_name: str, text: str, after: str | None, request: gr.Request
@@ -134,36 +171,42 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
             query=(text or "").strip() or None,
             voter=viewer,
         )
-        return rows([blind(t, viewer) for t in found.turns]), found.next
+        return rows([blind(turn, viewer) for turn in found.turns], request_language(request)), (
+            found.next
+        )
 
     async def load(
         typed_name: str, text: str, request: gr.Request
-    ) -> tuple[list[list[str]], str | None]:
-        return await page(typed_name, text, None, request)
+    ) -> tuple[pd.DataFrame, str | None]:
+        found_rows, next_cursor = await page(typed_name, text, None, request)
+        return table_of(found_rows, request_language(request)), next_cursor
 
     async def load_more(
         typed_name: str, text: str, after: str | None, shown: Any, request: gr.Request
-    ) -> tuple[list[list[str]], str | None]:
+    ) -> tuple[pd.DataFrame, str | None]:
+        lang = request_language(request)
         before = _shown_rows(shown)
         if after is None:  # the last page is already shown
-            return before, None
+            return table_of(before, lang), None
         added, next_cursor = await page(typed_name, text, after, request)
-        return before + added, next_cursor
+        return table_of(before + added, lang), next_cursor
 
     async def open_turn(evt: gr.SelectData, data: Any, request: gr.Request) -> str:
         # The table comes from the browser (or any caller of the Gradio API): the turn it
         # names is checked again here.
+        lang = request_language(request)
         try:
             row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-            turn_id = data.iloc[row][COLUMNS[-1]] if hasattr(data, "iloc") else data[row][-1]
+            # The last column (its header is in the reader's language).
+            turn_id = data.iloc[row, -1] if hasattr(data, "iloc") else data[row][-1]
             turn = await asyncio.to_thread(
                 turns.get_turn, runtime.store, str(turn_id), with_request=False
             )
         except (ArbiterError, IndexError, KeyError, TypeError, ValueError):
-            return NOT_YOURS
+            return say(lang, "history.not_yours")
         readable = readable_by(runtime, request)
         if not readable(turn.rater):
-            return NOT_YOURS
+            return say(lang, "history.not_yours")
         # A blind turn stays anonymous (names, costs, provider errors) until this viewer voted.
         viewer = rater_name(runtime, request, turn.rater)
         turn = await asyncio.to_thread(
@@ -174,6 +217,7 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
             blind(turn, viewer),
             [n for n in notes if readable(n[1])],
             link=links_for(runtime, request),
+            lang=lang,
         )
 
     search.click(load, [rater, query], [table, cursor], api_name="history_search")

@@ -10,15 +10,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 from PIL import Image
 
 from evals import plots
 from service.app import Runtime
 from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store import Filters
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
 QUALITY_COLUMNS = ["variant", "ratings", "helpfulness", "honesty", "harmlessness"]
+# The same columns' headers, by key, in the reader's language.
+PREFERENCE_KEYS = [
+    "lb.col_rank",
+    "lb.col_variant",
+    "lb.col_rating",
+    "lb.col_ci",
+    "lb.col_battles",
+    "lb.col_win_rate",
+    "lb.col_elo",
+]
+QUALITY_KEYS = [
+    "lb.col_variant",
+    "lb.col_ratings",
+    "rubric.helpfulness",
+    "rubric.honesty",
+    "rubric.harmlessness",
+]
 ANY = "all"
 
 
@@ -36,7 +55,13 @@ def _filters(mode: str, rag: str, since: str, tag: str = "") -> Filters:
 
 
 def tables(
-    runtime: Runtime, mode: str, rag: str, since: str, tag: str = "", elo: bool = False
+    runtime: Runtime,
+    mode: str,
+    rag: str,
+    since: str,
+    tag: str = "",
+    elo: bool = False,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[Any, Any, Any, str]:
     filters = _filters(mode, rag, since, tag)
     board = compute_leaderboard(runtime.store, filters, with_elo=elo)
@@ -46,7 +71,7 @@ def tables(
             r.rank,
             r.model,
             round(r.rating),
-            f"{r.low:.0f} to {r.high:.0f}",
+            say(lang, "lb.ci", low=f"{r.low:.0f}", high=f"{r.high:.0f}"),
             r.battles,
             "" if r.win_rate is None else f"{r.win_rate:.0%}",
             "" if r.elo is None else round(r.elo),
@@ -59,42 +84,61 @@ def tables(
     ]
     png = plots.win_matrix(board.models, board.win_matrix)
     heat = Image.open(io.BytesIO(png)) if png else None
+    rules = LEADERBOARD_RULES if lang == DEFAULT_LANGUAGE else say(lang, "lb.rules")
     note = (
-        f"{board.battles} battles. {LEADERBOARD_RULES}"
+        say(lang, "lb.battles", battles=board.battles, rules=rules)
         if board.rows
-        else "No votes with these filters yet."
+        else say(lang, "lb.no_votes")
     )
-    return preference, heat, absolute, note
+    return (
+        pd.DataFrame(preference, columns=[say(lang, k) for k in PREFERENCE_KEYS]),
+        heat,
+        pd.DataFrame(absolute, columns=[say(lang, k) for k in QUALITY_KEYS]),
+        note,
+    )
 
 
 def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
     with gr.Row(equal_height=True):
-        mode = gr.Radio([ANY, "arena", "named"], value=ANY, label="Votes from", elem_id="lb-mode")
-        rag = gr.Radio([ANY, "with RAG", "without RAG"], value=ANY, label="Turns", elem_id="lb-rag")
-        since = gr.Textbox(label="Since (YYYY-MM-DD, UTC)", elem_id="lb-since", max_length=32)
-        tag = gr.Textbox(label="Tag", elem_id="lb-tag", max_length=64)
-        elo = gr.Checkbox(
-            value=False,
-            label="Online Elo",
-            info="Replays every vote in order: slower with many votes.",
-            elem_id="lb-elo",
+        # Each choice shows its label in the reader's language; its value stays the same.
+        mode = gr.Radio(
+            [(t("lb.all"), ANY), (t("lb.arena"), "arena"), (t("lb.named"), "named")],
+            value=ANY,
+            label=t("lb.votes_from"),
+            elem_id="lb-mode",
         )
-        refresh = gr.Button("Refresh", elem_id="lb-refresh")
+        rag = gr.Radio(
+            [
+                (t("lb.all"), ANY),
+                (t("lb.with_rag"), "with RAG"),
+                (t("lb.without_rag"), "without RAG"),
+            ],
+            value=ANY,
+            label=t("lb.turns"),
+            elem_id="lb-rag",
+        )
+        since = gr.Textbox(label=t("lb.since"), elem_id="lb-since", max_length=32)
+        tag = gr.Textbox(label=t("lb.tag"), elem_id="lb-tag", max_length=64)
+        elo = gr.Checkbox(value=False, label=t("lb.elo"), info=t("lb.elo_info"), elem_id="lb-elo")
+        refresh = gr.Button(t("lb.refresh"), elem_id="lb-refresh")
     note = gr.Markdown(elem_id="lb-note")
-    gr.Markdown("### Preference (human votes)")
+    gr.Markdown(t("lb.preference"))
     preference = gr.Dataframe(
         headers=PREFERENCE_COLUMNS, interactive=False, elem_id="lb-preference"
     )
-    heat = gr.Image(label="Win rates", type="pil", interactive=False, elem_id="lb-heat")
-    gr.Markdown("### Absolute quality (rubric ratings, 1-5)")
+    heat = gr.Image(label=t("lb.win_rates"), type="pil", interactive=False, elem_id="lb-heat")
+    gr.Markdown(t("lb.quality"))
     quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
 
-    async def load(m: str, r: str, s: str, t: str, e: bool = False) -> tuple[Any, ...]:
+    async def load(
+        m: str, r: str, s: str, tg: str, e: bool, request: gr.Request
+    ) -> tuple[Any, ...]:
         try:
-            return await asyncio.to_thread(tables, runtime, m, r, s, t, e)
+            lang = request_language(request)
+            return await asyncio.to_thread(tables, runtime, m, r, s, tg, e, lang)
         except ValueError:
-            gr.Warning("Write the date as YYYY-MM-DD.")
+            gr.Warning(say(request_language(request), "lb.bad_date"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     inputs = [mode, rag, since, tag, elo]

@@ -12,28 +12,27 @@ from service.schemas import GenerationParams
 from ui.board import MAX_PANES, Board
 from ui.conversation import Session
 from ui.format import PANE_LETTERS
+from ui.i18n import t
 
 
 def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.Dropdown]:
-    gr.Markdown(
-        "Pick two to four variants. Every pane keeps its own conversation with the same prompts."
-    )
+    gr.Markdown(t("named.intro"))
     # Choices are filled when the tab opens, so the page itself carries no variant names.
     picker = gr.Dropdown(
         choices=[],
         multiselect=True,
         max_choices=MAX_PANES,
-        label="Variants, in pane order",
+        label=t("named.variants"),
         allow_custom_value=True,  # validated by the engine (unknown names get a clear message)
         elem_id="named-variants",
     )
     temps, max_tokens = [], []
-    with gr.Accordion("Per-pane parameter overrides (optional)", open=False), gr.Row():
+    with gr.Accordion(t("named.overrides"), open=False), gr.Row():
         for i in range(MAX_PANES):
             with gr.Column(min_width=160):
                 temps.append(
                     gr.Number(
-                        label=f"{PANE_LETTERS[i]}: temperature",
+                        label=f"{PANE_LETTERS[i]}: {t('named.temperature')}",
                         minimum=0,
                         maximum=2,
                         elem_id=f"named-temp-{i}",
@@ -41,7 +40,7 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
                 )
                 max_tokens.append(
                     gr.Number(
-                        label=f"{PANE_LETTERS[i]}: max tokens",
+                        label=f"{PANE_LETTERS[i]}: {t('named.max_tokens')}",
                         minimum=1,
                         maximum=32768,
                         precision=0,

@@ -17,6 +17,7 @@ from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
 from ui.access import Link, links_for, require
+from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PLACEHOLDER = """name: my-use-case
 description: What the model is for.
@@ -36,23 +37,29 @@ def names(runtime: Runtime) -> list[str]:
     return [spec.name for spec in usecases.list_all(runtime.store)]
 
 
-def goal_table(ranked: list[Candidate]) -> pd.DataFrame:
-    """One row per variant (best first), one column per target."""
+def goal_table(ranked: list[Candidate], lang: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
+    """One row per variant (best first), one column per target (written as defined)."""
     targets = [str(g.target) for g in ranked[0].goals] if ranked else []
     mark = {"met": "✓", "missed": "✗", "insufficient": "…"}
     rows = [
         [
             c.variant,
-            "yes" if c.all_met else "no",
+            say(lang, "uc.yes" if c.all_met else "uc.no"),
             *(f"{mark[g.status]} {g.describe()}" for g in c.goals),
         ]
         for c in ranked
     ]
-    return pd.DataFrame(rows, columns=["variant", "all targets met", *targets])
+    headers = [say(lang, "lb.col_variant"), say(lang, "uc.all_met"), *targets]
+    return pd.DataFrame(rows, columns=headers)
 
 
 def status(
-    runtime: Runtime, name: str, days: float | None, baseline: str | None, link: Link
+    runtime: Runtime,
+    name: str,
+    days: float | None,
+    baseline: str | None,
+    link: Link,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[str, pd.DataFrame, str]:
     """The status text and goal table, and the report in a frame by links signed for the
     viewer (the frame's request carries the page's sign-in cookie, not an API key)."""
@@ -64,44 +71,42 @@ def status(
     src = link(f"/api/usecases/{quote(name)}/report.html" + (f"?{query}" if query else ""))
     md = link(f"/api/usecases/{quote(name)}/report.md" + (f"?{query}" if query else ""))
     frame = (
-        f'<p><a href="{html.escape(src)}" target="_blank" rel="noopener">Open the report in a new '
-        f'tab</a> · <a href="{html.escape(md)}">Markdown</a></p>'
+        f'<p><a href="{html.escape(src)}" target="_blank" rel="noopener">'
+        f'{html.escape(say(lang, "uc.open_report"))}</a> · <a href="{html.escape(md)}">Markdown</a></p>'
         f'<iframe src="{html.escape(src)}" title="model-selection report" '
         'style="width:100%;height:900px;border:1px solid #ddd"></iframe>'
     )
-    text = f"**{report.recommendation}**\n\nWindow: {window.describe()}."
-    return text, goal_table(report.ranked), frame
+    # The recommendation and the window are the report's own words (English).
+    text = f"**{report.recommendation}**\n\n{say(lang, 'uc.window', window=window.describe())}"
+    return text, goal_table(report.ranked, lang), frame
 
 
 def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     """Returns the loader for when the page opens, with its inputs and outputs."""
-    gr.Markdown(
-        "A use case names the candidate variants and measurable targets (`metric operator "
-        "number`). Each variant is shown against each target — met, missed or not enough data "
-        "— with its 95% confidence interval. Traffic counts toward a use case when sent with "
-        '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).'
-    )
+    gr.Markdown(t("uc.intro"))
     with gr.Row(equal_height=True):
         # Filled when the page opens: variant names must not be in the page the blind arena
         # is served in, and use cases change.
-        chosen = gr.Dropdown([], label="Use case", elem_id="uc-name", allow_custom_value=True)
-        days = gr.Number(None, label="Window (days; empty: its own)", minimum=0, elem_id="uc-days")
+        chosen = gr.Dropdown([], label=t("uc.name"), elem_id="uc-name", allow_custom_value=True)
+        days = gr.Number(None, label=t("uc.days"), minimum=0, elem_id="uc-days")
         baseline = gr.Dropdown(
             [OWN_BASELINE],
             value=OWN_BASELINE,
-            label="Baseline",
+            label=t("uc.baseline"),
             allow_custom_value=True,
             elem_id="uc-baseline",
         )
-        show = gr.Button("Show status and report", variant="primary", elem_id="uc-show")
+        show = gr.Button(t("uc.show"), variant="primary", elem_id="uc-show")
     summary = gr.Markdown(elem_id="uc-summary")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="uc-status", label="Goal status")
-    with gr.Accordion("Define or edit a use case", open=False):
+    table = gr.Dataframe(
+        interactive=False, wrap=True, elem_id="uc-status", label=t("uc.goal_status")
+    )
+    with gr.Accordion(t("uc.define"), open=False):
         editor = gr.Code(
-            language="yaml", label="Use case (YAML)", elem_id="uc-editor", interactive=True
+            language="yaml", label=t("uc.editor"), elem_id="uc-editor", interactive=True
         )
-        gr.Markdown(f"Example:\n```yaml\n{PLACEHOLDER}```")
-        apply = gr.Button("Save", elem_id="uc-apply")
+        gr.Markdown(t("uc.example") + f"\n```yaml\n{PLACEHOLDER}```")
+        apply = gr.Button(t("uc.save"), elem_id="uc-apply")
         applied = gr.Markdown(elem_id="uc-applied")
     report = gr.HTML(elem_id="uc-report")
 
@@ -126,11 +131,14 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     async def show_status(
         name: str | None, window_days: float | None, base: str | None, request: gr.Request
     ) -> tuple[str, Any, str]:
+        lang = request_language(request)
         if not name:
-            return "Choose a use case, or define one below.", pd.DataFrame(), ""
+            return say(lang, "uc.choose"), pd.DataFrame(), ""
         try:
             link = links_for(runtime, request)
-            return await asyncio.to_thread(status, runtime, name, window_days or None, base, link)
+            return await asyncio.to_thread(
+                status, runtime, name, window_days or None, base, link, lang
+            )
         except ArbiterError as exc:
             return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
 
@@ -150,12 +158,19 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             )
         except ArbiterError as exc:
             hint = f" {exc.hint}" if exc.hint else ""
-            return f"**Not saved.** {exc.message}.{hint}", gr.skip()
+            return (
+                f"{say(request_language(request), 'uc.not_saved')} {exc.message}.{hint}",
+                gr.skip(),
+            )
         choices = await asyncio.to_thread(names, runtime)
-        verb = "Created" if created else "Updated"
         return (
-            f"{verb} use case **{spec.name}**: {len(spec.variants)} variants, "
-            f"{len(spec.targets)} targets.",
+            say(
+                request_language(request),
+                "uc.created" if created else "uc.updated",
+                name=spec.name,
+                variants=len(spec.variants),
+                targets=len(spec.targets),
+            ),
             gr.Dropdown(choices=choices, value=spec.name),
         )
 

@@ -302,7 +302,7 @@ def test_the_model_imports_no_gradio() -> None:
                 assert module.split(".")[0] != "gradio", f"ui/{name}.py imports {module}"
                 if module.startswith("ui.") and module[3:] not in seen:
                     todo.append(module[3:])
-    assert seen == {"conversation", "context", "format"}
+    assert seen == {"conversation", "context", "format", "i18n"}
 
 
 def score(metric: str, value: float) -> ScoreOut:

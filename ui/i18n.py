@@ -1,0 +1,696 @@
+"""The page's words, in every language it speaks: one dictionary per language, keys named by
+meaning. A third language is one more dictionary in `TRANSLATIONS` (and its tag in
+`language_of`).
+
+Two paths lead to the reader's language:
+- static text (labels, buttons, placeholders, tab names, Markdown written at build time) is a
+  Gradio `I18n` key (`t("key")`): the browser translates it with the dictionaries, in the
+  language it announces (`navigator.language`);
+- text made in Python while the page runs (status lines, warnings, vote messages, footers)
+  is translated here (`say(lang, "key", ...)`), in the request's language (`request_language`).
+
+Both read the same choice: the `arbiter-lang` cookie set by the header's language switch
+(`?lang=zh-CN`), else the browser's languages (`Accept-Language`, `navigator.languages`).
+`LANGUAGE_SCRIPT`, put in every page's <head> by `ui.language.LanguageMiddleware`, makes the
+browser side honour the cookie: Gradio's page reads `navigator.language` once, as it starts.
+
+The CLI and the API stay in English."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+COOKIE = "arbiter-lang"
+DEFAULT_LANGUAGE = "en"
+# The switch in the header names each language in itself.
+LANGUAGE_NAMES = {"en": "English", "zh-CN": "中文"}
+
+EN: dict[str, str] = {
+    # -- header, navigation, page titles
+    "app.title": "Arbiter",
+    "nav.compare": "Compare",
+    "nav.documents": "Documents",
+    "nav.campaign": "Campaign",
+    "nav.dashboard": "Dashboard",
+    "nav.leaderboard": "Leaderboard",
+    "nav.export": "Export",
+    "nav.evaluations": "Evaluations",
+    "nav.usecases": "Use cases",
+    "header.compare": "Compare models side by side and say which is better.",
+    "header.campaign": "Campaigns: judge items in turn.",
+    "header.signed_in_as": "Signed in as",
+    "header.your_name": "Your name (stored with your votes)",
+    "header.anonymous": "anonymous",
+    "header.language": "Language",
+    # -- tabs of the compare page
+    "tab.arena": "Arena (blind)",
+    "tab.named": "Side by side",
+    "tab.history": "History",
+    # -- a comparison board
+    "arena.intro": "Two anonymous models answer the same prompt. Keep chatting as long as you "
+    "like, then vote for the better answer — the models' names are revealed after your vote.",
+    "named.intro": "Pick two to four variants. Every pane keeps its own conversation with the "
+    "same prompts.",
+    "named.variants": "Variants, in pane order",
+    "named.overrides": "Per-pane parameter overrides (optional)",
+    "named.temperature": "temperature",
+    "named.max_tokens": "max tokens",
+    "board.model": "Model",
+    "board.answer_placeholder": "The answer appears here.",
+    "board.sources": "Sources given to the models (RAG)",
+    "board.use_documents": "Use documents (RAG)",
+    "board.collection": "Collection",
+    "board.top_k": "Sources per prompt",
+    "board.prompt": "Ask something — every model gets the same prompt. Enter to send, "
+    "Shift+Enter for a new line.",
+    "board.send": "Send",
+    "board.stop": "Stop",
+    "board.vote_a": "A is better",
+    "board.vote_b": "B is better",
+    "board.vote_tie": "Tie",
+    "board.vote_both_bad": "Both are bad",
+    "board.ranking": "Rank the answers, best first",
+    "board.submit_ranking": "Submit ranking",
+    "board.regenerate": "Regenerate",
+    "board.new_round": "New round",
+    "rubric.title": "Rate the answers (optional)",
+    "rubric.intro": "Score each answer from 1 (poor) to 5 (excellent); leave blank to skip.",
+    "rubric.answer": "Answer",
+    "rubric.helpfulness": "helpfulness",
+    "rubric.honesty": "honesty",
+    "rubric.harmlessness": "harmlessness",
+    "rubric.comment": "Comment",
+    "rubric.ideal": "Ideal answer (prefilled with the preferred one: edit it into what you wanted)",
+    "rubric.save": "Save ratings",
+    # -- what a board says while it runs
+    "status.streaming": "Answers are streaming…",
+    "status.new_round": "New round: ask anything.",
+    "status.ask_blind": "Which answer is better? Vote to reveal the models.",
+    "status.ask_named": "Vote for the better answer.",
+    "status.error": "**Error:** {message} {hint}",
+    "status.nothing_running": "Nothing is running.",
+    "status.stopped": "Stopped {count} pane(s).",
+    "status.saved": "Saved {what}. Thank you!",
+    "status.saved_ratings": "{count} rating(s)",
+    "status.saved_comment": "a comment",
+    "status.saved_ideal": "an ideal answer",
+    "status.list_separator": ", ",
+    "vote.preferred": "You preferred {winner} over {loser}.",
+    "vote.tie": "You called it a tie: {names}.",
+    "vote.tie_separator": " vs ",
+    "vote.both_bad": "You found both bad: {names}.",
+    "vote.both_bad_separator": " and ",
+    "vote.ranking": "Your ranking: {names}.",
+    "warn.streaming": "The answers are still streaming: wait, or press Stop.",
+    "warn.no_prompt": "Type a prompt first.",
+    "warn.nothing_to_regenerate": "There is nothing to regenerate yet.",
+    "warn.rank_each_once": "Rank every answer exactly once, best first.",
+    "warn.wait_then_vote": "Wait until every answer has finished, then vote.",
+    "warn.vote_first": "Vote first, then rate.",
+    "info.rate_when_finished": "Rate an answer once it has finished.",
+    "info.thumbs_latest_only": "Thumbs count for the latest answer only.",
+    "pane.error": "Error ({code}): {message}",
+    # -- under each answer
+    "metrics.first_token": "first token {ms} ms",
+    "metrics.total": "total {s} s",
+    "metrics.tokens": "tokens {tokens_in} → {tokens_out}",
+    "metrics.scores": "scores: {scores}",
+    "metrics.error": "**Error ({code})**: {message}",
+    "metrics.no_answer": "no answer",
+    # -- sources (RAG)
+    "context.off": "RAG is off for this turn: the models answer from what they know.",
+    "context.empty": "No document matched this prompt: the models got an empty context.",
+    "context.page": ", page {page}",
+    "context.row": ", row {row}",
+    "context.score": "score",
+    # -- history
+    "history.search_placeholder": "Search prompts and answers",
+    "history.search": "Search",
+    "history.select_row": "Select a row to see the whole turn.",
+    "history.more": "More",
+    "history.not_yours": "That turn is not one of yours (or no longer exists).",
+    "history.col_when": "when (UTC)",
+    "history.col_prompt": "prompt",
+    "history.col_variants": "variants",
+    "history.col_vote": "vote",
+    "history.col_turn": "turn id",
+    "history.hidden": "(hidden until voted)",
+    "history.outcome_a": "A better",
+    "history.outcome_b": "B better",
+    "history.outcome_tie": "tie",
+    "history.outcome_both_bad": "both bad",
+    "history.outcome_ranking": "ranked",
+    "history.prompt": "Prompt",
+    "history.turn_line": "*{mode} · turn {position} · {when} UTC*",
+    "history.no_text": "*(no text)*",
+    "history.sources": "Sources (RAG, collection {collection})",
+    "history.vote": "**Vote:** {vote} (by {rater})",
+    "history.comment": "**Comment** by {rater}:",
+    "history.ideal": "**Ideal answer** by {rater}:",
+    "history.vs": " vs ",
+    # -- documents
+    "docs.intro": "Documents for retrieval-augmented comparisons. Turn on **Use documents "
+    "(RAG)** in the Arena or Side by side tab: the same retrieved sources go to every model.",
+    "docs.collection": "Collection",
+    "docs.new_collection": "New collection (optional)",
+    "docs.new_collection_placeholder": "e.g. handbook",
+    "docs.upload": "Upload",
+    "docs.text_column": "CSV / JSONL: column with the text (optional)",
+    "docs.add": "Add to collection",
+    "docs.documents": "Documents",
+    "docs.document_id": "Document id",
+    "docs.delete": "Delete document",
+    "docs.reindex": "Re-index collection",
+    "docs.try_search": "Try a search",
+    "docs.query": "Query",
+    "docs.query_placeholder": "What would you ask?",
+    "docs.mode": "Mode",
+    "docs.search": "Search",
+    "docs.col_id": "id",
+    "docs.col_document": "document",
+    "docs.col_type": "type",
+    "docs.col_chunks": "chunks",
+    "docs.col_kib": "KiB",
+    "docs.col_updated": "updated (UTC)",
+    "docs.no_collection": "No collection yet: type a name under *New collection* and upload files.",
+    "docs.summary_kb": "**{name}** retrieves from Bedrock knowledge base `{kb}`; its documents "
+    "live in AWS.",
+    "docs.summary": "**{name}**: {documents} documents, {chunks} chunks · embeddings {model} "
+    "({dimensions} dimensions) · chunks of {size} tokens ({overlap} overlap)",
+    "docs.rejected_head": "**{read} of {files} files read; {rejected} rejected** — the rejected "
+    "ones are left out of the collection.",
+    "docs.warn_no_collection": "Choose a collection, or type a name for a new one.",
+    "docs.warn_no_files": "Choose one or more files to upload.",
+    "docs.warn_delete": "Choose a collection and type the id of the document to delete.",
+    "docs.deleted": "Deleted document {document} ({chunks} chunks).",
+    "docs.choose_collection": "Choose a collection first.",
+    "docs.reindexed": "Re-indexed {name}: {chunks} chunks.",
+    "docs.choose_query": "Choose a collection and type a query.",
+    "docs.results": "{count} results in {ms} ms",
+    # -- campaign
+    "campaign.intro": "Pick a campaign and judge its items one by one. The models stay "
+    "anonymous; each item is judged by several raters. Type your name at the top first.",
+    "campaign.name": "Campaign",
+    "campaign.next": "Start / next item",
+    "campaign.done": "Nothing left for you in this campaign. Thank you!",
+    "campaign.item": "Item {n}",
+    "campaign.progress": "{completed}/{items} items complete · you judged {mine}",
+    "campaign.warn_choose": "Choose a campaign and type your name first.",
+    "campaign.warn_load": "Load an item first.",
+    # -- dashboard
+    "dash.window": "Window",
+    "dash.use_case": "Use case",
+    "dash.live": "Refresh every 15 s",
+    "dash.refresh": "Refresh",
+    "dash.goals": "**Goals of {name}** ({window}): {verdict}",
+    "dash.goals_met": "all targets met by {variants}.",
+    "dash.goals_none": "no variant meets every target.",
+    "dash.plot_latency_p50": "Latency p50 (s)",
+    "dash.plot_latency_p90": "Latency p90 (s)",
+    "dash.plot_latency_p99": "Latency p99 (s)",
+    "dash.plot_ttft_p50": "Time to first token p50 (s)",
+    "dash.plot_throughput": "Throughput (answers per minute)",
+    "dash.plot_error_rate": "Error rate",
+    "dash.plot_cost": "Cost (USD per bucket)",
+    "dash.plot_scores": "Automatic scores (mean)",
+    "dash.plot_win_rate": "Preference win rate (ties count half)",
+    "dash.plot_satisfaction": "Satisfaction (share of thumbs up)",
+    # -- leaderboard
+    "lb.votes_from": "Votes from",
+    "lb.turns": "Turns",
+    "lb.all": "all",
+    "lb.arena": "arena",
+    "lb.named": "named",
+    "lb.with_rag": "with RAG",
+    "lb.without_rag": "without RAG",
+    "lb.since": "Since (YYYY-MM-DD, UTC)",
+    "lb.tag": "Tag",
+    "lb.refresh": "Refresh",
+    "lb.elo": "Online Elo",
+    "lb.elo_info": "Replays every vote in order: slower with many votes.",
+    "lb.preference": "### Preference (human votes)",
+    "lb.win_rates": "Win rates",
+    "lb.quality": "### Absolute quality (rubric ratings, 1-5)",
+    "lb.bad_date": "Write the date as YYYY-MM-DD.",
+    "lb.battles": "{battles} battles. {rules}",
+    "lb.no_votes": "No votes with these filters yet.",
+    "lb.col_rank": "rank",
+    "lb.col_variant": "variant",
+    "lb.col_rating": "rating",
+    "lb.col_ci": "95% CI",
+    "lb.col_battles": "battles",
+    "lb.col_win_rate": "win rate",
+    "lb.col_elo": "Elo",
+    "lb.col_ratings": "ratings",
+    "lb.ci": "{low} to {high}",
+    # service.labels.LEADERBOARD_RULES, word for word (tests/unit/test_i18n.py checks)
+    "lb.rules": "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); "
+    "both-bad counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
+    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap.",
+    # -- export
+    "export.intro": "Votes, ratings and ideal answers as a training dataset. Each record keeps "
+    "its provenance (turn, variants, parameters, RAG chunks, panes, rater, time); personal "
+    "data (emails, phone numbers, keys) is redacted unless you turn it off.",
+    "export.format": "Format",
+    "export.file": "File",
+    "export.votes_from": "Votes from",
+    "export.test_split": "Test split (share of prompts)",
+    "export.exclude_ties": "KTO: leave out ties and both-bad",
+    "export.redact": "Redact personal data",
+    "export.dry_run": "Dry run",
+    "export.export": "Export",
+    "export.files": "Files",
+    "export.summary": "**{records} records** of `{format}`. {head}  \nSplits: {splits} · "
+    "balance: {balance}  \nSkipped: {skipped} · duplicates dropped: {duplicates} · "
+    "redacted: {redacted}",
+    "export.dry": "Dry run, nothing written.",
+    "export.written": "Written.",
+    "export.none": "none",
+    # -- evaluations
+    "eval.intro": "Answer every example of a dataset with each variant, score the answers, "
+    "and compare. Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and "
+    "optional `id` and `contexts`. Leave the file empty to use the bundled example (questions "
+    "on the sample corpus).",
+    "eval.dataset": "Dataset (.jsonl or .csv)",
+    "eval.variants": "Variants",
+    "eval.metrics": "Metrics",
+    "eval.collection": "Retrieve context from",
+    "eval.judge": "Rubric judge (optional)",
+    "eval.start": "Start run",
+    "eval.runs": "Runs",
+    "eval.run_id": "Run id (click a row)",
+    "eval.show": "Show report",
+    "eval.warn_variants": "Choose at least one variant.",
+    "eval.started": "Run `{run}` started: {examples} examples, {variants} variants.",
+    "eval.warn_run": "Pick a run first (click its row).",
+    # -- use cases
+    "uc.intro": "A use case names the candidate variants and measurable targets (`metric "
+    "operator number`). Each variant is shown against each target — met, missed or not enough "
+    "data — with its 95% confidence interval. Traffic counts toward a use case when sent with "
+    '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).',
+    "uc.name": "Use case",
+    "uc.days": "Window (days; empty: its own)",
+    "uc.baseline": "Baseline",
+    "uc.show": "Show status and report",
+    "uc.goal_status": "Goal status",
+    "uc.define": "Define or edit a use case",
+    "uc.editor": "Use case (YAML)",
+    "uc.example": "Example:",
+    "uc.save": "Save",
+    "uc.yes": "yes",
+    "uc.no": "no",
+    "uc.all_met": "all targets met",
+    "uc.open_report": "Open the report in a new tab",
+    "uc.window": "Window: {window}.",
+    "uc.choose": "Choose a use case, or define one below.",
+    "uc.not_saved": "**Not saved.**",
+    "uc.created": "Created use case **{name}**: {variants} variants, {targets} targets.",
+    "uc.updated": "Updated use case **{name}**: {variants} variants, {targets} targets.",
+}
+
+ZH_CN: dict[str, str] = {
+    "app.title": "Arbiter",
+    "nav.compare": "对比",
+    "nav.documents": "文档",
+    "nav.campaign": "标注任务",
+    "nav.dashboard": "仪表盘",
+    "nav.leaderboard": "排行榜",
+    "nav.export": "导出",
+    "nav.evaluations": "评测",
+    "nav.usecases": "用例",
+    "header.compare": "并排对比多个模型，选出更好的回答。",
+    "header.campaign": "标注任务：逐条评判。",
+    "header.signed_in_as": "当前登录",
+    "header.your_name": "你的名字（随投票一起保存）",
+    "header.anonymous": "匿名",
+    "header.language": "语言",
+    "tab.arena": "竞技场（盲评）",
+    "tab.named": "并排对比",
+    "tab.history": "历史记录",
+    "arena.intro": "两个匿名模型回答同一个问题。你可以随意多轮对话，然后投票选出更好的回答——"
+    "投票后才会揭晓模型名称。",
+    "named.intro": "选择两到四个模型变体。每个窗格各自保留对话，收到的提示词相同。",
+    "named.variants": "模型变体（按窗格顺序）",
+    "named.overrides": "各窗格的参数覆盖（可选）",
+    "named.temperature": "温度",
+    "named.max_tokens": "最大 token 数",
+    "board.model": "模型",
+    "board.answer_placeholder": "回答将显示在这里。",
+    "board.sources": "提供给模型的参考来源（RAG）",
+    "board.use_documents": "使用文档（RAG）",
+    "board.collection": "文档集",
+    "board.top_k": "来源数",
+    "board.prompt": "输入你的问题——每个模型收到相同的提示词。按 Enter 发送，Shift+Enter 换行。",
+    "board.send": "发送",
+    "board.stop": "停止",
+    "board.vote_a": "A 更好",
+    "board.vote_b": "B 更好",
+    "board.vote_tie": "平局",
+    "board.vote_both_bad": "都不好",
+    "board.ranking": "为回答排序（最好的在前）",
+    "board.submit_ranking": "提交排序",
+    "board.regenerate": "重新生成",
+    "board.new_round": "新一轮",
+    "rubric.title": "为回答打分（可选）",
+    "rubric.intro": "为每个回答打 1 分（差）到 5 分（优秀）；留空则跳过。",
+    "rubric.answer": "回答",
+    "rubric.helpfulness": "有用性",
+    "rubric.honesty": "诚实性",
+    "rubric.harmlessness": "无害性",
+    "rubric.comment": "评论",
+    "rubric.ideal": "理想回答（已预填你选中的回答：把它改成你想要的样子）",
+    "rubric.save": "保存评分",
+    "status.streaming": "回答生成中…",
+    "status.new_round": "新一轮：请随意提问。",
+    "status.ask_blind": "哪个回答更好？投票后揭晓模型。",
+    "status.ask_named": "请为更好的回答投票。",
+    "status.error": "**错误：**{message} {hint}",
+    "status.nothing_running": "当前没有正在运行的生成。",
+    "status.stopped": "已停止 {count} 个窗格。",
+    "status.saved": "已保存{what}。谢谢！",
+    "status.saved_ratings": " {count} 项评分",
+    "status.saved_comment": "一条评论",
+    "status.saved_ideal": "一个理想回答",
+    "status.list_separator": "、",
+    "vote.preferred": "你认为 {winner} 优于 {loser}。",
+    "vote.tie": "你判为平局：{names}。",
+    "vote.tie_separator": " 对 ",
+    "vote.both_bad": "你认为两者都不好：{names}。",
+    "vote.both_bad_separator": " 和 ",
+    "vote.ranking": "你的排序：{names}。",
+    "warn.streaming": "回答仍在生成：请稍候，或点击“停止”。",
+    "warn.no_prompt": "请先输入问题。",
+    "warn.nothing_to_regenerate": "还没有可以重新生成的内容。",
+    "warn.rank_each_once": "请为每个回答排序且只排一次，最好的在前。",
+    "warn.wait_then_vote": "请等所有回答生成完毕后再投票。",
+    "warn.vote_first": "请先投票，再打分。",
+    "info.rate_when_finished": "回答生成完毕后才能评价。",
+    "info.thumbs_latest_only": "点赞/点踩只对最新的回答有效。",
+    "pane.error": "错误（{code}）：{message}",
+    "metrics.first_token": "首 token {ms} 毫秒",
+    "metrics.total": "总耗时 {s} 秒",
+    "metrics.tokens": "token {tokens_in} → {tokens_out}",
+    "metrics.scores": "自动评分：{scores}",
+    "metrics.error": "**错误（{code}）**：{message}",
+    "metrics.no_answer": "没有回答",
+    "context.off": "本轮未开启 RAG：模型仅凭自身知识回答。",
+    "context.empty": "没有文档与该问题匹配：模型收到的上下文为空。",
+    "context.page": "，第 {page} 页",
+    "context.row": "，第 {row} 行",
+    "context.score": "得分",
+    "history.search_placeholder": "搜索提示词和回答",
+    "history.search": "搜索",
+    "history.select_row": "选择一行以查看完整的一轮对话。",
+    "history.more": "加载更多",
+    "history.not_yours": "这一轮不属于你（或已不存在）。",
+    "history.col_when": "时间（UTC）",
+    "history.col_prompt": "提示词",
+    "history.col_variants": "模型变体",
+    "history.col_vote": "投票",
+    "history.col_turn": "轮次 ID",
+    "history.hidden": "（投票后显示）",
+    "history.outcome_a": "A 更好",
+    "history.outcome_b": "B 更好",
+    "history.outcome_tie": "平局",
+    "history.outcome_both_bad": "都不好",
+    "history.outcome_ranking": "已排序",
+    "history.prompt": "提示词",
+    "history.turn_line": "*{mode} · 第 {position} 轮 · {when} UTC*",
+    "history.no_text": "*（无文本）*",
+    "history.sources": "参考来源（RAG，文档集 {collection}）",
+    "history.vote": "**投票：**{vote}（{rater}）",
+    "history.comment": "**评论**（{rater}）：",
+    "history.ideal": "**理想回答**（{rater}）：",
+    "history.vs": " 对 ",
+    "docs.intro": "用于检索增强（RAG）对比的文档。在“竞技场”或“并排对比”标签页中勾选"
+    "**使用文档（RAG）**：每个模型都会收到相同的检索结果。",
+    "docs.collection": "文档集",
+    "docs.new_collection": "新建文档集（可选）",
+    "docs.new_collection_placeholder": "例如 handbook",
+    "docs.upload": "上传",
+    "docs.text_column": "CSV / JSONL：正文所在的列（可选）",
+    "docs.add": "添加到文档集",
+    "docs.documents": "文档",
+    "docs.document_id": "文档 ID",
+    "docs.delete": "删除文档",
+    "docs.reindex": "重建文档集索引",
+    "docs.try_search": "试一试检索",
+    "docs.query": "查询",
+    "docs.query_placeholder": "你想问什么？",
+    "docs.mode": "检索方式",
+    "docs.search": "检索",
+    "docs.col_id": "ID",
+    "docs.col_document": "文档",
+    "docs.col_type": "类型",
+    "docs.col_chunks": "文本块",
+    "docs.col_kib": "大小（KiB）",
+    "docs.col_updated": "更新时间（UTC）",
+    "docs.no_collection": "还没有文档集：在*新建文档集*中输入名称并上传文件。",
+    "docs.summary_kb": "**{name}** 从 Bedrock 知识库 `{kb}` 检索；其文档存放在 AWS 中。",
+    "docs.summary": "**{name}**：{documents} 个文档，{chunks} 个文本块 · 向量模型 {model}"
+    "（{dimensions} 维）· 每块 {size} 个 token（重叠 {overlap} 个）",
+    "docs.rejected_head": "**已读取 {files} 个文件中的 {read} 个；{rejected} 个被拒绝**——"
+    "被拒绝的文件不会加入文档集。",
+    "docs.warn_no_collection": "请选择一个文档集，或输入新文档集的名称。",
+    "docs.warn_no_files": "请选择要上传的文件。",
+    "docs.warn_delete": "请选择文档集，并输入要删除的文档 ID。",
+    "docs.deleted": "已删除文档 {document}（{chunks} 个文本块）。",
+    "docs.choose_collection": "请先选择一个文档集。",
+    "docs.reindexed": "已重建 {name} 的索引：{chunks} 个文本块。",
+    "docs.choose_query": "请选择文档集并输入查询。",
+    "docs.results": "{count} 条结果，用时 {ms} 毫秒",
+    "campaign.intro": "选择一个标注任务，逐条评判其中的条目。模型保持匿名；每个条目由多位标注员评判。"
+    "请先在页面顶部填写你的名字。",
+    "campaign.name": "标注任务",
+    "campaign.next": "开始 / 下一条",
+    "campaign.done": "这个标注任务里已经没有需要你评判的条目了。谢谢！",
+    "campaign.item": "第 {n} 条",
+    "campaign.progress": "已完成 {completed}/{items} 条 · 你已评判 {mine} 条",
+    "campaign.warn_choose": "请先选择标注任务并填写你的名字。",
+    "campaign.warn_load": "请先加载一个条目。",
+    "dash.window": "时间范围",
+    "dash.use_case": "用例",
+    "dash.live": "每 15 秒刷新",
+    "dash.refresh": "刷新",
+    "dash.goals": "**{name} 的目标**（{window}）：{verdict}",
+    "dash.goals_met": "{variants} 达成了全部目标。",
+    "dash.goals_none": "没有模型变体达成全部目标。",
+    "dash.plot_latency_p50": "延迟 p50（秒）",
+    "dash.plot_latency_p90": "延迟 p90（秒）",
+    "dash.plot_latency_p99": "延迟 p99（秒）",
+    "dash.plot_ttft_p50": "首 token 延迟 p50（秒）",
+    "dash.plot_throughput": "吞吐量（每分钟回答数）",
+    "dash.plot_error_rate": "错误率",
+    "dash.plot_cost": "成本（每个时间段，美元）",
+    "dash.plot_scores": "自动评分（均值）",
+    "dash.plot_win_rate": "偏好胜率（平局计一半）",
+    "dash.plot_satisfaction": "满意度（点赞占比）",
+    "lb.votes_from": "投票来源",
+    "lb.turns": "轮次",
+    "lb.all": "全部",
+    "lb.arena": "竞技场",
+    "lb.named": "并排对比",
+    "lb.with_rag": "使用 RAG",
+    "lb.without_rag": "不使用 RAG",
+    "lb.since": "起始日期（YYYY-MM-DD，UTC）",
+    "lb.tag": "标签",
+    "lb.refresh": "刷新",
+    "lb.elo": "在线 Elo",
+    "lb.elo_info": "按时间顺序重放每一票：票数多时较慢。",
+    "lb.preference": "### 偏好排名（人工投票）",
+    "lb.win_rates": "胜率",
+    "lb.quality": "### 绝对质量（评分量表，1-5 分）",
+    "lb.bad_date": "日期格式应为 YYYY-MM-DD。",
+    "lb.battles": "共 {battles} 场对战。{rules}",
+    "lb.no_votes": "在这些筛选条件下还没有投票。",
+    "lb.col_rank": "排名",
+    "lb.col_variant": "模型变体",
+    "lb.col_rating": "评分",
+    "lb.col_ci": "95% 置信区间",
+    "lb.col_battles": "对战数",
+    "lb.col_win_rate": "胜率",
+    "lb.col_elo": "Elo",
+    "lb.col_ratings": "评分次数",
+    "lb.ci": "{low} 至 {high}",
+    "lb.rules": "基于有效投票拟合 Bradley-Terry 模型（标注员修改投票后以新票为准）；“都不好”计为平局，"
+    "平局双方各计半场胜利；N 个回答的排序计为其隐含的所有两两胜负。95% 置信区间由对投票的自助法"
+    "（bootstrap）得出；置信区间重叠的模型并列排名。",
+    "export.intro": "把投票、评分和理想回答导出为训练数据集。每条记录都保留来源信息（轮次、模型变体、"
+    "参数、RAG 文本块、窗格、标注员、时间）；个人信息（邮箱、电话号码、密钥）默认脱敏，可关闭。",
+    "export.format": "格式",
+    "export.file": "文件类型",
+    "export.votes_from": "投票来源",
+    "export.test_split": "测试集比例（按提示词）",
+    "export.exclude_ties": "KTO：排除平局和“都不好”",
+    "export.redact": "个人信息脱敏",
+    "export.dry_run": "试运行",
+    "export.export": "导出",
+    "export.files": "文件",
+    "export.summary": "`{format}` 格式，**共 {records} 条记录**。{head}  \n数据划分：{splits} · "
+    "类别分布：{balance}  \n跳过：{skipped} · 去除重复：{duplicates} · 脱敏：{redacted}",
+    "export.dry": "试运行，未写入任何文件。",
+    "export.written": "已写入。",
+    "export.none": "无",
+    "eval.intro": "用每个模型变体回答数据集中的每个样例，为回答评分并进行比较。数据集为 JSONL 或 CSV，"
+    "包含 `prompt`（或 `question`）、`reference`，以及可选的 `id` 和 `contexts`。不上传文件则使用"
+    "内置示例（基于示例语料的问题）。",
+    "eval.dataset": "数据集（.jsonl 或 .csv）",
+    "eval.variants": "模型变体",
+    "eval.metrics": "评测指标",
+    "eval.collection": "检索上下文的文档集",
+    "eval.judge": "评分裁判模型（可选）",
+    "eval.start": "开始评测",
+    "eval.runs": "评测运行",
+    "eval.run_id": "运行 ID（点击一行）",
+    "eval.show": "查看报告",
+    "eval.warn_variants": "请至少选择一个模型变体。",
+    "eval.started": "评测 `{run}` 已开始：{examples} 个样例，{variants} 个模型变体。",
+    "eval.warn_run": "请先选择一次评测运行（点击所在行）。",
+    "uc.intro": "用例列出候选模型变体和可度量的目标（`指标 运算符 数值`）。每个变体都会对照每个目标"
+    '显示——达成、未达成或数据不足——并给出 95% 置信区间。通过 API 发送时带上 `"use_case"` '
+    "的流量、以及为该用例启动的评测（`arbiter usecase run`）都计入该用例。",
+    "uc.name": "用例",
+    "uc.days": "时间范围（天；留空则用用例自身的设置）",
+    "uc.baseline": "基线",
+    "uc.show": "查看状态和报告",
+    "uc.goal_status": "目标达成情况",
+    "uc.define": "定义或编辑用例",
+    "uc.editor": "用例（YAML）",
+    "uc.example": "示例：",
+    "uc.save": "保存",
+    "uc.yes": "是",
+    "uc.no": "否",
+    "uc.all_met": "全部目标达成",
+    "uc.open_report": "在新标签页中打开报告",
+    "uc.window": "时间范围：{window}。",
+    "uc.choose": "请选择一个用例，或在下方定义一个。",
+    "uc.not_saved": "**未保存。**",
+    "uc.created": "已创建用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
+    "uc.updated": "已更新用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
+}
+
+TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
+_MARK = "__i18n__"
+
+
+def t(key: str) -> str:
+    """Static text of the page, translated by the browser with TRANSLATIONS (given to Gradio
+    as its `I18n`, ui/app.py): the key as the string Gradio's page looks for in a label,
+    placeholder, title or value (what `str(gr.I18n(...)(key))` gives; written here so this
+    module, used by the Gradio-free conversation model, needs no Gradio). One key per
+    string, with text before or after it if need be. An unknown key fails here, while the
+    page is built, not as a raw key on screen."""
+    if key not in EN:
+        raise KeyError(f"no translation for {key!r}: add it to ui/i18n.py")
+    return _MARK + json.dumps({"__type__": "translation_metadata", "key": key})
+
+
+def say(lang: str, key: str, **values: Any) -> str:
+    """Text made in Python, in `lang` (English for a language or key it lacks)."""
+    text = TRANSLATIONS.get(lang, EN).get(key) or EN[key]
+    return text.format(**values) if values else text
+
+
+def language_of(tag: str | None) -> str | None:
+    """The page's language for one language tag (`zh`, `zh-Hans-CN`, `en-GB`), or None."""
+    tag = (tag or "").strip().lower()
+    if tag.startswith("zh"):
+        return "zh-CN"  # Simplified Chinese for every Chinese tag: the one Chinese we have
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def accepted_language(accept_language: str | None) -> str:
+    """The first language we speak in an Accept-Language header, by its q weights."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((-weight, position, tag))
+    for weight, _, tag in sorted(ranked):
+        found = language_of(tag)
+        if found is not None and weight < 0:
+            return found
+    return DEFAULT_LANGUAGE
+
+
+def request_language(request: Any) -> str:
+    """The language of the person behind a Gradio request: the switch's cookie, else the
+    browser's Accept-Language. (A request of the Gradio API without either: English.)"""
+    if request is None:
+        return DEFAULT_LANGUAGE
+    cookies = getattr(request, "cookies", None) or {}
+    chosen = language_of(cookies.get(COOKIE)) if hasattr(cookies, "get") else None
+    if chosen is not None:
+        return chosen
+    headers = getattr(request, "headers", None) or {}
+    return accepted_language(headers.get("accept-language") if hasattr(headers, "get") else None)
+
+
+def switch_html() -> str:
+    """The header's language switch: links to the same page with `?lang=`. (Gradio's Markdown
+    opens every link in a new tab; the language script opens these in place.)"""
+    links = " · ".join(
+        f'<a href="?lang={code}" target="_self" hreflang="{code}" lang="{code}">{name}</a>'
+        for code, name in LANGUAGE_NAMES.items()
+    )
+    return f'<span id="lang-links" role="group" aria-label="Language / 语言">{links}</span>'
+
+
+# The other pages, by path: Gradio's navigation bar shows their names untranslated, so the
+# language script below writes them in.
+NAV_PAGES = {
+    "documents": "nav.documents",
+    "campaign": "nav.campaign",
+    "dashboard": "nav.dashboard",
+    "leaderboard": "nav.leaderboard",
+    "export": "nav.export",
+    "evaluations": "nav.evaluations",
+    "usecases": "nav.usecases",
+}
+_NAV_NAMES = {
+    code: {path: words[key] for path, key in NAV_PAGES.items()}
+    for code, words in TRANSLATIONS.items()
+    if code != DEFAULT_LANGUAGE
+}
+
+# Runs first in every page's <head>, before Gradio's scripts: the switch's `?lang=` sets the
+# cookie, and `navigator.language` is made to answer the chosen language, the one thing
+# Gradio's page reads to pick its translations (its setupi18n). Then, the navigation bar's
+# page names in that language: watching the page only until the bar is there, then the bar.
+_SCRIPT = """<script>(function(){
+var names=__LANGUAGES__,nav=__NAV__;
+function pick(tag){tag=(tag||"").toLowerCase();
+if(tag.indexOf("zh")===0)return "zh-CN";if(tag.indexOf("en")===0)return "en";return null;}
+var chosen=pick(new URLSearchParams(location.search).get("lang"));
+if(chosen){document.cookie="__COOKIE__="+chosen+"; path=/; max-age=31536000; samesite=lax";}
+else{var m=document.cookie.match(/(?:^|; )__COOKIE__=([^;]*)/);chosen=m&&pick(decodeURIComponent(m[1]));}
+if(!chosen){var all=(navigator.languages&&navigator.languages.length)?navigator.languages:[navigator.language];
+for(var i=0;i<all.length&&!chosen;i++){chosen=pick(all[i]);}}
+chosen=(chosen&&names.indexOf(chosen)>=0)?chosen:"__DEFAULT__";
+try{Object.defineProperty(navigator,"language",{get:function(){return chosen;},configurable:true});
+Object.defineProperty(navigator,"languages",{get:function(){return [chosen];},configurable:true});}catch(e){}
+document.documentElement.lang=chosen;
+document.addEventListener("click",function(e){var a=e.target&&e.target.closest&&e.target.closest("#lang-links a");
+if(!a)return;e.preventDefault();e.stopPropagation();location.href=a.href;},true);
+var words=nav[chosen];if(!words)return;
+function write(bar){bar.querySelectorAll("a").forEach(function(a){
+var path=(a.getAttribute("href")||"").split(/[?#]/)[0].replace(/\/+$/,"").split("/").pop();
+var text=a.firstChild;if(words[path]&&text&&text.nodeType===3&&text.nodeValue!==words[path]){text.nodeValue=words[path];}});}
+var seek=new MutationObserver(function(){var bar=document.querySelector("nav");if(!bar)return;
+seek.disconnect();write(bar);new MutationObserver(function(){write(bar);}).observe(bar,{childList:true,subtree:true,characterData:true});});
+document.addEventListener("DOMContentLoaded",function(){seek.observe(document.body,{childList:true,subtree:true});});
+})();</script>"""
+LANGUAGE_SCRIPT = (
+    _SCRIPT.replace("__LANGUAGES__", json.dumps(list(TRANSLATIONS)))
+    .replace("__NAV__", json.dumps(_NAV_NAMES, ensure_ascii=False))
+    .replace("__COOKIE__", COOKIE)
+    .replace("__DEFAULT__", DEFAULT_LANGUAGE)
+)
