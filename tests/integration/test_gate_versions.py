@@ -9,7 +9,7 @@ import pytest
 from service.errors import ArbiterError
 from service.evaluation.dashboard import series
 from service.evaluation.reports import build_report, run_gate
-from service.store import Store
+from service.store import Store, rollup_rebuild
 from service.store.tables import (
     AnswerRow,
     ConversationRow,
@@ -115,6 +115,7 @@ def test_the_dashboard_draws_one_line_per_version_never_a_mean_of_both(store: St
                     detail={},
                 )
             )
+    rollup_rebuild.rebuild_store(store)  # the rows above were written around the service
     points = {p.variant: p.value for p in series(store, "last hour") if p.series == "score (mean)"}
     assert points == {
         f"faithfulness [{OVERLAP}] · alpha": 1.0,
