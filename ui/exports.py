@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +14,41 @@ from evals.exports import FORMATS
 from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
-from service.labels import ExportOptions, ExportSummary, export, prepare
+from service.labels import ExportOptions, ExportSummary, detailed_dry_run, dry_run, export
 from service.store import Filters
 from ui.access import require
 from ui.format import escape
 
 ANY = "all"
+# A dry run first counts from aggregates (instant at any size); up to this many records it
+# then reads them all to count duplicates and redactions too, with a progress bar.
+DETAIL_LIMIT = 20_000
 
 
 def _summary_markdown(summary: ExportSummary, *, dry: bool) -> str:
-    def items(d: dict[str, int]) -> str:
+    def items(key: str, d: dict[str, int]) -> str:
+        if key in summary.not_counted:
+            return "counted when written"
         return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or "none"
 
     head = "Dry run, nothing written." if dry else "Written."
+    duplicates = (
+        "counted when written" if "duplicates" in summary.not_counted else summary.duplicates
+    )
     return (
         f"**{summary.records} records** of `{summary.format}`. {head}  \n"
-        f"Splits: {items(summary.splits)} · balance: {items(summary.balance)}  \n"
-        f"Skipped: {items(summary.skipped)} · duplicates dropped: {summary.duplicates} · "
-        f"redacted: {items(summary.redactions)}"
+        f"Splits: {items('splits', summary.splits)} · "
+        f"balance: {items('balance', summary.balance)}  \n"
+        f"Skipped: {items('skipped', summary.skipped)} · duplicates dropped: {duplicates} · "
+        f"redacted: {items('redactions', summary.redactions)}"
     )
+
+
+def _reporter(progress: gr.Progress) -> Any:
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="labels read", unit="labels")
+
+    return report
 
 
 def build_exports(runtime: Runtime) -> None:
@@ -72,23 +89,51 @@ def build_exports(runtime: Runtime) -> None:
             test_fraction=float(t),
         )
 
-    async def do_dry(f: str, m: str, t: float, ties: bool, red: bool, request: gr.Request) -> Any:
+    async def do_dry(
+        f: str,
+        m: str,
+        t: float,
+        ties: bool,
+        red: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
+    ) -> AsyncIterator[Any]:
         try:
             require(runtime, request, "export", "export training data")
-            _, result = await asyncio.to_thread(prepare, runtime.store, options(f, m, t, ties, red))
+            chosen = options(f, m, t, ties, red)
+            result = await asyncio.to_thread(dry_run, runtime.store, chosen)
+            if result.records > DETAIL_LIMIT:
+                yield _summary_markdown(result, dry=True)
+                return
+            yield _summary_markdown(result, dry=True) + "  \nCounting duplicates and redactions…"
+            result = await asyncio.to_thread(
+                detailed_dry_run, runtime.store, chosen, _reporter(progress)
+            )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
-            return gr.skip()
-        return _summary_markdown(result, dry=True)
+            yield gr.skip()
+            return
+        yield _summary_markdown(result, dry=True)
 
     async def do_export(
-        f: str, sfx: str, m: str, t: float, ties: bool, red: bool, request: gr.Request
+        f: str,
+        sfx: str,
+        m: str,
+        t: float,
+        ties: bool,
+        red: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, Any]:
         folder = Path(tempfile.mkdtemp(prefix="arbiter-export-"))
         try:
             who = require(runtime, request, "export", "export training data")
             result = await asyncio.to_thread(
-                export, runtime.store, options(f, m, t, ties, red), str(folder / f"{f}{sfx}")
+                export,
+                runtime.store,
+                options(f, m, t, ties, red),
+                str(folder / f"{f}{sfx}"),
+                progress=_reporter(progress),
             )
             await asyncio.to_thread(
                 audit.record,

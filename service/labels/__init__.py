@@ -2,11 +2,19 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
-from service.labels.exports import ExportOptions, ExportSummary, export, prepare
+from service.labels.exports import (
+    ExportOptions,
+    ExportSummary,
+    detailed_dry_run,
+    dry_run,
+    export,
+    jsonl_chunks,
+    prepare,
+)
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.labels.reviews import set_rater
-from service.labels.votes import record_votes, vote_records
+from service.labels.votes import record_votes, records_of, vote_records
 
 __all__ = [
     "LEADERBOARD_RULES",
@@ -14,10 +22,14 @@ __all__ = [
     "ExportSummary",
     "campaigns",
     "compute_leaderboard",
+    "detailed_dry_run",
+    "dry_run",
     "export",
     "give_feedback",
+    "jsonl_chunks",
     "prepare",
     "record_votes",
+    "records_of",
     "reviews",
     "rubric_quality",
     "set_rater",

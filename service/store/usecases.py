@@ -161,15 +161,40 @@ def latest_thumbs(
     return list(latest.values())
 
 
-def live_votes_in_window(
-    store: Store, name: str, since: datetime, until: datetime
-) -> list[VoteOut]:
+def _live_votes_query(name: str, since: datetime, until: datetime) -> Any:
     query = (
         select(VoteRow)
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .where(live_votes())
     )
-    filters = Filters(since=since, until=until, use_case=name)
+    return Filters(since=since, until=until, use_case=name).apply(query)
+
+
+def live_votes_in_window(
+    store: Store, name: str, since: datetime, until: datetime
+) -> list[VoteOut]:
     with store.session() as s:
-        return [vote_out(v) for v in s.scalars(filters.apply(query))]
+        return [vote_out(v) for v in s.scalars(_live_votes_query(name, since, until))]
+
+
+def panes_of_voted_turns(
+    store: Store, name: str, since: datetime, until: datetime
+) -> tuple[dict[str, dict[int, str]], dict[str, str]]:
+    """What `live_votes_in_window` needs to become records: each voted turn's variant per
+    pane, and its conversation's mode. The turns are chosen by a subquery, not by binding
+    their ids (a window may hold more votes than a statement may have parameters)."""
+    voted = _live_votes_query(name, since, until).with_only_columns(VoteRow.turn_id)
+    panes: dict[str, dict[int, str]] = {}
+    modes: dict[str, str] = {}
+    with store.session() as s:
+        rows = s.execute(
+            select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name, ConversationRow.mode)
+            .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
+            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(AnswerRow.turn_id.in_(voted))
+        )
+        for turn_id, pane, variant, mode in rows:
+            panes.setdefault(turn_id, {})[pane] = variant
+            modes[turn_id] = mode
+    return panes, modes

@@ -11,7 +11,7 @@ from evals.goals import GoalStatus, Observations, goal_status
 from evals.selection import Candidate, assess
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.usecases.spec import UseCaseSpec
-from service.labels import vote_records
+from service.labels import records_of
 from service.store import Store, usecases
 
 RESULT_VALUES = {"win": 1.0, "loss": 0.0, "tie": 0.5, "both_bad": 0.5}  # both bad: a tie
@@ -44,7 +44,8 @@ def observations(store: Store, spec: UseCaseSpec, window: Window) -> dict[str, O
         if variant in out:
             out[variant].feedback.append(positive)
     votes = usecases.live_votes_in_window(store, spec.name, window.since, window.until)
-    for record in vote_records(store, votes):
+    panes, modes = usecases.panes_of_voted_turns(store, spec.name, window.since, window.until)
+    for record in records_of(votes, panes, modes):
         if record.variant in out:
             out[record.variant].results.append(RESULT_VALUES[record.outcome])
     return out
