@@ -102,8 +102,8 @@ class Store:
     def _classify(self, exc: DBAPIError) -> StoreError:
         """An outage, or a statement the database refused. The driver's error class does
         not tell them apart (psycopg reports "too many parameters" as an OperationalError,
-        like a refused connection), so: the error's own code when it has one, else whether
-        the database answers a ping right now."""
+        like a refused connection), so: the codes that mean an outage, else whether the
+        database answers a ping right now."""
         cause = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
         if self._is_outage(exc):
             return StoreUnavailable(
@@ -117,13 +117,16 @@ class Store:
         )
 
     def _is_outage(self, exc: DBAPIError) -> bool:
-        if exc.connection_invalidated:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if (
+            exc.connection_invalidated
+            or sqlstate[:2] in _PG_OUTAGE_CLASSES
+            or sqlstate in _PG_OUTAGE_CODES
+            or getattr(exc.orig, "sqlite_errorname", None) in _SQLITE_OUTAGE
+        ):
             return True
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate:
-            return sqlstate[:2] in _PG_OUTAGE_CLASSES or sqlstate in _PG_OUTAGE_CODES
-        if getattr(exc.orig, "sqlite_errorname", None) in _SQLITE_OUTAGE:
-            return True
+        # Anything else (a refused connection has no code either) is an outage only if the
+        # database does not answer now.
         try:
             self.ping()
         except StoreUnavailable:
