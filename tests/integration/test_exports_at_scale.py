@@ -20,6 +20,7 @@ from tests.support.fixtures import LiveServer
 VOTES = 72_000
 
 
+@pytest.mark.timeout(900)  # filling 72,000 labelled turns is most of it
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
 def test_every_read_path_answers_past_the_parameter_limit(
     runtime: Runtime, live: LiveServer, moto_server: str
