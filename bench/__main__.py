@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.bench_batch",
     "bench.bench_leaderboard",
     "bench.bench_votes",
+    "bench.bench_exports",
     "bench.bench_telemetry",
     "bench.bench_gateway",
 ]
