@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench._report import header, line, scratch_postgres, verdict
-from service.labels import ExportOptions, detailed_dry_run, dry_run, export, prepare
+from service.labels.exports import ExportOptions, detailed_dry_run, dry_run, export, prepare
 from service.store import Filters, Store
 from service.store.tables import VoteRow
 from tests.support.bulk import fill

@@ -9,7 +9,6 @@ from service.labels.exports import (
     dry_run,
     export,
     jsonl_chunks,
-    prepare,
 )
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
@@ -27,7 +26,6 @@ __all__ = [
     "export",
     "give_feedback",
     "jsonl_chunks",
-    "prepare",
     "record_votes",
     "records_of",
     "reviews",
