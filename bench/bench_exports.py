@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +42,29 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+class _PeakRss:
+    """The highest RSS while it runs, sampled every 5 ms (ru_maxrss would also count the
+    imports' transient peak, before the measurement starts)."""
+
+    def __init__(self) -> None:
+        self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss())
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+
 def _measure(url: str, kind: str, votes: int, out: str) -> dict[str, Any]:
     """One measurement, in this (fresh) process: the newest `votes` votes (one a second)."""
     store = Store(url)
@@ -49,23 +72,24 @@ def _measure(url: str, kind: str, votes: int, out: str) -> dict[str, Any]:
         newest = s.scalar(sa.select(sa.func.max(VoteRow.created_at)))
     since = newest - timedelta(seconds=votes - 0.5)  # `fill` spaces votes one second apart
     options = ExportOptions("trl-preference", filters=Filters(since=since))
+    dry_run(store, ExportOptions("trl-kto", filters=Filters(since=newest)))  # warm up
     before = _rss()
-    started = time.perf_counter()
-    if kind == KINDS[0]:
-        summary = dry_run(store, options)
-    elif kind == KINDS[1]:
-        summary = detailed_dry_run(store, options)
-    elif kind == KINDS[2]:
-        summary = export(store, options, out)
-    else:
-        splits, summary = prepare(store, options)
-        with open(out, "w", encoding="utf-8") as f:
-            for row in splits.get("all", []):
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with _PeakRss() as rss:
+        started = time.perf_counter()
+        if kind == KINDS[0]:
+            summary = dry_run(store, options)
+        elif kind == KINDS[1]:
+            summary = detailed_dry_run(store, options)
+        elif kind == KINDS[2]:
+            summary = export(store, options, out)
+        else:
+            splits, summary = prepare(store, options)
+            with open(out, "w", encoding="utf-8") as f:
+                for row in splits.get("all", []):
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elapsed = time.perf_counter() - started
     store.dispose()
-    return {"s": elapsed, "records": summary.records, "rss_mb": (peak - before) / 2**20}
+    return {"s": elapsed, "records": summary.records, "rss_mb": (rss.peak - before) / 2**20}
 
 
 def _in_fresh_process(url: str, kind: str, votes: int, out: str) -> dict[str, Any]:
@@ -73,9 +97,10 @@ def _in_fresh_process(url: str, kind: str, votes: int, out: str) -> dict[str, An
         [sys.executable, "-m", "bench.bench_exports", "--measure", url, kind, str(votes), out],
         capture_output=True,
         text=True,
-        check=True,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
+    if done.returncode:
+        raise RuntimeError(f"{kind} at {votes:,} failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
