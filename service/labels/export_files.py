@@ -127,6 +127,10 @@ class StagedFiles:
                 side.close()
 
     def discard(self) -> None:
+        for main, side in self.sinks.values():
+            for sink in (main, side):
+                if sink is not None and isinstance(sink, _Jsonl):
+                    sink.file.close()  # a Parquet writer left open is removed with its file
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def publish(self, s3: Any = None, part_size: int = PART_SIZE) -> list[str]:
