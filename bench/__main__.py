@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.bench_leaderboard",
     "bench.bench_votes",
     "bench.bench_counts",
+    "bench.bench_exports",
     "bench.bench_telemetry",
     "bench.bench_gateway",
     "bench.bench_scale",

@@ -89,9 +89,11 @@ def agreement(
     alpha = None
     if len(raters) >= 2 and len(categories) >= 2:
         code = {c: n for n, c in enumerate(categories)}
+        row = {r: n for n, r in enumerate(raters)}
+        column = {i: n for n, i in enumerate(items)}  # list.index per label: quadratic
         data = np.full((len(raters), len(items)), np.nan)
         for (item, rater), value in latest.items():
-            data[raters.index(rater), items.index(item)] = (
+            data[row[rater], column[item]] = (
                 float(value) if level == "ordinal" else code[value]  # type: ignore[arg-type]
             )
         try:

@@ -18,7 +18,10 @@ sidecar file holds it)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,22 +265,53 @@ def split_of(prompt: Sequence[Message], test_fraction: float, seed: str = "arbit
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else "train"
 
 
+def _dedup_key(r: Record) -> bytes:
+    if isinstance(r, Pair):
+        body = f"p\x1f{r.chosen}\x1f{r.rejected}"
+    elif isinstance(r, Completion):
+        body = f"c\x1f{r.completion}\x1f{r.label}"
+    else:
+        body = f"d\x1f{r.answer}"
+    digest = hashlib.blake2b(prompt_key(r.prompt).encode(), digest_size=16)
+    digest.update(body.encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+class Deduplicator:
+    """Tells whether a record is the first of its kind (same prompt and same answers).
+
+    The keys seen so far are kept in a scratch SQLite file rather than a Python set: a set
+    of a million keys costs ~100 MB of memory, the file's page cache a fixed 16 MB, so an
+    export's memory stays flat however many records it writes."""
+
+    def __init__(self) -> None:
+        handle, self._path = tempfile.mkstemp(prefix="arbiter-dedup-", suffix=".db")
+        os.close(handle)
+        self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16000"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def first(self, record: Record) -> bool:
+        cursor = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (_dedup_key(record),))
+        return cursor.rowcount == 1
+
+    def close(self) -> None:
+        self._db.close()
+        os.unlink(self._path)
+
+    def __enter__(self) -> Deduplicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def dedup(records: Iterable[Record]) -> list[Record]:
     """Drop exact repeats (same prompt and same answers), keeping the first."""
-    seen: set[str] = set()
-    out = []
-    for r in records:
-        if isinstance(r, Pair):
-            body = f"p\x1f{r.chosen}\x1f{r.rejected}"
-        elif isinstance(r, Completion):
-            body = f"c\x1f{r.completion}\x1f{r.label}"
-        else:
-            body = f"d\x1f{r.answer}"
-        key = prompt_key(r.prompt) + hashlib.sha256(body.encode()).hexdigest()
-        if key not in seen:
-            seen.add(key)
-            out.append(r)
-    return out
+    with Deduplicator() as seen:
+        return [r for r in records if seen.first(r)]
 
 
 def _luhn(number: str) -> bool:

@@ -15,7 +15,8 @@ them in a warning. The tree (HTTP status in brackets):
     ├── RequestTooLarge [413 request_too_large]
     ├── TooManyRequests [429 rate_limited, with Retry-After]
     ├── ConfigError [500 invalid_config]
-    ├── StoreUnavailable [503 store_unavailable]
+    ├── StoreError [500 internal_error]: the database refused a statement (a bug, not an outage)
+    │   └── StoreUnavailable [503 store_unavailable]: the database cannot be reached or is busy
     └── ProviderError [502 provider_error]: a model call failed
         ├── ModelNotFound [model_not_found]
         ├── AccessDenied [access_denied]
@@ -235,7 +236,17 @@ class ConfigError(ArbiterError):
     http_status = 500
 
 
-class StoreUnavailable(ArbiterError):
+class StoreError(ArbiterError):
+    """The database answered but refused what it was asked (a missing table, a query it
+    cannot run): a bug or a broken deployment, reported with its cause. Not an outage."""
+
+    code = ErrorCode.INTERNAL_ERROR
+    http_status = 500
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or is too busy to answer: try again later."""
+
     code = ErrorCode.STORE_UNAVAILABLE
     http_status = 503
 

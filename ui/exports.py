@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,33 +14,50 @@ from evals.exports import FORMATS
 from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
-from service.labels import ExportOptions, ExportSummary, export, prepare
+from service.labels import ExportOptions, ExportSummary, detailed_dry_run, dry_run, export
 from service.store import Filters
 from ui.access import require
 from ui.format import escape
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 ANY = "all"
+# A dry run first counts from aggregates (instant at any size); up to this many records it
+# then reads them all to count duplicates and redactions too, with a progress bar.
+DETAIL_LIMIT = 20_000
 
 
 def _summary_markdown(summary: ExportSummary, *, dry: bool, lang: str = DEFAULT_LANGUAGE) -> str:
     """What an export holds. (Split, class and skip names are the dataset's own words.)"""
 
-    def items(d: dict[str, int]) -> str:
+    def items(key: str, d: dict[str, int]) -> str:
+        if key in summary.not_counted:
+            return say(lang, "export.when_written")
         return ", ".join(f"{escape(k)}: {v}" for k, v in d.items()) or say(lang, "export.none")
 
+    duplicates = (
+        say(lang, "export.when_written")
+        if "duplicates" in summary.not_counted
+        else str(summary.duplicates)
+    )
     return say(
         lang,
         "export.summary",
         records=summary.records,
         format=summary.format,
         head=say(lang, "export.dry" if dry else "export.written"),
-        splits=items(summary.splits),
-        balance=items(summary.balance),
-        skipped=items(summary.skipped),
-        duplicates=summary.duplicates,
-        redacted=items(summary.redactions),
+        splits=items("splits", summary.splits),
+        balance=items("balance", summary.balance),
+        skipped=items("skipped", summary.skipped),
+        duplicates=duplicates,
+        redacted=items("redactions", summary.redactions),
     )
+
+
+def _reporter(progress: gr.Progress) -> Any:
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="labels read", unit="labels")
+
+    return report
 
 
 def build_exports(runtime: Runtime) -> None:
@@ -81,23 +99,52 @@ def build_exports(runtime: Runtime) -> None:
             test_fraction=float(t),
         )
 
-    async def do_dry(f: str, m: str, t: float, ties: bool, red: bool, request: gr.Request) -> Any:
+    async def do_dry(
+        f: str,
+        m: str,
+        t: float,
+        ties: bool,
+        red: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
+    ) -> AsyncIterator[Any]:
         try:
             require(runtime, request, "export", "export training data")
-            _, result = await asyncio.to_thread(prepare, runtime.store, options(f, m, t, ties, red))
+            lang = request_language(request)
+            chosen = options(f, m, t, ties, red)
+            result = await asyncio.to_thread(dry_run, runtime.store, chosen)
+            if result.records > DETAIL_LIMIT:
+                yield _summary_markdown(result, dry=True, lang=lang)
+                return
+            yield _summary_markdown(result, dry=True, lang=lang) + say(lang, "export.counting")
+            result = await asyncio.to_thread(
+                detailed_dry_run, runtime.store, chosen, _reporter(progress)
+            )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
-            return gr.skip()
-        return _summary_markdown(result, dry=True, lang=request_language(request))
+            yield gr.skip()
+            return
+        yield _summary_markdown(result, dry=True, lang=lang)
 
     async def do_export(
-        f: str, sfx: str, m: str, t: float, ties: bool, red: bool, request: gr.Request
+        f: str,
+        sfx: str,
+        m: str,
+        t: float,
+        ties: bool,
+        red: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
     ) -> tuple[Any, Any]:
         folder = Path(tempfile.mkdtemp(prefix="arbiter-export-"))
         try:
             who = require(runtime, request, "export", "export training data")
             result = await asyncio.to_thread(
-                export, runtime.store, options(f, m, t, ties, red), str(folder / f"{f}{sfx}")
+                export,
+                runtime.store,
+                options(f, m, t, ties, red),
+                str(folder / f"{f}{sfx}"),
+                progress=_reporter(progress),
             )
             await asyncio.to_thread(
                 audit.record,

@@ -23,8 +23,9 @@ from service.labels import (
     ExportOptions,
     campaigns,
     compute_leaderboard,
+    detailed_dry_run,
+    dry_run,
     export,
-    prepare,
     rubric_quality,
     set_rater,
 )
@@ -168,11 +169,20 @@ def export_cmd(
     redact: Annotated[
         bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
     ] = True,
-    dry_run: Annotated[bool, typer.Option(help="Count and check; write nothing.")] = False,
+    dry_run_: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Count from aggregates (seconds, at any size); write nothing."
+        ),
+    ] = False,
+    detail: Annotated[
+        bool,
+        typer.Option(help="With --dry-run: also count duplicates and redactions (reads all)."),
+    ] = False,
 ) -> None:
     """Votes, ratings and ideal answers as a training dataset, with provenance."""
     filters = _label_filters(mode, rag, since, until, rater, campaign, tag, use_case)
-    if not out and not dry_run:
+    if not out and not dry_run_:
         raise ArbiterError(
             "where to?", code=ErrorCode.INVALID_OPTION, hint="Give --out PATH, or --dry-run."
         )
@@ -186,21 +196,36 @@ def export_cmd(
         test_fraction=test_fraction,
     )
     with open_store(Settings()) as store:
-        if dry_run:
-            _, summary = prepare(store, options)
+        if dry_run_ and not detail:
+            summary = dry_run(store, options)
         else:
-            s3 = s3_client() if out.startswith("s3://") else None
-            summary = export(store, options, out, s3=s3)
-    table = Table("", "", title=f"{format}{' (dry run: nothing written)' if dry_run else ''}")
-    table.add_row("records", str(summary.records))
-    for name, value in (
-        ("splits", summary.splits),
-        ("balance", summary.balance),
-        ("skipped", summary.skipped),
-        ("redacted", summary.redactions),
+            options.check()
+            with progress_bar("exporting" if not dry_run_ else "counting") as bar:
+                task = bar.add_task("labels read", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                if dry_run_:
+                    summary = detailed_dry_run(store, options, advance)
+                else:
+                    s3 = s3_client() if out.startswith("s3://") else None
+                    summary = export(store, options, out, s3=s3, progress=advance)
+    title = f"{format}{' (dry run: nothing written)' if dry_run_ else ''}"
+    table = Table("", "", title=title)
+    later = "counted when the records are written (or with --detail)"
+    repeats = " (exact repeats not yet dropped)" if "duplicates" in summary.not_counted else ""
+    table.add_row("records", f"{summary.records}{repeats}")
+    for name, key, value in (
+        ("splits", "splits", summary.splits),
+        ("balance", "balance", summary.balance),
+        ("skipped", "skipped", summary.skipped),
+        ("redacted", "redactions", summary.redactions),
     ):
-        table.add_row(name, ", ".join(f"{k}: {v}" for k, v in value.items()) or "—")
-    table.add_row("duplicates dropped", str(summary.duplicates))
+        shown = ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
+        table.add_row(name, later if key in summary.not_counted else shown)
+    duplicates = later if "duplicates" in summary.not_counted else str(summary.duplicates)
+    table.add_row("duplicates dropped", duplicates)
     for path in summary.files:
         table.add_row("wrote", path)
     console.print(table)

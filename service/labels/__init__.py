@@ -2,7 +2,14 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
-from service.labels.exports import ExportOptions, ExportSummary, export, prepare
+from service.labels.exports import (
+    ExportOptions,
+    ExportSummary,
+    detailed_dry_run,
+    dry_run,
+    export,
+    jsonl_chunks,
+)
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.labels.reviews import set_rater
@@ -14,9 +21,11 @@ __all__ = [
     "ExportSummary",
     "campaigns",
     "compute_leaderboard",
+    "detailed_dry_run",
+    "dry_run",
     "export",
     "give_feedback",
-    "prepare",
+    "jsonl_chunks",
     "record_votes",
     "reviews",
     "rubric_quality",

@@ -172,7 +172,7 @@ def status(store: Store, name: str) -> dict[str, Any]:
     items = stored.items(store, campaign.id)
     voted = stored.raters_of_items(store, campaign.id)
     turn_of = {i.turn_id: i.id for i in items if i.turn_id}
-    votes, ratings = stored.labels_on(store, list(turn_of))
+    votes, ratings = stored.labels_on(store, campaign.id)
     per_rater: dict[str, int] = {}
     for raters in voted.values():
         for r in raters:

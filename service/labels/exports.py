@@ -17,35 +17,50 @@ Rules, stated once (they are also in every summary):
 - minimum agreement: a turn's agreement is the share of its live votes equal to its most
   common vote (one vote: full agreement); turns below the minimum are left out;
 - the margin of a pair is the difference of the two answers' mean rubric scores (all
-  criteria, all raters), 0 when either is unrated."""
+  criteria, all raters), 0 when either is unrated;
+- records come in the order the labels were given; exact repeats (same prompt, same
+  answers) are dropped, the first kept.
+
+The records are streamed: read from the store in batches, redacted, checked and written one
+at a time, so an export of a million votes takes as much memory as one of a thousand. A
+record that fails its format's schema stops the export and nothing is put in place. The dry
+run counts from aggregates (one GROUP BY): records, skips and balance; duplicates and
+redactions need every record's text, so they are counted when the records are written (or
+by a detailed dry run, which reads them all)."""
 
 from __future__ import annotations
 
-import io
 import json
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from evals.exports import (
     FORMATS,
     Completion,
+    Deduplicator,
     Demonstration,
     Pair,
     Record,
     Redactor,
-    dedup,
     split_of,
     validate,
 )
 from service.errors import ErrorCode, InvalidRequest
+from service.labels.export_files import PART_SIZE, StagedFiles, check_destination
 from service.store import ExportAnswer, ExportTurn, ExportVote, Filters, Store
 from service.store import exports as stored
 
-EXPORT_RULES = __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1].strip()
+EXPORT_RULES = (
+    __doc__.split("Rules, stated once (they are also in every summary):\n", 1)[1]
+    .split("\n\n", 1)[0]
+    .strip()
+)
+# Counted only when every record is read (a detailed dry run, or the export itself).
+NEEDS_RECORDS = ("duplicates", "redactions", "splits")
+Progress = Callable[[int, int], None]  # (labels read, labels in all)
+PROGRESS_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,9 @@ class ExportSummary:
     duplicates: int = 0
     files: list[str] = field(default_factory=list)
     rules: str = EXPORT_RULES
+    # A quick dry run leaves these out (NEEDS_RECORDS): `records` is then counted before
+    # exact repeats are dropped.
+    not_counted: list[str] = field(default_factory=list)
 
 
 def _prompt(turn: ExportTurn, answer: ExportAnswer) -> list[dict[str, str]]:
@@ -129,73 +147,54 @@ def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer
     return out
 
 
-class _Gatherer:
-    def __init__(self, store: Store, options: ExportOptions, summary: ExportSummary) -> None:
-        self.store, self.options, self.summary = store, options, summary
+def _balance_key(record: Record) -> str:
+    if isinstance(record, Completion):
+        return "desirable" if record.label else "undesirable"
+    if isinstance(record, Pair):
+        return f"chosen: {record.provenance['chosen']['variant']}"
+    return f"based on: {record.provenance['based_on']['variant']}"
+
+
+class _Rules:
+    """The export rules, applied to one vote (or to `weight` votes alike in a dry run)."""
+
+    def __init__(self, options: ExportOptions, summary: ExportSummary) -> None:
+        self.options, self.summary = options, summary
+        self.weight = 1
 
     def skip(self, reason: str) -> None:
-        self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + 1
+        self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + self.weight
 
     def _allowed(self, *answers: ExportAnswer) -> bool:
         wanted = self.options.variants
         return not wanted or all(a.variant in wanted for a in answers)
 
-    def _agreed(self, votes: list[ExportVote]) -> list[ExportVote]:
-        """Votes on turns whose raters agree enough: the share of the turn's votes equal
-        to its most common vote (a turn with one vote agrees fully)."""
-        by_turn: dict[str, list[str]] = {}
-        for v in votes:
-            by_turn.setdefault(v.turn_id, []).append(f"{v.outcome}:{v.ranking}")
-        share = {
-            t: Counter(outcomes).most_common(1)[0][1] / len(outcomes)
-            for t, outcomes in by_turn.items()
-        }
-        kept = [v for v in votes if share[v.turn_id] >= (self.options.min_agreement or 0.0)]
-        for _ in range(len(votes) - len(kept)):
-            self.skip("below the minimum agreement")
-        return kept
+    def agrees(self, agreeing: int | None, voters: int | None) -> bool:
+        """The share of the turn's votes equal to its most common vote is high enough (a
+        turn with one vote agrees fully)."""
+        if self.options.min_agreement is None or not voters:
+            return True
+        if (agreeing or 0) / voters >= self.options.min_agreement:
+            return True
+        self.skip("below the minimum agreement")
+        return False
 
-    def records(self) -> Iterator[Record]:
-        kind = FORMATS[self.options.format].kind
-        if kind is Demonstration:
-            yield from self._demonstrations()
-            return
-        votes = stored.live_votes_in_order(self.store, self.options.filters)
-        if self.options.min_agreement is not None:
-            votes = self._agreed(votes)
-        turns = stored.turns_by_id(self.store, {v.turn_id for v in votes})
-        rubric = (
-            stored.rubric_means(self.store, {a.id for t in turns.values() for a in t.answers})
-            if kind is Pair
-            else {}
-        )
-        for vote in votes:
-            turn = turns[vote.turn_id]
-            panes = {a.pane: a for a in turn.answers}
-            if kind is Pair:
-                yield from self._pairs(turn, vote, panes, rubric)
-            else:
-                yield from self._completions(turn, vote, panes)
-
-    def _pairs(
-        self,
-        turn: ExportTurn,
-        vote: ExportVote,
-        panes: dict[int, ExportAnswer],
-        rubric: dict[str, float],
-    ) -> Iterator[Pair]:
-        if vote.outcome in ("a", "b"):
-            order = [0, 1] if vote.outcome == "a" else [1, 0]
+    def pairs(
+        self, outcome: str, ranking: list[int] | None, panes: dict[int, ExportAnswer]
+    ) -> Iterator[tuple[ExportAnswer, ExportAnswer]]:
+        """(chosen, rejected) for each preference the vote gives."""
+        if outcome in ("a", "b"):
+            order = [0, 1] if outcome == "a" else [1, 0]
             matchups = [(order[0], order[1])]
-        elif vote.outcome == "ranking" and vote.ranking:
-            ranked = list(vote.ranking)
+        elif outcome == "ranking" and ranking:
+            ranked = list(ranking)
             matchups = [
                 (ranked[x], ranked[y])
                 for x in range(len(ranked))
                 for y in range(x + 1, len(ranked))
             ]
         else:
-            self.skip(f"{vote.outcome} (no preferred answer)")
+            self.skip(f"{outcome} (no preferred answer)")
             return
         for win, lose in matchups:
             chosen, rejected = panes.get(win), panes.get(lose)
@@ -210,30 +209,22 @@ class _Gatherer:
             if not self._allowed(chosen, rejected):
                 self.skip("variant filtered out")
                 continue
-            margin = None
-            if chosen.id in rubric and rejected.id in rubric:
-                margin = rubric[chosen.id] - rubric[rejected.id]
-            yield Pair(
-                _prompt(turn, chosen),
-                chosen.text,
-                rejected.text,
-                _provenance(turn, vote, chosen=chosen, rejected=rejected),
-                margin,
-            )
+            yield chosen, rejected
 
-    def _completions(
-        self, turn: ExportTurn, vote: ExportVote, panes: dict[int, ExportAnswer]
-    ) -> Iterator[Completion]:
+    def completions(
+        self, outcome: str, ranking: list[int] | None, panes: dict[int, ExportAnswer]
+    ) -> Iterator[tuple[ExportAnswer, bool]]:
+        """(answer, desirable?) for each answer the vote judges."""
         labels: dict[int, bool] = {}
-        if vote.outcome in ("a", "b"):
-            labels = {0: vote.outcome == "a", 1: vote.outcome == "b"}
-        elif vote.outcome in ("tie", "both_bad"):
+        if outcome in ("a", "b"):
+            labels = {0: outcome == "a", 1: outcome == "b"}
+        elif outcome in ("tie", "both_bad"):
             if self.options.exclude_ties:
-                self.skip(f"{vote.outcome} (excluded)")
+                self.skip(f"{outcome} (excluded)")
                 return
-            labels = {p: vote.outcome == "tie" for p in panes}
-        elif vote.outcome == "ranking" and vote.ranking:
-            labels = {vote.ranking[0]: True, vote.ranking[-1]: False}
+            labels = {p: outcome == "tie" for p in panes}
+        elif outcome == "ranking" and ranking:
+            labels = {ranking[0]: True, ranking[-1]: False}
         for pane, label in sorted(labels.items()):
             answer = panes.get(pane)
             if answer is None or answer.status != "ok":
@@ -242,147 +233,250 @@ class _Gatherer:
             if not self._allowed(answer):
                 self.skip("variant filtered out")
                 continue
-            yield Completion(
-                _prompt(turn, answer),
-                answer.text,
-                label,
-                _provenance(turn, vote, answer=answer),
+            yield answer, label
+
+    def base_of(
+        self, text: str, based_on: str | None, answers: list[ExportAnswer]
+    ) -> ExportAnswer | None:
+        """The answer an ideal answer is based on (the one it names, else the first pane),
+        or None when the ideal answer is empty."""
+        by_id = {a.id: a for a in answers}
+        base = by_id.get(based_on or "") or min(answers, key=lambda a: a.pane)
+        if not text.strip():
+            self.skip("empty ideal answer")
+            return None
+        return base
+
+
+class _Gatherer(_Rules):
+    """The records, read from the store one label at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: ExportOptions,
+        summary: ExportSummary,
+        progress: Progress | None = None,
+    ) -> None:
+        super().__init__(options, summary)
+        self.store, self.progress = store, progress
+        self.kind = FORMATS[options.format].kind
+        self.total = 0
+        if progress is not None:
+            count = stored.count_ideals if self.kind is Demonstration else stored.count_votes
+            self.total = count(store, options.filters)
+            progress(0, self.total)
+
+    def _labels(self) -> Iterator[tuple[Any, ExportTurn]]:
+        if self.kind is Demonstration:
+            source: Iterator[tuple[Any, ExportTurn]] = stored.ideals_with_turns(
+                self.store, self.options.filters
             )
-
-    def _demonstrations(self) -> Iterator[Demonstration]:
-        ideals = stored.ideal_answers(self.store, self.options.filters)
-        turns = stored.turns_by_id(self.store, {i.turn_id for i in ideals})
-        for ideal in ideals:
-            turn = turns[ideal.turn_id]
-            panes = {a.id: a for a in turn.answers}
-            base = panes.get(ideal.based_on_answer_id or "") or min(
-                turn.answers, key=lambda a: a.pane
-            )
-            if not ideal.text.strip():
-                self.skip("empty ideal answer")
-                continue
-            provenance = _provenance(turn, None, based_on=base) | {
-                "ideal_answer_id": ideal.id,
-                "rater": ideal.rater,
-                "written_at": ideal.created_at.isoformat(),
-            }
-            yield Demonstration(_prompt(turn, base), ideal.text, provenance)
-
-
-def _balance(records: list[Record]) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for r in records:
-        if isinstance(r, Completion):
-            counts["desirable" if r.label else "undesirable"] += 1
-        elif isinstance(r, Pair):
-            counts[f"chosen: {r.provenance['chosen']['variant']}"] += 1
         else:
-            counts[f"based on: {r.provenance['based_on']['variant']}"] += 1
-    return dict(counts)
+            source = stored.votes_with_turns(
+                self.store,
+                self.options.filters,
+                rubric=self.kind is Pair,
+                agreement=self.options.min_agreement is not None,
+            )
+        done = 0
+        for label in source:
+            yield label
+            done += 1
+            if self.progress is not None and done % PROGRESS_EVERY == 0:
+                self.progress(done, max(done, self.total))
+        if self.progress is not None:
+            self.progress(done, max(done, self.total))
+
+    def records(self) -> Iterator[Record]:
+        for label, turn in self._labels():
+            if self.kind is Demonstration:
+                yield from self._demonstration(label, turn)
+                continue
+            vote: ExportVote = label
+            if not self.agrees(vote.agreeing, vote.voters):
+                continue
+            panes = {a.pane: a for a in turn.answers}
+            if self.kind is Pair:
+                for chosen, rejected in self.pairs(vote.outcome, vote.ranking, panes):
+                    margin = None
+                    if chosen.rubric_mean is not None and rejected.rubric_mean is not None:
+                        margin = chosen.rubric_mean - rejected.rubric_mean
+                    yield Pair(
+                        _prompt(turn, chosen),
+                        chosen.text,
+                        rejected.text,
+                        _provenance(turn, vote, chosen=chosen, rejected=rejected),
+                        margin,
+                    )
+            else:
+                for answer, desirable in self.completions(vote.outcome, vote.ranking, panes):
+                    yield Completion(
+                        _prompt(turn, answer),
+                        answer.text,
+                        desirable,
+                        _provenance(turn, vote, answer=answer),
+                    )
+
+    def _demonstration(self, ideal: stored.ExportIdeal, turn: ExportTurn) -> Iterator[Record]:
+        base = self.base_of(ideal.text, ideal.based_on_answer_id, turn.answers)
+        if base is None:
+            return
+        provenance = _provenance(turn, None, based_on=base) | {
+            "ideal_answer_id": ideal.id,
+            "rater": ideal.rater,
+            "written_at": ideal.created_at.isoformat(),
+        }
+        yield Demonstration(_prompt(turn, base), ideal.text, provenance)
+
+
+def dry_run(store: Store, options: ExportOptions) -> ExportSummary:
+    """The summary from aggregates: how many records each format would give, what is skipped
+    and why, and the balance — without building a record. Duplicates, redactions and
+    splits are left out (`not_counted`): they need every record's text."""
+    options.check()
+    summary = ExportSummary(options.format, not_counted=list(NEEDS_RECORDS))
+    rules = _Rules(options, summary)
+    kind = FORMATS[options.format].kind
+    balance: Counter[str] = Counter()
+    if kind is Demonstration:
+        for variant, empty, count in stored.ideal_shapes(store, options.filters):
+            if empty:
+                rules.weight = count
+                rules.skip("empty ideal answer")
+            else:
+                balance[f"based on: {variant}"] += count
+    else:
+        agreement = options.min_agreement is not None
+        for shape in stored.vote_shapes(store, options.filters, agreement=agreement):
+            rules.weight = shape.count
+            if not rules.agrees(shape.agreeing, shape.voters):
+                continue
+            panes = {
+                p: ExportAnswer("", p, variant, status, "", None, None, None)
+                for p, (variant, status) in shape.panes.items()
+            }
+            if kind is Pair:
+                for chosen, _ in rules.pairs(shape.outcome, shape.ranking, panes):
+                    balance[f"chosen: {chosen.variant}"] += shape.count
+            else:
+                for _, desirable in rules.completions(shape.outcome, shape.ranking, panes):
+                    balance["desirable" if desirable else "undesirable"] += shape.count
+    summary.balance = dict(balance)
+    summary.records = sum(balance.values())
+    if not options.test_fraction:
+        summary.splits = {"all": summary.records} if summary.records else {}
+        summary.not_counted.remove("splits")
+    if not options.redact:
+        summary.not_counted.remove("redactions")
+    return summary
+
+
+def rendered(
+    store: Store,
+    options: ExportOptions,
+    summary: ExportSummary,
+    progress: Progress | None = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(split, rendered record) for each record to write, oldest label first, each de-
+    duplicated, redacted and checked against its format's schema; the summary is counted as
+    they go (complete once the iterator is exhausted)."""
+    options.check()
+    fmt = FORMATS[options.format]
+    redactor = Redactor()
+    summary.redactions = redactor.counts
+    balance: Counter[str] = Counter()
+    with Deduplicator() as seen:
+        for record in _Gatherer(store, options, summary, progress).records():
+            if not seen.first(record):
+                summary.duplicates += 1
+                continue
+            if options.redact:
+                record = redactor.record(record)
+            row = fmt.render(record)
+            problems = validate(options.format, row)
+            if problems:  # a bug of ours, not of the data: refuse to write a broken file
+                raise InvalidRequest(
+                    f"an exported record fails the {options.format} schema: " + "; ".join(problems),
+                    code=ErrorCode.INVALID_EXPORT,
+                )
+            if not fmt.provenance_inline:
+                row = {"record": row, "provenance": record.provenance}
+            split = (
+                split_of(record.prompt, options.test_fraction) if options.test_fraction else "all"
+            )
+            summary.records += 1
+            summary.splits[split] = summary.splits.get(split, 0) + 1
+            balance[_balance_key(record)] += 1
+            yield split, row
+    summary.balance = dict(balance)
+
+
+def detailed_dry_run(
+    store: Store, options: ExportOptions, progress: Progress | None = None
+) -> ExportSummary:
+    """Every count, duplicates and redactions included: reads every record, writes none."""
+    summary = ExportSummary(options.format)
+    for _ in rendered(store, options, summary, progress):
+        pass
+    return summary
 
 
 def prepare(
     store: Store, options: ExportOptions
 ) -> tuple[dict[str, list[dict[str, Any]]], ExportSummary]:
-    """The rendered, validated records per split, and the summary (the dry run)."""
-    options.check()
+    """The rendered, validated records per split, in memory, and the summary (for small
+    exports and tests; `export` and `jsonl_chunks` stream)."""
     summary = ExportSummary(options.format)
-    fmt = FORMATS[options.format]
-    gathered = list(_Gatherer(store, options, summary).records())
-    unique = dedup(gathered)
-    summary.duplicates = len(gathered) - len(unique)
-    redactor = Redactor()
-    records = [redactor.record(r) for r in unique] if options.redact else unique
-    summary.redactions = redactor.counts
-    summary.records = len(records)
-    summary.balance = _balance(records)
     splits: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        rendered = fmt.render(record)
-        problems = validate(options.format, rendered)
-        if problems:  # a bug of ours, not of the data: refuse to write a broken file
-            raise InvalidRequest(
-                f"an exported record fails the {options.format} schema: {'; '.join(problems)}",
-                code=ErrorCode.INVALID_EXPORT,
-            )
-        if not fmt.provenance_inline:
-            rendered = {"record": rendered, "provenance": record.provenance}
-        split = split_of(record.prompt, options.test_fraction) if options.test_fraction else "all"
-        splits.setdefault(split, []).append(rendered)
-    summary.splits = {k: len(v) for k, v in splits.items()}
+    for split, row in rendered(store, options, summary):
+        splits.setdefault(split, []).append(row)
     return splits, summary
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+def jsonl_chunks(
+    store: Store, options: ExportOptions, chunk_bytes: int = 1 << 16
+) -> Iterator[bytes]:
+    """The records (without splits) as JSON lines in chunks of about `chunk_bytes`, for an
+    HTTP response; Bedrock formats give the records only."""
+    summary = ExportSummary(options.format)
+    lines: list[str] = []
+    size = 0
+    for _, row in rendered(store, options, summary):
+        line = json.dumps(row.get("record", row) if "record" in row else row, ensure_ascii=False)
+        lines.append(line + "\n")
+        size += len(line) + 1
+        if size >= chunk_bytes:
+            yield "".join(lines).encode("utf-8")
+            lines, size = [], 0
+    if lines:
+        yield "".join(lines).encode("utf-8")
 
 
-def _parquet(rows: list[dict[str, Any]]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    # Provenance varies in shape (parameters differ by provider): one JSON text column.
-    flat = [
-        {**r, "provenance": json.dumps(r["provenance"], ensure_ascii=False)}
-        if "provenance" in r
-        else r
-        for r in rows
-    ]
-    buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(flat), buf)
-    return buf.getvalue()
-
-
-def _files(out: str, splits: dict[str, list[dict[str, Any]]], inline: bool) -> dict[str, bytes]:
-    """File name -> bytes. Bedrock formats allow no extra keys: their provenance goes to a
-    line-aligned sidecar file."""
-    path = Path(out.rsplit("/", 1)[-1])
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".parquet"):
-        raise InvalidRequest(
-            f"cannot write {out}",
-            code=ErrorCode.BAD_EXPORT_PATH,
-            hint="End the path in .jsonl or .parquet.",
-        )
-    if suffix == ".parquet" and not inline:
-        raise InvalidRequest(
-            "Bedrock formats are JSONL only",
-            code=ErrorCode.BAD_EXPORT_PATH,
-            hint="Use a .jsonl path.",
-        )
-    files: dict[str, bytes] = {}
-    for split, rows in splits.items():
-        stem = path.stem if split == "all" else f"{path.stem}-{split}"
-        if inline:
-            files[stem + suffix] = _jsonl(rows) if suffix == ".jsonl" else _parquet(rows)
-        else:
-            files[stem + suffix] = _jsonl([r["record"] for r in rows])
-            files[stem + ".provenance.jsonl"] = _jsonl([r["provenance"] for r in rows])
-    return files
-
-
-def export(store: Store, options: ExportOptions, out: str, *, s3: Any = None) -> ExportSummary:
+def export(
+    store: Store,
+    options: ExportOptions,
+    out: str,
+    *,
+    s3: Any = None,
+    progress: Progress | None = None,
+    part_size: int = PART_SIZE,
+) -> ExportSummary:
     """Write the export to `out` (a local .jsonl/.parquet path, or s3://bucket/key.jsonl);
-    `s3` is a boto3 S3 client for s3:// destinations."""
-    splits, summary = prepare(store, options)
-    files = _files(out, splits, FORMATS[options.format].provenance_inline)
-    if out.startswith("s3://"):
-        bucket, _, key = out[5:].partition("/")
-        prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-        if s3 is None:
-            raise InvalidRequest("no S3 client for an s3:// destination", code=ErrorCode.NO_S3)
-        for name, data in files.items():
-            s3.put_object(Bucket=bucket, Key=prefix + name, Body=data)
-            summary.files.append(f"s3://{bucket}/{prefix}{name}")
-        return summary
-    target = Path(out)
-    if ".." in target.parts:
-        raise InvalidRequest(f"refusing a path with '..': {out}", code=ErrorCode.BAD_EXPORT_PATH)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        for name, data in files.items():  # written whole, then moved: no half files
-            staged = Path(tmp) / name
-            staged.write_bytes(data)
-            staged.replace(target.parent / name)
-            summary.files.append(str(target.parent / name))
+    `s3` is a boto3 S3 client for s3:// destinations (files above `part_size` go up as
+    multipart uploads). `progress(done, total)` is called as labels are read."""
+    options.check()
+    inline = FORMATS[options.format].provenance_inline
+    check_destination(out, inline)
+    if out.startswith("s3://") and s3 is None:
+        raise InvalidRequest("no S3 client for an s3:// destination", code=ErrorCode.NO_S3)
+    summary = ExportSummary(options.format)
+    files = StagedFiles(out, inline)
+    try:
+        for split, row in rendered(store, options, summary, progress):
+            files.write(split, row)
+    except BaseException:
+        files.discard()
+        raise
+    summary.files = files.publish(s3, part_size)
     return summary

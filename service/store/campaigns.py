@@ -118,33 +118,35 @@ def gateway_turns(
     store: Store, limit: int, deployment: str | None
 ) -> list[tuple[str, str, list[str]]]:
     """The latest gateway turns with at least two answers (live and shadow): (turn id,
-    prompt, variant per pane), newest first."""
-    query = (
-        select(TurnRow.id, TurnRow.prompt, func.count(AnswerRow.id))
+    prompt, variant per pane), newest first. One query: the turns chosen in a subquery,
+    their answers joined to it."""
+    latest = func.max(TurnRow.created_at).label("last")
+    chosen = (
+        select(TurnRow.id, TurnRow.prompt, latest)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .join(AnswerRow, AnswerRow.turn_id == TurnRow.id)
         .where(ConversationRow.mode == "gateway")
         .group_by(TurnRow.id, TurnRow.prompt)
         .having(func.count(AnswerRow.id) >= 2)
-        .order_by(func.max(TurnRow.created_at).desc())
+        .order_by(latest.desc(), TurnRow.id.desc())
         .limit(limit)
     )
     if deployment is not None:
-        query = query.where(
+        chosen = chosen.where(
             TurnRow.id.in_(
                 select(TurnTagRow.turn_id).where(TurnTagRow.tag == f"deployment:{deployment}")
             )
         )
+    turn = chosen.subquery()
+    out: dict[str, tuple[str, str, list[str]]] = {}
     with store.session() as s:
-        found = s.execute(query).all()
-        variants: dict[str, list[str]] = {}
-        for turn_id, variant in s.execute(
-            select(AnswerRow.turn_id, AnswerRow.variant_name)
-            .where(AnswerRow.turn_id.in_([t.id for t in found]))
-            .order_by(AnswerRow.turn_id, AnswerRow.pane)
+        for turn_id, prompt, variant in s.execute(
+            select(turn.c.id, turn.c.prompt, AnswerRow.variant_name)
+            .join(AnswerRow, AnswerRow.turn_id == turn.c.id)
+            .order_by(turn.c.last.desc(), turn.c.id.desc(), AnswerRow.pane)
         ):
-            variants.setdefault(turn_id, []).append(variant)
-    return [(t.id, t.prompt, variants[t.id]) for t in found]
+            out.setdefault(turn_id, (turn_id, prompt, []))[2].append(variant)
+    return list(out.values())
 
 
 def recent_prompts(store: Store, limit: int) -> list[str]:
@@ -197,14 +199,17 @@ def raters_of_items(store: Store, campaign_id: str) -> dict[str, set[str]]:
 
 
 def labels_on(
-    store: Store, turn_ids: Sequence[str]
+    store: Store, campaign_id: str
 ) -> tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]:
     """Counted votes (turn id, rater, outcome) and ratings not rejected (answer id, rater,
-    helpfulness, honesty, harmlessness) on these turns, oldest first."""
+    helpfulness, honesty, harmlessness) on the turns of the campaign's items, oldest first."""
+    item_turns = select(CampaignItemRow.turn_id).where(
+        CampaignItemRow.campaign_id == campaign_id, CampaignItemRow.turn_id.is_not(None)
+    )
     with store.session() as s:
         votes = s.execute(
             select(VoteRow.turn_id, VoteRow.rater, VoteRow.outcome)
-            .where(VoteRow.turn_id.in_(turn_ids), live_votes())
+            .where(VoteRow.turn_id.in_(item_turns), live_votes())
             .order_by(VoteRow.created_at, VoteRow.id)
         ).all()
         ratings = s.execute(
@@ -215,7 +220,7 @@ def labels_on(
                 RatingRow.honesty,
                 RatingRow.harmlessness,
             )
-            .where(RatingRow.turn_id.in_(turn_ids), RatingRow.id.not_in(rejected("rating")))
+            .where(RatingRow.turn_id.in_(item_turns), RatingRow.id.not_in(rejected("rating")))
             .order_by(RatingRow.created_at, RatingRow.id)
         ).all()
     return [(t, r, o) for t, r, o in votes], [tuple(row) for row in ratings]

@@ -1,5 +1,7 @@
 """The store's connection: one SQLAlchemy engine (SQLite with WAL, or PostgreSQL through
-psycopg 3) and transactions that turn database failures into `StoreUnavailable`. The
+psycopg 3) and transactions that turn database failures into Arbiter errors: an outage
+(unreachable, shut down, busy) into `StoreUnavailable`, any other refusal into `StoreError`
+with its cause. The
 queries live beside it, one module per feature (`turns`, `votes`, `labels`, ...), each a set
 of functions that take the `Store`."""
 
@@ -10,11 +12,25 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.errors import StoreUnavailable
+from service.errors import StoreError, StoreUnavailable
 from service.store import migrate
+
+# SQLSTATE classes and codes of PostgreSQL that mean "not now" rather than "not this":
+# connection exceptions, shutdowns, and too many connections or no disk space.
+_PG_OUTAGE_CLASSES = ("08", "53")
+_PG_OUTAGE_CODES = ("57P01", "57P02", "57P03")
+# SQLite's result codes of the same kind: another writer holds the lock, or the file
+# cannot be opened, read or written.
+_SQLITE_OUTAGE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL"}
 
 
 def _normalise_url(url: str) -> str:
@@ -81,10 +97,41 @@ class Store:
             with self._sessions.begin() as session:
                 yield session
         except (OperationalError, ProgrammingError, InterfaceError) as exc:
-            raise StoreUnavailable(
-                f"database error: {str(exc.orig).strip().splitlines()[0]}",
-                hint="Check that the database is running and reachable.",
-            ) from None
+            raise self._classify(exc) from None
+
+    def _classify(self, exc: DBAPIError) -> StoreError:
+        """An outage, or a statement the database refused. The driver's error class does
+        not tell them apart (psycopg reports "too many parameters" as an OperationalError,
+        like a refused connection), so: the codes that mean an outage, else whether the
+        database answers a ping right now."""
+        cause = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
+        if self._is_outage(exc):
+            return StoreUnavailable(
+                f"database error: {cause}",
+                hint="Check that the database is running and reachable, then try again.",
+            )
+        return StoreError(
+            f"database error (the database is up, but refused the statement): {cause}",
+            hint="This is a bug or a broken deployment, not an outage: report this message "
+            "to the operator (is the schema up to date? `arbiter db upgrade`).",
+        )
+
+    def _is_outage(self, exc: DBAPIError) -> bool:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if (
+            exc.connection_invalidated
+            or sqlstate[:2] in _PG_OUTAGE_CLASSES
+            or sqlstate in _PG_OUTAGE_CODES
+            or getattr(exc.orig, "sqlite_errorname", None) in _SQLITE_OUTAGE
+        ):
+            return True
+        # Anything else (a refused connection has no code either) is an outage only if the
+        # database does not answer now.
+        try:
+            self.ping()
+        except StoreUnavailable:
+            return True
+        return False
 
     def count(self, table: type[Any]) -> int:
         """Rows in a table."""

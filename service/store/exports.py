@@ -1,14 +1,25 @@
-"""What exports read: live votes with their turns and answers, ideal answers, rubric means,
-and the campaign of each turn — as plain values, so the export logic never sees a table."""
+"""What exports read: live votes (or ideal answers) with their turns and answers, the rubric
+totals of each answer, the campaign of each turn and, when asked, how much each turn's
+raters agree — as plain values, so the export logic never sees a table.
+
+Records are read by one query each, streamed in batches (a server-side cursor on
+PostgreSQL), in the order the labels were given (ids are time-ordered): memory stays flat
+however many labels there are, and no statement binds one parameter per row. The dry run
+reads only aggregates: how many votes have each "shape" (outcome, ranking, variant and
+status per pane, agreement), which the export rules turn into counts without building a
+record."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, Text, and_, case, cast, func, literal, literal_column, select
+from sqlalchemy.orm import aliased
 
 from service.store.engine import Store
 from service.store.filters import Filters
@@ -25,6 +36,11 @@ from service.store.tables import (
 )
 from service.store.votes import live_votes
 
+BATCH = 1000  # rows per round trip of the cursor
+
+# What Python's str.strip() removes: an ideal answer of only these is empty, in any script.
+WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
 
 @dataclass(frozen=True)
 class ExportAnswer:
@@ -36,6 +52,7 @@ class ExportAnswer:
     request: dict[str, Any] | None
     variant_spec: dict[str, Any] | None
     context_refs: list[str] | None
+    rubric_mean: float | None = None  # mean of every rubric score given (not rejected)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,9 @@ class ExportVote:
     ranking: list[int] | None
     rater: str | None
     created_at: datetime
+    # The turn's most common vote and its number of live votes (with min_agreement only).
+    agreeing: int | None = None
+    voters: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,87 +89,329 @@ class ExportIdeal:
     created_at: datetime
 
 
-def live_votes_in_order(store: Store, filters: Filters) -> list[ExportVote]:
+@dataclass(frozen=True)
+class VoteShape:
+    """`count` live votes alike for the export rules: the same outcome and ranking, the
+    same variant and status per pane, the same agreement."""
+
+    outcome: str
+    ranking: list[int] | None
+    panes: dict[int, tuple[str, str]]  # pane -> (variant, "ok" or "failed")
+    agreeing: int | None
+    voters: int | None
+    count: int
+
+
+def _const(text: str) -> Any:
+    """A string constant written into the SQL, not bound: PostgreSQL only matches a GROUP BY
+    expression to its SELECT twin when no bound parameter differs between them."""
+    return literal_column(f"'{text}'")
+
+
+def _ranking_key() -> Any:
+    return case(
+        (VoteRow.outcome == _const("ranking"), cast(VoteRow.ranking, Text)), else_=_const("")
+    )
+
+
+def _voted_query(filters: Filters) -> Select[Any]:
     query = (
-        select(VoteRow)
+        select(VoteRow.id)
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
         .where(live_votes())
-        .order_by(VoteRow.created_at, VoteRow.id)
     )
+    return filters.apply(query)
+
+
+def count_votes(store: Store, filters: Filters) -> int:
+    """Live votes the filters keep (the progress of an export is counted in votes)."""
     with store.session() as s:
-        return [
-            ExportVote(v.id, v.turn_id, v.outcome, v.ranking, v.rater, v.created_at)
-            for v in s.scalars(filters.apply(query))
-        ]
+        sub = _voted_query(filters).subquery()
+        return int(s.scalar(select(func.count()).select_from(sub)) or 0)
 
 
-def ideal_answers(store: Store, filters: Filters) -> list[ExportIdeal]:
-    """Ideal answers in the order written; rater, mode, RAG and use-case filters apply."""
-    query = (
-        select(IdealAnswerRow)
-        .join(TurnRow, TurnRow.id == IdealAnswerRow.turn_id)
+def count_ideals(store: Store, filters: Filters) -> int:
+    with store.session() as s:
+        sub = _ideals_query(filters, select(IdealAnswerRow.id)).subquery()
+        return int(s.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def _agreement(filters: Filters) -> Any:
+    """Per turn: how many live votes (with the filters) agree with its most common vote,
+    and how many there are. A ranking agrees with the same ranking only."""
+    key = _ranking_key()
+    per_key = filters.apply(
+        select(VoteRow.turn_id, func.count().label("n"))
+        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .order_by(IdealAnswerRow.created_at, IdealAnswerRow.id)
+        .where(live_votes())
+        .group_by(VoteRow.turn_id, VoteRow.outcome, key)
+    ).subquery()
+    return (
+        select(
+            per_key.c.turn_id,
+            func.max(per_key.c.n).label("agreeing"),
+            func.sum(per_key.c.n).label("voters"),
+        )
+        .group_by(per_key.c.turn_id)
+        .subquery()
+    )
+
+
+def _rubric_totals() -> Any:
+    """Per answer: the sum and the number of the rubric scores given (ratings not rejected)."""
+    criteria = (RatingRow.helpfulness, RatingRow.honesty, RatingRow.harmlessness)
+    total = sum((func.coalesce(c, 0) for c in criteria), start=literal(0))
+    given = sum((case((c.is_not(None), 1), else_=0) for c in criteria), start=literal(0))
+    return (
+        select(
+            RatingRow.answer_id,
+            func.sum(total).label("total"),
+            func.sum(given).label("given"),
+        )
+        .where(RatingRow.id.not_in(rejected("rating")))
+        .group_by(RatingRow.answer_id)
+        .subquery()
+    )
+
+
+def _campaign_of_turn() -> Any:
+    return (
+        select(func.min(CampaignRow.name))
+        .join(CampaignItemRow, CampaignItemRow.campaign_id == CampaignRow.id)
+        .where(CampaignItemRow.turn_id == TurnRow.id)
+        .correlate(TurnRow)
+        .scalar_subquery()
+    )
+
+
+_TURN_COLUMNS = (
+    TurnRow.id,
+    TurnRow.conversation_id,
+    ConversationRow.mode,
+    TurnRow.prompt,
+    TurnRow.created_at,
+)
+_ANSWER_COLUMNS = (
+    AnswerRow.id,
+    AnswerRow.pane,
+    AnswerRow.variant_name,
+    AnswerRow.status,
+    AnswerRow.text,
+    AnswerRow.request,
+    AnswerRow.variant_spec,
+    AnswerRow.context_refs,
+)
+
+
+def _answer(row: Any, offset: int, rubric: tuple[Any, Any] | None) -> ExportAnswer | None:
+    if row[offset] is None:  # a turn without answers (outer join)
+        return None
+    mean = None
+    if rubric is not None and rubric[1]:
+        mean = float(rubric[0]) / float(rubric[1])
+    a = row[offset : offset + len(_ANSWER_COLUMNS)]
+    return ExportAnswer(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], rubric_mean=mean)
+
+
+def _turn(row: Any, at: int) -> ExportTurn:
+    """The turn whose columns (`_TURN_COLUMNS`, then its campaign) start at `at`."""
+    t = row[at : at + len(_TURN_COLUMNS) + 1]
+    return ExportTurn(t[0], t[1], t[2], t[3], t[4], [], t[5])
+
+
+def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
+    with store.session() as s:
+        yield from s.execute(query, execution_options={"yield_per": BATCH})
+
+
+def votes_with_turns(
+    store: Store, filters: Filters, *, rubric: bool = False, agreement: bool = False
+) -> Iterator[tuple[ExportVote, ExportTurn]]:
+    """Each live vote with its turn and the turn's answers (pane order), oldest vote first;
+    `rubric`: each answer's rubric mean; `agreement`: each vote's turn agreement."""
+    totals = _rubric_totals() if rubric else None
+    agreed = _agreement(filters) if agreement else None
+    columns: list[Any] = [
+        VoteRow.id,
+        VoteRow.turn_id,
+        VoteRow.outcome,
+        VoteRow.ranking,
+        VoteRow.rater,
+        VoteRow.created_at,
+        *_TURN_COLUMNS,
+        _campaign_of_turn(),
+        *_ANSWER_COLUMNS,
+    ]
+    if totals is not None:
+        columns += [totals.c.total, totals.c.given]
+    if agreed is not None:
+        columns += [agreed.c.agreeing, agreed.c.voters]
+    query = (
+        select(*columns)
+        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id)
+        .where(live_votes())
+    )
+    if totals is not None:
+        query = query.outerjoin(totals, totals.c.answer_id == AnswerRow.id)
+    if agreed is not None:
+        query = query.outerjoin(agreed, agreed.c.turn_id == VoteRow.turn_id)
+    query = filters.apply(query).order_by(VoteRow.id, AnswerRow.pane)
+    answer_at = 6 + len(_TURN_COLUMNS) + 1
+    extra = answer_at + len(_ANSWER_COLUMNS)
+    current: tuple[ExportVote, ExportTurn] | None = None
+    for row in _stream(store, query):
+        if current is None or current[0].id != row[0]:
+            if current is not None:
+                yield current
+            agreeing = voters = None
+            if agreed is not None:
+                at = extra + (2 if totals is not None else 0)
+                agreeing, voters = int(row[at]), int(row[at + 1])
+            vote = ExportVote(
+                row[0], row[1], row[2], row[3], row[4], row[5], agreeing=agreeing, voters=voters
+            )
+            current = (vote, _turn(row, 6))
+        answer = _answer(
+            row, answer_at, (row[extra], row[extra + 1]) if totals is not None else None
+        )
+        if answer is not None:
+            current[1].answers.append(answer)
+    if current is not None:
+        yield current
+
+
+def _ideals_query(filters: Filters, query: Any) -> Any:
+    """Rater, mode, RAG and use-case filters apply to ideal answers (dates are votes')."""
+    query = query.join(TurnRow, TurnRow.id == IdealAnswerRow.turn_id).join(
+        ConversationRow, ConversationRow.id == TurnRow.conversation_id
     )
     if filters.rater is not None:
         query = query.where(IdealAnswerRow.rater == filters.rater)
-    query = Filters(mode=filters.mode, rag=filters.rag, use_case=filters.use_case).apply(query)
+    return Filters(mode=filters.mode, rag=filters.rag, use_case=filters.use_case).apply(query)
+
+
+def ideals_with_turns(store: Store, filters: Filters) -> Iterator[tuple[ExportIdeal, ExportTurn]]:
+    """Ideal answers in the order written, each with its turn and the turn's answers."""
+    query = _ideals_query(
+        filters,
+        select(
+            IdealAnswerRow.id,
+            IdealAnswerRow.turn_id,
+            IdealAnswerRow.text,
+            IdealAnswerRow.rater,
+            IdealAnswerRow.based_on_answer_id,
+            IdealAnswerRow.created_at,
+            *_TURN_COLUMNS,
+            _campaign_of_turn(),
+            *_ANSWER_COLUMNS,
+        ),
+    )
+    query = query.outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id).order_by(
+        IdealAnswerRow.id, AnswerRow.pane
+    )
+    answer_at = 6 + len(_TURN_COLUMNS) + 1
+    current: tuple[ExportIdeal, ExportTurn] | None = None
+    for row in _stream(store, query):
+        if current is None or current[0].id != row[0]:
+            if current is not None:
+                yield current
+            ideal = ExportIdeal(row[0], row[1], row[2], row[3], row[4], row[5])
+            current = (ideal, _turn(row, 6))
+        answer = _answer(row, answer_at, None)
+        if answer is not None:
+            current[1].answers.append(answer)
+    if current is not None:
+        yield current
+
+
+# ---- the dry run: aggregates only ------------------------------------------------------
+
+
+def _panes(store: Store) -> int:
+    """How many panes the widest turn has (the dry run reads one column pair per pane)."""
     with store.session() as s:
-        return [
-            ExportIdeal(i.id, i.turn_id, i.text, i.rater, i.based_on_answer_id, i.created_at)
-            for i in s.scalars(query)
+        return int(s.scalar(select(func.max(AnswerRow.pane))) or 0) + 1
+
+
+def vote_shapes(store: Store, filters: Filters, *, agreement: bool = False) -> list[VoteShape]:
+    """Live votes grouped by what the export rules look at; one GROUP BY, a few rows."""
+    panes = _panes(store)
+    agreed = _agreement(filters) if agreement else None
+    key = _ranking_key()
+    group: list[Any] = [VoteRow.outcome, key.label("ranking")]
+    query = (
+        select()
+        .select_from(VoteRow)
+        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(live_votes())
+    )
+    for pane in range(panes):
+        answer = aliased(AnswerRow, name=f"pane{pane}")
+        query = query.outerjoin(answer, and_(answer.turn_id == TurnRow.id, answer.pane == pane))
+        group += [
+            answer.variant_name.label(f"variant{pane}"),
+            case((answer.status == _const("ok"), _const("ok")), else_=_const("failed")).label(
+                f"status{pane}"
+            ),
         ]
-
-
-def _answer(a: AnswerRow) -> ExportAnswer:
-    return ExportAnswer(
-        a.id, a.pane, a.variant_name, a.status, a.text, a.request, a.variant_spec, a.context_refs
-    )
-
-
-def turns_by_id(store: Store, ids: set[str]) -> dict[str, ExportTurn]:
-    """The turns with their answers and the campaign each belongs to (if any)."""
+    if agreed is not None:
+        query = query.outerjoin(agreed, agreed.c.turn_id == VoteRow.turn_id)
+        group += [agreed.c.agreeing, agreed.c.voters]
+    query = filters.apply(query.add_columns(*group, func.count())).group_by(*group)
+    shapes = []
     with store.session() as s:
-        campaigns = _campaigns(s, ids)
-        rows = s.scalars(
-            select(TurnRow)
-            .where(TurnRow.id.in_(ids))
-            .options(selectinload(TurnRow.answers), selectinload(TurnRow.conversation))
+        for row in s.execute(query):
+            outcome, ranking_text = row[0], row[1]
+            found = {p: (row[2 + 2 * p], row[3 + 2 * p]) for p in range(panes) if row[2 + 2 * p]}
+            agreeing = voters = None
+            if agreed is not None:
+                agreeing, voters = int(row[2 + 2 * panes]), int(row[3 + 2 * panes])
+            shapes.append(
+                VoteShape(
+                    outcome,
+                    json.loads(ranking_text) if ranking_text else None,
+                    found,
+                    agreeing,
+                    voters,
+                    int(row[-1]),
+                )
+            )
+    return shapes
+
+
+def ideal_shapes(store: Store, filters: Filters) -> list[tuple[str | None, bool, int]]:
+    """(variant the ideal answer is based on, empty?, how many), by one GROUP BY: the base
+    is the answer it names, else the turn's first pane."""
+    based = aliased(AnswerRow, name="based")
+    first = aliased(AnswerRow, name="first")
+    first_pane = (
+        select(func.min(AnswerRow.pane))
+        .where(AnswerRow.turn_id == IdealAnswerRow.turn_id)
+        .correlate(IdealAnswerRow)
+        .scalar_subquery()
+    )
+    trim = func.btrim if store.engine.dialect.name == "postgresql" else func.trim
+    empty = func.length(trim(IdealAnswerRow.text, WHITESPACE)) == 0
+    variant = func.coalesce(based.variant_name, first.variant_name)
+    each = (
+        _ideals_query(filters, select(variant.label("variant"), empty.label("empty")))
+        .outerjoin(
+            based,
+            and_(
+                based.id == IdealAnswerRow.based_on_answer_id,
+                based.turn_id == IdealAnswerRow.turn_id,
+            ),
         )
-        return {
-            t.id: ExportTurn(
-                t.id,
-                t.conversation_id,
-                t.conversation.mode,
-                t.prompt,
-                t.created_at,
-                [_answer(a) for a in t.answers],
-                campaigns.get(t.id),
-            )
-            for t in rows
-        }
-
-
-def _campaigns(s: Session, ids: set[str]) -> dict[str, str]:
-    rows = s.execute(
-        select(CampaignItemRow.turn_id, CampaignRow.name)
-        .join(CampaignRow, CampaignRow.id == CampaignItemRow.campaign_id)
-        .where(CampaignItemRow.turn_id.in_(ids))
+        .outerjoin(first, and_(first.turn_id == IdealAnswerRow.turn_id, first.pane == first_pane))
+        .subquery()
     )
-    return {turn_id: name for turn_id, name in rows if turn_id is not None}
-
-
-def rubric_means(store: Store, answer_ids: set[str]) -> dict[str, float]:
-    """Each answer's mean over every rubric score it was given (ratings not rejected)."""
-    totals: dict[str, list[float]] = {}
+    query = select(each.c.variant, each.c.empty, func.count()).group_by(
+        each.c.variant, each.c.empty
+    )
     with store.session() as s:
-        for r in s.scalars(
-            select(RatingRow).where(
-                RatingRow.answer_id.in_(answer_ids), RatingRow.id.not_in(rejected("rating"))
-            )
-        ):
-            for v in (r.helpfulness, r.honesty, r.harmlessness):
-                if v is not None:
-                    totals.setdefault(r.answer_id, []).append(float(v))
-    return {k: sum(v) / len(v) for k, v in totals.items()}
+        return [(v, bool(e), int(n)) for v, e, n in s.execute(query)]

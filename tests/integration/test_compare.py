@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.app.runtime import Runtime
-from service.errors import InvalidRequest, NotFound, PayloadTooLarge, StoreUnavailable
+from service.errors import InvalidRequest, NotFound, PayloadTooLarge, StoreError
 from service.schemas import CompareRequest, GenerationParams
 from service.serving.compare import CompareEvent
 from service.store import turns
@@ -181,9 +181,11 @@ def test_store_failure_during_a_turn_is_reported_and_stops_the_panes(runtime: Ru
 
     with runtime.store.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE turns RENAME TO turns_gone")
-    with pytest.raises(StoreUnavailable) as exc:
+    with pytest.raises(StoreError) as exc:
         run(runtime, CompareRequest(prompt="hi", variants=["alpha", "beta"]))
-    assert "database error" in exc.value.message
+    # The database is up: a missing table is a fault with its cause, not an outage.
+    assert "database error" in exc.value.message and exc.value.code == "internal_error"
+    assert "turns" in exc.value.message
     assert runtime.engine._running == {}
 
 
