@@ -220,7 +220,7 @@ def test_ragas_names_need_a_judge_and_point_at_the_fallbacks() -> None:
     assert "faithfulness is ragas' LLM metric and needs a judge variant" in str(err.value)
     assert "faithfulness_overlap" in err.value.hint
     (overlap,) = build_metrics(["faithfulness_overlap"])
-    assert overlap.name == "faithfulness_overlap" and overlap.version == "overlap-1"
+    assert overlap.name == "faithfulness_overlap" and overlap.version == "overlap-2"
 
 
 def test_a_batch_run_scores_with_ragas_through_the_judge_variant(
