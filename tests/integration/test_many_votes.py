@@ -171,7 +171,12 @@ def test_quality_view_averages_every_rating(filled: Filled) -> None:
 
 def test_export_dry_run_counts_every_preference_pair(filled: Filled) -> None:
     summary = filled.get("/api/exports/trl-preference", dry_run="true")
-    assert summary["records"] == filled.fill.preference_pairs()
+    # The SQL count keeps campaign raters' repeated records and says so; writing drops them.
+    assert "duplicates" in summary["not_counted"]
+    assert summary["records"] == filled.fill.preference_pairs() + filled.fill.repeats
+    detailed = filled.get("/api/exports/trl-preference", dry_run="true", detail="true")
+    assert detailed["records"] == filled.fill.preference_pairs()
+    assert detailed["duplicates"] == filled.fill.repeats
     assert sum(summary["skipped"].values()) > 0  # ties, both-bad and failed answers
 
 

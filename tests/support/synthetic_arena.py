@@ -91,6 +91,9 @@ class ArenaFill:
     cells: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     # Preference pairs an export gives (both answers ok), per unordered variant pair.
     pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Campaign votes repeating another rater's record: a written export drops them, the
+    # dry run's SQL count does not (it says duplicates are counted when written).
+    repeats: int = 0
     answers_per_variant: Counter[str] = field(default_factory=Counter)
     battles_by_tag: Counter[str] = field(default_factory=Counter)
     campaign_battles: int = 0
@@ -532,6 +535,7 @@ class _Filler:
         self.campaign_position += 1
         consensus = self._outcome(*variants)
         preferred = set()
+        decisive = 0
         for r in range(s.campaign_raters):
             outcome = consensus if self.rng.random() < 0.7 else self._outcome(*variants)
             vote_at = at + timedelta(seconds=r)
@@ -540,8 +544,10 @@ class _Filler:
             self._battle(variants[0], variants[1], outcome, campaign=True)
             if outcome in ("a", "b") and all(ok):
                 preferred.add(outcome)
+                decisive += 1
         # Raters who prefer the same answer give one record: an export drops exact repeats.
         self.fill.pairs[(min(variants), max(variants))] += len(preferred)
+        self.fill.repeats += decisive - len(preferred)
 
     def _ratings(
         self,
