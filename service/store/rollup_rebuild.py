@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from service.store import sketch
 from service.store.engine import Store
-from service.store.rollups import AnswerCell, answer_cells, minute_of, vote_cells, write_vote_cells
+from service.store.rollups import (
+    AnswerCell,
+    answer_cells,
+    minute_of,
+    vote_answers,
+    vote_cells,
+    write_vote_cells,
+)
 from service.store.tables import (
     AnswerMinuteRow,
     AnswerRow,
@@ -128,18 +135,4 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
 
 def live_vote_answers() -> Any:
     """Every live vote with each of its turn's answers, ordered by vote."""
-    from_votes = (
-        select(
-            VoteRow.id,
-            VoteRow.created_at,
-            VoteRow.outcome,
-            VoteRow.ranking,
-            AnswerRow.pane,
-            AnswerRow.variant_name,
-            ConversationRow.use_case,
-        )
-        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
-        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-    )
-    return from_votes.where(live_votes()).order_by(VoteRow.id)
+    return vote_answers().where(live_votes()).order_by(VoteRow.id)

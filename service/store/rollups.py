@@ -182,30 +182,32 @@ def add_scores(
     )
 
 
+def vote_answers() -> Any:
+    """Votes with each of their turn's answers: (vote id, created_at, outcome, ranking, pane,
+    variant, use case); the caller says which votes."""
+    return (
+        select(
+            VoteRow.id,
+            VoteRow.created_at,
+            VoteRow.outcome,
+            VoteRow.ranking,
+            AnswerRow.pane,
+            AnswerRow.variant_name,
+            ConversationRow.use_case,
+        )
+        .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
+        .join(TurnRow, TurnRow.id == VoteRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+    )
+
+
 def _vote_rows(s: Session, vote_ids: Iterable[str]) -> list[Any]:
-    """Each vote with each of its turn's answers: (vote id, created_at, outcome, ranking,
-    pane, variant, use case). At most one batch of ids (≤ 2,000): never one per stored row."""
+    """These votes with their answers. At most one batch of ids (≤ 2,000): never one per
+    stored row."""
     ids = sorted(set(vote_ids))
     if not ids:
         return []
-    return list(
-        s.execute(
-            select(
-                VoteRow.id,
-                VoteRow.created_at,
-                VoteRow.outcome,
-                VoteRow.ranking,
-                AnswerRow.pane,
-                AnswerRow.variant_name,
-                ConversationRow.use_case,
-            )
-            .join(AnswerRow, AnswerRow.turn_id == VoteRow.turn_id)
-            .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .where(VoteRow.id.in_(ids))
-            .order_by(VoteRow.id)
-        )
-    )
+    return list(s.execute(vote_answers().where(VoteRow.id.in_(ids)).order_by(VoteRow.id)))
 
 
 def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, str]]:
