@@ -250,13 +250,17 @@ def test_dashboard_draws_every_variant(filled: Filled, window: str) -> None:
 
 
 def test_history_first_page_is_the_newest_turns(filled: Filled) -> None:
-    page = filled.get("/api/turns", limit=50)
-    assert len(page) == 50
+    first = filled.get("/api/turns", limit=50)
+    page = first["turns"]
+    assert len(page) == 50 and first["next"]
     times = [t["created_at"] for t in page]
     assert times == sorted(times, reverse=True)
     last_at = filled.fill.last_at
     assert last_at is not None
     newest = datetime.fromisoformat(times[0].replace("Z", "+00:00"))
     assert newest.replace(tzinfo=newest.tzinfo or UTC) >= last_at - timedelta(minutes=5)
-    mine = filled.get("/api/turns", limit=50, rater="rater-1")
+    mine = filled.get("/api/turns", limit=50, rater="rater-1")["turns"]
     assert mine and {t["rater"] for t in mine} == {"rater-1"}
+    following = filled.get("/api/turns", limit=50, after=first["next"])["turns"]
+    assert following and following[0]["created_at"] <= times[-1]
+    assert not {t["id"] for t in following} & {t["id"] for t in page}
