@@ -85,9 +85,18 @@ def observations(
     for variant, positive in usecases.latest_thumbs(store, spec.name, window.since, window.until):
         if variant in out:
             out[variant].feedback.append(positive)
-    if small:
+    votes = usecases.vote_counts(store, spec.name, first, end) if large else {}
+    # A variant's votes are summarised only when there are many: below that its win rate
+    # keeps the bootstrap over its vote results, read as rows.
+    summed_votes = [v for v in large if sum(votes.get(v, {}).values()) >= LARGE_SAMPLE]
+    listed_votes = [v for v in spec.variants if v not in summed_votes]
+    if listed_votes:
         for variant, result in usecases.vote_results_in_window(
-            store, spec.name, window.since, window.until, small if large else None
+            store,
+            spec.name,
+            window.since,
+            window.until,
+            listed_votes if summed_votes else None,
         ):
             if variant in out:
                 out[variant].results.append(RESULT_VALUES[result])
@@ -96,9 +105,8 @@ def observations(
         aggregates = usecases.answer_aggregates(
             store, spec.name, large, first, end, rounded.since, rounded.until
         )
-        votes = usecases.vote_counts(store, spec.name, first, end)
         for v in large:
-            _summarise(out[v], aggregates[v], votes.get(v, {}))
+            _summarise(out[v], aggregates[v], votes.get(v, {}) if v in summed_votes else None)
     return out
 
 
@@ -124,12 +132,14 @@ def _summarise(obs: Observations, agg: usecases.AnswerAggregate, votes: dict[str
     for score, (n, total, total_sq, errors) in agg.scores.items():
         if score in TARGET_METRICS and is_score(score):
             summaries[score] = Moments(n, total, total_sq, errors)
-    wins, ties = votes.get("win", 0), votes.get("tie", 0) + votes.get("both_bad", 0)
-    n_votes = wins + ties + votes.get("loss", 0)
-    # Each result is 1 (win), 0 (loss) or 0.5 (tie, both bad): RESULT_VALUES.
-    summaries["win_rate"] = Moments(n_votes, wins + 0.5 * ties, wins + 0.25 * ties)
+    obs.summarised["answers"] = agg.answers
+    if votes is not None:
+        wins, ties = votes.get("win", 0), votes.get("tie", 0) + votes.get("both_bad", 0)
+        n_votes = wins + ties + votes.get("loss", 0)
+        # Each result is 1 (win), 0 (loss) or 0.5 (tie, both bad): RESULT_VALUES.
+        summaries["win_rate"] = Moments(n_votes, wins + 0.5 * ties, wins + 0.25 * ties)
+        obs.summarised["votes"] = n_votes
     obs.summaries.update(summaries)
-    obs.summarised.update(answers=agg.answers, votes=n_votes)
 
 
 def goal_statuses(store: Store, spec: UseCaseSpec, window: Window) -> dict[str, list[GoalStatus]]:
