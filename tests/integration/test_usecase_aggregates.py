@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
+from evals.goals import Observations, estimate
 from evals.selection import assess
-from service.evaluation.usecases import Window, observations, spec_from_data
+from service.evaluation.usecases import UseCaseSpec, Window, observations, spec_from_data
 from service.ids import new_id
 from service.store import Store, rollup_rebuild
 from service.store.tables import (
@@ -43,16 +44,16 @@ SPEC = {
 }
 
 
-def fill(store: Store, end: datetime) -> None:
+def fill(store: Store, end: datetime, *, large: int = LARGE, small: int = SMALL) -> None:
     """Arena turns of alpha against beta (alpha also alone, to have many answers), in the
     use case and outside it, over the 3 hours before `end`, some answers failed, some
     scorings failed, a few thumbs; plus rows just outside the window."""
     rng = random.Random(11)
     conversations, turns, answers, scores, votes, thumbs = [], [], [], [], [], []
     counts = {"alpha": 0, "beta": 0}
-    while counts["alpha"] < LARGE:
+    while counts["alpha"] < large:
         at = end - timedelta(seconds=rng.uniform(61, 3 * 3600))
-        pair = ["alpha", "beta"] if counts["beta"] < SMALL else ["alpha"]
+        pair = ["alpha", "beta"] if counts["beta"] < small else ["alpha"]
         rng.shuffle(pair)
         conv, turn = new_id(), new_id()
         use_case = "support" if rng.random() < 0.9 else "other"
@@ -160,7 +161,29 @@ def test_status_from_aggregates_equals_status_from_rows(store: Store) -> None:
     aggregated = observations(store, spec, window)
     assert aggregated["alpha"].answers == [] and aggregated["alpha"].summarised["answers"] >= LARGE
     assert len(aggregated["beta"].answers) == len(rows["beta"].answers) >= SMALL
+    assert "win_rate" not in aggregated["alpha"].summaries  # 300 votes: listed, bootstrapped
+    assert_same_status(spec, rows, aggregated)
+    alpha = aggregated["alpha"]
+    assert estimate("rouge_l", alpha).errors > 0  # failed scorings counted, not averaged
+    assert alpha.count("votes") == SMALL  # beta's votes, seen from alpha
 
+
+def test_many_votes_are_summarised_and_equal_the_rows(store: Store) -> None:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    fill(store, end, large=6_000, small=5_900)
+    spec = spec_from_data(SPEC)
+    window = Window(end - timedelta(hours=4), end)
+    rows = observations(store, spec, window, from_rows=True)
+    aggregated = observations(store, spec, window)
+    for variant in ("alpha", "beta"):
+        assert aggregated[variant].answers == [] and aggregated[variant].results == []
+        assert aggregated[variant].summarised["votes"] == len(rows[variant].results) >= 5_000
+    assert_same_status(spec, rows, aggregated)
+
+
+def assert_same_status(
+    spec: UseCaseSpec, rows: dict[str, Observations], aggregated: dict[str, Observations]
+) -> None:
     targets = spec.parsed_targets()
     want = assess(spec.variants, rows, targets, min_samples=20, baseline="beta")
     got = assess(spec.variants, aggregated, targets, min_samples=20, baseline="beta")
@@ -181,9 +204,6 @@ def test_status_from_aggregates_equals_status_from_rows(store: Store) -> None:
             other = b.vs_baseline[metric]
             scale = abs(a.evidence[metric].mean or 0.0)
             assert other.mean == pytest.approx(diff.mean, abs=0.0101 * scale + 1e-12), metric
-    alpha = next(c for c in got if c.variant == "alpha")
-    assert alpha.evidence["rouge_l"].errors > 0  # failed scorings counted, not averaged
-    assert alpha.counts["votes"] == SMALL  # beta's votes, seen from alpha
 
 
 def test_a_window_not_on_minutes_is_rounded_down_for_aggregates(store: Store) -> None:
