@@ -227,6 +227,8 @@ def vote_results_in_window(
 
 # ---- aggregates: what the goals read instead of rows for a variant with many answers ----
 
+minute_of = rollups.minute_of  # the rollups' key: whole minutes since 1970 UTC
+
 Bins = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # a sketch's bins and counts
 Sums = tuple[int, float, float]  # count, sum, sum of squares
 

@@ -34,7 +34,6 @@ from evals.selection import Candidate, assess
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.usecases.spec import UseCaseSpec
 from service.store import Store, sketch, usecases
-from service.store.rollups import minute_of
 
 RESULT_VALUES = {"win": 1.0, "loss": 0.0, "tie": 0.5, "both_bad": 0.5}  # both bad: a tie
 
@@ -52,7 +51,7 @@ class Window:
     def minutes(self) -> tuple[int, int]:
         """The whole minutes [first, end) an aggregate read covers (since and until rounded
         down to their minute)."""
-        return minute_of(self.since), minute_of(self.until)
+        return usecases.minute_of(self.since), usecases.minute_of(self.until)
 
     def rounded(self) -> Window:
         first, end = self.minutes()
@@ -110,7 +109,9 @@ def observations(
     return out
 
 
-def _summarise(obs: Observations, agg: usecases.AnswerAggregate, votes: dict[str, int]) -> None:
+def _summarise(
+    obs: Observations, agg: usecases.AnswerAggregate, votes: dict[str, int] | None
+) -> None:
     """Put one variant's aggregates into its observations, as the metrics' summaries."""
     summaries: dict[str, Summary] = {"error_rate": Proportion(agg.answers - agg.ok, agg.answers)}
     for source, bins in (("latency_s", agg.latency), ("ttft_s", agg.ttft)):
