@@ -348,20 +348,23 @@ class Observations:
         or None when there are fewer than `LARGE_SAMPLE` and none summarised: then the
         bootstrap over `samples` applies, as it always did."""
         spec = TARGET_METRICS[metric]
-        data = self.samples(metric)
         held = self.summaries.get(metric)
+        listed = {"satisfaction": self.feedback, "win_rate": self.results}.get(metric, self.answers)
+        if held is None and len(listed) < LARGE_SAMPLE:
+            return None  # at most that many samples: decided without reading them
+        data = self.samples(metric)
         if held is None and data.size < LARGE_SAMPLE:
             return None
-        listed: Summary
+        mine: Summary
         if spec.kind == "proportion":
-            listed = Proportion(int(data.sum()), int(data.size))
+            mine = Proportion(int(data.sum()), int(data.size))
         elif spec.kind == "quantile":
-            listed = Histogram.of(data)
+            mine = Histogram.of(data)
         else:
-            listed = Moments.of(data, self.scoring_errors(metric))
+            mine = Moments.of(data, self.scoring_errors(metric))
         if held is None:
-            return listed
-        return held + listed  # type: ignore[operator]  # the same kind by construction
+            return mine
+        return held + mine  # type: ignore[operator]  # the same kind by construction
 
 
 def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
