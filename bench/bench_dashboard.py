@@ -4,7 +4,8 @@ turns spread over 7 days (two answers, a score each, one vote; bulk inserts thro
 project's tables; rollups by `rollup_rebuild`, which the integration tests prove equal to the
 maintained ones). Each is timed against the way it was read before, in the same process:
 the dashboard from every raw row, History by OFFSET with one `get_turn` per listed turn,
-use-case votes through one bound parameter per turn.
+use-case votes through one bound parameter per turn, the use-case status row by row (with
+the large-sample CIs from 5,000 observations on; before them it bootstrapped every one).
 
 BENCH_DASHBOARD_TURNS (default "100000") lists the sizes; BENCH_DASHBOARD_DBS
 ("sqlite,postgres") the databases. Goals at 1M votes: dashboard ≤ 0.5 s, History's first
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench._report import header, line, scratch_postgres, verdict
+from evals.selection import assess
 from service.evaluation.dashboard import series, series_from_rows
 from service.evaluation.usecases import Window, observations, spec_from_data, status
 from service.ids import new_id, utcnow
@@ -251,10 +253,19 @@ def run(store: Store, n: int) -> None:
         ),
         1.0,
     )
-    # The goals' bootstrap CIs (evals/goals.py) come on top, over every observation.
-    line(
-        "use-case status incl. bootstrap CIs",
-        f"{timed(lambda: status(store, spec, window), runs=1) * 1000:,.1f} ms",
+    # The whole status (targets, evidence, differences from the baseline): variants with
+    # many answers from the rollups with large-sample CIs, against every row read one by one.
+    compare(
+        "use-case status (7 days, baseline alpha)",
+        lambda: status(store, spec, window, baseline="alpha"),
+        lambda: assess(
+            spec.variants,
+            observations(store, spec, window, from_rows=True),
+            spec.parsed_targets(),
+            min_samples=spec.min_samples,
+            baseline="alpha",
+        ),
+        1.0,
     )
 
 

@@ -16,6 +16,7 @@ from evals.goals import (
     difference,
     estimate,
     goal_status,
+    is_score,
     significant,
 )
 from evals.report import Estimate, bootstrap_mean, metric_values
@@ -63,6 +64,9 @@ def score_metrics(observations: Sequence[Observations]) -> list[str]:
     """The automatic score metrics present in any answer, in a stable order."""
     seen: list[str] = []
     for obs in observations:
+        for name in obs.summaries:
+            if is_score(name) and name not in seen:
+                seen.append(name)
         for answer in obs.answers:
             for score in answer.get("scores") or []:
                 name = score["metric"]
@@ -114,9 +118,9 @@ def assess(
             goals=[goal_status(t, obs, min_samples) for t in targets],
             evidence={m: estimate(m, obs) for m in metrics},
             counts={
-                "answers": len(obs.answers),
-                "feedback": len(obs.feedback),
-                "votes": len(obs.results),
+                "answers": obs.count("answers"),
+                "feedback": obs.count("feedback"),
+                "votes": obs.count("votes"),
             },
             vs_baseline=(
                 {m: difference(m, obs, base) for m in metrics}

@@ -4,16 +4,20 @@ thumbs on them and the live votes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import case, func, select
 
 from service.ids import utcnow
-from service.store import rollups
+from service.store import rollups, sketch
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.tables import (
+    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
     EvalItemRow,
@@ -22,6 +26,7 @@ from service.store.tables import (
     ScoreRow,
     TurnRow,
     UseCaseRow,
+    VoteMinuteRow,
     VoteRow,
 )
 from service.store.votes import live_votes
@@ -56,11 +61,18 @@ def has_use_case(store: Store, name: str) -> bool:
 
 
 def answers_in_window(
-    store: Store, name: str, variants: list[str], since: datetime, until: datetime
+    store: Store,
+    name: str,
+    variants: list[str],
+    since: datetime,
+    until: datetime,
+    *,
+    live_variants: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The use case's answers of these variants (live traffic and its eval runs): variant,
-    status, latency_ms, ttft_ms, tokens_out, cost_usd, scores; eval items also example_key.
-    Joins only: nothing is bound per answer."""
+    """The use case's answers of these variants (live traffic, only of `live_variants` when
+    given, and its eval runs): variant, status, latency_ms, ttft_ms, tokens_out, cost_usd,
+    scores; eval items also example_key. Joins only: nothing is bound per answer."""
+    live_names = variants if live_variants is None else live_variants
 
     def live(query: Any) -> Any:
         return (
@@ -68,7 +80,7 @@ def answers_in_window(
             .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
             .where(
                 ConversationRow.use_case == name,
-                AnswerRow.variant_name.in_(variants),
+                AnswerRow.variant_name.concat("").in_(live_names),  # see _live_answers
                 AnswerRow.created_at >= since,
                 AnswerRow.created_at < until,
             )
@@ -173,10 +185,15 @@ def latest_thumbs(
 
 
 def vote_results_in_window(
-    store: Store, name: str, since: datetime, until: datetime
+    store: Store,
+    name: str,
+    since: datetime,
+    until: datetime,
+    variants: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(variant, result) of each live vote of the use case in the window, per variant in
-    it (win, loss, tie, both_bad): one join, nothing bound per vote."""
+    it (win, loss, tie, both_bad), only for `variants` when given: one join, nothing bound
+    per vote."""
     query = (
         select(
             VoteRow.id,
@@ -191,6 +208,8 @@ def vote_results_in_window(
         .where(live_votes())
         .order_by(VoteRow.id)
     )
+    if variants is not None:
+        query = query.where(AnswerRow.variant_name.in_(variants))
     query = Filters(since=since, until=until, use_case=name).apply(query)
     out: list[tuple[str, str]] = []
     with store.session() as s:
@@ -199,8 +218,170 @@ def vote_results_in_window(
     for row in rows:
         by_vote.setdefault(row.id, []).append(row)
     for answers in by_vote.values():
-        variants = {a.pane: a.variant_name for a in answers}
+        panes = {a.pane: a.variant_name for a in answers}
         first = answers[0]
-        for pane, result in rollups.pane_results(first.outcome, first.ranking, variants).items():
-            out.append((variants[pane], result))
+        for pane, result in rollups.pane_results(first.outcome, first.ranking, panes).items():
+            out.append((panes[pane], result))
     return out
+
+
+# ---- aggregates: what the goals read instead of rows for a variant with many answers ----
+
+minute_of = rollups.minute_of  # the rollups' key: whole minutes since 1970 UTC
+
+Bins = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # a sketch's bins and counts
+Sums = tuple[int, float, float]  # count, sum, sum of squares
+
+
+@dataclass
+class AnswerAggregate:
+    """One variant's live answers of a use case over whole minutes, from the rollups and one
+    SQL aggregate: counts, latency/TTFT sketches (ms, ok answers), sums per field (ok answers
+    with a value) and per score metric (with the number of failed scorings)."""
+
+    answers: int = 0
+    ok: int = 0
+    latency: Bins | None = None
+    ttft: Bins | None = None
+    sums: dict[str, Sums] = field(default_factory=dict)  # latency_ms, tokens_out, cost_usd
+    scores: dict[str, tuple[int, float, float, int]] = field(default_factory=dict)
+
+
+def answer_counts(store: Store, name: str, first: int, end: int) -> dict[str, int]:
+    """Answers per variant of the use case's live traffic in minutes [first, end), from the
+    rollups."""
+    with store.session() as s:
+        rows = s.execute(
+            select(AnswerMinuteRow.variant_name, func.sum(AnswerMinuteRow.answers))
+            .where(
+                AnswerMinuteRow.use_case == name,
+                AnswerMinuteRow.minute >= first,
+                AnswerMinuteRow.minute < end,
+            )
+            .group_by(AnswerMinuteRow.variant_name)
+        ).all()
+    return {v: int(n or 0) for v, n in rows}
+
+
+def answer_aggregates(
+    store: Store,
+    name: str,
+    variants: list[str],
+    first: int,
+    end: int,
+    since: datetime,
+    until: datetime,
+) -> dict[str, AnswerAggregate]:
+    """Per variant: its live answers in minutes [first, end) (= since..until, which the
+    caller rounds to those minutes). Counts and sketches from the rollups; the sums of
+    squares the rollups do not keep from one GROUP BY over the rows (no Python per row)."""
+    out = {v: AnswerAggregate() for v in variants}
+    with store.session() as s:
+        minutes = s.execute(
+            select(
+                AnswerMinuteRow.variant_name,
+                AnswerMinuteRow.answers,
+                AnswerMinuteRow.ok,
+                AnswerMinuteRow.latency,
+                AnswerMinuteRow.ttft,
+            ).where(
+                AnswerMinuteRow.use_case == name,
+                AnswerMinuteRow.variant_name.in_(variants),
+                AnswerMinuteRow.minute >= first,
+                AnswerMinuteRow.minute < end,
+            )
+        ).all()
+        fields = {
+            "latency_ms": AnswerRow.latency_ms,
+            "tokens_out": AnswerRow.tokens_out,
+            "cost_usd": AnswerRow.cost_usd,
+        }
+        ok = AnswerRow.status == "ok"
+        columns: list[Any] = [AnswerRow.variant_name]
+        for column in fields.values():
+            value = case((ok, column))
+            columns += [func.count(value), func.sum(value), func.sum(value * value)]
+        sums = s.execute(
+            _live_answers(select(*columns), name, variants, since, until).group_by(
+                AnswerRow.variant_name
+            )
+        ).all()
+        value = case((ok, ScoreRow.value))
+        scores = s.execute(
+            _live_answers(
+                select(
+                    AnswerRow.variant_name,
+                    ScoreRow.metric,
+                    func.count(value),
+                    func.sum(value),
+                    func.sum(value * value),
+                    func.sum(case((ok & ScoreRow.value.is_(None), 1), else_=0)),
+                ).join(AnswerRow, AnswerRow.id == ScoreRow.answer_id),
+                name,
+                variants,
+                since,
+                until,
+            ).group_by(AnswerRow.variant_name, ScoreRow.metric)
+        ).all()
+    groups = {v: i for i, v in enumerate(variants)}
+    owner = np.array([groups[r.variant_name] for r in minutes], dtype=np.int64)
+    latency = sketch.merge_groups([r.latency or b"" for r in minutes], owner)
+    ttft = sketch.merge_groups([r.ttft or b"" for r in minutes], owner)
+    for r in minutes:
+        agg = out[r.variant_name]
+        agg.answers += r.answers
+        agg.ok += r.ok
+    for v, i in groups.items():
+        out[v].latency, out[v].ttft = latency.get(i), ttft.get(i)
+    for row in sums:
+        for k, key in enumerate(fields):
+            n, total, total_sq = row[1 + 3 * k : 4 + 3 * k]
+            out[row[0]].sums[key] = (int(n), float(total or 0.0), float(total_sq or 0.0))
+    for variant, metric, n, total, total_sq, errors in scores:
+        out[variant].scores[metric] = (
+            int(n),
+            float(total or 0.0),
+            float(total_sq or 0.0),
+            int(errors or 0),
+        )
+    return out
+
+
+def _live_answers(
+    query: Any, name: str, variants: list[str], since: datetime, until: datetime
+) -> Any:
+    # `variant_name || ''`: keeps SQLite off the variant index (which walks every answer
+    # of the variant, in every use case) and on the use case's: conversations -> turns ->
+    # answers, by their indexes. The same answers either way.
+    return (
+        query.join(TurnRow, TurnRow.id == AnswerRow.turn_id)
+        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+        .where(
+            ConversationRow.use_case == name,
+            AnswerRow.variant_name.concat("").in_(variants),
+            AnswerRow.created_at >= since,
+            AnswerRow.created_at < until,
+        )
+    )
+
+
+def vote_counts(store: Store, name: str, first: int, end: int) -> dict[str, dict[str, int]]:
+    """Per variant: what the use case's live votes cast in minutes [first, end) gave it
+    (win, loss, tie, both_bad), from the rollups."""
+    columns = rollups.OUTCOME_COLUMNS
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                VoteMinuteRow.variant_name,
+                *(func.sum(getattr(VoteMinuteRow, c)) for c in columns.values()),
+            )
+            .where(
+                VoteMinuteRow.use_case == name,
+                VoteMinuteRow.minute >= first,
+                VoteMinuteRow.minute < end,
+            )
+            .group_by(VoteMinuteRow.variant_name)
+        ).all()
+    return {
+        r[0]: {result: int(n or 0) for result, n in zip(columns, r[1:], strict=True)} for r in rows
+    }
