@@ -317,7 +317,11 @@ class Observations:
 
     def count(self, kind: str) -> int:
         """How many answers, feedback ratings or votes, listed and summarised."""
-        listed = {"answers": self.answers, "feedback": self.feedback, "votes": self.results}
+        listed: dict[str, Sequence[Any]] = {
+            "answers": self.answers,
+            "feedback": self.feedback,
+            "votes": self.results,
+        }
         return len(listed[kind]) + self.summarised.get(kind, 0)
 
     def samples(self, metric: str) -> np.ndarray:
@@ -349,7 +353,11 @@ class Observations:
         bootstrap over `samples` applies, as it always did."""
         spec = TARGET_METRICS[metric]
         held = self.summaries.get(metric)
-        listed = {"satisfaction": self.feedback, "win_rate": self.results}.get(metric, self.answers)
+        by_metric: dict[str, Sequence[Any]] = {
+            "satisfaction": self.feedback,
+            "win_rate": self.results,
+        }
+        listed = by_metric.get(metric, self.answers)
         if held is None and len(listed) < LARGE_SAMPLE:
             return None  # at most that many samples: decided without reading them
         data = self.samples(metric)
