@@ -61,9 +61,11 @@ def _recount(s: Session, vote_id: str, *, restored: bool) -> None:
     deltas = CellDeltas()
     facts = turn_facts(s, {vote.turn_id})[vote.turn_id]
     deltas.count(facts, vote.outcome, vote.ranking, vote.created_at, +1 if restored else -1)
-    deltas.apply(s)
+    # The dashboard's rows before the leaderboard's, as a vote writes them: two writers that
+    # took them in opposite orders could deadlock on PostgreSQL.
     changed = [vote_id]
     rollups.count_votes(s, changed if restored else [], [] if restored else changed)
+    deltas.apply(s)
 
 
 def rejected(kind: str) -> Any:
