@@ -16,13 +16,6 @@ def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
     if not votes:
         return []
     panes, modes = turns.panes_and_modes(store, {v.turn_id for v in votes})
-    return records_of(votes, panes, modes)
-
-
-def records_of(
-    votes: list[VoteOut], panes: dict[str, dict[int, str]], modes: dict[str, str]
-) -> list[VoteRecord]:
-    """`vote_records` with each turn's variant per pane and mode already read."""
     records = []
     for vote in votes:
         by_pane = panes.get(vote.turn_id, {})

@@ -37,13 +37,6 @@ def rebuild_store(store: Store) -> None:
         rebuild(s)
 
 
-def is_empty(store: Store) -> bool:
-    """No rollups, but answers: a store upgraded from before the rollups existed."""
-    with store.session() as s:
-        has_rollups = s.scalar(select(AnswerMinuteRow.minute).limit(1)) is not None
-        return not has_rollups and s.scalar(select(AnswerRow.id).limit(1)) is not None
-
-
 def rebuild(s: Session, *, batch: int = 20_000) -> None:
     """Recompute every rollup from the rows (streamed: memory grows with the number of
     minutes, not of rows)."""
