@@ -5,7 +5,6 @@ PostgreSQL; and back on downgrade."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from service.store.tables import (
     TurnRow,
     UseCaseRow,
 )
-from tests.support.fixtures import PG_URL
+from tests.support.fixtures import scratch_store
 
 REVISION = "0014"
 # Scores as 0012 stored them: (metric, version) -> the name they must have after 0014.
@@ -50,27 +49,8 @@ def _before_revision() -> str:
 @pytest.fixture(params=["sqlite", "postgres"])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A store migrated up to the revision before 0014."""
-    if request.param == "sqlite":
-        s = Store(f"sqlite:///{tmp_path / 'old.db'}")
-        migrate.upgrade(s.engine, _before_revision())
+    with scratch_store(request.param, tmp_path, revision=_before_revision()) as s:
         yield s
-        s.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    s = Store(PG_URL, schema=schema)
-    try:
-        migrate.upgrade(s.engine, _before_revision())
-        yield s
-    finally:
-        s.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _fill(store: Store) -> None:

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
-from service.store import Store
+from service.store import Store, migrate
 from service.web import build_web_app, server_options
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.openai_server import FakeOpenAI
@@ -47,12 +48,20 @@ __all__ = [
 PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated, empty store: a SQLite file, or an isolated PostgreSQL schema."""
-    if request.param == "sqlite":
+@contextmanager
+def scratch_store(kind: str, tmp_path: Path, *, revision: str | None = None) -> Iterator[Store]:
+    """A store migrated to `revision` (None: the latest): a SQLite file, or an isolated
+    PostgreSQL schema dropped afterwards."""
+
+    def migrated(s: Store) -> None:
+        if revision is None:
+            s.upgrade()
+        else:
+            migrate.upgrade(s.engine, revision)
+
+    if kind == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'arbiter.db'}")
-        s.upgrade()
+        migrated(s)
         yield s
         s.dispose()
         return
@@ -64,13 +73,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     s = Store(PG_URL, schema=schema)
     try:
-        s.upgrade()
+        migrated(s)
         yield s
     finally:
         s.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store: a SQLite file, or an isolated PostgreSQL schema."""
+    with scratch_store(request.param, tmp_path) as s:
+        yield s
 
 
 VARIANTS_TOML = """
