@@ -188,7 +188,10 @@ def _ranking_rows(r: SelectionReport) -> tuple[list[str], list[list[str]]]:
     for i, c in enumerate(r.ranked, 1):
         name = c.variant + (" (baseline)" if c.variant == r.baseline else "")
         cost = c.evidence.get("cost_per_1k_requests_usd")
-        row = [str(i), name, "yes" if c.all_met else "no", f"{c.met_count}/{len(c.goals)}"]
+        if not c.has_data:  # not ranked: nothing to rank it on
+            row = ["no data yet", name, "—", "—"]
+        else:
+            row = [str(i), name, "yes" if c.all_met else "no", f"{c.met_count}/{len(c.goals)}"]
         row += [cost.fmt(4) if cost else "—", *(_goal_cell(g) for g in c.goals)]
         rows.append(row)
     return header, rows

@@ -43,6 +43,11 @@ class Candidate:
     judge_win_rate: Estimate | None = None  # vs the baseline, from judge scores per example
 
     @property
+    def has_data(self) -> bool:
+        """Any answer, vote or feedback behind it (without, it has no place in a ranking)."""
+        return any(self.counts.values())
+
+    @property
     def all_met(self) -> bool:
         return bool(self.goals) and all(g.status == "met" for g in self.goals)
 
@@ -177,8 +182,11 @@ def _money(value: float | None) -> str:
     return "unknown cost" if value is None else f"${value:.4g} per 1k requests"
 
 
-def recommendation(ranked: Sequence[Candidate], quality: str | None, window: str) -> str:
-    """One paragraph: which variant to choose, and on what evidence."""
+def recommendation(
+    ranked: Sequence[Candidate], quality: str | None, window: str, use_case: str = "NAME"
+) -> str:
+    """One paragraph of plain text (no markup: it is shown as is): which variant to choose,
+    and on what evidence; with no data, the next step."""
     answers = sum(c.counts["answers"] for c in ranked)
     votes = sum(c.counts["votes"] for c in ranked)
     feedback = sum(c.counts["feedback"] for c in ranked)
@@ -188,8 +196,10 @@ def recommendation(ranked: Sequence[Candidate], quality: str | None, window: str
     )
     if not ranked or answers == 0:
         return (
-            "No recommendation: there is no data for this use case in the window. Run its "
-            "datasets (`arbiter usecase run`) or send traffic tagged with this use case. " + basis
+            "No recommendation: no data yet for this use case in the window. Next step: run "
+            "its datasets (the Run button on the Use cases page, or the command "
+            f"arbiter usecase run {use_case}), or send traffic tagged with this use case. "
+            + basis
         )
     winners = [c for c in ranked if c.all_met]
     n_targets = len(ranked[0].goals)

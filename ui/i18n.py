@@ -189,15 +189,36 @@ EN: dict[str, str] = {
     "docs.choose_query": "Choose a collection and type a query.",
     "docs.results": "{count} results in {ms} ms",
     # -- campaign
-    "campaign.intro": "Pick a campaign and judge its items one by one. The models stay "
-    "anonymous; each item is judged by several raters. Type your name at the top first.",
+    "campaign.intro": "Pick a campaign and judge its items one by one: press **Start / next "
+    "item**, read the prompt and the two answers, and vote. The models stay anonymous; each "
+    "item is judged by several raters, and your votes carry the name at the top of the page.",
     "campaign.name": "Campaign",
     "campaign.next": "Start / next item",
     "campaign.done": "Nothing left for you in this campaign. Thank you!",
     "campaign.item": "Item {n}",
     "campaign.progress": "{completed}/{items} items complete · you judged {mine}",
-    "campaign.warn_choose": "Choose a campaign and type your name first.",
-    "campaign.warn_load": "Load an item first.",
+    "campaign.warn_choose": "Choose a campaign first (or create one below).",
+    "campaign.warn_load": "Press Start / next item first: there is no item to vote on yet.",
+    "campaign.none_admin": "**No campaign yet.** Create one below: give it a name, paste "
+    "prompts (one per line) or upload a file of them, tick 2 to 4 variants and press "
+    "**Create campaign**. Raters then open this page, choose it and press **Start / next item**.",
+    "campaign.none_rater": "**No campaign is open to you yet.** An admin creates campaigns on "
+    "this page; reload it once they have.",
+    "campaign.generating": "The answers are still being generated: {answered} of {items} items "
+    "ready. Press **Start / next item** again in a moment.",
+    "campaign.create": "Create a campaign",
+    "campaign.new_name": "Name",
+    "campaign.prompts": "Prompts, one per line",
+    "campaign.prompts_placeholder": "What is the capital of France?\nExplain photosynthesis "
+    "in two sentences.",
+    "campaign.file": "Or a file of prompts: .txt (one per line), .jsonl or .csv (a prompt "
+    "column)",
+    "campaign.variants": "Variants to compare (2 to 4)",
+    "campaign.per_item": "Raters per item",
+    "campaign.create_button": "Create campaign",
+    "campaign.not_created": "**Not created.**",
+    "campaign.created": "Created campaign **{name}** with {items} items. Their answers are "
+    "being generated: choose it above and press **Start / next item**.",
     # -- dashboard
     "dash.window": "Window",
     "dash.use_case": "Use case",
@@ -292,7 +313,17 @@ EN: dict[str, str] = {
     "data — with its 95% confidence interval. Traffic counts toward a use case when sent with "
     '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).',
     "uc.name": "Use case",
-    "uc.days": "Window (days; empty: its own)",
+    "uc.days": "Window (days; 0: the use case's own)",
+    "uc.run": "Run its datasets",
+    "uc.run_starting": "Starting the run: loading its datasets and documents…",
+    "uc.run_progress": "Running: {done} of {total} answers scored ({errors} errors). You can "
+    "leave the page: the run goes on.",
+    "uc.run_done": "Run finished: {answers} answers scored. Where the use case stands:",
+    "uc.run_failed": "**The run stopped.**",
+    "uc.no_data": "**No data yet** for {name} in this window. Next step: press **Run its "
+    "datasets** to answer them with every variant and score the answers (the bundled example "
+    "takes a minute or two), or send traffic tagged with this use case.",
+    "uc.no_data_yet": "no data yet",
     "uc.baseline": "Baseline",
     "uc.show": "Show status and report",
     "uc.goal_status": "Goal status",
@@ -462,15 +493,29 @@ ZH_CN: dict[str, str] = {
     "docs.reindexed": "已重建 {name} 的索引：{chunks} 个文本块。",
     "docs.choose_query": "请选择文档集并输入查询。",
     "docs.results": "{count} 条结果，用时 {ms} 毫秒",
-    "campaign.intro": "选择一个标注任务，逐条评判其中的条目。模型保持匿名；每个条目由多位标注员评判。"
-    "请先在页面顶部填写你的名字。",
+    "campaign.intro": "选择一个标注任务，逐条评判其中的条目：点击 **开始 / 下一条**，阅读提示词和两个回答，"
+    "然后投票。模型保持匿名；每个条目由多位标注员评判，你的投票记在页面顶部的名字下。",
     "campaign.name": "标注任务",
     "campaign.next": "开始 / 下一条",
     "campaign.done": "这个标注任务里已经没有需要你评判的条目了。谢谢！",
     "campaign.item": "第 {n} 条",
     "campaign.progress": "已完成 {completed}/{items} 条 · 你已评判 {mine} 条",
-    "campaign.warn_choose": "请先选择标注任务并填写你的名字。",
-    "campaign.warn_load": "请先加载一个条目。",
+    "campaign.warn_choose": "请先选择一个标注任务（或在下方创建一个）。",
+    "campaign.warn_load": "请先点击“开始 / 下一条”：还没有可投票的条目。",
+    "campaign.none_admin": "**还没有标注任务。** 在下方创建一个：起个名字，粘贴提示词（每行一个）或上传提示词文件，"
+    "勾选 2 到 4 个模型变体，然后点击 **创建标注任务**。标注员随后打开本页，选择它并点击 **开始 / 下一条**。",
+    "campaign.none_rater": "**还没有向你开放的标注任务。** 管理员在本页创建标注任务；创建后请刷新本页。",
+    "campaign.generating": "回答仍在生成中：{items} 条中已有 {answered} 条就绪。请稍后再点击 **开始 / 下一条**。",
+    "campaign.create": "创建标注任务",
+    "campaign.new_name": "名称",
+    "campaign.prompts": "提示词，每行一个",
+    "campaign.prompts_placeholder": "法国的首都是哪里？\n用两句话解释光合作用。",
+    "campaign.file": "或上传提示词文件：.txt（每行一个）、.jsonl 或 .csv（含 prompt 列）",
+    "campaign.variants": "要比较的模型变体（2 到 4 个）",
+    "campaign.per_item": "每个条目的标注员人数",
+    "campaign.create_button": "创建标注任务",
+    "campaign.not_created": "**未创建。**",
+    "campaign.created": "已创建标注任务 **{name}**，共 {items} 条。回答正在生成：请在上方选择它并点击 **开始 / 下一条**。",
     "dash.window": "时间范围",
     "dash.use_case": "用例",
     "dash.live": "每 15 秒刷新",
@@ -555,7 +600,15 @@ ZH_CN: dict[str, str] = {
     '显示——达成、未达成或数据不足——并给出 95% 置信区间。通过 API 发送时带上 `"use_case"` '
     "的流量、以及为该用例启动的评测（`arbiter usecase run`）都计入该用例。",
     "uc.name": "用例",
-    "uc.days": "时间范围（天；留空则用用例自身的设置）",
+    "uc.days": "时间范围（天；0 表示用例自身的设置）",
+    "uc.run": "运行其数据集",
+    "uc.run_starting": "正在启动运行：加载数据集和文档…",
+    "uc.run_progress": "运行中：已评分 {done}/{total} 个回答（{errors} 个错误）。可以离开本页，运行会继续。",
+    "uc.run_done": "运行完成：已评分 {answers} 个回答。用例当前状态：",
+    "uc.run_failed": "**运行已停止。**",
+    "uc.no_data": "{name} 在此时间范围内**还没有数据**。下一步：点击 **运行其数据集**，用每个模型变体回答并评分"
+    "（自带示例约需一两分钟），或发送标记了此用例的流量。",
+    "uc.no_data_yet": "还没有数据",
     "uc.baseline": "基线",
     "uc.show": "查看状态和报告",
     "uc.goal_status": "目标达成情况",

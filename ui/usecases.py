@@ -1,10 +1,12 @@
-"""The Use cases page: define a use case (YAML, validated target by target), see every
-variant against its targets, and read the model-selection report."""
+"""The Use cases page: define a use case (YAML, validated target by target), run its
+datasets (progress, then where it stands), see every variant against its targets, and read
+the model-selection report."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,7 +18,8 @@ from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
 from service.evaluation import usecases
-from ui.access import Link, links_for, require
+from service.evaluation.batch import Progress
+from ui.access import Link, links_for, metered, require
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PLACEHOLDER = """name: my-use-case
@@ -44,7 +47,7 @@ def goal_table(ranked: list[Candidate], lang: str = DEFAULT_LANGUAGE) -> pd.Data
     rows = [
         [
             c.variant,
-            say(lang, "uc.yes" if c.all_met else "uc.no"),
+            say(lang, "uc.no_data_yet" if not c.has_data else "uc.yes" if c.all_met else "uc.no"),
             *(f"{mark[g.status]} {g.describe()}" for g in c.goals),
         ]
         for c in ranked
@@ -76,9 +79,33 @@ def status(
         f'<iframe src="{html.escape(src)}" title="model-selection report" '
         'style="width:100%;height:900px;border:1px solid #ddd"></iframe>'
     )
-    # The recommendation and the window are the report's own words (English).
-    text = f"**{report.recommendation}**\n\n{say(lang, 'uc.window', window=window.describe())}"
-    return text, goal_table(report.ranked, lang), frame
+    where = say(lang, "uc.window", window=window.describe())
+    if not any(c.has_data for c in report.ranked):  # nothing to rank: say what to do
+        listed = sorted(report.ranked, key=lambda c: spec.variants.index(c.variant))
+        return f"{say(lang, 'uc.no_data', name=name)}\n\n{where}", goal_table(listed, lang), frame
+    # The recommendation is the report's own words (English), plain text.
+    return f"**{escape_md(report.recommendation)}**\n\n{where}", goal_table(report.ranked, lang), frame
+
+
+def escape_md(text: str) -> str:
+    """Plain text shown in Markdown as written (no code spans, emphasis or links)."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|" else ch for ch in text)
+
+
+def answered(seen: list[Progress]) -> int:
+    """Answers scored over a use case's runs (one per dataset, each counting from 0)."""
+    total, last = 0, None
+    for p in seen:
+        if last is not None and p.done < last.done:  # the next dataset's run
+            total += last.done
+        last = p
+    return total + (last.done if last else 0)
+
+
+def progress_text(p: Progress | None, lang: str) -> str:
+    if p is None:
+        return say(lang, "uc.run_starting")
+    return say(lang, "uc.run_progress", done=p.done, total=p.total, errors=p.errors)
 
 
 def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
@@ -88,6 +115,7 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         # Filled when the page opens: variant names must not be in the page the blind arena
         # is served in, and use cases change.
         chosen = gr.Dropdown([], label=t("uc.name"), elem_id="uc-name", allow_custom_value=True)
+        # Filled with the chosen use case's own window (0 or empty: its own).
         days = gr.Number(None, label=t("uc.days"), minimum=0, elem_id="uc-days")
         baseline = gr.Dropdown(
             [OWN_BASELINE],
@@ -97,6 +125,8 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             elem_id="uc-baseline",
         )
         show = gr.Button(t("uc.show"), variant="primary", elem_id="uc-show")
+        run = gr.Button(t("uc.run"), elem_id="uc-run")
+    running = gr.Markdown(elem_id="uc-progress")
     summary = gr.Markdown(elem_id="uc-summary")
     table = gr.Dataframe(
         interactive=False, wrap=True, elem_id="uc-status", label=t("uc.goal_status")
@@ -116,16 +146,17 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         value = current if current in choices else (choices[0] if choices else None)
         return gr.Dropdown(choices=choices, value=value)
 
-    async def pick(name: str | None) -> tuple[Any, Any]:
+    async def pick(name: str | None) -> tuple[Any, Any, Any]:
         if not name:
-            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), ""
+            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), "", None
         try:
             spec = await asyncio.to_thread(usecases.get, runtime.store, name)
         except ArbiterError:
-            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), ""
+            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), "", None
         return (
             gr.Dropdown(choices=[OWN_BASELINE, *spec.variants], value=OWN_BASELINE),
             usecases.to_yaml(spec),
+            spec.window_days,
         )
 
     async def show_status(
@@ -141,6 +172,50 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             )
         except ArbiterError as exc:
             return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
+
+    @metered(runtime, "run a use case's datasets", scope="admin")
+    async def run_usecase(
+        name: str | None,
+        window_days: float | None,
+        base: str | None,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, Any, Any, Any]]:
+        """Answer and score the use case's datasets with all its variants (the run goes on
+        if the page is closed), showing progress, then where the use case stands."""
+        lang = request_language(request)
+        if not name:
+            yield say(lang, "uc.choose"), gr.skip(), gr.skip(), gr.skip()
+            return
+        try:
+            spec = await asyncio.to_thread(usecases.get, runtime.store, name)
+        except ArbiterError as exc:
+            yield f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), *(gr.skip(),) * 3
+            return
+        seen: list[Progress] = []
+
+        async def fill() -> None:
+            await usecases.run_datasets(runtime.evals, spec, on_progress=seen.append)
+
+        task = asyncio.create_task(fill())
+        runtime.background.add(task)  # held until done: the loop keeps weak references
+        task.add_done_callback(runtime.background.discard)
+        while not task.done():
+            yield progress_text(seen[-1] if seen else None, lang), *(gr.skip(),) * 3
+            await asyncio.wait({task}, timeout=1.0)
+        error = task.exception()
+        if error is not None:
+            message = (
+                f"{error.message} {error.hint}".strip()
+                if isinstance(error, ArbiterError)
+                else str(error)
+            )
+            yield f"{say(lang, 'uc.run_failed')} {escape_md(message)}", *(gr.skip(),) * 3
+            return
+        done = say(lang, "uc.run_done", answers=answered(seen))
+        summary_text, goals, frame = await asyncio.to_thread(
+            status, runtime, name, window_days or None, base, links_for(runtime, request), lang
+        )
+        yield done, summary_text, goals, frame
 
     async def save(text: str, request: gr.Request) -> tuple[str, Any]:
         try:
@@ -174,9 +249,16 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Dropdown(choices=choices, value=spec.name),
         )
 
-    chosen.change(pick, [chosen], [baseline, editor], api_visibility="private")
+    chosen.change(pick, [chosen], [baseline, editor, days], api_visibility="private")
     show.click(
         show_status, [chosen, days, baseline], [summary, table, report], api_name="usecase_status"
+    )
+    run.click(
+        run_usecase,
+        [chosen, days, baseline],
+        [running, summary, table, report],
+        api_name="usecase_run",
+        trigger_mode="once",
     )
     apply.click(save, [editor], [applied, chosen], api_name="usecase_apply")
     return open_tab, [chosen], [chosen]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, acting_rater, error_responses
+from service.access import audit
 from service.errors import ErrorCode, InvalidRequest
 from service.labels import campaigns, reviews
 from service.schemas import Labelled
@@ -93,6 +94,7 @@ async def create(
             raters=body.raters,
             description=body.description,
         )
+        await asyncio.to_thread(_audit, store, request, body, items)
         return {"name": body.name, "items": items}
     if not 2 <= len(body.variants) <= 4:
         raise InvalidRequest("a campaign compares 2 to 4 variants", code=ErrorCode.INVALID_CAMPAIGN)
@@ -109,15 +111,15 @@ async def create(
         raters=body.raters,
         description=body.description,
     )
-    await asyncio.to_thread(campaigns.create, store, runtime.catalog, spec)
-
-    async def answer_items() -> None:
-        await campaigns.generate(store, runtime.engine, body.name)
-
-    task = asyncio.create_task(answer_items())
-    runtime.background.add(task)  # held until done: the loop keeps weak references
-    task.add_done_callback(runtime.background.discard)
+    await campaigns.start(store, runtime.catalog, runtime.engine, spec, runtime.background)
+    await asyncio.to_thread(_audit, store, request, body, len(prompts))
     return {"name": body.name, "items": len(prompts)}
+
+
+def _audit(store: Any, request: Request, body: CampaignIn, items: int) -> None:
+    """Who created it: the authenticated caller (never a field of the request)."""
+    detail = body.model_dump(exclude={"prompts"}) | {"items": items}
+    audit.record(store, request, "campaign.create", body.name, detail)
 
 
 @router.get("/api/campaigns")

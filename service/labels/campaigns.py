@@ -10,11 +10,14 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from evals.agreement import Agreement, agreement
+from evals.datasets import PROMPT_COLUMNS, load_dataset
+from evals.errors import DatasetError
 from service.errors import ErrorCode, Forbidden, InvalidRequest
 from service.models import Catalog
 from service.schemas import CompareRequest, TurnOut
@@ -43,10 +46,16 @@ def create(store: Store, catalog: Catalog, spec: CampaignSpec) -> str:
         raise InvalidRequest("a campaign compares 2 to 4 variants", code=ErrorCode.INVALID_CAMPAIGN)
     for v in spec.variants:
         catalog.get(v)  # unknown names: a clear error before anything is stored
+    if len(set(spec.variants)) != len(spec.variants):
+        raise InvalidRequest(
+            "a campaign's variants must differ", code=ErrorCode.INVALID_CAMPAIGN
+        )
     prompts = [p for p in (p.strip() for p in spec.prompts) if p]
     if not prompts:
         raise InvalidRequest(
-            "a campaign needs at least one prompt", code=ErrorCode.INVALID_CAMPAIGN
+            "a campaign needs at least one prompt",
+            code=ErrorCode.INVALID_CAMPAIGN,
+            hint="Give one prompt per line, or a file of prompts.",
         )
     if len(prompts) > MAX_ITEMS:
         raise InvalidRequest(
@@ -57,6 +66,67 @@ def create(store: Store, catalog: Catalog, spec: CampaignSpec) -> str:
     rng = random.Random(spec.seed)
     items = [(p, rng.sample(spec.variants, len(spec.variants)), None) for p in prompts]
     return _add(store, spec, items)
+
+
+async def start(
+    store: Store,
+    catalog: Catalog,
+    engine: CompareEngine,
+    spec: CampaignSpec,
+    background: set[asyncio.Task[None]],
+) -> str:
+    """Create the campaign and start answering its items in the background (the API, the
+    page and tuning runs create campaigns through this). The task is held in `background`
+    until it is done (the loop keeps weak references)."""
+    campaign_id = await asyncio.to_thread(create, store, catalog, spec)
+
+    async def answer_items() -> None:
+        await generate(store, engine, spec.name)
+
+    task = asyncio.create_task(answer_items())
+    background.add(task)
+    task.add_done_callback(background.discard)
+    return campaign_id
+
+
+FILE_KINDS = (".txt", ".jsonl", ".csv")
+
+
+def prompts_from_text(text: str) -> list[str]:
+    """Pasted prompts: one per line; blank lines are skipped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def prompts_from_file(path: Path) -> list[str]:
+    """A file of prompts: `.txt` one per line, or `.jsonl` / `.csv` with a prompt column
+    (as evaluation datasets; the reference and other columns are ignored). A file that
+    cannot be read says which line is wrong and what the file should look like."""
+    suffix = path.suffix.lower()
+    hint = (
+        "Use a .txt file with one prompt per line, or a .jsonl / .csv file with a "
+        f"{' / '.join(PROMPT_COLUMNS)} column."
+    )
+    if suffix not in FILE_KINDS:
+        raise InvalidRequest(
+            f"{path.name}: not a prompt file", code=ErrorCode.INVALID_CAMPAIGN, hint=hint
+        )
+    try:
+        if suffix != ".txt":
+            return [e.prompt for e in load_dataset(path).examples]
+        data = path.read_bytes()
+    except DatasetError as exc:
+        raise InvalidRequest(str(exc), code=ErrorCode.INVALID_CAMPAIGN, hint=hint) from None
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path.name}: {exc}", code=ErrorCode.INVALID_CAMPAIGN)
+    try:
+        prompts = prompts_from_text(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InvalidRequest(
+            f"{path.name} is not UTF-8 text", code=ErrorCode.INVALID_CAMPAIGN, hint=hint
+        ) from None
+    if not prompts:
+        raise InvalidRequest(f"{path.name} has no prompts", code=ErrorCode.INVALID_CAMPAIGN, hint=hint)
+    return prompts
 
 
 def _add(

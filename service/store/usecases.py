@@ -1,6 +1,6 @@
 """Use cases as stored, and what their goals read over a window: answers of conversations
-tagged with the use case and items of eval runs started for it, with their scores, the
-thumbs on them and the live votes."""
+tagged with the use case and items of eval runs started for it (or run on one of its
+datasets), with their scores, the thumbs on them and the live votes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from service.ids import utcnow
 from service.store import rollups, sketch
@@ -68,11 +68,21 @@ def answers_in_window(
     until: datetime,
     *,
     live_variants: list[str] | None = None,
+    datasets: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The use case's answers of these variants (live traffic, only of `live_variants` when
     given, and its eval runs): variant, status, latency_ms, ttft_ms, tokens_out, cost_usd,
-    scores; eval items also example_key. Joins only: nothing is bound per answer."""
+    scores; eval items also example_key. Its eval runs are those started for it and, with
+    `datasets` (SHA-256 of its dataset files), those started for no use case on a file with
+    the same content, such as a run from the Evaluations page. Joins only: nothing is bound
+    per answer."""
     live_names = variants if live_variants is None else live_variants
+    its_runs = EvalRunRow.use_case == name
+    if datasets:
+        its_runs = or_(
+            its_runs,
+            and_(EvalRunRow.use_case.is_(None), EvalRunRow.dataset_sha256.in_(datasets)),
+        )
 
     def live(query: Any) -> Any:
         return (
@@ -137,7 +147,7 @@ def answers_in_window(
             )
             .join(EvalRunRow, EvalRunRow.id == EvalItemRow.run_id)
             .where(
-                EvalRunRow.use_case == name,
+                its_runs,
                 EvalItemRow.variant.in_(variants),
                 EvalItemRow.created_at >= since,
                 EvalItemRow.created_at < until,

@@ -32,6 +32,7 @@ from evals.goals import (
 )
 from evals.selection import Candidate, assess
 from service.errors import ErrorCode, InvalidRequest
+from service.evaluation.usecases.datasets import dataset_hashes
 from service.evaluation.usecases.spec import UseCaseSpec
 from service.store import Store, sketch, usecases
 
@@ -78,7 +79,13 @@ def observations(
     small = [v for v in spec.variants if v not in large]
     out = {v: Observations() for v in spec.variants}
     for answer in usecases.answers_in_window(
-        store, spec.name, spec.variants, window.since, window.until, live_variants=small
+        store,
+        spec.name,
+        spec.variants,
+        window.since,
+        window.until,
+        live_variants=small,
+        datasets=dataset_hashes(spec),
     ):
         out[answer.pop("variant")].answers.append(answer)
     for variant, positive in usecases.latest_thumbs(store, spec.name, window.since, window.until):

@@ -70,7 +70,7 @@ def report(
         ranked=ranked,
         baseline=baseline,
         quality=quality,
-        recommendation=recommendation(ranked, quality, window.describe()),
+        recommendation=recommendation(ranked, quality, window.describe(), spec.name),
         plots=images,
     )
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
-from evals.datasets import EXAMPLE_DATASET, load_dataset
+from evals.datasets import load_dataset
 from evals.errors import DatasetError
 from service.documents import SAMPLE_COLLECTION, ingest_sample_corpus, rag_errors
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation.batch import EvalRunner, Progress
-from service.evaluation.usecases.spec import EXAMPLE_DATASET_NAME, UseCaseSpec
+from service.evaluation.usecases.datasets import dataset_path
+from service.evaluation.usecases.spec import UseCaseSpec
 from service.schemas import RagRequest
 
 
@@ -37,9 +37,7 @@ async def run_datasets(
     run_ids = []
     for path in spec.datasets:
         try:
-            data = await asyncio.to_thread(
-                load_dataset, EXAMPLE_DATASET if path == EXAMPLE_DATASET_NAME else Path(path)
-            )
+            data = await asyncio.to_thread(load_dataset, dataset_path(path))
         except DatasetError as exc:
             raise InvalidRequest(str(exc), code=ErrorCode.INVALID_DATASET) from None
         run_ids.append(
