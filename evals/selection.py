@@ -198,8 +198,7 @@ def recommendation(
         return (
             "No recommendation: no data yet for this use case in the window. Next step: run "
             "its datasets (the Run button on the Use cases page, or the command "
-            f"arbiter usecase run {use_case}), or send traffic tagged with this use case. "
-            + basis
+            f"arbiter usecase run {use_case}), or send traffic tagged with this use case. " + basis
         )
     winners = [c for c in ranked if c.all_met]
     n_targets = len(ranked[0].goals)

@@ -187,9 +187,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             gr.Accordion(open=False),
         )
 
-    async def next_item(
-        campaign: str | None, who: str, request: gr.Request
-    ) -> tuple[Any, ...]:
+    async def next_item(campaign: str | None, who: str, request: gr.Request) -> tuple[Any, ...]:
         who = rater_name(runtime, request, who)  # signed in: oneself, whatever the box says
         lang = request_language(request)
         if not campaign:
@@ -232,9 +230,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
 
     controls = [item, turn_id, *buttons.values()]
     # Another campaign: the item shown was the last one's.
-    name.change(
-        lambda: ("", None, *_buttons(False)), None, controls, api_visibility="private"
-    )
+    name.change(lambda: ("", None, *_buttons(False)), None, controls, api_visibility="private")
     start.click(next_item, [name, rater], controls, api_name="campaign_next")
     for outcome, button in buttons.items():
         button.click(

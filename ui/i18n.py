@@ -211,8 +211,7 @@ EN: dict[str, str] = {
     "campaign.prompts": "Prompts, one per line",
     "campaign.prompts_placeholder": "What is the capital of France?\nExplain photosynthesis "
     "in two sentences.",
-    "campaign.file": "Or a file of prompts: .txt (one per line), .jsonl or .csv (a prompt "
-    "column)",
+    "campaign.file": "Or a file of prompts: .txt (one per line), .jsonl or .csv (a prompt column)",
     "campaign.variants": "Variants to compare (2 to 4)",
     "campaign.per_item": "Raters per item",
     "campaign.create_button": "Create campaign",

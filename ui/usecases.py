@@ -84,7 +84,11 @@ def status(
         listed = sorted(report.ranked, key=lambda c: spec.variants.index(c.variant))
         return f"{say(lang, 'uc.no_data', name=name)}\n\n{where}", goal_table(listed, lang), frame
     # The recommendation is the report's own words (English), plain text.
-    return f"**{escape_md(report.recommendation)}**\n\n{where}", goal_table(report.ranked, lang), frame
+    return (
+        f"**{escape_md(report.recommendation)}**\n\n{where}",
+        goal_table(report.ranked, lang),
+        frame,
+    )
 
 
 def escape_md(text: str) -> str:

@@ -10,13 +10,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, acting_rater, error_responses
 from service.access import audit
+from service.api.deps import PrincipalDep, RuntimeDep, StoreDep, acting_rater, error_responses
 from service.errors import ErrorCode, InvalidRequest
 from service.labels import campaigns, reviews
 from service.schemas import Labelled
 from service.serving import blind
-from service.store import raters
+from service.store import Store, raters
 
 _ERRORS = error_responses(403, 404, 409, 422)
 
@@ -116,7 +116,7 @@ async def create(
     return {"name": body.name, "items": len(prompts)}
 
 
-def _audit(store: Any, request: Request, body: CampaignIn, items: int) -> None:
+def _audit(store: Store, request: Request, body: CampaignIn, items: int) -> None:
     """Who created it: the authenticated caller (never a field of the request)."""
     detail = body.model_dump(exclude={"prompts"}) | {"items": items}
     audit.record(store, request, "campaign.create", body.name, detail)

@@ -47,9 +47,7 @@ def create(store: Store, catalog: Catalog, spec: CampaignSpec) -> str:
     for v in spec.variants:
         catalog.get(v)  # unknown names: a clear error before anything is stored
     if len(set(spec.variants)) != len(spec.variants):
-        raise InvalidRequest(
-            "a campaign's variants must differ", code=ErrorCode.INVALID_CAMPAIGN
-        )
+        raise InvalidRequest("a campaign's variants must differ", code=ErrorCode.INVALID_CAMPAIGN)
     prompts = [p for p in (p.strip() for p in spec.prompts) if p]
     if not prompts:
         raise InvalidRequest(
@@ -117,7 +115,9 @@ def prompts_from_file(path: Path) -> list[str]:
     except DatasetError as exc:
         raise InvalidRequest(str(exc), code=ErrorCode.INVALID_CAMPAIGN, hint=hint) from None
     except OSError as exc:
-        raise InvalidRequest(f"cannot read {path.name}: {exc}", code=ErrorCode.INVALID_CAMPAIGN)
+        raise InvalidRequest(
+            f"cannot read {path.name}: {exc}", code=ErrorCode.INVALID_CAMPAIGN
+        ) from None
     try:
         prompts = prompts_from_text(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -125,7 +125,9 @@ def prompts_from_file(path: Path) -> list[str]:
             f"{path.name} is not UTF-8 text", code=ErrorCode.INVALID_CAMPAIGN, hint=hint
         ) from None
     if not prompts:
-        raise InvalidRequest(f"{path.name} has no prompts", code=ErrorCode.INVALID_CAMPAIGN, hint=hint)
+        raise InvalidRequest(
+            f"{path.name} has no prompts", code=ErrorCode.INVALID_CAMPAIGN, hint=hint
+        )
     return prompts
 
 

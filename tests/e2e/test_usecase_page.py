@@ -2,50 +2,20 @@
 live server (scripted models): a use case with no data says so and names the next step,
 ranks nobody and shows no markup; its Window field shows the use case's own window; the
 Run button answers its dataset with every variant, shows progress, then where it stands.
-And an evaluation run for no use case on the same dataset file counts toward it (another
-file does not)."""
+(An evaluation on the same dataset counts too: tests/integration/test_usecase_datasets.py.)"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from evals.datasets import load_dataset
 from service.app.runtime import Runtime
-from service.evaluation import usecases
 from tests.support.fixtures import LiveServer
 from tests.support.page_shots import check_screens
-
-ROWS = [
-    {"prompt": "Capital of France?", "reference": "Paris is the capital."},
-    {"prompt": "Where is the Eiffel tower?", "reference": "It is in Paris."},
-    {"prompt": "Say hello in French.", "reference": "Bonjour!"},
-]
-
-
-def use_case(runtime: Runtime, tmp_path: Path, name: str = "support") -> Path:
-    """A use case over alpha and beta with one small dataset file; returns the file."""
-    data = tmp_path / "qa.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    spec = usecases.spec_from_data(
-        {
-            "name": name,
-            "variants": ["alpha", "beta"],
-            "baseline": "beta",
-            "datasets": [str(data)],
-            "metrics": ["token_f1"],
-            "targets": ["token_f1 >= 0.01", "error_rate <= 0.5"],
-            "min_samples": 2,
-            "window_days": 7,
-        }
-    )
-    usecases.apply(runtime.store, runtime.catalog, spec)
-    return data
+from tests.support.usecase_data import use_case
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
@@ -90,29 +60,3 @@ def test_the_run_button_fills_a_use_case_with_no_data(
     samples = {v["variant"]: v["goals"][1]["samples"] for v in status["variants"]}
     assert samples == {"alpha": 3, "beta": 3}
     check_screens(page, "usecases-after-run")
-
-
-@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-def test_an_evaluation_on_the_same_dataset_counts_toward_the_use_case(
-    runtime: Runtime, tmp_path: Path
-) -> None:
-    data = use_case(runtime, tmp_path)
-    other = tmp_path / "other.jsonl"
-    other.write_text(json.dumps(ROWS[0]) + "\n")
-    spec = usecases.get(runtime.store, "support")
-
-    def answers() -> dict[str, int]:
-        window = usecases.Window.last(spec.window_days)
-        found = usecases.observations(runtime.store, spec, window)
-        return {v: obs.count("answers") for v, obs in found.items()}
-
-    assert answers() == {"alpha": 0, "beta": 0}
-    # As the Evaluations page starts one: for no use case, on a file with different content.
-    asyncio.run(runtime.evals.run(load_dataset(other), ["alpha", "beta"], ["token_f1"]))
-    assert answers() == {"alpha": 0, "beta": 0}
-    # The same file's content (a copy elsewhere): it counts, for the use case's variants only.
-    copy = tmp_path / "copy" / "qa.jsonl"
-    copy.parent.mkdir()
-    copy.write_bytes(data.read_bytes())
-    asyncio.run(runtime.evals.run(load_dataset(copy), ["alpha", "gamma"], ["token_f1"]))
-    assert answers() == {"alpha": 3, "beta": 0}

@@ -25,7 +25,7 @@ def test_prompt_files_of_each_kind(tmp_path: Path) -> None:
     jsonl.write_text('{"question": "Q1", "answer": "A1"}\n{"prompt": "Q2"}\n')
     assert prompts_from_file(jsonl) == ["Q1", "Q2"]
     csv = tmp_path / "p.CSV"
-    csv.write_text("prompt,reference\nQ1,A1\n\"Q2, with a comma\",A2\n")
+    csv.write_text('prompt,reference\nQ1,A1\n"Q2, with a comma",A2\n')
     assert prompts_from_file(csv) == ["Q1", "Q2, with a comma"]
 
 
