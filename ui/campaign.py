@@ -47,7 +47,7 @@ def _nothing_left(st: dict[str, Any], progress: str, lang: str) -> str:
     pending = st["items"] - st["answered"] - len(st["failed"])
     if pending > 0:
         return say(lang, "campaign.generating", answered=st["answered"], items=st["items"])
-    return f"{say(lang, 'campaign.done')}  \n{progress}"
+    return f"**{say(lang, 'campaign.done')}**  \n{progress}"
 
 
 def _buttons(enabled: bool) -> list[Any]:
@@ -89,6 +89,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             label=t("campaign.file"),
             file_types=FILE_TYPES,
             type="filepath",
+            height=140,
             elem_id="campaign-file",
         )
         variants = gr.CheckboxGroup([], label=t("campaign.variants"), elem_id="campaign-variants")
@@ -100,7 +101,9 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             precision=0,
             elem_id="campaign-per-item",
         )
-        create = gr.Button(t("campaign.create_button"), elem_id="campaign-create")
+        create = gr.Button(
+            t("campaign.create_button"), variant="primary", elem_id="campaign-create"
+        )
         created = gr.Markdown(elem_id="campaign-created")
 
     def progress(campaign: str, who: str, lang: str) -> tuple[dict[str, Any], str]:

@@ -309,8 +309,10 @@ EN: dict[str, str] = {
     # -- use cases
     "uc.intro": "A use case names the candidate variants and measurable targets (`metric "
     "operator number`). Each variant is shown against each target — met, missed or not enough "
-    "data — with its 95% confidence interval. Traffic counts toward a use case when sent with "
-    '`"use_case"` (API) and eval runs when started for it (`arbiter usecase run`).',
+    "data — with its 95% confidence interval. Counted toward a use case: traffic sent with "
+    '`"use_case"` (API), eval runs of its datasets (**Run its datasets** below, or `arbiter '
+    "usecase run`), and evaluations of its variants on the same dataset file (same content) "
+    "from the Evaluations page.",
     "uc.name": "Use case",
     "uc.days": "Window (days; 0: the use case's own)",
     "uc.run": "Run its datasets",
@@ -597,7 +599,8 @@ ZH_CN: dict[str, str] = {
     "eval.warn_run": "请先选择一次评测运行（点击所在行）。",
     "uc.intro": "用例列出候选模型变体和可度量的目标（`指标 运算符 数值`）。每个变体都会对照每个目标"
     '显示——达成、未达成或数据不足——并给出 95% 置信区间。通过 API 发送时带上 `"use_case"` '
-    "的流量、以及为该用例启动的评测（`arbiter usecase run`）都计入该用例。",
+    "的流量、对其数据集的评测（下方的 **运行其数据集**，或 `arbiter usecase run`），以及在评测页面用同一数据集文件"
+    "（内容相同）对其模型变体做的评测，都计入该用例。",
     "uc.name": "用例",
     "uc.days": "时间范围（天；0 表示用例自身的设置）",
     "uc.run": "运行其数据集",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -71,8 +72,13 @@ def status(
     base = None if baseline in (None, "", OWN_BASELINE) else baseline
     report = usecases.report(runtime.store, spec, window, baseline=base, plots=False)
     query = urlencode({k: v for k, v in (("days", days), ("baseline", base)) if v})
-    src = link(f"/api/usecases/{quote(name)}/report.html" + (f"?{query}" if query else ""))
     md = link(f"/api/usecases/{quote(name)}/report.md" + (f"?{query}" if query else ""))
+    # A new address each time (the API ignores `at`): the same one would leave the frame
+    # showing the report as it was, after a run.
+    fresh = urlencode(
+        {k: v for k, v in (("days", days), ("baseline", base)) if v} | {"at": time.time_ns()}
+    )
+    src = link(f"/api/usecases/{quote(name)}/report.html?{fresh}")
     frame = (
         f'<p><a href="{html.escape(src)}" target="_blank" rel="noopener">'
         f'{html.escape(say(lang, "uc.open_report"))}</a> · <a href="{html.escape(md)}">Markdown</a></p>'
@@ -129,7 +135,7 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             elem_id="uc-baseline",
         )
         show = gr.Button(t("uc.show"), variant="primary", elem_id="uc-show")
-        run = gr.Button(t("uc.run"), elem_id="uc-run")
+        run = gr.Button(t("uc.run"), variant="secondary", elem_id="uc-run")
     running = gr.Markdown(elem_id="uc-progress")
     summary = gr.Markdown(elem_id="uc-summary")
     table = gr.Dataframe(

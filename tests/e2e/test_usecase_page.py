@@ -56,6 +56,8 @@ def test_the_run_button_fills_a_use_case_with_no_data(
     assert "`" not in summary.inner_text()
     report = httpx.get(f"{url}/api/usecases/support/report.html").text
     assert "no data yet" not in report and "<td>1</td>" in report
+    frame = page.frame_locator("#uc-report iframe")  # the report shown is the new one
+    expect(frame.locator("p.rec")).to_contain_text("Recommended: ", timeout=20_000)
     status = httpx.get(f"{url}/api/usecases/support/status").json()
     samples = {v["variant"]: v["goals"][1]["samples"] for v in status["variants"]}
     assert samples == {"alpha": 3, "beta": 3}
