@@ -18,8 +18,7 @@ from evals.selection import Candidate
 from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
-from service.evaluation import usecases
-from service.evaluation.batch import Progress
+from service.evaluation import Progress, usecases
 from ui.access import Link, links_for, metered, require
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 

@@ -320,7 +320,10 @@ def test_report_when_no_variant_meets_every_target(runtime: Runtime) -> None:
     assert report.recommendation.startswith("No variant meets all 6 targets. The closest is")
     assert "rouge_l >= 0.75" in report.recommendation
     empty = usecases.report(runtime.store, spec, Window.last(7, now=utcnow() - timedelta(days=60)))
-    assert empty.recommendation.startswith("No recommendation: there is no data")
+    assert empty.recommendation.startswith("No recommendation: no data yet")
+    # The next step, in plain text (the report shows it as written).
+    assert f"arbiter usecase run {spec.name}" in empty.recommendation
+    assert "`" not in empty.recommendation
 
 
 def test_the_bundled_example_runs_and_reports(store: Store, tmp_path: Path) -> None:

@@ -147,6 +147,7 @@ def test_every_page_event_that_reaches_a_model_is_metered(runtime: Runtime) -> N
     names = {label.split(":", 1)[1] for label in metered_ones}
     assert {"arena_send", "named_send", "arena_regenerate", "named_regenerate"} <= names
     assert {"eval_start", "do_search", "do_ingest", "do_reindex"} <= names
+    assert {"campaign_create", "usecase_run"} <= names  # both start model calls
     assert len(metered_ones) >= 10  # the prompt boxes' submit events too
 
 
