@@ -110,13 +110,8 @@ async def create(
         description=body.description,
     )
     await asyncio.to_thread(campaigns.create, store, runtime.catalog, spec)
-
-    async def answer_items() -> None:
-        await campaigns.generate(store, runtime.engine, body.name)
-
-    task = asyncio.create_task(answer_items())
-    runtime.background.add(task)  # held until done: the loop keeps weak references
-    task.add_done_callback(runtime.background.discard)
+    # A job, not a task of this replica: it survives this process (and goes to a worker).
+    await runtime.generate_campaign_later(body.name)
     return {"name": body.name, "items": len(prompts)}
 
 

@@ -70,7 +70,12 @@ def _secrets(settings: Settings) -> list[str | None]:
     """Values no log line may show, whatever pattern they match."""
     return [
         secret.get_secret_value() if secret is not None else None
-        for secret in (settings.admin_key, settings.metrics_key, settings.link_secret)
+        for secret in (
+            settings.admin_key,
+            settings.metrics_key,
+            settings.link_secret,
+            settings.redis_url,
+        )
     ]
 
 
