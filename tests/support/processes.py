@@ -177,6 +177,7 @@ def haproxy_config(port: int, backends: list[str]) -> str:
         "backend app\n    balance roundrobin\n"
         "    cookie SERVERID insert indirect nocache httponly\n"
         "    option httpchk GET /healthz\n    http-check expect status 200\n"
+        "    http-response set-header X-Served-By %s\n"  # which replica answered
         "    default-server inter 500ms fall 2 rise 2 check\n" + servers
     )
 
