@@ -127,6 +127,7 @@ class JobQueue:
                 update(JobRow)
                 .where(JobRow.id == pick)
                 .values(**self._claim_values(worker, now))
+                .execution_options(synchronize_session=False)
                 .returning(
                     JobRow.id, JobRow.kind, JobRow.payload, JobRow.attempts, JobRow.max_attempts
                 )

@@ -19,8 +19,9 @@ from service.store.engine import Store
 
 log = structlog.get_logger(__name__)
 
-_TRY = text("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':' || :name, 0))")
-_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(current_schema() || ':' || :name, 0))")
+_KEY = "hashtextextended(coalesce(current_schema(), '') || ':' || :name, 0)"
+_TRY = text(f"SELECT pg_try_advisory_lock({_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
 
 
 class Leadership:

@@ -27,8 +27,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || :k, 0))"),
-                {"k": ":arbiter-migrations"},
+                text(
+                    "SELECT pg_advisory_xact_lock("
+                    "hashtextextended(coalesce(current_schema(), '') || '/migrations', 0))"
+                )
             )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
