@@ -115,9 +115,7 @@ class Limiter:
 
         return release
 
-    def _shared_admit(
-        self, p: Principal, key: str, limits: KeyLimits
-    ) -> Callable[[], None] | None:
+    def _shared_admit(self, p: Principal, key: str, limits: KeyLimits) -> Callable[[], None] | None:
         """Admit through Redis: the release to call when the request ends, or None when
         there is no Redis or it just failed (then this process counts)."""
         if self.shared is None or time.monotonic() < self._shared_down_until:

@@ -15,7 +15,6 @@ from monitoring.prometheus import PrometheusSink
 from rag import Library
 from service.access import Authenticator, Keys, Limiter, Links, SignIn
 from service.config import Settings
-from service.labels import campaigns
 from service.evaluation import (
     SCORE_TURN,
     EvalRunner,
@@ -24,6 +23,7 @@ from service.evaluation import (
     Worker,
     scoring_job_id,
 )
+from service.labels import campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
 from service.store import JobQueue, Store

@@ -6,8 +6,8 @@ monitor, and another takes over when the leader's connection dies."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -90,9 +90,7 @@ def test_postgres_claims_skip_a_row_another_worker_has_locked(tmp_path: Path) ->
         second = queue.enqueue("demo", {"i": 2})
         with store.engine.connect() as other:
             # Another worker is in the middle of claiming the oldest job.
-            other.execute(
-                select(JobRow.id).where(JobRow.id == first).with_for_update()
-            ).one()
+            other.execute(select(JobRow.id).where(JobRow.id == first).with_for_update()).one()
             got: list[object] = []
             t = threading.Thread(target=lambda: got.append(queue.claim("w2")))
             t.start()

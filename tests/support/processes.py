@@ -57,7 +57,11 @@ class ServerProcess:
 
 
 def start_arbiter(
-    home: Path, command: str = "serve", *, env: dict[str, str] | None = None, port: int | None = None
+    home: Path,
+    command: str = "serve",
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
     """`python -m service serve|worker` in `home`, not waited for (see `wait_healthy`). Its
     output goes to a file, so a chatty process never blocks on a full pipe."""
@@ -149,7 +153,17 @@ def redis_server(port: int | None = None) -> Iterator[RedisServer]:
     """Debian's `redis-server` on 127.0.0.1 and a free port, keeping nothing on disk."""
     port = port or free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
