@@ -222,7 +222,7 @@ def test_replicas_and_workers_survive_a_killed_replica(tmp_path: Path) -> None:
         # Sticky sessions: a browser keeping HAProxy's cookie stays on one replica; clients
         # without cookies are spread over all of them.
         with httpx.Client(base_url=proxy) as browser:
-            served = {browser.get("/").headers["x-served-by"] for _ in range(6)}
+            served = {browser.get("/healthz").headers["x-served-by"] for _ in range(6)}
             assert len(served) == 1 and browser.cookies.get("SERVERID") in served
         spread = {httpx.get(proxy + "/healthz").headers["x-served-by"] for _ in range(6)}
         assert len(spread) == 3

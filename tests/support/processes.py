@@ -192,7 +192,8 @@ def haproxy_config(port: int, backends: list[str]) -> str:
         "    cookie SERVERID insert indirect nocache httponly\n"
         "    option httpchk GET /healthz\n    http-check expect status 200\n"
         "    http-response set-header X-Served-By %s\n"  # which replica answered
-        "    default-server inter 500ms fall 2 rise 2 check\n" + servers
+        "    timeout check 5s\n"  # a busy replica is slow, not down
+        "    default-server inter 1s fall 3 rise 2 check\n" + servers
     )
 
 
