@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     )
     worker: bool = Field(
         default=True,
-        description="Run background jobs (online scoring) inside the web process. Turn off "
+        description="Run background jobs (online scoring, campaign answers) inside the web "
+        "process. Turn off "
         "on replicas when `arbiter worker` processes do the work.",
     )
     prometheus: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
