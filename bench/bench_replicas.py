@@ -87,7 +87,7 @@ def _replicas(n: int, tmp: Path, base_url: str, database_url: str) -> float:
             stack.callback(stop, server)
             servers.append(server)
         for server in servers:
-            wait_healthy(server, timeout_s=180)
+            wait_healthy(server, timeout_s=600)  # a busy shared machine starts them slowly
         proxy = stack.enter_context(haproxy([s.url for s in servers], tmp))
         return capacity(f"{n} replica{'s' if n > 1 else ''}", proxy)
 

@@ -91,8 +91,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 self.queue.fail(job, f"{type(exc).__name__}: {exc}")
             return
-        if not self.queue.succeed(job):
-            log.warning("jobs.lost_lease", job=job.id, kind=job.kind)
+        if not self.queue.succeed(job):  # its lease ran out: another worker has it now
+            log.warning("jobs.taken_over", job=job.id, kind=job.kind)
 
     def _heartbeat(self, job: Job, stop: threading.Event) -> None:
         """Renew the lease three times per lease period; a failed renewal (the store is
@@ -100,7 +100,9 @@ class Worker:
         while not stop.wait(self.queue.lease_s / 3):
             try:
                 if not self.queue.renew(job):
-                    log.warning("jobs.lost_lease", job=job.id, kind=job.kind)
+                    log.warning(
+                        "jobs.lost_lease", job=job.id, kind=job.kind, lease_s=self.queue.lease_s
+                    )
                     return
             except Exception as exc:
                 log.warning("jobs.renew_failed", job=job.id, error=str(exc))
