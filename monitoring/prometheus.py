@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitoring.records import (
@@ -39,6 +39,27 @@ class _PipelineStats(Collector):
         for sink, n in sorted(errors.items()):
             family.add_metric([sink], n)
         yield family
+
+
+class _LimitStats(Collector):
+    def __init__(self, stats: Callable[[], tuple[int, bool | None]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        failures, shared = self._stats()
+        yield CounterMetricFamily(
+            "arbiter_limits_redis_failures",
+            "Calls to the Redis that shares per-key limits between replicas which failed; "
+            "each time, this process counted on its own for a few seconds.",
+            failures,
+        )
+        if shared is not None:
+            yield GaugeMetricFamily(
+                "arbiter_limits_shared",
+                "1 while per-key limits are counted in Redis (shared by replicas), 0 while "
+                "this process counts on its own because Redis failed.",
+                1.0 if shared else 0.0,
+            )
 
 
 class PrometheusSink:
@@ -122,6 +143,10 @@ class PrometheusSink:
     def watch_pipeline(self, stats: Callable[[], tuple[int, dict[str, int]]]) -> None:
         """Expose the pipeline's own drop and error counts."""
         self.registry.register(_PipelineStats(stats))
+
+    def watch_limits(self, stats: Callable[[], tuple[int, bool | None]]) -> None:
+        """Expose the per-key limiter's Redis failures and whether Redis counts now."""
+        self.registry.register(_LimitStats(stats))
 
     def export(self, records: Sequence[Record]) -> None:
         for rec in records:

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     )
     worker: bool = Field(
         default=True,
-        description="Run background jobs (online scoring) inside the web process. Turn off "
+        description="Run background jobs (online scoring, campaign answers) inside the web "
+        "process. Turn off "
         "on replicas when `arbiter worker` processes do the work.",
     )
     prometheus: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
@@ -201,6 +202,20 @@ class Settings(BaseSettings):
         description="How often the day's token counts per key are written to the store and "
         "read back (daily budgets survive restarts and are shared by replicas on one "
         "database). 0: never (counts stay in this process).",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis URL (redis://host:6379/0) shared by every replica: per-key request "
+        "rates and requests in flight are then counted across replicas. Unset: each process "
+        "counts its own. If Redis stops answering, each process falls back to its own counts "
+        "(counted in arbiter_limits_redis_failures_total on /metrics) until it answers again.",
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        description="How long a worker's claim on a running job holds without a heartbeat "
+        "(renewed three times per period). A job of a killed worker or replica is taken over "
+        "by another worker this long after its last heartbeat.",
     )
     goals_interval_s: float = Field(
         default=60.0,

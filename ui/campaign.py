@@ -167,7 +167,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
                 raters_per_item=int(k or 0),
             )
             await campaigns.start(
-                runtime.store, runtime.catalog, runtime.engine, spec, runtime.background
+                runtime.store, runtime.catalog, spec, runtime.generate_campaign_later
             )
             await asyncio.to_thread(
                 audit.record,

@@ -9,6 +9,7 @@ from service.access.limits import Limiter
 from service.access.links import Links
 from service.access.people import person, set_password
 from service.access.principals import LOCAL_ADMIN, SCOPES, KeyLimits, Principal, rater_for
+from service.access.shared_limits import RedisCounts
 from service.access.signin import SignIn
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Limiter",
     "Links",
     "Principal",
+    "RedisCounts",
     "SignIn",
     "audit",
     "check_bind",

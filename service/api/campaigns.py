@@ -111,7 +111,7 @@ async def create(
         raters=body.raters,
         description=body.description,
     )
-    await campaigns.start(store, runtime.catalog, runtime.engine, spec, runtime.background)
+    await campaigns.start(store, runtime.catalog, spec, runtime.generate_campaign_later)
     await asyncio.to_thread(_audit, store, request, body, len(prompts))
     return {"name": body.name, "items": len(prompts)}
 

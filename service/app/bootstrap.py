@@ -9,7 +9,16 @@ import structlog
 from evals.base import Metric
 from evals.judges import RubricJudge
 from rag import Library
-from service.access import SCOPES, Authenticator, KeyLimits, Keys, Limiter, Links, SignIn
+from service.access import (
+    SCOPES,
+    Authenticator,
+    KeyLimits,
+    Keys,
+    Limiter,
+    Links,
+    RedisCounts,
+    SignIn,
+)
 from service.app.runtime import Runtime
 from service.app.telemetry import build_telemetry
 from service.config import Settings
@@ -81,8 +90,12 @@ def build_runtime(
         trusted_proxies=settings.trusted_proxy_list,
     )
     limiter = Limiter(
-        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens), store
+        KeyLimits(settings.rate_per_min, settings.max_concurrency, settings.daily_tokens),
+        store,
+        _shared_counts(settings),
     )
+    if prometheus is not None:
+        prometheus.watch_limits(limiter.shared_stats)
     deployments = Deployments(store, catalog.names())
     deployments.load(
         load_deployments(settings.deployments_file) if settings.deployments_file else []
@@ -94,7 +107,7 @@ def build_runtime(
         prices,
         engine,
         library,
-        JobQueue(store),
+        JobQueue(store, lease_s=settings.job_lease_s),
         online,
         telemetry,
         Gateway(engine, deployments),
@@ -126,6 +139,22 @@ def build_runtime(
     engine.after_turn = runtime.after_turn
     runtime.gateway.writer.on_stored = runtime.score_later
     return runtime
+
+
+def _shared_counts(settings: Settings) -> RedisCounts | None:
+    """Redis for limits shared by replicas; None without ARBITER_REDIS_URL. Not reachable
+    now: a warning, and the limiter counts in this process until it answers."""
+    if settings.redis_url is None:
+        return None
+    # A request counts in flight until it ends, or at the latest this long after it began
+    # (a replica killed mid-request frees its slots then).
+    counts = RedisCounts(
+        settings.redis_url.get_secret_value(),
+        lease_s=settings.default_timeout_s + settings.shutdown_grace_s,
+    )
+    if not counts.ping():
+        log.warning("limits.redis_unreachable", fallback="per-process counts until it answers")
+    return counts
 
 
 def _online_scorers(

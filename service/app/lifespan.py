@@ -1,6 +1,11 @@
 """What runs beside the requests for as long as the web app lives: the job worker of this
 process, the goal monitor, and the sync of daily token budgets to the store. Started and
-stopped by the app's lifespan; on the way out, answers in flight are stored first."""
+stopped by the app's lifespan; on the way out, answers in flight are stored first.
+
+Safe with many replicas on one store: jobs are claimed one worker at a time (leases, see
+`service.store.jobs`); the goal monitor runs only in the replica holding its leader lock
+(`service.store.Leadership`: another takes over within one interval if it dies); the
+token sync runs everywhere, each process adding only what it counted itself."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import structlog
 
 from service.app.runtime import Runtime
 from service.evaluation import refresh_goals
+from service.store import Leadership
 
 log = structlog.get_logger(__name__)
 
@@ -20,10 +26,18 @@ class Periodic:
     """`work` in a thread now and every `interval_s` (0: never); a failure is logged and
     tried again next time (a bad use case, a store hiccup)."""
 
-    def __init__(self, interval_s: float, work: Callable[[], object], failure: str) -> None:
+    def __init__(
+        self,
+        interval_s: float,
+        work: Callable[[], object],
+        failure: str,
+        *,
+        leader: Leadership | None = None,
+    ) -> None:
         self.interval_s = interval_s
         self.work = work
         self.failure = failure
+        self.leader = leader  # given: runs only while this process leads
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -37,9 +51,13 @@ class Periodic:
 
     async def run_once(self) -> None:
         try:
-            await asyncio.to_thread(self.work)
+            await asyncio.to_thread(self._turn)
         except Exception as exc:
             log.warning(self.failure, error=str(exc))
+
+    def _turn(self) -> None:
+        if self.leader is None or self.leader.acquire():
+            self.work()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -47,6 +65,8 @@ class Periodic:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.leader is not None:
+            await asyncio.to_thread(self.leader.release)
 
 
 @contextlib.asynccontextmanager
@@ -56,6 +76,7 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
         settings.goals_interval_s,
         lambda: refresh_goals(runtime.store, runtime.telemetry.emit),
         "goals.refresh_failed",
+        leader=Leadership(runtime.store, "goal-monitor"),
     )
     limits = Periodic(settings.limits_sync_s, runtime.limiter.sync, "limits.sync_failed")
     if settings.worker:

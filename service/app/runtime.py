@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -22,11 +23,14 @@ from service.evaluation import (
     Worker,
     scoring_job_id,
 )
+from service.labels import campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
 from service.store import JobQueue, Store
 
 log = structlog.get_logger(__name__)
+
+GENERATE_CAMPAIGN = "generate_campaign"
 
 
 @dataclass
@@ -55,7 +59,23 @@ class Runtime:
     loop: asyncio.AbstractEventLoop | None = None  # the worker's, for calls from threads
 
     def handlers(self) -> dict[str, Handler]:
-        return {SCORE_TURN: self.online.score_turn}
+        return {SCORE_TURN: self.online.score_turn, GENERATE_CAMPAIGN: self.generate_campaign}
+
+    async def generate_campaign_later(self, name: str) -> None:
+        """A job answering the campaign's items: whichever worker (this process or an
+        `arbiter worker`) claims it answers them, and if it dies half way another takes
+        the job over and answers the items left."""
+        await asyncio.to_thread(self.jobs.enqueue, GENERATE_CAMPAIGN, {"name": name})
+        if self.worker is not None:
+            self.worker.wake()
+
+    def generate_campaign(self, payload: dict[str, Any]) -> None:
+        """The job's handler, in the worker's thread: the answers stream on the worker's
+        event loop, as the page's do."""
+        if self.loop is None:
+            raise RuntimeError("the worker's event loop is not running")
+        coro = campaigns.generate(self.store, self.engine, str(payload["name"]))
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def score_later(self, turn_ids: list[str]) -> None:
         """Scoring jobs for stored turns; callable from any thread (the gateway's writer)."""
@@ -67,12 +87,9 @@ class Runtime:
             loop.call_soon_threadsafe(worker.wake)
 
     async def start_worker(self) -> None:
-        """Background jobs in this process: jobs a crashed worker left running go back to
-        the queue first."""
+        """Background jobs in this process. Jobs a killed worker left running are taken
+        over once their lease runs out (not at start-up: other workers may be alive)."""
         self.loop = asyncio.get_running_loop()
-        requeued = await asyncio.to_thread(self.jobs.requeue_running)
-        if requeued:
-            log.warning("jobs.requeued", jobs=requeued)
         self.worker = Worker(self.jobs, self.handlers())
         self.worker.start()
 

@@ -70,7 +70,12 @@ def _secrets(settings: Settings) -> list[str | None]:
     """Values no log line may show, whatever pattern they match."""
     return [
         secret.get_secret_value() if secret is not None else None
-        for secret in (settings.admin_key, settings.metrics_key, settings.link_secret)
+        for secret in (
+            settings.admin_key,
+            settings.metrics_key,
+            settings.link_secret,
+            settings.redis_url,
+        )
     ]
 
 
@@ -90,9 +95,10 @@ class _Server(uvicorn.Server):
 
 @friendly_errors
 def worker() -> None:
-    """Run background jobs (online scoring) from the shared store, without serving the page:
-    next to web replicas started with ARBITER_WORKER=false. Ctrl-C stops it after the job
-    under way."""
+    """Run background jobs (online scoring, campaign answers) from the shared store, without
+    serving the page: next to web replicas started with ARBITER_WORKER=false; run as many as
+    you like. Ctrl-C stops it after the job under way; a worker killed mid-job has its job
+    taken over by another after ARBITER_JOB_LEASE_S."""
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     runtime = build_runtime(settings)

@@ -1,5 +1,7 @@
 """The worker that runs background jobs kept in the store (`service.store.jobs`): a restart,
-a crash or a second worker process loses and duplicates nothing."""
+a crash or a second worker process loses and duplicates nothing. While a job runs, a
+heartbeat renews its lease; a worker killed mid-job stops renewing, and another worker
+takes the job over once the lease runs out."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +67,18 @@ class Worker:
             await asyncio.to_thread(self.run_one, job)
 
     def run_one(self, job: Job) -> None:
+        """Run the job's handler while a heartbeat renews its lease, then record how it
+        ended (unless another worker took it over meanwhile: then its outcome stands)."""
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
+        beat.start()
+        try:
+            self._run(job)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
@@ -76,4 +91,18 @@ class Worker:
             with contextlib.suppress(Exception):
                 self.queue.fail(job, f"{type(exc).__name__}: {exc}")
             return
-        self.queue.succeed(job.id)
+        if not self.queue.succeed(job):  # its lease ran out: another worker has it now
+            log.warning("jobs.taken_over", job=job.id, kind=job.kind)
+
+    def _heartbeat(self, job: Job, stop: threading.Event) -> None:
+        """Renew the lease three times per lease period; a failed renewal (the store is
+        down) is tried again at the next beat."""
+        while not stop.wait(self.queue.lease_s / 3):
+            try:
+                if not self.queue.renew(job):
+                    log.warning(
+                        "jobs.lost_lease", job=job.id, kind=job.kind, lease_s=self.queue.lease_s
+                    )
+                    return
+            except Exception as exc:
+                log.warning("jobs.renew_failed", job=job.id, error=str(exc))

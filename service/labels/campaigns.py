@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,21 +69,14 @@ def create(store: Store, catalog: Catalog, spec: CampaignSpec) -> str:
 async def start(
     store: Store,
     catalog: Catalog,
-    engine: CompareEngine,
     spec: CampaignSpec,
-    background: set[asyncio.Task[None]],
+    generate_later: Callable[[str], Awaitable[None]],
 ) -> str:
-    """Create the campaign and start answering its items in the background (the API, the
-    page and tuning runs create campaigns through this). The task is held in `background`
-    until it is done (the loop keeps weak references)."""
+    """Create the campaign and have its items answered in the background (the API, the
+    page and tuning runs create campaigns through this). `generate_later` queues the
+    answering as a job, so it survives the replica that created the campaign."""
     campaign_id = await asyncio.to_thread(create, store, catalog, spec)
-
-    async def answer_items() -> None:
-        await generate(store, engine, spec.name)
-
-    task = asyncio.create_task(answer_items())
-    background.add(task)
-    task.add_done_callback(background.discard)
+    await generate_later(spec.name)
     return campaign_id
 
 

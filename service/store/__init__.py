@@ -29,6 +29,7 @@ from service.store.exports import ExportAnswer, ExportTurn, ExportVote
 from service.store.filters import Filters
 from service.store.jobs import Job, JobQueue
 from service.store.keys import KeyInfo
+from service.store.leader import Leadership
 from service.store.turns import FinishedTurn
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Job",
     "JobQueue",
     "KeyInfo",
+    "Leadership",
     "Store",
     "audit_log",
     "campaigns",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,8 +20,18 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to `revision`. On PostgreSQL, replicas starting together take turns: the
+    first migrates while the others wait on a transaction-level advisory lock, then find
+    nothing left to do."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock("
+                    "hashtextextended(coalesce(current_schema(), '') || '/migrations', 0))"
+                )
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -235,8 +235,8 @@ class ScoreRow(Base):
 
 class JobRow(Base):
     """Background work persisted in the store, so a restart loses none of it.
-    queued -> running -> done | failed (after `max_attempts`); a crashed `running` job is
-    queued again when the worker starts."""
+    queued -> running -> done | failed (after `max_attempts`); a `running` job whose lease
+    ran out (its worker died) is claimed again by another worker."""
 
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_state_run_after", "state", "run_after"),)
@@ -249,6 +249,9 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(SafeText)
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # While `running`: the worker's claim holds until then, renewed by its heartbeat; past
+    # it (the worker was killed or lost), any worker takes the job over.
+    lease_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -17,7 +17,7 @@ from service.errors import ArbiterError
 from service.evaluation.jobs import Worker
 from service.ids import utcnow
 from service.store import Store
-from service.store.jobs import Job, JobQueue
+from service.store.jobs import JobQueue
 from service.store.tables import JobRow
 
 
@@ -41,10 +41,12 @@ def test_a_job_is_claimed_once_retried_with_backoff_then_failed(store: Store) ->
 
 
 def test_running_jobs_of_a_dead_worker_are_queued_again(store: Store) -> None:
-    queue = JobQueue(store)
+    queue = JobQueue(store, lease_s=30)
     queue.enqueue("demo", {})
     assert queue.claim("dead") is not None
-    assert queue.requeue_running() == 1
+    assert queue.requeue_expired() == 0  # its lease still holds: it may be alive
+    later = utcnow() + timedelta(seconds=31)
+    assert queue.requeue_expired(now=later) == 1
     again = queue.claim("alive")
     assert again is not None and again.attempts == 2
 
@@ -66,7 +68,7 @@ def test_concurrent_workers_run_every_job_exactly_once(store: Store) -> None:
                 continue
             with lock:
                 claimed.append(job.id)
-            queue.succeed(job.id)
+            queue.succeed(job)
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
     for t in threads:
@@ -94,7 +96,9 @@ def test_worker_retries_a_failing_handler_and_records_the_error(store: Store) ->
     row = queue.get(job_id)
     assert row is not None and row["state"] == "queued"
     assert row["error"] == "RuntimeError: judge unavailable"
-    worker.run_one(Job(job_id, "flaky", {"x": 1}, 2, 3))
+    again = queue.claim(worker.name, now=utcnow() + timedelta(seconds=2))  # after the pause
+    assert again is not None and again.attempts == 2
+    worker.run_one(again)
     assert queue.get(job_id)["state"] == "done"  # type: ignore[index]
     assert calls == [{"x": 1}, {"x": 1}]
     unknown = queue.enqueue("nobody-handles-this", {}, max_attempts=1)

@@ -1,5 +1,6 @@
-"""Real processes for tests and benchmarks: `arbiter serve`, and a fake provider in its own
-process (so it shares no interpreter lock with what is measured)."""
+"""Real processes for tests and benchmarks: `arbiter serve` (one, or several replicas),
+`arbiter worker`, a fake provider in its own process (so it shares no interpreter lock with
+what is measured), and Debian's `redis-server` and `haproxy` on free ports."""
 
 from __future__ import annotations
 
@@ -55,12 +56,15 @@ class ServerProcess:
     log: Path  # its output
 
 
-@contextmanager
-def arbiter_server(
-    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60, port: int | None = None
-) -> Iterator[ServerProcess]:
-    """`python -m service serve` in `home` on a free port (or `port`), once /healthz answers.
-    Its output goes to a file, so a chatty server never blocks on a full pipe."""
+def start_arbiter(
+    home: Path,
+    command: str = "serve",
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> ServerProcess:
+    """`python -m service serve|worker` in `home`, not waited for (see `wait_healthy`). Its
+    output goes to a file, so a chatty process never blocks on a full pipe."""
     port = port or free_port()
     full_env = {
         **os.environ,
@@ -69,32 +73,52 @@ def arbiter_server(
         "ARBITER_LOG_LEVEL": "warning",
         **(env or {}),
     }
-    log = home / f"serve-{port}-{time.monotonic_ns()}.log"
+    log = home / f"{command}-{port}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
+            [sys.executable, "-m", "service", command],
             cwd=home,
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    return ServerProcess(f"http://127.0.0.1:{port}", proc, log)
+
+
+def wait_healthy(server: ServerProcess, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"arbiter serve did not start:\n{server.log.read_text()}")
+        time.sleep(0.1)
+
+
+def stop(server: ServerProcess, timeout_s: float = 30) -> None:
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+
+
+@contextmanager
+def arbiter_server(
+    home: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`python -m service serve` in `home` on a free port (or `port`), once /healthz answers."""
+    server = start_arbiter(home, env=env, port=port)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"arbiter serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield ServerProcess(url, proc, log)
+        wait_healthy(server, timeout_s)
+        yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        stop(server)
 
 
 @contextmanager
@@ -104,3 +128,88 @@ def arbiter_process(
     """`python -m service serve` in `home`; yields its URL once /healthz answers."""
     with arbiter_server(home, env=env, timeout_s=timeout_s) as server:
         yield server.url
+
+
+@dataclass
+class RedisServer:
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start on port {port}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def redis_server(port: int | None = None) -> Iterator[RedisServer]:
+    """Debian's `redis-server` on 127.0.0.1 and a free port, keeping nothing on disk."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc, "redis-server")
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", port, proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def haproxy_config(port: int, backends: list[str]) -> str:
+    """The test's HAProxy: the settings of deploy/haproxy.cfg (round robin, sticky cookie,
+    health checks on /healthz, re-dispatch) with fixed local backends instead of Docker's DNS."""
+    servers = "".join(
+        f"    server r{i} {b.removeprefix('http://')} cookie r{i}\n" for i, b in enumerate(backends)
+    )
+    return (
+        "global\n    maxconn 4096\n"
+        "defaults\n    mode http\n    option redispatch\n    option forwardfor\n"
+        "    retries 2\n    timeout connect 2s\n    timeout client 300s\n"
+        "    timeout server 300s\n"
+        f"frontend arbiter\n    bind 127.0.0.1:{port}\n    default_backend app\n"
+        "backend app\n    balance roundrobin\n"
+        "    cookie SERVERID insert indirect nocache httponly\n"
+        "    option httpchk GET /healthz\n    http-check expect status 200\n"
+        "    http-response set-header X-Served-By %s\n"  # which replica answered
+        "    timeout check 5s\n"  # a busy replica is slow, not down
+        "    default-server inter 1s fall 3 rise 2 check\n" + servers
+    )
+
+
+@contextmanager
+def haproxy(backends: list[str], workdir: Path) -> Iterator[str]:
+    """Debian's `haproxy` in front of `backends` (base URLs); yields the proxy's URL."""
+    port = free_port()
+    config = workdir / f"haproxy-{port}.cfg"
+    config.write_text(haproxy_config(port, backends))
+    proc = subprocess.Popen(
+        ["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_port(port, proc, "haproxy")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)

@@ -36,9 +36,22 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"app", "worker", "postgres", "prometheus", "grafana", "otel-collector"}
+    assert set(services) == {
+        "app",
+        "worker",
+        "proxy",
+        "redis",
+        "postgres",
+        "prometheus",
+        "grafana",
+        "otel-collector",
+    }
     assert services["worker"]["command"] == ["arbiter", "worker"]
     assert services["app"]["environment"]["ARBITER_WORKER"] == "false"
+    # Two replicas behind the proxy, which alone publishes the port; limits through Redis.
+    assert services["app"]["deploy"]["replicas"] == 2 and "ports" not in services["app"]
+    assert services["proxy"]["ports"] == ["8000:8000"]
+    assert services["app"]["environment"]["ARBITER_REDIS_URL"] == "redis://redis:6379/0"
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
@@ -50,12 +63,29 @@ def test_prometheus_and_collector_configs() -> None:
     prom = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     arbiter = next(j for j in prom["scrape_configs"] if j["job_name"] == "arbiter")
     assert arbiter["metrics_path"] == "/metrics"
-    assert arbiter["static_configs"][0]["targets"] == ["app:8000"]
+    assert arbiter["dns_sd_configs"][0] == {  # every replica, not whichever DNS names first
+        "names": ["app"],
+        "type": "A",
+        "port": 8000,
+        "refresh_interval": "15s",
+    }
     otel = yaml.safe_load((ROOT / "deploy" / "otel-collector.yaml").read_text())
     for name, pipeline in otel["service"]["pipelines"].items():
         for kind in ("receivers", "processors", "exporters"):
             for component in pipeline.get(kind, []):
                 assert component in otel[kind], f"{name} uses undefined {kind[:-1]} {component}"
+
+
+def test_haproxy_config_is_valid_and_sticky() -> None:
+    """HAProxy itself (Debian's package) checks the proxy's config: the replicas behind it
+    are health-checked, and the page's browser sticks to one through a cookie."""
+    config = ROOT / "deploy" / "haproxy.cfg"
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = config.read_text()
+    assert "cookie SERVERID insert" in text and "option httpchk GET /healthz" in text
 
 
 def test_grafana_dashboard_reads_metrics_the_service_exposes() -> None:
