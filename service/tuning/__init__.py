@@ -1,0 +1,19 @@
+"""Tuning: fine-tuning jobs from exported labels (Bedrock model customization, SageMaker
+training jobs), the tuned model served and added as a variant, and its automatic comparison
+with the base variant; every step and its lineage stored."""
+
+from service.tuning import limits
+from service.tuning.cloud import Clients, JobState, SageMakerPlan
+from service.tuning.jobs import TuneRequest, create, refresh, refresh_all, stop
+
+__all__ = [
+    "Clients",
+    "JobState",
+    "SageMakerPlan",
+    "TuneRequest",
+    "create",
+    "limits",
+    "refresh",
+    "refresh_all",
+    "stop",
+]
