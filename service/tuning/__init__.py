@@ -4,13 +4,21 @@ with the base variant; every step and its lineage stored."""
 
 from service.tuning import limits
 from service.tuning.cloud import Clients, JobState, SageMakerPlan
-from service.tuning.jobs import TuneRequest, create, refresh, refresh_all, stop
+from service.tuning.jobs import (
+    TuneRequest,
+    answer_comparison,
+    create,
+    refresh,
+    refresh_all,
+    stop,
+)
 
 __all__ = [
     "Clients",
     "JobState",
     "SageMakerPlan",
     "TuneRequest",
+    "answer_comparison",
     "create",
     "limits",
     "refresh",

@@ -11,6 +11,7 @@ it happens, so `refresh` after a restart picks up where it was."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from service.errors import Conflict, ErrorCode, InvalidRequest
 from service.evaluation import EvalRunner, usecases
 from service.labels import ExportOptions, campaigns
 from service.models import BedrockModel, Catalog, SageMakerModel, Variant
+from service.serving import CompareEngine
 from service.store import Filters, Store, tunings, variants
 from service.tuning import cloud, limits
 from service.tuning.dataset import build
@@ -416,3 +418,22 @@ def refresh_all(
     for row in tunings.list_tunings(store, active_only=True):
         out.append(refresh(store, catalog, clients, row["id"], runner=runner))
     return out
+
+
+async def answer_comparison(
+    store: Store, engine: CompareEngine, runner: EvalRunner, key: str
+) -> dict[str, Any]:
+    """Generate the campaign's answers and run the eval runs the comparison created (each
+    resumable: what is stored is not redone)."""
+    row = await asyncio.to_thread(tunings.get_tuning, store, key)
+    if row["campaign_name"]:
+        await campaigns.generate(store, engine, row["campaign_name"])
+    if row["eval_run_ids"] and row["use_case"]:
+        spec = await asyncio.to_thread(usecases.get, store, row["use_case"])
+        pair = [row["base_variant"], row["variant_name"]]
+        for path, run_id in zip(spec.datasets, row["eval_run_ids"], strict=False):
+            data = await asyncio.to_thread(_dataset, path)
+            await runner.run(
+                data, pair, spec.run_metrics(), run_id=run_id, use_case=spec.name, language=spec.language
+            )
+    return row

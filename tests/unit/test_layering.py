@@ -26,7 +26,7 @@ SERVICE_ARROWS: dict[str, set[str]] = {
     "serving": {"models", "store", "documents"},
     "labels": {"models", "store", "serving"},
     "evaluation": {"models", "store", "documents", "serving", "labels"},
-    "tuning": {"models", "store", "labels", "evaluation"},
+    "tuning": {"models", "store", "serving", "labels", "evaluation"},
     "app": {"models", "store", "access", "documents", "serving", "labels", "evaluation", "tuning"},
     "api": {
         "models",
