@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.datasets import EXAMPLE_DATASET, Dataset, load_dataset
 from evals.errors import DatasetError
-from service.errors import Conflict, ErrorCode, InvalidRequest
+from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from service.evaluation import EvalRunner, usecases
 from service.labels import ExportOptions, campaigns
 from service.models import BedrockModel, Catalog, SageMakerModel, Variant
@@ -168,11 +168,10 @@ def create(store: Store, catalog: Catalog, clients: cloud.Clients, req: TuneRequ
     name = _job_name(req)
     try:
         tunings.get_tuning(store, name)
+    except NotFound:
+        pass  # the name is free
+    else:
         raise Conflict(f"a tuning job named {name!r} already exists", hint="Give another --name.")
-    except Conflict:
-        raise
-    except Exception:  # noqa: BLE001 - NotFound: the name is free
-        pass
     prefix = f"{req.s3_prefix.rstrip('/')}/{name}"
     uris = data.upload(clients.s3, f"{prefix}/data")
     output = f"{prefix}/output/"
