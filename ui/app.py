@@ -26,8 +26,8 @@ from ui.i18n import EN, TRANSLATIONS, switch_html, t
 from ui.language import LanguageMiddleware
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
-from ui.tuning import build_tuning
 from ui.signin import SignInMiddleware, sign_in
+from ui.tuning import build_tuning
 from ui.usecases import build_usecases
 
 CSS = """

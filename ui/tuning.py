@@ -65,7 +65,9 @@ def lineage_markdown(row: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
         runs=escape(", ".join(row["eval_run_ids"]) or "—"),
     )
     if serving.get("kind") == "provisioned" and not serving.get("price_accepted"):
-        text += "\n\n" + say(lang, "tune.price", price=f"{serving['usd_per_hour']:.2f}", name=row["name"])
+        text += "\n\n" + say(
+            lang, "tune.price", price=f"{serving['usd_per_hour']:.2f}", name=row["name"]
+        )
     return text
 
 
@@ -85,7 +87,11 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         names = [r["name"] for r in rows]
         pick = current if current in names else names[0]
         row = next(r for r in rows if r["name"] == pick)
-        return gr.Dropdown(choices=names, value=pick), job_table(rows, lang), lineage_markdown(row, lang)
+        return (
+            gr.Dropdown(choices=names, value=pick),
+            job_table(rows, lang),
+            lineage_markdown(row, lang),
+        )
 
     async def show(current: str | None, request: gr.Request) -> tuple[Any, Any, str]:
         lang = request_language(request)
@@ -96,11 +102,16 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             gr.Warning(exc.message)
             return gr.Dropdown(), pd.DataFrame(), ""
 
+    async def _answer(tuning_id: str) -> None:
+        await answer_comparison(runtime.store, runtime.engine, runtime.evals, tuning_id)
+
     async def move_on(current: str | None, request: gr.Request) -> tuple[Any, Any, str]:
         lang = request_language(request)
         try:
             require(runtime, request, "admin", "refresh tuning jobs")
-            for row in await asyncio.to_thread(tunings.list_tunings, runtime.store, active_only=True):
+            for row in await asyncio.to_thread(
+                tunings.list_tunings, runtime.store, active_only=True
+            ):
                 after = await asyncio.to_thread(
                     refresh,
                     runtime.store,
@@ -110,9 +121,7 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                     runner=runtime.evals,
                 )
                 if after["state"] == "done":
-                    task = asyncio.create_task(
-                        answer_comparison(runtime.store, runtime.engine, runtime.evals, row["id"])
-                    )
+                    task = asyncio.create_task(_answer(row["id"]))
                     runtime.background.add(task)
                     task.add_done_callback(runtime.background.discard)
         except ArbiterError as exc:

@@ -61,9 +61,11 @@ async def _advance(runtime: Runtime, key: str, *, accept_price: bool = False) ->
         accept_price=accept_price,
     )
     if row["state"] == "done":
-        task = asyncio.create_task(
-            answer_comparison(runtime.store, runtime.engine, runtime.evals, row["id"])
-        )
+
+        async def answer() -> None:
+            await answer_comparison(runtime.store, runtime.engine, runtime.evals, row["id"])
+
+        task = asyncio.create_task(answer())
         runtime.background.add(task)  # held until done: the loop keeps weak references
         task.add_done_callback(runtime.background.discard)
     return row

@@ -16,9 +16,19 @@ from service.cli.common import console, friendly_errors, open_store
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
 from service.store import tunings
-from service.tuning import Clients, TuneRequest, answer_comparison, create, refresh, stop
+from service.tuning import (
+    Clients,
+    TuneRequest,
+    answer_comparison,
+    create,
+    refresh,
+    refresh_all,
+    stop,
+)
 
-tune_app = typer.Typer(help="Fine-tuning from the labels: create, status, stop, show.", no_args_is_help=True)
+tune_app = typer.Typer(
+    help="Fine-tuning from the labels: create, status, stop, show.", no_args_is_help=True
+)
 
 
 def _hyperparameters(values: list[str] | None) -> dict[str, str]:
@@ -41,12 +51,24 @@ def _elapsed(row: dict[str, Any]) -> str:
 
 
 def _status_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("id", "job", "target", "base", "state", "service says", "loss", "elapsed", "tuned variant",
-                  title="Tuning jobs")
+    table = Table(
+        "id",
+        "job",
+        "target",
+        "base",
+        "state",
+        "service says",
+        "loss",
+        "elapsed",
+        "tuned variant",
+        title="Tuning jobs",
+    )
     for r in rows:
         m = r["metrics"]
         loss = ", ".join(
-            f"{k.replace('_loss', '')} {m[k]:.4g}" for k in ("training_loss", "validation_loss") if k in m
+            f"{k.replace('_loss', '')} {m[k]:.4g}"
+            for k in ("training_loss", "validation_loss")
+            if k in m
         )
         said = r["cloud_status"] or ""
         if r["failure"]:
@@ -57,14 +79,23 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
                 f"`arbiter tune deploy {r['name']} --accept-price`"
             )
         table.add_row(
-            r["id"], r["name"], r["target"], r["base_variant"], r["state"], said, loss or "—",
-            _elapsed(r), r["variant_name"] or "—",
+            r["id"],
+            r["name"],
+            r["target"],
+            r["base_variant"],
+            r["state"],
+            said,
+            loss or "—",
+            _elapsed(r),
+            r["variant_name"] or "—",
         )
     return table
 
 
 def _lineage(row: dict[str, Any]) -> Table:
-    table = Table("", "", title=f"Lineage of {row['variant_name'] or row['name']}", show_header=False)
+    table = Table(
+        "", "", title=f"Lineage of {row['variant_name'] or row['name']}", show_header=False
+    )
     manifest = row["manifest"]
     for label, value in (
         ("tuned variant", row["variant_name"] or "— (not yet)"),
@@ -81,9 +112,12 @@ def _lineage(row: dict[str, Any]) -> Table:
         ("dataset sha256", row["dataset_sha256"]),
         ("data", ", ".join(f"{k}: {v}" for k, v in row["data_uris"].items())),
         ("records", ", ".join(f"{k}: {v}" for k, v in manifest.get("records", {}).items())),
-        ("built from", f"{len(manifest.get('votes', []))} votes, "
-         f"{len(manifest.get('ideal_answers', []))} ideal answers (ids stored: "
-         "`arbiter tune show --manifest`)"),
+        (
+            "built from",
+            f"{len(manifest.get('votes', []))} votes, "
+            f"{len(manifest.get('ideal_answers', []))} ideal answers (ids stored: "
+            "`arbiter tune show --manifest`)",
+        ),
         ("held-out prompts", str(len(row["held_out_prompts"]))),
         ("campaign", row["campaign_name"] or "—"),
         ("eval runs", ", ".join(row["eval_run_ids"]) or "—"),
@@ -98,13 +132,19 @@ def tune_create(
     base: Annotated[str, typer.Option(help="The base variant: its model is tuned.")],
     role_arn: Annotated[str, typer.Option(help="IAM role the service assumes (reads/writes S3).")],
     s3_prefix: Annotated[str, typer.Option(help="s3://bucket/prefix for the data and the output.")],
-    method: Annotated[str, typer.Option(help="sft (ideal answers) or dpo (preference pairs).")] = "sft",
+    method: Annotated[
+        str, typer.Option(help="sft (ideal answers) or dpo (preference pairs).")
+    ] = "sft",
     target: Annotated[str, typer.Option(help="bedrock or sagemaker.")] = "bedrock",
-    name: Annotated[str | None, typer.Option(help="The job's name (default: from the base).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The job's name (default: from the base).")
+    ] = None,
     hp: Annotated[
         list[str] | None, typer.Option("--hp", help="A hyperparameter NAME=VALUE (repeat).")
     ] = None,
-    use_case: Annotated[str | None, typer.Option(help="Only this use case's labels; its datasets are evaluated.")] = None,
+    use_case: Annotated[
+        str | None, typer.Option(help="Only this use case's labels; its datasets are evaluated.")
+    ] = None,
     since: Annotated[datetime | None, typer.Option(help="Labels from this date (UTC).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Labels before this date (UTC).")] = None,
     mode: Annotated[str | None, typer.Option(help="arena or named; default both.")] = None,
@@ -126,24 +166,47 @@ def tune_create(
     accept_price: Annotated[
         bool, typer.Option(help="Buy provisioned throughput when the model needs it (price shown).")
     ] = False,
-    model_units: Annotated[int, typer.Option(min=1, help="Provisioned throughput model units.")] = 1,
-    training_image: Annotated[str | None, typer.Option(help="SageMaker: TRL training image URI.")] = None,
-    instance_type: Annotated[str, typer.Option(help="SageMaker: training instance.")] = "ml.g5.2xlarge",
+    model_units: Annotated[
+        int, typer.Option(min=1, help="Provisioned throughput model units.")
+    ] = 1,
+    training_image: Annotated[
+        str | None, typer.Option(help="SageMaker: TRL training image URI.")
+    ] = None,
+    instance_type: Annotated[
+        str, typer.Option(help="SageMaker: training instance.")
+    ] = "ml.g5.2xlarge",
     serving_image: Annotated[str | None, typer.Option(help="SageMaker: serving image URI.")] = None,
-    serving_instance_type: Annotated[str, typer.Option(help="SageMaker: endpoint instance.")] = "ml.g5.xlarge",
+    serving_instance_type: Annotated[
+        str, typer.Option(help="SageMaker: endpoint instance.")
+    ] = "ml.g5.xlarge",
 ) -> None:
     """Export the labels, check them against the base model's limits, upload them and start
     the training job."""
     request = TuneRequest.model_validate(
         {
-            "base": base, "method": method, "target": target, "role_arn": role_arn,
-            "s3_prefix": s3_prefix, "name": name, "hyperparameters": _hyperparameters(hp),
-            "use_case": use_case, "since": since, "until": until, "mode": mode, "rater": rater,
-            "campaign": campaign, "tag": tag, "min_agreement": min_agreement,
-            "test_fraction": test_fraction, "exclude_own_answers": exclude_own_answers,
-            "raters_per_item": raters_per_item, "accept_price": accept_price,
-            "model_units": model_units, "training_image": training_image,
-            "instance_type": instance_type, "serving_image": serving_image,
+            "base": base,
+            "method": method,
+            "target": target,
+            "role_arn": role_arn,
+            "s3_prefix": s3_prefix,
+            "name": name,
+            "hyperparameters": _hyperparameters(hp),
+            "use_case": use_case,
+            "since": since,
+            "until": until,
+            "mode": mode,
+            "rater": rater,
+            "campaign": campaign,
+            "tag": tag,
+            "min_agreement": min_agreement,
+            "test_fraction": test_fraction,
+            "exclude_own_answers": exclude_own_answers,
+            "raters_per_item": raters_per_item,
+            "accept_price": accept_price,
+            "model_units": model_units,
+            "training_image": training_image,
+            "instance_type": instance_type,
+            "serving_image": serving_image,
             "serving_instance_type": serving_instance_type,
         }
     )
@@ -159,25 +222,33 @@ def tune_create(
 
 
 def _advance(key: str | None, *, accept_price: bool = False) -> list[dict[str, Any]]:
+    """Move one job (or every unfinished one) on, then answer the comparisons that were
+    just created; returns the job (or all jobs)."""
     settings = Settings()
     configure_logging("warning", json=settings.log_json)
     runtime = build_runtime(settings)
     clients = Clients()
     try:
-        keys = [key] if key else [r["id"] for r in tunings.list_tunings(runtime.store)]
-        rows = []
-        for k in keys:
-            row = tunings.get_tuning(runtime.store, k)
-            if row["state"] not in ("done", "failed", "stopped"):
-                before = row["state"]
-                row = refresh(
-                    runtime.store, runtime.catalog, clients, k,
-                    runner=runtime.evals, accept_price=accept_price,
+        store = runtime.store
+        if key is None:
+            moved = refresh_all(store, runtime.catalog, clients, runner=runtime.evals)
+        elif tunings.get_tuning(store, key)["state"] in ("done", "failed", "stopped"):
+            moved = []
+        else:
+            moved = [
+                refresh(
+                    store,
+                    runtime.catalog,
+                    clients,
+                    key,
+                    runner=runtime.evals,
+                    accept_price=accept_price,
                 )
-                if before != "done" and row["state"] == "done":
-                    asyncio.run(answer_comparison(runtime.store, runtime.engine, runtime.evals, k))
-            rows.append(row)
-        return rows
+            ]
+        for row in moved:
+            if row["state"] == "done":
+                asyncio.run(answer_comparison(store, runtime.engine, runtime.evals, row["id"]))
+        return tunings.list_tunings(store) if key is None else [tunings.get_tuning(store, key)]
     finally:
         runtime.close()
 
@@ -200,12 +271,15 @@ def tune_status(
 @friendly_errors
 def tune_deploy(
     key: Annotated[str, typer.Argument(help="A job's id or name.")],
-    accept_price: Annotated[bool, typer.Option(help="Accept the price shown by `tune status`.")] = False,
+    accept_price: Annotated[
+        bool, typer.Option(help="Accept the price shown by `tune status`.")
+    ] = False,
 ) -> None:
     """Buy the provisioned throughput a tuned model needs (once its price is accepted)."""
     if not accept_price:
         raise ArbiterError(
-            "nothing bought", code=ErrorCode.PRICE_NOT_ACCEPTED,
+            "nothing bought",
+            code=ErrorCode.PRICE_NOT_ACCEPTED,
             hint="Read the price in `arbiter tune status`, then add --accept-price.",
         )
     console.print(_status_table(_advance(key, accept_price=True)))

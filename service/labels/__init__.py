@@ -2,6 +2,7 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
+from service.labels.export_files import StagedFiles
 from service.labels.exports import (
     ExportOptions,
     ExportSummary,
@@ -11,7 +12,6 @@ from service.labels.exports import (
     jsonl_chunks,
     prepare,
 )
-from service.labels.export_files import StagedFiles
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.labels.reviews import set_rater

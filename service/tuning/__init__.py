@@ -2,8 +2,7 @@
 training jobs), the tuned model served and added as a variant, and its automatic comparison
 with the base variant; every step and its lineage stored."""
 
-from service.tuning import limits
-from service.tuning.cloud import Clients, JobState, SageMakerPlan
+from service.tuning.cloud import Clients
 from service.tuning.jobs import (
     TuneRequest,
     answer_comparison,
@@ -15,12 +14,9 @@ from service.tuning.jobs import (
 
 __all__ = [
     "Clients",
-    "JobState",
-    "SageMakerPlan",
     "TuneRequest",
     "answer_comparison",
     "create",
-    "limits",
     "refresh",
     "refresh_all",
     "stop",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from service.errors import AccessDenied, ErrorCode, InvalidRequest, ProviderError
-from service.models.providers.aws import aws_client
+from service.models import aws_client
 
 T = TypeVar("T")
 
@@ -124,7 +124,9 @@ def bedrock_job(client: Any, job_name: str) -> JobState:
     metrics: dict[str, Any] = {}
     if "trainingLoss" in reply.get("trainingMetrics", {}):
         metrics["training_loss"] = reply["trainingMetrics"]["trainingLoss"]
-    losses = [m["validationLoss"] for m in reply.get("validationMetrics", []) if "validationLoss" in m]
+    losses = [
+        m["validationLoss"] for m in reply.get("validationMetrics", []) if "validationLoss" in m
+    ]
     if losses and reply.get("validationDataConfig"):
         metrics["validation_loss"] = losses[-1]
     return JobState(
@@ -141,7 +143,9 @@ def bedrock_stop(client: Any, job_name: str) -> None:
     call("StopModelCustomizationJob", client.stop_model_customization_job, jobIdentifier=job_name)
 
 
-def bedrock_deploy_on_demand(client: Any, *, name: str, model_arn: str, tags: dict[str, str]) -> str:
+def bedrock_deploy_on_demand(
+    client: Any, *, name: str, model_arn: str, tags: dict[str, str]
+) -> str:
     reply = call(
         "CreateCustomModelDeployment",
         client.create_custom_model_deployment,
@@ -248,7 +252,9 @@ def sagemaker_job(client: Any, job_name: str) -> JobState:
     reply = call("DescribeTrainingJob", client.describe_training_job, TrainingJobName=job_name)
     status = str(reply["TrainingJobStatus"])
     metrics = {
-        m["MetricName"]: m["Value"] for m in reply.get("FinalMetricDataList", []) if "MetricName" in m
+        m["MetricName"]: m["Value"]
+        for m in reply.get("FinalMetricDataList", [])
+        if "MetricName" in m
     }
     if reply.get("SecondaryStatus"):
         metrics["secondary_status"] = reply["SecondaryStatus"]
@@ -267,7 +273,13 @@ def sagemaker_stop(client: Any, job_name: str) -> None:
 
 
 def sagemaker_deploy(
-    client: Any, *, name: str, plan: SageMakerPlan, role_arn: str, model_data: str, tags: dict[str, str]
+    client: Any,
+    *,
+    name: str,
+    plan: SageMakerPlan,
+    role_arn: str,
+    model_data: str,
+    tags: dict[str, str],
 ) -> str:
     """Model, endpoint configuration and endpoint, all named `name`; returns the endpoint's
     name (what a SageMaker variant calls)."""
@@ -308,4 +320,3 @@ def sagemaker_endpoint(client: Any, name: str) -> tuple[str, str | None]:
     """(status: Creating | InService | Failed | ..., failure reason)."""
     reply = call("DescribeEndpoint", client.describe_endpoint, EndpointName=name)
     return str(reply["EndpointStatus"]), reply.get("FailureReason")
-

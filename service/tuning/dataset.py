@@ -33,7 +33,11 @@ class TuningData:
 
     def provenance(self, split: str) -> list[dict[str, Any]]:
         rows = self.rows.get(split, [])
-        return [r["provenance"] for r in rows] if not self.inline else [r.get("provenance", {}) for r in rows]
+        return (
+            [r["provenance"] for r in rows]
+            if not self.inline
+            else [r.get("provenance", {}) for r in rows]
+        )
 
     @property
     def train(self) -> list[dict[str, Any]]:
@@ -86,13 +90,11 @@ class TuningData:
         written = files.publish(s3)
         uris: dict[str, str] = {}
         for uri in written:
-            name = uri.rsplit("/", 1)[-1]
-            if name.endswith(".provenance.jsonl"):
-                uris[name.removesuffix(".jsonl").replace("data", "provenance", 1)] = uri
-            elif name == "data.jsonl":
-                uris["train"] = uri
-            else:
-                uris[name.removeprefix("data-").removesuffix(".jsonl")] = uri
+            stem = uri.rsplit("/", 1)[-1].removesuffix(".jsonl")
+            sidecar = stem.endswith(".provenance")
+            stem = stem.removesuffix(".provenance")
+            split = "train" if stem == "data" else stem.removeprefix("data-")
+            uris[f"{split}_provenance" if sidecar else split] = uri
         return uris
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import structlog
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.datasets import EXAMPLE_DATASET, Dataset, load_dataset
 from evals.errors import DatasetError
-from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from service.errors import AccessDenied, Conflict, ErrorCode, InvalidRequest, NotFound
 from service.evaluation import EvalRunner, usecases
 from service.labels import ExportOptions, campaigns
 from service.models import BedrockModel, Catalog, SageMakerModel, Variant
@@ -31,7 +32,7 @@ from service.tuning import cloud, limits
 from service.tuning.dataset import build
 
 log = structlog.get_logger(__name__)
-TRL_FORMATS = {"sft": "trl-preference", "dpo": "trl-preference"}  # SageMaker (TRL) export
+TRL_FORMATS = {"dpo": "trl-preference"}  # SageMaker: the TRL export each method trains on
 TERMINAL = ("done", "failed", "stopped")
 
 
@@ -81,14 +82,18 @@ def _job_name(req: TuneRequest) -> str:
     if req.name:
         return req.name
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = re.sub(r"[^a-zA-Z0-9]+", "-", req.base).strip("-")[: 63 - len(stamp) - len(req.method) - 3]
+    base = re.sub(r"[^a-zA-Z0-9]+", "-", req.base).strip("-")[
+        : 63 - len(stamp) - len(req.method) - 3
+    ]
     return f"{base}-{req.method}-{stamp}"
 
 
 def _export_options(store: Store, req: TuneRequest, fmt: str) -> ExportOptions:
     excluded: tuple[str, ...] = ()
     if req.exclude_own_answers:
-        excluded = tuple(t["variant_name"] for t in tunings.list_tunings(store) if t["variant_name"])
+        excluded = tuple(
+            t["variant_name"] for t in tunings.list_tunings(store) if t["variant_name"]
+        )
     return ExportOptions(
         format=fmt,
         filters=Filters(
@@ -123,7 +128,9 @@ def _options_json(options: ExportOptions) -> dict[str, Any]:
     }
 
 
-def create(store: Store, catalog: Catalog, clients: cloud.Clients, req: TuneRequest) -> dict[str, Any]:
+def create(
+    store: Store, catalog: Catalog, clients: cloud.Clients, req: TuneRequest
+) -> dict[str, Any]:
     """Check everything, export to S3, submit the job, store it. A dataset that breaks a rule
     of the base model is refused with every broken rule named, and nothing is written."""
     base = catalog.get(req.base)
@@ -146,6 +153,12 @@ def create(store: Store, catalog: Catalog, clients: cloud.Clients, req: TuneRequ
                 hint="Give --training-image (a Hugging Face/TRL training image URI) and "
                 "--serving-image (e.g. a TGI image URI).",
             )
+        if req.method not in TRL_FORMATS:
+            raise InvalidRequest(
+                f"{req.method} is not offered on SageMaker yet",
+                code=ErrorCode.INVALID_TUNING,
+                hint="Use --method dpo (TRL preference pairs), or --target bedrock for sft.",
+            )
         hps = {"method": req.method, **req.hyperparameters}
         base_model, fmt = base.model_label, TRL_FORMATS[req.method]
     options = _export_options(store, req, fmt)
@@ -162,7 +175,8 @@ def create(store: Store, catalog: Catalog, clients: cloud.Clients, req: TuneRequ
             )
     elif not data.train:
         raise InvalidRequest(
-            "the export has no training records", code=ErrorCode.TUNING_LIMIT,
+            "the export has no training records",
+            code=ErrorCode.TUNING_LIMIT,
             hint="Nothing was written. Collect labels first, or widen the filters.",
         )
     name = _job_name(req)
@@ -255,6 +269,9 @@ def _tuned_variant(base: Variant, row: dict[str, Any]) -> Variant:
     spec["name"] = row["name"][:64]
     spec["description"] = f"{base.name} tuned ({row['method']}) by job {row['name']}"
     if row["target"] == "bedrock":
+        spec["model"]["base_model_id"] = (
+            spec["model"].get("base_model_id") or spec["model"]["model_id"]
+        )
         spec["model"]["model_id"] = row["serving_arn"]
     else:
         spec["model"] = SageMakerModel(
@@ -264,45 +281,64 @@ def _tuned_variant(base: Variant, row: dict[str, Any]) -> Variant:
     return Variant.model_validate(spec)
 
 
-def _serve(store: Store, clients: cloud.Clients, row: dict[str, Any], accept_price: bool) -> dict[str, Any]:
-    """Make the trained model callable; returns the row (state `comparing` once it is)."""
+def _start_serving(
+    clients: cloud.Clients, row: dict[str, Any], serving: dict[str, Any], accept_price: bool
+) -> str | None:
+    """Create what serves the model (filling `serving` in); None: waiting for the price."""
     tags = {"arbiter:tuning": row["name"], "arbiter:dataset-sha256": row["dataset_sha256"]}
+    if row["target"] == "sagemaker":
+        serving["kind"] = "endpoint"
+        return cloud.sagemaker_deploy(
+            clients.sagemaker,
+            name=row["name"],
+            plan=cloud.SageMakerPlan(**serving["plan"]),
+            role_arn=row["role_arn"],
+            model_data=row["custom_model_arn"],
+            tags=tags,
+        )
+    table = limits.limits_for(row["base_model"])
+    if table.on_demand:
+        serving["kind"] = "on-demand"
+        return cloud.bedrock_deploy_on_demand(
+            clients.bedrock, name=row["name"], model_arn=row["custom_model_arn"], tags=tags
+        )
+    units = int(serving.get("model_units", 1))
+    price = (table.provisioned_price_per_unit_hour_usd or 0.0) * units
+    serving |= {"kind": "provisioned", "usd_per_hour": price}
+    if not (accept_price or serving.get("price_accepted")):
+        return None
+    serving["price_accepted"] = True
+    return cloud.bedrock_buy_throughput(
+        clients.bedrock,
+        name=row["name"],
+        model_arn=row["custom_model_arn"],
+        model_units=units,
+        tags=tags,
+    )
+
+
+def _serve(
+    store: Store, clients: cloud.Clients, row: dict[str, Any], accept_price: bool
+) -> dict[str, Any]:
+    """Make the trained model callable; returns the row (state `comparing` once it is). A
+    refusal (validation, access) fails the job with the service's reason; an outage is
+    raised, and the next refresh tries again."""
     serving = dict(row["serving"])
     if row["serving_arn"] is None:
-        if row["target"] == "sagemaker":
-            plan = cloud.SageMakerPlan(**serving["plan"])
-            arn = cloud.sagemaker_deploy(
-                clients.sagemaker,
-                name=row["name"],
-                plan=plan,
-                role_arn=row["role_arn"],
-                model_data=row["custom_model_arn"],
-                tags=tags,
+        try:
+            arn = _start_serving(clients, row, serving, accept_price)
+        except (InvalidRequest, AccessDenied) as exc:
+            return tunings.update_tuning(
+                store,
+                row["id"],
+                state="failed",
+                cloud_status="serving refused",
+                failure=exc.message,
             )
-            serving["kind"] = "endpoint"
-        else:
-            table = limits.limits_for(row["base_model"])
-            if table.on_demand:
-                arn = cloud.bedrock_deploy_on_demand(
-                    clients.bedrock, name=row["name"], model_arn=row["custom_model_arn"], tags=tags
-                )
-                serving["kind"] = "on-demand"
-            else:
-                units = int(serving.get("model_units", 1))
-                price = (table.provisioned_price_per_unit_hour_usd or 0.0) * units
-                serving |= {"kind": "provisioned", "usd_per_hour": price}
-                if not (accept_price or serving.get("price_accepted")):
-                    return tunings.update_tuning(
-                        store, row["id"], serving=serving, cloud_status="awaiting price"
-                    )
-                serving["price_accepted"] = True
-                arn = cloud.bedrock_buy_throughput(
-                    clients.bedrock,
-                    name=row["name"],
-                    model_arn=row["custom_model_arn"],
-                    model_units=units,
-                    tags=tags,
-                )
+        if arn is None:
+            return tunings.update_tuning(
+                store, row["id"], serving=serving, cloud_status="awaiting price"
+            )
         row = tunings.update_tuning(store, row["id"], serving_arn=arn, serving=serving)
     kind = row["serving"].get("kind")
     if kind == "endpoint":
@@ -320,7 +356,9 @@ def _serve(store: Store, clients: cloud.Clients, row: dict[str, Any], accept_pri
         )
     if not ready:
         return tunings.update_tuning(store, row["id"], cloud_status=f"serving {status}")
-    return tunings.update_tuning(store, row["id"], state="comparing", cloud_status=f"serving {status}")
+    return tunings.update_tuning(
+        store, row["id"], state="comparing", cloud_status=f"serving {status}"
+    )
 
 
 def _add_variant(store: Store, catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +374,7 @@ def _add_variant(store: Store, catalog: Catalog, row: dict[str, Any]) -> dict[st
 
 def _dataset(path: str) -> Dataset:
     try:
-        return load_dataset(EXAMPLE_DATASET if path == "example" else path)  # type: ignore[arg-type]
+        return load_dataset(EXAMPLE_DATASET if path == "example" else Path(path))
     except DatasetError as exc:
         raise InvalidRequest(str(exc), code=ErrorCode.INVALID_DATASET) from None
 
@@ -395,11 +433,17 @@ def refresh(
             job = cloud.bedrock_job(clients.bedrock, row["name"])
         else:
             job = cloud.sagemaker_job(clients.sagemaker, row["name"])
-        fields: dict[str, Any] = {"cloud_status": job.status, "metrics": row["metrics"] | job.metrics}
+        fields: dict[str, Any] = {
+            "cloud_status": job.status,
+            "metrics": row["metrics"] | job.metrics,
+        }
         if job.ok:
             fields |= {"state": "deploying", "custom_model_arn": job.model}
         elif job.done:
-            fields |= {"state": "failed" if job.status == "Failed" else "stopped", "failure": job.failure}
+            fields |= {
+                "state": "failed" if job.status == "Failed" else "stopped",
+                "failure": job.failure,
+            }
         row = tunings.update_tuning(store, row["id"], **fields)
     if row["state"] == "deploying":
         row = _serve(store, clients, row, accept_price)
@@ -410,7 +454,11 @@ def refresh(
 
 
 def refresh_all(
-    store: Store, catalog: Catalog | None, clients: cloud.Clients, *, runner: EvalRunner | None = None
+    store: Store,
+    catalog: Catalog | None,
+    clients: cloud.Clients,
+    *,
+    runner: EvalRunner | None = None,
 ) -> list[dict[str, Any]]:
     """Every job not yet finished, moved on (what a restart resumes)."""
     out = []
@@ -433,6 +481,11 @@ async def answer_comparison(
         for path, run_id in zip(spec.datasets, row["eval_run_ids"], strict=False):
             data = await asyncio.to_thread(_dataset, path)
             await runner.run(
-                data, pair, spec.run_metrics(), run_id=run_id, use_case=spec.name, language=spec.language
+                data,
+                pair,
+                spec.run_metrics(),
+                run_id=run_id,
+                use_case=spec.name,
+                language=spec.language,
             )
     return row

@@ -66,7 +66,11 @@ def limits_for(model_id: str) -> BaseModelLimits:
     table = all_limits()
     if model_id in table:
         return table[model_id]
-    bare = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in ("us", "eu", "apac", "global") else model_id
+    bare = (
+        model_id.split(".", 1)[1]
+        if model_id.split(".", 1)[0] in ("us", "eu", "apac", "global")
+        else model_id
+    )
     for key, limits in table.items():
         if key.rsplit(":", 1)[0] == bare:
             return limits
@@ -104,7 +108,9 @@ def hyperparameters(limits: BaseModelLimits, given: dict[str, str]) -> dict[str,
         try:
             value = float(raw) if hp.type == "float" else int(raw)
         except ValueError:
-            problems.append(f"{name}: {raw!r} is not {'a number' if hp.type == 'float' else 'an integer'}")
+            problems.append(
+                f"{name}: {raw!r} is not {'a number' if hp.type == 'float' else 'an integer'}"
+            )
             continue
         if not hp.min <= value <= hp.max:
             problems.append(
@@ -155,7 +161,11 @@ def dataset_problems(
     bad_turns: list[int] = []
     for n, record in enumerate([*train, *validation], start=1):
         messages = record.get("messages", [])
-        if not messages or messages[0].get("role") != "user" or messages[-1].get("role") != "assistant":
+        if (
+            not messages
+            or messages[0].get("role") != "user"
+            or messages[-1].get("role") != "assistant"
+        ):
             bad_turns.append(n)
         if len(json.dumps(record, ensure_ascii=False)) > limits.max_record_chars:
             too_long.append(n)

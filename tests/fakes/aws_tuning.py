@@ -92,9 +92,18 @@ def _job_key(state: Customization, identifier: str) -> str | None:
 
 
 def _create_job(handler: Any, state: Customization, body: dict[str, Any]) -> None:
-    for key in ("jobName", "customModelName", "roleArn", "baseModelIdentifier", "trainingDataConfig", "outputDataConfig"):
+    for key in (
+        "jobName",
+        "customModelName",
+        "roleArn",
+        "baseModelIdentifier",
+        "trainingDataConfig",
+        "outputDataConfig",
+    ):
         if key not in body:
-            handler.aws_error(400, "ValidationException", f"1 validation error detected: {key} is required")
+            handler.aws_error(
+                400, "ValidationException", f"1 validation error detected: {key} is required"
+            )
             return
     role = body["roleArn"]
     if role in state.denied_roles:
@@ -176,20 +185,28 @@ def _stop_job(handler: Any, state: Customization, identifier: str) -> None:
         job = state.jobs[key]
         if job["status"] != "InProgress":
             handler.aws_error(
-                400, "ValidationException", f"Job {identifier} is {job['status']} and cannot be stopped"
+                400,
+                "ValidationException",
+                f"Job {identifier} is {job['status']} and cannot be stopped",
             )
             return
         job["status"] = "Stopping"
     handler.send_json(200, {})
 
 
-def _create_serving(handler: Any, state: Customization, body: dict[str, Any], *, deployment: bool) -> None:
+def _create_serving(
+    handler: Any, state: Customization, body: dict[str, Any], *, deployment: bool
+) -> None:
     if deployment:
         name, model = body.get("modelDeploymentName"), body.get("modelArn")
     else:
         name, model = body.get("provisionedModelName"), body.get("modelId")
     if not name or not model:
-        handler.aws_error(400, "ValidationException", "1 validation error detected: a name and a model are required")
+        handler.aws_error(
+            400,
+            "ValidationException",
+            "1 validation error detected: a name and a model are required",
+        )
         return
     known = {j["outputModelArn"] for j in state.jobs.values() if j["status"] == "Completed"}
     if model not in known:
@@ -198,7 +215,14 @@ def _create_serving(handler: Any, state: Customization, body: dict[str, Any], *,
     kind = "custom-model-deployment" if deployment else "provisioned-model"
     arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{kind}/{name}"
     now = _now()
-    row = {"name": name, "model": model, "status": "Creating", "polls": 0, "created": now, "units": body.get("modelUnits", 0)}
+    row = {
+        "name": name,
+        "model": model,
+        "status": "Creating",
+        "polls": 0,
+        "created": now,
+        "units": body.get("modelUnits", 0),
+    }
     with state.lock:
         (state.deployments if deployment else state.throughputs)[arn] = row
     if deployment:

@@ -141,7 +141,11 @@ def test_votes_to_a_tuned_variant_compared_with_its_base(
 
 
 def test_a_failed_job_shows_the_service_reason_and_makes_no_variant(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
@@ -158,7 +162,11 @@ def test_a_failed_job_shows_the_service_reason_and_makes_no_variant(
 
 
 def test_a_denied_role_is_reported_and_nothing_is_stored(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
@@ -166,21 +174,29 @@ def test_a_denied_role_is_reported_and_nothing_is_stored(
     label_turns(store, 12)
     fake_aws.customization.denied_roles.add(ROLE)
     with pytest.raises(AccessDenied) as exc:
-        create(store, runtime.catalog, clients, request(name="denied", s3_prefix=f"s3://{bucket}/r"))
+        create(
+            store, runtime.catalog, clients, request(name="denied", s3_prefix=f"s3://{bucket}/r")
+        )
     assert "iam:PassRole" in exc.value.message and "--role-arn" in exc.value.hint
     assert tunings.list_tunings(store) == []
     runtime.close()
 
 
 def test_a_dataset_breaking_the_limits_is_refused_before_anything_is_written(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
     runtime = tuning_runtime(store, fake_aws, tmp_path)
     label_turns(store, 5, prompt="User: my bike {i} will not start")
     with pytest.raises(InvalidRequest) as exc:
-        create(store, runtime.catalog, clients, request(s3_prefix=f"s3://{bucket}/r", test_fraction=0))
+        create(
+            store, runtime.catalog, clients, request(s3_prefix=f"s3://{bucket}/r", test_fraction=0)
+        )
     message = exc.value.message
     assert "5 training records; Amazon Nova Micro needs at least 8" in message
     assert "reserved keyword 'User:'" in message
@@ -191,8 +207,12 @@ def test_a_dataset_breaking_the_limits_is_refused_before_anything_is_written(
     label_turns(store, 10)
     with pytest.raises(InvalidRequest) as hp:
         create(
-            store, runtime.catalog, clients,
-            request(s3_prefix=f"s3://{bucket}/r", hyperparameters={"epochCount": "9", "batchSize": "8"}),
+            store,
+            runtime.catalog,
+            clients,
+            request(
+                s3_prefix=f"s3://{bucket}/r", hyperparameters={"epochCount": "9", "batchSize": "8"}
+            ),
         )
     assert "epochCount: 9 is outside 1..5 (default 2)" in hp.value.message
     assert "batchSize: Amazon Nova Micro takes no such hyperparameter" in hp.value.message
@@ -205,7 +225,11 @@ def test_a_dataset_breaking_the_limits_is_refused_before_anything_is_written(
 
 
 def test_a_job_stopped_on_motos_bedrock(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """moto implements the customization job calls themselves: create, read and stop there."""
@@ -225,7 +249,10 @@ def test_a_job_stopped_on_motos_bedrock(
 
 
 def test_a_restart_while_a_job_trains_picks_it_up(
-    fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
@@ -233,12 +260,16 @@ def test_a_restart_while_a_job_trains_picks_it_up(
     with scratch_store("sqlite", tmp_path) as first:
         runtime = tuning_runtime(first, fake_aws, tmp_path)
         label_turns(first, 12)
-        create(first, runtime.catalog, clients, request(name="survivor", s3_prefix=f"s3://{bucket}/r"))
+        create(
+            first, runtime.catalog, clients, request(name="survivor", s3_prefix=f"s3://{bucket}/r")
+        )
         runtime.close()  # the process ends while the job trains
     fake_aws.customization.finish("survivor")
     again = Store(f"sqlite:///{tmp_path / 'arbiter.db'}")
     runtime = tuning_runtime(again, fake_aws, tmp_path)
-    rows = refresh_all(again, runtime.catalog, point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server))
+    rows = refresh_all(
+        again, runtime.catalog, point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
+    )
     assert [(r["name"], r["state"]) for r in rows] == [("survivor", "done")]
     assert "survivor" in runtime.catalog.names()
     runtime.close()
@@ -249,7 +280,11 @@ def test_a_restart_while_a_job_trains_picks_it_up(
 
 
 def test_provisioned_throughput_waits_for_the_price_to_be_accepted(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
@@ -257,8 +292,16 @@ def test_provisioned_throughput_waits_for_the_price_to_be_accepted(
     runtime = tuning_runtime(store, fake_aws, tmp_path)
     label_turns(store, 40, pair=("haiku", "nova"))
     create(
-        store, runtime.catalog, clients,
-        request(base="haiku", name="haiku-sft", s3_prefix=f"s3://{bucket}/r", model_units=2),
+        store,
+        runtime.catalog,
+        clients,
+        request(
+            base="haiku",
+            name="haiku-sft",
+            s3_prefix=f"s3://{bucket}/r",
+            model_units=2,
+            test_fraction=0,
+        ),
     )
     assert fake_aws.customization.jobs["haiku-sft"]["hyperParameters"]["batchSize"] == "32"
     fake_aws.customization.finish("haiku-sft")
@@ -277,7 +320,11 @@ def test_provisioned_throughput_waits_for_the_price_to_be_accepted(
 
 
 def test_exports_can_leave_out_a_tuned_models_own_answers(
-    store: Store, fake_aws: FakeAws, moto_server: str, bucket: str, tmp_path: Path,
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
@@ -288,12 +335,66 @@ def test_exports_can_leave_out_a_tuned_models_own_answers(
     fake_aws.customization.finish("gen1")
     refresh(store, runtime.catalog, clients, "gen1")
     label_turns(store, 9, pair=("gen1", "nova"), prompt="Where is the frame number {i}?")
-    own = create(store, runtime.catalog, clients, request(name="gen2a", s3_prefix=f"s3://{bucket}/r"))
+    own = create(
+        store, runtime.catalog, clients, request(name="gen2a", s3_prefix=f"s3://{bucket}/r")
+    )
     assert own["export_options"]["exclude_variants"] == ["gen1"]
     assert own["manifest"]["records"]["train"] + own["manifest"]["records"]["test"] == 12
     every = create(
-        store, runtime.catalog, clients,
+        store,
+        runtime.catalog,
+        clients,
         request(name="gen2b", s3_prefix=f"s3://{bucket}/r", exclude_own_answers=False),
     )
     assert every["manifest"]["records"]["train"] + every["manifest"]["records"]["test"] == 21
+    runtime.close()
+
+
+def test_sagemaker_training_job_to_an_endpoint_variant_on_moto(
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto runs SageMaker training jobs (completed at once), models, endpoint configs and
+    endpoints: a DPO job on the TRL export becomes an endpoint and a SageMaker variant."""
+    clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server, sagemaker=moto_server)
+    runtime = tuning_runtime(store, fake_aws, tmp_path)
+    label_turns(store, 10)
+    name = f"trl-dpo-{uuid.uuid4().hex[:6]}"
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/trl-training:latest"
+    row = create(
+        store,
+        runtime.catalog,
+        clients,
+        request(
+            name=name,
+            target="sagemaker",
+            method="dpo",
+            s3_prefix=f"s3://{bucket}/sm",
+            training_image=image,
+            serving_instance_type="ml.g4dn.xlarge",  # moto's enum of instance types is older
+            serving_image="123456789012.dkr.ecr.us-east-1.amazonaws.com/tgi:latest",
+            hyperparameters={"beta": "0.1"},
+        ),
+    )
+    assert row["export_options"]["format"] == "trl-preference"
+    first = json.loads(read_jsonl(moto_server, row["data_uris"]["train"])[0])
+    assert {"prompt", "chosen", "rejected", "provenance"} <= set(first)
+    job = clients.sagemaker.describe_training_job(TrainingJobName=name)
+    assert job["AlgorithmSpecification"]["TrainingImage"] == image
+    assert job["HyperParameters"] == {"method": "dpo", "beta": "0.1"}
+    channel = job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert channel == row["data_uris"]["train"]
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/sm/{name}/output/"
+    row = refresh(store, runtime.catalog, clients, name)
+    assert row["state"] == "done", row
+    assert row["serving"]["kind"] == "endpoint" and row["serving_arn"] == name
+    endpoint = clients.sagemaker.describe_endpoint(EndpointName=name)
+    assert endpoint["EndpointStatus"] == "InService"
+    tuned = runtime.catalog.get(name)
+    assert tuned.provider == "sagemaker" and tuned.model.endpoint_name == name  # type: ignore[union-attr]
+    assert tuned.system_prompt == runtime.catalog.get("nova").system_prompt
     runtime.close()

@@ -49,11 +49,15 @@ max_tokens = 64
 def tuning_runtime(store: Store, fake: FakeAws, tmp_path: Path) -> Runtime:
     path = tmp_path / "variants.toml"
     path.write_text(variants_toml(fake.url))
-    settings = Settings(home=tmp_path, variants_file=path, online_metrics="", example_use_case=False)
+    settings = Settings(
+        home=tmp_path, variants_file=path, online_metrics="", example_use_case=False
+    )
     return build_runtime(settings, store=store)
 
 
-def point_aws(monkeypatch: pytest.MonkeyPatch, *, bedrock: str, s3: str, sagemaker: str | None = None) -> Clients:
+def point_aws(
+    monkeypatch: pytest.MonkeyPatch, *, bedrock: str, s3: str, sagemaker: str | None = None
+) -> Clients:
     """The AWS chain's per-service endpoints (what a user sets for a private endpoint)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", bedrock)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3)

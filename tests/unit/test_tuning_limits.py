@@ -24,7 +24,9 @@ def _record(prompt: str = "How do I charge it?", answer: str = "Plug it in.") ->
 
 def test_the_table_reads_and_each_model_has_documented_defaults_inside_its_ranges() -> None:
     table = limits.all_limits()
-    assert {"amazon.nova-micro-v1:0:128k", "anthropic.claude-3-haiku-20240307-v1:0:200k"} <= set(table)
+    assert {"amazon.nova-micro-v1:0:128k", "anthropic.claude-3-haiku-20240307-v1:0:200k"} <= set(
+        table
+    )
     for model in table.values():
         assert model.min_train_records <= model.max_train_records
         for hp in model.hyperparameters.values():
@@ -68,7 +70,9 @@ def test_dataset_rules_each_give_one_message() -> None:
     assert any("reserved keyword 'System:'" in p and "record 1" in p for p in problems)
     assert len(problems) == 3
     too_many = limits.dataset_problems(nova, [_record()] * 20_001, [])
-    assert too_many == ["20001 training records; Amazon Nova Micro takes at most 20,000 (narrow the filters, e.g. --since)"]
+    assert too_many == [
+        "20001 training records; Amazon Nova Micro takes at most 20,000 (narrow the filters, e.g. --since)"
+    ]
 
 
 def test_methods_a_model_does_not_take_on_bedrock_say_where_they_run() -> None:
