@@ -45,10 +45,6 @@ def test_the_tune_commands_from_labels_to_lineage(
     )
     assert made.returncode == 0, made.stderr
     assert "cli-job" in made.stdout and "training" in made.stdout
-    training = run(["tune", "status", "cli-job"], tmp_path, env)
-    assert training.returncode == 0, training.stderr
-    assert "InProgress" in training.stdout
-
     fake_aws.models["amazon.nova-micro-v1:0"] = Script(tokens=["base"])
     fake_aws.customization.on_ready = lambda arn: fake_aws.models.__setitem__(
         arn, Script(tokens=["tuned"])
@@ -60,18 +56,11 @@ def test_the_tune_commands_from_labels_to_lineage(
 
     shown = run(["tune", "show", "cli-job"], tmp_path, env)
     assert shown.returncode == 0, shown.stderr
-    job_arn = fake_aws.customization.jobs["cli-job"]["jobArn"]
     flat = " ".join(shown.stdout.split())
     assert "Lineage of cli-job" in flat
-    assert "bedrock-sft" in flat and "cli-job-vs-base" in flat
-    assert job_arn.rsplit("/", 1)[1] in flat
-    manifest = run(["tune", "show", "cli-job", "--manifest"], tmp_path, env)
-    assert manifest.returncode == 0 and "ideal_answers" in manifest.stdout
-
-    stopped = run(["tune", "stop", "cli-job"], tmp_path, env)
-    assert stopped.returncode == 1 and "only a job in training" in stopped.stderr
-    unknown = run(["tune", "show", "nope"], tmp_path, env)
-    assert unknown.returncode == 1 and "arbiter tune status" in unknown.stderr
+    for label in ("job ARN", "dataset sha256", "hyperparameters", "built from", "campaign"):
+        assert label in flat
+    assert "bedrock-sft" in flat and "cli-job-vs-base" in flat and "12 ideal answers" in flat
 
 
 def test_the_tunings_api_creates_reads_and_moves_a_job_on(
