@@ -39,6 +39,7 @@ class Customization:
     polls_to_serve: int = 1  # reads of a deployment / throughput before it is ready
     losses: tuple[float, float] = (0.42, 0.51)  # training, validation
     on_ready: Any = None  # called with (serving ARN) when a deployment becomes ready
+    serving_failure: str | None = None  # deployments / throughput end Failed with this
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def finish(self, name: str, status: str = "Completed", failure: str | None = None) -> None:
@@ -241,7 +242,9 @@ def _get_serving(handler: Any, state: Customization, arn: str, *, deployment: bo
             return
         row["polls"] += 1
         became_ready = row["status"] == "Creating" and row["polls"] >= state.polls_to_serve
-        if became_ready:
+        if became_ready and state.serving_failure:
+            row["status"], row["failure"], became_ready = "Failed", state.serving_failure, False
+        elif became_ready:
             row["status"] = ready_word
     if became_ready and state.on_ready is not None:
         state.on_ready(arn)
@@ -253,6 +256,8 @@ def _get_serving(handler: Any, state: Customization, arn: str, *, deployment: bo
             "createdAt": row["created"],
             "status": row["status"],
         }
+        if row.get("failure"):
+            reply["failureMessage"] = row["failure"]
     else:
         reply = {
             "modelUnits": row["units"],
@@ -266,4 +271,6 @@ def _get_serving(handler: Any, state: Customization, arn: str, *, deployment: bo
             "creationTime": row["created"],
             "lastModifiedTime": row["created"],
         }
+        if row.get("failure"):
+            reply["failureMessage"] = row["failure"]
     handler.send_json(200, reply)

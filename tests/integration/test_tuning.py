@@ -398,3 +398,29 @@ def test_sagemaker_training_job_to_an_endpoint_variant_on_moto(
     assert tuned.provider == "sagemaker" and tuned.model.endpoint_name == name  # type: ignore[union-attr]
     assert tuned.system_prompt == runtime.catalog.get("nova").system_prompt
     runtime.close()
+
+
+def test_a_deployment_that_fails_fails_the_job_with_its_reason(
+    store: Store,
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
+    runtime = tuning_runtime(store, fake_aws, tmp_path)
+    label_turns(store, 12)
+    create(store, runtime.catalog, clients, request(name="unserved", s3_prefix=f"s3://{bucket}/r"))
+    reason = "On-demand deployment is not available for this model in us-east-1."
+    fake_aws.customization.serving_failure = reason
+    fake_aws.customization.finish("unserved")
+    row = refresh(store, runtime.catalog, clients, "unserved")
+    assert (row["state"], row["cloud_status"], row["failure"]) == (
+        "failed",
+        "serving Failed",
+        reason,
+    )
+    assert row["custom_model_arn"] and row["variant_name"] is None
+    assert "unserved" not in runtime.catalog.names()
+    runtime.close()
