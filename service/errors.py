@@ -136,6 +136,12 @@ class ErrorCode(StrEnum):
     UNKNOWN_CHUNK = "unknown_chunk"
     EMPTY_QUERY = "empty_query"
     EMPTY_S3_PREFIX = "empty_s3_prefix"
+    # tuning (fine-tuning jobs)
+    TUNING_LIMIT = "tuning_limit"
+    UNKNOWN_TUNING = "unknown_tuning"
+    INVALID_TUNING = "invalid_tuning"
+    TUNING_FAILED = "tuning_failed"
+    PRICE_NOT_ACCEPTED = "price_not_accepted"
 
 
 class ArbiterError(Exception):

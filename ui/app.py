@@ -1,5 +1,5 @@
 """The page: Arena (blind), Side by side (named), History, Documents, Campaign, Dashboard,
-Leaderboard, Export, Evaluations and Use cases pages, mounted at `/`."""
+Leaderboard, Export, Evaluations, Use cases and Tuning pages, mounted at `/`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from ui.language import LanguageMiddleware
 from ui.leaderboard import build_leaderboard
 from ui.side_by_side import build_side_by_side
 from ui.signin import SignInMiddleware, sign_in
+from ui.tuning import build_tuning
 from ui.usecases import build_usecases
 
 CSS = """
@@ -95,6 +96,7 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         ("nav.export", "export", lambda: build_exports(runtime)),
         ("nav.evaluations", "evaluations", lambda: build_evaluations(runtime)),
         ("nav.usecases", "usecases", lambda: build_usecases(runtime)),
+        ("nav.tuning", "tuning", lambda: build_tuning(runtime)),
     ]
     for name, path, build in pages:
         # Gradio's navigation bar shows a route's name as given: the page's language script

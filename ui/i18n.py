@@ -341,6 +341,27 @@ EN: dict[str, str] = {
     "uc.not_saved": "**Not saved.**",
     "uc.created": "Created use case **{name}**: {variants} variants, {targets} targets.",
     "uc.updated": "Updated use case **{name}**: {variants} variants, {targets} targets.",
+    # -- tuning page
+    "nav.tuning": "Tuning",
+    "tune.intro": "Fine-tuning jobs started from the labels (`arbiter tune create`): each "
+    "job's state as the cloud reports it, its losses, and the tuned variant it became. "
+    "**Refresh** asks the cloud where unfinished jobs are and moves them on.",
+    "tune.refresh": "Refresh",
+    "tune.jobs": "Tuning jobs",
+    "tune.pick": "Lineage of",
+    "tune.none": "No tuning jobs yet. Start one with `arbiter tune create --help`.",
+    "tune.col.job": "job",
+    "tune.col.base": "base variant",
+    "tune.col.state": "state",
+    "tune.col.said": "the cloud says",
+    "tune.col.loss": "training loss",
+    "tune.col.variant": "tuned variant",
+    "tune.lineage": "**{name}** — {method} on {target}, from **{base}** (`{model}`)\n\n"
+    "- job: `{job}`\n- dataset sha256: `{sha}` ({records} records; built from {votes} votes "
+    "and {ideals} ideal answers)\n- export options: `{options}`\n- hyperparameters: "
+    "`{hps}`\n- served by: {serving}\n- comparison: campaign {campaign}, eval runs {runs}",
+    "tune.price": "Provisioned throughput costs ${price}/hour: accept it with "
+    "`arbiter tune deploy {name} --accept-price`.",
 }
 
 ZH_CN: dict[str, str] = {
@@ -627,6 +648,25 @@ ZH_CN: dict[str, str] = {
     "uc.not_saved": "**未保存。**",
     "uc.created": "已创建用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
     "uc.updated": "已更新用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
+    # -- tuning page
+    "nav.tuning": "微调",
+    "tune.intro": "由标注数据启动的微调任务（`arbiter tune create`）：云端报告的任务状态、"
+    "损失，以及由此得到的微调变体。**刷新**会向云端查询未完成任务的进度并推进它们。",
+    "tune.refresh": "刷新",
+    "tune.jobs": "微调任务",
+    "tune.pick": "查看谱系",
+    "tune.none": "还没有微调任务。用 `arbiter tune create --help` 开始一个。",
+    "tune.col.job": "任务",
+    "tune.col.base": "基础变体",
+    "tune.col.state": "状态",
+    "tune.col.said": "云端状态",
+    "tune.col.loss": "训练损失",
+    "tune.col.variant": "微调后的变体",
+    "tune.lineage": "**{name}** — 在 {target} 上以 {method} 微调，基于 **{base}**（`{model}`）\n\n"
+    "- 任务：`{job}`\n- 数据集 sha256：`{sha}`（{records} 条记录；来自 {votes} 次投票和 "
+    "{ideals} 条理想回答）\n- 导出选项：`{options}`\n- 超参数：`{hps}`\n- 部署方式：{serving}\n"
+    "- 对比：标注活动 {campaign}，评测运行 {runs}",
+    "tune.price": "预置吞吐量每小时 ${price}：用 `arbiter tune deploy {name} --accept-price` 确认。",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
@@ -713,6 +753,7 @@ NAV_PAGES = {
     "export": "nav.export",
     "evaluations": "nav.evaluations",
     "usecases": "nav.usecases",
+    "tuning": "nav.tuning",
 }
 _NAV_NAMES = {
     code: {path: words[key] for path, key in NAV_PAGES.items()}

@@ -20,6 +20,7 @@ from service.api import (
     keys,
     labels,
     leaderboard,
+    tunings,
     usecases,
     variants,
 )
@@ -38,6 +39,7 @@ ROUTERS = [
     leaderboard.router,
     exports.router,
     campaigns.router,
+    tunings.router,
     usecases.router,
     gateway.router,
     keys.router,

@@ -27,6 +27,7 @@ from service.labels import campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
 from service.store import JobQueue, Store
+from service.tuning import Clients
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,8 @@ class Runtime:
     # until done, since the event loop keeps only weak references to tasks.
     background: set[asyncio.Task[None]] = field(default_factory=set)
     loop: asyncio.AbstractEventLoop | None = None  # the worker's, for calls from threads
+    # boto3 clients for tuning jobs (Bedrock, SageMaker, S3), made on first use
+    tuning_clients: Clients = field(default_factory=Clients)
 
     def handlers(self) -> dict[str, Handler]:
         return {SCORE_TURN: self.online.score_turn, GENERATE_CAMPAIGN: self.generate_campaign}

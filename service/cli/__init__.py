@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from service.cli import cloudwatch, db, documents, evals, keys, labels, serve, usecases
+from service.cli import cloudwatch, db, documents, evals, keys, labels, serve, tuning, usecases
 
 __all__ = ["main"]
 
@@ -30,6 +30,7 @@ app.add_typer(evals.eval_app, name="eval")
 app.add_typer(labels.campaign_app, name="campaign")
 app.add_typer(usecases.usecase_app, name="usecase")
 app.add_typer(labels.rater_app, name="rater")
+app.add_typer(tuning.tune_app, name="tune")
 app.add_typer(keys.key_app, name="key")
 app.add_typer(cloudwatch.cloudwatch_app, name="cloudwatch")
 

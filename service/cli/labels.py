@@ -4,6 +4,7 @@ campaigns (`arbiter campaign`) and the people who label (`arbiter rater`)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from service.labels import (
     rubric_quality,
     set_rater,
 )
-from service.store import Filters
+from service.store import Filters, tunings
 
 campaign_app = typer.Typer(help="Labelling campaigns.", no_args_is_help=True)
 rater_app = typer.Typer(help="Raters and their roles.", no_args_is_help=True)
@@ -169,6 +170,14 @@ def export_cmd(
     redact: Annotated[
         bool, typer.Option("--redact/--no-redact", help="Replace emails, phones, keys...")
     ] = True,
+    exclude_own_answers: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-own-answers",
+            help="Leave out labels on answers of tuned variants (`arbiter tune`), so a "
+            "model's next training set does not learn from its own answers.",
+        ),
+    ] = False,
     dry_run_: Annotated[
         bool,
         typer.Option(
@@ -196,6 +205,11 @@ def export_cmd(
         test_fraction=test_fraction,
     )
     with open_store(Settings()) as store:
+        if exclude_own_answers:
+            tuned = tuple(
+                t["variant_name"] for t in tunings.list_tunings(store) if t["variant_name"]
+            )
+            options = dataclasses.replace(options, exclude_variants=tuned)
         if dry_run_ and not detail:
             summary = dry_run(store, options)
         else:

@@ -2,6 +2,7 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
+from service.labels.export_files import StagedFiles
 from service.labels.exports import (
     ExportOptions,
     ExportSummary,
@@ -9,6 +10,7 @@ from service.labels.exports import (
     dry_run,
     export,
     jsonl_chunks,
+    prepare,
 )
 from service.labels.feedback import give_feedback
 from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
@@ -19,6 +21,7 @@ __all__ = [
     "LEADERBOARD_RULES",
     "ExportOptions",
     "ExportSummary",
+    "StagedFiles",
     "campaigns",
     "compute_leaderboard",
     "detailed_dry_run",
@@ -26,6 +29,7 @@ __all__ = [
     "export",
     "give_feedback",
     "jsonl_chunks",
+    "prepare",
     "record_votes",
     "reviews",
     "rubric_quality",

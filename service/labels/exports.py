@@ -68,6 +68,9 @@ class ExportOptions:
     format: str
     filters: Filters = field(default_factory=Filters)
     variants: tuple[str, ...] = ()  # only records whose answers all come from these
+    # Leave out records with an answer of these (a tuned model's own answers, so its next
+    # training set does not learn from itself).
+    exclude_variants: tuple[str, ...] = ()
     exclude_ties: bool = False
     min_agreement: float | None = None  # share of a turn's raters siding with its majority
     redact: bool = True
@@ -166,7 +169,9 @@ class _Rules:
         self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + self.weight
 
     def _allowed(self, *answers: ExportAnswer) -> bool:
-        wanted = self.options.variants
+        wanted, excluded = self.options.variants, self.options.exclude_variants
+        if any(a.variant in excluded for a in answers):
+            return False
         return not wanted or all(a.variant in wanted for a in answers)
 
     def agrees(self, agreeing: int | None, voters: int | None) -> bool:
@@ -322,6 +327,9 @@ class _Gatherer(_Rules):
         base = self.base_of(ideal.text, ideal.based_on_answer_id, turn.answers)
         if base is None:
             return
+        if base.variant in self.options.exclude_variants:
+            self.skip("variant filtered out")
+            return
         provenance = _provenance(turn, None, based_on=base) | {
             "ideal_answer_id": ideal.id,
             "rater": ideal.rater,
@@ -344,6 +352,9 @@ def dry_run(store: Store, options: ExportOptions) -> ExportSummary:
             if empty:
                 rules.weight = count
                 rules.skip("empty ideal answer")
+            elif variant in options.exclude_variants:
+                rules.weight = count
+                rules.skip("variant filtered out")
             else:
                 balance[f"based on: {variant}"] += count
     else:

@@ -9,14 +9,22 @@ from service.models.providers.aws import aws_client
 from service.models.providers.base import StreamingChatModel
 from service.models.providers.errors import classify_error
 from service.models.providers.registry import build_chat_model, probe_model
-from service.models.variants import KeyEnvs, Variant, load_variants
+from service.models.variants import (
+    BedrockModel,
+    KeyEnvs,
+    SageMakerModel,
+    Variant,
+    load_variants,
+)
 
 __all__ = [
+    "BedrockModel",
     "Breakers",
     "Catalog",
     "KeyEnvs",
     "ModelFactory",
     "PriceTable",
+    "SageMakerModel",
     "StreamingChatModel",
     "Variant",
     "aws_client",

@@ -44,6 +44,11 @@ class LocalModel(_Strict):
 class BedrockModel(_Strict):
     provider: Literal["bedrock"] = "bedrock"
     model_id: str = Field(min_length=1)
+    base_model_id: str | None = Field(
+        default=None,
+        description="For a custom model's ARN (an on-demand deployment or provisioned "
+        "throughput): the foundation model it was tuned from, e.g. amazon.nova-micro-v1:0.",
+    )
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None

@@ -442,3 +442,42 @@ class VoteMinuteRow(Base):
     losses: Mapped[int] = mapped_column(Integer, default=0)
     ties: Mapped[int] = mapped_column(Integer, default=0)
     both_bad: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TuningRow(Base):
+    """A fine-tuning job started from an export of labels (`service.tuning`), and its
+    lineage: the export's options, the dataset's hash and the ids of the labels it was built
+    from, the cloud job, the tuned variant and the comparison (campaign, eval run) made when
+    the variant appeared. One row answers `arbiter tune show VARIANT`.
+    state: training -> deploying (-> awaiting_price) -> comparing -> done | failed | stopped."""
+
+    __tablename__ = "tunings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(63), unique=True)  # the cloud job's name
+    target: Mapped[str] = mapped_column(String(16))  # bedrock | sagemaker
+    method: Mapped[str] = mapped_column(String(16))  # sft | dpo
+    base_variant: Mapped[str] = mapped_column(String(64))
+    base_model: Mapped[str] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    cloud_status: Mapped[str | None] = mapped_column(String(32))  # as the service says it
+    failure: Mapped[str | None] = mapped_column(SafeText)  # the service's reason, verbatim
+    job_arn: Mapped[str | None] = mapped_column(String(2048))
+    role_arn: Mapped[str] = mapped_column(String(2048))
+    output_uri: Mapped[str] = mapped_column(String(1024))
+    data_uris: Mapped[dict[str, Any]]  # {"train": s3://..., "test": s3://..., ...}
+    export_options: Mapped[dict[str, Any]]
+    dataset_sha256: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]]  # {"votes": [...], "ideal_answers": [...]}
+    held_out_prompts: Mapped[list[Any]]
+    hyperparameters: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]  # training / validation loss when the service gives them
+    custom_model_arn: Mapped[str | None] = mapped_column(String(2048))
+    serving_arn: Mapped[str | None] = mapped_column(String(2048))  # deployment / endpoint
+    serving: Mapped[dict[str, Any]]  # how it is served: on-demand, provisioned (price), endpoint
+    variant_name: Mapped[str | None] = mapped_column(String(64), unique=True)
+    use_case: Mapped[str | None] = mapped_column(String(64))
+    raters_per_item: Mapped[int] = mapped_column(Integer, default=3)
+    campaign_name: Mapped[str | None] = mapped_column(String(128))
+    eval_run_ids: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

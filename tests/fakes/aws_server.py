@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from moto.core.eventstream import EventStreamEncoder
 
+from tests.fakes import aws_tuning
 from tests.fakes.http import FakeHandler, FakeServer
 from tests.fakes.script import Script
 
@@ -53,6 +54,8 @@ class _AwsHandler(FakeHandler):
 
     def do_GET(self) -> None:
         parts = self.path.split("?")[0].strip("/").split("/")
+        if aws_tuning.route(self, "GET", parts, {}):  # model customization (aws_tuning.py)
+            return
         if len(parts) == 2 and parts[0] == "foundation-models":
             model_id = unquote(parts[1])
             if model_id not in self.fake.models:
@@ -78,6 +81,8 @@ class _AwsHandler(FakeHandler):
         parts = self.path.split("?")[0].strip("/").split("/")
         body = self.read_json()
         self.fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+        if aws_tuning.route(self, "POST", parts, body):  # model customization (aws_tuning.py)
+            return
         if len(parts) == 3 and parts[0] == "model" and unquote(parts[1]) in self.fake.embedders:
             self.titan_embedding(unquote(parts[1]), body)
         elif len(parts) == 3 and parts[0] == "knowledgebases" and parts[2] == "retrieve":
@@ -285,6 +290,7 @@ class FakeAws(FakeServer):
         self.requests: list[dict[str, Any]] = []
         self.embedders: set[str] = {"amazon.titan-embed-text-v2:0"}
         self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
+        self.customization = aws_tuning.Customization()  # Bedrock tuning control plane
 
     def stream_lines(self, endpoint: str, script: Script) -> list[bytes]:
         fmt = self.endpoint_formats.get(endpoint, "messages")

@@ -47,8 +47,14 @@ def build_bedrock(spec: BedrockModel, timeout_s: float) -> BedrockChatModel:
         )
 
     runtime = client("bedrock-runtime")
+    # A custom model's ARN (deployment, provisioned throughput) names no provider: it and
+    # the model's features come from the foundation model it was tuned from.
+    base: dict[str, Any] = {}
+    if spec.base_model_id:
+        base = {"base_model_id": spec.base_model_id, "provider": spec.base_model_id.split(".")[0]}
     return BedrockChatModel(
         model=spec.model_id,
+        **base,
         client=runtime,
         bedrock_client=client("bedrock"),
         region_name=runtime.meta.region_name,
