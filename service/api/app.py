@@ -12,6 +12,7 @@ from service.api import (
     admin,
     campaigns,
     compare,
+    discover,
     documents,
     evals,
     exports,
@@ -30,6 +31,7 @@ from service.app import Runtime, running
 ROUTERS = [
     health.router,
     variants.router,
+    discover.router,
     admin.router,
     compare.router,
     labels.router,

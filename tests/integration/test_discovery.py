@@ -1,0 +1,285 @@
+"""Models discovered, not typed in: Bedrock listings on the project's fake AWS server (moto
+has no ListFoundationModels or ListInferenceProfiles), SageMaker endpoints, endpoint configs
+and models on moto's server (reached through the fake, which answers the inference
+component calls itself and passes the rest on), then a discovered model, made a variant,
+answering through the fake runtime. Faults: access denied on one service, no credentials,
+a region with nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from service.models.discovery import (
+    ADAPTER_UNKNOWN,
+    AwsTarget,
+    discover,
+    discovered_variant,
+    find_discovered,
+    variant_from_discovered,
+)
+from service.models.providers import build_chat_model
+from service.models.variants import BedrockModel, SageMakerModel
+from service.errors import ArbiterError
+from tests.fakes.aws_server import FakeAws, foundation_model, inference_component, inference_profile
+from tests.fakes.script import Script
+
+REGION = "eu-west-3"  # moto's server is shared by the session: a region of our own
+TGI = "763104351884.dkr.ecr.eu-west-3.amazonaws.com/huggingface-pytorch-tgi-inference:2.4.0-tgi2.3.1-gpu-py311-cu124-ubuntu22.04"
+LMI = "763104351884.dkr.ecr.eu-west-3.amazonaws.com/djl-inference:0.31.0-lmi13.0.0-cu124"
+CUSTOM = "123456789012.dkr.ecr.eu-west-3.amazonaws.com/our-own-server:1.0"
+CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture
+def aws(fake_aws: FakeAws, moto_server: str) -> Iterator[FakeAws]:
+    """The fake in front of moto: one endpoint URL for discovery and the runtime."""
+    fake_aws.discovery.sagemaker_upstream = moto_server
+    yield fake_aws
+
+
+def bedrock_catalog(fake: FakeAws, region: str = REGION) -> None:
+    d = fake.discovery
+    d.foundation_models += [
+        foundation_model(CLAUDE, "Anthropic", region=region, inputs=("TEXT", "IMAGE")),
+        foundation_model("meta.llama3-8b-instruct-v1:0", "Meta", region=region, streaming=False),
+        # left out: embeddings, images, a legacy model, one callable only through a profile
+        foundation_model(
+            "amazon.titan-embed-text-v2:0", "Amazon", region=region, outputs=("EMBEDDING",)
+        ),
+        foundation_model(
+            "stability.sd3-large-v1:0", "Stability AI", region=region, outputs=("IMAGE",)
+        ),
+        foundation_model(
+            "anthropic.claude-v2:1", "Anthropic", region=region, lifecycle="LEGACY"
+        ),
+        foundation_model(
+            "anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "Anthropic",
+            region=region,
+            inference=("INFERENCE_PROFILE",),
+        ),
+    ]
+    d.inference_profiles += [
+        inference_profile(
+            "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "anthropic.claude-3-7-sonnet-20250219-v1:0",
+            (region, "eu-central-1"),
+        ),
+        inference_profile(f"eu.{CLAUDE}", CLAUDE, (region, "eu-west-1")),
+        inference_profile("eu.amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", (region,)),
+    ]
+    d.page_size = 2  # the profiles come in two pages
+
+
+def sagemaker_endpoints(moto_server: str, fake: FakeAws, region: str = REGION) -> str:
+    """Three endpoints on moto (TGI model, unknown image, one hosting inference components)
+    and two components on the fake. Returns a suffix making the names unique."""
+    tag = uuid.uuid4().hex[:6]
+    sm = boto3.client("sagemaker", region_name=region, endpoint_url=moto_server)
+    role = "arn:aws:iam::123456789012:role/sagemaker"
+    sm.create_model(
+        ModelName=f"tgi-{tag}",
+        ExecutionRoleArn=role,
+        PrimaryContainer={
+            "Image": TGI,
+            "Environment": {"HF_MODEL_ID": "meta-llama/Meta-Llama-3-8B-Instruct"},
+        },
+    )
+    sm.create_model(ModelName=f"own-{tag}", ExecutionRoleArn=role, PrimaryContainer={"Image": CUSTOM})
+    sm.create_model(ModelName=f"lmi-{tag}", ExecutionRoleArn=role, PrimaryContainer={"Image": LMI})
+    for name, model in ((f"tgi-{tag}", f"tgi-{tag}"), (f"own-{tag}", f"own-{tag}"), (f"shared-{tag}", f"lmi-{tag}")):
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": model,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.g5.xlarge",
+                }
+            ],
+        )
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    fake.discovery.inference_components += [
+        inference_component(f"chat-{tag}", f"shared-{tag}", region=region, model_name=f"lmi-{tag}"),
+        inference_component(
+            f"code-{tag}",
+            f"shared-{tag}",
+            region=region,
+            image=TGI,
+            environment={"HF_MODEL_ID": "Qwen/Qwen2.5-Coder-7B-Instruct"},
+        ),
+        inference_component(
+            f"warming-{tag}", f"shared-{tag}", region=region, image=TGI, status="Creating"
+        ),
+    ]
+    return tag
+
+
+def test_bedrock_lists_on_demand_text_models_and_profiles(aws: FakeAws) -> None:
+    bedrock_catalog(aws)
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url), sagemaker=False)
+    assert found.problems == [] and found.region == REGION
+    by_id = {m.id: m for m in found.models}
+    assert set(by_id) == {
+        f"bedrock/{CLAUDE}",
+        "bedrock/meta.llama3-8b-instruct-v1:0",
+        "bedrock/eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        f"bedrock/eu.{CLAUDE}",
+    }
+    claude = by_id[f"bedrock/{CLAUDE}"]
+    assert (claude.kind, claude.provider, claude.streaming) == ("bedrock-model", "Anthropic", True)
+    assert claude.input_modalities == ["TEXT", "IMAGE"] and claude.output_modalities == ["TEXT"]
+    assert by_id["bedrock/meta.llama3-8b-instruct-v1:0"].streaming is False
+    profile = by_id["bedrock/eu.anthropic.claude-3-7-sonnet-20250219-v1:0"]
+    assert profile.kind == "bedrock-profile" and profile.provider == "Anthropic"
+    assert "2 region(s)" in profile.note
+    # The listing asked the service to filter, and the profiles were read page by page.
+    paths = [r["path"] for r in aws.requests]
+    assert "/foundation-models?byOutputModality=TEXT" in paths
+    assert sum(p.startswith("/inference-profiles") for p in paths) == 2
+
+
+def test_sagemaker_endpoints_and_components_with_their_adapters(
+    aws: FakeAws, moto_server: str
+) -> None:
+    tag = sagemaker_endpoints(moto_server, aws)
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url), bedrock=False)
+    assert found.problems == []
+    mine = {m.id: m for m in found.models if tag in m.id}
+    assert set(mine) == {
+        f"sagemaker/tgi-{tag}",
+        f"sagemaker/own-{tag}",
+        f"sagemaker/shared-{tag}/chat-{tag}",
+        f"sagemaker/shared-{tag}/code-{tag}",
+    }  # the endpoint hosting components is listed by its components InService
+    tgi = mine[f"sagemaker/tgi-{tag}"]
+    assert (tgi.adapter, tgi.prompt_template, tgi.image) == ("tgi", "llama3", TGI)
+    assert tgi.streaming is True and tgi.kind == "sagemaker-endpoint"
+    own = mine[f"sagemaker/own-{tag}"]
+    assert own.adapter is None and own.note.startswith(ADAPTER_UNKNOWN)
+    chat = mine[f"sagemaker/shared-{tag}/chat-{tag}"]
+    assert (chat.adapter, chat.image, chat.kind) == ("messages", LMI, "sagemaker-component")
+    code = mine[f"sagemaker/shared-{tag}/code-{tag}"]
+    assert (code.adapter, code.prompt_template) == ("tgi", "chatml")
+
+
+def test_a_discovered_bedrock_model_answers_through_the_fake_runtime(aws: FakeAws) -> None:
+    bedrock_catalog(aws)
+    aws.models[CLAUDE] = Script(tokens=["Bon", "jour"])
+    target = AwsTarget(region=REGION, endpoint_url=aws.url)
+    variant = discovered_variant(target, CLAUDE, name="haiku")  # the prefix may be left out
+    assert isinstance(variant.model, BedrockModel)
+    assert (variant.name, variant.model.model_id, variant.model.region) == ("haiku", CLAUDE, REGION)
+    assert variant.model.endpoint_url == aws.url and variant.model.streaming
+    text = asyncio.run(_answer(build_chat_model(variant)))
+    assert text == "Bonjour"
+    assert any(r["path"].endswith("/converse-stream") for r in aws.requests)
+
+
+def test_a_discovered_sagemaker_component_answers_through_the_fake_runtime(
+    aws: FakeAws, moto_server: str
+) -> None:
+    tag = sagemaker_endpoints(moto_server, aws)
+    aws.endpoints[f"shared-{tag}"] = Script(tokens=["def ", "f(): ", "pass"])
+    aws.endpoint_formats[f"shared-{tag}"] = "tgi"
+    target = AwsTarget(region=REGION, endpoint_url=aws.url)
+    variant = discovered_variant(target, f"sagemaker/shared-{tag}/code-{tag}")
+    spec = variant.model
+    assert isinstance(spec, SageMakerModel)
+    assert (spec.endpoint_name, spec.inference_component, spec.adapter) == (
+        f"shared-{tag}",
+        f"code-{tag}",
+        "tgi",
+    )
+    assert variant.name == f"shared-{tag}-code-{tag}"
+    assert asyncio.run(_answer(build_chat_model(variant))) == "def f(): pass"
+    call = aws.requests[-1]
+    assert call["path"] == f"/endpoints/shared-{tag}/invocations-response-stream"
+    assert call["headers"]["X-Amzn-SageMaker-Inference-Component"] == f"code-{tag}"
+    assert "inputs" in call["body"]  # the TGI payload
+
+
+def test_an_unknown_image_needs_an_adapter(aws: FakeAws, moto_server: str) -> None:
+    tag = sagemaker_endpoints(moto_server, aws)
+    target = AwsTarget(region=REGION, endpoint_url=aws.url)
+    with pytest.raises(ArbiterError) as refused:
+        discovered_variant(target, f"sagemaker/own-{tag}")
+    assert refused.value.code == "adapter_unknown" and "--adapter" in refused.value.message
+    variant = discovered_variant(target, f"sagemaker/own-{tag}", adapter="messages")
+    assert isinstance(variant.model, SageMakerModel) and variant.model.adapter == "messages"
+
+
+def test_access_denied_on_one_service_still_lists_the_other(
+    aws: FakeAws, moto_server: str
+) -> None:
+    bedrock_catalog(aws)
+    tag = sagemaker_endpoints(moto_server, aws)
+    aws.discovery.denied.add("ListFoundationModels")
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url))
+    assert [p.service for p in found.problems] == ["bedrock"]
+    problem = found.problems[0]
+    assert problem.code == "access_denied" and "ListFoundationModels" in problem.message
+    assert "bedrock:ListFoundationModels" in problem.hint
+    assert {m.id for m in found.models if tag in m.id} and all(
+        m.id.startswith("sagemaker/") for m in found.models
+    )
+    with pytest.raises(ArbiterError) as missing:
+        find_discovered(found, CLAUDE)
+    assert "bedrock could not be listed" in missing.value.message
+
+    aws.discovery.denied = {"ListInferenceComponents"}
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url))
+    assert [p.service for p in found.problems] == ["sagemaker"]
+    assert "sagemaker:ListEndpoints" in found.problems[0].hint
+    assert {m.kind for m in found.models} == {"bedrock-model", "bedrock-profile"}
+
+
+def test_no_credentials_is_said_for_each_service(
+    aws: FakeAws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role either
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url))
+    assert found.models == []
+    assert [(p.service, p.code) for p in found.problems] == [
+        ("bedrock", "credentials_invalid"),
+        ("sagemaker", "credentials_invalid"),
+    ]
+    assert all("no AWS credentials" in p.message and "AWS_PROFILE" in p.hint for p in found.problems)
+    assert aws.requests == []  # nothing was sent unsigned
+
+
+def test_a_region_with_nothing(aws: FakeAws, moto_server: str) -> None:
+    bedrock_catalog(aws)
+    sagemaker_endpoints(moto_server, aws)
+    found = discover(AwsTarget(region="sa-east-1", endpoint_url=aws.url))
+    assert (found.region, found.models, found.problems) == ("sa-east-1", [], [])
+    with pytest.raises(ArbiterError) as missing:
+        find_discovered(found, CLAUDE)
+    assert missing.value.code == "not_found" and "sa-east-1" in missing.value.message
+
+
+def test_a_profile_and_endpoint_url_carry_into_the_variant(aws: FakeAws) -> None:
+    bedrock_catalog(aws)
+    found = discover(AwsTarget(region=REGION, endpoint_url=aws.url), sagemaker=False)
+    model = find_discovered(found, f"eu.{CLAUDE}")
+    variant = variant_from_discovered(model, AwsTarget(profile="team", endpoint_url=aws.url))
+    assert isinstance(variant.model, BedrockModel)
+    assert variant.model.profile == "team" and variant.model.model_id == f"eu.{CLAUDE}"
+    assert variant.name == "eu.anthropic.claude-3-haiku-20240307-v1-0"
+    with pytest.raises(ArbiterError) as bad:
+        variant_from_discovered(model, AwsTarget(), name="no spaces allowed")
+    assert bad.value.code == "invalid_request"
+
+
+async def _answer(model: object) -> str:
+    chunks = [c async for c in model.astream([("human", "Hi?")])]  # type: ignore[attr-defined]
+    return "".join(c.text for c in chunks)
