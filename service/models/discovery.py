@@ -9,10 +9,13 @@ Only boto3's `bedrock` and `sagemaker` clients are used: the `sagemaker` SDK wou
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.config import Settings
@@ -101,14 +104,24 @@ class AwsTarget:
         )
 
     def client(self, service: str) -> Any:
-        return aws_client(
-            service,
-            region=self.region,
-            profile=self.profile,
-            endpoint_url=self.endpoint_url,
-            max_attempts=3,
-            read_timeout_s=30.0,
-        )
+        return _client(service, self.region, self.profile, self.endpoint_url)
+
+
+@lru_cache(maxsize=32)
+def _client(
+    service: str, region: str | None, profile: str | None, endpoint_url: str | None
+) -> Any:
+    """One client per service and target, kept: making one reads the service's model
+    (SageMaker's is megabytes of JSON), 0.2-2 s, more than the listing takes. boto3 clients
+    are thread-safe and refresh expiring credentials themselves."""
+    return aws_client(
+        service,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        max_attempts=3,
+        read_timeout_s=30.0,
+    )
 
 
 # ---- names --------------------------------------------------------------------------------
@@ -262,7 +275,8 @@ def _endpoint_container(client: Any, endpoint: dict[str, Any]) -> Container:
     return Container(image=next((i for i in images if i), None), environment={})
 
 
-def _component_container(client: Any, component: dict[str, Any]) -> Container:
+def _component_container(client: Any, name: str) -> Container:
+    component = client.describe_inference_component(InferenceComponentName=name)
     spec = component.get("Specification") or {}
     own = spec.get("Container") or {}
     if spec.get("ModelName"):
@@ -277,15 +291,28 @@ def _component_container(client: Any, component: dict[str, Any]) -> Container:
     )
 
 
+def _container_or_why(describe: Callable[[], Container]) -> tuple[Container, str]:
+    """The container, or none and why: a model deleted after its endpoint was made, or a
+    describe call refused, leaves the endpoint listed with its adapter unknown."""
+    try:
+        return describe(), ""
+    except ClientError as exc:
+        err = classify_error(exc)
+        return Container(image=None, environment={}), f"image not read ({err.message})"
+
+
 def _sagemaker_item(
     kind: Literal["sagemaker-endpoint", "sagemaker-component"],
     ident: str,
     name: str,
     status: str,
     region: str,
-    container: Container,
+    described: tuple[Container, str],
 ) -> DiscoveredModel:
+    container, why = described
     adapter, note = infer_adapter(container)
+    if why:
+        note = f"{note}; {why}"
     return DiscoveredModel(
         id=f"sagemaker/{ident}",
         kind=kind,
@@ -304,51 +331,54 @@ def _sagemaker_item(
     )
 
 
-def discover_sagemaker(client: Any) -> list[DiscoveredModel]:
-    """Endpoints InService: one item each, or, for an endpoint hosting inference
-    components, one per component InService (such an endpoint is called through one)."""
-    region = client.meta.region_name
-    found = []
-    for summary in _pages(client, "list_endpoints", "Endpoints", StatusEquals="InService"):
-        name = summary["EndpointName"]
-        components = list(
-            _pages(
-                client,
-                "list_inference_components",
-                "InferenceComponents",
-                EndpointNameEquals=name,
-            )
+def _endpoint_items(client: Any, name: str, region: str) -> list[DiscoveredModel]:
+    components = [
+        c
+        for c in _pages(
+            client, "list_inference_components", "InferenceComponents", EndpointNameEquals=name
         )
-        if components:
-            for c in components:
-                if c.get("InferenceComponentStatus") != "InService":
-                    continue
-                component = client.describe_inference_component(
-                    InferenceComponentName=c["InferenceComponentName"]
-                )
-                found.append(
-                    _sagemaker_item(
-                        "sagemaker-component",
-                        f"{name}/{c['InferenceComponentName']}",
-                        c["InferenceComponentName"],
-                        "InService",
-                        region,
-                        _component_container(client, component),
-                    )
-                )
-            continue
-        endpoint = client.describe_endpoint(EndpointName=name)
-        found.append(
+        if c.get("EndpointName", name) == name
+    ]
+    if components:  # such an endpoint is called through one of its components
+        return [
             _sagemaker_item(
-                "sagemaker-endpoint",
-                name,
-                name,
-                endpoint.get("EndpointStatus", "InService"),
+                "sagemaker-component",
+                f"{name}/{c['InferenceComponentName']}",
+                c["InferenceComponentName"],
+                "InService",
                 region,
-                _endpoint_container(client, endpoint),
+                _container_or_why(
+                    partial(_component_container, client, c["InferenceComponentName"])
+                ),
             )
+            for c in components
+            if c.get("InferenceComponentStatus") == "InService"
+        ]
+    endpoint = client.describe_endpoint(EndpointName=name)
+    return [
+        _sagemaker_item(
+            "sagemaker-endpoint",
+            name,
+            name,
+            endpoint.get("EndpointStatus", "InService"),
+            region,
+            _container_or_why(partial(_endpoint_container, client, endpoint)),
         )
-    return found
+    ]
+
+
+def discover_sagemaker(client: Any, *, threads: int = 8) -> list[DiscoveredModel]:
+    """Endpoints InService: one item each, or, for an endpoint hosting inference
+    components, one per component InService. Each endpoint takes three or four describe
+    calls: endpoints are described `threads` at a time (boto3 clients are thread-safe)."""
+    region = client.meta.region_name
+    names = [
+        e["EndpointName"]
+        for e in _pages(client, "list_endpoints", "Endpoints", StatusEquals="InService")
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(names)))) as pool:
+        per_endpoint = list(pool.map(lambda n: _endpoint_items(client, n, region), names))
+    return [item for items in per_endpoint for item in items]
 
 
 # ---- both ---------------------------------------------------------------------------------
