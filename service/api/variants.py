@@ -34,7 +34,9 @@ async def list_variants(runtime: RuntimeDep) -> list[VariantOut]:
 
 
 @router.post("", status_code=201, responses=error_responses(409, 422))
-async def create_variant(runtime: RuntimeDep, variant: Variant, principal: PrincipalDep) -> VariantOut:
+async def create_variant(
+    runtime: RuntimeDep, variant: Variant, principal: PrincipalDep
+) -> VariantOut:
     """Add a variant (admin; audited). Its `api_key_env` must be allowed: an
     ARBITER_PROVIDER_KEY_* variable or one listed in ARBITER_PROVIDER_KEY_ENVS."""
     await asyncio.to_thread(add_to_service, runtime, variant, actor=principal.name)

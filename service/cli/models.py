@@ -35,7 +35,9 @@ models_app = typer.Typer(
 
 RegionOption = Annotated[
     str | None,
-    typer.Option(help="AWS region to look in (default ARBITER_DISCOVER_REGION or the AWS chain's)."),
+    typer.Option(
+        help="AWS region to look in (default ARBITER_DISCOVER_REGION or the AWS chain's)."
+    ),
 ]
 ProfileOption = Annotated[
     str | None, typer.Option(help="AWS profile (default ARBITER_DISCOVER_PROFILE or the chain's).")
@@ -144,7 +146,9 @@ def discover_cmd(
 @friendly_errors
 def add_discovered(
     ident: Annotated[str, typer.Argument(metavar="ID", help="An id `models discover` listed.")],
-    name: Annotated[str | None, typer.Option(help="The variant's name (default: from the id).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The variant's name (default: from the id).")
+    ] = None,
     adapter: Annotated[
         AdapterName | None,
         typer.Option(help="SageMaker: the payload the container takes, when not inferred."),
@@ -155,7 +159,9 @@ def add_discovered(
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option(help="Variants file to add to (default: the configured one, or ./arbiter.toml)."),
+        typer.Option(
+            help="Variants file to add to (default: the configured one, or ./arbiter.toml)."
+        ),
     ] = None,
     region: RegionOption = None,
     profile: ProfileOption = None,
@@ -164,7 +170,9 @@ def add_discovered(
     """Add a discovered model to the variants file as a variant."""
     settings = Settings()
     target = _target(settings, region, profile, endpoint_url)
-    variant = discovered_variant(target, ident, name=name, adapter=adapter, prompt_template=template)
+    variant = discovered_variant(
+        target, ident, name=name, adapter=adapter, prompt_template=template
+    )
     configured = settings.resolved_variants_file
     path = file or writable_file(configured)
     written = append_variant(

@@ -74,8 +74,9 @@ class Discovery(_Strict):
     region: str | None
     models: list[DiscoveredModel]
     problems: list[DiscoveryProblem] = Field(
-        default=[], description="A service that could not be listed, and why; the other's "
-        "models are still listed."
+        default=[],
+        description="A service that could not be listed, and why; the other's "
+        "models are still listed.",
     )
 
 
@@ -108,9 +109,7 @@ class AwsTarget:
 
 
 @lru_cache(maxsize=32)
-def _client(
-    service: str, region: str | None, profile: str | None, endpoint_url: str | None
-) -> Any:
+def _client(service: str, region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
     """One client per service and target, kept: making one reads the service's model
     (SageMaker's is megabytes of JSON), 0.2-2 s, more than the listing takes. boto3 clients
     are thread-safe and refresh expiring credentials themselves."""
@@ -154,7 +153,9 @@ def discover_bedrock(client: Any) -> list[DiscoveredModel]:
     account's own) whose models produce text."""
     region = client.meta.region_name
     summaries = client.list_foundation_models(byOutputModality="TEXT").get("modelSummaries") or []
-    text_models = {s["modelId"]: s for s in summaries if "TEXT" in (s.get("outputModalities") or [])}
+    text_models = {
+        s["modelId"]: s for s in summaries if "TEXT" in (s.get("outputModalities") or [])
+    }
     found = []
     for s in summaries:
         lifecycle = (s.get("modelLifecycle") or {}).get("status", "ACTIVE")
@@ -181,7 +182,9 @@ def discover_bedrock(client: Any) -> list[DiscoveredModel]:
     for p in _pages(client, "list_inference_profiles", "inferenceProfileSummaries"):
         if p.get("status", "ACTIVE") != "ACTIVE":
             continue
-        models = [text_models.get(_foundation_id(m.get("modelArn", ""))) for m in p.get("models") or []]
+        models = [
+            text_models.get(_foundation_id(m.get("modelArn", ""))) for m in p.get("models") or []
+        ]
         known = [m for m in models if m is not None]
         if not known:
             continue  # an embedding or image model's profile, or one this account cannot see
@@ -392,9 +395,7 @@ def _problem(service: Service, exc: BaseException) -> DiscoveryProblem:
     return DiscoveryProblem(service=service, code=str(err.code), message=err.message, hint=hint)
 
 
-def discover(
-    target: AwsTarget, *, bedrock: bool = True, sagemaker: bool = True
-) -> Discovery:
+def discover(target: AwsTarget, *, bedrock: bool = True, sagemaker: bool = True) -> Discovery:
     """What the account offers in the target's region. A service that fails (no
     credentials, access denied, unreachable) is a problem in the answer, not an error: the
     other service's models are still listed."""

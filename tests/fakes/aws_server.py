@@ -179,7 +179,9 @@ class _DiscoveryHandler(FakeHandler):
     fake: FakeAws
 
     def signed_region(self) -> str:
-        match = re.search(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/", self.headers.get("Authorization", ""))
+        match = re.search(
+            r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/", self.headers.get("Authorization", "")
+        )
         return match.group(1) if match else "us-east-1"
 
     def _deny(self, operation: str, json_11: bool) -> bool:
@@ -201,7 +203,9 @@ class _DiscoveryHandler(FakeHandler):
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         state = self.fake.discovery
         if path.rstrip("/") == "/foundation-models":
-            self.fake.requests.append({"path": self.path, "body": None, "headers": dict(self.headers)})
+            self.fake.requests.append(
+                {"path": self.path, "body": None, "headers": dict(self.headers)}
+            )
             if self._deny("ListFoundationModels", False):
                 return True
             filters = {
@@ -225,7 +229,9 @@ class _DiscoveryHandler(FakeHandler):
             self.send_json(200, {"modelSummaries": models})
             return True
         if path.rstrip("/") == "/inference-profiles":
-            self.fake.requests.append({"path": self.path, "body": None, "headers": dict(self.headers)})
+            self.fake.requests.append(
+                {"path": self.path, "body": None, "headers": dict(self.headers)}
+            )
             if self._deny("ListInferenceProfiles", False):
                 return True
             kind = params.get("type", "SYSTEM_DEFINED")
@@ -312,7 +318,7 @@ class _DiscoveryHandler(FakeHandler):
                     400,
                     {
                         "__type": "ValidationException",
-                        "Message": f"Could not find inference component \"{name}\".",
+                        "Message": f'Could not find inference component "{name}".',
                     },
                 )
                 return True
@@ -332,7 +338,9 @@ class _DiscoveryHandler(FakeHandler):
         headers = {
             k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
         }
-        request = urllib.request.Request(upstream + self.path, data=raw, headers=headers, method="POST")
+        request = urllib.request.Request(
+            upstream + self.path, data=raw, headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, data, kind = response.status, response.read(), response.headers

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from service.errors import ArbiterError
 from service.models.discovery import (
     ADAPTER_UNKNOWN,
     AwsTarget,
@@ -23,7 +24,6 @@ from service.models.discovery import (
 )
 from service.models.providers import build_chat_model
 from service.models.variants import BedrockModel, SageMakerModel
-from service.errors import ArbiterError
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 from tests.support.discovery import (
@@ -34,6 +34,7 @@ from tests.support.discovery import (
     bedrock_catalog,
     sagemaker_endpoints,
 )
+
 
 @pytest.fixture
 def aws(fake_aws: FakeAws, moto_server: str) -> Iterator[FakeAws]:
@@ -136,9 +137,7 @@ def test_an_unknown_image_needs_an_adapter(aws: FakeAws, moto_server: str) -> No
     assert isinstance(variant.model, SageMakerModel) and variant.model.adapter == "messages"
 
 
-def test_access_denied_on_one_service_still_lists_the_other(
-    aws: FakeAws, moto_server: str
-) -> None:
+def test_access_denied_on_one_service_still_lists_the_other(aws: FakeAws, moto_server: str) -> None:
     bedrock_catalog(aws)
     tag = sagemaker_endpoints(moto_server, aws)
     aws.discovery.denied.add("ListFoundationModels")
@@ -173,7 +172,9 @@ def test_no_credentials_is_said_for_each_service(
         ("bedrock", "credentials_invalid"),
         ("sagemaker", "credentials_invalid"),
     ]
-    assert all("no AWS credentials" in p.message and "AWS_PROFILE" in p.hint for p in found.problems)
+    assert all(
+        "no AWS credentials" in p.message and "AWS_PROFILE" in p.hint for p in found.problems
+    )
     assert aws.requests == []  # nothing was sent unsigned
 
 

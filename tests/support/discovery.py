@@ -28,9 +28,7 @@ def bedrock_catalog(fake: FakeAws, region: str = REGION) -> None:
         foundation_model(
             "stability.sd3-large-v1:0", "Stability AI", region=region, outputs=("IMAGE",)
         ),
-        foundation_model(
-            "anthropic.claude-v2:1", "Anthropic", region=region, lifecycle="LEGACY"
-        ),
+        foundation_model("anthropic.claude-v2:1", "Anthropic", region=region, lifecycle="LEGACY"),
         foundation_model(
             "anthropic.claude-3-7-sonnet-20250219-v1:0",
             "Anthropic",
@@ -45,7 +43,9 @@ def bedrock_catalog(fake: FakeAws, region: str = REGION) -> None:
             (region, "eu-central-1"),
         ),
         inference_profile(f"eu.{CLAUDE}", CLAUDE, (region, "eu-west-1")),
-        inference_profile("eu.amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", (region,)),
+        inference_profile(
+            "eu.amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", (region,)
+        ),
     ]
     d.page_size = 2  # the profiles come in two pages
 
@@ -64,9 +64,15 @@ def sagemaker_endpoints(moto_server: str, fake: FakeAws, region: str = REGION) -
             "Environment": {"HF_MODEL_ID": "meta-llama/Meta-Llama-3-8B-Instruct"},
         },
     )
-    sm.create_model(ModelName=f"own-{tag}", ExecutionRoleArn=role, PrimaryContainer={"Image": CUSTOM})
+    sm.create_model(
+        ModelName=f"own-{tag}", ExecutionRoleArn=role, PrimaryContainer={"Image": CUSTOM}
+    )
     sm.create_model(ModelName=f"lmi-{tag}", ExecutionRoleArn=role, PrimaryContainer={"Image": LMI})
-    for name, model in ((f"tgi-{tag}", f"tgi-{tag}"), (f"own-{tag}", f"own-{tag}"), (f"shared-{tag}", f"lmi-{tag}")):
+    for name, model in (
+        (f"tgi-{tag}", f"tgi-{tag}"),
+        (f"own-{tag}", f"own-{tag}"),
+        (f"shared-{tag}", f"lmi-{tag}"),
+    ):
         sm.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[
@@ -93,5 +99,3 @@ def sagemaker_endpoints(moto_server: str, fake: FakeAws, region: str = REGION) -
         ),
     ]
     return tag
-
-

@@ -35,8 +35,16 @@ ECR = "763104351884.dkr.ecr.us-east-1.amazonaws.com"
 @pytest.mark.parametrize(
     ("image", "model_data", "adapter"),
     [
-        (f"{ECR}/huggingface-pytorch-tgi-inference:2.4.0-tgi2.3.1-gpu-py311-cu124-ubuntu22.04", None, "tgi"),
-        (f"{ECR}/huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.27-neuronx-py310-ubuntu22.04", None, "tgi"),
+        (
+            f"{ECR}/huggingface-pytorch-tgi-inference:2.4.0-tgi2.3.1-gpu-py311-cu124-ubuntu22.04",
+            None,
+            "tgi",
+        ),
+        (
+            f"{ECR}/huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.27-neuronx-py310-ubuntu22.04",
+            None,
+            "tgi",
+        ),
         ("ghcr.io/huggingface/text-generation-inference:3.0.1", None, "tgi"),
         (f"{ECR}/djl-inference:0.31.0-lmi13.0.0-cu124", None, "messages"),
         (f"{ECR}/djl-inference:0.29.0-tensorrtllm0.11.0-cu124", None, "messages"),
@@ -70,7 +78,9 @@ def test_adapter_from_image(image: str | None, model_data: str | None, adapter: 
 
 
 def test_prompt_template_from_the_model_id() -> None:
-    llama = Container(image="x", environment={"HF_MODEL_ID": "meta-llama/Meta-Llama-3.1-8B-Instruct"})
+    llama = Container(
+        image="x", environment={"HF_MODEL_ID": "meta-llama/Meta-Llama-3.1-8B-Instruct"}
+    )
     assert infer_template(llama, "tgi") == "llama3"
     assert infer_template(Container(image="x", environment={}), "tgi") == "chatml"
     assert infer_template(llama, "messages") is None  # the container applies its own template
@@ -110,7 +120,9 @@ def test_the_table_written_holds_what_differs_from_the_defaults() -> None:
             "region": "eu-west-3",
         },
     }
-    sm = Variant(name="s", model=SageMakerModel(endpoint_name="ep", adapter="tgi", inference_component="ic"))
+    sm = Variant(
+        name="s", model=SageMakerModel(endpoint_name="ep", adapter="tgi", inference_component="ic")
+    )
     assert variant_table(sm)["model"] == {
         "provider": "sagemaker",
         "endpoint_name": "ep",
@@ -122,8 +134,8 @@ def test_the_table_written_holds_what_differs_from_the_defaults() -> None:
 def test_toml_keeps_comments_and_the_other_variants(tmp_path: Path) -> None:
     path = tmp_path / "arbiter.toml"
     path.write_text(
-        "# our team's variants\n\n[[variants]]\nname = \"local\"  # the bundled model\n"
-        "[variants.model]\nprovider = \"local\"\n"
+        '# our team\'s variants\n\n[[variants]]\nname = "local"  # the bundled model\n'
+        '[variants.model]\nprovider = "local"\n'
     )
     append_variant(path, bedrock_variant())
     text = path.read_text()
@@ -162,7 +174,10 @@ def test_refusals_leave_the_file_as_it_was(tmp_path: Path) -> None:
     assert "[[variants]]" in shape.value.hint
     assert path.read_bytes() == before
     assert inline.read_text() == 'variants = [{name = "a", model = {provider = "local"}}]\n'
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["arbiter.toml", "inline.toml"]  # no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "arbiter.toml",
+        "inline.toml",
+    ]  # no temp files
 
 
 def test_a_new_file_starts_from_the_variants_in_use(tmp_path: Path) -> None:
