@@ -80,23 +80,20 @@ def _target(
 
 
 def discovery_table(discovery: Discovery) -> Table:
-    """Every cell wraps (long ids fold) rather than being cut: at 80 columns too."""
+    """Every cell wraps (a long id folds) rather than being cut, at 80 columns too. The
+    image's full URI is in --json; the notes name its repository and tag."""
     table = Table(
         title=f"Models in {discovery.region or 'the default region'}",
         show_lines=True,
-        expand=False,
+        expand=True,
     )
-    for column, ratio in (("id", 3), ("provider", 1), ("in → out", 1), ("stream", 1), ("notes", 2)):
-        table.add_column(column, overflow="fold", ratio=ratio)
+    for column, ratio in (("id", 4), ("provider", 2), ("in → out", 2), ("stream", 1), ("notes", 3)):
+        table.add_column(column, overflow="fold", ratio=ratio, min_width=len(column))
     for m in discovery.models:
         modalities = f"{','.join(m.input_modalities)} → {','.join(m.output_modalities)}"
         streaming = "?" if m.streaming is None else ("yes" if m.streaming else "no")
-        notes = m.note
-        if m.adapter is not None:
-            notes = f"adapter {m.adapter}: {m.note}"
-        if m.image:
-            notes += f"\nimage {m.image}"
-        table.add_row(m.id, m.provider, modalities, streaming, notes.strip(), end_section=False)
+        notes = f"adapter {m.adapter}: {m.note}" if m.adapter is not None else m.note
+        table.add_row(m.id, m.provider, modalities, streaming, notes)
     return table
 
 
