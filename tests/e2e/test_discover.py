@@ -14,8 +14,10 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from service.access.people import set_password
 from service.app.bootstrap import build_runtime
 from service.config import DEFAULTS, Settings
+from service.labels.reviews import set_rater
 from service.store import Store
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
@@ -23,6 +25,7 @@ from tests.support.auth import ADMIN, new_key
 from tests.support.cli import run
 from tests.support.discovery import CLAUDE, REGION, bedrock_catalog, sagemaker_endpoints
 from tests.support.fixtures import LiveServer
+from tests.support.page_api import PageSession
 
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -52,7 +55,7 @@ def server(
         ),
         store=store,
     )
-    return LiveServer(runtime, with_ui=settings.get("auth", "none") == "none")
+    return LiveServer(runtime, with_ui=True)
 
 
 def test_api_lists_and_adds_for_admins_only(
@@ -152,6 +155,25 @@ def test_models_page_discovers_and_adds_to_the_pickers(
         assert "anthropic.claude-3-haiku-20240307-v1-0" in live.runtime.catalog.names()
         message = client.predict(f"bedrock/{CLAUDE}", "", "auto", "", api_name="/discover_add")
         assert message.startswith("**Not added.**") and "already exists" in message
+
+
+def test_models_page_refuses_raters(
+    store: Store, variants_file: Path, tmp_path: Path, aws: FakeAws
+) -> None:
+    set_rater(store, "ada", "rater")
+    set_password(store, "ada", "ada-password")
+    with (
+        server(store, variants_file, tmp_path, aws, auth="keys", admin_key=ADMIN) as live,
+        PageSession(live.url, sign_in=("ada", "ada-password")) as ada,
+    ):
+        listed = ada.call(ada.dependency(api_name="discover"), [["bedrock"], ""])
+        assert any("discover models" in w for w in listed.warnings), listed.text()
+        assert CLAUDE not in listed.text()
+        added = ada.call(ada.dependency(api_name="discover_add"), [CLAUDE, "x", "auto", ""])
+        # Refused: by the admin check, or before it by Gradio (no id was ever offered to ada).
+        assert added.error is not None or "add variants" in added.text(), added.text()
+        assert "x" not in live.runtime.catalog.names()
+    assert not any("/foundation-models" in r["path"] for r in aws.requests)  # AWS not asked
 
 
 def _cells(table: str, column: int) -> list[str]:
