@@ -179,9 +179,20 @@ def discover_bedrock(client: Any) -> list[DiscoveredModel]:
                 suggested_name=variant_name(s["modelId"]),
             )
         )
-    for p in _pages(client, "list_inference_profiles", "inferenceProfileSummaries"):
+    profiles = [
+        p
+        for kind in ("SYSTEM_DEFINED", "APPLICATION")
+        for p in _pages(
+            client, "list_inference_profiles", "inferenceProfileSummaries", typeEquals=kind
+        )
+    ]
+    for p in profiles:
         if p.get("status", "ACTIVE") != "ACTIVE":
             continue
+        # An application profile (the account's own) is called by its ARN.
+        ref = (
+            p["inferenceProfileArn"] if p.get("type") == "APPLICATION" else p["inferenceProfileId"]
+        )
         models = [
             text_models.get(_foundation_id(m.get("modelArn", ""))) for m in p.get("models") or []
         ]
@@ -191,7 +202,7 @@ def discover_bedrock(client: Any) -> list[DiscoveredModel]:
         first = known[0]
         found.append(
             DiscoveredModel(
-                id=f"bedrock/{p['inferenceProfileId']}",
+                id=f"bedrock/{ref}",
                 kind="bedrock-profile",
                 name=p.get("inferenceProfileName") or p["inferenceProfileId"],
                 provider=first.get("providerName") or "",
@@ -202,7 +213,9 @@ def discover_bedrock(client: Any) -> list[DiscoveredModel]:
                 streaming=all(m.get("responseStreamingSupported") is True for m in known),
                 note=f"{p.get('type', 'SYSTEM_DEFINED').lower().replace('_', '-')} inference "
                 f"profile over {len(p.get('models') or [])} region(s)",
-                suggested_name=variant_name(p["inferenceProfileId"]),
+                suggested_name=variant_name(
+                    p["inferenceProfileName"] if ref != p["inferenceProfileId"] else ref
+                ),
             )
         )
     return found

@@ -145,9 +145,9 @@ def test_models_page_discovers_and_adds_to_the_pickers(
     with server(store, variants_file, tmp_path, aws) as live:
         client = Client(live.url, verbose=False)
         summary, table, picker = client.predict(["bedrock"], "", api_name="/discover")
-        assert "**4** models found in eu-west-3" in summary
+        assert "**5** models found in eu-west-3" in summary
         assert picker["value"] == f"bedrock/{CLAUDE}"  # the first one found, ready to add
-        assert len(picker["choices"]) == 4
+        assert len(picker["choices"]) == 5
         assert table["headers"][:2] == ["id", "provider"]
         assert f"bedrock/{CLAUDE}" in [row[0] for row in table["data"]]
         message = client.predict(f"bedrock/{CLAUDE}", "", "auto", "", api_name="/discover_add")

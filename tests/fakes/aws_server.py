@@ -100,11 +100,13 @@ def inference_profile(
 ) -> dict[str, Any]:
     """An `InferenceProfileSummary` as ListInferenceProfiles returns it."""
     return {
-        "inferenceProfileName": f"US {model_id}",
+        "inferenceProfileName": profile_id if kind == "APPLICATION" else f"EU {model_id}",
         "description": f"Routes requests to {model_id} in {', '.join(regions)}.",
         "createdAt": "2024-08-27T00:00:00Z",
         "updatedAt": "2024-08-27T00:00:00Z",
-        "inferenceProfileArn": f"arn:aws:bedrock:{regions[0]}:{_ACCOUNT}:inference-profile/{profile_id}",
+        "inferenceProfileArn": f"arn:aws:bedrock:{regions[0]}:{_ACCOUNT}:"
+        + ("application-" if kind == "APPLICATION" else "")
+        + f"inference-profile/{profile_id}",
         "models": [
             {"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model_id}"} for r in regions
         ],

@@ -53,6 +53,7 @@ def test_bedrock_lists_on_demand_text_models_and_profiles(aws: FakeAws) -> None:
         "bedrock/meta.llama3-8b-instruct-v1:0",
         "bedrock/eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
         f"bedrock/eu.{CLAUDE}",
+        f"bedrock/arn:aws:bedrock:{REGION}:123456789012:application-inference-profile/team-haiku",
     }
     claude = by_id[f"bedrock/{CLAUDE}"]
     assert (claude.kind, claude.provider, claude.streaming) == ("bedrock-model", "Anthropic", True)
@@ -64,7 +65,16 @@ def test_bedrock_lists_on_demand_text_models_and_profiles(aws: FakeAws) -> None:
     # The listing asked the service to filter, and the profiles were read page by page.
     paths = [r["path"] for r in aws.requests]
     assert "/foundation-models?byOutputModality=TEXT" in paths
-    assert sum(p.startswith("/inference-profiles") for p in paths) == 2
+    # Both kinds of profile asked for; the system ones came in two pages.
+    assert [p for p in paths if p.startswith("/inference-profiles")] == [
+        "/inference-profiles?type=SYSTEM_DEFINED",
+        "/inference-profiles?type=SYSTEM_DEFINED&nextToken=2",
+        "/inference-profiles?type=APPLICATION",
+    ]
+    team = by_id[
+        f"bedrock/arn:aws:bedrock:{REGION}:123456789012:application-inference-profile/team-haiku"
+    ]
+    assert team.suggested_name == "team-haiku" and "application inference profile" in team.note
 
 
 def test_sagemaker_endpoints_and_components_with_their_adapters(

@@ -43,6 +43,7 @@ def bedrock_catalog(fake: FakeAws, region: str = REGION) -> None:
             (region, "eu-central-1"),
         ),
         inference_profile(f"eu.{CLAUDE}", CLAUDE, (region, "eu-west-1")),
+        inference_profile("team-haiku", CLAUDE, (region,), kind="APPLICATION"),
         inference_profile(
             "eu.amazon.titan-embed-text-v2:0", "amazon.titan-embed-text-v2:0", (region,)
         ),
