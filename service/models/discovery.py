@@ -108,6 +108,11 @@ class AwsTarget:
         return _client(service, self.region, self.profile, self.endpoint_url)
 
 
+def clear_clients() -> None:
+    """Forget the clients kept (tests that change credentials or the environment)."""
+    _client.cache_clear()
+
+
 @lru_cache(maxsize=32)
 def _client(service: str, region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
     """One client per service and target, kept: making one reads the service's model
@@ -405,6 +410,8 @@ def _problem(service: Service, exc: BaseException) -> DiscoveryProblem:
     hint = err.hint
     if err.code == ErrorCode.ACCESS_DENIED:
         hint = f"Grant {PERMISSIONS[service]} to the role Arbiter runs as."
+    elif err.code == ErrorCode.INVALID_CONFIG:  # no region
+        hint = "Set AWS_REGION or ARBITER_DISCOVER_REGION, or name one (--region, ?region=)."
     return DiscoveryProblem(service=service, code=str(err.code), message=err.message, hint=hint)
 
 

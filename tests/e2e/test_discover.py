@@ -18,6 +18,7 @@ from service.access.people import set_password
 from service.app.bootstrap import build_runtime
 from service.config import DEFAULTS, Settings
 from service.labels.reviews import set_rater
+from service.models import discovery
 from service.store import Store
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
@@ -33,6 +34,7 @@ AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
 @pytest.fixture
 def aws(fake_aws: FakeAws, moto_server: str) -> Iterator[FakeAws]:
     fake_aws.discovery.sagemaker_upstream = moto_server
+    discovery.clear_clients()  # each test's own credentials and environment
     bedrock_catalog(fake_aws)
     fake_aws.models[CLAUDE] = Script(tokens=["Bon", "jour"])
     yield fake_aws

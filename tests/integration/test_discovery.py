@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import ArbiterError
+from service.models import discovery
 from service.models.discovery import (
     ADAPTER_UNKNOWN,
     AwsTarget,
@@ -40,6 +41,7 @@ from tests.support.discovery import (
 def aws(fake_aws: FakeAws, moto_server: str) -> Iterator[FakeAws]:
     """The fake in front of moto: one endpoint URL for discovery and the runtime."""
     fake_aws.discovery.sagemaker_upstream = moto_server
+    discovery.clear_clients()  # each test's own credentials and environment
     yield fake_aws
 
 
@@ -214,3 +216,11 @@ def test_a_profile_and_endpoint_url_carry_into_the_variant(aws: FakeAws) -> None
 async def _answer(model: object) -> str:
     chunks = [c async for c in model.astream([("human", "Hi?")])]  # type: ignore[attr-defined]
     return "".join(c.text for c in chunks)
+
+
+def test_no_region_says_where_to_set_one(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    found = discover(AwsTarget(endpoint_url=aws.url + "/no-region"))
+    assert found.models == [] and {p.code for p in found.problems} == {"invalid_config"}
+    assert all("ARBITER_DISCOVER_REGION" in p.hint for p in found.problems)
