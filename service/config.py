@@ -118,6 +118,19 @@ class Settings(BaseSettings):
         description="TOML or YAML with [[deployments]]: gateway routes (A/B split, shadows, "
         "sampling). They seed the store; admin edits through the API are kept.",
     )
+    discover_region: str | None = Field(
+        default=None,
+        description="Region `arbiter models discover`, GET /api/discover and the Models page "
+        "look in (default: the AWS chain's, e.g. AWS_REGION).",
+    )
+    discover_profile: str | None = Field(
+        default=None, description="AWS profile for model discovery (default: the AWS chain)."
+    )
+    discover_endpoint_url: str | None = Field(
+        default=None,
+        description="An AWS endpoint URL for model discovery (a VPC endpoint, a test server); "
+        "the variants made from what it finds call it too.",
+    )
     auth: Literal["none", "keys", "header"] = Field(
         default="none",
         description="none: one local admin (loopback only); keys: API keys and page sign-in; "

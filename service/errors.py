@@ -72,6 +72,7 @@ class ErrorCode(StrEnum):
     INVALID_OPTION = "invalid_option"
     FILE_NOT_FOUND = "file_not_found"
     NO_S3 = "no_s3"
+    ADAPTER_UNKNOWN = "adapter_unknown"
     # model calls
     PROVIDER_ERROR = "provider_error"
     MODEL_NOT_FOUND = "model_not_found"

@@ -27,6 +27,9 @@ def _aws_dummy_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Model discovery (GET /api/discover, the fuzzer included) never looks in a real account:
+    # a closed local port unless a test points it at the fake.
+    monkeypatch.setenv("ARBITER_DISCOVER_ENDPOINT_URL", "http://127.0.0.1:9")
 
 
 @pytest.fixture

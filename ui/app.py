@@ -1,5 +1,5 @@
 """The page: Arena (blind), Side by side (named), History, Documents, Campaign, Dashboard,
-Leaderboard, Export, Evaluations, Use cases and Tuning pages, mounted at `/`."""
+Leaderboard, Export, Evaluations, Use cases, Tuning and Models pages, mounted at `/`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ui.history import build_history
 from ui.i18n import EN, TRANSLATIONS, switch_html, t
 from ui.language import LanguageMiddleware
 from ui.leaderboard import build_leaderboard
+from ui.models import build_models
 from ui.side_by_side import build_side_by_side
 from ui.signin import SignInMiddleware, sign_in
 from ui.tuning import build_tuning
@@ -97,6 +98,7 @@ def build_ui(runtime: Runtime) -> gr.Blocks:
         ("nav.evaluations", "evaluations", lambda: build_evaluations(runtime)),
         ("nav.usecases", "usecases", lambda: build_usecases(runtime)),
         ("nav.tuning", "tuning", lambda: build_tuning(runtime)),
+        ("nav.models", "models", lambda: build_models(runtime)),
     ]
     for name, path, build in pages:
         # Gradio's navigation bar shows a route's name as given: the page's language script

@@ -37,6 +37,7 @@ EN: dict[str, str] = {
     "nav.export": "Export",
     "nav.evaluations": "Evaluations",
     "nav.usecases": "Use cases",
+    "nav.models": "Models",
     "header.compare": "Compare models side by side and say which is better.",
     "header.campaign": "Campaigns: judge items in turn.",
     "header.signed_in_as": "Signed in as",
@@ -362,6 +363,34 @@ EN: dict[str, str] = {
     "`{hps}`\n- served by: {serving}\n- comparison: campaign {campaign}, eval runs {runs}",
     "tune.price": "Provisioned throughput costs ${price}/hour: accept it with "
     "`arbiter tune deploy {name} --accept-price`.",
+    # -- models page (discovery)
+    "models.intro": "Models your AWS account offers: Bedrock foundation models and inference "
+    "profiles, SageMaker endpoints and inference components. Pick one and add it as a variant: "
+    "it is in the comparison pickers at once. Admins only.",
+    "models.services": "Look in",
+    "models.region": "Region",
+    "models.region_placeholder": "default: the server's AWS region",
+    "models.discover": "Discover",
+    "models.pick": "Model to add",
+    "models.name": "Variant name",
+    "models.name_placeholder": "default: from the model's id",
+    "models.adapter": "SageMaker payload adapter",
+    "models.add": "Add as variant",
+    "models.col_id": "id",
+    "models.col_provider": "provider",
+    "models.col_modalities": "input → output",
+    "models.col_streaming": "streaming",
+    "models.col_adapter": "adapter",
+    "models.col_notes": "notes",
+    "models.yes": "yes",
+    "models.no": "no",
+    "models.default_region": "the default region",
+    "models.found": "**{count}** models found in {region}.",
+    "models.problem": "⚠️ {service} could not be listed ({code}): {message}",
+    "models.pick_service": "Tick Bedrock, SageMaker or both.",
+    "models.pick_first": "Discover the models first, then pick one.",
+    "models.not_added": "**Not added.** {message}",
+    "models.added": "Added variant **{name}** ({model}): it is in the comparison pickers now.",
 }
 
 ZH_CN: dict[str, str] = {
@@ -374,6 +403,7 @@ ZH_CN: dict[str, str] = {
     "nav.export": "导出",
     "nav.evaluations": "评测",
     "nav.usecases": "用例",
+    "nav.models": "模型",
     "header.compare": "并排对比多个模型，选出更好的回答。",
     "header.campaign": "标注任务：逐条评判。",
     "header.signed_in_as": "当前登录",
@@ -667,6 +697,32 @@ ZH_CN: dict[str, str] = {
     "{ideals} 条理想回答）\n- 导出选项：`{options}`\n- 超参数：`{hps}`\n- 部署方式：{serving}\n"
     "- 对比：标注活动 {campaign}，评测运行 {runs}",
     "tune.price": "预置吞吐量每小时 ${price}：用 `arbiter tune deploy {name} --accept-price` 确认。",
+    "models.intro": "你的 AWS 账号可用的模型：Bedrock 基础模型和推理配置文件，SageMaker 端点和推理组件。"
+    "选择一个并添加为模型变体，它会立即出现在对比选择列表中。仅限管理员。",
+    "models.services": "查找范围",
+    "models.region": "区域",
+    "models.region_placeholder": "默认：服务器的 AWS 区域",
+    "models.discover": "发现模型",
+    "models.pick": "要添加的模型",
+    "models.name": "变体名称",
+    "models.name_placeholder": "默认：由模型 ID 生成",
+    "models.adapter": "SageMaker 载荷适配器",
+    "models.add": "添加为变体",
+    "models.col_id": "模型 ID",
+    "models.col_provider": "提供方",
+    "models.col_modalities": "输入 → 输出",
+    "models.col_streaming": "流式",
+    "models.col_adapter": "适配器",
+    "models.col_notes": "备注",
+    "models.yes": "是",
+    "models.no": "否",
+    "models.default_region": "默认区域",
+    "models.found": "在 {region} 找到 **{count}** 个模型。",
+    "models.problem": "⚠️ 无法列出 {service}（{code}）：{message}",
+    "models.pick_service": "请勾选 Bedrock、SageMaker 或两者。",
+    "models.pick_first": "请先发现模型，再选择一个。",
+    "models.not_added": "**未添加。** {message}",
+    "models.added": "已添加变体 **{name}**（{model}）：它现在已在对比选择列表中。",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH_CN}
@@ -754,6 +810,7 @@ NAV_PAGES = {
     "evaluations": "nav.evaluations",
     "usecases": "nav.usecases",
     "tuning": "nav.tuning",
+    "models": "nav.models",
 }
 _NAV_NAMES = {
     code: {path: words[key] for path, key in NAV_PAGES.items()}

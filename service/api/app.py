@@ -12,6 +12,7 @@ from service.api import (
     admin,
     campaigns,
     compare,
+    discover,
     documents,
     evals,
     exports,
@@ -31,6 +32,7 @@ from service.app import Runtime, running
 ROUTERS = [
     health.router,
     variants.router,
+    discover.router,
     admin.router,
     compare.router,
     labels.router,

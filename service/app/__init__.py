@@ -6,12 +6,14 @@ from service.app.lifespan import running
 from service.app.logs import configure_logging, mark_logged
 from service.app.runtime import Runtime
 from service.app.telemetry import cloudwatch_client
+from service.app.variants import create_variant
 
 __all__ = [
     "Runtime",
     "build_runtime",
     "cloudwatch_client",
     "configure_logging",
+    "create_variant",
     "mark_logged",
     "running",
 ]

@@ -7,7 +7,18 @@ import os
 
 import typer
 
-from service.cli import cloudwatch, db, documents, evals, keys, labels, serve, tuning, usecases
+from service.cli import (
+    cloudwatch,
+    db,
+    documents,
+    evals,
+    keys,
+    labels,
+    models,
+    serve,
+    tuning,
+    usecases,
+)
 
 __all__ = ["main"]
 
@@ -19,12 +30,12 @@ app = typer.Typer(
 # Registration order is the order of `arbiter --help`: commands first, then groups.
 app.command()(serve.serve)
 app.command()(serve.worker)
-app.command()(serve.models)
 app.command()(serve.compare)
 app.command()(documents.ingest)
 app.command()(documents.collections)
 app.command("leaderboard")(labels.leaderboard_cmd)
 app.command("export")(labels.export_cmd)
+app.add_typer(models.models_app, name="models")
 app.add_typer(db.db_app, name="db")
 app.add_typer(evals.eval_app, name="eval")
 app.add_typer(labels.campaign_app, name="campaign")

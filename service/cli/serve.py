@@ -1,5 +1,5 @@
-"""`arbiter serve`, `worker`, `models` and `compare`: running Arbiter, and trying the configured
-models from the terminal."""
+"""`arbiter serve`, `worker` and `compare`: running Arbiter, and trying the configured models
+from the terminal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Annotated
 
@@ -23,7 +22,6 @@ from service.app import build_runtime, configure_logging
 from service.cli.common import console, friendly_errors
 from service.config import Settings
 from service.documents import SAMPLE_CORPORA, call, ingest_sample_corpus
-from service.models import KeyEnvs, load_variants, probe_model
 from service.schemas import AnswerOut, CompareRequest
 from service.web import build_web_app, server_options
 
@@ -118,25 +116,6 @@ def worker() -> None:
         asyncio.run(work())
     finally:
         runtime.close()
-
-
-@friendly_errors
-def models() -> None:
-    """List the variants and whether each model is reachable."""
-    settings = Settings()
-    variants = load_variants(settings.resolved_variants_file, key_envs=KeyEnvs.of(settings))
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        probes = list(pool.map(probe_model, variants))
-    table = Table(title=f"Variants ({settings.resolved_variants_file})")
-    for column in ("variant", "provider", "model", "reachable", "detail"):
-        table.add_column(column)
-    for v, p in zip(variants, probes, strict=True):
-        table.add_row(
-            v.name, v.provider, v.model_label, "[green]yes[/]" if p.ok else "[red]no[/]", p.detail
-        )
-    console.print(table)
-    if not all(p.ok for p in probes):
-        raise typer.Exit(2)
 
 
 def _fmt(value: float | int | None, spec: str) -> str:

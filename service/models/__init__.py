@@ -4,6 +4,15 @@ endpoint, and the providers (local llama.cpp, Bedrock, SageMaker, OpenAI-compati
 
 from service.models.breaker import Breakers
 from service.models.catalog import Catalog, ModelFactory
+from service.models.discovery import (
+    ADAPTERS,
+    AdapterName,
+    AwsTarget,
+    Discovery,
+    TemplateName,
+    discover,
+    discovered_variant,
+)
 from service.models.pricing import PriceTable
 from service.models.providers.aws import aws_client
 from service.models.providers.base import StreamingChatModel
@@ -16,20 +25,30 @@ from service.models.variants import (
     Variant,
     load_variants,
 )
+from service.models.variants_file import append_variant, writable_file
 
 __all__ = [
+    "ADAPTERS",
+    "AdapterName",
+    "AwsTarget",
     "BedrockModel",
     "Breakers",
     "Catalog",
+    "Discovery",
     "KeyEnvs",
     "ModelFactory",
     "PriceTable",
     "SageMakerModel",
     "StreamingChatModel",
+    "TemplateName",
     "Variant",
+    "append_variant",
     "aws_client",
     "build_chat_model",
     "classify_error",
+    "discover",
+    "discovered_variant",
     "load_variants",
     "probe_model",
+    "writable_file",
 ]

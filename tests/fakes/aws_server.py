@@ -4,7 +4,11 @@
   (`application/vnd.amazon.eventstream`, one frame per event);
 - Bedrock control plane `GET /foundation-models/{modelId}` (for reachability probes);
 - SageMaker runtime `POST /endpoints/{name}/invocations-response-stream` (PayloadPart frames)
-  and `/invocations`.
+  and `/invocations`;
+- model discovery: Bedrock `ListFoundationModels`, `ListInferenceProfiles`, SageMaker
+  `ListInferenceComponents` / `DescribeInferenceComponent`, and every other SageMaker
+  control-plane call passed on to moto's server (`sagemaker_upstream`), so one endpoint URL
+  serves discovery and the runtime (see the section "Model discovery" below).
 
 Real boto3 / langchain-aws clients are pointed at it with `endpoint_url` and dummy
 credentials, so signing, parsing, streaming and retries all run for real."""
@@ -14,9 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from moto.core.eventstream import EventStreamEncoder
 
@@ -46,13 +54,320 @@ def exception_frame(exception_type: str, message: str) -> bytes:
     )
 
 
-class _AwsHandler(FakeHandler):
+# ==== Model discovery (models discover) ===========================================================
+# Bedrock ListFoundationModels / ListInferenceProfiles (REST-JSON, GET), SageMaker
+# ListInferenceComponents / DescribeInferenceComponent (JSON 1.1, POST / with X-Amz-Target);
+# any other SageMaker control-plane call goes to moto's server unchanged (`sagemaker_upstream`).
+# Filters and pagination behave as the services document them; `denied` names operations
+# answered with AccessDeniedException, as IAM answers a role without the permission.
+
+_ACCOUNT = "123456789012"
+
+
+def foundation_model(
+    model_id: str,
+    provider: str,
+    *,
+    region: str = "us-east-1",
+    inputs: tuple[str, ...] = ("TEXT",),
+    outputs: tuple[str, ...] = ("TEXT",),
+    streaming: bool | None = True,
+    inference: tuple[str, ...] = ("ON_DEMAND",),
+    lifecycle: str = "ACTIVE",
+) -> dict[str, Any]:
+    """A `FoundationModelSummary` as ListFoundationModels returns it."""
+    summary: dict[str, Any] = {
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": model_id.split(".", 1)[-1].split(":")[0],
+        "providerName": provider,
+        "inputModalities": list(inputs),
+        "outputModalities": list(outputs),
+        "customizationsSupported": [],
+        "inferenceTypesSupported": list(inference),
+        "modelLifecycle": {"status": lifecycle},
+    }
+    if streaming is not None:
+        summary["responseStreamingSupported"] = streaming
+    return summary
+
+
+def inference_profile(
+    profile_id: str,
+    model_id: str,
+    regions: tuple[str, ...] = ("us-east-1", "us-west-2"),
+    *,
+    kind: str = "SYSTEM_DEFINED",
+) -> dict[str, Any]:
+    """An `InferenceProfileSummary` as ListInferenceProfiles returns it."""
+    return {
+        "inferenceProfileName": profile_id if kind == "APPLICATION" else f"EU {model_id}",
+        "description": f"Routes requests to {model_id} in {', '.join(regions)}.",
+        "createdAt": "2024-08-27T00:00:00Z",
+        "updatedAt": "2024-08-27T00:00:00Z",
+        "inferenceProfileArn": f"arn:aws:bedrock:{regions[0]}:{_ACCOUNT}:"
+        + ("application-" if kind == "APPLICATION" else "")
+        + f"inference-profile/{profile_id}",
+        "models": [
+            {"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{model_id}"} for r in regions
+        ],
+        "inferenceProfileId": profile_id,
+        "status": "ACTIVE",
+        "type": kind,
+    }
+
+
+def inference_component(
+    name: str,
+    endpoint: str,
+    *,
+    region: str,
+    image: str | None = None,
+    model_name: str | None = None,
+    environment: dict[str, str] | None = None,
+    status: str = "InService",
+) -> dict[str, Any]:
+    """A DescribeInferenceComponent answer: its own container (`image`) or a model's."""
+    spec: dict[str, Any] = {"ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}}
+    if model_name:
+        spec["ModelName"] = model_name
+    if image:
+        spec["Container"] = {
+            "DeployedImage": {"SpecifiedImage": image, "ResolvedImage": image + "@sha256:0"},
+            "Environment": environment or {},
+        }
+    now = time.time()
+    return {
+        "InferenceComponentName": name,
+        "InferenceComponentArn": f"arn:aws:sagemaker:{region}:{_ACCOUNT}:inference-component/{name}",
+        "EndpointName": endpoint,
+        "EndpointArn": f"arn:aws:sagemaker:{region}:{_ACCOUNT}:endpoint/{endpoint}",
+        "VariantName": "AllTraffic",
+        "Specification": spec,
+        "RuntimeConfig": {"DesiredCopyCount": 1, "CurrentCopyCount": 1},
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "InferenceComponentStatus": status,
+    }
+
+
+@dataclass
+class DiscoveryState:
+    foundation_models: list[dict[str, Any]] = field(default_factory=list)
+    inference_profiles: list[dict[str, Any]] = field(default_factory=list)
+    inference_components: list[dict[str, Any]] = field(default_factory=list)
+    sagemaker_upstream: str | None = None  # moto's server
+    denied: set[str] = field(default_factory=set)  # e.g. {"ListFoundationModels"}
+    page_size: int = 1000  # items per page when the request names no maximum
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str | None]:
+    start = int(token) if token else 0
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _arn_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+class _DiscoveryHandler(FakeHandler):
+    """Each listing answers the region the request was signed for (SigV4's credential
+    scope), as each regional endpoint of the real services does."""
+
+    fake: FakeAws
+
+    def signed_region(self) -> str:
+        match = re.search(
+            r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/", self.headers.get("Authorization", "")
+        )
+        return match.group(1) if match else "us-east-1"
+
+    def _deny(self, operation: str, json_11: bool) -> bool:
+        if operation not in self.fake.discovery.denied:
+            return False
+        message = (
+            f"User: arn:aws:sts::{_ACCOUNT}:assumed-role/arbiter/session is not authorized to "
+            f"perform: {'sagemaker' if json_11 else 'bedrock'}:{operation} because no "
+            "identity-based policy allows the action"
+        )
+        if json_11:
+            self.send_json(400, {"__type": "AccessDeniedException", "Message": message})
+        else:
+            self.send_json(403, {"message": message}, {"x-amzn-ErrorType": "AccessDeniedException"})
+        return True
+
+    def discovery_get(self) -> bool:
+        path, _, query = self.path.partition("?")
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        state = self.fake.discovery
+        if path.rstrip("/") == "/foundation-models":
+            self.fake.requests.append(
+                {"path": self.path, "body": None, "headers": dict(self.headers)}
+            )
+            if self._deny("ListFoundationModels", False):
+                return True
+            filters = {
+                "byProvider": "providerName",
+                "byOutputModality": "outputModalities",
+                "byInferenceType": "inferenceTypesSupported",
+                "byCustomizationType": "customizationsSupported",
+            }
+            region = self.signed_region()
+            models = [
+                m
+                for m in state.foundation_models
+                if _arn_region(m["modelArn"]) == region
+                and all(
+                    params[name].lower()
+                    in [v.lower() for v in _as_list(m.get(key))]  # byProvider: any case
+                    for name, key in filters.items()
+                    if name in params
+                )
+            ]
+            self.send_json(200, {"modelSummaries": models})
+            return True
+        if path.rstrip("/") == "/inference-profiles":
+            self.fake.requests.append(
+                {"path": self.path, "body": None, "headers": dict(self.headers)}
+            )
+            if self._deny("ListInferenceProfiles", False):
+                return True
+            kind = params.get("type", "SYSTEM_DEFINED")
+            region = self.signed_region()
+            profiles = [
+                p
+                for p in state.inference_profiles
+                if p["type"] == kind and _arn_region(p["inferenceProfileArn"]) == region
+            ]
+            size = int(params.get("maxResults", state.page_size))
+            if not 1 <= size <= 1000:
+                self.aws_error_json(400, "ValidationException", "maxResults must be 1-1000")
+                return True
+            page, token = _page(profiles, params.get("nextToken"), size)
+            body: dict[str, Any] = {"inferenceProfileSummaries": page}
+            if token:
+                body["nextToken"] = token
+            self.send_json(200, body)
+            return True
+        return False
+
+    def aws_error_json(self, status: int, error_type: str, message: str) -> None:
+        self.send_json(status, {"message": message}, {"x-amzn-ErrorType": error_type})
+
+    def discovery_post(self) -> bool:
+        target = self.headers.get("X-Amz-Target", "")
+        if self.path.split("?")[0] != "/" or not target.startswith("SageMaker."):
+            return False
+        operation = target.removeprefix("SageMaker.")
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else {}
+        self.fake.requests.append({"path": target, "body": body, "headers": dict(self.headers)})
+        if self._deny(operation, True):
+            return True
+        state = self.fake.discovery
+        if operation == "ListInferenceComponents":
+            region = self.signed_region()
+            components = [
+                c
+                for c in state.inference_components
+                if _arn_region(c["InferenceComponentArn"]) == region
+                and body.get("EndpointNameEquals", c["EndpointName"]) == c["EndpointName"]
+                and body.get("StatusEquals", c["InferenceComponentStatus"])
+                == c["InferenceComponentStatus"]
+                and body.get("NameContains", "") in c["InferenceComponentName"]
+            ]
+            size = int(body.get("MaxResults", state.page_size))
+            page, token = _page(components, body.get("NextToken"), size)
+            summaries = [
+                {
+                    k: c[k]
+                    for k in (
+                        "CreationTime",
+                        "InferenceComponentArn",
+                        "InferenceComponentName",
+                        "EndpointArn",
+                        "EndpointName",
+                        "VariantName",
+                        "InferenceComponentStatus",
+                        "LastModifiedTime",
+                    )
+                }
+                for c in page
+            ]
+            answer: dict[str, Any] = {"InferenceComponents": summaries}
+            if token:
+                answer["NextToken"] = token
+            self.send_json(200, answer)
+            return True
+        if operation == "DescribeInferenceComponent":
+            name = body.get("InferenceComponentName")
+            found = next(
+                (
+                    c
+                    for c in state.inference_components
+                    if c["InferenceComponentName"] == name
+                    and _arn_region(c["InferenceComponentArn"]) == self.signed_region()
+                ),
+                None,
+            )
+            if found is None:
+                self.send_json(
+                    400,
+                    {
+                        "__type": "ValidationException",
+                        "Message": f'Could not find inference component "{name}".',
+                    },
+                )
+                return True
+            self.send_json(200, found)
+            return True
+        self._to_upstream(raw)
+        return True
+
+    def _to_upstream(self, raw: bytes) -> None:
+        """Pass the request to moto's server as it came, and its answer back as it came."""
+        upstream = self.fake.discovery.sagemaker_upstream
+        if upstream is None:
+            self.send_json(
+                400, {"__type": "UnknownOperationException", "Message": "no SageMaker upstream"}
+            )
+            return
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        request = urllib.request.Request(
+            upstream + self.path, data=raw, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, data, kind = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as exc:
+            status, data, kind = exc.code, exc.read(), exc.headers
+        self.send_response(status)
+        self.send_header("Content-Type", kind.get("Content-Type", "application/x-amz-json-1.1"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+# ==== end of model discovery ======================================================================
+
+
+class _AwsHandler(_DiscoveryHandler):
     fake: FakeAws
 
     def aws_error(self, status: int, error_type: str, message: str) -> None:
         self.send_json(status, {"message": message}, {"x-amzn-ErrorType": error_type})
 
     def do_GET(self) -> None:
+        if self.discovery_get():
+            return
         parts = self.path.split("?")[0].strip("/").split("/")
         if aws_tuning.route(self, "GET", parts, {}):  # model customization (aws_tuning.py)
             return
@@ -78,6 +393,8 @@ class _AwsHandler(FakeHandler):
         self.aws_error(404, "UnknownOperationException", f"no route {self.path}")
 
     def do_POST(self) -> None:
+        if self.discovery_post():
+            return
         parts = self.path.split("?")[0].strip("/").split("/")
         body = self.read_json()
         self.fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
@@ -291,6 +608,7 @@ class FakeAws(FakeServer):
         self.embedders: set[str] = {"amazon.titan-embed-text-v2:0"}
         self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
         self.customization = aws_tuning.Customization()  # Bedrock tuning control plane
+        self.discovery = DiscoveryState()
 
     def stream_lines(self, endpoint: str, script: Script) -> list[bytes]:
         fmt = self.endpoint_formats.get(endpoint, "messages")

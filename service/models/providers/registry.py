@@ -88,7 +88,7 @@ def probe_model(variant: Variant, *, timeout_s: float = 5.0) -> Probe:
                 max_attempts=1,
                 read_timeout_s=timeout_s,
             )
-            if ":inference-profile/" in spec.model_id or spec.model_id.split(".", 1)[0] in {
+            if "inference-profile/" in spec.model_id or spec.model_id.split(".", 1)[0] in {
                 "us",
                 "eu",
                 "apac",
