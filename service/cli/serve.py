@@ -15,12 +15,11 @@ import typer
 import uvicorn
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
 
 from rag import warm_up_words
 from service.access import check_bind
 from service.app import build_runtime, configure_logging
-from service.cli.common import console, friendly_errors
+from service.cli.common import Table, console, friendly_errors
 from service.config import Settings
 from service.documents import SAMPLE_CORPORA, call, ingest_sample_corpus
 from service.models import KeyEnvs, load_variants, probe_model
@@ -186,6 +185,7 @@ def compare(
         asyncio.run(run())
     finally:
         runtime.close()
+    console.print()  # the title on a line of its own, not on the panels' bottom border
     table = Table(title="Metrics")
     for column in (
         "pane",
