@@ -180,9 +180,9 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 elem_id="eval-judge",
             )
             start = gr.Button(t("eval.start"), variant="primary", elem_id="eval-start")
-    # What the run started here (or the run clicked) is doing: updated every 2 s while it
-    # runs, then finished or failed.
-    status = gr.HTML(elem_id="eval-status")
+            # What the run started here (or the run clicked) is doing, under the button that
+            # started it: updated every 2 s while it runs, then finished or failed.
+            status = gr.HTML(elem_id="eval-status")
     runs = gr.Dataframe(
         headers=[say(DEFAULT_LANGUAGE, c) for c in RUN_COLUMNS],
         interactive=False,

@@ -220,7 +220,9 @@ class EvalRunner:
                 )
             except Exception as exc:
                 log.error("eval.run_failed", run=run_id, error=str(exc))
-                self.failures[run_id] = str(exc) or type(exc).__name__
+                # The reason in a line: a database error's SQL and links are for the log.
+                reason = (str(exc) or type(exc).__name__).split("\n[SQL:")[0].split("\n")[0]
+                self.failures[run_id] = reason[:300]
                 await asyncio.to_thread(eval_runs.finish_run, self.store, run_id, "failed")
 
         task = asyncio.create_task(go())

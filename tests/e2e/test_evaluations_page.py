@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
 
 from evals.datasets import EXAMPLE_DATASET, load_dataset
 from service.app.runtime import Runtime
-from service.schemas import RagRequest
 from service.store import eval_runs
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
@@ -54,6 +54,7 @@ def test_progress_shows_while_running_and_says_finished(
     expect(status).to_contain_text(f"of {2 * EXAMPLES} answers")
     expect(status.locator("progress")).to_be_visible()
     head = status.locator(".eval-progress-head")
+    expect(head).to_be_in_viewport()  # where the eyes are after pressing Start
     _on_screen(page, head)
     _on_screen(page, status)
     page.screenshot(path=str(ARTIFACTS / f"evaluations-running-{width}.png"), full_page=True)
@@ -76,22 +77,29 @@ def test_progress_shows_while_running_and_says_finished(
 def test_a_run_stopped_by_an_error_says_failed(
     runtime: Runtime, live_ui: LiveServer, page: Page
 ) -> None:
-    # Retrieval from a collection that does not exist stops the run after it was stored.
+    # The store loses the run's items table once the run is stored: the run stops there.
     dataset = load_dataset(EXAMPLE_DATASET)
+    engine = runtime.store.engine
+
+    def rename(old: str, new: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
 
     async def start_and_wait() -> str:
-        run_id = await runtime.evals.start_in_background(
-            dataset, ["alpha"], ["rouge_l"], rag=RagRequest(collection="missing")
-        )
+        run_id = await runtime.evals.start_in_background(dataset, ["alpha"], ["rouge_l"])
         for _ in range(600):
             if eval_runs.get_run(runtime.store, run_id)["status"] != "running":
                 break
             await asyncio.sleep(0.05)
         return run_id
 
-    # On a thread of its own: Playwright's synchronous API holds this thread's event loop.
-    with ThreadPoolExecutor(1) as pool:
-        run_id = pool.submit(asyncio.run, start_and_wait()).result()
+    rename("eval_items", "eval_items_away")
+    try:
+        # On a thread of its own: Playwright's synchronous API holds this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            run_id = pool.submit(asyncio.run, start_and_wait()).result()
+    finally:
+        rename("eval_items_away", "eval_items")
     assert eval_runs.get_run(runtime.store, run_id)["status"] == "failed"
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(live_ui.url + "/evaluations")
@@ -101,6 +109,6 @@ def test_a_run_stopped_by_an_error_says_failed(
     ).first.click()
     status = page.locator("#eval-status .eval-progress")
     expect(status).to_contain_text("Failed", timeout=30_000)
-    expect(status).to_contain_text("missing")  # why
+    expect(status).to_contain_text("eval_items")  # why: the database's own words
     expect(status).to_contain_text("--resume")
 
