@@ -42,6 +42,8 @@ def test_narrow_terminal_folds_names_and_spaces_the_metrics(
     """At 80 columns a table folds a long name onto more lines instead of cutting it to
     `…`, and `compare`'s Metrics table starts on a line of its own."""
     long_a, long_b = "concise-answers-with-sources-v2", "creative-answers-no-sources-v2"
+    fake_openai.models["m1"] = Script(tokens=["Alpha", " [/b] answer"])  # not markup
+    fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
     path = fake_variants(tmp_path, fake_openai)
     path.write_text(
         path.read_text().replace('name = "one"', f'name = "{long_a}"')
@@ -58,6 +60,7 @@ def test_narrow_terminal_folds_names_and_spaces_the_metrics(
         rows = [line.split("│") for line in lines if line.count("│") > 2]
         columns = ["".join(row[c].strip() for row in rows if len(row) > c) for c in (1, 2)]
         assert any(long_a in c and long_b in c for c in columns), result.stdout
+    assert "Alpha [/b] answer" in result.stdout
     metrics = next(i for i, line in enumerate(lines) if line.strip() == "Metrics")
     assert lines[metrics - 1].strip() == "", result.stdout
 
@@ -312,6 +315,8 @@ def test_eval_run_out_of_the_box_uses_the_bundled_dataset_and_sample_corpus(
 ) -> None:
     fake_openai.models["m1"] = Script(tokens=["Within 45 days of delivery."])
     fake_openai.models["m2"] = Script(tokens=["I do not know."])
+    fake_openai.models["m1"] = Script(tokens=["Alpha", " [/b] answer"])  # not markup
+    fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
     path = fake_variants(tmp_path, fake_openai)
     path.write_text(
         path.read_text().replace('name = "two"\n', 'name = "two"\nrag = { use_context = false }\n')
