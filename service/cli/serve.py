@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
@@ -156,7 +157,7 @@ def compare(
     errors = ["" for _ in variant]
     answers: list[AnswerOut] = []
 
-    def render() -> Table:
+    def render() -> RenderableType:
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in variant:
             grid.add_column(ratio=1)

@@ -46,7 +46,8 @@ def test_narrow_terminal_folds_names_and_spaces_the_metrics(
     fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
     path = fake_variants(tmp_path, fake_openai)
     path.write_text(
-        path.read_text().replace('name = "one"', f'name = "{long_a}"')
+        path.read_text()
+        .replace('name = "one"', f'name = "{long_a}"')
         .replace('name = "two"', f'name = "{long_b}"')
     )
     narrow = {"COLUMNS": "80"}

@@ -111,4 +111,3 @@ def test_a_run_stopped_by_an_error_says_failed(
     expect(status).to_contain_text("Failed", timeout=30_000)
     expect(status).to_contain_text("eval_items")  # why: the database's own words
     expect(status).to_contain_text("--resume")
-
