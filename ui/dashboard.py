@@ -10,7 +10,7 @@ import pandas as pd
 
 from service.app import Runtime
 from service.errors import ArbiterError
-from service.evaluation import WINDOWS, series, usecases
+from service.evaluation import WINDOWS, series, usecases, window_bounds
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 from ui.usecases import goal_table, names
 
@@ -27,12 +27,21 @@ PLOTS = [  # (series, key of its title)
     ("satisfaction (thumbs up)", "dash.plot_satisfaction"),
 ]
 COLUMNS = ["time", "value", "variant"]
-
+# The window's label, by the key of its name on the page (the value stays the API's).
+WINDOW_NAMES = {
+    "last hour": "dash.window_hour",
+    "last 24 hours": "dash.window_day",
+    "last 7 days": "dash.window_week",
+}
+# Tick labels: 24-hour clock (Vega's default writes 18:43 as "06:43" and a one-bucket axis
+# in milliseconds, ".868"); the week's ticks name the day too.
+TICKS = {"last hour": "%H:%M", "last 24 hours": "%H:%M", "last 7 days": "%a %H:%M"}
 
 ALL_TRAFFIC = "(all traffic)"
 
 
 def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[pd.DataFrame]:
+    """One frame per plot: (time, value, variant), time naive in UTC."""
     scope = None if use_case in (None, "", ALL_TRAFFIC) else use_case
     points = series(runtime.store, window, use_case=scope)
     out = []
@@ -40,8 +49,26 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
         rows = [
             (p.time.replace(tzinfo=None), p.value, p.variant) for p in points if p.series == key
         ]
-        out.append(pd.DataFrame(rows, columns=COLUMNS))
+        frame = pd.DataFrame(rows, columns=COLUMNS)
+        # A time axis even with no rows (then the tick format applies, and the plot shows
+        # the window's hours, empty).
+        frame["time"] = pd.to_datetime(frame["time"])
+        out.append(frame)
     return out
+
+
+def charts(
+    runtime: Runtime, window: str, use_case: str | None = None, lang: str = DEFAULT_LANGUAGE
+) -> list[Any]:
+    """The plots over the whole window (one bucket of data is a point where the window's
+    hours are), then the note shown when there is nothing to plot."""
+    data = frames(runtime, window, use_case)
+    since, until, _ = window_bounds(window)
+    span = [since.timestamp(), until.timestamp()]  # a time axis' limits are in seconds
+    plots = [gr.ScatterPlot(value=f, x_lim=span, x_axis_format=TICKS[window]) for f in data]
+    empty = all(f.empty for f in data)
+    note = say(lang, "dash.empty", window=say(lang, WINDOW_NAMES[window])) if empty else ""
+    return [*plots, gr.Markdown(note, visible=empty)]
 
 
 def goals(
@@ -71,7 +98,10 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
     live checkbox."""
     with gr.Row(equal_height=True):
         window = gr.Radio(
-            list(WINDOWS), value="last 24 hours", label=t("dash.window"), elem_id="dash-window"
+            [(t(WINDOW_NAMES[w]), w) for w in WINDOWS],
+            value="last 24 hours",
+            label=t("dash.window"),
+            elem_id="dash-window",
         )
         # Use case names are filled when the page opens (they change while the page is open).
         scope = gr.Dropdown(
@@ -83,46 +113,66 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         )
         live = gr.Checkbox(value=True, label=t("dash.live"), elem_id="dash-live")
         refresh = gr.Button(t("dash.refresh"), elem_id="dash-refresh")
+    empty = gr.Markdown(visible=False, elem_id="dash-empty")
     goal_head = gr.Markdown(elem_id="dash-goals-head")
-    goal_rows = gr.Dataframe(interactive=False, wrap=True, elem_id="dash-goals", show_label=False)
+    # Shown only for a use case: empty, a table shows made-up headers ("1 2 3").
+    goal_rows = gr.Dataframe(
+        interactive=False, wrap=True, elem_id="dash-goals", show_label=False, visible=False
+    )
     plots = []
     for k in range(0, len(PLOTS), 2):
         with gr.Row():
             for _, title in PLOTS[k : k + 2]:
+                # Points, not lines: a line needs two buckets, and the default window
+                # (24 hours in hourly buckets) often has one.
                 plots.append(
-                    gr.LinePlot(
+                    gr.ScatterPlot(
                         x="time",
                         y="value",
                         color="variant",
                         title=t(title),
                         height=260,
-                        x_title="",
+                        x_title=t("dash.time_axis"),
                         y_title="",
+                        y_lim=[0, None],  # every series is a count, a time or a share
+                        elem_classes=["dash-plot"],
                     )
                 )
     timer = gr.Timer(15, active=False)
 
     async def load(w: str, use_case: str | None = ALL_TRAFFIC) -> list[Any]:
-        return await asyncio.to_thread(frames, runtime, w, use_case)
+        """The plots, for the API (`dashboard`)."""
+        return (await asyncio.to_thread(charts, runtime, w, use_case))[:-1]
+
+    async def show(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
+        """The plots and the empty-window note, for the page."""
+        return await asyncio.to_thread(charts, runtime, w, use_case, request_language(request))
 
     async def load_goals(use_case: str | None, request: gr.Request) -> tuple[str, pd.DataFrame]:
         return await asyncio.to_thread(goals, runtime, use_case, request_language(request))
+
+    async def show_goals(use_case: str | None, request: gr.Request) -> tuple[str, Any]:
+        head, table = await load_goals(use_case, request)
+        return head, gr.Dataframe(table, visible=not table.empty)
 
     async def open_tab(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
         choices = [ALL_TRAFFIC, *await asyncio.to_thread(names, runtime)]
         use_case = use_case if use_case in choices else ALL_TRAFFIC
         return [
-            *await load(w, use_case),
+            *await show(w, use_case, request),
             gr.Dropdown(choices=choices, value=use_case),
-            *await load_goals(use_case, request),
+            *await show_goals(use_case, request),
         ]
 
     inputs = [window, scope]
+    shown = [*plots, empty]
     refresh.click(load, inputs, plots, api_name="dashboard")
     refresh.click(load_goals, [scope], [goal_head, goal_rows], api_name="dashboard_goals")
+    # The API's event above gives the plots alone; the page's note follows them.
+    refresh.click(show, inputs, shown, api_visibility="private")
     for event in (window.change, scope.input, timer.tick):
-        event(load, inputs, plots, api_visibility="private")
+        event(show, inputs, shown, api_visibility="private")
     for event in (scope.input, timer.tick):
-        event(load_goals, [scope], [goal_head, goal_rows], api_visibility="private")
+        event(show_goals, [scope], [goal_head, goal_rows], api_visibility="private")
     live.change(lambda on: gr.Timer(active=on), [live], [timer], api_visibility="private")
-    return open_tab, inputs, [*plots, scope, goal_head, goal_rows], timer, live
+    return open_tab, inputs, [*shown, scope, goal_head, goal_rows], timer, live

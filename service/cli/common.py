@@ -1,5 +1,5 @@
-"""What the `arbiter` commands share: the consoles, Arbiter errors printed as a message and a
-hint, the configured store, and the progress bar of long commands."""
+"""What the `arbiter` commands share: the consoles, tables, Arbiter errors printed as a
+message and a hint, the configured store, and the progress bar of long commands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from rich import table as rich_table
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,6 +27,14 @@ from service.store import Store
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Table(rich_table.Table):
+    """rich's table, whose cells fold onto more lines when the terminal is narrow instead of
+    being cut to `…`: at 80 columns `smollm2-concise-no-docs` must stay readable whole."""
+
+    def add_column(self, *args: Any, overflow: Any = "fold", **kwargs: Any) -> None:
+        super().add_column(*args, overflow=overflow, **kwargs)
 
 
 def friendly_errors(func: F) -> F:

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from rag import ChunkSettings, EmbedderSpec, ingest_sources
 from service.app import configure_logging
-from service.cli.common import console, friendly_errors, open_store, progress_bar
+from service.cli.common import Table, console, friendly_errors, open_store, progress_bar
 from service.config import Settings
 from service.documents import build_library, call, s3_client
 from service.errors import ArbiterError, ErrorCode

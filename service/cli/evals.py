@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from evals.datasets import EXAMPLE_DATASET, DatasetError, load_dataset
 from evals.errors import LanguageError
 from evals.languages import normalize_language
 from evals.report import parse_thresholds
 from service.app import build_runtime, configure_logging
-from service.cli.common import console, friendly_errors, open_store, progress_bar
+from service.cli.common import Table, console, friendly_errors, open_store, progress_bar
 from service.config import Settings
 from service.documents import SAMPLE_COLLECTION, call, ingest_sample_corpus
 from service.errors import ArbiterError, ErrorCode

@@ -6,10 +6,9 @@ import getpass
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from service.access import KeyLimits, Keys, audit
-from service.cli.common import console, friendly_errors, open_store
+from service.cli.common import Table, console, friendly_errors, open_store
 from service.config import Settings
 
 key_app = typer.Typer(help="API keys (ARBITER_AUTH=keys).", no_args_is_help=True)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from evals.datasets import DatasetError, load_dataset
 from service.access import set_password
 from service.app import build_runtime, configure_logging
-from service.cli.common import console, friendly_errors, open_store, progress_bar
+from service.cli.common import Table, console, friendly_errors, open_store, progress_bar
 from service.config import Settings
 from service.documents import s3_client
 from service.errors import ArbiterError, ErrorCode

@@ -12,14 +12,15 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import RenderableType
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
+from rich.text import Text
 
 from rag import warm_up_words
 from service.access import check_bind
 from service.app import build_runtime, configure_logging
-from service.cli.common import console, friendly_errors
+from service.cli.common import Table, console, friendly_errors
 from service.config import Settings
 from service.documents import SAMPLE_CORPORA, call, ingest_sample_corpus
 from service.schemas import AnswerOut, CompareRequest
@@ -138,15 +139,28 @@ def compare(
     runtime.engine.validate(request)
     texts = ["" for _ in variant]
     states = ["streaming…" for _ in variant]
+    errors = ["" for _ in variant]
     answers: list[AnswerOut] = []
 
-    def render() -> Table:
+    def render() -> RenderableType:
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in variant:
             grid.add_column(ratio=1)
         grid.add_row(
             *[
-                Panel(texts[i] or "[dim]…[/]", title=f"{name} [dim]{states[i]}[/]", expand=True)
+                # The name inside the panel, where it folds when the terminal is narrow (a
+                # title on the border is cut to fit).
+                Panel(
+                    Text.assemble(
+                        (name, "bold"),
+                        " ",
+                        (states[i], "dim"),
+                        "\n",
+                        texts[i] or "…",  # the model's words as written, never markup
+                        (f"\n{errors[i]}" if errors[i] else "", "red"),
+                    ),
+                    expand=True,
+                )
                 for i, name in enumerate(variant)
             ]
         )
@@ -162,15 +176,16 @@ def compare(
                     answers.append(answer)
                     states[answer.pane] = answer.status
                     if answer.error_message:
-                        texts[answer.pane] += (
-                            f"\n[red]{answer.error_code}: {answer.error_message}[/]"
-                        )
+                        errors[answer.pane] = f"{answer.error_code}: {answer.error_message}"
                 live.update(render())
 
     try:
         asyncio.run(run())
     finally:
         runtime.close()
+    # A blank line before the Metrics title, not the title on the panels' bottom border. On
+    # a terminal the live display ends its last line itself; elsewhere (a pipe) it does not.
+    console.line(1 if console.is_terminal else 2)
     table = Table(title="Metrics")
     for column in (
         "pane",

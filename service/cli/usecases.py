@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from evals.goals import TARGET_METRICS
 from monitoring.cloudwatch import goal_alarms
 from service.app import build_runtime, cloudwatch_client, configure_logging
-from service.cli.common import console, friendly_errors, open_store, progress_bar
+from service.cli.common import Table, console, friendly_errors, open_store, progress_bar
 from service.config import Settings
 from service.evaluation import Progress as RunProgress
 from service.evaluation import usecases

@@ -3,7 +3,7 @@ regression gates, the dashboard's series, and use cases with their goals."""
 
 from service.evaluation import usecases
 from service.evaluation.batch import EvalRunner, Progress
-from service.evaluation.dashboard import WINDOWS, series
+from service.evaluation.dashboard import WINDOWS, series, window_bounds
 from service.evaluation.jobs import Handler, Worker
 from service.evaluation.judging import pairwise_judge, scorers
 from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
@@ -31,5 +31,6 @@ __all__ = [
     "scoring_job_id",
     "series",
     "usecases",
+    "window_bounds",
     "write_report",
 ]

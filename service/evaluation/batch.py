@@ -59,6 +59,8 @@ class EvalRunner:
         self.emit = emit
         self.default_timeout_s = default_timeout_s
         self._background: set[asyncio.Task[None]] = set()  # the loop keeps weak references
+        # Why a background run stopped, by run id (the store keeps only "failed").
+        self.failures: dict[str, str] = {}
 
     def _prepare(
         self, variants: list[str], metrics: list[str], judge: str | None
@@ -218,6 +220,10 @@ class EvalRunner:
                 )
             except Exception as exc:
                 log.error("eval.run_failed", run=run_id, error=str(exc))
+                # The reason in a line: a database error's SQL and links are for the log.
+                reason = (str(exc) or type(exc).__name__).split("\n[SQL:")[0].split("\n")[0]
+                self.failures[run_id] = reason[:300]
+                await asyncio.to_thread(eval_runs.finish_run, self.store, run_id, "failed")
 
         task = asyncio.create_task(go())
         self._background.add(task)  # held until done: the loop keeps only weak references

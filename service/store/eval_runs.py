@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from service.errors import Conflict, NotFound
 from service.ids import new_id, utcnow
@@ -111,13 +111,27 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
         )
 
 
-def finish_run(store: Store, run_id: str) -> None:
+def finish_run(store: Store, run_id: str, status: str = "done") -> None:
+    """Mark a run ended: `done`, or `failed` (stopped by an error; still resumable)."""
     with store.session() as s:
         s.execute(
             update(EvalRunRow)
             .where(EvalRunRow.id == run_id)
-            .values(status="done", finished_at=utcnow())
+            .values(status=status, finished_at=utcnow())
         )
+
+
+def progress(store: Store, run_id: str) -> dict[str, Any]:
+    """The run, with how many items are stored so far and how many of them failed."""
+    run = get_run(store, run_id)
+    with store.session() as s:
+        stored, failed = s.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((EvalItemRow.status != "ok", 1), else_=0)), 0),
+            ).where(EvalItemRow.run_id == run_id)
+        ).one()
+    return {**run, "stored": int(stored), "errors": int(failed)}
 
 
 def items(store: Store, run_id: str) -> list[dict[str, Any]]:

