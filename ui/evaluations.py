@@ -16,6 +16,7 @@ from evals.errors import DatasetError
 from evals.registry import METRIC_NAMES
 from service.app import Runtime
 from service.errors import ArbiterError
+from service.evaluation import BACKENDS, ONLINE
 from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import Link, links_for, metered, require
@@ -90,6 +91,13 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 label=t("eval.judge"),
                 elem_id="eval-judge",
             )
+            backend = gr.Radio(
+                list(BACKENDS),
+                value=ONLINE,
+                label=t("eval.backend"),
+                info=t("eval.backend_info"),
+                elem_id="eval-backend",
+            )
             start = gr.Button(t("eval.start"), variant="primary", elem_id="eval-start")
     status = gr.Markdown(elem_id="eval-status")
     runs = gr.Dataframe(
@@ -123,6 +131,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         names: list[str],
         coll: str,
         judge_name: str,
+        backend_name: str,
         request: gr.Request,
     ) -> tuple[Any, Any, Any, Any]:
         lang = request_language(request)
@@ -138,6 +147,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 names,
                 judge=judge_name or None,
                 rag=RagRequest(collection=coll) if coll and coll != NO_CONTEXT else None,
+                backend=backend_name or ONLINE,
             )
         except (DatasetError, ArbiterError) as exc:
             message = exc.message if isinstance(exc, ArbiterError) else str(exc)
@@ -166,7 +176,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
 
     start.click(
         do_start,
-        [upload, variants, metrics, collection, judge],
+        [upload, variants, metrics, collection, judge, backend],
         [status, runs, timer, run_id],
         api_name="eval_start",
     )

@@ -2,7 +2,16 @@
 regression gates, the dashboard's series, and use cases with their goals."""
 
 from service.evaluation import usecases
-from service.evaluation.batch import EvalRunner, Progress
+from service.evaluation.batch import EvalRunner
+from service.evaluation.batch_jobs import (
+    BACKENDS,
+    ONLINE,
+    BatchJobFailed,
+    BatchJobRunner,
+    BedrockBatch,
+    SageMakerTransform,
+)
+from service.evaluation.items import Progress
 from service.evaluation.dashboard import WINDOWS, series
 from service.evaluation.jobs import Handler, Worker
 from service.evaluation.judging import pairwise_judge, scorers
@@ -13,12 +22,18 @@ from service.evaluation.usecases.monitor import refresh_goals
 from service.evaluation.usecases.spec import UseCaseSpec
 
 __all__ = [
+    "BACKENDS",
+    "ONLINE",
     "SCORE_TURN",
     "WINDOWS",
+    "BatchJobFailed",
+    "BatchJobRunner",
+    "BedrockBatch",
     "EvalRunner",
     "Handler",
     "OnlineScoring",
     "Progress",
+    "SageMakerTransform",
     "UseCaseSpec",
     "Window",
     "Worker",

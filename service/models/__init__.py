@@ -4,24 +4,33 @@ endpoint, and the providers (local llama.cpp, Bedrock, SageMaker, OpenAI-compati
 
 from service.models.breaker import Breakers
 from service.models.catalog import Catalog, ModelFactory
+from service.models.invoke_bodies import MalformedReply, Reply, parse_reply, request_body
 from service.models.pricing import PriceTable
 from service.models.providers.aws import aws_client
 from service.models.providers.base import StreamingChatModel
 from service.models.providers.errors import classify_error
 from service.models.providers.registry import build_chat_model, probe_model
-from service.models.variants import KeyEnvs, Variant, load_variants
+from service.models.providers.sagemaker_adapters import make_adapter
+from service.models.variants import BedrockModel, KeyEnvs, SageMakerModel, Variant, load_variants
 
 __all__ = [
+    "BedrockModel",
     "Breakers",
     "Catalog",
     "KeyEnvs",
+    "MalformedReply",
     "ModelFactory",
     "PriceTable",
+    "Reply",
+    "SageMakerModel",
     "StreamingChatModel",
     "Variant",
     "aws_client",
     "build_chat_model",
     "classify_error",
     "load_variants",
+    "make_adapter",
+    "parse_reply",
     "probe_model",
+    "request_body",
 ]

@@ -23,6 +23,7 @@ def create_run(
     judge: str | None,
     total: int,
     use_case: str | None = None,
+    backend: str = "online",
 ) -> str:
     run_id = new_id()
     with store.session() as s:
@@ -39,6 +40,7 @@ def create_run(
                 "status": "running",
                 "total": total,
                 "use_case": use_case,
+                "backend": backend,
                 "created_at": utcnow(),
             },
         )
@@ -111,12 +113,26 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
         )
 
 
-def finish_run(store: Store, run_id: str) -> None:
+def finish_run(
+    store: Store, run_id: str, status: str = "done", error: str | None = None
+) -> None:
+    """`status`: done, or failed (with why: a batch job of the run failed or was stopped,
+    or could not be submitted)."""
     with store.session() as s:
         s.execute(
             update(EvalRunRow)
             .where(EvalRunRow.id == run_id)
-            .values(status="done", finished_at=utcnow())
+            .values(status=status, error=error, finished_at=utcnow())
+        )
+
+
+def restart_run(store: Store, run_id: str) -> None:
+    """A resumed run is running again."""
+    with store.session() as s:
+        s.execute(
+            update(EvalRunRow)
+            .where(EvalRunRow.id == run_id)
+            .values(status="running", error=None, finished_at=None)
         )
 
 

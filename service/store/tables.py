@@ -184,9 +184,35 @@ class EvalRunRow(Base):
     variants: Mapped[list[Any]]
     metrics: Mapped[list[Any]]
     judge: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
     total: Mapped[int] = mapped_column(Integer)
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
+    # online | bedrock-batch | sagemaker-transform
+    backend: Mapped[str] = mapped_column(String(32), default="online", server_default="online")
+    error: Mapped[str | None] = mapped_column(Text)  # why a failed run failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvalBatchJobRow(Base):
+    """One provider job of a batch-backend eval run: a Bedrock model invocation job or a
+    SageMaker transform job over some of one variant's examples. Stored before the job is
+    submitted (by its name) and given its ARN once it is, so a restarted run re-attaches
+    to it instead of submitting it again."""
+
+    __tablename__ = "eval_batch_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    variant: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    job_name: Mapped[str] = mapped_column(String(63), unique=True)
+    job_arn: Mapped[str | None] = mapped_column(String(2048))
+    input_uri: Mapped[str] = mapped_column(String(2048))
+    output_uri: Mapped[str] = mapped_column(String(2048))
+    examples: Mapped[list[Any]]  # dataset row indexes, in record order
+    status: Mapped[str] = mapped_column(String(32))  # the service's job status
+    message: Mapped[str | None] = mapped_column(Text)  # the service's reason, when it gave one
+    collected: Mapped[bool] = mapped_column(Boolean, default=False)  # outputs stored
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

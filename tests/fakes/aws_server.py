@@ -4,7 +4,8 @@
   (`application/vnd.amazon.eventstream`, one frame per event);
 - Bedrock control plane `GET /foundation-models/{modelId}` (for reachability probes);
 - SageMaker runtime `POST /endpoints/{name}/invocations-response-stream` (PayloadPart frames)
-  and `/invocations`.
+  and `/invocations`;
+- Bedrock batch inference (model invocation jobs), in `tests/fakes/bedrock_batch.py`.
 
 Real boto3 / langchain-aws clients are pointed at it with `endpoint_url` and dummy
 credentials, so signing, parsing, streaming and retries all run for real."""
@@ -20,6 +21,7 @@ from urllib.parse import unquote
 
 from moto.core.eventstream import EventStreamEncoder
 
+from tests.fakes.bedrock_batch import BedrockBatchJobs
 from tests.fakes.http import FakeHandler, FakeServer
 from tests.fakes.script import Script
 
@@ -52,6 +54,8 @@ class _AwsHandler(FakeHandler):
         self.send_json(status, {"message": message}, {"x-amzn-ErrorType": error_type})
 
     def do_GET(self) -> None:
+        if self.fake.batch.get(self):  # Bedrock batch inference jobs
+            return
         parts = self.path.split("?")[0].strip("/").split("/")
         if len(parts) == 2 and parts[0] == "foundation-models":
             model_id = unquote(parts[1])
@@ -78,6 +82,8 @@ class _AwsHandler(FakeHandler):
         parts = self.path.split("?")[0].strip("/").split("/")
         body = self.read_json()
         self.fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+        if self.fake.batch.post(self, body):  # Bedrock batch inference jobs
+            return
         if len(parts) == 3 and parts[0] == "model" and unquote(parts[1]) in self.fake.embedders:
             self.titan_embedding(unquote(parts[1]), body)
         elif len(parts) == 3 and parts[0] == "knowledgebases" and parts[2] == "retrieve":
@@ -285,6 +291,7 @@ class FakeAws(FakeServer):
         self.requests: list[dict[str, Any]] = []
         self.embedders: set[str] = {"amazon.titan-embed-text-v2:0"}
         self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
+        self.batch = BedrockBatchJobs(self)  # set batch.s3_endpoint to moto's server
 
     def stream_lines(self, endpoint: str, script: Script) -> list[bytes]:
         fmt = self.endpoint_formats.get(endpoint, "messages")

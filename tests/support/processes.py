@@ -104,3 +104,21 @@ def arbiter_process(
     """`python -m service serve` in `home`; yields its URL once /healthz answers."""
     with arbiter_server(home, env=env, timeout_s=timeout_s) as server:
         yield server.url
+
+
+@contextmanager
+def fake_bedrock_batch_process(job_seconds: float) -> Iterator[tuple[str, str]]:
+    """The fake Bedrock (batch inference jobs of `job_seconds`) and moto's S3 in their own
+    process; yields (fake URL, moto URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.bedrock_batch_server", str(job_seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        fake_url, moto_url = proc.stdout.readline().split()
+        yield fake_url, moto_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
