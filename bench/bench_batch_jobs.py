@@ -47,7 +47,10 @@ def _peak_mib() -> float:
 def main() -> None:
     header(f"Batch run on Bedrock batch inference: {EXAMPLES:,} examples, Arbiter's share")
     configure_logging("warning")
-    with fake_bedrock_batch_process(JOB_S) as (fake_url, moto_url), tempfile.TemporaryDirectory() as tmp:
+    with (
+        fake_bedrock_batch_process(JOB_S) as (fake_url, moto_url),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         os.environ["AWS_ENDPOINT_URL_S3"] = moto_url
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "testing")
@@ -55,9 +58,7 @@ def main() -> None:
         boto3.client("s3", endpoint_url=moto_url).create_bucket(Bucket=BUCKET)
         home = Path(tmp)
         settings = Settings(
-            **batch_settings(
-                home, fake_url, batch_poll_s=POLL_S, bedrock_batch_min_records=100
-            )
+            **batch_settings(home, fake_url, batch_poll_s=POLL_S, bedrock_batch_min_records=100)
         )
         runtime = build_runtime(settings)
         dataset = load_dataset(write_dataset(home / "qa.jsonl", EXAMPLES))
@@ -71,21 +72,26 @@ def main() -> None:
             stored = len(eval_runs.items(runtime.store, run_id))
             (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
             assert job.job_arn is not None
-            reported = boto3.client(
-                "bedrock", endpoint_url=fake_url
-            ).get_model_invocation_job(jobIdentifier=job.job_arn)
+            reported = boto3.client("bedrock", endpoint_url=fake_url).get_model_invocation_job(
+                jobIdentifier=job.job_arn
+            )
             job_s = (reported["endTime"] - reported["submitTime"]).total_seconds()
         finally:
             runtime.close()
     rss_after = _rss_mib()
     share = total - job_s
-    line("examples x variants", f"{EXAMPLES:,} x 1 (anthropic claude body), poll every {POLL_S:g} s")
+    line(
+        "examples x variants", f"{EXAMPLES:,} x 1 (anthropic claude body), poll every {POLL_S:g} s"
+    )
     line("stored items", f"{stored:,}")
     line("baseline: the job (submitTime -> endTime)", f"{job_s:.2f} s (scripted {JOB_S:g} s)")
     line("total wall time", f"{total:.2f} s")
     line("Arbiter's share (total - job)", f"{share:.2f} s = {share / total:.1%} of the total")
     line("total ÷ job (ratio vs baseline)", f"{total / job_s:.3f}")
-    line("RSS before / after / growth", f"{rss_before:.0f} / {rss_after:.0f} / {rss_after - rss_before:+.0f} MiB")
+    line(
+        "RSS before / after / growth",
+        f"{rss_before:.0f} / {rss_after:.0f} / {rss_after - rss_before:+.0f} MiB",
+    )
     line("peak RSS of the process", f"{_peak_mib():.0f} MiB")
     verdict(
         share / total <= 0.10 and stored == EXAMPLES,

@@ -19,7 +19,6 @@ from service.cli.common import console, friendly_errors, open_store, progress_ba
 from service.config import Settings
 from service.documents import SAMPLE_COLLECTION, call, ingest_sample_corpus
 from service.errors import ArbiterError, ErrorCode
-from service.evaluation import Progress as RunProgress
 from service.evaluation import (
     ONLINE,
     build_report,
@@ -28,6 +27,7 @@ from service.evaluation import (
     run_summaries,
     write_report,
 )
+from service.evaluation import Progress as RunProgress
 from service.schemas import RagRequest
 from service.store import eval_runs
 

@@ -6,13 +6,12 @@ from service.evaluation.batch import EvalRunner
 from service.evaluation.batch_jobs import (
     BACKENDS,
     ONLINE,
-    BatchJobFailed,
     BatchJobRunner,
     BedrockBatch,
     SageMakerTransform,
 )
-from service.evaluation.items import Progress
 from service.evaluation.dashboard import WINDOWS, series
+from service.evaluation.items import Progress
 from service.evaluation.jobs import Handler, Worker
 from service.evaluation.judging import pairwise_judge, scorers
 from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
@@ -26,7 +25,6 @@ __all__ = [
     "ONLINE",
     "SCORE_TURN",
     "WINDOWS",
-    "BatchJobFailed",
     "BatchJobRunner",
     "BedrockBatch",
     "EvalRunner",

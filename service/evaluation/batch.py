@@ -8,14 +8,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiolimiter import AsyncLimiter
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from evals.base import Metric, Sample
+from evals.base import Metric
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from monitoring.records import ModelCall, Record, ScoreRecord
@@ -244,9 +243,7 @@ class EvalRunner:
                     "answer what is missing from this process).",
                 )
             await asyncio.to_thread(eval_runs.restart_run, self.store, run_id)
-        await batch.run(
-            run_id, dataset, plan, backend, on_progress=on_progress, language=language
-        )
+        await batch.run(run_id, dataset, plan, backend, on_progress=on_progress, language=language)
         return run_id
 
     async def start_in_background(

@@ -96,4 +96,6 @@ class PriceTable:
 def _cost(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
     if price is None or tokens_in is None or tokens_out is None:
         return None
-    return round(tokens_in / 1000 * price.input_per_1k + tokens_out / 1000 * price.output_per_1k, 10)
+    return round(
+        tokens_in / 1000 * price.input_per_1k + tokens_out / 1000 * price.output_per_1k, 10
+    )

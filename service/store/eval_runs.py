@@ -113,9 +113,7 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
         )
 
 
-def finish_run(
-    store: Store, run_id: str, status: str = "done", error: str | None = None
-) -> None:
+def finish_run(store: Store, run_id: str, status: str = "done", error: str | None = None) -> None:
     """`status`: done, or failed (with why: a batch job of the run failed or was stopped,
     or could not be submitted)."""
     with store.session() as s:

@@ -215,9 +215,7 @@ class BedrockBatchJobs:
                     )
                     return
             arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-invocation-job/{secrets.token_hex(6)}"
-            job = FakeJob(
-                arn, name, model, role, token, input_uri, output_uri, datetime.now(UTC)
-            )
+            job = FakeJob(arn, name, model, role, token, input_uri, output_uri, datetime.now(UTC))
             self.jobs[arn] = job
         threading.Thread(target=self.work, args=(job,), daemon=True).start()
         handler.send_json(200, {"jobArn": arn})

@@ -20,7 +20,8 @@ from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
 from service.errors import AccessDenied, ArbiterError, ErrorCode
-from service.evaluation import BatchJobFailed, Progress, run_gate, run_summaries
+from service.evaluation import Progress, run_gate, run_summaries
+from service.evaluation.batch_jobs import BatchJobFailed
 from service.store import Store, eval_batch_jobs, eval_runs
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.bedrock_batch import BatchScript
@@ -45,9 +46,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def aws(
-    fake_aws: FakeAws, moto_server: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeAws]:
+def aws(fake_aws: FakeAws, moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """The fake Bedrock reading and writing moto's S3, where Arbiter's S3 calls go too."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
     fake_aws.batch.s3_endpoint = moto_server
@@ -62,7 +61,10 @@ def runtime_for(store: Store, tmp_path: Path, fake: FakeAws, **overrides: object
 def run(runtime: Runtime, data: Path, variants: list[str], **kwargs: object) -> str:
     return asyncio.run(
         runtime.evals.run(
-            load_dataset(data), variants, ["exact_match", "rouge_l"], backend="bedrock-batch",
+            load_dataset(data),
+            variants,
+            ["exact_match", "rouge_l"],
+            backend="bedrock-batch",
             **kwargs,  # type: ignore[arg-type]
         )
     )
@@ -98,9 +100,15 @@ def test_bedrock_batch_run_scores_and_stores_every_answer_like_an_online_run(
     assert all(j.job_arn and j.collected and j.status == "Completed" for j in jobs)
     fake_jobs = {j.model_id: j for j in aws.batch.jobs.values()}
     assert set(fake_jobs) == {CLAUDE, NOVA} and all(j.role_arn == ROLE for j in fake_jobs.values())
-    inputs = s3_client(moto_server).get_object(
-        Bucket=BUCKET, Key=fake_jobs[CLAUDE].input_uri.split(BUCKET + "/", 1)[1]
-    )["Body"].read().decode().splitlines()
+    inputs = (
+        s3_client(moto_server)
+        .get_object(Bucket=BUCKET, Key=fake_jobs[CLAUDE].input_uri.split(BUCKET + "/", 1)[1])[
+            "Body"
+        ]
+        .read()
+        .decode()
+        .splitlines()
+    )
     assert '"anthropic_version": "bedrock-2023-05-31"' in inputs[0]
     assert '"system": "Answer in one sentence."' in inputs[0]
     assert seen[-1].done == seen[-1].total == 240
@@ -182,12 +190,14 @@ def test_a_job_failing_half_way_keeps_its_answers_and_resume_submits_only_the_re
     assert len(items) == 20
     assert sum(i["status"] == "ok" for i in items) == 10
     missing = [i for i in items if i["status"] != "ok"]
-    assert all("no output record" in i["error"] and "Model capacity lost." in i["error"] for i in missing)
+    assert all(
+        "no output record" in i["error"] and "Model capacity lost." in i["error"] for i in missing
+    )
 
     aws.batch.scripts[CLAUDE] = BatchScript()
     run(runtime, data, ["claude"], run_id=row["id"])
     assert len(aws.batch.jobs) == 2
-    second = [j for j in aws.batch.jobs.values() if j.status == "Completed"][0]
+    second = next(j for j in aws.batch.jobs.values() if j.status == "Completed")
     assert second.total == 10  # only what the failed job did not answer
     items = eval_runs.items(runtime.store, row["id"])
     assert len(items) == 20 and all(i["status"] == "ok" for i in items)
@@ -218,12 +228,18 @@ def test_resume_after_a_restart_reattaches_to_the_running_job(
     aws.batch.scripts[CLAUDE] = BatchScript(duration_s=1.5)
     data = write_dataset(tmp_path / "qa.jsonl", 8)
     first = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
-    run_id = first.evals.create_run(load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch")
+    run_id = first.evals.create_run(
+        load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch"
+    )
 
     async def crash() -> None:
         task = asyncio.ensure_future(
             first.evals.run(
-                load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch", run_id=run_id
+                load_dataset(data),
+                ["claude"],
+                ["exact_match"],
+                backend="bedrock-batch",
+                run_id=run_id,
             )
         )
         while not any(j.job_arn for j in eval_batch_jobs.jobs_of_run(first.store, run_id)):
@@ -257,7 +273,9 @@ def test_a_stopped_job_is_reported_with_the_service_status(
     runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
     data = write_dataset(tmp_path / "qa.jsonl", 4)
     bedrock = boto3.client(
-        "bedrock", endpoint_url=aws.url, region_name="us-east-1",
+        "bedrock",
+        endpoint_url=aws.url,
+        region_name="us-east-1",
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -272,7 +290,9 @@ def test_a_stopped_job_is_reported_with_the_service_status(
     async def both() -> None:
         stopper = asyncio.ensure_future(stop_soon())
         try:
-            await runtime.evals.run(load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch")
+            await runtime.evals.run(
+                load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch"
+            )
         finally:
             await stopper
 
@@ -313,9 +333,7 @@ def test_variants_a_backend_cannot_run_and_retrieval_are_refused(
 
 
 @pytest.fixture
-def transform(
-    moto_server: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TransformProxy]:
+def transform(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TransformProxy]:
     """moto's SageMaker behind the proxy that writes transform outputs, with an endpoint
     `qa-endpoint` whose config names model `qa-model`."""
     with TransformProxy(moto_server) as proxy:
@@ -336,7 +354,7 @@ def transform(
                         "VariantName": "main",
                         "ModelName": "qa-model",
                         "InitialInstanceCount": 1,
-                        "InstanceType": "ml.g5.xlarge",
+                        "InstanceType": "ml.g4dn.xlarge",  # moto knows no newer types
                     }
                 ],
             )
@@ -350,7 +368,9 @@ def test_sagemaker_transform_run_stores_every_answer(
     runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
     data = write_dataset(tmp_path / "qa.jsonl", 7)
     run_id = asyncio.run(
-        runtime.evals.run(load_dataset(data), ["endpoint"], ["exact_match"], backend="sagemaker-transform")
+        runtime.evals.run(
+            load_dataset(data), ["endpoint"], ["exact_match"], backend="sagemaker-transform"
+        )
     )
     (created,) = transform.created
     assert created["ModelName"] == "qa-model"  # endpoint -> endpoint config -> model
@@ -375,7 +395,11 @@ def test_a_failed_transform_job_is_reported_with_its_failure_reason(
     (name,) = [f"arb-{run_id.replace('-', '')[-16:]}-endpoint-1"]
     transform.failures[name] = "ClientError: the container answered 400 for line 2"
     with pytest.raises(BatchJobFailed) as caught:
-        asyncio.run(runtime.evals.run(dataset, ["endpoint"], [], backend="sagemaker-transform", run_id=run_id))
+        asyncio.run(
+            runtime.evals.run(
+                dataset, ["endpoint"], [], backend="sagemaker-transform", run_id=run_id
+            )
+        )
     assert "ClientError: the container answered 400 for line 2" in caught.value.message
     items = eval_runs.items(runtime.store, run_id)
     assert len(items) == 3 and all(i["status"] == "error" for i in items)
@@ -426,5 +450,5 @@ def test_the_api_starts_a_batch_run_and_shows_its_jobs(
             json={"variants": ["endpoint"], "dataset": dataset, "backend": "bedrock-batch"},
         )
         assert unconfigured.status_code == 422
-        assert unconfigured.json()["code"] == "unsupported_backend"
+        assert unconfigured.json()["error"]["code"] == "unsupported_backend"
     runtime.close()

@@ -85,7 +85,11 @@ def write_dataset(path: Path, n: int, *, fail_every: int = 0) -> Path:
     for i in range(n):
         marker = " FAIL" if fail_every and i % fail_every == 0 else ""
         rows.append(
-            {"id": f"q{i}", "prompt": f"Question {i}: capital?{marker}", "reference": "Paris is the capital."}
+            {
+                "id": f"q{i}",
+                "prompt": f"Question {i}: capital?{marker}",
+                "reference": "Paris is the capital.",
+            }
         )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

@@ -38,7 +38,10 @@ def test_claude_gets_the_messages_body_and_its_reply_is_read() -> None:
         },
     )
     assert (reply.text, reply.tokens_in, reply.tokens_out, reply.finish_reason) == (
-        "Hello!", 7, 2, "end_turn"
+        "Hello!",
+        7,
+        2,
+        "end_turn",
     )
 
 
@@ -48,19 +51,30 @@ def test_nova_and_titan_get_their_own_bodies() -> None:
     assert nova["system"] == [{"text": "Be brief."}]
     assert nova["messages"] == [{"role": "user", "content": [{"text": "Hi?"}]}]
     assert nova["inferenceConfig"] == {
-        "maxTokens": 50, "temperature": 0.2, "topP": 0.9, "stopSequences": ["\n\n"]
+        "maxTokens": 50,
+        "temperature": 0.2,
+        "topP": 0.9,
+        "stopSequences": ["\n\n"],
     }
-    assert "inferenceConfig" not in request_body("amazon.nova-micro-v1:0", "", "Hi?", GenerationParams())
+    assert "inferenceConfig" not in request_body(
+        "amazon.nova-micro-v1:0", "", "Hi?", GenerationParams()
+    )
     titan = request_body("amazon.titan-text-express-v1", "", "Hi?", GenerationParams())
     assert titan == {"inputText": "Hi?", "textGenerationConfig": {"maxTokenCount": 1024}}
     reply = parse_reply(
         "amazon.titan-text-express-v1",
-        {"inputTextTokenCount": 3, "results": [{"tokenCount": 1, "outputText": "Yo", "completionReason": "FINISH"}]},
+        {
+            "inputTextTokenCount": 3,
+            "results": [{"tokenCount": 1, "outputText": "Yo", "completionReason": "FINISH"}],
+        },
     )
     assert (reply.text, reply.tokens_in, reply.tokens_out) == ("Yo", 3, 1)
     nova_reply = parse_reply(
         "amazon.nova-micro-v1:0",
-        {"output": {"message": {"content": [{"text": "Hey"}]}}, "usage": {"inputTokens": 4, "outputTokens": 1}},
+        {
+            "output": {"message": {"content": [{"text": "Hey"}]}},
+            "usage": {"inputTokens": 4, "outputTokens": 1},
+        },
     )
     assert (nova_reply.text, nova_reply.tokens_in) == ("Hey", 4)
 
@@ -76,10 +90,16 @@ def test_unknown_families_and_malformed_replies_are_refused_clearly() -> None:
         parse_reply("amazon.nova-micro-v1:0", ["not", "a", "dict"])
 
 
-@pytest.mark.parametrize(("count", "most", "sizes"), [
-    (0, 10, []), (10, 10, [10]), (11, 10, [6, 5]), (120, 50, [40, 40, 40]),
-    (100_001, 50_000, [33_334, 33_334, 33_333]),
-])
+@pytest.mark.parametrize(
+    ("count", "most", "sizes"),
+    [
+        (0, 10, []),
+        (10, 10, [10]),
+        (11, 10, [6, 5]),
+        (120, 50, [40, 40, 40]),
+        (100_001, 50_000, [33_334, 33_334, 33_333]),
+    ],
+)
 def test_jobs_are_as_few_and_as_even_as_the_maximum_allows(
     count: int, most: int, sizes: list[int]
 ) -> None:
@@ -103,20 +123,29 @@ def test_record_ids_are_eleven_alphanumerics_that_map_back() -> None:
 
 def test_batch_inference_costs_half_the_on_demand_price() -> None:
     prices = PriceTable.load()
-    claude = Variant(name="c", model=BedrockModel(model_id="anthropic.claude-3-haiku-20240307-v1:0"))
+    claude = Variant(
+        name="c", model=BedrockModel(model_id="anthropic.claude-3-haiku-20240307-v1:0")
+    )
     assert prices.batch_cost(claude, 1000, 1000) == pytest.approx((0.00025 + 0.00125) / 2)
     assert prices.cost(claude, 1000, 1000) == pytest.approx(0.00025 + 0.00125)
     own = claude.model_copy(update={"price": Price(input_per_1k=1.0, output_per_1k=2.0)})
     assert prices.batch_cost(own, 1000, 0) == pytest.approx(0.5)
     listed = PriceTable(
-        {**prices.prices, "bedrock-batch": {"anthropic.claude-3-haiku-20240307-v1:0": Price(input_per_1k=0.1, output_per_1k=0.1)}}
+        {
+            **prices.prices,
+            "bedrock-batch": {
+                "anthropic.claude-3-haiku-20240307-v1:0": Price(input_per_1k=0.1, output_per_1k=0.1)
+            },
+        }
     )
     assert listed.batch_cost(claude, 1000, 1000) == pytest.approx(0.2)
 
 
 def test_s3_locations() -> None:
     root = S3Uri.parse("s3://bucket/runs")
-    assert str(root.folder().join("r1", "job", "input.jsonl")) == "s3://bucket/runs/r1/job/input.jsonl"
+    assert (
+        str(root.folder().join("r1", "job", "input.jsonl")) == "s3://bucket/runs/r1/job/input.jsonl"
+    )
     assert str(S3Uri.parse("s3://bucket").join("a")) == "s3://bucket/a"
     with pytest.raises(ArbiterError) as caught:
         S3Uri.parse("bucket/runs")

@@ -22,7 +22,6 @@ from evals.datasets import Dataset
 from evals.judges import RubricJudge
 from monitoring.records import Record, ScoreRecord
 from service.errors import ArbiterError, ErrorCode, InvalidRequest
-from service.evaluation.items import Progress, score_item
 from service.evaluation.batch_jobs.backend import (
     BEDROCK_BATCH,
     Backend,
@@ -33,6 +32,7 @@ from service.evaluation.batch_jobs.backend import (
     job_name,
 )
 from service.evaluation.batch_jobs.s3 import S3Uri
+from service.evaluation.items import Progress, score_item
 from service.models import PriceTable, Variant
 from service.store import Store, eval_batch_jobs, eval_runs
 
@@ -180,10 +180,15 @@ class BatchJobRunner:
         for job in jobs:
             if job.collected:
                 continue
-            arn = job.job_arn or await asyncio.to_thread(
-                self._submit, backend, by_name[job.variant], job, dataset
-            )
-            pending[job.id] = (job, arn)
+            if job.job_arn is not None:  # submitted before: re-attach
+                pending[job.id] = (job, job.job_arn)
+            else:
+                pending[job.id] = (
+                    job,
+                    await asyncio.to_thread(
+                        self._submit, backend, by_name[job.variant], job, dataset
+                    ),
+                )
 
         failures: list[str] = []
         processed: dict[str, int] = {}
@@ -207,8 +212,17 @@ class BatchJobRunner:
                 processed.pop(job_id, None)
                 state.processing = sum(processed.values())
                 await asyncio.to_thread(
-                    self._collect, backend, plan, by_name[job.variant], job, arn, st, dataset,
-                    state, progress, language,
+                    self._collect,
+                    backend,
+                    plan,
+                    by_name[job.variant],
+                    job,
+                    arn,
+                    st,
+                    dataset,
+                    state,
+                    progress,
+                    language,
                 )
                 if not st.succeeded:
                     failures.append(
@@ -277,7 +291,9 @@ class BatchJobRunner:
             files = backend.files(variant)
             files.put_lines(S3Uri.parse(job.input_uri), lines)
             arn = backend.submit(variant, job)
-            log.info("eval.batch_job_submitted", job=job.job_name, arn=arn, records=len(job.examples))
+            log.info(
+                "eval.batch_job_submitted", job=job.job_name, arn=arn, records=len(job.examples)
+            )
         eval_batch_jobs.set_arn(self.store, job.id, arn, "Submitted")
         return arn
 
@@ -314,16 +330,22 @@ class BatchJobRunner:
                 tally.malformed += 1  # a second record for one request: the first counts
                 continue
             seen.add(result.index)
-            batch.append(self._item(plan, variant, backend.name, examples[result.index], result, language))
+            batch.append(
+                self._item(plan, variant, backend.name, examples[result.index], result, language)
+            )
             if len(batch) >= SAVE_EVERY:
                 flush()
-        why = f"the {backend.name} job ended {st.status}" + (f": {st.message}" if st.message else "")
+        why = f"the {backend.name} job ended {st.status}" + (
+            f": {st.message}" if st.message else ""
+        )
         if tally.malformed:
             why += f" ({tally.malformed} output lines could not be read)"
         for index in job.examples:
             if index not in seen:
                 missing = RecordResult(index, None, f"no output record for this request; {why}")
-                batch.append(self._item(plan, variant, backend.name, examples[index], missing, language))
+                batch.append(
+                    self._item(plan, variant, backend.name, examples[index], missing, language)
+                )
                 if len(batch) >= SAVE_EVERY:
                     flush()
         flush()
@@ -389,9 +411,7 @@ class _Counts:
 
 
 def _with_status(job: eval_batch_jobs.BatchJob, st: JobStatus) -> eval_batch_jobs.BatchJob:
-    return eval_batch_jobs.BatchJob(
-        **{**job.__dict__, "status": st.status, "message": st.message}
-    )
+    return eval_batch_jobs.BatchJob(**{**job.__dict__, "status": st.status, "message": st.message})
 
 
 def _note(statuses: dict[str, JobStatus]) -> str:
@@ -399,5 +419,3 @@ def _note(statuses: dict[str, JobStatus]) -> str:
     for st in statuses.values():
         counts[st.status] = counts.get(st.status, 0) + 1
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-
-

@@ -62,7 +62,10 @@ class SageMakerTransform:
         # The variant's endpoint_url is its runtime's; the control plane's comes from
         # AWS_ENDPOINT_URL_SAGEMAKER, or AWS's own.
         return aws_client(
-            "sagemaker", region=spec.region, profile=spec.profile, endpoint_url=None,
+            "sagemaker",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=None,
             max_attempts=spec.max_attempts,
         )
 
@@ -70,7 +73,10 @@ class SageMakerTransform:
         spec = self._spec(variant)
         return S3Files(
             aws_client(
-                "s3", region=spec.region, profile=spec.profile, endpoint_url=None,
+                "s3",
+                region=spec.region,
+                profile=spec.profile,
+                endpoint_url=None,
                 max_attempts=spec.max_attempts,
             )
         )
