@@ -80,7 +80,7 @@ class EvalRunner:
         """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
         _, chosen, _ = self._prepare(variants, metrics, judge)
         if backend != ONLINE:
-            self._batch().check(backend, chosen, rag)
+            self._batch().check(backend, chosen, rag, len(dataset.examples))
         if use_case is not None and not usecases.has_use_case(self.store, use_case):
             raise NotFound(f"use case {use_case!r} does not exist", code=ErrorCode.UNKNOWN_USE_CASE)
         return eval_runs.create_run(

@@ -18,7 +18,7 @@ from tests.fakes.bedrock_batch import BatchScript
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     fake = FakeAws()

@@ -26,6 +26,7 @@ from service.store import Store, eval_batch_jobs, eval_runs
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.bedrock_batch import BatchScript
 from tests.fakes.sagemaker_transform import TransformProxy
+from tests.support import cli
 from tests.support.batch_jobs import (
     BUCKET,
     CLAUDE,
@@ -127,6 +128,7 @@ def test_too_few_records_are_refused_before_anything_is_submitted(
     assert caught.value.code == ErrorCode.TOO_FEW_RECORDS
     assert "at least 100 records" in caught.value.message and "online" in caught.value.hint
     assert aws.batch.jobs == {}
+    assert eval_runs.list_runs(runtime.store) == []  # refused before a run is stored
     runtime.close()
 
 
@@ -269,7 +271,7 @@ def test_resume_after_a_restart_reattaches_to_the_running_job(
 def test_a_stopped_job_is_reported_with_the_service_status(
     sqlite_store: Store, aws: FakeAws, tmp_path: Path
 ) -> None:
-    aws.batch.scripts[CLAUDE] = BatchScript(duration_s=5.0)
+    aws.batch.scripts[CLAUDE] = BatchScript(submit_s=3.0, duration_s=5.0)  # stopped while Submitted
     runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
     data = write_dataset(tmp_path / "qa.jsonl", 4)
     bedrock = boto3.client(
@@ -452,3 +454,55 @@ def test_the_api_starts_a_batch_run_and_shows_its_jobs(
         assert unconfigured.status_code == 422
         assert unconfigured.json()["error"]["code"] == "unsupported_backend"
     runtime.close()
+
+
+# -- the command ------------------------------------------------------------------------
+
+
+def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
+    aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    settings = batch_settings(tmp_path, aws.url, bedrock_batch_min_records=1)
+    env = {
+        "ARBITER_VARIANTS_FILE": str(settings["variants_file"]),
+        "ARBITER_RAG_SAMPLE_CORPUS": "false",
+        "ARBITER_ONLINE_METRICS": "",
+        "ARBITER_BATCH_S3_URI": settings["batch_s3_uri"],
+        "ARBITER_BEDROCK_BATCH_ROLE_ARN": ROLE,
+        "ARBITER_BATCH_POLL_S": "0.05",
+        "ARBITER_BEDROCK_BATCH_MIN_RECORDS": "1",
+        "AWS_ENDPOINT_URL_S3": moto_server,
+    }
+    data = write_dataset(tmp_path / "qa.jsonl", 6)
+    aws.batch.scripts[CLAUDE] = BatchScript(fail_after=3, fail_message="Model capacity lost.")
+    failed = cli.run(
+        [
+            "eval",
+            "run",
+            str(data),
+            "-v",
+            "claude",
+            "-m",
+            "exact_match",
+            "--backend",
+            "bedrock-batch",
+        ],
+        tmp_path,
+        env,
+        timeout=180,
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "batch_job_failed" in failed.stderr and "Model capacity lost." in failed.stderr
+    run_id = failed.stdout.split("run ", 1)[1].split()[0]
+    assert f"--resume {run_id}" in " ".join(failed.stderr.split())
+
+    aws.batch.scripts[CLAUDE] = BatchScript()
+    resumed = cli.run(
+        ["eval", "run", str(data), "-v", "claude", "-m", "exact_match", "--resume", run_id],
+        tmp_path,
+        env,
+        timeout=180,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert len(aws.batch.jobs) == 2  # the resumed run stayed on Bedrock batch inference
+    assert "exact_match" in resumed.stdout and "1.000" in resumed.stdout

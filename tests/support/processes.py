@@ -117,7 +117,10 @@ def fake_bedrock_batch_process(job_seconds: float) -> Iterator[tuple[str, str]]:
     )
     try:
         assert proc.stdout is not None
-        fake_url, moto_url = proc.stdout.readline().split()
+        line = proc.stdout.readline()
+        while line and not line.startswith("http://"):  # moto's own start-up words
+            line = proc.stdout.readline()
+        fake_url, moto_url = line.split()
         yield fake_url, moto_url
     finally:
         proc.terminate()

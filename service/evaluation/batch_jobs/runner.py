@@ -82,9 +82,12 @@ class BatchJobRunner:
             )
         return self.backends[name]
 
-    def check(self, backend: str, variants: list[Variant], rag: bool) -> None:
+    def check(
+        self, backend: str, variants: list[Variant], rag: bool, examples: int | None = None
+    ) -> None:
         """Refuse at once what cannot run: an unconfigured location, a variant the backend
-        cannot serve, retrieval (the record bodies carry the bare prompt)."""
+        cannot serve, retrieval (the record bodies carry the bare prompt), a dataset below
+        the service's minimum records per job."""
         chosen = self.backend(backend)
         if not self.s3_uri:
             raise InvalidRequest(
@@ -102,6 +105,8 @@ class BatchJobRunner:
             )
         for variant in variants:
             chosen.check(variant)
+        if examples is not None:
+            self._check_sizes(chosen, {v.name: list(range(examples)) for v in variants}, None)
 
     async def run(
         self,
@@ -241,7 +246,9 @@ class BatchJobRunner:
             )
         await asyncio.to_thread(eval_runs.finish_run, store, run_id)
 
-    def _check_sizes(self, backend: Backend, todo: dict[str, list[int]], run_id: str) -> None:
+    def _check_sizes(
+        self, backend: Backend, todo: dict[str, list[int]], run_id: str | None
+    ) -> None:
         for variant, indexes in todo.items():
             if indexes and len(indexes) < backend.min_records:
                 raise InvalidRequest(
@@ -255,7 +262,11 @@ class BatchJobRunner:
                             if backend.name == BEDROCK_BATCH
                             else ""
                         )
-                        + f" (`--resume {run_id} --backend online` finishes this run)."
+                        + (
+                            f" (`--resume {run_id} --backend online` finishes this run)."
+                            if run_id
+                            else "."
+                        )
                     ),
                     code=ErrorCode.TOO_FEW_RECORDS,
                 )
