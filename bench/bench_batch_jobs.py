@@ -6,12 +6,16 @@ matched by recordId, scored (BLEU, ROUGE-L) and stored in SQLite as a real run d
 The baseline is the job itself: its duration as the service reports it (submitTime ->
 endTime). Arbiter's own share is the rest of the wall time (writing the input, submitting,
 noticing the end — at most one poll interval —, reading, scoring, storing). Goal: that
-share ≤ 10% of the total, every answer stored, memory flat (RSS growth reported)."""
+share ≤ 10% of the total, every answer stored, memory flat: RSS growth over the 10,000-
+example run, measured after a 200-example warm-up run (a 1 s Nova job) has loaded what any
+run loads (metrics, clients). The machine is shared, so Arbiter's CPU time (user + system
+of this process) is printed next to its wall-clock share."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +48,11 @@ def _peak_mib() -> float:
     return float("nan")
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     header(f"Batch run on Bedrock batch inference: {EXAMPLES:,} examples, Arbiter's share")
     configure_logging("warning")
@@ -62,13 +71,19 @@ def main() -> None:
         )
         runtime = build_runtime(settings)
         dataset = load_dataset(write_dataset(home / "qa.jsonl", EXAMPLES))
-        rss_before = _rss_mib()
+        warm = load_dataset(write_dataset(home / "warm.jsonl", 200))
         try:
+            asyncio.run(
+                runtime.evals.run(warm, ["nova"], ["bleu", "rouge_l"], backend="bedrock-batch")
+            )
+            rss_before = _rss_mib()
+            cpu_before = _cpu_s()
             started = time.perf_counter()
             run_id = asyncio.run(
                 runtime.evals.run(dataset, ["claude"], ["bleu", "rouge_l"], backend="bedrock-batch")
             )
             total = time.perf_counter() - started
+            cpu = _cpu_s() - cpu_before
             stored = len(eval_runs.items(runtime.store, run_id))
             (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
             assert job.job_arn is not None
@@ -87,7 +102,9 @@ def main() -> None:
     line("baseline: the job (submitTime -> endTime)", f"{job_s:.2f} s (scripted {JOB_S:g} s)")
     line("total wall time", f"{total:.2f} s")
     line("Arbiter's share (total - job)", f"{share:.2f} s = {share / total:.1%} of the total")
+    line("Arbiter's CPU time (user + system)", f"{cpu:.2f} s = {cpu / total:.1%} of the total")
     line("total ÷ job (ratio vs baseline)", f"{total / job_s:.3f}")
+    line("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     line(
         "RSS before / after / growth",
         f"{rss_before:.0f} / {rss_after:.0f} / {rss_after - rss_before:+.0f} MiB",

@@ -84,29 +84,25 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
     if not batch:
         return
     with store.session() as s:
-        stored = {
-            (r.example_id, r.variant)
-            for r in s.execute(
-                select(EvalItemRow.example_id, EvalItemRow.variant).where(
-                    EvalItemRow.run_id == run_id,
-                    EvalItemRow.status == "ok",
-                    EvalItemRow.example_id.in_({f["example_id"] for f in batch}),
-                )
+        keys = {(f["example_id"], f["variant"]) for f in batch}
+        earlier = s.execute(
+            select(
+                EvalItemRow.id, EvalItemRow.example_id, EvalItemRow.variant, EvalItemRow.status
+            ).where(
+                EvalItemRow.run_id == run_id,
+                EvalItemRow.example_id.in_({f["example_id"] for f in batch}),
             )
-        }
+        ).all()
         # Written already (a write that finished as the run was interrupted): keep that one.
+        stored = {(r.example_id, r.variant) for r in earlier if r.status == "ok"}
         batch = [f for f in batch if (f["example_id"], f["variant"]) not in stored]
         if not batch:
             return
-        for fields in batch:
-            s.execute(
-                delete(EvalItemRow).where(
-                    EvalItemRow.run_id == run_id,
-                    EvalItemRow.example_id == fields["example_id"],
-                    EvalItemRow.variant == fields["variant"],
-                    EvalItemRow.status != "ok",
-                )
-            )
+        # Earlier failed attempts at these items make way, in one statement (one per item
+        # made large batch runs wait on the database).
+        failed = [r.id for r in earlier if r.status != "ok" and (r.example_id, r.variant) in keys]
+        if failed:
+            s.execute(delete(EvalItemRow).where(EvalItemRow.id.in_(failed)))
         s.execute(
             insert(EvalItemRow),
             [{"id": new_id(), "run_id": run_id, "created_at": utcnow(), **f} for f in batch],

@@ -2,7 +2,10 @@
 the benchmark: they share no interpreter lock with what is measured). Prints the fake's URL
 and moto's, then serves until killed.
 
-python -m tests.fakes.bedrock_batch_server JOB_SECONDS
+python -m tests.fakes.bedrock_batch_server JOB_SECONDS [NOVA_JOB_SECONDS]
+
+Jobs last JOB_SECONDS; those of Amazon Nova models NOVA_JOB_SECONDS (default 1: for a
+warm-up run).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ def main() -> None:
     fake = FakeAws()
     fake.batch.s3_endpoint = f"http://{host}:{port}"
     fake.batch.default = BatchScript(duration_s=seconds)
+    nova = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    fake.batch.scripts["amazon.nova-micro-v1:0"] = BatchScript(duration_s=nova)
     fake.start()
     print(fake.url, fake.batch.s3_endpoint, flush=True)
     threading.Event().wait()

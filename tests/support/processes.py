@@ -113,6 +113,7 @@ def fake_bedrock_batch_process(job_seconds: float) -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.bedrock_batch_server", str(job_seconds)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # moto's request log
         text=True,
     )
     try:
