@@ -31,7 +31,7 @@ from tests.support.batch_jobs import BUCKET, batch_settings, write_dataset
 from tests.support.processes import fake_bedrock_batch_process
 
 EXAMPLES = int(os.environ.get("BENCH_BATCH_EXAMPLES_JOBS", "10000"))
-JOB_S = float(os.environ.get("BENCH_BATCH_JOB_S", "60"))
+JOB_S = float(os.environ.get("BENCH_BATCH_JOB_S", "120"))
 POLL_S = 1.0
 
 
@@ -106,7 +106,7 @@ def main() -> None:
     line("total ÷ job (ratio vs baseline)", f"{total / job_s:.3f}")
     line("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     line(
-        "RSS before / after / growth",
+        "RSS after warm-up / after / growth",
         f"{rss_before:.0f} / {rss_after:.0f} / {rss_after - rss_before:+.0f} MiB",
     )
     line("peak RSS of the process", f"{_peak_mib():.0f} MiB")
