@@ -53,6 +53,7 @@ class BedrockBatch:
         self.role_arn = role_arn
         self.min_records = min_records
         self.max_records = max_records
+        self._clients: dict[tuple[str, Any], Any] = {}
 
     def _spec(self, variant: Variant) -> BedrockModel:
         assert isinstance(variant.model, BedrockModel)
@@ -77,26 +78,32 @@ class BedrockBatch:
             )
 
     def control(self, variant: Variant) -> Any:
+        """One client per model spec, kept: a new boto3 client costs tens of ms of CPU
+        (its service model is loaded), and a job is polled for hours."""
         spec = self._spec(variant)
-        return aws_client(
+        if ("control", spec) in self._clients:
+            return self._clients["control", spec]
+        client = self._clients["control", spec] = aws_client(
             "bedrock",
             region=spec.region,
             profile=spec.profile,
             endpoint_url=spec.endpoint_url,
             max_attempts=spec.max_attempts,
         )
+        return client
 
     def files(self, variant: Variant) -> S3Files:
         spec = self._spec(variant)
-        return S3Files(
-            aws_client(
-                "s3",
-                region=spec.region,
-                profile=spec.profile,
-                endpoint_url=None,  # AWS_ENDPOINT_URL_S3 or AWS's own
-                max_attempts=spec.max_attempts,
-            )
+        if ("s3", spec) in self._clients:
+            return S3Files(self._clients["s3", spec])
+        client = self._clients["s3", spec] = aws_client(
+            "s3",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=None,  # AWS_ENDPOINT_URL_S3 or AWS's own
+            max_attempts=spec.max_attempts,
         )
+        return S3Files(client)
 
     def input_line(self, variant: Variant, index: int, system: str, prompt: str) -> bytes:
         body = request_body(self._spec(variant).model_id, system, prompt, variant.params)

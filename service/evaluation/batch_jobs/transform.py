@@ -34,6 +34,7 @@ class SageMakerTransform:
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.max_records = max_records
+        self._clients: dict[tuple[str, Any], Any] = {}
 
     def _spec(self, variant: Variant) -> SageMakerModel:
         assert isinstance(variant.model, SageMakerModel)
@@ -58,28 +59,34 @@ class SageMakerTransform:
             )
 
     def control(self, variant: Variant) -> Any:
+        """One client per model spec, kept: a new boto3 client costs tens of ms of CPU
+        (its service model is loaded), and a job is polled for hours."""
         spec = self._spec(variant)
+        if ("control", spec) in self._clients:
+            return self._clients["control", spec]
         # The variant's endpoint_url is its runtime's; the control plane's comes from
         # AWS_ENDPOINT_URL_SAGEMAKER, or AWS's own.
-        return aws_client(
+        client = self._clients["control", spec] = aws_client(
             "sagemaker",
             region=spec.region,
             profile=spec.profile,
             endpoint_url=None,
             max_attempts=spec.max_attempts,
         )
+        return client
 
     def files(self, variant: Variant) -> S3Files:
         spec = self._spec(variant)
-        return S3Files(
-            aws_client(
-                "s3",
-                region=spec.region,
-                profile=spec.profile,
-                endpoint_url=None,
-                max_attempts=spec.max_attempts,
-            )
+        if ("s3", spec) in self._clients:
+            return S3Files(self._clients["s3", spec])
+        client = self._clients["s3", spec] = aws_client(
+            "s3",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=None,
+            max_attempts=spec.max_attempts,
         )
+        return S3Files(client)
 
     def model_name(self, variant: Variant) -> str:
         client = self.control(variant)
