@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from service.errors import Conflict, NotFound
 from service.ids import new_id, utcnow
 from service.store.engine import Store
-from service.store.tables import EvalItemRow, EvalRunRow
+from service.store.tables import EvalItemRow, EvalRunBackendRow, EvalRunRow
 
 
 def create_run(
@@ -40,10 +40,14 @@ def create_run(
                 "status": "running",
                 "total": total,
                 "use_case": use_case,
-                "backend": backend,
                 "created_at": utcnow(),
             },
         )
+        if backend != "online":
+            s.execute(
+                insert(EvalRunBackendRow),
+                {"run_id": run_id, "backend": backend, "error": None, "created_at": utcnow()},
+            )
     return run_id
 
 
@@ -54,7 +58,11 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
             raise NotFound(
                 f"eval run {run_id} does not exist", hint="List runs with `arbiter eval list`."
             )
-        return {c.name: getattr(run, c.name) for c in EvalRunRow.__table__.columns}
+        out = {c.name: getattr(run, c.name) for c in EvalRunRow.__table__.columns}
+        extra = s.get(EvalRunBackendRow, run_id)
+        out["backend"] = extra.backend if extra else "online"
+        out["error"] = extra.error if extra else None
+        return out
 
 
 def check_resumable(store: Store, run_id: str, dataset_sha256: str) -> dict[str, Any]:
@@ -116,7 +124,10 @@ def finish_run(store: Store, run_id: str, status: str = "done", error: str | Non
         s.execute(
             update(EvalRunRow)
             .where(EvalRunRow.id == run_id)
-            .values(status=status, error=error, finished_at=utcnow())
+            .values(status=status, finished_at=utcnow())
+        )
+        s.execute(
+            update(EvalRunBackendRow).where(EvalRunBackendRow.run_id == run_id).values(error=error)
         )
 
 
@@ -126,7 +137,10 @@ def restart_run(store: Store, run_id: str) -> None:
         s.execute(
             update(EvalRunRow)
             .where(EvalRunRow.id == run_id)
-            .values(status="running", error=None, finished_at=None)
+            .values(status="running", finished_at=None)
+        )
+        s.execute(
+            update(EvalRunBackendRow).where(EvalRunBackendRow.run_id == run_id).values(error=None)
         )
 
 
@@ -155,10 +169,18 @@ def list_runs(store: Store, limit: int = 50, use_case: str | None = None) -> lis
                 .group_by(EvalItemRow.run_id)
             ).all()
         )
+        backends = {
+            b.run_id: b
+            for b in s.scalars(
+                select(EvalRunBackendRow).where(EvalRunBackendRow.run_id.in_([r.id for r in runs]))
+            )
+        }
         return [
             {
                 **{c.name: getattr(r, c.name) for c in EvalRunRow.__table__.columns},
                 "stored": counts.get(r.id, 0),
+                "backend": backends[r.id].backend if r.id in backends else "online",
+                "error": backends[r.id].error if r.id in backends else None,
             }
             for r in runs
         ]

@@ -188,10 +188,19 @@ class EvalRunRow(Base):
     total: Mapped[int] = mapped_column(Integer)
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     # online | bedrock-batch | sagemaker-transform
-    backend: Mapped[str] = mapped_column(String(32), default="online", server_default="online")
-    error: Mapped[str | None] = mapped_column(Text)  # why a failed run failed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvalRunBackendRow(Base):
+    """The backend of an eval run not answered online (bedrock-batch, sagemaker-transform),
+    and why it failed if it did. Apart from `eval_runs`, whose rows older revisions read."""
+
+    __tablename__ = "eval_run_backends"
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class EvalBatchJobRow(Base):

@@ -1,4 +1,4 @@
-"""eval runs on batch backends: the run's backend, and one row per provider job (Bedrock
+"""eval runs on batch backends: the run's backend (eval_run_backends), and one row per provider job (Bedrock
 model invocation job or SageMaker transform job) with its ARN, so a restarted run re-attaches
 
 Revision ID: 0016
@@ -17,11 +17,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("eval_runs") as batch:
-        batch.add_column(
-            sa.Column("backend", sa.String(32), nullable=False, server_default="online")
-        )
-        batch.add_column(sa.Column("error", sa.Text(), nullable=True))
+    op.create_table(
+        "eval_run_backends",
+        sa.Column("run_id", sa.String(36), sa.ForeignKey("eval_runs.id"), primary_key=True),
+        sa.Column("backend", sa.String(32), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_table(
         "eval_batch_jobs",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -45,6 +47,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_eval_batch_jobs_run_id", "eval_batch_jobs")
     op.drop_table("eval_batch_jobs")
-    with op.batch_alter_table("eval_runs") as batch:
-        batch.drop_column("error")
-        batch.drop_column("backend")
+    op.drop_table("eval_run_backends")
