@@ -1,16 +1,19 @@
 """Batch runs: throughput of `arbiter eval run` (the same code) at concurrency 16 against a
 fake OpenAI-compatible model with a fixed latency, ÷ the ideal (examples / 16 x latency).
-Goal ≥ 0.9. Answers are scored (BLEU, ROUGE-L) and stored in SQLite as in a real run."""
+Goal ≥ 0.9. Answers are scored (BLEU, ROUGE-L) and stored in SQLite as in a real run.
+With `--backend bedrock-batch`: the run on Bedrock batch inference jobs instead."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench import bench_batch_jobs
 from bench._report import header, line, verdict
 from evals.datasets import load_dataset
 from service.app import build_runtime, configure_logging
@@ -24,6 +27,16 @@ LATENCY_S = 0.25
 
 
 def main() -> None:
+    """`--backend bedrock-batch`: the run on Bedrock batch inference (bench_batch_jobs)."""
+    args = sys.argv[1:]
+    backend = args[args.index("--backend") + 1] if "--backend" in args[:-1] else "online"
+    if backend == "bedrock-batch":
+        bench_batch_jobs.main()
+        return
+    online()
+
+
+def online() -> None:
     header(f"Batch run: throughput at concurrency {CONCURRENCY} vs the ideal")
     configure_logging("warning")
     # The fake model runs in its own process, so it does not share this one's GIL.

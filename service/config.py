@@ -236,6 +236,42 @@ class Settings(BaseSettings):
         description="How often every use case's goal status is computed and exported "
         "(arbiter_goal_met on /metrics, GoalMet in CloudWatch). 0: never.",
     )
+    batch_s3_uri: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix where eval runs on a batch backend (--backend "
+        "bedrock-batch or sagemaker-transform) write their input files and the service its "
+        "outputs. The bucket must exist, in the models' region.",
+    )
+    bedrock_batch_role_arn: str | None = Field(
+        default=None,
+        description="The IAM service role Bedrock batch inference assumes to read the input "
+        "and write the output under ARBITER_BATCH_S3_URI (trusts bedrock.amazonaws.com; "
+        "s3:GetObject, s3:ListBucket, s3:PutObject on that prefix).",
+    )
+    bedrock_batch_min_records: int = Field(
+        default=100,
+        ge=1,
+        description="Fewest records Bedrock accepts in one batch inference job (the default "
+        "quota; raise or lower it to your account's). Fewer: the run is refused.",
+    )
+    bedrock_batch_max_records: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most records per batch inference job (and input file) by the default "
+        "quota; more are split into several jobs.",
+    )
+    sagemaker_transform_instance_type: str = Field(
+        default="ml.g5.xlarge",
+        description="Instance type of SageMaker batch transform jobs (the endpoint's model "
+        "runs on it).",
+    )
+    sagemaker_transform_instance_count: int = Field(default=1, ge=1, le=100)
+    sagemaker_transform_max_records: int = Field(
+        default=100_000, ge=1, description="Most lines per transform job; more: several jobs."
+    )
+    batch_poll_s: float = Field(
+        default=30.0, gt=0, description="How often a batch job's status is read while it runs."
+    )
     log_level: str = "info"
     log_json: bool = False
 

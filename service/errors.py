@@ -122,6 +122,12 @@ class ErrorCode(StrEnum):
     INVALID_BASELINE = "invalid_baseline"
     NO_DATASETS = "no_datasets"
     INVALID_LANGUAGE = "invalid_language"
+    # eval runs on batch backends (Bedrock batch inference, SageMaker batch transform)
+    BATCH_NOT_CONFIGURED = "batch_not_configured"
+    UNSUPPORTED_BACKEND = "unsupported_backend"
+    TOO_FEW_RECORDS = "too_few_records"
+    S3_BUCKET_MISSING = "s3_bucket_missing"
+    BATCH_JOB_FAILED = "batch_job_failed"
     # documents (from `rag`)
     RAG_ERROR = "rag_error"
     NOT_INGESTIBLE = "not_ingestible"

@@ -64,7 +64,10 @@ def charts(
     hours are), then the note shown when there is nothing to plot."""
     data = frames(runtime, window, use_case)
     since, until, _ = window_bounds(window)
-    span = [since.timestamp(), until.timestamp()]  # a time axis' limits are in seconds
+    span: list[float | None] = [
+        since.timestamp(),
+        until.timestamp(),
+    ]  # a time axis' limits are in seconds
     plots = [gr.ScatterPlot(value=f, x_lim=span, x_axis_format=TICKS[window]) for f in data]
     empty = all(f.empty for f in data)
     note = say(lang, "dash.empty", window=say(lang, WINDOW_NAMES[window])) if empty else ""

@@ -19,6 +19,7 @@ from evals.errors import DatasetError
 from evals.registry import METRIC_NAMES
 from service.app import Runtime
 from service.errors import ArbiterError
+from service.evaluation import BACKENDS, ONLINE
 from service.schemas import RagRequest
 from service.store import eval_runs
 from ui.access import Link, links_for, metered, require
@@ -179,6 +180,13 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 label=t("eval.judge"),
                 elem_id="eval-judge",
             )
+            backend = gr.Radio(
+                list(BACKENDS),
+                value=ONLINE,
+                label=t("eval.backend"),
+                info=t("eval.backend_info"),
+                elem_id="eval-backend",
+            )
             start = gr.Button(t("eval.start"), variant="primary", elem_id="eval-start")
             # What the run started here (or the run clicked) is doing, under the button that
             # started it: updated every 2 s while it runs, then finished or failed.
@@ -233,6 +241,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         names: list[str],
         coll: str,
         judge_name: str,
+        backend_name: str,
         request: gr.Request,
     ) -> tuple[Any, Any, Any, Any]:
         lang = request_language(request)
@@ -248,6 +257,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
                 names,
                 judge=judge_name or None,
                 rag=RagRequest(collection=coll) if coll and coll != NO_CONTEXT else None,
+                backend=backend_name or ONLINE,
             )
         except (DatasetError, ArbiterError) as exc:
             message = exc.message if isinstance(exc, ArbiterError) else str(exc)
@@ -273,7 +283,7 @@ def build_evaluations(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
 
     start.click(
         do_start,
-        [upload, variants, metrics, collection, judge],
+        [upload, variants, metrics, collection, judge, backend],
         [status, runs, timer, run_id],
         api_name="eval_start",
     )

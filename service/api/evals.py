@@ -21,7 +21,7 @@ from service.app import Runtime
 from service.errors import ErrorCode, InvalidRequest
 from service.evaluation import build_report, pairwise_judge, run_summaries
 from service.schemas import RagRequest
-from service.store import Store, eval_runs
+from service.store import Store, eval_batch_jobs, eval_runs
 
 _ERRORS = error_responses(404, 409, 413, 422)
 MAX_DATASET_BYTES = 20 * 1024 * 1024
@@ -45,6 +45,22 @@ class EvalRunIn(BaseModel):
     rate_per_s: float | None = Field(default=None, gt=0)
     name: str = Field(default="", max_length=128)
     use_case: str | None = Field(default=None, description="Count the run toward this use case.")
+    backend: Literal["online", "bedrock-batch", "sagemaker-transform"] = Field(
+        default="online",
+        description="online: calls from the server; bedrock-batch: Bedrock batch inference "
+        "jobs (half price; ARBITER_BATCH_S3_URI and ARBITER_BEDROCK_BATCH_ROLE_ARN); "
+        "sagemaker-transform: batch transform jobs on the endpoints' models.",
+    )
+
+
+class BatchJobOut(BaseModel):
+    variant: str
+    job_name: str
+    job_arn: str | None
+    status: str = Field(description="The service's own status word (InProgress, Failed...).")
+    message: str | None = Field(description="The service's reason, when it gave one.")
+    records: int
+    collected: bool = Field(description="Its outputs are stored as the run's answers.")
 
 
 class EvalRunOut(BaseModel):
@@ -57,6 +73,11 @@ class EvalRunOut(BaseModel):
     dataset_path: str
     total: int
     stored: int
+    backend: str = "online"
+    error: str | None = Field(default=None, description="Why a failed run failed.")
+    jobs: list[BatchJobOut] = Field(
+        default_factory=list, description="A batch-backend run's provider jobs."
+    )
     summary: dict[str, dict[str, dict[str, float | int | None]]] = Field(
         default_factory=dict,
         description="Per variant, per metric: mean, 95% CI (low, high), n, errors.",
@@ -87,6 +108,20 @@ def _out(store: Store, run_id: str) -> EvalRunOut:
         **{k: run[k] for k in ("id", "name", "status", "variants", "metrics", "judge", "total")},
         dataset_path=Path(run["dataset_path"]).name,
         stored=sum(s.answers for s in summaries.values()),
+        backend=run["backend"],
+        error=run["error"],
+        jobs=[
+            BatchJobOut(
+                variant=j.variant,
+                job_name=j.job_name,
+                job_arn=j.job_arn,
+                status=j.status,
+                message=j.message,
+                records=len(j.examples),
+                collected=j.collected,
+            )
+            for j in eval_batch_jobs.jobs_of_run(store, run_id)
+        ],
         summary={
             v: {
                 m: {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n, "errors": e.errors}
@@ -123,6 +158,7 @@ async def start_run(runtime: RuntimeDep, body: EvalRunIn) -> EvalRunOut:
         rag=body.rag,
         name=body.name,
         use_case=body.use_case,
+        backend=body.backend,
     )
     return await asyncio.to_thread(_out, runtime.store, run_id)
 

@@ -4,10 +4,13 @@ anything listens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from evals.base import Metric
 from evals.judges import RubricJudge
+from monitoring.records import Record
 from rag import Library
 from service.access import (
     SCOPES,
@@ -24,7 +27,15 @@ from service.app.telemetry import build_telemetry
 from service.config import Settings
 from service.documents import build_library
 from service.errors import ArbiterError, ErrorCode
-from service.evaluation import EvalRunner, OnlineScoring, scorers, usecases
+from service.evaluation import (
+    BatchJobRunner,
+    BedrockBatch,
+    EvalRunner,
+    OnlineScoring,
+    SageMakerTransform,
+    scorers,
+    usecases,
+)
 from service.models import Breakers, Catalog, KeyEnvs, ModelFactory, PriceTable, load_variants
 from service.serving import BlindHold, CompareEngine, Deployments, Gateway, load_deployments
 from service.store import JobQueue, Store, turns, variants
@@ -121,6 +132,7 @@ def build_runtime(
             library,
             telemetry.emit,
             default_timeout_s=settings.default_timeout_s,
+            batch=batch_jobs(settings, store, prices, telemetry.emit),
         ),
         Links(
             settings.link_secret.get_secret_value(),
@@ -183,3 +195,28 @@ def _online_scorers(
                 hint=hint,
             )
     return metrics, rubric
+
+
+def batch_jobs(
+    settings: Settings, store: Store, prices: PriceTable, emit: Callable[[Record], None]
+) -> BatchJobRunner:
+    """The batch backends of eval runs, configured by the ARBITER_BATCH_* settings."""
+    return BatchJobRunner(
+        store,
+        prices,
+        emit,
+        {
+            "bedrock-batch": BedrockBatch(
+                role_arn=settings.bedrock_batch_role_arn,
+                min_records=settings.bedrock_batch_min_records,
+                max_records=settings.bedrock_batch_max_records,
+            ),
+            "sagemaker-transform": SageMakerTransform(
+                instance_type=settings.sagemaker_transform_instance_type,
+                instance_count=settings.sagemaker_transform_instance_count,
+                max_records=settings.sagemaker_transform_max_records,
+            ),
+        },
+        s3_uri=settings.batch_s3_uri,
+        poll_s=settings.batch_poll_s,
+    )

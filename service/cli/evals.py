@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +18,27 @@ from service.cli.common import Table, console, friendly_errors, open_store, prog
 from service.config import Settings
 from service.documents import SAMPLE_COLLECTION, call, ingest_sample_corpus
 from service.errors import ArbiterError, ErrorCode
+from service.evaluation import (
+    ONLINE,
+    build_report,
+    pairwise_judge,
+    run_gate,
+    run_summaries,
+    write_report,
+)
 from service.evaluation import Progress as RunProgress
-from service.evaluation import build_report, pairwise_judge, run_gate, run_summaries, write_report
 from service.schemas import RagRequest
 from service.store import eval_runs
 
 eval_app = typer.Typer(help="Batch evaluation runs.", no_args_is_help=True)
+
+
+class Backend(enum.StrEnum):
+    """Who answers an eval run's requests (service.evaluation.BACKENDS)."""
+
+    online = "online"
+    bedrock_batch = "bedrock-batch"
+    sagemaker_transform = "sagemaker-transform"
 
 
 @eval_app.command("run")
@@ -67,10 +83,21 @@ def eval_run(
             "column; default: detected from each row's script."
         ),
     ] = None,
+    backend: Annotated[
+        Backend | None,
+        typer.Option(
+            help="online: calls from this process. bedrock-batch: Bedrock batch inference "
+            "jobs (half the price; needs ARBITER_BATCH_S3_URI and "
+            "ARBITER_BEDROCK_BATCH_ROLE_ARN). sagemaker-transform: batch transform jobs on "
+            "the endpoints' models. Default: online, or the resumed run's.",
+            case_sensitive=False,
+        ),
+    ] = None,
 ) -> None:
     """Answer every example with every variant, score the answers, store the run. Ctrl-C
-    stops it; `--resume RUN_ID` carries on where it stopped. With no arguments: the bundled
-    example dataset on the first two variants, with context from the sample corpus."""
+    stops it; `--resume RUN_ID` carries on where it stopped (on a batch backend: re-attaches
+    to the jobs under way). With no arguments: the bundled example dataset on the first two
+    variants, with context from the sample corpus."""
     settings = Settings()
     configure_logging("warning", json=settings.log_json)
     try:
@@ -95,32 +122,54 @@ def eval_run(
         call(ingest_sample_corpus, runtime.library)
     rag = RagRequest(collection=collection, top_k=top_k) if collection else None
     try:
+        chosen = (backend.value if backend else None) or (
+            eval_runs.get_run(runtime.store, resume)["backend"] if resume else ONLINE
+        )
+        if chosen != ONLINE and resume is None:
+            # Stored first, so that an interrupted run can be named for --resume.
+            resume = runtime.evals.create_run(
+                data,
+                variant,
+                metric or [],
+                judge=judge,
+                name=name,
+                backend=chosen,
+                rag=rag is not None,
+            )
+            console.print(f"run [bold]{resume}[/bold] on {chosen}", highlight=False)
         with progress_bar("evaluating") as bar:
             task = bar.add_task("", total=None)
 
             def step(p: RunProgress) -> None:
-                bar.update(
-                    task,
-                    completed=p.done,
-                    total=p.total,
-                    description=f"{p.errors} errors" if p.errors else "",
-                )
+                notes = [p.note] if p.note else []
+                notes += [f"{p.errors} errors"] if p.errors else []
+                bar.update(task, completed=p.done, total=p.total, description=", ".join(notes))
 
-            run_id = asyncio.run(
-                runtime.evals.run(
-                    data,
-                    variant,
-                    metric or [],
-                    judge=judge,
-                    concurrency=concurrency,
-                    rate_per_s=rate,
-                    run_id=resume,
-                    name=name,
-                    rag=rag,
-                    on_progress=step,
-                    language=language,
+            try:
+                run_id = asyncio.run(
+                    runtime.evals.run(
+                        data,
+                        variant,
+                        metric or [],
+                        judge=judge,
+                        concurrency=concurrency,
+                        rate_per_s=rate,
+                        run_id=resume,
+                        name=name,
+                        rag=rag,
+                        on_progress=step,
+                        language=language,
+                        backend=chosen,
+                    )
                 )
-            )
+            except KeyboardInterrupt:
+                if chosen != ONLINE:
+                    console.print(
+                        f"The {chosen} jobs go on. Re-attach with: [bold]arbiter eval run "
+                        f"{dataset or ''} --resume {resume}[/bold]",
+                        highlight=False,
+                    )
+                raise
         summaries = run_summaries(runtime.store, run_id)
     finally:
         runtime.close()

@@ -2,8 +2,16 @@
 regression gates, the dashboard's series, and use cases with their goals."""
 
 from service.evaluation import usecases
-from service.evaluation.batch import EvalRunner, Progress
+from service.evaluation.batch import EvalRunner
+from service.evaluation.batch_jobs import (
+    BACKENDS,
+    ONLINE,
+    BatchJobRunner,
+    BedrockBatch,
+    SageMakerTransform,
+)
 from service.evaluation.dashboard import WINDOWS, series, window_bounds
+from service.evaluation.items import Progress
 from service.evaluation.jobs import Handler, Worker
 from service.evaluation.judging import pairwise_judge, scorers
 from service.evaluation.online import SCORE_TURN, OnlineScoring, scoring_job_id
@@ -13,12 +21,17 @@ from service.evaluation.usecases.monitor import refresh_goals
 from service.evaluation.usecases.spec import UseCaseSpec
 
 __all__ = [
+    "BACKENDS",
+    "ONLINE",
     "SCORE_TURN",
     "WINDOWS",
+    "BatchJobRunner",
+    "BedrockBatch",
     "EvalRunner",
     "Handler",
     "OnlineScoring",
     "Progress",
+    "SageMakerTransform",
     "UseCaseSpec",
     "Window",
     "Worker",

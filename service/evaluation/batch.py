@@ -8,34 +8,27 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiolimiter import AsyncLimiter
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from evals.base import Metric, Sample
+from evals.base import Metric
 from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from monitoring.records import ModelCall, Record, ScoreRecord
 from rag import Library, RetrievedChunk, render
 from service.documents import retrieve
-from service.errors import ErrorCode, InvalidRequest, NotFound
+from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from service.evaluation.batch_jobs import ONLINE, BatchJobRunner, Plan
+from service.evaluation.items import Progress, score_item
 from service.evaluation.judging import scorers
 from service.models import Catalog, PriceTable, Variant, classify_error
 from service.schemas import RagRequest
 from service.store import Store, eval_runs, usecases
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    skipped: int
-    errors: int
 
 
 class EvalRunner:
@@ -51,6 +44,7 @@ class EvalRunner:
         emit: Callable[[Record], None],
         *,
         default_timeout_s: float = 120.0,
+        batch: BatchJobRunner | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -58,6 +52,7 @@ class EvalRunner:
         self.library = library
         self.emit = emit
         self.default_timeout_s = default_timeout_s
+        self.batch = batch  # the batch backends (Bedrock batch inference, SageMaker transform)
         self._background: set[asyncio.Task[None]] = set()  # the loop keeps weak references
         # Why a background run stopped, by run id (the store keeps only "failed").
         self.failures: dict[str, str] = {}
@@ -81,9 +76,13 @@ class EvalRunner:
         judge: str | None = None,
         name: str = "",
         use_case: str | None = None,
+        backend: str = ONLINE,
+        rag: bool = False,
     ) -> str:
         """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
-        self._prepare(variants, metrics, judge)
+        _, chosen, _ = self._prepare(variants, metrics, judge)
+        if backend != ONLINE:
+            self._batch().check(backend, chosen, rag, len(dataset.examples))
         if use_case is not None and not usecases.has_use_case(self.store, use_case):
             raise NotFound(f"use case {use_case!r} does not exist", code=ErrorCode.UNKNOWN_USE_CASE)
         return eval_runs.create_run(
@@ -96,7 +95,16 @@ class EvalRunner:
             judge=judge,
             total=len(dataset.examples) * len(variants),
             use_case=use_case,
+            backend=backend,
         )
+
+    def _batch(self) -> BatchJobRunner:
+        if self.batch is None:
+            raise InvalidRequest(
+                "batch backends are not available in this process",
+                code=ErrorCode.UNSUPPORTED_BACKEND,
+            )
+        return self.batch
 
     async def run(
         self,
@@ -114,14 +122,31 @@ class EvalRunner:
         on_progress: Callable[[Progress], None] | None = None,
         use_case: str | None = None,
         language: str | None = None,
+        backend: str = ONLINE,
     ) -> str:
         """Start (or, with `run_id`, resume) a run; returns its id. At most `concurrency` calls
         are in flight and, with `rate_per_s`, no more than that many start per second. With
         `rag`, each example's context is retrieved once and given to the variants that use
         context, as in the page. `language` is the one of examples that name none (a use
-        case's); without either, the metrics detect it from the text."""
+        case's); without either, the metrics detect it from the text. `backend`: online
+        (calls from this process), bedrock-batch or sagemaker-transform (provider jobs)."""
         metric_list, chosen, judge_model = self._prepare(variants, metrics, judge)
         store = self.store
+        if backend != ONLINE:
+            return await self._run_on_jobs(
+                dataset,
+                variants,
+                metrics,
+                Plan(metric_list, chosen, judge_model),
+                backend,
+                judge=judge,
+                run_id=run_id,
+                name=name,
+                rag=rag,
+                on_progress=on_progress,
+                use_case=use_case,
+                language=language,
+            )
         if run_id is None:
             run_id = await asyncio.to_thread(
                 self.create_run,
@@ -160,7 +185,7 @@ class EvalRunner:
                 wanted = context(example) if rag and variant.rag.use_context else None
                 fields, chunks = await self._answer(variant, example, timeout_s, wanted)
             fields["scores"] = await asyncio.to_thread(
-                _score, metric_list, judge_model, example, fields, chunks, language
+                score_item, metric_list, judge_model, example, fields, chunks, language
             )
             self._emit(variant, fields)
             finished.append(fields)
@@ -180,6 +205,49 @@ class EvalRunner:
         await asyncio.to_thread(eval_runs.finish_run, store, run_id)
         return run_id
 
+    async def _run_on_jobs(
+        self,
+        dataset: Dataset,
+        variants: list[str],
+        metrics: list[str],
+        plan: Plan,
+        backend: str,
+        *,
+        judge: str | None,
+        run_id: str | None,
+        name: str,
+        rag: RagRequest | None,
+        on_progress: Callable[[Progress], None] | None,
+        use_case: str | None,
+        language: str | None,
+    ) -> str:
+        batch = self._batch()
+        batch.check(backend, plan.variants, rag is not None)
+        if run_id is None:
+            run_id = await asyncio.to_thread(
+                self.create_run,
+                dataset,
+                variants,
+                metrics,
+                judge=judge,
+                name=name,
+                use_case=use_case,
+                backend=backend,
+            )
+        else:
+            run = await asyncio.to_thread(
+                eval_runs.check_resumable, self.store, run_id, dataset.sha256
+            )
+            if run["backend"] != backend:
+                raise Conflict(
+                    f"eval run {run_id} runs on the {run['backend']} backend, not {backend}",
+                    hint=f"Resume it with --backend {run['backend']} (or --backend online to "
+                    "answer what is missing from this process).",
+                )
+            await asyncio.to_thread(eval_runs.restart_run, self.store, run_id)
+        await batch.run(run_id, dataset, plan, backend, on_progress=on_progress, language=language)
+        return run_id
+
     async def start_in_background(
         self,
         dataset: Dataset,
@@ -192,10 +260,11 @@ class EvalRunner:
         rag: RagRequest | None = None,
         name: str = "",
         use_case: str | None = None,
+        backend: str = ONLINE,
     ) -> str:
         """Store a new run and fill it in the background (the page and the API use this);
         returns at once with the run's id. A run cut short by a restart can be resumed with
-        `arbiter eval run DATASET --resume RUN_ID`."""
+        `arbiter eval run DATASET --resume RUN_ID` (with its `--backend`)."""
         run_id = await asyncio.to_thread(
             self.create_run,
             dataset,
@@ -204,6 +273,8 @@ class EvalRunner:
             judge=judge,
             name=name,
             use_case=use_case,
+            backend=backend,
+            rag=rag is not None,
         )
 
         async def go() -> None:
@@ -217,6 +288,7 @@ class EvalRunner:
                     rate_per_s=rate_per_s,
                     run_id=run_id,
                     rag=rag,
+                    backend=backend,
                 )
             except Exception as exc:
                 log.error("eval.run_failed", run=run_id, error=str(exc))
@@ -340,30 +412,3 @@ class _Writer:
                         del pending[: len(batch)]
                     raise
                 del pending[: len(batch)]  # only once written: a failed write loses nothing
-
-
-def _score(
-    scorers: list[Metric],
-    judge: RubricJudge | None,
-    example: Example,
-    fields: dict[str, Any],
-    chunks: list[RetrievedChunk] | None,
-    language: str | None = None,
-) -> list[dict[str, Any]]:
-    if fields["status"] != "ok":
-        return []  # a failed answer is counted in the error rate, not scored as 0
-    sample = Sample(
-        answer=fields["answer"],
-        reference=example.reference,
-        question=example.prompt,
-        contexts=tuple(c.text for c in chunks or ()),
-        reference_contexts=example.contexts,
-        language=example.language or language,
-    )
-    results = [m.score(sample) for m in scorers]
-    if judge is not None:
-        results += judge.score(sample)
-    return [
-        {"metric": r.metric, "version": r.version, "value": r.value, "error": r.error}
-        for r in results
-    ]

@@ -13,11 +13,13 @@ from service.models.discovery import (
     discover,
     discovered_variant,
 )
+from service.models.invoke_bodies import MalformedReply, Reply, parse_reply, request_body
 from service.models.pricing import PriceTable
 from service.models.providers.aws import aws_client
 from service.models.providers.base import StreamingChatModel
 from service.models.providers.errors import classify_error
 from service.models.providers.registry import build_chat_model, probe_model
+from service.models.providers.sagemaker_adapters import make_adapter
 from service.models.variants import (
     BedrockModel,
     KeyEnvs,
@@ -36,8 +38,10 @@ __all__ = [
     "Catalog",
     "Discovery",
     "KeyEnvs",
+    "MalformedReply",
     "ModelFactory",
     "PriceTable",
+    "Reply",
     "SageMakerModel",
     "StreamingChatModel",
     "TemplateName",
@@ -49,6 +53,9 @@ __all__ = [
     "discover",
     "discovered_variant",
     "load_variants",
+    "make_adapter",
+    "parse_reply",
     "probe_model",
+    "request_body",
     "writable_file",
 ]

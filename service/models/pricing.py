@@ -13,6 +13,11 @@ from service.errors import ConfigError
 from service.models.variants import BedrockModel, LocalModel, Price, Variant
 
 _BUNDLED = DEFAULTS / "prices.toml"
+# Bedrock batch inference is billed at 50% of the on-demand token price (Amazon Bedrock
+# pricing, "Batch"): derived from the on-demand table, unless a [bedrock-batch] table in a
+# prices file names the model.
+BATCH_PRICE_FACTOR = 0.5
+BATCH_TABLE = "bedrock-batch"
 _PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.", "us-gov.", "ca.", "jp.", "au.")
 
 
@@ -60,9 +65,37 @@ class PriceTable:
         return table.get(variant.model_label) or table.get("*")
 
     def cost(self, variant: Variant, tokens_in: int | None, tokens_out: int | None) -> float | None:
+        return _cost(self.price_for(variant), tokens_in, tokens_out)
+
+    def batch_price_for(self, variant: Variant) -> Price | None:
+        """The Bedrock batch inference price: a [bedrock-batch] entry for the model, else
+        BATCH_PRICE_FACTOR x the on-demand price (the variant's own, or the table's)."""
+        model = variant.model
+        if isinstance(model, BedrockModel) and variant.price is None:
+            listed = self.prices.get(BATCH_TABLE, {})
+            base_id = model.model_id
+            for prefix in _PROFILE_PREFIXES:
+                base_id = base_id.removeprefix(prefix)
+            found = listed.get(model.model_id) or listed.get(base_id)
+            if found is not None:
+                return found
         price = self.price_for(variant)
-        if price is None or tokens_in is None or tokens_out is None:
+        if price is None:
             return None
-        return round(
-            tokens_in / 1000 * price.input_per_1k + tokens_out / 1000 * price.output_per_1k, 10
+        return Price(
+            input_per_1k=price.input_per_1k * BATCH_PRICE_FACTOR,
+            output_per_1k=price.output_per_1k * BATCH_PRICE_FACTOR,
         )
+
+    def batch_cost(
+        self, variant: Variant, tokens_in: int | None, tokens_out: int | None
+    ) -> float | None:
+        return _cost(self.batch_price_for(variant), tokens_in, tokens_out)
+
+
+def _cost(price: Price | None, tokens_in: int | None, tokens_out: int | None) -> float | None:
+    if price is None or tokens_in is None or tokens_out is None:
+        return None
+    return round(
+        tokens_in / 1000 * price.input_per_1k + tokens_out / 1000 * price.output_per_1k, 10
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from service.errors import Conflict, NotFound
 from service.ids import new_id, utcnow
 from service.store.engine import Store
-from service.store.tables import EvalItemRow, EvalRunRow
+from service.store.tables import EvalItemRow, EvalRunBackendRow, EvalRunRow
 
 
 def create_run(
@@ -23,6 +23,7 @@ def create_run(
     judge: str | None,
     total: int,
     use_case: str | None = None,
+    backend: str = "online",
 ) -> str:
     run_id = new_id()
     with store.session() as s:
@@ -42,6 +43,11 @@ def create_run(
                 "created_at": utcnow(),
             },
         )
+        if backend != "online":
+            s.execute(
+                insert(EvalRunBackendRow),
+                {"run_id": run_id, "backend": backend, "error": None, "created_at": utcnow()},
+            )
     return run_id
 
 
@@ -52,7 +58,11 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
             raise NotFound(
                 f"eval run {run_id} does not exist", hint="List runs with `arbiter eval list`."
             )
-        return {c.name: getattr(run, c.name) for c in EvalRunRow.__table__.columns}
+        out = {c.name: getattr(run, c.name) for c in EvalRunRow.__table__.columns}
+        extra = s.get(EvalRunBackendRow, run_id)
+        out["backend"] = extra.backend if extra else "online"
+        out["error"] = extra.error if extra else None
+        return out
 
 
 def check_resumable(store: Store, run_id: str, dataset_sha256: str) -> dict[str, Any]:
@@ -82,42 +92,55 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
     if not batch:
         return
     with store.session() as s:
-        stored = {
-            (r.example_id, r.variant)
-            for r in s.execute(
-                select(EvalItemRow.example_id, EvalItemRow.variant).where(
-                    EvalItemRow.run_id == run_id,
-                    EvalItemRow.status == "ok",
-                    EvalItemRow.example_id.in_({f["example_id"] for f in batch}),
-                )
+        keys = {(f["example_id"], f["variant"]) for f in batch}
+        earlier = s.execute(
+            select(
+                EvalItemRow.id, EvalItemRow.example_id, EvalItemRow.variant, EvalItemRow.status
+            ).where(
+                EvalItemRow.run_id == run_id,
+                EvalItemRow.example_id.in_({f["example_id"] for f in batch}),
             )
-        }
+        ).all()
         # Written already (a write that finished as the run was interrupted): keep that one.
+        stored = {(r.example_id, r.variant) for r in earlier if r.status == "ok"}
         batch = [f for f in batch if (f["example_id"], f["variant"]) not in stored]
         if not batch:
             return
-        for fields in batch:
-            s.execute(
-                delete(EvalItemRow).where(
-                    EvalItemRow.run_id == run_id,
-                    EvalItemRow.example_id == fields["example_id"],
-                    EvalItemRow.variant == fields["variant"],
-                    EvalItemRow.status != "ok",
-                )
-            )
+        # Earlier failed attempts at these items make way, in one statement (one per item
+        # made large batch runs wait on the database).
+        failed = [r.id for r in earlier if r.status != "ok" and (r.example_id, r.variant) in keys]
+        if failed:
+            s.execute(delete(EvalItemRow).where(EvalItemRow.id.in_(failed)))
         s.execute(
             insert(EvalItemRow),
             [{"id": new_id(), "run_id": run_id, "created_at": utcnow(), **f} for f in batch],
         )
 
 
-def finish_run(store: Store, run_id: str, status: str = "done") -> None:
-    """Mark a run ended: `done`, or `failed` (stopped by an error; still resumable)."""
+def finish_run(store: Store, run_id: str, status: str = "done", error: str | None = None) -> None:
+    """Mark a run ended: `done`, or `failed` (stopped by an error; still resumable), with
+    why when known (a batch job of the run failed or was stopped, or could not be submitted)."""
     with store.session() as s:
         s.execute(
             update(EvalRunRow)
             .where(EvalRunRow.id == run_id)
             .values(status=status, finished_at=utcnow())
+        )
+        s.execute(
+            update(EvalRunBackendRow).where(EvalRunBackendRow.run_id == run_id).values(error=error)
+        )
+
+
+def restart_run(store: Store, run_id: str) -> None:
+    """A resumed run is running again."""
+    with store.session() as s:
+        s.execute(
+            update(EvalRunRow)
+            .where(EvalRunRow.id == run_id)
+            .values(status="running", finished_at=None)
+        )
+        s.execute(
+            update(EvalRunBackendRow).where(EvalRunBackendRow.run_id == run_id).values(error=None)
         )
 
 
@@ -159,10 +182,18 @@ def list_runs(store: Store, limit: int = 50, use_case: str | None = None) -> lis
                 .group_by(EvalItemRow.run_id)
             ).all()
         )
+        backends = {
+            b.run_id: b
+            for b in s.scalars(
+                select(EvalRunBackendRow).where(EvalRunBackendRow.run_id.in_([r.id for r in runs]))
+            )
+        }
         return [
             {
                 **{c.name: getattr(r, c.name) for c in EvalRunRow.__table__.columns},
                 "stored": counts.get(r.id, 0),
+                "backend": backends[r.id].backend if r.id in backends else "online",
+                "error": backends[r.id].error if r.id in backends else None,
             }
             for r in runs
         ]

@@ -188,6 +188,41 @@ class EvalRunRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     total: Mapped[int] = mapped_column(Integer)
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
+    # online | bedrock-batch | sagemaker-transform
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EvalRunBackendRow(Base):
+    """The backend of an eval run not answered online (bedrock-batch, sagemaker-transform),
+    and why it failed if it did. Apart from `eval_runs`, whose rows older revisions read."""
+
+    __tablename__ = "eval_run_backends"
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvalBatchJobRow(Base):
+    """One provider job of a batch-backend eval run: a Bedrock model invocation job or a
+    SageMaker transform job over some of one variant's examples. Stored before the job is
+    submitted (by its name) and given its ARN once it is, so a restarted run re-attaches
+    to it instead of submitting it again."""
+
+    __tablename__ = "eval_batch_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    variant: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    job_name: Mapped[str] = mapped_column(String(63), unique=True)
+    job_arn: Mapped[str | None] = mapped_column(String(2048))
+    input_uri: Mapped[str] = mapped_column(String(2048))
+    output_uri: Mapped[str] = mapped_column(String(2048))
+    examples: Mapped[list[Any]]  # dataset row indexes, in record order
+    status: Mapped[str] = mapped_column(String(32))  # the service's job status
+    message: Mapped[str | None] = mapped_column(Text)  # the service's reason, when it gave one
+    collected: Mapped[bool] = mapped_column(Boolean, default=False)  # outputs stored
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -9,6 +9,7 @@
   `ListInferenceComponents` / `DescribeInferenceComponent`, and every other SageMaker
   control-plane call passed on to moto's server (`sagemaker_upstream`), so one endpoint URL
   serves discovery and the runtime (see the section "Model discovery" below).
+- Bedrock batch inference (model invocation jobs), in `tests/fakes/bedrock_batch.py`.
 
 Real boto3 / langchain-aws clients are pointed at it with `endpoint_url` and dummy
 credentials, so signing, parsing, streaming and retries all run for real."""
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, unquote
 from moto.core.eventstream import EventStreamEncoder
 
 from tests.fakes import aws_tuning
+from tests.fakes.bedrock_batch import BedrockBatchJobs
 from tests.fakes.http import FakeHandler, FakeServer
 from tests.fakes.script import Script
 
@@ -368,6 +370,8 @@ class _AwsHandler(_DiscoveryHandler):
     def do_GET(self) -> None:
         if self.discovery_get():
             return
+        if self.fake.batch.get(self):  # Bedrock batch inference jobs
+            return
         parts = self.path.split("?")[0].strip("/").split("/")
         if aws_tuning.route(self, "GET", parts, {}):  # model customization (aws_tuning.py)
             return
@@ -399,6 +403,8 @@ class _AwsHandler(_DiscoveryHandler):
         body = self.read_json()
         self.fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
         if aws_tuning.route(self, "POST", parts, body):  # model customization (aws_tuning.py)
+            return
+        if self.fake.batch.post(self, body):  # Bedrock batch inference jobs
             return
         if len(parts) == 3 and parts[0] == "model" and unquote(parts[1]) in self.fake.embedders:
             self.titan_embedding(unquote(parts[1]), body)
@@ -609,6 +615,7 @@ class FakeAws(FakeServer):
         self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
         self.customization = aws_tuning.Customization()  # Bedrock tuning control plane
         self.discovery = DiscoveryState()
+        self.batch = BedrockBatchJobs(self)  # set batch.s3_endpoint to moto's server
 
     def stream_lines(self, endpoint: str, script: Script) -> list[bytes]:
         fmt = self.endpoint_formats.get(endpoint, "messages")

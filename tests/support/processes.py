@@ -213,3 +213,25 @@ def haproxy(backends: list[str], workdir: Path) -> Iterator[str]:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+@contextmanager
+def fake_bedrock_batch_process(job_seconds: float) -> Iterator[tuple[str, str]]:
+    """The fake Bedrock (batch inference jobs of `job_seconds`) and moto's S3 in their own
+    process; yields (fake URL, moto URL)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.bedrock_batch_server", str(job_seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # moto's request log
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while line and not line.startswith("http://"):  # moto's own start-up words
+            line = proc.stdout.readline()
+        fake_url, moto_url = line.split()
+        yield fake_url, moto_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,206 @@
+"""SageMaker batch transform for a variant served by an endpoint: the endpoint's model
+(`DescribeEndpoint` -> its endpoint config -> the production variant's model) runs a
+transform job over a JSONL input split by line, one request body per line (the
+container's payload, as the variant's adapter builds it); the service writes
+`<input file name>.out` under the output path, one response per input line, in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from service.errors import ErrorCode, InvalidRequest, ProviderError
+from service.evaluation.batch_jobs.backend import (
+    SAGEMAKER_TRANSFORM,
+    JobStatus,
+    OutputTally,
+    RecordResult,
+)
+from service.evaluation.batch_jobs.s3 import S3Files, S3Uri
+from service.models import Reply, SageMakerModel, Variant, aws_client, classify_error, make_adapter
+from service.store import eval_batch_jobs
+
+_TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+class SageMakerTransform:
+    name = SAGEMAKER_TRANSFORM
+    min_records = 1
+
+    def __init__(self, *, instance_type: str, instance_count: int, max_records: int) -> None:
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.max_records = max_records
+        self._clients: dict[tuple[str, Any], Any] = {}
+
+    def _spec(self, variant: Variant) -> SageMakerModel:
+        assert isinstance(variant.model, SageMakerModel)
+        return variant.model
+
+    def check(self, variant: Variant) -> None:
+        spec = variant.model
+        if not isinstance(spec, SageMakerModel):
+            raise InvalidRequest(
+                f"variant {variant.name!r} is not a SageMaker endpoint: batch transform runs "
+                "an endpoint's model",
+                hint="Use --backend bedrock-batch for Bedrock models, or online.",
+                code=ErrorCode.UNSUPPORTED_BACKEND,
+            )
+        if spec.inference_component:
+            raise InvalidRequest(
+                f"variant {variant.name!r} is served by inference component "
+                f"{spec.inference_component!r}: its endpoint config names no model for a "
+                "transform job",
+                hint="Run it with --backend online.",
+                code=ErrorCode.UNSUPPORTED_BACKEND,
+            )
+
+    def control(self, variant: Variant) -> Any:
+        """One client per model spec, kept: a new boto3 client costs tens of ms of CPU
+        (its service model is loaded), and a job is polled for hours."""
+        spec = self._spec(variant)
+        if ("control", spec) in self._clients:
+            return self._clients["control", spec]
+        # The variant's endpoint_url is its runtime's; the control plane's comes from
+        # AWS_ENDPOINT_URL_SAGEMAKER, or AWS's own.
+        client = self._clients["control", spec] = aws_client(
+            "sagemaker",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=None,
+            max_attempts=spec.max_attempts,
+        )
+        return client
+
+    def files(self, variant: Variant) -> S3Files:
+        spec = self._spec(variant)
+        if ("s3", spec) in self._clients:
+            return S3Files(self._clients["s3", spec])
+        client = self._clients["s3", spec] = aws_client(
+            "s3",
+            region=spec.region,
+            profile=spec.profile,
+            endpoint_url=None,
+            max_attempts=spec.max_attempts,
+        )
+        return S3Files(client)
+
+    def model_name(self, variant: Variant) -> str:
+        client = self.control(variant)
+        endpoint = self._spec(variant).endpoint_name
+        try:
+            config_name = client.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+            config = client.describe_endpoint_config(EndpointConfigName=config_name)
+        except Exception as exc:
+            raise classify_error(exc) from None
+        models = [v["ModelName"] for v in config.get("ProductionVariants", ()) if "ModelName" in v]
+        if not models:
+            raise InvalidRequest(
+                f"endpoint {endpoint!r} (config {config_name!r}) names no model",
+                hint="Run this variant with --backend online.",
+                code=ErrorCode.UNSUPPORTED_BACKEND,
+            )
+        return str(models[0])
+
+    def input_line(self, variant: Variant, index: int, system: str, prompt: str) -> bytes:
+        spec = self._spec(variant)
+        adapter = make_adapter(spec.adapter, spec.prompt_template)
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        params = variant.params
+        body = adapter.request(
+            messages,
+            {
+                "temperature": params.temperature,
+                "top_p": params.top_p,
+                "max_tokens": params.max_tokens,
+                "stop": list(params.stop) or None,
+            },
+            stream=False,
+        )
+        return json.dumps(body).encode()
+
+    def submit(self, variant: Variant, job: eval_batch_jobs.BatchJob) -> str:
+        model = self.model_name(variant)
+        try:
+            reply = self.control(variant).create_transform_job(
+                TransformJobName=job.job_name,
+                ModelName=model,
+                BatchStrategy="SingleRecord",
+                MaxPayloadInMB=6,
+                TransformInput={
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": job.input_uri}
+                    },
+                    "ContentType": "application/json",
+                    "SplitType": "Line",
+                },
+                TransformOutput={
+                    "S3OutputPath": job.output_uri,
+                    "Accept": "application/json",
+                    "AssembleWith": "Line",
+                },
+                TransformResources={
+                    "InstanceType": self.instance_type,
+                    "InstanceCount": self.instance_count,
+                },
+            )
+        except Exception as exc:
+            raise classify_error(exc) from None
+        return str(reply["TransformJobArn"])
+
+    def find(self, variant: Variant, job: eval_batch_jobs.BatchJob) -> str | None:
+        try:
+            found = self.control(variant).describe_transform_job(TransformJobName=job.job_name)
+        except ClientError as exc:
+            if "could not find" in str(exc).lower() or "not found" in str(exc).lower():
+                return None
+            raise classify_error(exc) from None
+        return str(found["TransformJobArn"])
+
+    def status(self, variant: Variant, arn: str) -> JobStatus:
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            job = self.control(variant).describe_transform_job(TransformJobName=name)
+        except Exception as exc:
+            raise classify_error(exc) from None
+        status = str(job["TransformJobStatus"])
+        return JobStatus(
+            status=status,
+            terminal=status in _TERMINAL,
+            succeeded=status == "Completed",
+            processed=None,  # transform jobs do not count records as they go
+            message=job.get("FailureReason"),
+        )
+
+    def results(
+        self, variant: Variant, job: eval_batch_jobs.BatchJob, arn: str, tally: OutputTally
+    ) -> Iterator[RecordResult]:
+        """Line k of the output answers line k of the input (one input file, Line split,
+        Line assembly)."""
+        spec = self._spec(variant)
+        adapter = make_adapter(spec.adapter, spec.prompt_template)
+        files = self.files(variant)
+        name = S3Uri.parse(job.input_uri).key.rsplit("/", 1)[-1]
+        out = S3Uri.parse(job.output_uri).folder().join(name + ".out")
+        if out.key not in files.keys(out):
+            return
+        for position, line in enumerate(files.lines(out)):
+            if position >= len(job.examples):
+                tally.malformed += 1
+                continue
+            index = job.examples[position]
+            try:
+                parsed = adapter.parse(json.loads(line))
+            except (ValueError, ProviderError) as exc:
+                yield RecordResult(index, None, f"malformed transform output: {exc}")
+                continue
+            yield RecordResult(
+                index,
+                Reply(parsed.text, parsed.input_tokens, parsed.output_tokens, parsed.finish_reason),
+                None,
+            )

@@ -1,0 +1,508 @@
+"""Eval runs on batch backends: Bedrock batch inference on the project's fake AWS server
+(model invocation jobs reading and writing moto's S3) and SageMaker batch transform on
+moto's server (outputs written by tests/fakes/sagemaker_transform.py, as the service
+would). Answers are scored and stored as an online run's are."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from evals.datasets import load_dataset
+from service.app.bootstrap import build_runtime
+from service.app.runtime import Runtime
+from service.config import Settings
+from service.errors import AccessDenied, ArbiterError, ErrorCode
+from service.evaluation import Progress, run_gate, run_summaries
+from service.evaluation.batch_jobs import BatchJobFailed
+from service.store import Store, eval_batch_jobs, eval_runs
+from tests.fakes.aws_server import FakeAws
+from tests.fakes.bedrock_batch import BatchScript
+from tests.fakes.sagemaker_transform import TransformProxy
+from tests.support import cli
+from tests.support.batch_jobs import (
+    BUCKET,
+    CLAUDE,
+    NOVA,
+    ROLE,
+    batch_settings,
+    make_bucket,
+    s3_client,
+    write_dataset,
+)
+from tests.support.fixtures import LiveServer, scratch_store
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    with scratch_store("sqlite", tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def aws(fake_aws: FakeAws, moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+    """The fake Bedrock reading and writing moto's S3, where Arbiter's S3 calls go too."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    fake_aws.batch.s3_endpoint = moto_server
+    make_bucket(moto_server)
+    yield fake_aws
+
+
+def runtime_for(store: Store, tmp_path: Path, fake: FakeAws, **overrides: object) -> Runtime:
+    return build_runtime(Settings(**batch_settings(tmp_path, fake.url, **overrides)), store=store)
+
+
+def run(runtime: Runtime, data: Path, variants: list[str], **kwargs: object) -> str:
+    return asyncio.run(
+        runtime.evals.run(
+            load_dataset(data),
+            variants,
+            ["exact_match", "rouge_l"],
+            backend="bedrock-batch",
+            **kwargs,  # type: ignore[arg-type]
+        )
+    )
+
+
+def test_bedrock_batch_run_scores_and_stores_every_answer_like_an_online_run(
+    store: Store, aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    runtime = runtime_for(store, tmp_path, aws)
+    data = write_dataset(tmp_path / "qa.jsonl", 120, fail_every=40)
+    seen: list[Progress] = []
+    run_id = run(runtime, data, ["claude", "nova"], on_progress=seen.append)
+
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 240
+    failed = [i for i in items if i["status"] != "ok"]
+    # q0, q40, q80 carry the fake's FAIL marker: the service's per-record error is kept.
+    assert sorted({i["example_id"] for i in failed}) == ["q0", "q40", "q80"]
+    assert all("400: Malformed input request" in i["error"] for i in failed)
+    ok = next(i for i in items if i["example_id"] == "q1" and i["variant"] == "claude")
+    assert ok["answer"] == "Paris is the capital." and ok["tokens_in"] and ok["tokens_out"] == 4
+    # Half the on-demand price of claude 3 haiku (0.00025 / 0.00125 per 1k tokens).
+    expected = (ok["tokens_in"] * 0.00025 + 4 * 0.00125) / 1000 * 0.5
+    assert ok["cost_usd"] == pytest.approx(expected)
+    summary = run_summaries(runtime.store, run_id)
+    assert summary["claude"].metrics["exact_match"].mean == 1.0
+    assert summary["nova"].metrics["error_rate"].mean == pytest.approx(3 / 120)
+    run_row = eval_runs.get_run(runtime.store, run_id)
+    assert run_row["status"] == "done" and run_row["backend"] == "bedrock-batch"
+    # One job per variant, stored with its ARN; the fake saw each body in its model's format.
+    jobs = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    assert sorted(j.variant for j in jobs) == ["claude", "nova"]
+    assert all(j.job_arn and j.collected and j.status == "Completed" for j in jobs)
+    fake_jobs = {j.model_id: j for j in aws.batch.jobs.values()}
+    assert set(fake_jobs) == {CLAUDE, NOVA} and all(j.role_arn == ROLE for j in fake_jobs.values())
+    inputs = (
+        s3_client(moto_server)
+        .get_object(Bucket=BUCKET, Key=fake_jobs[CLAUDE].input_uri.split(BUCKET + "/", 1)[1])[
+            "Body"
+        ]
+        .read()
+        .decode()
+        .splitlines()
+    )
+    assert '"anthropic_version": "bedrock-2023-05-31"' in inputs[0]
+    assert '"system": "Answer in one sentence."' in inputs[0]
+    assert seen[-1].done == seen[-1].total == 240
+    # The gate reads batch runs as online ones: claude against nova.
+    checks = run_gate(runtime.store, f"{run_id}:nova", f"{run_id}:claude", {"exact_match": 0.0})
+    assert all(c.passed for c in checks)
+    runtime.close()
+
+
+def test_too_few_records_are_refused_before_anything_is_submitted(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, aws)
+    with pytest.raises(ArbiterError) as caught:
+        run(runtime, write_dataset(tmp_path / "small.jsonl", 10), ["claude"])
+    assert caught.value.code == ErrorCode.TOO_FEW_RECORDS
+    assert "at least 100 records" in caught.value.message and "online" in caught.value.hint
+    assert aws.batch.jobs == {}
+    assert eval_runs.list_runs(runtime.store) == []  # refused before a run is stored
+    runtime.close()
+
+
+def test_more_records_than_a_job_takes_are_split_into_even_jobs(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    runtime = runtime_for(
+        sqlite_store, tmp_path, aws, bedrock_batch_min_records=10, bedrock_batch_max_records=50
+    )
+    run_id = run(runtime, write_dataset(tmp_path / "qa.jsonl", 120), ["claude"])
+    jobs = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    assert sorted(len(j.examples) for j in jobs) == [40, 40, 40]
+    assert len(aws.batch.jobs) == 3
+    assert len(eval_runs.items(runtime.store, run_id)) == 120
+    runtime.close()
+
+
+def test_a_role_without_permission_is_reported_with_what_to_grant(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    aws.batch.denied_roles.add(ROLE)
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    with pytest.raises(AccessDenied) as caught:
+        run(runtime, write_dataset(tmp_path / "qa.jsonl", 5), ["claude"])
+    assert "iam:PassRole" in caught.value.message and ROLE in caught.value.hint
+    (row,) = eval_runs.list_runs(runtime.store)
+    assert row["status"] == "failed" and "iam:PassRole" in row["error"]
+    runtime.close()
+
+
+def test_a_missing_bucket_is_named(sqlite_store: Store, aws: FakeAws, tmp_path: Path) -> None:
+    runtime = runtime_for(
+        sqlite_store,
+        tmp_path,
+        aws,
+        bedrock_batch_min_records=1,
+        batch_s3_uri="s3://no-such-bucket-here/runs",
+    )
+    with pytest.raises(ArbiterError) as caught:
+        run(runtime, write_dataset(tmp_path / "qa.jsonl", 5), ["claude"])
+    assert caught.value.code == ErrorCode.S3_BUCKET_MISSING
+    assert "no-such-bucket-here" in caught.value.message
+    assert "ARBITER_BATCH_S3_URI" in caught.value.hint
+    assert aws.batch.jobs == {}
+    runtime.close()
+
+
+def test_a_job_failing_half_way_keeps_its_answers_and_resume_submits_only_the_rest(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    aws.batch.scripts[CLAUDE] = BatchScript(fail_after=10, fail_message="Model capacity lost.")
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=5)
+    data = write_dataset(tmp_path / "qa.jsonl", 20)
+    with pytest.raises(BatchJobFailed) as caught:
+        run(runtime, data, ["claude"])
+    assert "Failed: Model capacity lost." in caught.value.message
+    assert "--resume" in caught.value.hint
+    (row,) = eval_runs.list_runs(runtime.store)
+    assert row["status"] == "failed" and "Model capacity lost." in row["error"]
+    items = eval_runs.items(runtime.store, row["id"])
+    assert len(items) == 20
+    assert sum(i["status"] == "ok" for i in items) == 10
+    missing = [i for i in items if i["status"] != "ok"]
+    assert all(
+        "no output record" in i["error"] and "Model capacity lost." in i["error"] for i in missing
+    )
+
+    aws.batch.scripts[CLAUDE] = BatchScript()
+    run(runtime, data, ["claude"], run_id=row["id"])
+    assert len(aws.batch.jobs) == 2
+    second = next(j for j in aws.batch.jobs.values() if j.status == "Completed")
+    assert second.total == 10  # only what the failed job did not answer
+    items = eval_runs.items(runtime.store, row["id"])
+    assert len(items) == 20 and all(i["status"] == "ok" for i in items)
+    assert eval_runs.get_run(runtime.store, row["id"])["status"] == "done"
+    runtime.close()
+
+
+def test_missing_and_malformed_output_records_become_errors_saying_so(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    aws.batch.scripts[CLAUDE] = BatchScript(drop={2}, garble={3})
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    run_id = run(runtime, write_dataset(tmp_path / "qa.jsonl", 6), ["claude"])
+    by_id = {i["example_id"]: i for i in eval_runs.items(runtime.store, run_id)}
+    assert len(by_id) == 6
+    for lost in ("q2", "q3"):
+        assert by_id[lost]["status"] == "error"
+        assert "no output record" in by_id[lost]["error"]
+        assert "1 output lines could not be read" in by_id[lost]["error"]
+    assert all(by_id[q]["status"] == "ok" for q in ("q0", "q1", "q4", "q5"))
+    assert eval_runs.get_run(runtime.store, run_id)["status"] == "done"
+    runtime.close()
+
+
+def test_resume_after_a_restart_reattaches_to_the_running_job(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    aws.batch.scripts[CLAUDE] = BatchScript(duration_s=1.5)
+    data = write_dataset(tmp_path / "qa.jsonl", 8)
+    first = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    run_id = first.evals.create_run(
+        load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch"
+    )
+
+    async def crash() -> None:
+        task = asyncio.ensure_future(
+            first.evals.run(
+                load_dataset(data),
+                ["claude"],
+                ["exact_match"],
+                backend="bedrock-batch",
+                run_id=run_id,
+            )
+        )
+        while not any(j.job_arn for j in eval_batch_jobs.jobs_of_run(first.store, run_id)):
+            await asyncio.sleep(0.02)
+        task.cancel()  # the process dies while the job runs
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(crash())
+    (job,) = aws.batch.jobs.values()
+    assert job.status in {"Submitted", "InProgress"}
+    assert eval_runs.items(first.store, run_id) == []
+
+    restarted = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    asyncio.run(
+        restarted.evals.run(
+            load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch", run_id=run_id
+        )
+    )
+    assert len(aws.batch.jobs) == 1  # re-attached, not submitted again
+    items = eval_runs.items(restarted.store, run_id)
+    assert len(items) == 8 and all(i["status"] == "ok" for i in items)
+    first.close()
+    restarted.close()
+
+
+def test_a_stopped_job_is_reported_with_the_service_status(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    aws.batch.scripts[CLAUDE] = BatchScript(submit_s=3.0, duration_s=5.0)  # stopped while Submitted
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    data = write_dataset(tmp_path / "qa.jsonl", 4)
+    bedrock = boto3.client(
+        "bedrock",
+        endpoint_url=aws.url,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+    async def stop_soon() -> None:
+        while not aws.batch.jobs:
+            await asyncio.sleep(0.02)
+        (arn,) = aws.batch.jobs
+        listed = bedrock.list_model_invocation_jobs(nameContains="arb-")["invocationJobSummaries"]
+        assert [j["jobArn"] for j in listed] == [arn]
+        bedrock.stop_model_invocation_job(jobIdentifier=arn)
+
+    async def both() -> None:
+        stopper = asyncio.ensure_future(stop_soon())
+        try:
+            await runtime.evals.run(
+                load_dataset(data), ["claude"], ["exact_match"], backend="bedrock-batch"
+            )
+        finally:
+            await stopper
+
+    with pytest.raises(BatchJobFailed) as caught:
+        asyncio.run(both())
+    assert "ended Stopped" in caught.value.message
+    (row,) = eval_runs.list_runs(runtime.store)
+    items = eval_runs.items(runtime.store, row["id"])
+    assert len(items) == 4 and all("ended Stopped" in i["error"] for i in items)
+    runtime.close()
+
+
+def test_variants_a_backend_cannot_run_and_retrieval_are_refused(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, aws)
+    dataset = load_dataset(write_dataset(tmp_path / "qa.jsonl", 120))
+    with pytest.raises(ArbiterError) as caught:
+        runtime.evals.create_run(dataset, ["endpoint"], [], backend="bedrock-batch")
+    assert caught.value.code == ErrorCode.UNSUPPORTED_BACKEND
+    with pytest.raises(ArbiterError) as caught:
+        runtime.evals.create_run(dataset, ["claude"], [], backend="sagemaker-transform")
+    assert "sagemaker-transform" not in caught.value.hint and "bedrock-batch" in caught.value.hint
+    with pytest.raises(ArbiterError) as caught:
+        runtime.evals.create_run(dataset, ["claude"], [], backend="bedrock-batch", rag=True)
+    assert "retrieval" in caught.value.message
+    unset = runtime_for(sqlite_store, tmp_path, aws, batch_s3_uri=None)
+    with pytest.raises(ArbiterError) as caught:
+        unset.evals.create_run(dataset, ["claude"], [], backend="bedrock-batch")
+    assert caught.value.code == ErrorCode.BATCH_NOT_CONFIGURED
+    assert "ARBITER_BATCH_S3_URI" in caught.value.message
+    assert eval_runs.list_runs(runtime.store) == []
+    runtime.close()
+    unset.close()
+
+
+# -- SageMaker batch transform ----------------------------------------------------------
+
+
+@pytest.fixture
+def transform(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TransformProxy]:
+    """moto's SageMaker behind the proxy that writes transform outputs, with an endpoint
+    `qa-endpoint` whose config names model `qa-model`."""
+    with TransformProxy(moto_server) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", proxy.url)  # type: ignore[attr-defined]
+        make_bucket(moto_server)
+        sm = boto3.client("sagemaker", endpoint_url=moto_server, region_name="us-east-1")
+        with contextlib.suppress(sm.exceptions.ClientError):
+            sm.create_model(
+                ModelName="qa-model",
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMaker",
+                PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/lmi:1"},
+            )
+            sm.create_endpoint_config(
+                EndpointConfigName="qa-config",
+                ProductionVariants=[
+                    {
+                        "VariantName": "main",
+                        "ModelName": "qa-model",
+                        "InitialInstanceCount": 1,
+                        "InstanceType": "ml.g4dn.xlarge",  # moto knows no newer types
+                    }
+                ],
+            )
+            sm.create_endpoint(EndpointName="qa-endpoint", EndpointConfigName="qa-config")
+        yield proxy  # type: ignore[misc]
+
+
+def test_sagemaker_transform_run_stores_every_answer(
+    sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
+    data = write_dataset(tmp_path / "qa.jsonl", 7)
+    run_id = asyncio.run(
+        runtime.evals.run(
+            load_dataset(data), ["endpoint"], ["exact_match"], backend="sagemaker-transform"
+        )
+    )
+    (created,) = transform.created
+    assert created["ModelName"] == "qa-model"  # endpoint -> endpoint config -> model
+    assert created["TransformInput"]["SplitType"] == "Line"
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 7 and all(i["answer"] == "Paris is the capital." for i in items)
+    assert all(i["tokens_out"] == 4 for i in items)
+    summary = run_summaries(runtime.store, run_id)
+    assert summary["endpoint"].metrics["exact_match"].mean == 1.0
+    (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    assert job.job_arn and ":transform-job/" in job.job_arn and job.status == "Completed"
+    runtime.close()
+
+
+def test_a_failed_transform_job_is_reported_with_its_failure_reason(
+    sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
+    data = write_dataset(tmp_path / "qa.jsonl", 3)
+    dataset = load_dataset(data)
+    run_id = runtime.evals.create_run(dataset, ["endpoint"], [], backend="sagemaker-transform")
+    (name,) = [f"arb-{run_id.replace('-', '')[-16:]}-endpoint-1"]
+    transform.failures[name] = "ClientError: the container answered 400 for line 2"
+    with pytest.raises(BatchJobFailed) as caught:
+        asyncio.run(
+            runtime.evals.run(
+                dataset, ["endpoint"], [], backend="sagemaker-transform", run_id=run_id
+            )
+        )
+    assert "ClientError: the container answered 400 for line 2" in caught.value.message
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 3 and all(i["status"] == "error" for i in items)
+    runtime.close()
+
+
+# -- over HTTP --------------------------------------------------------------------------
+
+
+def test_the_api_starts_a_batch_run_and_shows_its_jobs(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path, wait_for: object
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    dataset = "".join(
+        f'{{"id": "q{i}", "prompt": "Q{i}?", "reference": "Paris is the capital."}}\n'
+        for i in range(5)
+    )
+    with LiveServer(runtime) as server:
+        bad = httpx.post(
+            f"{server.url}/api/eval-runs",
+            json={"variants": ["claude"], "dataset": dataset, "backend": "bedrock-later"},
+        )
+        assert bad.status_code == 422
+        started = httpx.post(
+            f"{server.url}/api/eval-runs",
+            json={
+                "variants": ["claude"],
+                "metrics": ["exact_match"],
+                "dataset": dataset,
+                "backend": "bedrock-batch",
+            },
+        )
+        assert started.status_code == 202, started.text
+        run_id = started.json()["id"]
+        assert started.json()["backend"] == "bedrock-batch"
+
+        def finished() -> bool:
+            return httpx.get(f"{server.url}/api/eval-runs/{run_id}").json()["status"] != "running"
+
+        wait_for(finished, 90)  # type: ignore[operator]  (a loaded 2-core machine)
+        body = httpx.get(f"{server.url}/api/eval-runs/{run_id}").json()
+        assert body["status"] == "done" and body["stored"] == 5
+        (job,) = body["jobs"]
+        assert job["status"] == "Completed" and job["records"] == 5 and job["collected"]
+        assert job["job_arn"].startswith("arn:aws:bedrock:")
+        unconfigured = httpx.post(
+            f"{server.url}/api/eval-runs",
+            json={"variants": ["endpoint"], "dataset": dataset, "backend": "bedrock-batch"},
+        )
+        assert unconfigured.status_code == 422
+        assert unconfigured.json()["error"]["code"] == "unsupported_backend"
+    runtime.close()
+
+
+# -- the command ------------------------------------------------------------------------
+
+
+def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
+    aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    settings = batch_settings(tmp_path, aws.url, bedrock_batch_min_records=1)
+    env = {
+        "ARBITER_VARIANTS_FILE": str(settings["variants_file"]),
+        "ARBITER_RAG_SAMPLE_CORPUS": "false",
+        "ARBITER_ONLINE_METRICS": "",
+        "ARBITER_BATCH_S3_URI": settings["batch_s3_uri"],
+        "ARBITER_BEDROCK_BATCH_ROLE_ARN": ROLE,
+        "ARBITER_BATCH_POLL_S": "0.05",
+        "ARBITER_BEDROCK_BATCH_MIN_RECORDS": "1",
+        "AWS_ENDPOINT_URL_S3": moto_server,
+    }
+    data = write_dataset(tmp_path / "qa.jsonl", 6)
+    aws.batch.scripts[CLAUDE] = BatchScript(fail_after=3, fail_message="Model capacity lost.")
+    failed = cli.run(
+        [
+            "eval",
+            "run",
+            str(data),
+            "-v",
+            "claude",
+            "-m",
+            "exact_match",
+            "--backend",
+            "bedrock-batch",
+        ],
+        tmp_path,
+        env,
+        timeout=180,
+    )
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "batch_job_failed" in failed.stderr and "Model capacity lost." in failed.stderr
+    run_id = failed.stdout.split("run ", 1)[1].split()[0]
+    assert f"--resume {run_id}" in " ".join(failed.stderr.split())
+
+    aws.batch.scripts[CLAUDE] = BatchScript()
+    resumed = cli.run(
+        ["eval", "run", str(data), "-v", "claude", "-m", "exact_match", "--resume", run_id],
+        tmp_path,
+        env,
+        timeout=180,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert len(aws.batch.jobs) == 2  # the resumed run stayed on Bedrock batch inference
+    assert "exact_match" in resumed.stdout and "1.000" in resumed.stdout
