@@ -22,6 +22,7 @@ BENCHMARKS = [
     "bench.bench_gateway",
     "bench.bench_scale",
     "bench.bench_dashboard",
+    "bench.bench_aggregates",
 ]
 
 

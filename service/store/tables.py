@@ -138,6 +138,25 @@ class LeaderboardCellRow(Base):
     n: Mapped[int] = mapped_column(BigInteger)
 
 
+class ExportShapeRow(Base):
+    """The export dry run's counts, kept as votes arrive: how many live votes of one UTC day
+    (and of all days: "all"), mode, RAG setting and use case ("" for none) have one "shape"
+    for the export rules: the outcome, the ranking (JSON text, "" unless a ranking) and each
+    pane's variant and status ("ok" or "failed"), as JSON text [[pane, variant, status],
+    ...]. Updated in the transaction of the vote, supersede or review that changes it, with
+    the leaderboard's cells; `arbiter db rebuild-counts` recounts both."""
+
+    __tablename__ = "export_shapes"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC, or "all"
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rag: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ranking: Mapped[str] = mapped_column(String(256), primary_key=True)
+    panes: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class RatingRow(Base):
     """Rubric scores (1-5, each optional) for one answer, by one rater."""
 
@@ -433,6 +452,47 @@ class VoteMinuteRow(Base):
 
     __tablename__ = "vote_minutes"
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wins: Mapped[int] = mapped_column(Integer, default=0)
+    losses: Mapped[int] = mapped_column(Integer, default=0)
+    ties: Mapped[int] = mapped_column(Integer, default=0)
+    both_bad: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnswerHourRow(Base):
+    """`AnswerMinuteRow` summed per hour, for long dashboard windows; `minute` is the hour's
+    first minute (a multiple of 60), so both are bucketed alike."""
+
+    __tablename__ = "answer_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # the hour's first minute
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    ttft: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class ScoreHourRow(Base):
+    """`ScoreMinuteRow` summed per hour (`minute`: the hour's first minute)."""
+
+    __tablename__ = "score_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VoteHourRow(Base):
+    """`VoteMinuteRow` summed per hour (`minute`: the hour's first minute)."""
+
+    __tablename__ = "vote_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
     variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
     wins: Mapped[int] = mapped_column(Integer, default=0)
