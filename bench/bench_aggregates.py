@@ -6,8 +6,8 @@ fill: tests/support/synthetic_arena.py; kept counts and rollups rebuilt after it
   (what it read before; both give the same summary, checked here);
 - the dashboard's 7- and 30-day windows from the hour rollups (whole hours) vs every minute
   from the minute rollups (before), same points checked;
-- History's first page (everyone, one rater) with the keyset index on turns vs without it
-  (dropped for the baseline, then put back).
+- History's first page (everyone, one rater) with the keyset indexes of migration 0018 vs
+  the single-column ones they replaced (put back for the baseline, then replaced again).
 
     python -m bench aggregates                       # 100k turns, both databases
     BENCH_AGGREGATES_TURNS=10000 BENCH_AGGREGATES_DBS=sqlite python -m bench aggregates
@@ -38,7 +38,30 @@ from tests.support.synthetic_arena import ArenaShape, fill_arena, rebuild_mainta
 
 SIZES = [int(n) for n in os.environ.get("BENCH_AGGREGATES_TURNS", "100000").split(",")]
 DATABASES = os.environ.get("BENCH_AGGREGATES_DBS", "sqlite,postgres").split(",")
-KEYSET_INDEX = "ix_turns_created_at_id"
+# (table, index before, its columns, index after, its columns): migration 0018's.
+REPLACED = [
+    (
+        "turns",
+        "ix_turns_created_at",
+        ["created_at"],
+        "ix_turns_created_at_id",
+        ["created_at", "id"],
+    ),
+    (
+        "turns",
+        "ix_turns_conversation_id",
+        ["conversation_id"],
+        "ix_turns_conversation_id_created_at",
+        ["conversation_id", "created_at", "id"],
+    ),
+    (
+        "conversations",
+        "ix_conversations_rater",
+        ["rater"],
+        "ix_conversations_rater_id",
+        ["rater", "id"],
+    ),
+]
 
 
 def timed(fn: Callable[[], Any], runs: int = 3) -> float:
@@ -67,17 +90,27 @@ def _same(a: dict[Any, float], b: dict[Any, float]) -> bool:
     return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-9 * max(1.0, abs(b[k])) for k in b)
 
 
-def _without_index(store: Store, run: Callable[[], float]) -> float:
-    """`run()` with the keyset index dropped (statistics refreshed), then put back."""
+def _indexes(store: Store, *, new: bool) -> None:
+    """History's indexes as migration 0018 leaves them (`new`) or as they were before it."""
     with store.engine.begin() as conn:
-        conn.execute(sa.text(f"DROP INDEX {KEYSET_INDEX}"))
+        for table, old_name, old_columns, new_name, new_columns in REPLACED:
+            drop, (name, columns) = (
+                (old_name, (new_name, new_columns)) if new else (new_name, (old_name, old_columns))
+            )
+            conn.execute(sa.text(f"DROP INDEX IF EXISTS {drop}"))
+            conn.execute(
+                sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
+            )
         conn.execute(sa.text("ANALYZE"))
+
+
+def _with_old_indexes(store: Store, run: Callable[[], float]) -> float:
+    """`run()` with History's indexes as before migration 0018, then put back."""
+    _indexes(store, new=False)
     try:
         return run()
     finally:
-        with store.engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE INDEX {KEYSET_INDEX} ON turns (created_at, id)"))
-            conn.execute(sa.text("ANALYZE"))
+        _indexes(store, new=True)
 
 
 def run(store: Store, n: int) -> None:
@@ -116,7 +149,7 @@ def run(store: Store, n: int) -> None:
 
     for label, rater in (("everyone", None), ("one rater", "rater-1")):
         with_index = timed(history(rater))
-        without = _without_index(store, lambda r=rater: timed(history(r)))  # type: ignore[misc]
+        without = _with_old_indexes(store, lambda r=rater: timed(history(r)))  # type: ignore[misc]
         compare(f"History first page ({label})", with_index, without, 0.05)
 
 

@@ -106,9 +106,9 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
     for span, table in SCORE_TABLES.items():
         summed: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
         for (m, k, ver, v, u), (n, t) in score_cells.items():
-            into = summed[(start_of(m, span), k, ver, v, u)]
-            into[0] += n
-            into[1] += t
+            total = summed[(start_of(m, span), k, ver, v, u)]
+            total[0] += n
+            total[1] += t
         score_rows = [
             {
                 "minute": m,

@@ -1,6 +1,6 @@
 """Per-minute rollups the dashboard reads instead of every answer, score and vote: kept up
-to date in the transaction of the write that changes them (an answer, a score, a vote, the
-supersede it implies, a review), so they cannot drift from the rows; `rebuild` recomputes
+to date in the transaction of the write that changes them (an answer, a score; a vote, the
+supersede it implies and a review through `service.store.vote_cells`), so they cannot drift from the rows; `rebuild` recomputes
 them from the rows (`service.store.rollup_rebuild`).
 
 Keys: minute (whole minutes since 1970 UTC, of the row's `created_at`), variant and use case ('' for none).
@@ -235,15 +235,6 @@ def vote_answers() -> Any:
     )
 
 
-def _vote_rows(s: Session, vote_ids: Iterable[str]) -> list[Any]:
-    """These votes with their answers. At most one batch of ids (≤ 2,000): never one per
-    stored row."""
-    ids = sorted(set(vote_ids))
-    if not ids:
-        return []
-    return list(s.execute(vote_answers().where(VoteRow.id.in_(ids)).order_by(VoteRow.id)))
-
-
 def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, str]]:
     by_vote: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
@@ -281,11 +272,3 @@ def write_vote_cells(s: Session, cells: Counter[tuple[int, str, str, str]]) -> N
             [r for r in rows.values() if any(r[c] for c in OUTCOME_COLUMNS.values())],
             list(OUTCOME_COLUMNS.values()),
         )
-
-
-def count_votes(s: Session, counted: Iterable[str], uncounted: Iterable[str]) -> None:
-    """`counted`: votes that now count and did not; `uncounted`: votes that counted and no
-    longer do (superseded, rejected). Call inside the write's transaction, after it."""
-    cells = vote_cells(_vote_rows(s, counted), 1)
-    cells.update(vote_cells(_vote_rows(s, uncounted), -1))
-    write_vote_cells(s, cells)

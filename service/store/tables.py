@@ -53,10 +53,12 @@ class VariantRow(Base):
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
+    # One rater's conversations by id, from the index alone (History's keyset for one rater).
+    __table_args__ = (Index("ix_conversations_rater_id", "rater", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     variant_names: Mapped[list[Any]]
     mode: Mapped[str] = mapped_column(String(16), default="named")  # named | arena
-    rater: Mapped[str | None] = mapped_column(String(128), index=True)  # who asked
+    rater: Mapped[str | None] = mapped_column(String(128))  # who asked
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     turns: Mapped[list[TurnRow]] = relationship(
@@ -66,16 +68,22 @@ class ConversationRow(Base):
 
 class TurnRow(Base):
     __tablename__ = "turns"
-    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position"),
+        # History's keyset order, (created_at, id) newest first: everyone's from the first
+        # index alone; one rater's from the second, per conversation of theirs.
+        Index("ix_turns_created_at_id", "created_at", "id"),
+        Index("ix_turns_conversation_id_created_at", "conversation_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     position: Mapped[int] = mapped_column(Integer)
     prompt: Mapped[str] = mapped_column(SafeText)
     # running | done | interrupted (crash) | replaced (regenerated; kept, left out of history)
     status: Mapped[str] = mapped_column(String(16), default="running")
     # The context retrieved once for all panes (collection, query, chunks), or None.
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
     answers: Mapped[list[AnswerRow]] = relationship(order_by="AnswerRow.pane")
 

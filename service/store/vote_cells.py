@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from evals.leaderboard import battles_from_ranking
-from service.store import export_shapes
+from service.store import export_shapes, rollups
 from service.store.cell_days import ALL_DAYS, NO_USE_CASE
 from service.store.tables import AnswerRow, ConversationRow, LeaderboardCellRow, TurnRow
 
@@ -134,12 +134,14 @@ def shapes_of(
 
 
 class CellDeltas:
-    """The changes one transaction makes to the cells (and to the export dry run's shapes,
-    which count the same live votes), applied at once with `apply`."""
+    """The changes one transaction makes to what is kept per live vote — the dashboard's
+    vote rollups, the leaderboard's cells and the export dry run's shapes — applied at once
+    with `apply`. Votes alike (same turn, outcome, ranking and time: a batch's votes on a
+    turn) are grouped first, so each group's keys are worked out once, not once per vote."""
 
     def __init__(self) -> None:
-        self.changes: Counter[CellKey] = Counter()
-        self.shapes: Counter[export_shapes.ShapeKey] = Counter()
+        self.votes: Counter[tuple[int, str, tuple[int, ...] | None, datetime]] = Counter()
+        self.facts: dict[int, TurnFacts] = {}
 
     def count(
         self,
@@ -150,17 +152,31 @@ class CellDeltas:
         sign: int,
     ) -> None:
         """A vote starts counting (sign +1) or stops (-1)."""
-        for key in cells_of(facts, outcome, ranking, created_at):
-            # A key whose changes cancel out stays, with 0: the transaction still touches
-            # (and so locks) its cell, which a concurrent rebuild relies on.
-            self.changes[key] += sign
-        for shape in shapes_of(facts, outcome, ranking, created_at):
-            self.shapes[shape] += sign
+        self.facts[id(facts)] = facts
+        ranked = tuple(ranking) if ranking is not None else None
+        # A group whose changes cancel out stays, with 0: the transaction still touches (and
+        # so locks) its rows, which a concurrent rebuild relies on.
+        self.votes[(id(facts), outcome, ranked, created_at)] += sign
 
     def apply(self, s: Session) -> None:
-        """The cells, then the shapes: every writer takes them in this order."""
-        add(s, self.changes)
-        export_shapes.add(s, self.shapes)
+        """The dashboard's rollups, then the cells, then the shapes: every writer takes
+        them in this order, so two cannot deadlock on them."""
+        minutes: Counter[tuple[int, str, str, str]] = Counter()
+        cells: Counter[CellKey] = Counter()
+        shapes: Counter[export_shapes.ShapeKey] = Counter()
+        for (facts_id, outcome, ranked, created_at), n in self.votes.items():
+            facts = self.facts[facts_id]
+            ranking = list(ranked) if ranked is not None else None
+            minute = rollups.minute_of(created_at)
+            for pane, result in rollups.pane_results(outcome, ranking, facts.panes).items():
+                minutes[(minute, facts.panes[pane], facts.use_case, result)] += n
+            for key in cells_of(facts, outcome, ranking, created_at):
+                cells[key] += n
+            for shape in shapes_of(facts, outcome, ranking, created_at):
+                shapes[shape] += n
+        rollups.write_vote_cells(s, minutes)
+        add(s, cells)
+        export_shapes.add(s, shapes)
 
 
 def add(s: Session, changes: Mapping[CellKey, int]) -> None:
