@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.bench_scale",
     "bench.bench_dashboard",
     "bench.bench_replicas",
+    "bench.bench_aggregates",
 ]
 
 

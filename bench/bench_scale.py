@@ -54,7 +54,7 @@ from tests.support.synthetic_arena import (
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 STORES = ("sqlite", "postgres")
-PG_DB = "arbiter_bench_scale"
+PG_DB = f"arbiter_bench_scale_{os.getpid()}"  # the machine may be shared
 RSS_CAP_MB = float(os.environ.get("BENCH_SCALE_RSS_CAP_MB", "4096"))
 REQUEST_TIMEOUT_S = 3600.0
 REPEAT_BELOW_S = 2.0  # calls faster than this are repeated twice more (median of three)

@@ -26,7 +26,7 @@ from tests.support.processes import arbiter_process, fake_openai_process, openai
 VOTES = int(os.environ.get("BENCH_VOTES", "20000"))
 BATCH = 500
 THREADS = 4
-PG_DB = "arbiter_bench_votes"
+PG_DB = f"arbiter_bench_votes_{os.getpid()}"  # the machine may be shared
 
 
 def _through_api(url: str) -> float:

@@ -17,6 +17,7 @@ WINDOWS = {  # label -> (window, bucket)
     "last hour": (timedelta(hours=1), timedelta(minutes=5)),
     "last 24 hours": (timedelta(hours=24), timedelta(hours=1)),
     "last 7 days": (timedelta(days=7), timedelta(hours=6)),
+    "last 30 days": (timedelta(days=30), timedelta(days=1)),
 }
 
 
@@ -48,10 +49,17 @@ def window_bounds(window: str, now: datetime | None = None) -> tuple[datetime, d
 
 
 def series(
-    store: Store, window: str, *, now: datetime | None = None, use_case: str | None = None
+    store: Store,
+    window: str,
+    *,
+    now: datetime | None = None,
+    use_case: str | None = None,
+    hours: bool = True,
 ) -> list[Point]:
-    """From the per-minute rollups, summed per bucket by the database (a few hundred rows
-    for a week, whatever the traffic; the latency sketches one row per minute and variant).
+    """From the rollups, summed per bucket by the database: each bucket's whole hours from
+    the per-hour rollups, the minutes at its ends from the per-minute ones (a few hundred
+    rows for a month, whatever the traffic; the latency sketches one row per hour or minute
+    and variant; `hours=False`: every minute from the minute rollups, to check them).
     Percentiles are within 1% (relative) of the exact ones (`service.store.sketch`); the
     rest is exact. With `use_case`: only conversations of that use case."""
     since, until, size = window_bounds(window, now)
@@ -62,7 +70,7 @@ def series(
         return since + size * int(bucket)
 
     points: list[Point] = []
-    sums, sketches = dashboard.answer_buckets(store, first, last, minutes, use_case)
+    sums, sketches = dashboard.answer_buckets(store, first, last, minutes, use_case, hours=hours)
     buckets, variants, latencies, ttfts = zip(*sketches, strict=True) if sketches else ((),) * 4
     group_of: dict[tuple[int, str], int] = {}
     groups = np.fromiter(
@@ -87,7 +95,7 @@ def series(
         points.append(Point("answers per minute", variant, at, int(answers) / minutes))
         points.append(Point("error rate", variant, at, 1 - int(ok) / int(answers)))
         points.append(Point("cost (USD)", variant, at, float(cost or 0.0)))
-    score_rows = dashboard.score_buckets(store, first, last, minutes, use_case)
+    score_rows = dashboard.score_buckets(store, first, last, minutes, use_case, hours=hours)
     versions: dict[str, set[str]] = defaultdict(set)
     for _, metric, version, *_ in score_rows:
         versions[metric].add(version)
@@ -111,7 +119,7 @@ def series(
                 Point("score (mean)", f"{name} · {variant}", start(bucket), float(total) / int(n))
             )
     for bucket, variant, wins, losses, ties in sorted(
-        dashboard.vote_buckets(store, first, last, minutes, use_case),
+        dashboard.vote_buckets(store, first, last, minutes, use_case, hours=hours),
         key=lambda r: (int(r[0]), r[1]),
     ):
         played = int(wins) + int(losses) + int(ties)

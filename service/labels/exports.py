@@ -24,7 +24,8 @@ Rules, stated once (they are also in every summary):
 The records are streamed: read from the store in batches, redacted, checked and written one
 at a time, so an export of a million votes takes as much memory as one of a thousand. A
 record that fails its format's schema stops the export and nothing is put in place. The dry
-run counts from aggregates (one GROUP BY): records, skips and balance; duplicates and
+run counts from aggregates (the shapes of the votes, kept as they arrive): records, skips
+and balance; duplicates and
 redactions need every record's text, so they are counted when the records are written (or
 by a detailed dry run, which reads them all)."""
 
@@ -338,10 +339,12 @@ class _Gatherer(_Rules):
         yield Demonstration(_prompt(turn, base), ideal.text, provenance)
 
 
-def dry_run(store: Store, options: ExportOptions) -> ExportSummary:
+def dry_run(store: Store, options: ExportOptions, *, recount: bool = False) -> ExportSummary:
     """The summary from aggregates: how many records each format would give, what is skipped
     and why, and the balance — without building a record. Duplicates, redactions and
-    splits are left out (`not_counted`): they need every record's text."""
+    splits are left out (`not_counted`): they need every record's text. The votes' shapes
+    come from the counts kept as votes arrive when they cover the filters, else (or with
+    `recount`) from one GROUP BY over the votes."""
     options.check()
     summary = ExportSummary(options.format, not_counted=list(NEEDS_RECORDS))
     rules = _Rules(options, summary)
@@ -359,7 +362,8 @@ def dry_run(store: Store, options: ExportOptions) -> ExportSummary:
                 balance[f"based on: {variant}"] += count
     else:
         agreement = options.min_agreement is not None
-        for shape in stored.vote_shapes(store, options.filters, agreement=agreement):
+        shapes = stored.vote_shapes(store, options.filters, agreement=agreement, recount=recount)
+        for shape in shapes:
             rules.weight = shape.count
             if not rules.agrees(shape.agreeing, shape.voters):
                 continue

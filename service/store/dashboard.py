@@ -1,5 +1,5 @@
 """What the dashboard reads over a window, optionally of one use case's conversations: the
-per-minute rollups of answers, scores and live votes (`service.store.rollups`), and the
+per-minute and per-hour rollups of answers, scores and live votes (`service.store.rollups`), and the
 thumbs. The raw rows too (`answers_since`, ...), for checking the rollups against them."""
 
 from __future__ import annotations
@@ -8,19 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import and_, func, or_, select, true
 
-from service.store import rollup_rebuild
+from service.store import rollup_rebuild, rollups
 from service.store.engine import Store
 from service.store.tables import (
-    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
     FeedbackRow,
-    ScoreMinuteRow,
     ScoreRow,
     TurnRow,
-    VoteMinuteRow,
     VoteRow,
 )
 
@@ -84,10 +81,48 @@ def live_vote_answers_since(store: Store, since: datetime, use_case: str | None)
         return s.execute(query).all()
 
 
-def _buckets(table: Any, since: int, until: int, size: int, use_case: str | None) -> Any:
+Range = tuple[int, int]  # [first minute, end minute)
+
+
+def _extend(ranges: list[Range], first: int, end: int) -> None:
+    """Append [first, end) to ranges in order, joined to the last one when they touch."""
+    if first >= end:
+        return
+    if ranges and ranges[-1][1] == first:
+        ranges[-1] = (ranges[-1][0], end)
+    else:
+        ranges.append((first, end))
+
+
+def tiles(since: int, until: int, size: int, *, hours: bool = True) -> dict[int, list[Range]]:
+    """Minutes [since, until) in buckets of `size` minutes from `since`, read from the
+    coarsest rollup whose rows each lie inside one bucket: per row span (1, 60), the
+    ranges of minutes read from it — each bucket's whole hours from the hour rows, the
+    minutes before its first whole hour and after its last from the minute rows (every
+    minute from the minute rows when not `hours`)."""
+    if not hours:
+        return {1: [(since, until)] if since < until else [], rollups.HOUR: []}
+    whole: list[Range] = []
+    minutes: list[Range] = []
+    for start in range(since, until, size):
+        end = min(start + size, until)
+        first = -(-start // rollups.HOUR) * rollups.HOUR
+        last = end // rollups.HOUR * rollups.HOUR
+        if first < last:
+            _extend(minutes, start, first)
+            _extend(whole, first, last)
+            _extend(minutes, last, end)
+        else:
+            _extend(minutes, start, end)
+    return {1: minutes, rollups.HOUR: whole}
+
+
+def _buckets(
+    table: Any, since: int, ranges: list[Range], size: int, use_case: str | None
+) -> tuple[Any, list[Any]]:
     """The bucket of each rollup row, (minute - since) // size, and the rows' condition:
-    minutes in [since, until) and the use case."""
-    conditions = [table.minute >= since, table.minute < until]
+    minutes in one of the ranges, and the use case."""
+    conditions = [or_(*(and_(table.minute >= a, table.minute < b) for a, b in ranges))]
     if use_case is not None:
         conditions.append(table.use_case == use_case)
     # Integers on both sides: SQLite and PostgreSQL both divide them as integers (floor,
@@ -95,72 +130,102 @@ def _buckets(table: Any, since: int, until: int, size: int, use_case: str | None
     return ((table.minute - since) // size).label("bucket"), conditions
 
 
+def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
+    """Rows of (key columns..., sums...) from several rollups, summed per key."""
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        key = tuple(row[:keys])
+        values = [v or 0 for v in row[keys:]]
+        if key in totals:
+            totals[key] = [a + b for a, b in zip(totals[key], values, strict=True)]
+        else:
+            totals[key] = values
+    return [(*k, *v) for k, v in totals.items()]
+
+
 def answer_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None
+    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
 ) -> tuple[Sequence[Any], Sequence[Any]]:
     """Per bucket (index from `since`, `size` minutes each) and variant: answers, ok and
     cost summed by the database; and the latency and TTFT sketches of every rollup row of
-    the window with one (merged by the caller), each with its bucket."""
-    bucket, where = _buckets(AnswerMinuteRow, since, until, size, use_case)
+    the window with one (merged by the caller), each with its bucket. Whole hours come from
+    the hour rollups (`tiles`)."""
+    sums: list[Any] = []
+    sketches: list[Any] = []
     with store.session() as s:
-        sums = s.execute(
-            select(
-                bucket,
-                AnswerMinuteRow.variant_name,
-                func.sum(AnswerMinuteRow.answers),
-                func.sum(AnswerMinuteRow.ok),
-                func.sum(AnswerMinuteRow.cost_usd),
-            )
-            .where(*where)
-            .group_by(bucket, AnswerMinuteRow.variant_name)
-        ).all()
-        sketches = s.execute(
-            select(
-                bucket, AnswerMinuteRow.variant_name, AnswerMinuteRow.latency, AnswerMinuteRow.ttft
-            ).where(*where, AnswerMinuteRow.ok > 0)
-        ).all()
-    return sums, sketches
+        for span, ranges in tiles(since, until, size, hours=hours).items():
+            if not ranges:
+                continue
+            table = rollups.ANSWER_TABLES[span]
+            bucket, where = _buckets(table, since, ranges, size, use_case)
+            sums += s.execute(
+                select(
+                    bucket,
+                    table.variant_name,
+                    func.sum(table.answers),
+                    func.sum(table.ok),
+                    func.sum(table.cost_usd),
+                )
+                .where(*where)
+                .group_by(bucket, table.variant_name)
+            ).all()
+            sketches += s.execute(
+                select(bucket, table.variant_name, table.latency, table.ttft).where(
+                    *where, table.ok > 0
+                )
+            ).all()
+    return _summed(sums, 2), sketches
 
 
 def score_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None
+    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
 ) -> Sequence[Any]:
     """bucket, metric, version, variant_name, n, total."""
-    bucket, where = _buckets(ScoreMinuteRow, since, until, size, use_case)
+    rows: list[Any] = []
     with store.session() as s:
-        return s.execute(
-            select(
-                bucket,
-                ScoreMinuteRow.metric,
-                ScoreMinuteRow.version,
-                ScoreMinuteRow.variant_name,
-                func.sum(ScoreMinuteRow.n),
-                func.sum(ScoreMinuteRow.total),
-            )
-            .where(*where)
-            .group_by(
-                bucket, ScoreMinuteRow.metric, ScoreMinuteRow.version, ScoreMinuteRow.variant_name
-            )
-        ).all()
+        for span, ranges in tiles(since, until, size, hours=hours).items():
+            if not ranges:
+                continue
+            table = rollups.SCORE_TABLES[span]
+            bucket, where = _buckets(table, since, ranges, size, use_case)
+            rows += s.execute(
+                select(
+                    bucket,
+                    table.metric,
+                    table.version,
+                    table.variant_name,
+                    func.sum(table.n),
+                    func.sum(table.total),
+                )
+                .where(*where)
+                .group_by(bucket, table.metric, table.version, table.variant_name)
+            ).all()
+    return _summed(rows, 4)
 
 
 def vote_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None
+    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
 ) -> Sequence[Any]:
     """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
-    bucket, where = _buckets(VoteMinuteRow, since, until, size, use_case)
+    rows: list[Any] = []
     with store.session() as s:
-        return s.execute(
-            select(
-                bucket,
-                VoteMinuteRow.variant_name,
-                func.sum(VoteMinuteRow.wins),
-                func.sum(VoteMinuteRow.losses),
-                func.sum(VoteMinuteRow.ties),
-            )
-            .where(*where)
-            .group_by(bucket, VoteMinuteRow.variant_name)
-        ).all()
+        for span, ranges in tiles(since, until, size, hours=hours).items():
+            if not ranges:
+                continue
+            table = rollups.VOTE_TABLES[span]
+            bucket, where = _buckets(table, since, ranges, size, use_case)
+            rows += s.execute(
+                select(
+                    bucket,
+                    table.variant_name,
+                    func.sum(table.wins),
+                    func.sum(table.losses),
+                    func.sum(table.ties),
+                )
+                .where(*where)
+                .group_by(bucket, table.variant_name)
+            ).all()
+    return _summed(rows, 2)
 
 
 def feedback_since(store: Store, since: datetime, use_case: str | None) -> Sequence[Any]:

@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, case, cast, func, literal, literal_column, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
+from service.store import export_shapes
+from service.store.cell_days import ALL_DAYS, cell_dims, counts_cover, split_by_day
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
@@ -29,6 +43,7 @@ from service.store.tables import (
     CampaignItemRow,
     CampaignRow,
     ConversationRow,
+    ExportShapeRow,
     IdealAnswerRow,
     RatingRow,
     TurnRow,
@@ -331,18 +346,17 @@ def ideals_with_turns(store: Store, filters: Filters) -> Iterator[tuple[ExportId
 # ---- the dry run: aggregates only ------------------------------------------------------
 
 
-def _panes(store: Store) -> int:
+def _panes(s: Session) -> int:
     """How many panes the widest turn has (the dry run reads one column pair per pane)."""
-    with store.session() as s:
-        return int(s.scalar(select(func.max(AnswerRow.pane))) or 0) + 1
+    return int(s.scalar(select(func.max(AnswerRow.pane))) or 0) + 1
 
 
-def vote_shapes(store: Store, filters: Filters, *, agreement: bool = False) -> list[VoteShape]:
-    """Live votes grouped by what the export rules look at; one GROUP BY, a few rows."""
-    panes = _panes(store)
-    agreed = _agreement(filters) if agreement else None
+def _shape_query(panes: int, filters: Filters, agreed: Any, dims: list[Any]) -> Select[Any]:
+    """Live votes grouped by `dims`, then by what the export rules look at: outcome,
+    ranking, each pane's variant and status ("ok" or "failed"), and the agreement when
+    `agreed` is given; the count last."""
     key = _ranking_key()
-    group: list[Any] = [VoteRow.outcome, key.label("ranking")]
+    group: list[Any] = [*dims, VoteRow.outcome, key.label("ranking")]
     query = (
         select()
         .select_from(VoteRow)
@@ -362,26 +376,95 @@ def vote_shapes(store: Store, filters: Filters, *, agreement: bool = False) -> l
     if agreed is not None:
         query = query.outerjoin(agreed, agreed.c.turn_id == VoteRow.turn_id)
         group += [agreed.c.agreeing, agreed.c.voters]
-    query = filters.apply(query.add_columns(*group, func.count())).group_by(*group)
+    return filters.apply(query.add_columns(*group, func.count())).group_by(*group)
+
+
+def _counted_shapes(s: Session, filters: Filters, agreement: bool) -> list[VoteShape]:
+    """The shapes by one GROUP BY over the live votes."""
+    panes = _panes(s)
+    agreed = _agreement(filters) if agreement else None
     shapes = []
+    for row in s.execute(_shape_query(panes, filters, agreed, [])):
+        outcome, ranking_text = row[0], row[1]
+        found = {p: (row[2 + 2 * p], row[3 + 2 * p]) for p in range(panes) if row[2 + 2 * p]}
+        agreeing = voters = None
+        if agreed is not None:
+            agreeing, voters = int(row[2 + 2 * panes]), int(row[3 + 2 * panes])
+        shapes.append(
+            VoteShape(
+                outcome,
+                json.loads(ranking_text) if ranking_text else None,
+                found,
+                agreeing,
+                voters,
+                int(row[-1]),
+            )
+        )
+    return shapes
+
+
+def shapes_kept_cover(filters: Filters, *, agreement: bool) -> bool:
+    """Whether the kept shapes (`export_shapes`) can answer these filters: the ones the
+    leaderboard's cells answer, without agreement (a turn's, from all its votes)."""
+    return not agreement and counts_cover(filters)
+
+
+def vote_shapes(
+    store: Store, filters: Filters, *, agreement: bool = False, recount: bool = False
+) -> list[VoteShape]:
+    """Live votes grouped by what the export rules look at; a few rows. From the shapes
+    kept as votes arrive when they cover the filters (whole UTC days from them, the parts
+    of days at a range's edges from the votes), else (or with `recount`) by one GROUP BY
+    over the live votes."""
     with store.session() as s:
-        for row in s.execute(query):
-            outcome, ranking_text = row[0], row[1]
-            found = {p: (row[2 + 2 * p], row[3 + 2 * p]) for p in range(panes) if row[2 + 2 * p]}
-            agreeing = voters = None
-            if agreed is not None:
-                agreeing, voters = int(row[2 + 2 * panes]), int(row[3 + 2 * panes])
-            shapes.append(
+        if recount or not shapes_kept_cover(filters, agreement=agreement):
+            return _counted_shapes(s, filters, agreement)
+        days, edges = split_by_day(filters.since, filters.until)
+        shapes: list[VoteShape] = []
+        for since, until in edges:
+            shapes += _counted_shapes(s, replace(filters, since=since, until=until), False)
+        if days is not None:
+            kept = export_shapes.summed(
+                s,
+                mode=filters.mode,
+                rag=filters.rag,
+                use_case=filters.use_case,
+                first=days[0],
+                end=days[1],
+            )
+            shapes += [
                 VoteShape(
                     outcome,
-                    json.loads(ranking_text) if ranking_text else None,
-                    found,
-                    agreeing,
-                    voters,
-                    int(row[-1]),
+                    export_shapes.read_ranking(ranking),
+                    export_shapes.read_panes(panes),
+                    None,
+                    None,
+                    n,
                 )
-            )
-    return shapes
+                for outcome, ranking, panes, n in kept
+            ]
+        return shapes
+
+
+def rebuild_shapes(s: Session) -> int:
+    """Recount every kept shape from the live votes (one GROUP BY; the caller holds the
+    locks: `service.store.leaderboard.rebuild_counts`); how many rows."""
+    s.execute(delete(ExportShapeRow))
+    panes = _panes(s)
+    dims = cell_dims(s.get_bind().dialect.name)
+    changes: Counter[export_shapes.ShapeKey] = Counter()
+    for row in s.execute(_shape_query(panes, Filters(), None, dims)):
+        day, mode, rag, use_case, outcome, ranking = row[:6]
+        found = {p: (row[6 + 2 * p], row[7 + 2 * p]) for p in range(panes)}
+        shape = (
+            outcome,
+            export_shapes.ranking_text(outcome, json.loads(ranking) if ranking else None),
+            export_shapes.panes_text(found),
+        )
+        for when in (day, ALL_DAYS):
+            changes[(when, mode, bool(rag), use_case, *shape)] += int(row[-1])
+    export_shapes.add(s, changes)
+    return len(changes)
 
 
 def ideal_shapes(store: Store, filters: Filters) -> list[tuple[str | None, bool, int]]:

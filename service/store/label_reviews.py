@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, aliased
 
 from service.errors import NotFound
 from service.ids import new_id, utcnow
-from service.store import rollups
 from service.store.engine import Store
 from service.store.tables import LabelReviewRow, RatingRow, VoteRow
 from service.store.turn_locks import lock_turns
@@ -61,10 +60,8 @@ def _recount(s: Session, vote_id: str, *, restored: bool) -> None:
     deltas = CellDeltas()
     facts = turn_facts(s, {vote.turn_id})[vote.turn_id]
     deltas.count(facts, vote.outcome, vote.ranking, vote.created_at, +1 if restored else -1)
-    # The dashboard's rows before the leaderboard's, as a vote writes them: two writers that
-    # took them in opposite orders could deadlock on PostgreSQL.
-    changed = [vote_id]
-    rollups.count_votes(s, changed if restored else [], [] if restored else changed)
+    # The dashboard's rows, the cells and the shapes in the order a vote writes them: two
+    # writers that took them in opposite orders could deadlock on PostgreSQL.
     deltas.apply(s)
 
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from evals.leaderboard import SCORE_OF_A, BattleLog, PairCounts
+from service.store.cell_days import ALL_DAYS, cell_dims, counts_cover, split_by_day
 from service.store.engine import Store
+from service.store.exports import rebuild_shapes
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
 from service.store.tables import (
@@ -33,8 +34,6 @@ from service.store.tables import (
     VoteRow,
 )
 from service.store.vote_cells import (
-    ALL_DAYS,
-    NO_USE_CASE,
     PAIR_OUTCOMES,
     add,
     battles_of,
@@ -56,7 +55,7 @@ def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = F
         if recount or not counts_cover(filters):
             counts.update(_recount(s, filters, by_cell=False))
         else:
-            days, edges = _split_by_day(filters.since, filters.until)
+            days, edges = split_by_day(filters.since, filters.until)
             if days is not None:
                 counts.update(_from_cells(s, filters, *days))
             for since, until in edges:
@@ -67,64 +66,6 @@ def pair_counts(store: Store, filters: Filters = Filters(), *, recount: bool = F
         x, y, outcome = key[-3:]
         cells.setdefault((x, y), [0.0, 0.0, 0.0])[_OUTCOME_INDEX[outcome]] += n
     return PairCounts.from_cells({k: (v[0], v[1], v[2]) for k, v in cells.items()})
-
-
-def counts_cover(filters: Filters) -> bool:
-    """Whether the kept cells can answer these filters (dates always: see `pair_counts`)."""
-    return (
-        filters.rater is None
-        and filters.campaign is None
-        and filters.tag is None
-        and filters.use_case != NO_USE_CASE
-    )
-
-
-Window = tuple[datetime | None, datetime | None]
-
-
-def _split_by_day(
-    since: datetime | None, until: datetime | None
-) -> tuple[tuple[str | None, str | None] | None, list[Window]]:
-    """[since, until) as the whole UTC days it spans (first day, day after the last; None:
-    unbounded; None for no whole day) and the parts of days at its edges (a naive time is
-    UTC)."""
-    since, until = _utc(since), _utc(until)
-    first = _ceil_day(since) if since is not None else None
-    end = _floor_day(until) if until is not None else None
-    if (
-        since is not None
-        and until is not None
-        and first is not None
-        and end is not None
-        and first >= end
-    ):
-        # No whole day in between: at most two days' votes, all from the votes.
-        return None, [(since, until)] if since < until else []
-    edges: list[Window] = []
-    if since is not None and first is not None and since < first:
-        edges.append((since, first))
-    if until is not None and end is not None and end < until:
-        edges.append((end, until))
-    return (_day_key(first), _day_key(end)), edges
-
-
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _floor_day(when: datetime) -> datetime:
-    return datetime.combine(when.date(), time(0), tzinfo=UTC)
-
-
-def _ceil_day(when: datetime) -> datetime:
-    floor = _floor_day(when)
-    return floor if floor == when else floor + timedelta(days=1)
-
-
-def _day_key(when: datetime | None) -> str | None:
-    return when.strftime("%Y-%m-%d") if when is not None else None
 
 
 def _from_cells(
@@ -151,20 +92,6 @@ def _from_cells(
     return Counter({(x, y, o): int(n) for x, y, o, n in s.execute(query)})
 
 
-def _cell_dims(dialect: str) -> list[Any]:
-    """The cells' dimensions of a vote, as SQL over votes, turns and conversations."""
-    if dialect == "postgresql":
-        day = func.to_char(func.timezone("UTC", VoteRow.created_at), "YYYY-MM-DD")
-    else:  # SQLite stores the UTC time as text: "YYYY-MM-DD HH:MM:SS.ffffff"
-        day = func.substr(VoteRow.created_at, 1, 10, type_=String)
-    return [
-        day.label("day"),
-        ConversationRow.mode,
-        TurnRow.retrieval.is_not(None).label("rag"),
-        func.coalesce(ConversationRow.use_case, NO_USE_CASE).label("use_case"),
-    ]
-
-
 def _recount(
     s: Session,
     filters: Filters,
@@ -175,7 +102,7 @@ def _recount(
 ) -> Counter[tuple[Any, ...]]:
     """Live votes counted from the votes table: per (variant x, variant y, outcome), and
     first per cell dimension when `by_cell`; only ids in (after, upto] when given."""
-    dims = _cell_dims(s.get_bind().dialect.name) if by_cell else []
+    dims = cell_dims(s.get_bind().dialect.name) if by_cell else []
 
     def scoped(query: Any) -> Any:
         query = (
@@ -241,13 +168,15 @@ def rebuild_counts(
     *,
     chunk: int = REBUILD_CHUNK,
 ) -> tuple[int, int]:
-    """Recount every cell from the votes, in one transaction (`chunk` votes per statement,
+    """Recount every cell (and the export dry run's shapes) from the votes, in one transaction (`chunk` votes per statement,
     `on_progress(votes done, votes)` after each); (votes, cells). Idempotent. Writers
     wait meanwhile: on SQLite for the write lock; on PostgreSQL for the cells table, which a
     vote that changes any cell updates before it commits, so none is counted twice or lost."""
     with store.session() as s:
         if s.get_bind().dialect.name == "postgresql":
+            # In the order every vote writes them: the cells, then the export shapes.
             s.execute(text("LOCK TABLE leaderboard_cells IN EXCLUSIVE MODE"))
+            s.execute(text("LOCK TABLE export_shapes IN EXCLUSIVE MODE"))
         s.execute(delete(LeaderboardCellRow))
         total = int(s.scalar(select(func.count()).select_from(VoteRow)) or 0)
         done, after = 0, None
@@ -261,6 +190,7 @@ def rebuild_counts(
             if upto is None:
                 break
             after = upto
+        rebuild_shapes(s)
         return total, int(s.scalar(select(func.count()).select_from(LeaderboardCellRow)) or 0)
 
 

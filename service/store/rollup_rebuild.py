@@ -1,4 +1,4 @@
-"""Rebuild the dashboard's per-minute rollups from the rows: after an import made with raw
+"""Rebuild the dashboard's rollups (per minute and per hour) from the rows: after an import made with raw
 SQL, after the migration that adds them, or to check that the maintained ones are right."""
 
 from __future__ import annotations
@@ -12,21 +12,23 @@ from sqlalchemy.orm import Session
 from service.store import sketch
 from service.store.engine import Store
 from service.store.rollups import (
+    ANSWER_TABLES,
+    SCORE_TABLES,
+    VOTE_TABLES,
     AnswerCell,
     answer_cells,
+    coarser,
     minute_of,
+    start_of,
     vote_answers,
     vote_cells,
     write_vote_cells,
 )
 from service.store.tables import (
-    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
-    ScoreMinuteRow,
     ScoreRow,
     TurnRow,
-    VoteMinuteRow,
     VoteRow,
 )
 from service.store.votes import live_votes
@@ -40,8 +42,9 @@ def rebuild_store(store: Store) -> None:
 def rebuild(s: Session, *, batch: int = 20_000) -> None:
     """Recompute every rollup from the rows (streamed: memory grows with the number of
     minutes, not of rows)."""
-    for table in (AnswerMinuteRow, ScoreMinuteRow, VoteMinuteRow):
-        s.execute(delete(table))
+    for tables in (ANSWER_TABLES, SCORE_TABLES, VOTE_TABLES):
+        for table in tables.values():
+            s.execute(delete(table))
     cells_by_key: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
     answers = (
         select(
@@ -65,21 +68,22 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
             into.cost_usd += cell.cost_usd
             into.latency.extend(cell.latency)
             into.ttft.extend(cell.ttft)
-    rows = [
-        {
-            "minute": m,
-            "variant_name": v,
-            "use_case": u,
-            "answers": c.answers,
-            "ok": c.ok,
-            "cost_usd": c.cost_usd,
-            "latency": sketch.add(b"", c.latency),
-            "ttft": sketch.add(b"", c.ttft),
-        }
-        for (m, v, u), c in cells_by_key.items()
-    ]
-    for start in range(0, len(rows), batch):
-        s.execute(insert(AnswerMinuteRow), rows[start : start + batch])
+    for span, table in ANSWER_TABLES.items():
+        rows = [
+            {
+                "minute": m,
+                "variant_name": v,
+                "use_case": u,
+                "answers": c.answers,
+                "ok": c.ok,
+                "cost_usd": c.cost_usd,
+                "latency": sketch.add(b"", c.latency),
+                "ttft": sketch.add(b"", c.ttft),
+            }
+            for (m, v, u), c in coarser(cells_by_key, span).items()
+        ]
+        for start in range(0, len(rows), batch):
+            s.execute(insert(table), rows[start : start + batch])
     score_cells: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     scores = (
         select(
@@ -99,20 +103,26 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
         score_cell = score_cells[(minute_of(at), metric, version, variant, use_case or "")]
         score_cell[0] += 1
         score_cell[1] += float(value or 0.0)
-    score_rows = [
-        {
-            "minute": m,
-            "metric": k,
-            "version": ver,
-            "variant_name": v,
-            "use_case": u,
-            "n": int(n),
-            "total": t,
-        }
-        for (m, k, ver, v, u), (n, t) in score_cells.items()
-    ]
-    for start in range(0, len(score_rows), batch):
-        s.execute(insert(ScoreMinuteRow), score_rows[start : start + batch])
+    for span, table in SCORE_TABLES.items():
+        summed: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for (m, k, ver, v, u), (n, t) in score_cells.items():
+            total = summed[(start_of(m, span), k, ver, v, u)]
+            total[0] += n
+            total[1] += t
+        score_rows = [
+            {
+                "minute": m,
+                "metric": k,
+                "version": ver,
+                "variant_name": v,
+                "use_case": u,
+                "n": int(n),
+                "total": t,
+            }
+            for (m, k, ver, v, u), (n, t) in summed.items()
+        ]
+        for start in range(0, len(score_rows), batch):
+            s.execute(insert(table), score_rows[start : start + batch])
     live = live_vote_answers()
     cells: Counter[tuple[int, str, str, str]] = Counter()
     pending: list[Any] = []

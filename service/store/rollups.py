@@ -1,9 +1,11 @@
 """Per-minute rollups the dashboard reads instead of every answer, score and vote: kept up
-to date in the transaction of the write that changes them (an answer, a score, a vote, the
-supersede it implies, a review), so they cannot drift from the rows; `rebuild` recomputes
+to date in the transaction of the write that changes them (an answer, a score; a vote, the
+supersede it implies and a review through `service.store.vote_cells`), so they cannot drift from the rows; `rebuild` recomputes
 them from the rows (`service.store.rollup_rebuild`).
 
-Keys: minute (whole minutes since 1970 UTC, of the row's `created_at`), variant and use case ('' for none)."""
+Keys: minute (whole minutes since 1970 UTC, of the row's `created_at`), variant and use case ('' for none).
+Each rollup is kept twice, per minute and per hour (the hour tables keyed by the hour's first
+minute), written together: long windows read whole hours, and minutes only at their edges."""
 
 from __future__ import annotations
 
@@ -19,16 +21,29 @@ from sqlalchemy.orm import Session
 
 from service.store import sketch
 from service.store.tables import (
+    AnswerHourRow,
     AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
+    ScoreHourRow,
     ScoreMinuteRow,
     TurnRow,
+    VoteHourRow,
     VoteMinuteRow,
     VoteRow,
 )
 
 OUTCOME_COLUMNS = {"win": "wins", "loss": "losses", "tie": "ties", "both_bad": "both_bad"}
+HOUR = 60  # minutes
+# Minutes per row -> table, finest first; written in this order by every writer.
+ANSWER_TABLES: dict[int, Any] = {1: AnswerMinuteRow, HOUR: AnswerHourRow}
+SCORE_TABLES: dict[int, Any] = {1: ScoreMinuteRow, HOUR: ScoreHourRow}
+VOTE_TABLES: dict[int, Any] = {1: VoteMinuteRow, HOUR: VoteHourRow}
+
+
+def start_of(minute: int, span: int) -> int:
+    """The first minute of the `span`-minute row that holds `minute`."""
+    return minute - minute % span
 
 
 def minute_of(at: datetime) -> int:
@@ -97,14 +112,38 @@ def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, str], A
     return cells
 
 
+def coarser(
+    cells: dict[tuple[int, str, str], AnswerCell], span: int
+) -> dict[tuple[int, str, str], AnswerCell]:
+    """Per-minute answer cells summed into `span`-minute ones."""
+    if span == 1:
+        return cells
+    out: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
+    for (m, v, u), c in cells.items():
+        into = out[(start_of(m, span), v, u)]
+        into.answers += c.answers
+        into.ok += c.ok
+        into.cost_usd += c.cost_usd
+        into.latency += c.latency
+        into.ttft += c.ttft
+    return out
+
+
 def add_answers(s: Session, answers: list[dict[str, Any]]) -> None:
     """Count these stored answers (dicts with created_at, variant_name, use_case, status,
     latency_ms, ttft_ms, cost_usd)."""
     cells = answer_cells(answers)
+    for span, table in ANSWER_TABLES.items():
+        _add_answer_cells(s, table, coarser(cells, span))
+
+
+def _add_answer_cells(
+    s: Session, table: Any, cells: dict[tuple[int, str, str], AnswerCell]
+) -> None:
     keys = ["minute", "variant_name", "use_case"]
     _upsert(
         s,
-        AnswerMinuteRow,
+        table,
         keys,
         [
             {
@@ -125,16 +164,10 @@ def add_answers(s: Session, answers: list[dict[str, Any]]) -> None:
     for (m, v, u), c in sorted(cells.items()):
         if not c.latency and not c.ttft:
             continue
-        where = (
-            (AnswerMinuteRow.minute == m)
-            & (AnswerMinuteRow.variant_name == v)
-            & (AnswerMinuteRow.use_case == u)
-        )
-        latency, ttft = s.execute(
-            select(AnswerMinuteRow.latency, AnswerMinuteRow.ttft).where(where)
-        ).one()
+        where = (table.minute == m) & (table.variant_name == v) & (table.use_case == u)
+        latency, ttft = s.execute(select(table.latency, table.ttft).where(where)).one()
         s.execute(
-            update(AnswerMinuteRow)
+            update(table)
             .where(where)
             .values(latency=sketch.add(latency, c.latency), ttft=sketch.add(ttft, c.ttft))
         )
@@ -162,24 +195,25 @@ def add_scores(
     if not totals:
         return
     use_case = use_case_of_turn(s, turn_id)
-    _upsert(
-        s,
-        ScoreMinuteRow,
-        ["minute", "metric", "version", "variant_name", "use_case"],
-        [
-            {
-                "minute": minute_of(at),
-                "metric": metric,
-                "version": version,
-                "variant_name": variant,
-                "use_case": use_case,
-                "n": len(values),
-                "total": sum(values),
-            }
-            for (metric, version), values in totals.items()
-        ],
-        ["n", "total"],
-    )
+    for span, table in SCORE_TABLES.items():
+        _upsert(
+            s,
+            table,
+            ["minute", "metric", "version", "variant_name", "use_case"],
+            [
+                {
+                    "minute": start_of(minute_of(at), span),
+                    "metric": metric,
+                    "version": version,
+                    "variant_name": variant,
+                    "use_case": use_case,
+                    "n": len(values),
+                    "total": sum(values),
+                }
+                for (metric, version), values in totals.items()
+            ],
+            ["n", "total"],
+        )
 
 
 def vote_answers() -> Any:
@@ -201,15 +235,6 @@ def vote_answers() -> Any:
     )
 
 
-def _vote_rows(s: Session, vote_ids: Iterable[str]) -> list[Any]:
-    """These votes with their answers. At most one batch of ids (≤ 2,000): never one per
-    stored row."""
-    ids = sorted(set(vote_ids))
-    if not ids:
-        return []
-    return list(s.execute(vote_answers().where(VoteRow.id.in_(ids)).order_by(VoteRow.id)))
-
-
 def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, str]]:
     by_vote: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
@@ -226,30 +251,24 @@ def vote_cells(rows: Iterable[Any], sign: int) -> Counter[tuple[int, str, str, s
 
 
 def write_vote_cells(s: Session, cells: Counter[tuple[int, str, str, str]]) -> None:
-    rows: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for (m, v, u, result), n in cells.items():
-        row = rows.setdefault(
-            (m, v, u),
-            {
-                "minute": m,
-                "variant_name": v,
-                "use_case": u,
-                **dict.fromkeys(OUTCOME_COLUMNS.values(), 0),
-            },
+    """Add per-minute vote results (minute, variant, use case, result) to each rollup."""
+    for span, table in VOTE_TABLES.items():
+        rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+        for (m, v, u, result), n in cells.items():
+            row = rows.setdefault(
+                (start_of(m, span), v, u),
+                {
+                    "minute": start_of(m, span),
+                    "variant_name": v,
+                    "use_case": u,
+                    **dict.fromkeys(OUTCOME_COLUMNS.values(), 0),
+                },
+            )
+            row[OUTCOME_COLUMNS[result]] += n
+        _upsert(
+            s,
+            table,
+            ["minute", "variant_name", "use_case"],
+            [r for r in rows.values() if any(r[c] for c in OUTCOME_COLUMNS.values())],
+            list(OUTCOME_COLUMNS.values()),
         )
-        row[OUTCOME_COLUMNS[result]] += n
-    _upsert(
-        s,
-        VoteMinuteRow,
-        ["minute", "variant_name", "use_case"],
-        [r for r in rows.values() if any(r[c] for c in OUTCOME_COLUMNS.values())],
-        list(OUTCOME_COLUMNS.values()),
-    )
-
-
-def count_votes(s: Session, counted: Iterable[str], uncounted: Iterable[str]) -> None:
-    """`counted`: votes that now count and did not; `uncounted`: votes that counted and no
-    longer do (superseded, rejected). Call inside the write's transaction, after it."""
-    cells = vote_cells(_vote_rows(s, counted), 1)
-    cells.update(vote_cells(_vote_rows(s, uncounted), -1))
-    write_vote_cells(s, cells)

@@ -53,10 +53,12 @@ class VariantRow(Base):
 
 class ConversationRow(Base):
     __tablename__ = "conversations"
+    # One rater's conversations by id, from the index alone (History's keyset for one rater).
+    __table_args__ = (Index("ix_conversations_rater_id", "rater", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     variant_names: Mapped[list[Any]]
     mode: Mapped[str] = mapped_column(String(16), default="named")  # named | arena
-    rater: Mapped[str | None] = mapped_column(String(128), index=True)  # who asked
+    rater: Mapped[str | None] = mapped_column(String(128))  # who asked
     use_case: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     turns: Mapped[list[TurnRow]] = relationship(
@@ -66,16 +68,22 @@ class ConversationRow(Base):
 
 class TurnRow(Base):
     __tablename__ = "turns"
-    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position"),
+        # History's keyset order, (created_at, id) newest first: everyone's from the first
+        # index alone; one rater's from the second, per conversation of theirs.
+        Index("ix_turns_created_at_id", "created_at", "id"),
+        Index("ix_turns_conversation_id_created_at", "conversation_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     position: Mapped[int] = mapped_column(Integer)
     prompt: Mapped[str] = mapped_column(SafeText)
     # running | done | interrupted (crash) | replaced (regenerated; kept, left out of history)
     status: Mapped[str] = mapped_column(String(16), default="running")
     # The context retrieved once for all panes (collection, query, chunks), or None.
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     conversation: Mapped[ConversationRow] = relationship(back_populates="turns")
     answers: Mapped[list[AnswerRow]] = relationship(order_by="AnswerRow.pane")
 
@@ -135,6 +143,25 @@ class LeaderboardCellRow(Base):
     variant_x: Mapped[str] = mapped_column(String(64), primary_key=True)
     variant_y: Mapped[str] = mapped_column(String(64), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(4), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExportShapeRow(Base):
+    """The export dry run's counts, kept as votes arrive: how many live votes of one UTC day
+    (and of all days: "all"), mode, RAG setting and use case ("" for none) have one "shape"
+    for the export rules: the outcome, the ranking (JSON text, "" unless a ranking) and each
+    pane's variant and status ("ok" or "failed"), as JSON text [[pane, variant, status],
+    ...]. Updated in the transaction of the vote, supersede or review that changes it, with
+    the leaderboard's cells; `arbiter db rebuild-counts` recounts both."""
+
+    __tablename__ = "export_shapes"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC, or "all"
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rag: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ranking: Mapped[str] = mapped_column(String(256), primary_key=True)
+    panes: Mapped[str] = mapped_column(String(1024), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -517,3 +544,44 @@ class TuningRow(Base):
     eval_run_ids: Mapped[list[Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnswerHourRow(Base):
+    """`AnswerMinuteRow` summed per hour, for long dashboard windows; `minute` is the hour's
+    first minute (a multiple of 60), so both are bucketed alike."""
+
+    __tablename__ = "answer_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # the hour's first minute
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    ttft: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class ScoreHourRow(Base):
+    """`ScoreMinuteRow` summed per hour (`minute`: the hour's first minute)."""
+
+    __tablename__ = "score_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VoteHourRow(Base):
+    """`VoteMinuteRow` summed per hour (`minute`: the hour's first minute)."""
+
+    __tablename__ = "vote_hours"
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variant_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wins: Mapped[int] = mapped_column(Integer, default=0)
+    losses: Mapped[int] = mapped_column(Integer, default=0)
+    ties: Mapped[int] = mapped_column(Integer, default=0)
+    both_bad: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,5 @@
-"""Keeping the leaderboard's cells (`LeaderboardCellRow`) in step with the votes: which
+"""Keeping the leaderboard's cells (`LeaderboardCellRow`) — and the export dry run's shapes,
+which count the same live votes — in step with the votes: which
 cells a vote counts in, and adding or taking away its count inside the transaction that
 changes whether it counts (a new vote, a supersede, a review that rejects or restores it).
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from evals.leaderboard import battles_from_ranking
+from service.store import export_shapes, rollups
+from service.store.cell_days import ALL_DAYS, NO_USE_CASE
 from service.store.tables import AnswerRow, ConversationRow, LeaderboardCellRow, TurnRow
 
 PAIR_OUTCOMES = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
-NO_USE_CASE = ""  # the cells' use case of a conversation without one (a key cannot be NULL)
-# Each vote counts twice: in its day's cell and in this all-time one, so a read without dates
-# sums one cell per (mode, RAG, use case, pair, outcome) rather than one per day.
-ALL_DAYS = "all"
 
 # (day, mode, rag, use case, variant x, variant y, outcome)
 CellKey = tuple[str, str, bool, str, str, str, str]
@@ -42,6 +41,7 @@ class TurnFacts:
     rag: bool
     use_case: str
     panes: dict[int, str]  # pane -> variant
+    statuses: dict[int, str] = field(default_factory=dict)  # pane -> the answer's status
 
 
 def day_of(when: datetime) -> str:
@@ -68,14 +68,22 @@ def turn_facts(s: Session, turn_ids: Iterable[str]) -> dict[str, TurnFacts]:
         .where(TurnRow.id.in_(ids))
     ).all()
     panes: dict[str, dict[int, str]] = {}
-    for turn_id, pane, variant in s.execute(
-        select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name).where(
+    statuses: dict[str, dict[int, str]] = {}
+    for turn_id, pane, variant, status in s.execute(
+        select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name, AnswerRow.status).where(
             AnswerRow.turn_id.in_(ids)
         )
     ):
         panes.setdefault(turn_id, {})[pane] = variant
+        statuses.setdefault(turn_id, {})[pane] = status
     return {
-        turn_id: TurnFacts(mode, bool(rag), use_case or NO_USE_CASE, panes.get(turn_id, {}))
+        turn_id: TurnFacts(
+            mode,
+            bool(rag),
+            use_case or NO_USE_CASE,
+            panes.get(turn_id, {}),
+            statuses.get(turn_id, {}),
+        )
         for turn_id, mode, use_case, rag in heads
     }
 
@@ -112,11 +120,28 @@ def cells_of(
     ]
 
 
+def shapes_of(
+    facts: TurnFacts, outcome: str, ranking: list[Any] | None, created_at: datetime
+) -> list[export_shapes.ShapeKey]:
+    """The export dry run's rows a live vote counts in (`service.store.export_shapes`)."""
+    shape = (
+        outcome,
+        export_shapes.ranking_text(outcome, ranking),
+        export_shapes.panes_text({p: (v, facts.statuses.get(p)) for p, v in facts.panes.items()}),
+    )
+    dims = (facts.mode, facts.rag, facts.use_case)
+    return [(day, *dims, *shape) for day in (day_of(created_at), ALL_DAYS)]
+
+
 class CellDeltas:
-    """The changes one transaction makes to the cells, applied at once with `apply`."""
+    """The changes one transaction makes to what is kept per live vote — the dashboard's
+    vote rollups, the leaderboard's cells and the export dry run's shapes — applied at once
+    with `apply`. Votes alike (same turn, outcome, ranking and time: a batch's votes on a
+    turn) are grouped first, so each group's keys are worked out once, not once per vote."""
 
     def __init__(self) -> None:
-        self.changes: Counter[CellKey] = Counter()
+        self.votes: Counter[tuple[int, str, tuple[int, ...] | None, datetime]] = Counter()
+        self.facts: dict[int, TurnFacts] = {}
 
     def count(
         self,
@@ -127,13 +152,31 @@ class CellDeltas:
         sign: int,
     ) -> None:
         """A vote starts counting (sign +1) or stops (-1)."""
-        for key in cells_of(facts, outcome, ranking, created_at):
-            # A key whose changes cancel out stays, with 0: the transaction still touches
-            # (and so locks) its cell, which a concurrent rebuild relies on.
-            self.changes[key] += sign
+        self.facts[id(facts)] = facts
+        ranked = tuple(ranking) if ranking is not None else None
+        # A group whose changes cancel out stays, with 0: the transaction still touches (and
+        # so locks) its rows, which a concurrent rebuild relies on.
+        self.votes[(id(facts), outcome, ranked, created_at)] += sign
 
     def apply(self, s: Session) -> None:
-        add(s, self.changes)
+        """The dashboard's rollups, then the cells, then the shapes: every writer takes
+        them in this order, so two cannot deadlock on them."""
+        minutes: Counter[tuple[int, str, str, str]] = Counter()
+        cells: Counter[CellKey] = Counter()
+        shapes: Counter[export_shapes.ShapeKey] = Counter()
+        for (facts_id, outcome, ranked, created_at), n in self.votes.items():
+            facts = self.facts[facts_id]
+            ranking = list(ranked) if ranked is not None else None
+            minute = rollups.minute_of(created_at)
+            for pane, result in rollups.pane_results(outcome, ranking, facts.panes).items():
+                minutes[(minute, facts.panes[pane], facts.use_case, result)] += n
+            for key in cells_of(facts, outcome, ranking, created_at):
+                cells[key] += n
+            for shape in shapes_of(facts, outcome, ranking, created_at):
+                shapes[shape] += n
+        rollups.write_vote_cells(s, minutes)
+        add(s, cells)
+        export_shapes.add(s, shapes)
 
 
 def add(s: Session, changes: Mapping[CellKey, int]) -> None:

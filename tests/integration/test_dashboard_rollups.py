@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.evaluation.dashboard import WINDOWS, Point, series, series_from_rows
+from service.evaluation.dashboard import WINDOWS, Point, series, series_from_rows, window_bounds
 from service.ids import new_id, utcnow
 from service.labels.reviews import review
 from service.schemas import BatchVoteIn, VoteIn
 from service.store import FinishedTurn, Store, rollup_rebuild, scores, sketch, turns, votes
-from service.store.tables import AnswerMinuteRow, ScoreMinuteRow, VoteMinuteRow
+from service.store.dashboard import tiles
+from service.store.rollups import ANSWER_TABLES, HOUR, SCORE_TABLES, VOTE_TABLES, minute_of
 
 VARIANTS = ["v0", "v1", "v2", "v3"]
 
@@ -127,7 +128,8 @@ def _by_key(points: list[Point]) -> dict[tuple[str, str, Any], float]:
     return out
 
 
-def _rollups(store: Store) -> dict[str, Any]:
+def _rollups(store: Store, span: int = 1) -> dict[str, Any]:
+    """The rollup rows of one span (1: per minute, 60: per hour) that count something."""
     with store.session() as s:
         answers = {
             (r.minute, r.variant_name, r.use_case): (
@@ -137,18 +139,54 @@ def _rollups(store: Store) -> dict[str, Any]:
                 sketch.decode(r.latency),
                 sketch.decode(r.ttft),
             )
-            for r in s.scalars(sa.select(AnswerMinuteRow))
+            for r in s.scalars(sa.select(ANSWER_TABLES[span]))
         }
         scored = {
             (r.minute, r.metric, r.variant_name, r.use_case): (r.n, pytest.approx(r.total))
-            for r in s.scalars(sa.select(ScoreMinuteRow))
+            for r in s.scalars(sa.select(SCORE_TABLES[span]))
         }
         voted = {
             (r.minute, r.variant_name, r.use_case): (r.wins, r.losses, r.ties, r.both_bad)
-            for r in s.scalars(sa.select(VoteMinuteRow))
+            for r in s.scalars(sa.select(VOTE_TABLES[span]))
             if (r.wins, r.losses, r.ties, r.both_bad) != (0, 0, 0, 0)
         }
     return {"answers": answers, "scores": scored, "votes": voted}
+
+
+def _per_hour(store: Store) -> dict[str, Any]:
+    """The minute rollups summed per hour, in Python."""
+    answers: dict[tuple[Any, ...], list[Any]] = {}
+    scored: dict[tuple[Any, ...], list[float]] = {}
+    voted: Counter[tuple[Any, ...]] = Counter()
+    with store.session() as s:
+        for r in s.scalars(sa.select(ANSWER_TABLES[1])):
+            key = (r.minute - r.minute % HOUR, r.variant_name, r.use_case)
+            into = answers.setdefault(key, [0, 0, 0.0, Counter(), Counter()])
+            into[0] += r.answers
+            into[1] += r.ok
+            into[2] += r.cost_usd
+            into[3].update(sketch.decode(r.latency))
+            into[4].update(sketch.decode(r.ttft))
+        for r in s.scalars(sa.select(SCORE_TABLES[1])):
+            key = (r.minute - r.minute % HOUR, r.metric, r.variant_name, r.use_case)
+            into_score = scored.setdefault(key, [0, 0.0])
+            into_score[0] += r.n
+            into_score[1] += r.total
+        for r in s.scalars(sa.select(VOTE_TABLES[1])):
+            key = (r.minute - r.minute % HOUR, r.variant_name, r.use_case)
+            for k, n in enumerate((r.wins, r.losses, r.ties, r.both_bad)):
+                voted[(*key, k)] += n
+    votes_by_key: dict[tuple[Any, ...], list[int]] = {}
+    for (*key, k), n in voted.items():
+        votes_by_key.setdefault(tuple(key), [0, 0, 0, 0])[k] += n
+    return {
+        "answers": {
+            k: (a, ok, pytest.approx(c, rel=1e-9, abs=1e-12), +lat, +tt)
+            for k, (a, ok, c, lat, tt) in answers.items()
+        },
+        "scores": {k: (int(n), pytest.approx(t)) for k, (n, t) in scored.items()},
+        "votes": {k: tuple(v) for k, v in votes_by_key.items() if any(v)},
+    }
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -184,6 +222,30 @@ def test_dashboard_from_rollups_shows_what_the_rows_give(store: Store, seed: int
 def test_maintained_rollups_equal_a_rebuild(store: Store) -> None:
     _fill(store, 3)
     maintained = _rollups(store)
+    hours = _rollups(store, HOUR)
     assert maintained["answers"] and maintained["scores"] and maintained["votes"]
+    assert hours == _per_hour(store)  # each hour row holds its minutes
     rollup_rebuild.rebuild_store(store)
     assert _rollups(store) == maintained
+    assert _rollups(store, HOUR) == hours
+
+
+@pytest.mark.parametrize("offset", [0, 17])
+def test_windows_read_from_hours_equal_the_minute_rollups(store: Store, offset: int) -> None:
+    """A window ending on the hour, or `offset` minutes after it: every bucket the same
+    whether its whole hours come from the hour rollups or every minute from the minute
+    rollups (percentiles too: the hour's sketch holds its minutes' bins)."""
+    _fill(store, 4)
+    now = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(minutes=offset)
+    read_hours = 0
+    for window in WINDOWS:
+        for use_case in (None, "chat"):
+            mixed = _by_key(series(store, window, now=now, use_case=use_case))
+            minutes = _by_key(series(store, window, now=now, use_case=use_case, hours=False))
+            assert mixed.keys() == minutes.keys(), (window, use_case)
+            for key, value in minutes.items():
+                assert mixed[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+            since, until, size = window_bounds(window, now)
+            spans = tiles(minute_of(since), minute_of(until), int(size.total_seconds() // 60))
+            read_hours += len(spans[HOUR])
+    assert read_hours  # some windows did read whole hours

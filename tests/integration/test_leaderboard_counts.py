@@ -386,7 +386,8 @@ def test_counts_equal_a_rebuild_after_kill_9_under_vote_load(database: str, tmp_
                 "ARBITER_RAG_SAMPLE_CORPUS": "false",
                 "ARBITER_ONLINE_METRICS": "",
             }
-            with arbiter_server(home, env=env) as server:
+            # A busy machine (parallel CI, shared runners) starts the server slowly.
+            with arbiter_server(home, env=env, timeout_s=300) as server:
                 stored = _vote_until_killed(server)
         store = Store(PG_URL, schema=schema) if schema else Store(url)
         try:

@@ -1,5 +1,5 @@
 """per-minute rollups for the dashboard (answers with latency/TTFT sketches, scores, live
-votes), filled from the rows already stored
+votes), filled from the rows already stored by 0017
 
 Revision ID: 0015
 Revises: 0014
@@ -9,9 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
-
-from service.store.rollup_rebuild import rebuild
 
 revision: str = "0015"
 down_revision: str | None = "0014"
@@ -55,11 +52,9 @@ def upgrade() -> None:
         sa.Column("ties", sa.Integer(), nullable=False),
         sa.Column("both_bad", sa.Integer(), nullable=False),
     )
-    # Filled by the same code that rebuilds them later: a rollup is a function of the rows,
-    # and a change to what it holds comes with a migration that rebuilds it again.
-    with Session(bind=op.get_bind()) as session:
-        rebuild(session)
-        session.flush()
+    # Filled by the newest migration that changes the rollups (0017_dashboard_hour_rollups),
+    # with the code that rebuilds them later: that code writes every rollup table, including
+    # those later migrations add, so it cannot run at this revision.
 
 
 def downgrade() -> None:
