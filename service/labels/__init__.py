@@ -11,11 +11,18 @@ from service.labels.exports import (
     jsonl_chunks,
 )
 from service.labels.feedback import give_feedback
-from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.labels.leaderboard import (
+    FEW_BATTLES,
+    LEADERBOARD_RULES,
+    compute_leaderboard,
+    rough_variants,
+    rubric_quality,
+)
 from service.labels.reviews import set_rater
 from service.labels.votes import record_votes
 
 __all__ = [
+    "FEW_BATTLES",
     "LEADERBOARD_RULES",
     "ExportOptions",
     "ExportSummary",
@@ -28,6 +35,7 @@ __all__ = [
     "jsonl_chunks",
     "record_votes",
     "reviews",
+    "rough_variants",
     "rubric_quality",
     "set_rater",
 ]
