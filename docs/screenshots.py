@@ -48,7 +48,11 @@ PAGES = [
 SAMPLE = [
     ("What is the capital of France?", ["smollm2-concise", "smollm2-creative"], "a"),
     ("Name three primary colours.", ["smollm2-creative", "smollm2-concise"], "b"),
-    ("How many days do I have to return a bike?", ["smollm2-concise", "smollm2-concise-no-docs"], "a"),
+    (
+        "How many days do I have to return a bike?",
+        ["smollm2-concise", "smollm2-concise-no-docs"],
+        "a",
+    ),
     ("Say hello in Spanish.", ["smollm2-concise-no-docs", "smollm2-creative"], "tie"),
     ("What is 2 + 2?", ["smollm2-concise", "smollm2-creative"], "a"),
 ]
@@ -81,7 +85,7 @@ def server(home: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # the first start ingests the sample documents
         while True:
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:

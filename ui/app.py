@@ -40,6 +40,17 @@ footer { display: none !important; }
 #header { flex-wrap: wrap; }
 #header-title { min-width: min(300px, 100%) !important; flex: 1 1 300px !important; }
 #lang-links a { margin: 0 .25em; white-space: nowrap; }
+/* The page keeps its width whether or not it is taller than the window: a page that needs
+   a scroll bar would otherwise be 15 px narrower than one that does not (tabs, pages). */
+html { scrollbar-gutter: stable; }
+/* A pane's title sits above its scrolling answers, not over them. */
+.pane .bubble-wrap { margin-top: 38px; height: calc(100% - 38px) !important; }
+/* On a phone the prompt box comes right after the board's introduction, above the panes
+   (below them it was two screens down). */
+@media (max-width: 640px) {
+  .board-top { order: -2; }
+  .prompt-row { order: -1; }
+}
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """

@@ -92,7 +92,8 @@ class BoardLayout:
                 min_width=160,
                 elem_id=f"{prefix}-top-k",
             )
-        with gr.Row(equal_height=True):
+        # On a phone the prompt row moves above the panes (ui/app.py CSS, `.prompt-row`).
+        with gr.Row(equal_height=True, elem_classes=["prompt-row"]):
             # One line to start (it grows to 12): Gradio sends on Enter only in a one-line
             # box; with more, Enter is a new line and Shift+Enter sends.
             self.prompt = gr.Textbox(

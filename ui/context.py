@@ -47,10 +47,7 @@ def context_markdown(
             text = text[:PREVIEW_CHARS] + "…"
         # An HTML block keeps the chunk's text literal: a "# heading" in a document is shown
         # as written, not rendered (and escaped, so it cannot inject markup).
-        parts.append(
-            f"{title}\n\n"
-            f'<div class="ctx-chunk">{escape(text)}</div>'
-        )
+        parts.append(f'{title}\n\n<div class="ctx-chunk">{escape(text)}</div>')
     return "\n\n".join(parts)
 
 

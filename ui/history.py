@@ -28,6 +28,8 @@ COLUMN_KEYS = [
     "history.col_turn",
 ]
 COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in COLUMN_KEYS]
+# when, prompt, variants, vote, turn id (36 characters of monospace)
+COLUMN_WIDTHS = ["140px", "350px", "270px", "110px", "330px"]
 OUTCOME_KEYS = {
     "a": "history.outcome_a",
     "b": "history.outcome_b",
@@ -112,9 +114,7 @@ def render_turn(
         )
         scores = scores_line(a, lang)
         footer = metrics_line(a, lang) + (f"  \n{scores}" if scores else "")
-        rubric = "".join(
-            "  \n" + _rubric_line(r, lang) for r in ratings or [] if r.pane == a.pane
-        )
+        rubric = "".join("  \n" + _rubric_line(r, lang) for r in ratings or [] if r.pane == a.pane)
         parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{footer}{rubric}</small>")
     if turn.retrieval is not None:
         collection = escape(str(turn.retrieval.get("collection", "")))
@@ -165,6 +165,10 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         datatype=["str"] * len(COLUMNS),
         interactive=False,
         wrap=True,
+        # Fixed widths that add up to the page's width (1216 px inside it): a long prompt
+        # wraps in its own column instead of pushing the vote and the turn id out of sight.
+        # Narrower screens scroll the table inside its frame.
+        column_widths=COLUMN_WIDTHS,
         elem_id="history-table",
     )
     more = gr.Button(t("history.more"), size="sm", elem_id="history-more")

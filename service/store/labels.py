@@ -60,7 +60,9 @@ def turn_ratings(store: Store, turn_id: str) -> list[TurnRating]:
             .where(RatingRow.turn_id == turn_id)
             .order_by(RatingRow.created_at, RatingRow.id)
         ).all()
-    latest = {(pane, rater): TurnRating(pane, rater, h, o, m) for _, _, pane, rater, h, o, m in rows}
+    latest = {
+        (pane, rater): TurnRating(pane, rater, h, o, m) for _, _, pane, rater, h, o, m in rows
+    }
     return [latest[key] for key in sorted(latest)]
 
 
