@@ -7,13 +7,14 @@ are ranked; the sources panel opens with the sources, in words rather than raw s
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from service.labels import FEW_BATTLES
 from service.store import Store
@@ -117,6 +118,12 @@ def history(page: Page, url: str, rater: str = "ann") -> None:
     page.get_by_role("tab", name="History").click()
 
 
+def cell(page: Page, text: str) -> Locator:
+    """A visible cell of History's table (the table also keeps hidden copies of its rows
+    to size its columns)."""
+    return page.locator("#history-table [role=gridcell]").filter(has_text=text).first
+
+
 def test_history_shows_every_column_whole_at_1400(live_ui: LiveServer, page: Page) -> None:
     url = live_ui.url
     long_prompt = "Tell me everything about the tides of the North Sea " * 3
@@ -150,7 +157,7 @@ def test_history_detail_shows_rubric_scores(live_ui: LiveServer, page: Page) -> 
     r = httpx.post(f"{url}/api/turns/{turn}/labels", json=labels)
     assert r.status_code == 201, r.text
     history(page, url)
-    page.locator("#history-table").get_by_text("capital of France").first.click()
+    cell(page, "capital of France").click()
     detail = page.locator("#history-detail")
     expect(detail).to_contain_text("rubric by ann: helpfulness 5 · honesty 4 · harmlessness 5")
     expect(detail).to_contain_text("rubric by ann: helpfulness 2 · honesty — · harmlessness —")
@@ -161,7 +168,7 @@ def test_history_detail_follows_the_search(live_ui: LiveServer, page: Page) -> N
     vote(url, compare(url, "about tides", ["alpha", "beta"]), "a")
     vote(url, compare(url, "about volcanoes", ["alpha", "beta"]), "b")
     history(page, url)
-    page.locator("#history-table").get_by_text("about tides").first.click()
+    cell(page, "about tides").click()
     detail = page.locator("#history-detail")
     expect(detail).to_contain_text("about tides", timeout=15_000)
     page.fill("#history-query input, #history-query textarea", "volcanoes")
@@ -216,7 +223,7 @@ def test_the_page_keeps_its_width_with_or_without_a_scroll_bar(
 ) -> None:
     """Playwright's Chromium hides scroll bars; people's browsers show them, and a page
     tall enough to need one was 15 px narrower than a short one (Arena, then History)."""
-    executable = browser.browser_type.executable_path
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
     with_bars = browser.browser_type.launch(
         executable_path=executable,
         headless=True,
@@ -230,11 +237,9 @@ def test_the_page_keeps_its_width_with_or_without_a_scroll_bar(
             if where.startswith("/"):
                 page.goto(live_ui.url + where)
                 settle(page)
-            else:
-                page.goto(live_ui.url)
-                settle(page)
+            else:  # a tab of the page just measured
                 page.get_by_role("tab", name=where).click()
-                page.wait_for_timeout(500)
+                page.wait_for_timeout(1000)
             lefts[where] = page.evaluate(
                 "[Math.round(document.querySelector('.gradio-container')"
                 ".getBoundingClientRect().left), document.documentElement.scrollHeight]"
