@@ -134,9 +134,9 @@ def shoot(page: Page, url: str, out: Path, *, full_page: bool) -> list[Path]:
             if tab is not None:
                 page.get_by_role("tab", name=tab).click()
                 page.wait_for_selector(ready, state="visible", timeout=30_000)
-            # What each page loads when it opens (tables, plots) comes over its queue.
-            page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(1500)
+            # What each page loads when it opens (tables, plots) comes over its queue, which
+            # stays open: give it a moment.
+            page.wait_for_timeout(2500)
             target = out / f"{name}-{width}.png"
             page.screenshot(path=str(target), full_page=full_page)
             written.append(target)

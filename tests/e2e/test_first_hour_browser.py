@@ -97,19 +97,6 @@ def test_the_prompt_box_is_in_a_phones_first_screen(live_ui: LiveServer, page: P
     assert send["y"] + send["height"] <= PHONE["height"]
 
 
-def test_every_page_keeps_the_same_width(live_ui: LiveServer, page: Page) -> None:
-    page.set_viewport_size(DESKTOP)
-    widths = {}
-    for path in NAV_PAGES:
-        page.goto(live_ui.url + path)
-        settle(page)
-        widths[path] = page.evaluate(
-            "Math.round(document.querySelector('.gradio-container main, .gradio-container')"
-            ".getBoundingClientRect().width)"
-        )
-    assert len(set(widths.values())) == 1, widths
-
-
 def history(page: Page, url: str, rater: str = "ann") -> None:
     page.set_viewport_size(DESKTOP)
     page.goto(url)
