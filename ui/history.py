@@ -29,7 +29,7 @@ COLUMN_KEYS = [
 ]
 COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in COLUMN_KEYS]
 # when, prompt, variants, vote, turn id (36 characters of monospace)
-COLUMN_WIDTHS = ["160px", "340px", "250px", "100px", "330px"]
+COLUMN_WIDTHS: list[str | int] = ["160px", "340px", "250px", "100px", "330px"]
 OUTCOME_KEYS = {
     "a": "history.outcome_a",
     "b": "history.outcome_b",
