@@ -130,7 +130,7 @@ def shoot(page: Page, url: str, out: Path, *, full_page: bool) -> list[Path]:
         page.set_viewport_size({"width": width, "height": height})
         for name, path, tab, ready in PAGES:
             page.goto(url + path)
-            page.wait_for_selector(ready, timeout=60_000)
+            page.wait_for_selector("nav" if tab else ready, timeout=60_000)
             if tab is not None:
                 page.get_by_role("tab", name=tab).click()
                 page.wait_for_selector(ready, state="visible", timeout=30_000)
