@@ -106,13 +106,15 @@ def sample_votes(url: str) -> None:
     """A few answered prompts with votes, and a rubric rating on the first."""
     for n, (prompt, variants, outcome) in enumerate(SAMPLE):
         print(f"  prompt {n + 1}/{len(SAMPLE)}: {prompt}", flush=True)
-        body = {"prompt": prompt, "variants": variants, "mode": "named"}
+        # As the page's default rater, so that History lists them too.
+        body = {"prompt": prompt, "variants": variants, "on_behalf_of": "anonymous"}
         if "return" in prompt:
             body["rag"] = {"collection": "sample", "top_k": 3}
         r = httpx.post(f"{url}/api/compare", json=body, timeout=300)
         r.raise_for_status()
         turn = r.json()["id"]
-        httpx.post(f"{url}/api/turns/{turn}/votes", json={"outcome": outcome}).raise_for_status()
+        vote = {"outcome": outcome, "on_behalf_of": "anonymous"}
+        httpx.post(f"{url}/api/turns/{turn}/votes", json=vote).raise_for_status()
         if n == 0:
             labels = {
                 "ratings": [
@@ -120,6 +122,7 @@ def sample_votes(url: str) -> None:
                     {"pane": 1, "helpfulness": 3, "honesty": 4, "harmlessness": 5},
                 ],
                 "comment": "A is short and right.",
+                "on_behalf_of": "anonymous",
             }
             httpx.post(f"{url}/api/turns/{turn}/labels", json=labels).raise_for_status()
 

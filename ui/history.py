@@ -203,7 +203,14 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         it showed may not be among them."""
         lang = request_language(request)
         found_rows, next_cursor = await page(typed_name, text, None, request)
-        hint = "history.select_row" if found_rows else "history.no_match"
+        searched = bool((text or "").strip())
+        hint = (
+            "history.select_row"
+            if found_rows
+            else "history.no_match"
+            if searched
+            else "history.empty"
+        )
         return table_of(found_rows, lang), next_cursor, say(lang, hint)
 
     async def load_more(

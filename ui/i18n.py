@@ -151,6 +151,7 @@ EN: dict[str, str] = {
     "history.ideal": "**Ideal answer** by {rater}:",
     "history.vs": " vs ",
     "history.no_match": "No turn matches this search.",
+    "history.empty": "No turns yet: ask something in the Arena or Side by side tab.",
     "history.rubric": "rubric by {rater}: {scores}",
     # -- documents
     "docs.intro": "Documents for retrieval-augmented comparisons. Turn on **Use documents "
@@ -435,6 +436,7 @@ ZH_CN: dict[str, str] = {
     "history.ideal": "**理想回答**（{rater}）：",
     "history.vs": " 对 ",
     "history.no_match": "没有与此搜索匹配的轮次。",
+    "history.empty": "还没有对话：请在“竞技场”或“并排对比”标签页中提问。",
     "history.rubric": "{rater} 的评分：{scores}",
     "docs.intro": "用于检索增强（RAG）对比的文档。在“竞技场”或“并排对比”标签页中勾选"
     "**使用文档（RAG）**：每个模型都会收到相同的检索结果。",
