@@ -42,9 +42,23 @@ footer { display: none !important; }
 #header { flex-wrap: wrap; }
 #header-title { min-width: min(300px, 100%) !important; flex: 1 1 300px !important; }
 #lang-links a { margin: 0 .25em; white-space: nowrap; }
+/* A pane's title sits above its scrolling answers, not over them. */
+.pane .bubble-wrap { margin-top: 38px; height: calc(100% - 38px) !important; }
+/* On a phone the prompt box comes right after the board's introduction, above the panes
+   (below them it was two screens down). */
+@media (max-width: 640px) {
+  .board-top { order: -2; }
+  .prompt-row { order: -1; }
+}
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """
+
+# In the page's <head>, not in CSS: Gradio scopes the rules of an @media block in CSS to its
+# own container, where `html` is not. The page keeps its width whether or not it is taller
+# than the window: a page that needs a scroll bar was 15 px narrower than one that does not
+# (Arena, then History). Phones draw scroll bars over the page: nothing to keep there.
+HEAD = "<style>@media (min-width: 641px) { html { scrollbar-gutter: stable; } }</style>"
 
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
@@ -208,6 +222,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> FastAPI:
             path="/",
             theme=THEME,
             css=CSS,
+            head=HEAD,
             footer_links=[],
             i18n=gr.I18n(**TRANSLATIONS),
             # Gradio's run history keeps every call's inputs and outputs (prompts, answers,

@@ -16,7 +16,7 @@ from ui.i18n import t
 
 
 def build_arena(runtime: Runtime, rater: gr.Textbox) -> Board:
-    gr.Markdown(t("arena.intro"))
+    gr.Markdown(t("arena.intro"), elem_classes=["board-top"])
     board = Board(runtime, prefix="arena", blind=True, panes=2)
     rng = random.Random()
     battles = BattleCounts(lambda: turns.arena_pair_counts(runtime.store))

@@ -179,7 +179,7 @@ class Board:
         ui.save_labels.click(
             self._save_labels,
             [rater, ui.state, ui.comment, ui.ideal, *ui.radios],
-            [ui.status, ui.save_labels],
+            [ui.saved, ui.save_labels],
             api_name=f"{p}_rate",
             trigger_mode="once",
             **status_only,
@@ -246,6 +246,8 @@ class Board:
         first_frame = {**self._frame(state), self.layout.prompt: ""}
         self._controls(state, first_frame, running=True, votable=False)
         self._set(state, first_frame, self.layout.rubric, visible=False)
+        # The sources panel opens when the turn has sources, and closes when it has none.
+        self._set(state, first_frame, self.layout.context_panel, open=bool(session.context))
         yield first_frame
 
         last_push = time.monotonic()
@@ -343,6 +345,7 @@ class Board:
         updates[ui.comment] = ""
         for radio in ui.radios:
             updates[radio] = None
+        updates[ui.saved] = ""
         return updates
 
     async def _save_labels(
@@ -358,7 +361,7 @@ class Board:
         session.lang = request_language(request)
         if session.turn_id is None or not session.voted:
             gr.Warning(say(session.lang, "warn.vote_first"))
-            return {ui.status: gr.skip()}
+            return {ui.saved: gr.skip()}
         given = session.labels(comment, ideal, scores)
         try:
             out = await asyncio.to_thread(
@@ -370,7 +373,7 @@ class Board:
             )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
-            return {ui.status: gr.skip()}
+            return {ui.saved: gr.skip()}
         lang = session.lang
         saved = (
             [say(lang, "status.saved_ratings", count=out.ratings)]
@@ -378,7 +381,7 @@ class Board:
             + ([say(lang, "status.saved_ideal")] if out.ideal_answer_id else [])
         )
         return {
-            ui.status: say(
+            ui.saved: say(
                 lang, "status.saved", what=say(lang, "status.list_separator").join(saved)
             ),
             ui.save_labels: gr.update(interactive=True),

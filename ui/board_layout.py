@@ -60,7 +60,10 @@ class BoardLayout:
                     )
                     self.footers.append(gr.Markdown("", elem_id=f"{prefix}-footer-{i}"))
                 self.columns.append(column)
-        with gr.Accordion(t("board.sources"), open=False, elem_id=f"{prefix}-context-panel"):
+        # Closed until a turn brings sources (ui/board.py opens it then).
+        with gr.Accordion(
+            t("board.sources"), open=False, elem_id=f"{prefix}-context-panel"
+        ) as self.context_panel:
             self.context = gr.Markdown(t("context.off"), elem_id=f"{prefix}-context")
         with gr.Row(equal_height=True):
             self.rag_on = gr.Checkbox(
@@ -89,7 +92,8 @@ class BoardLayout:
                 min_width=160,
                 elem_id=f"{prefix}-top-k",
             )
-        with gr.Row(equal_height=True):
+        # On a phone the prompt row moves above the panes (ui/app.py CSS, `.prompt-row`).
+        with gr.Row(equal_height=True, elem_classes=["prompt-row"]):
             # One line to start (it grows to 12): Gradio sends on Enter only in a one-line
             # box; with more, Enter is a new line and Shift+Enter sends.
             self.prompt = gr.Textbox(
@@ -157,7 +161,12 @@ class BoardLayout:
                 lines=5,
                 elem_id=f"{self.prefix}-ideal",
             )
-            self.save_labels = gr.Button(t("rubric.save"), elem_id=f"{self.prefix}-save-labels")
+            # The confirmation shows beside the button, where the rater is looking.
+            with gr.Row(equal_height=True):
+                self.save_labels = gr.Button(
+                    t("rubric.save"), scale=0, min_width=160, elem_id=f"{self.prefix}-save-labels"
+                )
+                self.saved = gr.Markdown("", elem_id=f"{self.prefix}-saved")
 
     def initial_props(self) -> dict[int, dict[str, Any]]:
         """The properties the components are built with above, by component id."""
@@ -172,6 +181,7 @@ class BoardLayout:
         props[self.send._id] = {"interactive": True}
         props[self.stop._id] = {"visible": False}
         props[self.rubric._id] = {"visible": False}
+        props[self.context_panel._id] = {"open": False}
         return props
 
     # -- components each event may update -------------------------------------------------
@@ -195,11 +205,12 @@ class BoardLayout:
             self.ranking,
             self.rank_submit,
             self.rubric,
+            self.context_panel,
         ]
 
     @property
     def vote_outputs(self) -> list[Any]:
-        return [*self.turn_outputs, self.ideal, self.comment, *self.radios]
+        return [*self.turn_outputs, self.ideal, self.comment, *self.radios, self.saved]
 
     @property
     def radios(self) -> list[gr.Radio]:

@@ -31,7 +31,9 @@ def context_markdown(
         return say(lang, "context.off")
     if not chunks:
         return say(lang, "context.empty")
-    parts = []
+    # The retriever's raw scores (a fused rank score such as 0.033, or a cosine) mean
+    # nothing to a reader: the sources are numbered in its order, best first, and say so.
+    parts = [say(lang, "context.ranked")]
     for n, chunk in enumerate(chunks, start=1):
         where = escape(chunk.get("title") or chunk.get("source") or "")
         if chunk.get("page"):
@@ -45,10 +47,7 @@ def context_markdown(
             text = text[:PREVIEW_CHARS] + "…"
         # An HTML block keeps the chunk's text literal: a "# heading" in a document is shown
         # as written, not rendered (and escaped, so it cannot inject markup).
-        parts.append(
-            f"{title} · {say(lang, 'context.score')} {chunk.get('score', 0):.3f}\n\n"
-            f'<div class="ctx-chunk">{escape(text)}</div>'
-        )
+        parts.append(f'{title}\n\n<div class="ctx-chunk">{escape(text)}</div>')
     return "\n\n".join(parts)
 
 

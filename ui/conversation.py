@@ -148,7 +148,12 @@ class Session:
         """Every pane has ended: the answers may be voted on."""
         self.running = False
         self.answers.sort(key=lambda a: a.pane)
-        self.status_text = say(self.lang, "status.ask_blind" if self.blind else "status.ask_named")
+        if len(self.variants) > 2:  # three or four panes are ranked, not voted A or B
+            self.status_text = say(self.lang, "status.ask_rank")
+        else:
+            self.status_text = say(
+                self.lang, "status.ask_blind" if self.blind else "status.ask_named"
+            )
 
     def fail(self, error: ArbiterError) -> None:
         """The turn itself failed (not one pane): say so on the status line."""

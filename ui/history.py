@@ -28,6 +28,8 @@ COLUMN_KEYS = [
     "history.col_turn",
 ]
 COLUMNS = [say(DEFAULT_LANGUAGE, key) for key in COLUMN_KEYS]
+# when, prompt, variants, vote, turn id (36 characters of monospace)
+COLUMN_WIDTHS: list[str | int] = ["160px", "340px", "250px", "100px", "330px"]
 OUTCOME_KEYS = {
     "a": "history.outcome_a",
     "b": "history.outcome_b",
@@ -76,10 +78,11 @@ def render_turn(
     *,
     link: Link,
     lang: str = DEFAULT_LANGUAGE,
+    ratings: list[labels.TurnRating] | None = None,
 ) -> str:
     """The turn as Markdown; `notes` are its comments and ideal answers (kind, rater,
-    text); `link` writes the URLs of its sources for the viewer. Everything from people or
-    models is escaped."""
+    text), `ratings` its rubric ratings (shown under the answer they rate); `link` writes
+    the URLs of its sources for the viewer. Everything from people or models is escaped."""
     hidden = turn.mode == "arena" and turn.vote is None
     parts = [
         f"### {say(lang, 'history.prompt')}\n\n{escape(turn.prompt)}",
@@ -111,7 +114,8 @@ def render_turn(
         )
         scores = scores_line(a, lang)
         footer = metrics_line(a, lang) + (f"  \n{scores}" if scores else "")
-        parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{footer}</small>")
+        rubric = "".join("  \n" + _rubric_line(r, lang) for r in ratings or [] if r.pane == a.pane)
+        parts.append(f"#### {name}\n\n{body}{error}\n\n<small>{footer}{rubric}</small>")
     if turn.retrieval is not None:
         collection = escape(str(turn.retrieval.get("collection", "")))
         parts.append(
@@ -134,6 +138,19 @@ def render_turn(
     return "\n\n".join(parts)
 
 
+def _rubric_line(rating: labels.TurnRating, lang: str) -> str:
+    """One rater's rubric scores of one answer, in a line."""
+    scores = " · ".join(
+        f"{say(lang, key)} {'—' if value is None else value}"
+        for key, value in (
+            ("rubric.helpfulness", rating.helpfulness),
+            ("rubric.honesty", rating.honesty),
+            ("rubric.harmlessness", rating.harmlessness),
+        )
+    )
+    return say(lang, "history.rubric", rater=escape(rating.rater), scores=scores)
+
+
 def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], list[Any]]:
     with gr.Row():
         query = gr.Textbox(
@@ -148,6 +165,10 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         datatype=["str"] * len(COLUMNS),
         interactive=False,
         wrap=True,
+        # Fixed widths that add up to the page's width (1216 px inside it): a long prompt
+        # wraps in its own column instead of pushing the vote and the turn id out of sight.
+        # Narrower screens scroll the table inside its frame.
+        column_widths=COLUMN_WIDTHS,
         elem_id="history-table",
     )
     more = gr.Button(t("history.more"), size="sm", elem_id="history-more")
@@ -177,9 +198,20 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
 
     async def load(
         typed_name: str, text: str, request: gr.Request
-    ) -> tuple[pd.DataFrame, str | None]:
+    ) -> tuple[pd.DataFrame, str | None, str]:
+        """The first page of turns (that match the search), and the detail cleared: the turn
+        it showed may not be among them."""
+        lang = request_language(request)
         found_rows, next_cursor = await page(typed_name, text, None, request)
-        return table_of(found_rows, request_language(request)), next_cursor
+        searched = bool((text or "").strip())
+        hint = (
+            "history.select_row"
+            if found_rows
+            else "history.no_match"
+            if searched
+            else "history.empty"
+        )
+        return table_of(found_rows, lang), next_cursor, say(lang, hint)
 
     async def load_more(
         typed_name: str, text: str, after: str | None, shown: Any, request: gr.Request
@@ -212,16 +244,21 @@ def build_history(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any], 
         turn = await asyncio.to_thread(
             turns.get_turn, runtime.store, turn.id, with_request=False, voter=viewer
         )
-        notes = await asyncio.to_thread(labels.turn_notes, runtime.store, turn.id)
+        notes, ratings = await asyncio.gather(
+            asyncio.to_thread(labels.turn_notes, runtime.store, turn.id),
+            asyncio.to_thread(labels.turn_ratings, runtime.store, turn.id),
+        )
         return render_turn(
             blind(turn, viewer),
             [n for n in notes if readable(n[1])],
             link=links_for(runtime, request),
             lang=lang,
+            ratings=[r for r in ratings if readable(r.rater)],
         )
 
-    search.click(load, [rater, query], [table, cursor], api_name="history_search")
-    query.submit(load, [rater, query], [table, cursor], api_visibility="private")
+    found = [table, cursor, detail]
+    search.click(load, [rater, query], found, api_name="history_search")
+    query.submit(load, [rater, query], found, api_visibility="private")
     more.click(load_more, [rater, query, cursor, table], [table, cursor], api_visibility="private")
     table.select(open_turn, [table], [detail], api_visibility="private")
-    return load, [rater, query], [table, cursor]
+    return load, [rater, query], found

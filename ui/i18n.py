@@ -89,6 +89,7 @@ EN: dict[str, str] = {
     "status.new_round": "New round: ask anything.",
     "status.ask_blind": "Which answer is better? Vote to reveal the models.",
     "status.ask_named": "Vote for the better answer.",
+    "status.ask_rank": "Rank the answers, best first, then submit the ranking.",
     "status.error": "**Error:** {message} {hint}",
     "status.nothing_running": "Nothing is running.",
     "status.stopped": "Stopped {count} pane(s).",
@@ -124,7 +125,7 @@ EN: dict[str, str] = {
     "context.empty": "No document matched this prompt: the models got an empty context.",
     "context.page": ", page {page}",
     "context.row": ", row {row}",
-    "context.score": "score",
+    "context.ranked": "Most relevant first; the answers cite them by number.",
     # -- history
     "history.search_placeholder": "Search prompts and answers",
     "history.search": "Search",
@@ -150,6 +151,9 @@ EN: dict[str, str] = {
     "history.comment": "**Comment** by {rater}:",
     "history.ideal": "**Ideal answer** by {rater}:",
     "history.vs": " vs ",
+    "history.no_match": "No turn matches this search.",
+    "history.empty": "No turns yet: ask something in the Arena or Side by side tab.",
+    "history.rubric": "rubric by {rater}: {scores}",
     # -- documents
     "docs.intro": "Documents for retrieval-augmented comparisons. Turn on **Use documents "
     "(RAG)** in the Arena or Side by side tab: the same retrieved sources go to every model.",
@@ -275,7 +279,12 @@ EN: dict[str, str] = {
     # service.labels.LEADERBOARD_RULES, word for word (tests/unit/test_i18n.py checks)
     "lb.rules": "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); "
     "both-bad counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
-    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap.",
+    "pairwise win it implies. A weak prior pulls a variant with few votes toward the average "
+    "(1000). 95% CIs by bootstrap over votes; ranks tie where CIs overlap.",
+    "lb.few_votes": "**Few votes: ratings are rough.** Fewer than {few} battles: {variants}. "
+    "Their ratings may move a lot with the next votes.",
+    "lb.rating_vs_elo": "*rating*: Bradley-Terry fitted on all votes at once, whatever their "
+    "order · *Elo*: updated vote by vote as they came (online, so the order changes it).",
     # -- export
     "export.intro": "Votes, ratings and ideal answers as a training dataset. Each record keeps "
     "its provenance (turn, variants, parameters, RAG chunks, panes, rater, time); personal "
@@ -480,6 +489,7 @@ ZH_CN: dict[str, str] = {
     "status.new_round": "新一轮：请随意提问。",
     "status.ask_blind": "哪个回答更好？投票后揭晓模型。",
     "status.ask_named": "请为更好的回答投票。",
+    "status.ask_rank": "请为回答排序（最好的在前），然后提交排序。",
     "status.error": "**错误：**{message} {hint}",
     "status.nothing_running": "当前没有正在运行的生成。",
     "status.stopped": "已停止 {count} 个窗格。",
@@ -513,7 +523,7 @@ ZH_CN: dict[str, str] = {
     "context.empty": "没有文档与该问题匹配：模型收到的上下文为空。",
     "context.page": "，第 {page} 页",
     "context.row": "，第 {row} 行",
-    "context.score": "得分",
+    "context.ranked": "按相关度从高到低排列；回答中以编号引用。",
     "history.search_placeholder": "搜索提示词和回答",
     "history.search": "搜索",
     "history.select_row": "选择一行以查看完整的一轮对话。",
@@ -538,6 +548,9 @@ ZH_CN: dict[str, str] = {
     "history.comment": "**评论**（{rater}）：",
     "history.ideal": "**理想回答**（{rater}）：",
     "history.vs": " 对 ",
+    "history.no_match": "没有与此搜索匹配的轮次。",
+    "history.empty": "还没有对话：请在“竞技场”或“并排对比”标签页中提问。",
+    "history.rubric": "{rater} 的评分：{scores}",
     "docs.intro": "用于检索增强（RAG）对比的文档。在“竞技场”或“并排对比”标签页中勾选"
     "**使用文档（RAG）**：每个模型都会收到相同的检索结果。",
     "docs.collection": "文档集",
@@ -649,8 +662,13 @@ ZH_CN: dict[str, str] = {
     "lb.col_ratings": "评分次数",
     "lb.ci": "{low} 至 {high}",
     "lb.rules": "基于有效投票拟合 Bradley-Terry 模型（标注员修改投票后以新票为准）；“都不好”计为平局，"
-    "平局双方各计半场胜利；N 个回答的排序计为其隐含的所有两两胜负。95% 置信区间由对投票的自助法"
-    "（bootstrap）得出；置信区间重叠的模型并列排名。",
+    "平局双方各计半场胜利；N 个回答的排序计为其隐含的所有两两胜负。一个较弱的先验会把票数少的模型"
+    "变体拉向平均分（1000）。95% 置信区间由对投票的自助法（bootstrap）得出；置信区间重叠的模型并列"
+    "排名。",
+    "lb.few_votes": "**票数较少：评分仅供粗略参考。** 对战少于 {few} 场的模型变体：{variants}。"
+    "后续投票可能使其评分大幅变动。",
+    "lb.rating_vs_elo": "*评分*：对全部投票一次性拟合的 Bradley-Terry，与投票顺序无关 · *Elo*："
+    "按投票先后逐票更新（在线计算，顺序不同结果也不同）。",
     "export.intro": "把投票、评分和理想回答导出为训练数据集。每条记录都保留来源信息（轮次、模型变体、"
     "参数、RAG 文本块、窗格、标注员、时间）；个人信息（邮箱、电话号码、密钥）默认脱敏，可关闭。",
     "export.format": "格式",

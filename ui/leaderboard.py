@@ -1,6 +1,6 @@
 """The Leaderboard page: preference ranking (Bradley-Terry, 95% CIs; online Elo when its box
 is ticked), the win-rate heat map, and absolute quality (rubric means with CIs), with
-filters."""
+filters. Below FEW_BATTLES battles for a variant, the page says its rating is rough."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from PIL import Image
 
 from evals import plots
 from service.app import Runtime
-from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.labels import (
+    FEW_BATTLES,
+    LEADERBOARD_RULES,
+    compute_leaderboard,
+    rough_variants,
+    rubric_quality,
+)
 from service.store import Filters
+from ui.format import escape
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
 
 PREFERENCE_COLUMNS = ["rank", "variant", "rating", "95% CI", "battles", "win rate", "Elo"]
@@ -90,6 +97,10 @@ def tables(
         if board.rows
         else say(lang, "lb.no_votes")
     )
+    rough = rough_variants(board)
+    if rough:
+        names = say(lang, "status.list_separator").join(escape(v) for v in rough)
+        note = say(lang, "lb.few_votes", few=FEW_BATTLES, variants=names) + "\n\n" + note
     return (
         pd.DataFrame(preference, columns=[say(lang, k) for k in PREFERENCE_KEYS]),
         heat,
@@ -124,6 +135,7 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         refresh = gr.Button(t("lb.refresh"), elem_id="lb-refresh")
     note = gr.Markdown(elem_id="lb-note")
     gr.Markdown(t("lb.preference"))
+    gr.Markdown(t("lb.rating_vs_elo"), elem_id="lb-rating-vs-elo")
     preference = gr.Dataframe(
         headers=PREFERENCE_COLUMNS, interactive=False, elem_id="lb-preference"
     )

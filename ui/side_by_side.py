@@ -16,7 +16,7 @@ from ui.i18n import t
 
 
 def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.Dropdown]:
-    gr.Markdown(t("named.intro"))
+    gr.Markdown(t("named.intro"), elem_classes=["board-top"])
     # Choices are filled when the tab opens, so the page itself carries no variant names.
     picker = gr.Dropdown(
         choices=[],
@@ -25,9 +25,10 @@ def build_side_by_side(runtime: Runtime, rater: gr.Textbox) -> tuple[Board, gr.D
         label=t("named.variants"),
         allow_custom_value=True,  # validated by the engine (unknown names get a clear message)
         elem_id="named-variants",
+        elem_classes=["board-top"],
     )
     temps, max_tokens = [], []
-    with gr.Accordion(t("named.overrides"), open=False), gr.Row():
+    with gr.Accordion(t("named.overrides"), open=False, elem_classes=["board-top"]), gr.Row():
         for i in range(MAX_PANES):
             with gr.Column(min_width=160):
                 temps.append(

@@ -13,11 +13,18 @@ from service.labels.exports import (
     prepare,
 )
 from service.labels.feedback import give_feedback
-from service.labels.leaderboard import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
+from service.labels.leaderboard import (
+    FEW_BATTLES,
+    LEADERBOARD_RULES,
+    compute_leaderboard,
+    rough_variants,
+    rubric_quality,
+)
 from service.labels.reviews import set_rater
 from service.labels.votes import record_votes
 
 __all__ = [
+    "FEW_BATTLES",
     "LEADERBOARD_RULES",
     "ExportOptions",
     "ExportSummary",
@@ -32,6 +39,7 @@ __all__ = [
     "prepare",
     "record_votes",
     "reviews",
+    "rough_variants",
     "rubric_quality",
     "set_rater",
 ]

@@ -17,8 +17,14 @@ from service.store import leaderboard as counts_in_store
 LEADERBOARD_RULES = (
     "Bradley-Terry on live votes (a changed vote replaces the rater's earlier one); both-bad "
     "counts as a tie, a tie as half a win each; a ranking of N answers counts as every "
-    "pairwise win it implies. 95% CIs by bootstrap over votes; ranks tie where CIs overlap."
+    "pairwise win it implies. A weak prior pulls a variant with few votes toward the "
+    "average (1000). 95% CIs by bootstrap over votes; ranks tie where CIs overlap."
 )
+# Below this many battles a variant's rating is rough: its 95% interval is some ±100 Elo
+# points wide or more (one battle against an even opponent carries a quarter unit of
+# information, so 50 give a standard error of 2/√50 = 0.28 log-odds, ±96 points), and the
+# prior (evals.leaderboard.C) still moves it by a few percent. The page says so.
+FEW_BATTLES = 50
 CRITERIA = ("helpfulness", "honesty", "harmlessness")
 
 
@@ -34,6 +40,11 @@ def compute_leaderboard(
     BT, which needs only the counts, is the ranking."""
     elo = online_elo(counts_in_store.battles_in_order(store, filters)) if with_elo else None
     return build(counts_in_store.pair_counts(store, filters), elo=elo, rounds=rounds)
+
+
+def rough_variants(board: Leaderboard, few: int = FEW_BATTLES) -> list[str]:
+    """The variants, in rating order, with fewer than `few` battles."""
+    return [r.model for r in board.rows if r.battles < few]
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from service.errors import ErrorCode, InvalidRequest
 from service.schemas import LabelsIn, LabelsOut
 from service.store.engine import Store
-from service.store.tables import CommentRow, IdealAnswerRow, RatingRow
+from service.store.tables import AnswerRow, CommentRow, IdealAnswerRow, RatingRow
 from service.store.votes import ended_turn
 
 
@@ -27,6 +29,41 @@ def turn_notes(store: Store, turn_id: str) -> list[tuple[str, str, str]]:
     notes = [(at, "comment", r, t) for at, r, t in comments]
     notes += [(at, "ideal answer", r, t) for at, r, t in ideals]
     return [(kind, rater, text) for _, kind, rater, text in sorted(notes)]
+
+
+@dataclass(frozen=True)
+class TurnRating:
+    """One rater's rubric scores (1-5, each optional) for the answer in one pane."""
+
+    pane: int
+    rater: str
+    helpfulness: int | None
+    honesty: int | None
+    harmlessness: int | None
+
+
+def turn_ratings(store: Store, turn_id: str) -> list[TurnRating]:
+    """Each rater's latest rubric rating of each answer of a turn (ratings are append-only:
+    a later one corrects an earlier one), by pane, then rater."""
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                RatingRow.created_at,
+                RatingRow.id,
+                AnswerRow.pane,
+                RatingRow.rater,
+                RatingRow.helpfulness,
+                RatingRow.honesty,
+                RatingRow.harmlessness,
+            )
+            .join(AnswerRow, AnswerRow.id == RatingRow.answer_id)
+            .where(RatingRow.turn_id == turn_id)
+            .order_by(RatingRow.created_at, RatingRow.id)
+        ).all()
+    latest = {
+        (pane, rater): TurnRating(pane, rater, h, o, m) for _, _, pane, rater, h, o, m in rows
+    }
+    return [latest[key] for key in sorted(latest)]
 
 
 def save_labels(store: Store, turn_id: str, labels: LabelsIn, *, rater: str) -> LabelsOut:

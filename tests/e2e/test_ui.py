@@ -205,8 +205,9 @@ def test_history_search_finds_only_the_raters_turns(live_ui: LiveServer) -> None
     send(c, "about volcanoes", rater="ann")
     other = client(live_ui)
     send(other, "about tides", rater="bob")
-    result = c.predict("ann", "tides", api_name="/history_search")
-    rows = result["data"]
+    table, detail = c.predict("ann", "tides", api_name="/history_search")  # (State not sent)
+    rows = table["data"]
+    assert detail == "Select a row to see the whole turn."  # the detail follows the search
     assert len(rows) == 1 and rows[0][1] == "about tides"
     assert rows[0][2] == "(hidden until voted)"
 

@@ -8,6 +8,7 @@ import pytest
 
 from evals.leaderboard import (
     INIT,
+    UNREGULARISED_C,
     PairCounts,
     battles_from_ranking,
     bootstrap_bt,
@@ -37,7 +38,7 @@ def test_bt_on_counts_matches_a_logistic_regression_over_one_row_per_vote() -> N
     from sklearn.linear_model import LogisticRegression
 
     models, battles = synthetic(6, 3000)
-    theta = fit_bt(PairCounts.from_battles(battles))
+    theta = fit_bt(PairCounts.from_battles(battles), c=UNREGULARISED_C)
     # The reference: one row per vote (a tie is half a win each way), +1/-1 features.
     index = {m: k for k, m in enumerate(sorted(models))}
     rows, labels, weights = [], [], []
@@ -124,3 +125,53 @@ def test_counting_arrays_gives_the_same_cells_as_counting_battles() -> None:
     assert fast.models == slow.models
     for name in ("i", "j", "wins", "losses", "ties"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+
+
+def million_votes(n_models: int, seed: int) -> PairCounts:
+    """1,000,000 votes spread over every pair of `n_models`, as the pair cells they count to
+    (drawn per cell: the cells are all a fit reads)."""
+    rng = np.random.default_rng(seed)
+    strength = rng.normal(0, 1.0, n_models)
+    i, j = np.triu_indices(n_models, 1)
+    met = rng.multinomial(1_000_000, np.full(len(i), 1 / len(i)))
+    p = 1 / (1 + np.exp(-(strength[i] - strength[j])))
+    ties = rng.binomial(met, 0.1)
+    wins = rng.binomial(met - ties, p)
+    return PairCounts(
+        [f"m{k:02d}" for k in range(n_models)],
+        i.astype(np.int64),
+        j.astype(np.int64),
+        wins.astype(float),
+        (met - ties - wins).astype(float),
+        ties.astype(float),
+    )
+
+
+@pytest.mark.parametrize("n_models", [4, 20])
+def test_the_prior_agrees_with_the_unregularised_fit_at_a_million_votes(n_models: int) -> None:
+    counts = million_votes(n_models, seed=n_models)
+    assert counts.battles == 1_000_000
+    with_prior = build(counts, rounds=50)
+    flat = build(counts, rounds=50, c=UNREGULARISED_C)
+    ours = {r.model: (r.rating, r.low, r.high) for r in with_prior.rows}
+    theirs = {r.model: (r.rating, r.low, r.high) for r in flat.rows}
+    differences = np.array([np.subtract(ours[m], theirs[m]) for m in counts.models])
+    assert np.abs(differences).max() < 0.1  # ratings and both CI ends, in Elo points
+    assert np.abs(differences).max() > 1e-6  # the prior is there, only outweighed
+    assert [r.model for r in with_prior.rows] == [r.model for r in flat.rows]
+
+
+def test_few_votes_give_modest_ratings_and_bounded_intervals() -> None:
+    # Five battles among three variants: unregularised, x and z ended up thousands of points
+    # apart (3096 and -1034, with intervals such as -1132 to 1000).
+    battles = [("x", "y", "a")] * 3 + [("y", "z", "a"), ("x", "z", "a")]
+    flat = build(PairCounts.from_battles(battles), c=UNREGULARISED_C)
+    assert max(abs(r.rating - INIT) for r in flat.rows) > 1000
+    board = build(PairCounts.from_battles(battles))
+    for row in board.rows:
+        assert INIT - 200 < row.low <= row.rating <= row.high < INIT + 200
+    assert [r.model for r in board.rows] == ["x", "y", "z"]  # the order the votes say
+    # Five straight wins: about 280 points apart (10:1 odds are 400), not 2,350.
+    pair = build(PairCounts.from_battles([("x", "y", "a")] * 5))
+    gap = pair.rows[0].rating - pair.rows[1].rating
+    assert pair.rows[0].model == "x" and 250 < gap < 310

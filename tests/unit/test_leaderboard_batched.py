@@ -1,6 +1,7 @@
 """The batched bootstrap and the list-based online Elo against the code they replaced
 (tests/support/former_leaderboard.py): the same draws give the same ratings and intervals,
-and the same battles the same Elo."""
+and the same battles the same Elo. The former code had no prior (a 1e-6 ridge only): the
+comparisons fit with that (UNREGULARISED_C)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from evals.leaderboard import (
+    UNREGULARISED_C,
     BattleLog,
     PairCounts,
     bootstrap_bt,
@@ -49,13 +51,13 @@ def test_batched_bootstrap_gives_the_same_ratings_and_cis_as_fitting_each_resamp
     n_models: int, n_votes: int, seed: int, spread: float
 ) -> None:
     counts = random_counts(n_models, n_votes, seed, spread)
-    batched = bootstrap_bt(counts, rounds=60, seed=seed)
+    batched = bootstrap_bt(counts, rounds=60, seed=seed, c=UNREGULARISED_C)
     former = former_bootstrap_bt(counts, rounds=60, seed=seed)
     assert batched.shape == former.shape == (60, len(counts.models))
     assert np.abs(batched - former).max() < 1e-9
     assert former.std(axis=0).min() > 0.5  # the resamples differ: the check has teeth
     ratings, low, high = former_ratings_and_cis(counts, rounds=60, seed=seed)
-    board = build(counts, rounds=60, seed=seed)
+    board = build(counts, rounds=60, seed=seed, c=UNREGULARISED_C)
     assert len(board.rows) == len(counts.models)
     for row in board.rows:
         k = counts.models.index(row.model)
@@ -68,7 +70,7 @@ def test_a_model_that_never_lost_stays_finite_and_matches_the_former_fit() -> No
     counts = PairCounts.from_battles(
         [("x", "y", "a")] * 30 + [("y", "z", "a")] * 10 + [("z", "y", "a")] * 12
     )
-    theta = fit_bt(counts)
+    theta = fit_bt(counts, c=UNREGULARISED_C)
     assert np.isfinite(theta).all() and theta[0] > theta[1] + 5  # x far ahead, yet finite
     # x's strength is held by the 1e-6 ridge alone (curvature ~1e-5), so rounding noise of
     # 1e-15 in the gradient moves θ by ~1e-10: both fits are optimal to that precision.
