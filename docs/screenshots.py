@@ -42,6 +42,8 @@ PAGES = [
     ("export", "/export", None, "nav"),
     ("evaluations", "/evaluations", None, "nav"),
     ("usecases", "/usecases", None, "nav"),
+    ("tuning", "/tuning", None, "nav"),
+    ("models", "/models", None, "nav"),
 ]
 # (prompt, variants, outcome): sample votes, so that the leaderboard, the dashboard and
 # History have something to show.

@@ -32,10 +32,16 @@ WINDOW_NAMES = {
     "last hour": "dash.window_hour",
     "last 24 hours": "dash.window_day",
     "last 7 days": "dash.window_week",
+    "last 30 days": "dash.window_month",
 }
 # Tick labels: 24-hour clock (Vega's default writes 18:43 as "06:43" and a one-bucket axis
 # in milliseconds, ".868"); the week's ticks name the day too.
-TICKS = {"last hour": "%H:%M", "last 24 hours": "%H:%M", "last 7 days": "%a %H:%M"}
+TICKS = {
+    "last hour": "%H:%M",
+    "last 24 hours": "%H:%M",
+    "last 7 days": "%a %H:%M",
+    "last 30 days": "%d %b",
+}
 
 ALL_TRAFFIC = "(all traffic)"
 

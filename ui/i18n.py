@@ -228,6 +228,7 @@ EN: dict[str, str] = {
     "dash.window_hour": "Last hour",
     "dash.window_day": "Last 24 hours",
     "dash.window_week": "Last 7 days",
+    "dash.window_month": "Last 30 days",
     "dash.time_axis": "time (your time zone)",
     "dash.empty": "**Nothing to plot — {window}.** The charts fill as models answer: ask "
     "something on the [Compare](/) page, or start a run on [Evaluations](/evaluations), then "
@@ -615,6 +616,7 @@ ZH_CN: dict[str, str] = {
     "dash.window_hour": "最近 1 小时",
     "dash.window_day": "最近 24 小时",
     "dash.window_week": "最近 7 天",
+    "dash.window_month": "最近 30 天",
     "dash.time_axis": "时间（你的时区）",
     "dash.empty": "**没有可显示的数据——{window}。** 模型回答后图表才会有数据：在[对比](/)页面提一个问题，"
     "或在[评测](/evaluations)页面开始一次评测，然后回到这里（页面会自动刷新）。也可以选择更长的时间范围。",
