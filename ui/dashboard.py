@@ -63,6 +63,12 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
     return out
 
 
+def y_span(frame: pd.DataFrame) -> list[float | None]:
+    """From 0 to a little above the highest point, so no point sits half cut on the edge."""
+    top = float(frame["value"].max()) if not frame.empty else 0.0
+    return [0, top * 1.15 if top > 0 else None]
+
+
 def charts(
     runtime: Runtime, window: str, use_case: str | None = None, lang: str = DEFAULT_LANGUAGE
 ) -> list[Any]:
@@ -74,7 +80,10 @@ def charts(
         since.timestamp(),
         until.timestamp(),
     ]  # a time axis' limits are in seconds
-    plots = [gr.ScatterPlot(value=f, x_lim=span, x_axis_format=TICKS[window]) for f in data]
+    plots = [
+        gr.ScatterPlot(value=f, x_lim=span, y_lim=y_span(f), x_axis_format=TICKS[window])
+        for f in data
+    ]
     empty = all(f.empty for f in data)
     note = say(lang, "dash.empty", window=say(lang, WINDOW_NAMES[window])) if empty else ""
     return [*plots, gr.Markdown(note, visible=empty)]

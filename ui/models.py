@@ -73,7 +73,10 @@ def build_models(runtime: Runtime) -> None:
         )
         find = gr.Button(t("models.discover"), variant="primary", elem_id="discover-run")
     summary = gr.Markdown(elem_id="discover-summary")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="discover-table", show_label=False)
+    with gr.Column(visible=False) as listed:  # shown once there is a discovery to list
+        table = gr.Dataframe(
+            interactive=False, wrap=True, elem_id="discover-table", show_label=False
+        )
     with gr.Row(equal_height=True):
         chosen = gr.Dropdown([], label=t("models.pick"), elem_id="discover-pick")
         name = gr.Textbox(
@@ -141,5 +144,10 @@ def build_models(runtime: Runtime) -> None:
             )
         return say(lang, "models.added", name=variant.name, model=variant.model_label)
 
-    find.click(do_discover, [services, region], [summary, table, chosen], api_name="discover")
+    def show_listing(frame: pd.DataFrame | None) -> Any:
+        return gr.Column(visible=frame is not None and not frame.empty and frame.shape[1] > 3)
+
+    find.click(do_discover, [services, region], [summary, table, chosen], api_name="discover").then(
+        show_listing, [table], [listed], api_visibility="private"
+    )
     add.click(do_add, [chosen, name, adapter, region], [added], api_name="discover_add")

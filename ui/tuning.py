@@ -77,13 +77,19 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     with gr.Row(equal_height=True):
         chosen = gr.Dropdown([], label=t("tune.pick"), elem_id="tune-pick")
         again = gr.Button(t("tune.refresh"), variant="primary", elem_id="tune-refresh")
-    table = gr.Dataframe(interactive=False, wrap=True, elem_id="tune-jobs", label=t("tune.jobs"))
+    table = gr.Dataframe(  # headers until the page's language is known (then translated)
+        job_table([]),
+        interactive=False,
+        wrap=True,
+        elem_id="tune-jobs",
+        label=t("tune.jobs"),
+    )
     lineage = gr.Markdown(elem_id="tune-lineage")
 
     def _listing(lang: str, current: str | None) -> tuple[Any, Any, str]:
         rows = tunings.list_tunings(runtime.store)
         if not rows:
-            return gr.Dropdown(choices=[], value=None), pd.DataFrame(), say(lang, "tune.none")
+            return gr.Dropdown(choices=[], value=None), job_table([], lang), say(lang, "tune.none")
         names = [r["name"] for r in rows]
         pick = current if current in names else names[0]
         row = next(r for r in rows if r["name"] == pick)
@@ -100,7 +106,7 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
             return await asyncio.to_thread(_listing, lang, current)
         except ArbiterError as exc:
             gr.Warning(exc.message)
-            return gr.Dropdown(), pd.DataFrame(), ""
+            return gr.Dropdown(), job_table([], lang), ""
 
     async def _answer(tuning_id: str) -> None:
         await answer_comparison(runtime.store, runtime.engine, runtime.evals, tuning_id)

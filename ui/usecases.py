@@ -137,8 +137,8 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         run = gr.Button(t("uc.run"), variant="secondary", elem_id="uc-run")
     running = gr.Markdown(elem_id="uc-progress")
     summary = gr.Markdown(elem_id="uc-summary")
-    table = gr.Dataframe(
-        interactive=False, wrap=True, elem_id="uc-status", label=t("uc.goal_status")
+    table = gr.Dataframe(  # named columns before a use case is chosen, not Gradio's "1 2 3"
+        goal_table([]), interactive=False, wrap=True, elem_id="uc-status", label=t("uc.goal_status")
     )
     with gr.Accordion(t("uc.define"), open=False):
         editor = gr.Code(
@@ -173,14 +173,15 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     ) -> tuple[str, Any, str]:
         lang = request_language(request)
         if not name:
-            return say(lang, "uc.choose"), pd.DataFrame(), ""
+            return say(lang, "uc.choose"), goal_table([], lang), ""
         try:
             link = links_for(runtime, request)
             return await asyncio.to_thread(
                 status, runtime, name, window_days or None, base, link, lang
             )
         except ArbiterError as exc:
-            return f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else ""), pd.DataFrame(), ""
+            message = f"**{exc.message}**" + (f" {exc.hint}" if exc.hint else "")
+            return message, goal_table([], lang), ""
 
     @metered(runtime, "run a use case's datasets", scope="admin")
     async def run_usecase(

@@ -3,8 +3,10 @@ format: a window added to the service alone stopped the page from being built.""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from service.evaluation import WINDOWS
-from ui.dashboard import TICKS, WINDOW_NAMES
+from ui.dashboard import TICKS, WINDOW_NAMES, y_span
 from ui.i18n import TRANSLATIONS
 
 
@@ -14,3 +16,10 @@ def test_every_window_has_a_name_in_every_language_and_a_tick_format() -> None:
     for words in TRANSLATIONS.values():
         names = [words[key] for key in WINDOW_NAMES.values()]
         assert len(set(names)) == len(names)  # no two windows read the same
+
+
+def test_the_value_axis_leaves_room_above_the_highest_point() -> None:
+    frame = pd.DataFrame({"time": [1, 2], "value": [2.0, 8.0], "variant": ["a", "b"]})
+    low, high = y_span(frame)
+    assert low == 0 and high is not None and high > 8.0
+    assert y_span(frame.iloc[0:0]) == [0, None]  # nothing to plot: the axis as Gradio sets it
