@@ -67,7 +67,9 @@ def test_one_bucket_of_data_is_drawn_with_readable_times(
         expect(page.locator("#dash-window")).to_contain_text("Last 24 hours", timeout=30_000)
         latency = page.locator(".dash-plot").first  # latency p50: alpha and beta
         page.wait_for_function(
-            f"() => ({VISIBLE_POINTS})(document.querySelector('.dash-plot')) >= 2",
+            # The plot is drawn anew when its data come: wait for it to be there, then drawn.
+            "() => { const plot = document.querySelector('.dash-plot'); "
+            f"return plot !== null && ({VISIBLE_POINTS})(plot) >= 2; }}",
             timeout=30_000,
         )
         expect(latency).to_contain_text("Latency p50")
