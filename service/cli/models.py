@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from service.cli.common import console, err_console, friendly_errors
+from service.cli.common import Table, console, err_console, friendly_errors
 from service.config import Settings
 from service.models import (
     AdapterName,

@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from service.app import build_runtime, configure_logging
-from service.cli.common import console, friendly_errors, open_store
+from service.cli.common import Table, console, friendly_errors, open_store
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
 from service.store import tunings
