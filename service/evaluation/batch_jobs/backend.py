@@ -8,16 +8,37 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.evaluation.batch_jobs.s3 import S3Files
-from service.models import Reply, Variant
+from service.models import BedrockModel, Reply, SageMakerModel, Variant, aws_client
 from service.store import eval_batch_jobs
 
 BEDROCK_BATCH = "bedrock-batch"
 SAGEMAKER_TRANSFORM = "sagemaker-transform"
 ONLINE = "online"
 BACKENDS = (ONLINE, BEDROCK_BATCH, SAGEMAKER_TRANSFORM)
+
+
+class KeptClients:
+    """boto3 clients kept per (service, model spec): a new client costs tens of ms of CPU
+    (its service model is loaded), and a job is polled for hours."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, Any], Any] = {}
+
+    def get(
+        self, service: str, spec: BedrockModel | SageMakerModel, endpoint_url: str | None
+    ) -> Any:
+        if (service, spec) not in self._kept:
+            self._kept[service, spec] = aws_client(
+                service,
+                region=spec.region,
+                profile=spec.profile,
+                endpoint_url=endpoint_url,
+                max_attempts=spec.max_attempts,
+            )
+        return self._kept[service, spec]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from service.errors import AccessDenied, ErrorCode, InvalidRequest
 from service.evaluation.batch_jobs.backend import (
     BEDROCK_BATCH,
     JobStatus,
+    KeptClients,
     OutputTally,
     RecordResult,
 )
@@ -24,7 +25,6 @@ from service.models import (
     BedrockModel,
     MalformedReply,
     Variant,
-    aws_client,
     classify_error,
     parse_reply,
     request_body,
@@ -53,7 +53,7 @@ class BedrockBatch:
         self.role_arn = role_arn
         self.min_records = min_records
         self.max_records = max_records
-        self._clients: dict[tuple[str, Any], Any] = {}
+        self._clients = KeptClients()
 
     def _spec(self, variant: Variant) -> BedrockModel:
         assert isinstance(variant.model, BedrockModel)
@@ -78,32 +78,12 @@ class BedrockBatch:
             )
 
     def control(self, variant: Variant) -> Any:
-        """One client per model spec, kept: a new boto3 client costs tens of ms of CPU
-        (its service model is loaded), and a job is polled for hours."""
         spec = self._spec(variant)
-        if ("control", spec) in self._clients:
-            return self._clients["control", spec]
-        client = self._clients["control", spec] = aws_client(
-            "bedrock",
-            region=spec.region,
-            profile=spec.profile,
-            endpoint_url=spec.endpoint_url,
-            max_attempts=spec.max_attempts,
-        )
-        return client
+        return self._clients.get("bedrock", spec, spec.endpoint_url)
 
     def files(self, variant: Variant) -> S3Files:
-        spec = self._spec(variant)
-        if ("s3", spec) in self._clients:
-            return S3Files(self._clients["s3", spec])
-        client = self._clients["s3", spec] = aws_client(
-            "s3",
-            region=spec.region,
-            profile=spec.profile,
-            endpoint_url=None,  # AWS_ENDPOINT_URL_S3 or AWS's own
-            max_attempts=spec.max_attempts,
-        )
-        return S3Files(client)
+        # AWS_ENDPOINT_URL_S3, or AWS's own
+        return S3Files(self._clients.get("s3", self._spec(variant), None))
 
     def input_line(self, variant: Variant, index: int, system: str, prompt: str) -> bytes:
         body = request_body(self._spec(variant).model_id, system, prompt, variant.params)

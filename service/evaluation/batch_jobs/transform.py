@@ -16,11 +16,12 @@ from service.errors import ErrorCode, InvalidRequest, ProviderError
 from service.evaluation.batch_jobs.backend import (
     SAGEMAKER_TRANSFORM,
     JobStatus,
+    KeptClients,
     OutputTally,
     RecordResult,
 )
 from service.evaluation.batch_jobs.s3 import S3Files, S3Uri
-from service.models import Reply, SageMakerModel, Variant, aws_client, classify_error, make_adapter
+from service.models import Reply, SageMakerModel, Variant, classify_error, make_adapter
 from service.store import eval_batch_jobs
 
 _TERMINAL = {"Completed", "Failed", "Stopped"}
@@ -34,7 +35,7 @@ class SageMakerTransform:
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.max_records = max_records
-        self._clients: dict[tuple[str, Any], Any] = {}
+        self._clients = KeptClients()
 
     def _spec(self, variant: Variant) -> SageMakerModel:
         assert isinstance(variant.model, SageMakerModel)
@@ -59,34 +60,13 @@ class SageMakerTransform:
             )
 
     def control(self, variant: Variant) -> Any:
-        """One client per model spec, kept: a new boto3 client costs tens of ms of CPU
-        (its service model is loaded), and a job is polled for hours."""
-        spec = self._spec(variant)
-        if ("control", spec) in self._clients:
-            return self._clients["control", spec]
         # The variant's endpoint_url is its runtime's; the control plane's comes from
         # AWS_ENDPOINT_URL_SAGEMAKER, or AWS's own.
-        client = self._clients["control", spec] = aws_client(
-            "sagemaker",
-            region=spec.region,
-            profile=spec.profile,
-            endpoint_url=None,
-            max_attempts=spec.max_attempts,
-        )
-        return client
+        return self._clients.get("sagemaker", self._spec(variant), None)
 
     def files(self, variant: Variant) -> S3Files:
-        spec = self._spec(variant)
-        if ("s3", spec) in self._clients:
-            return S3Files(self._clients["s3", spec])
-        client = self._clients["s3", spec] = aws_client(
-            "s3",
-            region=spec.region,
-            profile=spec.profile,
-            endpoint_url=None,
-            max_attempts=spec.max_attempts,
-        )
-        return S3Files(client)
+        # AWS_ENDPOINT_URL_S3, or AWS's own
+        return S3Files(self._clients.get("s3", self._spec(variant), None))
 
     def model_name(self, variant: Variant) -> str:
         client = self.control(variant)
