@@ -4,7 +4,7 @@ thumbs. The raw rows too (`answers_since`, ...), for checking the rollups agains
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -130,6 +130,22 @@ def _buckets(
     return ((table.minute - since) // size).label("bucket"), conditions
 
 
+def _tiled(
+    tables: dict[int, Any],
+    since: int,
+    until: int,
+    size: int,
+    use_case: str | None,
+    hours: bool,
+) -> Iterator[tuple[Any, Any, list[Any]]]:
+    """(rollup table, bucket, condition) for each span of the window's tiles that has
+    ranges: whole hours from the hour table, the minutes at the ends from the minute one."""
+    for span, ranges in tiles(since, until, size, hours=hours).items():
+        if ranges:
+            table = tables[span]
+            yield (table, *_buckets(table, since, ranges, size, use_case))
+
+
 def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
     """Rows of (key columns..., sums...) from several rollups, summed per key."""
     totals: dict[tuple[Any, ...], list[Any]] = {}
@@ -153,11 +169,9 @@ def answer_buckets(
     sums: list[Any] = []
     sketches: list[Any] = []
     with store.session() as s:
-        for span, ranges in tiles(since, until, size, hours=hours).items():
-            if not ranges:
-                continue
-            table = rollups.ANSWER_TABLES[span]
-            bucket, where = _buckets(table, since, ranges, size, use_case)
+        for table, bucket, where in _tiled(
+            rollups.ANSWER_TABLES, since, until, size, use_case, hours
+        ):
             sums += s.execute(
                 select(
                     bucket,
@@ -183,11 +197,9 @@ def score_buckets(
     """bucket, metric, version, variant_name, n, total."""
     rows: list[Any] = []
     with store.session() as s:
-        for span, ranges in tiles(since, until, size, hours=hours).items():
-            if not ranges:
-                continue
-            table = rollups.SCORE_TABLES[span]
-            bucket, where = _buckets(table, since, ranges, size, use_case)
+        for table, bucket, where in _tiled(
+            rollups.SCORE_TABLES, since, until, size, use_case, hours
+        ):
             rows += s.execute(
                 select(
                     bucket,
@@ -209,11 +221,9 @@ def vote_buckets(
     """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
     rows: list[Any] = []
     with store.session() as s:
-        for span, ranges in tiles(since, until, size, hours=hours).items():
-            if not ranges:
-                continue
-            table = rollups.VOTE_TABLES[span]
-            bucket, where = _buckets(table, since, ranges, size, use_case)
+        for table, bucket, where in _tiled(
+            rollups.VOTE_TABLES, since, until, size, use_case, hours
+        ):
             rows += s.execute(
                 select(
                     bucket,
