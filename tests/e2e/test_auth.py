@@ -24,6 +24,7 @@ from service.store.tables import ApiKeyRow, RatingRow
 from tests.fakes.script import Script
 from tests.support.auth import ADMIN, ENDPOINTS, new_key, secured
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 
 @pytest.fixture
@@ -230,7 +231,6 @@ def test_page_sign_in_and_roles(
 ) -> None:
     """ARBITER_AUTH=keys: the page asks for a name and password; a rater may not export
     from it, an admin may (and it is audited under their name)."""
-    from gradio_client import Client
 
     runtime = secured(store, variants_file, scripts, tmp_path, auth="keys", admin_key=ADMIN)
     set_rater(store, "ada", "rater")
@@ -240,8 +240,8 @@ def test_page_sign_in_and_roles(
     with LiveServer(runtime, with_ui=True) as server:
         assert httpx.get(f"{server.url}/config").status_code in (401, 403)
         with pytest.raises(Exception, match=r"(?i)login|auth|credentials|401"):
-            Client(server.url, verbose=False, auth=("ada", "wrong-password"))
-        rater = Client(server.url, verbose=False, auth=("ada", "rater-password"))
+            page_client(server.url, auth=("ada", "wrong-password"))
+        rater = page_client(server.url, auth=("ada", "rater-password"))
         denied = rater.predict("trl-kto", "all", 0, False, True, api_name="/export_dry_run")
         assert "records" not in str(denied)  # a warning, no summary
         # Whatever name the caller sends in the name box, the turn, the vote and the
@@ -254,7 +254,7 @@ def test_page_sign_in_and_roles(
         assert [v.rater for v in votes.vote_history(store, turn.id)] == ["ada"]
         with store.session() as s:
             assert set(s.scalars(select(RatingRow.rater))) == {"ada"}
-        admin = Client(server.url, verbose=False, auth=("root", "admin-password"))
+        admin = page_client(server.url, auth=("root", "admin-password"))
         summary, _ = admin.predict(
             "trl-preference", ".jsonl", "all", 0, False, True, api_name="/export"
         )

@@ -12,6 +12,7 @@ from service.app.runtime import Runtime
 from service.labels.exports import ExportOptions, prepare
 from service.store.filters import Filters
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 
 def take_part(url: str, campaign: str, rater: str, outcome: str) -> list[str]:
@@ -155,7 +156,6 @@ def test_campaign_rules_and_errors(
 def test_campaign_tab(
     runtime: Runtime, live_ui: LiveServer, wait_for: Callable[[Callable[[], bool], float], None]
 ) -> None:
-    from gradio_client import Client
 
     url = live_ui.url
     httpx.post(
@@ -168,7 +168,7 @@ def test_campaign_tab(
         },
     ).raise_for_status()
     wait_for(lambda: httpx.get(f"{url}/api/campaigns/tab").json()["answered"] == 2, 30)
-    c = Client(url, verbose=False)
+    c = page_client(url)
     first = c.predict("tab", "ann", api_name="/campaign_next")
     text = first if isinstance(first, str) else first[0]
     assert "**Item 1**" in text and "P one" in text and "Answer A" in text

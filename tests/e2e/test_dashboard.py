@@ -11,6 +11,7 @@ from service.app.runtime import Runtime
 from service.evaluation.dashboard import series
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 
 def test_series_from_calls_scores_and_votes(
@@ -46,7 +47,6 @@ def test_series_from_calls_scores_and_votes(
 
 
 def test_dashboard_tab(runtime: Runtime, live_ui: LiveServer) -> None:
-    from gradio_client import Client
 
     url = live_ui.url
     turn = httpx.post(
@@ -55,7 +55,7 @@ def test_dashboard_tab(runtime: Runtime, live_ui: LiveServer) -> None:
     httpx.post(
         f"{url}/api/turns/{turn['id']}/votes", json={"outcome": "b", "on_behalf_of": "r"}
     ).raise_for_status()
-    plots = Client(url, verbose=False).predict("last 24 hours", api_name="/dashboard")
+    plots = page_client(url).predict("last 24 hours", api_name="/dashboard")
     assert len(plots) == 10
     latency, win = plots[1], plots[8]
     rows = latency["value"]["data"] if isinstance(latency.get("value"), dict) else latency["data"]

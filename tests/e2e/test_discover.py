@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
 
 from service.access.people import set_password
 from service.app.bootstrap import build_runtime
@@ -26,6 +25,7 @@ from tests.support.auth import ADMIN, new_key
 from tests.support.cli import run
 from tests.support.discovery import CLAUDE, REGION, bedrock_catalog, sagemaker_endpoints
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 from tests.support.page_api import PageSession
 
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
@@ -145,7 +145,7 @@ def test_models_page_discovers_and_adds_to_the_pickers(
     store: Store, variants_file: Path, tmp_path: Path, aws: FakeAws
 ) -> None:
     with server(store, variants_file, tmp_path, aws) as live:
-        client = Client(live.url, verbose=False)
+        client = page_client(live.url)
         summary, table, picker = client.predict(["bedrock"], "", api_name="/discover")
         assert "**5** models found in eu-west-3" in summary
         assert picker["value"] == f"bedrock/{CLAUDE}"  # the first one found, ready to add

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from service.app.runtime import Runtime
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 ROWS = [
     {"id": "fr", "prompt": "Capital of France?", "reference": "Paris is the capital."},
@@ -109,7 +110,7 @@ def test_evaluations_tab_starts_a_run_and_shows_its_report(
 ) -> None:
     data = tmp_path / "capitals.jsonl"
     data.write_text(JSONL)
-    c = Client(live_ui.url, verbose=False)
+    c = page_client(live_ui.url)
     status, _rows, _timer, run_id = c.predict(
         handle_file(str(data)),
         ["alpha", "gamma"],

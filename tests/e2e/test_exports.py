@@ -18,6 +18,7 @@ from service.app.runtime import Runtime
 from service.labels.exports import ExportOptions, export, prepare
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 PII_PROMPT = "I am jane.doe@example.com, phone +1 415 555 0134. Which bike should I buy?"
 
@@ -234,9 +235,8 @@ def test_export_command(runtime: Runtime, labelled: LiveServer, tmp_path: Path) 
 
 
 def test_export_tab(labelled: LiveServer, live_ui: LiveServer) -> None:
-    from gradio_client import Client
 
-    c = Client(live_ui.url, verbose=False)
+    c = page_client(live_ui.url)
     dry = c.predict("trl-kto", "all", 0, False, True, api_name="/export_dry_run")
     assert "**10 records** of `trl-kto`. Dry run, nothing written." in dry
     assert "desirable: 5" in dry and "EMAIL: " in dry

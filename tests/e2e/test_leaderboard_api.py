@@ -12,6 +12,7 @@ from service.app.runtime import Runtime
 from service.store.leaderboard import pair_counts
 from tests.support.fixtures import LiveServer
 from tests.support.former_leaderboard import former_online_elo
+from tests.support.gradio import page_client
 
 
 def turn(url: str, variants: list[str], mode: str = "named") -> str:
@@ -225,14 +226,13 @@ def test_leaderboard_command(runtime: Runtime, live: LiveServer, tmp_path: Any) 
 
 
 def test_leaderboard_tab(live_ui: LiveServer) -> None:
-    from gradio_client import Client
     from PIL import Image
 
     url = live_ui.url
     for winner in ("a", "a", "b"):
         vote(url, turn(url, ["alpha", "beta"]), winner)
     vote(url, turn(url, ["alpha", "gamma"], mode="arena"), "tie")
-    c = Client(url, verbose=False)
+    c = page_client(url)
     preference, heat, quality, note = c.predict(
         "all", "all", "", "", False, api_name="/leaderboard"
     )

@@ -7,12 +7,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
 
 from service.tuning import create
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer, scratch_store
+from tests.support.gradio import page_client
 from tests.support.tuning import fresh_bucket, label_turns, point_aws, request, tuning_runtime
 
 
@@ -32,7 +32,7 @@ def test_the_tuning_page_lists_refreshes_and_shows_lineage(
             store, runtime.catalog, clients, request(name="page-job", s3_prefix=f"s3://{bucket}/p")
         )
         with LiveServer(runtime, with_ui=True) as server:
-            client = Client(server.url, verbose=False)
+            client = page_client(server.url)
             picked, table, lineage = client.predict(None, api_name="/tuning_refresh")
             assert picked["value"] == "page-job"
             assert table["headers"] == [

@@ -12,12 +12,13 @@ from service.store import turns, votes
 from service.store.tables import CommentRow, IdealAnswerRow, RatingRow, TurnRow, VoteRow
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 NAMES = ("alpha", "beta", "gamma")
 
 
 def client(live: LiveServer) -> Client:
-    return Client(live.url, verbose=False)
+    return page_client(live.url)
 
 
 def send(

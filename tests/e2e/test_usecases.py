@@ -13,6 +13,7 @@ from service.evaluation import usecases
 from service.evaluation.dashboard import series
 from tests.support.cli import run
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 
 def test_use_cases_over_http(runtime: Runtime, live: LiveServer) -> None:
@@ -130,9 +131,8 @@ def test_usecase_commands(tmp_path: Path) -> None:
 
 
 def test_use_cases_tab_and_dashboard_goals(runtime: Runtime, live_ui: LiveServer) -> None:
-    from gradio_client import Client
 
-    client = Client(live_ui.url, verbose=False)
+    client = page_client(live_ui.url)
     message, _ = client.predict(
         "name: x\nvariants: [alpha]\ntargets: [bleu => 1]\n", api_name="/usecase_apply"
     )

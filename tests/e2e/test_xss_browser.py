@@ -17,6 +17,7 @@ from service.errors import InvalidRequest
 from service.labels.exports import ExportOptions, export
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 
 
 def payload(where: str) -> str:
@@ -151,10 +152,9 @@ def test_planted_markup_is_inert_in_the_page(
 def test_exports_refuse_path_traversal(
     runtime: Runtime, live_ui: LiveServer, tmp_path: Path
 ) -> None:
-    from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    client = Client(live_ui.url, verbose=False)
+    client = page_client(live_ui.url)
     for fmt, suffix in (
         ("trl-preference", "/../../../../tmp/arbiter-evil"),
         ("../../arbiter-evil", ".jsonl"),

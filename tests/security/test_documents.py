@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gradio_client import Client
 
 from service.access.people import set_password
 from service.labels.reviews import set_rater
@@ -28,6 +27,7 @@ from service.store import Store, turns
 from tests.support.auth import ADMIN, secured
 from tests.support.documents import make_docx
 from tests.support.fixtures import LiveServer
+from tests.support.gradio import page_client
 from tests.support.processes import ServerProcess, arbiter_server
 
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
@@ -294,7 +294,7 @@ def test_chunk_pages_open_by_a_signed_link_or_a_key_and_for_nobody_else(
     keyed_ui: LiveServer,
 ) -> None:
     url, runtime = keyed_ui.url, keyed_ui.runtime
-    ada = Client(url, verbose=False, auth=("ada", "rater-password"))
+    ada = page_client(url, auth=("ada", "rater-password"))
     job = ada.submit("When does the pier open?", "ada", True, "docs", 2, api_name="/arena_send")
     job.result()
     page_text = str(list(job.outputs())[-1])
@@ -369,7 +369,7 @@ def test_report_frames_load_for_the_signed_in_person_in_keys_mode(
         ),
         30,
     )
-    ada = Client(url, verbose=False, auth=("ada", "rater-password"))
+    ada = page_client(url, auth=("ada", "rater-password"))
 
     _, _, frame = ada.predict("chat", None, "(its own)", api_name="/usecase_status")
     src, md = frame_links(frame)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from moto.server import ThreadedMotoServer
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
@@ -215,6 +215,12 @@ def moto_server() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+# Playwright's `expect` waits 5 s by default; a page that is right but slow to draw on a
+# loaded two-core CI machine (Gradio builds every component in the browser) failed with
+# that. A wrong page still fails, only later.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
