@@ -1,7 +1,7 @@
 """Screenshots of every page in the navigation bar, at a desktop width (1400x900) and a phone
 width (390x844), into docs/screenshots/ (`arena-1400.png`, `arena-390.png`, ...).
 
-    .venv/bin/python docs/screenshots.py [--full-page] [--out DIR]
+    .venv/bin/python docs/screenshots.py [--full-page] [--out DIR] [--lang zh-CN]
 
 It starts a real server (`python -m service serve`) in a temporary folder, so on a fresh
 SQLite store with the bundled local model and the bundled sample documents, puts a few
@@ -27,14 +27,17 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
+from ui.i18n import EN, ZH_CN
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 SIZES = {1400: 900, 390: 844}  # width: height
-# (file name, path, tab to click on the rater's page or None, element to wait for)
+# (file name, path, the i18n key of the tab to click on the rater's page or None, element
+# to wait for)
 PAGES = [
     ("arena", "/", None, "#arena-prompt"),
-    ("side-by-side", "/", "Side by side", "#named-prompt"),
-    ("history", "/", "History", "#history-table"),
+    ("side-by-side", "/", "tab.named", "#named-prompt"),
+    ("history", "/", "tab.history", "#history-table"),
     ("documents", "/documents", None, "#docs-table"),
     ("campaign", "/campaign", None, "nav"),
     ("dashboard", "/dashboard", None, "nav"),
@@ -129,7 +132,9 @@ def sample_votes(url: str) -> None:
             httpx.post(f"{url}/api/turns/{turn}/labels", json=labels).raise_for_status()
 
 
-def shoot(page: Page, url: str, out: Path, *, full_page: bool) -> list[Path]:
+def shoot(page: Page, url: str, out: Path, *, full_page: bool, lang: str) -> list[Path]:
+    words = ZH_CN if lang == "zh-CN" else EN
+    suffix = "" if lang == "en" else f"-{lang}"
     written = []
     for width, height in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
@@ -137,12 +142,12 @@ def shoot(page: Page, url: str, out: Path, *, full_page: bool) -> list[Path]:
             page.goto(url + path)
             page.wait_for_selector("nav" if tab else ready, timeout=60_000)
             if tab is not None:
-                page.get_by_role("tab", name=tab).click()
+                page.get_by_role("tab", name=words[tab]).click()
                 page.wait_for_selector(ready, state="visible", timeout=30_000)
             # What each page loads when it opens (tables, plots) comes over its queue, which
             # stays open: give it a moment.
             page.wait_for_timeout(2500)
-            target = out / f"{name}-{width}.png"
+            target = out / f"{name}-{width}{suffix}.png"
             page.screenshot(path=str(target), full_page=full_page)
             written.append(target)
             print(f"  {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
@@ -154,6 +159,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="where the PNGs go")
     parser.add_argument(
         "--full-page", action="store_true", help="the whole page, not only its first screen"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=["en", "zh-CN"],
+        default="en",
+        help="the browser's language (zh-CN writes name-1400-zh-CN.png, ...)",
     )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -171,8 +182,8 @@ def main() -> None:
                 browser = p.chromium.launch(
                     executable_path=chromium, headless=True, args=["--no-sandbox"]
                 )
-                page = browser.new_page()
-                written = shoot(page, url, args.out, full_page=args.full_page)
+                page = browser.new_context(locale=args.lang).new_page()
+                written = shoot(page, url, args.out, full_page=args.full_page, lang=args.lang)
                 browser.close()
     print(f"{len(written)} screenshots in {args.out}")
 

@@ -90,7 +90,9 @@ def latency_vs_quality(summaries: Sequence[SideSummary], metric: str) -> bytes |
 
 
 def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
-    """Heat map of win rates: row model's win rate against the column model."""
+    """Heat map of win rates: row model's win rate against the column model. No title or
+    axis words: the page labels it in the reader's language (matplotlib's bundled font has
+    no CJK glyphs)."""
     if not models:
         return None
     data = np.asarray(rates, dtype=float)
@@ -103,8 +105,6 @@ def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
     for (y, x), value in np.ndenumerate(data):
         if not np.isnan(value):
             ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7)
-    ax.set_xlabel("against")
-    ax.set_title("Win rate (row vs column, ties count half)")
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _png(fig)
 

@@ -44,6 +44,8 @@ TICKS = {
 }
 
 ALL_TRAFFIC = "(all traffic)"
+# Shares are drawn as percentages (a share of 0 otherwise reads "0.000000").
+SHARES = {"dash.plot_error_rate", "dash.plot_win_rate", "dash.plot_satisfaction"}
 
 
 def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[pd.DataFrame]:
@@ -64,9 +66,12 @@ def frames(runtime: Runtime, window: str, use_case: str | None = None) -> list[p
 
 
 def y_span(frame: pd.DataFrame) -> list[float | None]:
-    """From 0 to a little above the highest point, so no point sits half cut on the edge."""
-    top = float(frame["value"].max()) if not frame.empty else 0.0
-    return [0, top * 1.15 if top > 0 else None]
+    """From 0 to a little above the highest point, so no point sits half cut on the edge
+    (all points at 0: up to 1, not an axis of zero height)."""
+    if frame.empty:
+        return [0, None]
+    top = float(frame["value"].max())
+    return [0, top * 1.15 if top > 0 else 1.0]
 
 
 def charts(
@@ -123,7 +128,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         )
         # Use case names are filled when the page opens (they change while the page is open).
         scope = gr.Dropdown(
-            [ALL_TRAFFIC],
+            [(t("dash.all_traffic"), ALL_TRAFFIC)],
             value=ALL_TRAFFIC,
             label=t("dash.use_case"),
             allow_custom_value=True,
@@ -151,7 +156,9 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                         title=t(title),
                         height=260,
                         x_title=t("dash.time_axis"),
-                        y_title="",
+                        y_title=" ",  # the title names the measure ("" shows "value")
+                        color_title=t("lb.col_variant"),
+                        y_axis_format=".0%" if title in SHARES else None,
                         y_lim=[0, None],  # every series is a count, a time or a share
                         elem_classes=["dash-plot"],
                     )
@@ -174,8 +181,10 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         return head, gr.Dataframe(table, visible=not table.empty)
 
     async def open_tab(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
-        choices = [ALL_TRAFFIC, *await asyncio.to_thread(names, runtime)]
-        use_case = use_case if use_case in choices else ALL_TRAFFIC
+        known = await asyncio.to_thread(names, runtime)
+        use_case = use_case if use_case in known else ALL_TRAFFIC
+        everything = (say(request_language(request), "dash.all_traffic"), ALL_TRAFFIC)
+        choices = [everything, *((n, n) for n in known)]
         return [
             *await show(w, use_case, request),
             gr.Dropdown(choices=choices, value=use_case),

@@ -127,7 +127,7 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         # Filled with the chosen use case's own window (0 or empty: its own).
         days = gr.Number(None, label=t("uc.days"), minimum=0, elem_id="uc-days")
         baseline = gr.Dropdown(
-            [OWN_BASELINE],
+            [(t("uc.own_baseline"), OWN_BASELINE)],
             value=OWN_BASELINE,
             label=t("uc.baseline"),
             allow_custom_value=True,
@@ -149,21 +149,25 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         applied = gr.Markdown(elem_id="uc-applied")
     report = gr.HTML(elem_id="uc-report")
 
-    async def open_tab(current: str | None) -> Any:
-        # One output: a tuple would be taken as the dropdown's value.
+    async def open_tab(current: str | None, request: gr.Request) -> tuple[Any, Any]:
         choices = await asyncio.to_thread(names, runtime)
         value = current if current in choices else (choices[0] if choices else None)
-        return gr.Dropdown(choices=choices, value=value)
+        # The table's headers in the reader's language (the page is built in English).
+        return gr.Dropdown(choices=choices, value=value), goal_table([], request_language(request))
 
-    async def pick(name: str | None) -> tuple[Any, Any, Any]:
+    def baselines(request: gr.Request, variants: list[str]) -> Any:
+        own = (say(request_language(request), "uc.own_baseline"), OWN_BASELINE)
+        return gr.Dropdown(choices=[own, *((v, v) for v in variants)], value=OWN_BASELINE)
+
+    async def pick(name: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         if not name:
-            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), "", None
+            return baselines(request, []), "", None
         try:
             spec = await asyncio.to_thread(usecases.get, runtime.store, name)
         except ArbiterError:
-            return gr.Dropdown(choices=[OWN_BASELINE], value=OWN_BASELINE), "", None
+            return baselines(request, []), "", None
         return (
-            gr.Dropdown(choices=[OWN_BASELINE, *spec.variants], value=OWN_BASELINE),
+            baselines(request, spec.variants),
             usecases.to_yaml(spec),
             spec.window_days,
         )
@@ -271,4 +275,4 @@ def build_usecases(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         trigger_mode="once",
     )
     apply.click(save, [editor], [applied, chosen], api_name="usecase_apply")
-    return open_tab, [chosen], [chosen]
+    return open_tab, [chosen], [chosen, table]

@@ -150,3 +150,21 @@ def test_an_english_browser_sees_english_and_the_switch_changes_it(
     page.goto(live_ui.url + "/?lang=en")
     expect(page.locator("#arena-send")).to_have_text("Send", timeout=10_000)
     assert {c["name"]: c["value"] for c in context.cookies()}[COOKIE] == "en"
+
+
+@pytest.mark.parametrize("context", ["zh-CN"], indirect=True)
+def test_the_dashboard_use_cases_and_leaderboard_words_are_chinese(
+    live_ui: LiveServer, context: BrowserContext
+) -> None:
+    """What the server writes into these pages (choices, table headers, the heat map's
+    label) follows the reader's language, not only the static labels."""
+    page = context.new_page()
+    page.goto(live_ui.url + "/dashboard")
+    expect(page.locator("#dash-usecase input")).to_have_value(ZH_CN["dash.all_traffic"])
+    page.goto(live_ui.url + "/usecases")
+    headers = page.locator("#uc-status thead")
+    expect(headers).to_contain_text(ZH_CN["uc.all_met"])
+    expect(headers).not_to_contain_text(EN["uc.all_met"])
+    expect(page.locator("#uc-baseline input")).to_have_value(ZH_CN["uc.own_baseline"])
+    page.goto(live_ui.url + "/leaderboard")
+    expect(page.locator("#lb-heat")).to_contain_text(ZH_CN["lb.win_rates"])

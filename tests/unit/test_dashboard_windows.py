@@ -23,3 +23,10 @@ def test_the_value_axis_leaves_room_above_the_highest_point() -> None:
     low, high = y_span(frame)
     assert low == 0 and high is not None and high > 8.0
     assert y_span(frame.iloc[0:0]) == [0, None]  # nothing to plot: the axis as Gradio sets it
+
+
+def test_an_axis_of_zeros_still_has_height() -> None:
+    """An error rate of 0 everywhere: the axis goes up to 1 (its ticks read 0%...100%), not
+    a zero-height axis whose ticks read "0.000000"."""
+    frame = pd.DataFrame({"time": [1, 2], "value": [0.0, 0.0], "variant": ["a", "b"]})
+    assert y_span(frame) == [0, 1.0]
