@@ -4,6 +4,7 @@ through the real clients, S3 on moto's server, and labelled turns in the store."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -46,11 +47,15 @@ max_tokens = 64
     return "".join(out)
 
 
-def tuning_runtime(store: Store, fake: FakeAws, tmp_path: Path) -> Runtime:
+def tuning_runtime(store: Store, fake: FakeAws, tmp_path: Path, **settings_: Any) -> Runtime:
     path = tmp_path / "variants.toml"
     path.write_text(variants_toml(fake.url))
     settings = Settings(
-        home=tmp_path, variants_file=path, online_metrics="", example_use_case=False
+        home=tmp_path,
+        variants_file=path,
+        online_metrics="",
+        example_use_case=False,
+        **settings_,
     )
     return build_runtime(settings, store=store)
 
