@@ -18,15 +18,12 @@ import pytest
 
 from evals.exports import validate
 from evals.render import selection_markdown
-from service.app import Runtime, tuning_poller
+from service.app import tuning_poller
 from service.errors import InvalidRequest
 from service.evaluation import usecases
-from service.labels import campaigns as campaign_labels
-from service.schemas import VoteIn
-from service.store import Leadership, Store, campaigns, tunings, turns, votes
-from service.tuning import answer_comparison, create, refresh
+from service.store import Leadership, Store, campaigns, tunings, turns
+from service.tuning import create, refresh
 from tests.fakes.aws_server import FakeAws
-from tests.fakes.script import Script
 from tests.support.cli import run
 from tests.support.fixtures import LiveServer
 from tests.support.tuning import (
@@ -36,8 +33,10 @@ from tests.support.tuning import (
     point_aws,
     read_jsonl,
     request,
-    support_use_case,
+    scripted_models,
+    tuned_and_compared,
     tuning_runtime,
+    vote_in_campaign,
 )
 from ui.usecases import tuned_markdown
 
@@ -51,49 +50,12 @@ def bucket(moto_server: str) -> str:
     return name
 
 
-def _scripted(fake: FakeAws) -> None:
-    fake.models["amazon.nova-micro-v1:0"] = Script(tokens=["base", " answer"])
-    fake.models["amazon.nova-lite-v1:0"] = Script(tokens=["lite", " answer"])
-    fake.customization.on_ready = lambda arn: fake.models.__setitem__(
-        arn, Script(tokens=["tuned", " answer"])
-    )
-
-
 def _wilson(wins: int, n: int) -> tuple[float, float]:
     """Written out here, apart from the code under test (which uses statsmodels)."""
     p = wins / n
     centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
     return centre - half, centre + half
-
-
-def _vote(store: Store, campaign: str, rater: str, winner: str, limit: int) -> int:
-    """`rater` votes for `winner`'s answer on up to `limit` items; returns how many."""
-    done = 0
-    while done < limit:
-        item = campaign_labels.next_item(store, campaign, rater)
-        if item is None:
-            break
-        turn = turns.get_turn(store, item["turn"].id)
-        pane = next(a.pane for a in turn.answers if a.variant == winner)
-        votes.cast_vote(store, turn.id, VoteIn(outcome="ab"[pane]), rater=rater)
-        done += 1
-    return done
-
-
-def _tuned_and_compared(
-    store: Store, runtime: Runtime, fake: FakeAws, moto: str, bucket: str, mp: pytest.MonkeyPatch
-) -> dict[str, object]:
-    clients = point_aws(mp, bedrock=fake.url, s3=moto)
-    support_use_case(runtime)
-    label_turns(store, 20, use_case="support")
-    req = request(name="nova-sft", s3_prefix=f"s3://{bucket}/r", use_case="support")
-    create(store, runtime.catalog, clients, req)
-    fake.customization.finish("nova-sft")
-    row = refresh(store, runtime.catalog, clients, "nova-sft", runner=runtime.evals)
-    assert row["state"] == "done", row
-    asyncio.run(answer_comparison(store, runtime.engine, runtime.evals, row["id"]))
-    return row
 
 
 def test_the_use_case_report_shows_base_vs_tuned(
@@ -104,9 +66,9 @@ def test_the_use_case_report_shows_base_vs_tuned(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _scripted(fake_aws)
+    scripted_models(fake_aws)
     runtime = tuning_runtime(store, fake_aws, tmp_path, tuning_poll_seconds=0)
-    row = _tuned_and_compared(store, runtime, fake_aws, moto_server, bucket, monkeypatch)
+    row = tuned_and_compared(store, runtime, fake_aws, moto_server, bucket, monkeypatch)
     spec = usecases.get(store, "support")
     window = usecases.Window.last(30)
 
@@ -122,17 +84,17 @@ def test_the_use_case_report_shows_base_vs_tuned(
     assert examples == len(row["held_out_prompts"]) > 0  # type: ignore[arg-type]
 
     # three votes for the tuned model: its interval still crosses 50%
-    assert _vote(store, "nova-sft-vs-base", "ann", "nova-sft", 3) == 3
+    assert vote_in_campaign(store, "nova-sft-vs-base", "ann", "nova-sft", 3) == 3
     (few,) = usecases.report(store, spec, window, plots=False).tuned
     assert (few.win.wins, few.win.losses) == (3, 0) and few.verdict == "not_enough_data"
     assert few.win.interval == pytest.approx(_wilson(3, 3))
     assert few.win.interval[0] < 0.5  # type: ignore[index]
 
     # every rater on every item, the base losing one: the interval clears 50%
-    cast = 3 + _vote(store, "nova-sft-vs-base", "ann", "nova-sft", 99)
-    cast += _vote(store, "nova-sft-vs-base", "bob", "nova", 1)
-    cast += _vote(store, "nova-sft-vs-base", "bob", "nova-sft", 99)
-    cast += _vote(store, "nova-sft-vs-base", "cy", "nova-sft", 99)
+    cast = 3 + vote_in_campaign(store, "nova-sft-vs-base", "ann", "nova-sft", 99)
+    cast += vote_in_campaign(store, "nova-sft-vs-base", "bob", "nova", 1)
+    cast += vote_in_campaign(store, "nova-sft-vs-base", "bob", "nova-sft", 99)
+    cast += vote_in_campaign(store, "nova-sft-vs-base", "cy", "nova-sft", 99)
     assert cast == 3 * examples
     report = usecases.report(store, spec, window, plots=False)
     (after,) = report.tuned
@@ -179,10 +141,12 @@ def test_keep_base_when_the_tuned_model_loses_and_the_cli_says_so(
     home.mkdir()
     db = Store(f"sqlite:///{home / 'arbiter.db'}")
     db.upgrade()
-    _scripted(fake_aws)
+    scripted_models(fake_aws)
     runtime = tuning_runtime(db, fake_aws, tmp_path, tuning_poll_seconds=0)
-    _tuned_and_compared(db, runtime, fake_aws, moto_server, bucket, monkeypatch)
-    lost = sum(_vote(db, "nova-sft-vs-base", r, "nova", 99) for r in ("ann", "bob", "cy"))
+    tuned_and_compared(db, runtime, fake_aws, moto_server, bucket, monkeypatch)
+    lost = sum(
+        vote_in_campaign(db, "nova-sft-vs-base", r, "nova", 99) for r in ("ann", "bob", "cy")
+    )
     runtime.close()
     env = {"ARBITER_VARIANTS_FILE": str(tmp_path / "variants.toml")}
     out = home / "selection.md"
@@ -209,7 +173,7 @@ def test_the_poller_moves_a_finished_job_on_while_nobody_looks(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _scripted(fake_aws)
+    scripted_models(fake_aws)
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
     runtime = tuning_runtime(store, fake_aws, tmp_path, tuning_poll_seconds=0.2)
     runtime.tuning_clients = clients
@@ -244,7 +208,7 @@ def test_only_the_leader_polls(
 ) -> None:
     """Another process holding the poller's lock: this one's turns leave the job alone;
     once it lets go, this one takes over at its next turn."""
-    _scripted(fake_aws)
+    scripted_models(fake_aws)
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
     runtime = tuning_runtime(store, fake_aws, tmp_path, tuning_poll_seconds=0)
     runtime.tuning_clients = clients
