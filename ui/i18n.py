@@ -402,7 +402,8 @@ EN: dict[str, str] = {
     "nav.tuning": "Tuning",
     "tune.intro": "Fine-tuning jobs started from the labels (`arbiter tune create`): each "
     "job's state as the cloud reports it, its losses, and the tuned variant it became. "
-    "**Refresh** asks the cloud where unfinished jobs are and moves them on.",
+    "Unfinished jobs move on by themselves (the service asks the cloud every "
+    "ARBITER_TUNING_POLL_SECONDS); **Refresh** asks now.",
     "tune.refresh": "Refresh",
     "tune.jobs": "Tuning jobs",
     "tune.pick": "Lineage of",
@@ -788,7 +789,8 @@ ZH_CN: dict[str, str] = {
     # -- tuning page
     "nav.tuning": "微调",
     "tune.intro": "由标注数据启动的微调任务（`arbiter tune create`）：云端报告的任务状态、"
-    "损失，以及由此得到的微调变体。**刷新**会向云端查询未完成任务的进度并推进它们。",
+    "损失，以及由此得到的微调变体。未完成的任务会自动推进（服务每隔 ARBITER_TUNING_POLL_SECONDS "
+    "秒向云端查询一次）；**刷新**会立即查询。",
     "tune.refresh": "刷新",
     "tune.jobs": "微调任务",
     "tune.pick": "查看谱系",
