@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -295,3 +299,59 @@ def test_sagemaker_sft_on_the_trl_sft_export_through_motos_training_job(
     assert row["state"] == "done" and row["serving"]["kind"] == "endpoint", row
     assert runtime.catalog.get(name).provider == "sagemaker"
     runtime.close()
+
+
+def test_an_arbiter_worker_process_polls_and_answers_the_comparison(
+    fake_aws: FakeAws,
+    moto_server: str,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`arbiter worker` as deployed beside web replicas: it polls the job on by itself and
+    its job worker answers the comparison; SIGTERM stops it cleanly."""
+    scripted_models(fake_aws)
+    clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server)
+    home = tmp_path / "home"
+    home.mkdir()
+    db = Store(f"sqlite:///{home / 'arbiter.db'}")
+    db.upgrade()
+    runtime = tuning_runtime(db, fake_aws, tmp_path, tuning_poll_seconds=0)
+    label_turns(db, 12)
+    create(db, runtime.catalog, clients, request(name="by-worker", s3_prefix=f"s3://{bucket}/w"))
+    runtime.close()
+    fake_aws.customization.finish("by-worker")
+    env = {
+        **os.environ,
+        "ARBITER_HOME": str(home),
+        "ARBITER_VARIANTS_FILE": str(tmp_path / "variants.toml"),
+        "ARBITER_EXAMPLE_USE_CASE": "false",
+        "ARBITER_ONLINE_METRICS": "",
+        "ARBITER_TUNING_POLL_SECONDS": "0.3",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        store = Store(f"sqlite:///{home / 'arbiter.db'}")
+        _wait_for(lambda: tunings.get_tuning(store, "by-worker")["state"] == "done", 60)
+        row = tunings.get_tuning(store, "by-worker")
+        assert row["variant_name"] == "by-worker"
+        campaign = campaigns.campaign(store, "by-worker-vs-base")
+        _wait_for(
+            lambda: (
+                len(campaigns.items(store, campaign.id, answered=True))
+                == len(row["held_out_prompts"])
+            ),
+            60,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    store.dispose()
