@@ -119,6 +119,7 @@ def test_the_use_case_report_shows_base_vs_tuned(
     with LiveServer(runtime) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         body = http.get("/api/usecases/support/status").json()
         report_md = http.get("/api/usecases/support/report.md").text
+        report_html = http.get("/api/usecases/support/report.html").text
     (out,) = body["tuned"]
     assert (out["tuned"], out["base"], out["wins"], out["losses"]) == (
         "nova-sft",
@@ -131,6 +132,8 @@ def test_the_use_case_report_shows_base_vs_tuned(
     metric = next(m for m in out["metrics"] if m["metric"] == "token_f1")
     assert metric["base"]["n"] == metric["tuned"]["n"] == f1.a.n
     assert "Promote nova-sft" in report_md
+    assert "<h2>Base vs tuned</h2>" in report_html and "<h3>nova-sft vs nova</h3>" in report_html
+    assert "<td>token_f1</td>" in report_html
     runtime.close()
 
 
