@@ -10,7 +10,9 @@ Formats (one JSON object per line, or Parquet):
 - `hh-rlhf`: Anthropic HH-RLHF transcripts, `chosen` / `rejected` ("\\n\\nHuman: ...");
 - `bedrock-dpo`: Amazon Bedrock (Nova) preference fine-tuning, the last assistant turn as
   `candidates` labelled `preferred` / `non-preferred`;
-- `bedrock-sft`: Bedrock conversation JSONL of ideal answers, for supervised fine-tuning.
+- `bedrock-sft`: Bedrock conversation JSONL of ideal answers, for supervised fine-tuning;
+- `trl-sft`: TRL's conversational language-modeling format for `SFTTrainer`, `messages`
+  (the whole history, then the ideal answer as the last assistant message).
 Every record carries `provenance` (turn, variants, parameters, RAG chunk ids, panes,
 rater, time, campaign), except where the target schema forbids extra keys (Bedrock: a
 sidecar file holds it)."""
@@ -132,6 +134,10 @@ def bedrock_dpo(p: Pair) -> dict[str, Any]:
     return {"schemaVersion": BEDROCK_SCHEMA, "system": system, "messages": messages}
 
 
+def trl_sft(d: Demonstration) -> dict[str, Any]:
+    return {"messages": [*d.prompt, *_assistant(d.answer)], "provenance": d.provenance}
+
+
 def bedrock_sft(d: Demonstration) -> dict[str, Any]:
     system, messages = _bedrock_messages(d.prompt)
     messages.append({"role": "assistant", "content": [{"text": d.answer}]})
@@ -156,6 +162,7 @@ FORMATS: dict[str, Format] = {
         Format("hh-rlhf", Pair, hh_rlhf, description="Anthropic HH-RLHF transcripts"),
         Format("bedrock-dpo", Pair, bedrock_dpo, False, "Amazon Bedrock preference tuning"),
         Format("bedrock-sft", Demonstration, bedrock_sft, False, "Bedrock SFT from ideal answers"),
+        Format("trl-sft", Demonstration, trl_sft, description="TRL SFT (conversational messages)"),
     )
 }
 
@@ -241,6 +248,14 @@ def validate(format_name: str, record: dict[str, Any]) -> list[str]:
                 and "\n\nAssistant: " in text
             ):
                 problems.append(f"{key} must be a Human/Assistant transcript")
+    elif format_name == "trl-sft":
+        messages = record.get("messages")
+        _check_messages(messages, "messages", problems)
+        if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+            if messages[-1].get("role") != "assistant":
+                problems.append("messages must end with the assistant's answer")
+            if not any(isinstance(m, dict) and m.get("role") == "user" for m in messages):
+                problems.append("messages need a user turn")
     elif format_name == "bedrock-dpo":
         _check_bedrock(record, problems, preference=True)
     elif format_name == "bedrock-sft":

@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 from evals.goals import GoalStatus
 from evals.report import Comparison, ExampleDiff, Report, SideSummary
-from evals.selection import Candidate, SelectionReport, baseline_verdict
+from evals.selection import (
+    TUNED_RULE,
+    Candidate,
+    SelectionReport,
+    TunedComparison,
+    baseline_verdict,
+)
 
 DIFF_ROWS = 20  # examples shown per comparison, largest differences first
 ANSWER_CHARS = 600
@@ -233,6 +239,42 @@ def _baseline_rows(r: SelectionReport, c: Candidate) -> tuple[list[str], list[li
     return header, rows
 
 
+def _tuned_rows(r: SelectionReport) -> tuple[list[str], list[list[str]]]:
+    header = ["tuned variant", "base", "campaign", "votes (W-L-T)", "win rate (95% CI)", "verdict"]
+    verdicts = {
+        "promote": "promote",
+        "keep_base": "keep base",
+        "not_enough_data": "not enough data yet",
+    }
+    rows = [
+        [
+            t.tuned,
+            t.base,
+            t.campaign or "—",
+            f"{t.win.wins}-{t.win.losses}-{t.win.ties}",
+            t.win.fmt(),
+            verdicts[t.verdict],
+        ]
+        for t in r.tuned
+    ]
+    return header, rows
+
+
+def _tuned_metric_rows(t: TunedComparison) -> tuple[list[str], list[list[str]]]:
+    header = ["metric", f"{t.base} (base)", f"{t.tuned} (tuned)", "difference (95% CI)"]
+    rows = [
+        [d.metric, d.a.fmt(), d.b.fmt(), d.diff.fmt() + (" *" if d.significant else "")]
+        for d in t.metrics
+    ]
+    return header, rows
+
+
+def _tuned_metrics_note(t: TunedComparison) -> str:
+    if t.metrics:
+        return f"Eval runs {', '.join(t.eval_runs)}: means with 95% bootstrap intervals (* the paired difference excludes 0)."
+    return t.note or "No eval-run metrics yet."
+
+
 _SELECTION_NOTE = (
     "Values are means (or percentiles, or shares) with 95% confidence intervals in brackets: "
     "Wilson intervals for shares, percentile bootstrap otherwise. 'within CI' means the "
@@ -250,6 +292,13 @@ def selection_markdown(r: SelectionReport) -> str:
         if c.vs_baseline:
             out += [f"## {c.variant} vs baseline {r.baseline}", ""]
             out += [_md_table(*_baseline_rows(r, c)), ""]
+    if r.tuned:
+        out += ["## Base vs tuned", "", TUNED_RULE, "", _md_table(*_tuned_rows(r)), ""]
+        for t in r.tuned:
+            out += [f"### {t.tuned} vs {t.base}", "", t.recommendation, ""]
+            out += [_tuned_metrics_note(t), ""]
+            if t.metrics:
+                out += [_md_table(*_tuned_metric_rows(t)), ""]
     for name in r.plots:
         out += [f"![{name}]({name})", ""]
     return "\n".join(out)
@@ -275,6 +324,15 @@ def selection_html(r: SelectionReport) -> str:
             title = f"{c.variant} vs baseline {r.baseline}"
             parts += [f"<h2>{html.escape(title)}</h2>"]
             parts += [_html_table(*_baseline_rows(r, c))]
+    if r.tuned:
+        parts += ["<h2>Base vs tuned</h2>", f"<p class=meta>{html.escape(TUNED_RULE)}</p>"]
+        parts += [_html_table(*_tuned_rows(r))]
+        for t in r.tuned:
+            parts += [f"<h3>{html.escape(f'{t.tuned} vs {t.base}')}</h3>"]
+            parts += [f"<p class=rec><b>{html.escape(t.recommendation)}</b></p>"]
+            parts += [f"<p class=meta>{html.escape(_tuned_metrics_note(t))}</p>"]
+            if t.metrics:
+                parts += [_html_table(*_tuned_metric_rows(t))]
     for name, png in r.plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts += [f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">']

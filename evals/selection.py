@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from evals.goals import (
     TARGET_METRICS,
@@ -18,8 +19,9 @@ from evals.goals import (
     goal_status,
     is_score,
     significant,
+    wilson,
 )
-from evals.report import Estimate, bootstrap_mean, metric_values
+from evals.report import Estimate, MetricDiff, bootstrap_mean, metric_values
 
 # What the report shows for every candidate, beside its targets and automatic scores.
 EVIDENCE = (
@@ -249,6 +251,7 @@ class SelectionReport:
     quality: str | None
     recommendation: str
     plots: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
+    tuned: list[TunedComparison] = field(default_factory=list)  # base vs tuned, per tuning
 
 
 def tradeoff_points(
@@ -260,3 +263,89 @@ def tradeoff_points(
         if x is not None and y is not None:
             points.append((c.variant, x, y))
     return points
+
+
+# ---- base vs tuned -------------------------------------------------------------------------
+
+TUNED_RULE = (
+    "Rule: promote when the 95% Wilson interval of the tuned model's win rate over its base "
+    "(blind campaign votes; ties and both-bad left out) lies wholly above 50%; keep the base "
+    "when it lies wholly below 50%; otherwise not enough data yet. Eval-run means (95% "
+    "bootstrap intervals) are shown beside it, not counted in the rule."
+)
+Verdict = Literal["promote", "keep_base", "not_enough_data"]
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """The tuned model against its base in blind votes: decisive votes only in the rate."""
+
+    wins: int  # the tuned model's answer preferred
+    losses: int  # the base's preferred
+    ties: int  # tie or both bad
+
+    @property
+    def decisive(self) -> int:
+        return self.wins + self.losses
+
+    @property
+    def rate(self) -> float | None:
+        return self.wins / self.decisive if self.decisive else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson score interval of the rate (None without a decisive vote)."""
+        return wilson(self.wins, self.decisive) if self.decisive else None
+
+    def fmt(self) -> str:
+        if self.rate is None or self.interval is None:
+            return "—"
+        low, high = self.interval
+        return f"{self.rate:.1%} [{low:.1%}, {high:.1%}]"
+
+
+def tuned_verdict(win: WinRate) -> Verdict:
+    """`TUNED_RULE`, applied."""
+    interval = win.interval
+    if interval is None:
+        return "not_enough_data"
+    if interval[0] > 0.5:
+        return "promote"
+    if interval[1] < 0.5:
+        return "keep_base"
+    return "not_enough_data"
+
+
+@dataclass(frozen=True)
+class TunedComparison:
+    """A tuned variant against the base variant it was tuned from: the votes of the blind
+    campaign its tuning created, and the eval runs' metrics (a = base, b = tuned)."""
+
+    tuned: str
+    base: str
+    job: str
+    campaign: str | None
+    win: WinRate
+    metrics: list[MetricDiff]
+    eval_runs: list[str]
+    note: str = ""  # why metrics are missing, when they are
+
+    @property
+    def verdict(self) -> Verdict:
+        return tuned_verdict(self.win)
+
+    @property
+    def recommendation(self) -> str:
+        """One line of plain text."""
+        votes = (
+            f"{self.win.wins} wins, {self.win.losses} losses, {self.win.ties} ties; "
+            f"win rate {self.win.fmt()}"
+        )
+        if self.verdict == "promote":
+            return f"Promote {self.tuned}: it beats {self.base} in blind votes ({votes})."
+        if self.verdict == "keep_base":
+            return f"Keep {self.base}: it beats its tuned {self.tuned} in blind votes ({votes})."
+        return (
+            f"Not enough data yet for {self.tuned} vs {self.base} ({votes}): collect more "
+            f"votes in campaign {self.campaign or '—'}."
+        )

@@ -230,6 +230,14 @@ class Settings(BaseSettings):
         "(renewed three times per period). A job of a killed worker or replica is taken over "
         "by another worker this long after its last heartbeat.",
     )
+    tuning_poll_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often unfinished tuning jobs are asked where they are and moved on "
+        "(serving, the tuned variant, the comparison) without anyone looking: by `arbiter "
+        "serve` and `arbiter worker`, one process at a time on a shared PostgreSQL store. "
+        "0: never (jobs move on when `arbiter tune status` or the Tuning page asks).",
+    )
     goals_interval_s: float = Field(
         default=60.0,
         ge=0,

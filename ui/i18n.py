@@ -384,11 +384,28 @@ EN: dict[str, str] = {
     "uc.not_saved": "**Not saved.**",
     "uc.created": "Created use case **{name}**: {variants} variants, {targets} targets.",
     "uc.updated": "Updated use case **{name}**: {variants} variants, {targets} targets.",
+    "uc.tuned_title": "Base vs tuned",
+    "uc.tuned_rule": "Rule: promote when the 95% Wilson interval of the tuned model's win rate "
+    "over its base (blind campaign votes; ties and both-bad left out) lies wholly above 50%; keep "
+    "the base when it lies wholly below 50%; otherwise not enough data yet. Eval-run means (95% "
+    "bootstrap intervals) are shown beside it, not counted in the rule.",
+    "uc.tuned_col_tuned": "tuned variant",
+    "uc.tuned_col_base": "base",
+    "uc.tuned_col_votes": "votes (wins-losses-ties)",
+    "uc.tuned_col_win": "win rate (95% CI)",
+    "uc.tuned_col_metric": "eval metric",
+    "uc.tuned_col_diff": "difference (95% CI)",
+    "uc.tuned_promote": "Promote {tuned}: it beats {base} in blind votes.",
+    "uc.tuned_keep_base": "Keep {base}: it beats its tuned {tuned} in blind votes.",
+    "uc.tuned_not_enough": "Not enough data yet for {tuned} vs {base}: collect more votes in "
+    "campaign {campaign}.",
+    "uc.tuned_no_metrics": "{tuned} vs {base}: no eval-run answers of both yet.",
     # -- tuning page
     "nav.tuning": "Tuning",
     "tune.intro": "Fine-tuning jobs started from the labels (`arbiter tune create`): each "
     "job's state as the cloud reports it, its losses, and the tuned variant it became. "
-    "**Refresh** asks the cloud where unfinished jobs are and moves them on.",
+    "Unfinished jobs move on by themselves (the service asks the cloud every "
+    "ARBITER_TUNING_POLL_SECONDS); **Refresh** asks now.",
     "tune.refresh": "Refresh",
     "tune.jobs": "Tuning jobs",
     "tune.pick": "Lineage of",
@@ -759,10 +776,25 @@ ZH_CN: dict[str, str] = {
     "uc.not_saved": "**未保存。**",
     "uc.created": "已创建用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
     "uc.updated": "已更新用例 **{name}**：{variants} 个模型变体，{targets} 个目标。",
+    "uc.tuned_title": "基础模型与微调模型对比",
+    "uc.tuned_rule": "规则：微调模型相对基础模型的胜率（盲评标注任务的投票；平局和都不好不计）的 95% "
+    "Wilson 区间整体高于 50% 时建议上线；整体低于 50% 时保留基础模型；否则数据还不够。评测运行的均值"
+    "（95% bootstrap 区间）列在旁边，不计入规则。",
+    "uc.tuned_col_tuned": "微调变体",
+    "uc.tuned_col_base": "基础变体",
+    "uc.tuned_col_votes": "投票（胜-负-平）",
+    "uc.tuned_col_win": "胜率（95% 置信区间）",
+    "uc.tuned_col_metric": "评测指标",
+    "uc.tuned_col_diff": "差值（95% 置信区间）",
+    "uc.tuned_promote": "建议上线 {tuned}：它在盲评投票中胜过 {base}。",
+    "uc.tuned_keep_base": "保留 {base}：它在盲评投票中胜过其微调模型 {tuned}。",
+    "uc.tuned_not_enough": "{tuned} 与 {base} 的数据还不够：请在标注任务 {campaign} 中收集更多投票。",
+    "uc.tuned_no_metrics": "{tuned} 与 {base}：两者都还没有评测运行的回答。",
     # -- tuning page
     "nav.tuning": "微调",
     "tune.intro": "由标注数据启动的微调任务（`arbiter tune create`）：云端报告的任务状态、"
-    "损失，以及由此得到的微调变体。**刷新**会向云端查询未完成任务的进度并推进它们。",
+    "损失，以及由此得到的微调变体。未完成的任务会自动推进（服务每隔 ARBITER_TUNING_POLL_SECONDS "
+    "秒向云端查询一次）；**刷新**会立即查询。",
     "tune.refresh": "刷新",
     "tune.jobs": "微调任务",
     "tune.pick": "查看谱系",

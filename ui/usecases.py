@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 import gradio as gr
 import pandas as pd
 
-from evals.selection import Candidate
+from evals.selection import Candidate, TunedComparison
 from service.access import audit
 from service.app import Runtime
 from service.errors import ArbiterError
@@ -56,6 +56,55 @@ def goal_table(ranked: list[Candidate], lang: str = DEFAULT_LANGUAGE) -> pd.Data
     return pd.DataFrame(rows, columns=headers)
 
 
+VERDICT_KEYS = {
+    "promote": "uc.tuned_promote",
+    "keep_base": "uc.tuned_keep_base",
+    "not_enough_data": "uc.tuned_not_enough",
+}
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(escape_md(c) for c in cells) + " |"
+
+
+def tuned_markdown(comparisons: list[TunedComparison], lang: str = DEFAULT_LANGUAGE) -> str:
+    """Base vs tuned, in the viewer's language: one row per tuned variant, its
+    recommendation, and the eval-run means of both with 95% intervals."""
+    if not comparisons:
+        return ""
+    out = [f"### {say(lang, 'uc.tuned_title')}", "", escape_md(say(lang, "uc.tuned_rule")), ""]
+    out.append(
+        _md_row(
+            [
+                say(lang, "uc.tuned_col_tuned"),
+                say(lang, "uc.tuned_col_base"),
+                say(lang, "uc.tuned_col_votes"),
+                say(lang, "uc.tuned_col_win"),
+            ]
+        )
+    )
+    out.append("|---|---|---|---|")
+    for c in comparisons:
+        w = c.win
+        out.append(_md_row([c.tuned, c.base, f"{w.wins}-{w.losses}-{w.ties}", w.fmt()]))
+    for c in comparisons:
+        line = say(
+            lang, VERDICT_KEYS[c.verdict], tuned=c.tuned, base=c.base, campaign=c.campaign or "—"
+        )
+        out += ["", f"**{escape_md(line)}**", ""]
+        if not c.metrics:
+            out.append(escape_md(say(lang, "uc.tuned_no_metrics", tuned=c.tuned, base=c.base)))
+            continue
+        out.append(
+            _md_row(
+                [say(lang, "uc.tuned_col_metric"), c.base, c.tuned, say(lang, "uc.tuned_col_diff")]
+            )
+        )
+        out.append("|---|---|---|---|")
+        out += [_md_row([d.metric, d.a.fmt(), d.b.fmt(), d.diff.fmt()]) for d in c.metrics]
+    return "\n".join(out)
+
+
 def status(
     runtime: Runtime,
     name: str,
@@ -85,6 +134,9 @@ def status(
         'style="width:100%;height:900px;border:1px solid #ddd"></iframe>'
     )
     where = say(lang, "uc.window", window=window.describe())
+    tuned = tuned_markdown(report.tuned, lang)
+    if tuned:
+        where += f"\n\n{tuned}"
     if not any(c.has_data for c in report.ranked):  # nothing to rank: say what to do
         listed = sorted(report.ranked, key=lambda c: spec.variants.index(c.variant))
         return f"{say(lang, 'uc.no_data', name=name)}\n\n{where}", goal_table(listed, lang), frame

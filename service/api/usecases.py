@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from evals.goals import TARGET_METRICS, GoalStatus
 from evals.render import selection_html, selection_markdown
-from evals.selection import Candidate, SelectionReport
+from evals.report import Estimate
+from evals.selection import TUNED_RULE, Candidate, SelectionReport, TunedComparison
 from monitoring.cloudwatch import goal_alarms
 from service.access import audit
 from service.api.deps import RuntimeDep, StoreDep, error_responses
@@ -57,6 +58,42 @@ class VariantGoalsOut(BaseModel):
     goals: list[GoalOut]
 
 
+class EstimateOut(BaseModel):
+    mean: float | None
+    low: float | None  # 95% CI
+    high: float | None
+    n: int
+
+
+class TunedMetricOut(BaseModel):
+    metric: str
+    base: EstimateOut
+    tuned: EstimateOut
+    difference: EstimateOut  # tuned - base, paired by example
+    significant: bool
+
+
+class TunedOut(BaseModel):
+    """A tuned variant against its base: blind campaign votes and eval-run metrics."""
+
+    tuned: str
+    base: str
+    job: str
+    campaign: str | None
+    wins: int
+    losses: int
+    ties: int
+    win_rate: float | None  # of decisive votes
+    win_rate_low: float | None  # 95% Wilson interval
+    win_rate_high: float | None
+    verdict: str  # promote | keep_base | not_enough_data
+    recommendation: str
+    rule: str
+    eval_runs: list[str]
+    metrics: list[TunedMetricOut]
+    note: str
+
+
 class UseCaseStatusOut(BaseModel):
     use_case: str
     since: datetime
@@ -64,6 +101,7 @@ class UseCaseStatusOut(BaseModel):
     baseline: str | None
     recommendation: str
     variants: list[VariantGoalsOut]  # ranked: best first
+    tuned: list[TunedOut]  # base vs tuned, one per tuned variant of the use case
 
 
 class AppliedOut(BaseModel):
@@ -95,6 +133,41 @@ def _variant_out(c: Candidate) -> VariantGoalsOut:
         met=c.met_count,
         cost_per_1k_requests_usd=c.cost,
         goals=[goal_out(g) for g in c.goals],
+    )
+
+
+def _estimate(e: Estimate) -> EstimateOut:
+    return EstimateOut(mean=e.mean, low=e.low, high=e.high, n=e.n)
+
+
+def tuned_out(t: TunedComparison) -> TunedOut:
+    interval = t.win.interval
+    return TunedOut(
+        tuned=t.tuned,
+        base=t.base,
+        job=t.job,
+        campaign=t.campaign,
+        wins=t.win.wins,
+        losses=t.win.losses,
+        ties=t.win.ties,
+        win_rate=t.win.rate,
+        win_rate_low=interval[0] if interval else None,
+        win_rate_high=interval[1] if interval else None,
+        verdict=t.verdict,
+        recommendation=t.recommendation,
+        rule=TUNED_RULE,
+        eval_runs=t.eval_runs,
+        metrics=[
+            TunedMetricOut(
+                metric=d.metric,
+                base=_estimate(d.a),
+                tuned=_estimate(d.b),
+                difference=_estimate(d.diff),
+                significant=d.significant,
+            )
+            for d in t.metrics
+        ],
+        note=t.note,
     )
 
 
@@ -172,6 +245,7 @@ async def use_case_status(
         baseline=report.baseline,
         recommendation=report.recommendation,
         variants=[_variant_out(c) for c in report.ranked],
+        tuned=[tuned_out(t) for t in report.tuned],
     )
 
 

@@ -2,7 +2,7 @@
 beside the requests (lifespan), logging and telemetry sinks."""
 
 from service.app.bootstrap import build_runtime
-from service.app.lifespan import running
+from service.app.lifespan import running, tuning_poller
 from service.app.logs import configure_logging, mark_logged
 from service.app.runtime import Runtime
 from service.app.telemetry import cloudwatch_client
@@ -16,4 +16,5 @@ __all__ = [
     "create_variant",
     "mark_logged",
     "running",
+    "tuning_poller",
 ]

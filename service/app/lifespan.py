@@ -1,10 +1,12 @@
 """What runs beside the requests for as long as the web app lives: the job worker of this
-process, the goal monitor, and the sync of daily token budgets to the store. Started and
+process, the goal monitor, the tuning poller, and the sync of daily token budgets to the
+store. Started and
 stopped by the app's lifespan; on the way out, answers in flight are stored first.
 
 Safe with many replicas on one store: jobs are claimed one worker at a time (leases, see
-`service.store.jobs`); the goal monitor runs only in the replica holding its leader lock
-(`service.store.Leadership`: another takes over within one interval if it dies); the
+`service.store.jobs`); the goal monitor and the tuning poller each run only in the process
+holding its leader lock (`service.store.Leadership`: another takes over within one interval
+if it dies; `arbiter worker` processes take part in the tuning poller's election too); the
 token sync runs everywhere, each process adding only what it counted itself."""
 
 from __future__ import annotations
@@ -69,9 +71,21 @@ class Periodic:
             await asyncio.to_thread(self.leader.release)
 
 
+def tuning_poller(runtime: Runtime) -> Periodic:
+    """Unfinished tuning jobs moved on every ARBITER_TUNING_POLL_SECONDS, by one process of
+    those sharing the store (the leader; on SQLite each process polls its own file)."""
+    return Periodic(
+        runtime.settings.tuning_poll_seconds,
+        runtime.poll_tunings,
+        "tuning.poll_failed",
+        leader=Leadership(runtime.store, "tuning-poller"),
+    )
+
+
 @contextlib.asynccontextmanager
 async def running(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
+    tuning = tuning_poller(runtime)
     goals = Periodic(
         settings.goals_interval_s,
         lambda: refresh_goals(runtime.store, runtime.telemetry.emit),
@@ -83,12 +97,14 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
         await runtime.start_worker()
     goals.start()
     limits.start()
+    tuning.start()
     try:
         yield
     finally:
         # Answers in flight are stored (and shadows finish) before the worker stops.
         await runtime.gateway.drain(timeout_s=30)
         await goals.stop()
+        await tuning.stop()
         await limits.stop()
         if settings.limits_sync_s > 0:
             await limits.run_once()  # what was counted since the loop's last turn

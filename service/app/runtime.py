@@ -23,15 +23,17 @@ from service.evaluation import (
     Worker,
     scoring_job_id,
 )
+from service.ids import new_id
 from service.labels import campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
-from service.store import JobQueue, Store
-from service.tuning import Clients
+from service.store import JobQueue, Store, variants
+from service.tuning import Clients, answer_comparison, poll
 
 log = structlog.get_logger(__name__)
 
 GENERATE_CAMPAIGN = "generate_campaign"
+ANSWER_TUNING = "answer_tuning"
 
 
 @dataclass
@@ -62,7 +64,32 @@ class Runtime:
     tuning_clients: Clients = field(default_factory=Clients)
 
     def handlers(self) -> dict[str, Handler]:
-        return {SCORE_TURN: self.online.score_turn, GENERATE_CAMPAIGN: self.generate_campaign}
+        return {
+            SCORE_TURN: self.online.score_turn,
+            GENERATE_CAMPAIGN: self.generate_campaign,
+            ANSWER_TUNING: self.answer_tuning,
+        }
+
+    def poll_tunings(self) -> list[str]:
+        """The tuning poller's turn (in a thread): unfinished jobs moved on; for each that
+        finished, a job answering its comparison (campaign and eval runs), which whichever
+        worker claims it runs. Returns the names of the jobs that finished."""
+        done = poll(self.store, self.catalog, self.tuning_clients, runner=self.evals)
+        if done:
+            self.jobs.enqueue_many(ANSWER_TUNING, [(new_id(), {"tuning": r["id"]}) for r in done])
+            worker, loop = self.worker, self.loop
+            if worker is not None and loop is not None:
+                loop.call_soon_threadsafe(worker.wake)
+        return [r["name"] for r in done]
+
+    def answer_tuning(self, payload: dict[str, Any]) -> None:
+        """The job's handler, in the worker's thread. The tuned variant may have been made by
+        another process: stored variants this one does not know yet are added first."""
+        if self.loop is None:
+            raise RuntimeError("the worker's event loop is not running")
+        self.catalog.add_stored(variants.api_variants(self.store))
+        coro = answer_comparison(self.store, self.engine, self.evals, str(payload["tuning"]))
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     async def generate_campaign_later(self, name: str) -> None:
         """A job answering the campaign's items: whichever worker (this process or an

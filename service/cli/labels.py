@@ -137,7 +137,7 @@ def export_cmd(
     format: Annotated[
         str,
         typer.Argument(
-            help="trl-preference, trl-kto, reward-pairs, hh-rlhf, bedrock-dpo or bedrock-sft."
+            help="trl-preference, trl-kto, reward-pairs, hh-rlhf, bedrock-dpo, bedrock-sft or trl-sft."
         ),
     ],
     out: Annotated[

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from rag import warm_up_words
 from service.access import check_bind
-from service.app import build_runtime, configure_logging
+from service.app import build_runtime, configure_logging, tuning_poller
 from service.cli.common import Table, console, friendly_errors
 from service.config import Settings
 from service.documents import SAMPLE_CORPORA, call, ingest_sample_corpus
@@ -94,10 +94,12 @@ class _Server(uvicorn.Server):
 
 @friendly_errors
 def worker() -> None:
-    """Run background jobs (online scoring, campaign answers) from the shared store, without
-    serving the page: next to web replicas started with ARBITER_WORKER=false; run as many as
-    you like. Ctrl-C stops it after the job under way; a worker killed mid-job has its job
-    taken over by another after ARBITER_JOB_LEASE_S."""
+    """Run background jobs (online scoring, campaign answers, tuning comparisons) from the
+    shared store, without serving the page: next to web replicas started with
+    ARBITER_WORKER=false; run as many as you like. One process of them all (workers and web
+    replicas) also polls unfinished tuning jobs every ARBITER_TUNING_POLL_SECONDS. Ctrl-C
+    stops it after the job under way; a worker killed mid-job has its job taken over by
+    another after ARBITER_JOB_LEASE_S."""
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json, secrets=_secrets(settings))
     runtime = build_runtime(settings)
@@ -107,10 +109,13 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):  # docker stop sends SIGTERM
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         await runtime.start_worker()
+        poller = tuning_poller(runtime)
+        poller.start()
         console.print("[bold green]worker[/] running; Ctrl-C to stop")
         try:
             await stop.wait()
         finally:
+            await poller.stop()
             await runtime.stop_worker()
 
     try:

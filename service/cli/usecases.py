@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from evals.goals import TARGET_METRICS
+from evals.selection import TUNED_RULE
 from monitoring.cloudwatch import goal_alarms
 from service.app import build_runtime, cloudwatch_client, configure_logging
 from service.cli.common import Table, console, friendly_errors, open_store, progress_bar
@@ -115,6 +116,28 @@ def usecase_report(
         )
     written = usecases.write_report(report, out)
     console.print(report.recommendation, highlight=False)
+    if report.tuned:
+        table = Table(
+            "tuned",
+            "base",
+            "votes W-L-T",
+            "win rate (95% Wilson)",
+            "verdict",
+            title="Base vs tuned",
+        )
+        for t in report.tuned:
+            w = t.win
+            table.add_row(
+                t.tuned,
+                t.base,
+                f"{w.wins}-{w.losses}-{w.ties}",
+                w.fmt(),
+                t.verdict.replace("_", " "),
+            )
+        console.print(table)
+        for t in report.tuned:
+            console.print(t.recommendation, highlight=False)
+        console.print(TUNED_RULE, highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 
 

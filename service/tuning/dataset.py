@@ -99,10 +99,13 @@ class TuningData:
 
 
 def _last_user_text(record: dict[str, Any]) -> str:
-    if "messages" in record:  # Bedrock conversation
+    if "messages" in record:  # Bedrock conversation (content blocks) or TRL SFT (text)
         for m in reversed(record["messages"]):
             if m.get("role") == "user":
-                return " ".join(b.get("text", "") for b in m.get("content", [])).strip()
+                content = m.get("content", "")
+                if isinstance(content, str):
+                    return content.strip()
+                return " ".join(b.get("text", "") for b in content).strip()
         return ""
     prompt = record.get("prompt")
     if isinstance(prompt, list):  # TRL conversational

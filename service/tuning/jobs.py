@@ -22,7 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.datasets import EXAMPLE_DATASET, Dataset, load_dataset
 from evals.errors import DatasetError
-from service.errors import AccessDenied, Conflict, ErrorCode, InvalidRequest, NotFound
+from service.errors import (
+    AccessDenied,
+    ArbiterError,
+    Conflict,
+    ErrorCode,
+    InvalidRequest,
+    NotFound,
+)
 from service.evaluation import EvalRunner, usecases
 from service.labels import ExportOptions, campaigns
 from service.models import BedrockModel, Catalog, SageMakerModel, Variant
@@ -32,7 +39,6 @@ from service.tuning import cloud, limits
 from service.tuning.dataset import build
 
 log = structlog.get_logger(__name__)
-TRL_FORMATS = {"dpo": "trl-preference"}  # SageMaker: the TRL export each method trains on
 TERMINAL = ("done", "failed", "stopped")
 
 
@@ -153,31 +159,24 @@ def create(
                 hint="Give --training-image (a Hugging Face/TRL training image URI) and "
                 "--serving-image (e.g. a TGI image URI).",
             )
-        if req.method not in TRL_FORMATS:
-            raise InvalidRequest(
-                f"{req.method} is not offered on SageMaker yet",
-                code=ErrorCode.INVALID_TUNING,
-                hint="Use --method dpo (TRL preference pairs), or --target bedrock for sft.",
-            )
-        hps = {"method": req.method, **req.hyperparameters}
-        base_model, fmt = base.model_label, TRL_FORMATS[req.method]
+        sm = limits.sagemaker_limits()
+        fmt = limits.sagemaker_format(sm, req.method)
+        hps = limits.sagemaker_hyperparameters(sm, req.method, req.hyperparameters)
+        base_model = base.model_label
     options = _export_options(store, req, fmt)
     data = build(store, options)
     if req.target == "bedrock":
         problems = limits.dataset_problems(table, data.train, [])
-        if problems:
-            raise InvalidRequest(
-                f"the dataset breaks {len(problems)} rule(s) of {table.label}'s customization: "
-                + "; ".join(problems),
-                code=ErrorCode.TUNING_LIMIT,
-                hint="Nothing was written to S3 or submitted. Change the export's filters "
-                "(arbiter export --dry-run shows the counts) and try again.",
-            )
-    elif not data.train:
+        where = f"{table.label}'s customization"
+    else:
+        problems = limits.sagemaker_dataset_problems(sm, fmt, data.train)
+        where = "a SageMaker tuning"
+    if problems:
         raise InvalidRequest(
-            "the export has no training records",
+            f"the dataset breaks {len(problems)} rule(s) of {where}: " + "; ".join(problems),
             code=ErrorCode.TUNING_LIMIT,
-            hint="Nothing was written. Collect labels first, or widen the filters.",
+            hint="Nothing was written to S3 or submitted. Change the export's filters "
+            "(arbiter export --dry-run shows the counts) and try again.",
         )
     name = _job_name(req)
     try:
@@ -465,6 +464,31 @@ def refresh_all(
     for row in tunings.list_tunings(store, active_only=True):
         out.append(refresh(store, catalog, clients, row["id"], runner=runner))
     return out
+
+
+def poll(
+    store: Store,
+    catalog: Catalog,
+    clients: cloud.Clients,
+    *,
+    runner: EvalRunner | None = None,
+) -> list[dict[str, Any]]:
+    """One turn of the background poller: every unfinished job moved on. A job the cloud
+    cannot be asked about now (an outage, a refusal) is logged and tried next turn; the
+    others still move. Returns the jobs that finished in this turn (state `done`: their
+    comparison is created and waits to be answered)."""
+    finished = []
+    for row in tunings.list_tunings(store, active_only=True):
+        try:
+            moved = refresh(store, catalog, clients, row["id"], runner=runner)
+        except ArbiterError as exc:
+            log.warning("tuning.poll_failed", tuning=row["name"], error=exc.message)
+            continue
+        if moved["state"] == "done":
+            finished.append(moved)
+        if moved["state"] != row["state"]:
+            log.info("tuning.moved", tuning=row["name"], state=moved["state"])
+    return finished
 
 
 async def answer_comparison(

@@ -1,5 +1,6 @@
 """The documented limits of each base model's Bedrock customization
-(`service/defaults/customization_limits.toml`, sources named there), and the checks run on
+(`service/defaults/customization_limits.toml`) and of SageMaker training jobs
+(`service/defaults/sagemaker_training.toml`; sources named in both), and the checks run on
 an export and on hyperparameters before anything is written to S3 or submitted: one clear
 message per violated rule."""
 
@@ -13,10 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.exports import validate
 from service.config import DEFAULTS
 from service.errors import ErrorCode, InvalidRequest
 
 LIMITS_FILE = DEFAULTS / "customization_limits.toml"
+SAGEMAKER_FILE = DEFAULTS / "sagemaker_training.toml"
 
 
 class _Strict(BaseModel):
@@ -189,5 +192,89 @@ def dataset_problems(
         problems.append(
             f"{len(where)} records use the reserved keyword {word!r} in a prompt, which fails "
             f"the training job (first: record {where[0]})"
+        )
+    return problems
+
+
+# ---- SageMaker training jobs ---------------------------------------------------------------
+
+
+class SageMakerLimits(_Strict):
+    methods: dict[str, str]  # method -> the TRL export format it trains on
+    min_train_records: int = Field(ge=1)
+    max_hyperparameters: int = Field(ge=1)
+    max_hyperparameter_key_chars: int = Field(ge=1)
+    max_hyperparameter_value_chars: int = Field(ge=1)
+    reserved_hyperparameters: list[str] = Field(default_factory=list)
+
+
+@cache
+def sagemaker_limits() -> SageMakerLimits:
+    return SageMakerLimits(**tomllib.loads(SAGEMAKER_FILE.read_text(encoding="utf-8")))
+
+
+def sagemaker_format(limits: SageMakerLimits, method: str) -> str:
+    if method in limits.methods:
+        return limits.methods[method]
+    raise InvalidRequest(
+        f"{method} is not offered on SageMaker",
+        code=ErrorCode.INVALID_TUNING,
+        hint=f"Use one of: {', '.join(limits.methods)}.",
+    )
+
+
+def sagemaker_hyperparameters(
+    limits: SageMakerLimits, method: str, given: dict[str, str]
+) -> dict[str, str]:
+    """What CreateTrainingJob gets: `method` (the TRL trainer the image runs) and the
+    given values, passed on as strings; every broken rule of the API reported at once."""
+    problems: list[str] = []
+    for name in limits.reserved_hyperparameters:
+        if name in given:
+            problems.append(f"{name}: set by Arbiter (from --method), leave it out")
+    out = {"method": method, **{k: v for k, v in given.items() if k != "method"}}
+    if len(out) > limits.max_hyperparameters:
+        problems.append(
+            f"{len(out)} hyperparameters (with `method`); SageMaker takes at most "
+            f"{limits.max_hyperparameters}"
+        )
+    for name, value in given.items():
+        if not name or len(name) > limits.max_hyperparameter_key_chars:
+            problems.append(
+                f"{name[:40]!r}: a name must have 1 to {limits.max_hyperparameter_key_chars} "
+                "characters"
+            )
+        if len(value) > limits.max_hyperparameter_value_chars:
+            problems.append(
+                f"{name}: the value has {len(value):,} characters; SageMaker takes at most "
+                f"{limits.max_hyperparameter_value_chars:,}"
+            )
+    if problems:
+        raise InvalidRequest(
+            "hyperparameters refused: " + "; ".join(problems),
+            code=ErrorCode.TUNING_LIMIT,
+            hint="Fix the values above; nothing was written or submitted.",
+        )
+    return out
+
+
+def sagemaker_dataset_problems(
+    limits: SageMakerLimits, fmt: str, train: list[dict[str, Any]]
+) -> list[str]:
+    """Every rule the training records break: too few of them, and records that do not
+    pass the TRL format's schema (counted per problem, with the first record's number)."""
+    problems: list[str] = []
+    if len(train) < limits.min_train_records:
+        problems.append(
+            f"{len(train)} training records; a SageMaker tuning needs at least "
+            f"{limits.min_train_records}"
+        )
+    broken: dict[str, list[int]] = {}
+    for n, record in enumerate(train, start=1):
+        for problem in validate(fmt, record):
+            broken.setdefault(problem, []).append(n)
+    for problem, where in broken.items():
+        problems.append(
+            f"{len(where)} records are not valid {fmt}: {problem} (first: record {where[0]})"
         )
     return problems

@@ -362,7 +362,7 @@ def test_sagemaker_training_job_to_an_endpoint_variant_on_moto(
     endpoints: a DPO job on the TRL export becomes an endpoint and a SageMaker variant."""
     clients = point_aws(monkeypatch, bedrock=fake_aws.url, s3=moto_server, sagemaker=moto_server)
     runtime = tuning_runtime(store, fake_aws, tmp_path)
-    label_turns(store, 10)
+    label_turns(store, 14)  # at least 8 training records (sagemaker_training.toml)
     name = f"trl-dpo-{uuid.uuid4().hex[:6]}"
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/trl-training:latest"
     row = create(

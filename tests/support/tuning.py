@@ -1,9 +1,12 @@
 """What the tuning tests share: a runtime whose Bedrock variants call the fake AWS server
-through the real clients, S3 on moto's server, and labelled turns in the store."""
+through the real clients, S3 on moto's server, labelled turns in the store, and a tuned
+variant with its comparison answered (votes cast on it as asked)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -11,10 +14,12 @@ import pytest
 from service.app import Runtime, build_runtime
 from service.config import Settings
 from service.evaluation import UseCaseSpec, usecases
+from service.labels import campaigns as campaign_labels
 from service.schemas import LabelsIn, VoteIn
 from service.store import Store, labels, turns, votes
-from service.tuning import Clients, TuneRequest
+from service.tuning import Clients, TuneRequest, answer_comparison, create, refresh
 from tests.fakes.aws_server import FakeAws
+from tests.fakes.script import Script
 
 BUCKET = "tuning-data"
 ROLE = "arn:aws:iam::123456789012:role/arbiter-tuning"
@@ -46,11 +51,15 @@ max_tokens = 64
     return "".join(out)
 
 
-def tuning_runtime(store: Store, fake: FakeAws, tmp_path: Path) -> Runtime:
+def tuning_runtime(store: Store, fake: FakeAws, tmp_path: Path, **settings_: Any) -> Runtime:
     path = tmp_path / "variants.toml"
     path.write_text(variants_toml(fake.url))
     settings = Settings(
-        home=tmp_path, variants_file=path, online_metrics="", example_use_case=False
+        home=tmp_path,
+        variants_file=path,
+        online_metrics="",
+        example_use_case=False,
+        **settings_,
     )
     return build_runtime(settings, store=store)
 
@@ -139,3 +148,40 @@ def request(**overrides: object) -> TuneRequest:
         "test_fraction": 0.3,
     }
     return TuneRequest.model_validate(fields | overrides)
+
+
+def scripted_models(fake: FakeAws) -> None:
+    fake.models["amazon.nova-micro-v1:0"] = Script(tokens=["base", " answer"])
+    fake.models["amazon.nova-lite-v1:0"] = Script(tokens=["lite", " answer"])
+    fake.customization.on_ready = lambda arn: fake.models.__setitem__(
+        arn, Script(tokens=["tuned", " answer"])
+    )
+
+
+def vote_in_campaign(store: Store, campaign: str, rater: str, winner: str, limit: int) -> int:
+    """`rater` votes for `winner`'s answer on up to `limit` items; returns how many."""
+    done = 0
+    while done < limit:
+        item = campaign_labels.next_item(store, campaign, rater)
+        if item is None:
+            break
+        turn = turns.get_turn(store, item["turn"].id)
+        pane = next(a.pane for a in turn.answers if a.variant == winner)
+        votes.cast_vote(store, turn.id, VoteIn(outcome="ab"[pane]), rater=rater)
+        done += 1
+    return done
+
+
+def tuned_and_compared(
+    store: Store, runtime: Runtime, fake: FakeAws, moto: str, bucket: str, mp: pytest.MonkeyPatch
+) -> dict[str, object]:
+    clients = point_aws(mp, bedrock=fake.url, s3=moto)
+    support_use_case(runtime)
+    label_turns(store, 20, use_case="support")
+    req = request(name="nova-sft", s3_prefix=f"s3://{bucket}/r", use_case="support")
+    create(store, runtime.catalog, clients, req)
+    fake.customization.finish("nova-sft")
+    row = refresh(store, runtime.catalog, clients, "nova-sft", runner=runtime.evals)
+    assert row["state"] == "done", row
+    asyncio.run(answer_comparison(store, runtime.engine, runtime.evals, row["id"]))
+    return row

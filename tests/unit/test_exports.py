@@ -15,4 +15,5 @@ def test_every_format_is_listed_with_a_record_type() -> None:
         "hh-rlhf",
         "bedrock-dpo",
         "bedrock-sft",
+        "trl-sft",
     }

@@ -81,3 +81,46 @@ def test_methods_a_model_does_not_take_on_bedrock_say_where_they_run() -> None:
     with pytest.raises(InvalidRequest) as exc:
         limits.method_spec(nova, "dpo")
     assert "--target sagemaker" in exc.value.hint
+
+
+def _trl(*roles: str) -> dict[str, Any]:
+    return {"messages": [{"role": r, "content": f"{r} text"} for r in roles], "provenance": {}}
+
+
+def test_sagemaker_methods_train_on_their_trl_exports() -> None:
+    table = limits.sagemaker_limits()
+    assert limits.sagemaker_format(table, "sft") == "trl-sft"
+    assert limits.sagemaker_format(table, "dpo") == "trl-preference"
+    with pytest.raises(InvalidRequest, match="kto is not offered on SageMaker") as exc:
+        limits.sagemaker_format(table, "kto")
+    assert "sft, dpo" in exc.value.hint
+
+
+def test_sagemaker_hyperparameters_follow_the_create_training_job_limits() -> None:
+    table = limits.sagemaker_limits()
+    assert limits.sagemaker_hyperparameters(table, "sft", {"learning_rate": "2e-5"}) == {
+        "method": "sft",
+        "learning_rate": "2e-5",
+    }
+    many = {f"k{i}": "1" for i in range(100)}
+    with pytest.raises(InvalidRequest) as exc:
+        limits.sagemaker_hyperparameters(table, "sft", many | {"long": "v" * 2501})
+    message = exc.value.message
+    assert "102 hyperparameters (with `method`); SageMaker takes at most 100" in message
+    assert "long: the value has 2,501 characters; SageMaker takes at most 2,500" in message
+    assert exc.value.code == "tuning_limit"
+
+
+def test_sagemaker_dataset_problems_name_each_rule_once_with_the_first_record() -> None:
+    table = limits.sagemaker_limits()
+    good = [_trl("system", "user", "assistant") for _ in range(8)]
+    assert limits.sagemaker_dataset_problems(table, "trl-sft", good) == []
+    bad = [*good[:5], _trl("user"), _trl("assistant"), _trl("user")]
+    problems = limits.sagemaker_dataset_problems(table, "trl-sft", bad)
+    assert problems == [
+        "2 records are not valid trl-sft: messages must end with the assistant's answer "
+        "(first: record 6)",
+        "1 records are not valid trl-sft: messages need a user turn (first: record 7)",
+    ]
+    few = limits.sagemaker_dataset_problems(table, "trl-sft", good[:3])
+    assert few == ["3 training records; a SageMaker tuning needs at least 8"]

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from evals.errors import MixedVersions
 from evals.plots import tradeoff
 from evals.render import selection_html, selection_markdown
+from evals.report import compare
 from evals.selection import (
     SelectionReport,
+    TunedComparison,
+    WinRate,
     pareto_front,
     quality_metric,
     recommendation,
@@ -18,7 +23,7 @@ from evals.selection import (
 from service.evaluation.reports import write_document
 from service.evaluation.usecases.goals import Window, status
 from service.evaluation.usecases.spec import UseCaseSpec
-from service.store import Store
+from service.store import Filters, Store, eval_runs, leaderboard, tunings
 
 
 def report(
@@ -72,7 +77,67 @@ def report(
         quality=quality,
         recommendation=recommendation(ranked, quality, window.describe(), spec.name),
         plots=images,
+        tuned=tuned_comparisons(store, spec),
     )
+
+
+def _win_rate(store: Store, campaign: str | None, base: str, tuned: str) -> WinRate:
+    """Live votes on the campaign's turns, base against tuned (both-bad counts as a tie)."""
+    if campaign is None:
+        return WinRate(0, 0, 0)
+    counts = leaderboard.pair_counts(store, Filters(campaign=campaign))
+    for i, j, w, lo, t in zip(
+        counts.i, counts.j, counts.wins, counts.losses, counts.ties, strict=True
+    ):
+        x, y = counts.models[i], counts.models[j]
+        if {x, y} == {base, tuned}:
+            tuned_wins, base_wins = (w, lo) if x == tuned else (lo, w)
+            return WinRate(round(float(tuned_wins)), round(float(base_wins)), round(float(t)))
+    return WinRate(0, 0, 0)
+
+
+def _run_items(store: Store, run_ids: list[str], variant: str) -> list[dict[str, Any]]:
+    """One variant's items over the runs (one run per dataset), example ids made distinct."""
+    out = []
+    for run_id in run_ids:
+        for item in eval_runs.items(store, run_id):
+            if item["variant"] == variant:
+                out.append(item | {"example_id": f"{run_id}:{item['example_id']}"})
+    return out
+
+
+def tuned_comparisons(store: Store, spec: UseCaseSpec) -> list[TunedComparison]:
+    """Each tuned variant of the use case (its base is a candidate, or it was tuned from the
+    use case's labels) against its base: the votes of the blind campaign its tuning created
+    (all of them, whatever the report's window), and the eval runs it created."""
+    out = []
+    for row in reversed(tunings.list_tunings(store)):  # oldest first
+        tuned, base = row["variant_name"], row["base_variant"]
+        if not tuned or (base not in spec.variants and row["use_case"] != spec.name):
+            continue
+        runs = list(row["eval_run_ids"] or [])
+        base_items, tuned_items = _run_items(store, runs, base), _run_items(store, runs, tuned)
+        note, metrics = "", []
+        if not base_items or not tuned_items:
+            note = "No eval-run answers yet for both variants."
+        else:
+            try:
+                metrics = compare((base, base_items), (tuned, tuned_items)).diffs
+            except MixedVersions as exc:
+                note = f"Eval-run metrics not compared: {exc}"
+        out.append(
+            TunedComparison(
+                tuned=tuned,
+                base=base,
+                job=row["name"],
+                campaign=row["campaign_name"],
+                win=_win_rate(store, row["campaign_name"], base, tuned),
+                metrics=metrics,
+                eval_runs=runs,
+                note=note,
+            )
+        )
+    return out
 
 
 def write_report(r: SelectionReport, out: Path) -> list[Path]:
