@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from evals.selection import TunedComparison
 from service.app import build_runtime, configure_logging
 from service.cli.common import Table, console, friendly_errors, open_store
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
+from service.evaluation.usecases.report import tuned_comparison
 from service.store import tunings
 from service.tuning import (
     Clients,
@@ -91,7 +93,7 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _lineage(row: dict[str, Any]) -> Table:
+def _lineage(row: dict[str, Any], compared: TunedComparison | None) -> Table:
     table = Table(
         "", "", title=f"Lineage of {row['variant_name'] or row['name']}", show_header=False
     )
@@ -122,6 +124,14 @@ def _lineage(row: dict[str, Any]) -> Table:
         ("eval runs", ", ".join(row["eval_run_ids"]) or "—"),
     ):
         table.add_row(label, value)
+    if compared is not None:  # the comparison's results so far, as the use-case report has them
+        w = compared.win
+        table.add_row("blind votes", f"{w.wins} wins, {w.losses} losses, {w.ties} ties ({w.fmt()})")
+        for d in compared.metrics:
+            table.add_row(d.metric, f"{compared.base} {d.a.fmt()} → {compared.tuned} {d.b.fmt()}")
+        if compared.note:
+            table.add_row("eval metrics", compared.note)
+        table.add_row("recommendation", compared.recommendation)
     return table
 
 
@@ -302,7 +312,8 @@ def tune_show(
     """The lineage of a tuned variant: its data, its job, its comparison (one query)."""
     with open_store(Settings()) as store:
         row = tunings.get_tuning(store, key)
+        compared = tuned_comparison(store, row) if row["variant_name"] else None
     if manifest:
         console.print_json(json.dumps(row["manifest"]))
         return
-    console.print(_lineage(row))
+    console.print(_lineage(row, compared))

@@ -61,6 +61,9 @@ def test_the_tune_commands_from_labels_to_lineage(
     for label in ("job ARN", "dataset sha256", "hyperparameters", "built from", "campaign"):
         assert label in flat
     assert "bedrock-sft" in flat and "cli-job-vs-base" in flat and "12 ideal answers" in flat
+    # Its comparison so far: no blind votes yet, so no recommendation either way.
+    assert "blind votes" in flat and "0 wins, 0 losses, 0 ties" in flat
+    assert "recommendation" in flat and "Not enough data yet for" in flat
 
 
 def test_the_tunings_api_creates_reads_and_moves_a_job_on(

@@ -106,38 +106,42 @@ def _run_items(store: Store, run_ids: list[str], variant: str) -> list[dict[str,
     return out
 
 
+def tuned_comparison(store: Store, row: dict[str, Any]) -> TunedComparison:
+    """One tuning's variant against its base (`row` as `tunings.get_tuning` gives it): the
+    votes of the blind campaign the tuning created (all of them, whatever a report's
+    window), and the eval runs it created."""
+    tuned, base = row["variant_name"], row["base_variant"]
+    runs = list(row["eval_run_ids"] or [])
+    base_items, tuned_items = _run_items(store, runs, base), _run_items(store, runs, tuned)
+    note, metrics = "", []
+    if not base_items or not tuned_items:
+        note = "No eval-run answers yet for both variants."
+    else:
+        try:
+            metrics = compare((base, base_items), (tuned, tuned_items)).diffs
+        except MixedVersions as exc:
+            note = f"Eval-run metrics not compared: {exc}"
+    return TunedComparison(
+        tuned=tuned,
+        base=base,
+        job=row["name"],
+        campaign=row["campaign_name"],
+        win=_win_rate(store, row["campaign_name"], base, tuned),
+        metrics=metrics,
+        eval_runs=runs,
+        note=note,
+    )
+
+
 def tuned_comparisons(store: Store, spec: UseCaseSpec) -> list[TunedComparison]:
     """Each tuned variant of the use case (its base is a candidate, or it was tuned from the
-    use case's labels) against its base: the votes of the blind campaign its tuning created
-    (all of them, whatever the report's window), and the eval runs it created."""
-    out = []
-    for row in reversed(tunings.list_tunings(store)):  # oldest first
-        tuned, base = row["variant_name"], row["base_variant"]
-        if not tuned or (base not in spec.variants and row["use_case"] != spec.name):
-            continue
-        runs = list(row["eval_run_ids"] or [])
-        base_items, tuned_items = _run_items(store, runs, base), _run_items(store, runs, tuned)
-        note, metrics = "", []
-        if not base_items or not tuned_items:
-            note = "No eval-run answers yet for both variants."
-        else:
-            try:
-                metrics = compare((base, base_items), (tuned, tuned_items)).diffs
-            except MixedVersions as exc:
-                note = f"Eval-run metrics not compared: {exc}"
-        out.append(
-            TunedComparison(
-                tuned=tuned,
-                base=base,
-                job=row["name"],
-                campaign=row["campaign_name"],
-                win=_win_rate(store, row["campaign_name"], base, tuned),
-                metrics=metrics,
-                eval_runs=runs,
-                note=note,
-            )
-        )
-    return out
+    use case's labels) against its base."""
+    return [
+        tuned_comparison(store, row)
+        for row in reversed(tunings.list_tunings(store))  # oldest first
+        if row["variant_name"]
+        and (row["base_variant"] in spec.variants or row["use_case"] == spec.name)
+    ]
 
 
 def write_report(r: SelectionReport, out: Path) -> list[Path]:
