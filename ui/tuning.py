@@ -12,11 +12,13 @@ import pandas as pd
 
 from service.app import Runtime
 from service.errors import ArbiterError
+from service.evaluation.usecases.report import tuned_comparison
 from service.store import tunings
 from service.tuning import answer_comparison, refresh
 from ui.access import require
 from ui.format import escape
 from ui.i18n import DEFAULT_LANGUAGE, request_language, say, t
+from ui.usecases import tuned_markdown
 
 COLUMNS = ("job", "base", "state", "said", "loss", "variant")
 
@@ -41,7 +43,11 @@ def job_table(rows: list[dict[str, Any]], lang: str = DEFAULT_LANGUAGE) -> pd.Da
     return pd.DataFrame(data, columns=[say(lang, f"tune.col.{c}") for c in COLUMNS])
 
 
-def lineage_markdown(row: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
+def lineage_markdown(
+    row: dict[str, Any], lang: str = DEFAULT_LANGUAGE, runtime: Runtime | None = None
+) -> str:
+    """The lineage, and with `runtime` the comparison's results so far (as the use-case
+    report shows them)."""
     manifest = row["manifest"]
     records = sum(manifest.get("records", {}).values())
     serving = row["serving"]
@@ -68,6 +74,8 @@ def lineage_markdown(row: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
         text += "\n\n" + say(
             lang, "tune.price", price=f"{serving['usd_per_hour']:.2f}", name=row["name"]
         )
+    if runtime is not None and row["variant_name"]:
+        text += "\n\n" + tuned_markdown([tuned_comparison(runtime.store, row)], lang)
     return text
 
 
@@ -96,7 +104,7 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         return (
             gr.Dropdown(choices=names, value=pick),
             job_table(rows, lang),
-            lineage_markdown(row, lang),
+            lineage_markdown(row, lang, runtime),
         )
 
     async def show(current: str | None, request: gr.Request) -> tuple[Any, Any, str]:
@@ -141,9 +149,9 @@ def build_tuning(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
         try:
             require(runtime, request, "admin", "see tuning jobs")
             row = await asyncio.to_thread(tunings.get_tuning, runtime.store, name)
+            return await asyncio.to_thread(lineage_markdown, row, lang, runtime)
         except ArbiterError as exc:
             return escape(exc.message)
-        return lineage_markdown(row, lang)
 
     again.click(move_on, [chosen], [chosen, table, lineage], api_name="tuning_refresh")
     chosen.input(pick, [chosen], [lineage], api_visibility="private")

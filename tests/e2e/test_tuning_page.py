@@ -58,6 +58,8 @@ def test_the_tuning_page_lists_refreshes_and_shows_lineage(
             picked, table, lineage = client.predict("page-job", api_name="/tuning_refresh")
             assert table["data"][0][2] == "done" and table["data"][0][5] == "page-job"
             assert "page-job-vs-base" in lineage and "on-demand" in lineage
+            # The comparison's results so far: no blind votes yet.
+            assert "Base vs tuned" in lineage and "Not enough data yet for page-job" in lineage
             assert "page-job" in runtime.catalog.names()
 
 
