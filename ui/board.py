@@ -487,7 +487,12 @@ class Board:
             visible = pairwise or outcome in ("tie", "both_bad")
             self._set(state, updates, button, interactive=votable, visible=visible)
         letters = [PANE_LETTERS[i] for i in range(len(state.session.variants))]
-        self._set(state, updates, ui.ranking, choices=letters, visible=not pairwise)
+        # A new round has no variants yet: the hidden ranking keeps its letters rather than
+        # emptying them, so a two-pane turn's first frame does not set them back (a property
+        # update makes Gradio build a new component, before the first token shows).
+        if letters:
+            self._set(state, updates, ui.ranking, choices=letters)
+        self._set(state, updates, ui.ranking, visible=not pairwise)
         self._set(state, updates, ui.rank_submit, visible=not pairwise, interactive=votable)
 
     def _set(
