@@ -12,7 +12,7 @@ import pandas as pd
 
 from service.app import Runtime
 from service.errors import ArbiterError
-from service.evaluation.usecases.report import tuned_comparison
+from service.evaluation import usecases
 from service.store import tunings
 from service.tuning import answer_comparison, refresh
 from ui.access import require
@@ -75,7 +75,7 @@ def lineage_markdown(
             lang, "tune.price", price=f"{serving['usd_per_hour']:.2f}", name=row["name"]
         )
     if runtime is not None and row["variant_name"]:
-        text += "\n\n" + tuned_markdown([tuned_comparison(runtime.store, row)], lang)
+        text += "\n\n" + tuned_markdown([usecases.tuned_comparison(runtime.store, row)], lang)
     return text
 
 

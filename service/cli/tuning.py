@@ -15,7 +15,7 @@ from service.app import build_runtime, configure_logging
 from service.cli.common import Table, console, friendly_errors, open_store
 from service.config import Settings
 from service.errors import ArbiterError, ErrorCode
-from service.evaluation.usecases.report import tuned_comparison
+from service.evaluation import usecases
 from service.store import tunings
 from service.tuning import (
     Clients,
@@ -312,7 +312,7 @@ def tune_show(
     """The lineage of a tuned variant: its data, its job, its comparison (one query)."""
     with open_store(Settings()) as store:
         row = tunings.get_tuning(store, key)
-        compared = tuned_comparison(store, row) if row["variant_name"] else None
+        compared = usecases.tuned_comparison(store, row) if row["variant_name"] else None
     if manifest:
         console.print_json(json.dumps(row["manifest"]))
         return

@@ -5,7 +5,7 @@ runs of the use case's datasets, and the goal monitor."""
 from service.evaluation.usecases.goals import Window, goal_statuses, observations, status
 from service.evaluation.usecases.monitor import refresh_goals
 from service.evaluation.usecases.registry import apply, apply_example, get, list_all
-from service.evaluation.usecases.report import report, write_report
+from service.evaluation.usecases.report import report, tuned_comparison, write_report
 from service.evaluation.usecases.runner import run_datasets
 from service.evaluation.usecases.spec import (
     EXAMPLE_FILE,
@@ -34,5 +34,6 @@ __all__ = [
     "spec_from_data",
     "status",
     "to_yaml",
+    "tuned_comparison",
     "write_report",
 ]
