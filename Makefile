@@ -43,9 +43,9 @@ run: install
 	$(BIN)/arbiter serve
 
 # Test files are shared out to $(TEST_WORKERS) processes (pytest-xdist; one file stays on
-# one worker, so a file's browser and servers start once): on two cores the suite takes
-# about half the time it takes in one process, as most tests wait on a server, a browser
-# or a subprocess. TEST_WORKERS=0 runs it in one process.
+# one worker, so a file's browser and servers start once). Most tests wait on a server, a
+# browser or a subprocess, so two workers keep two cores busy where one process left one
+# idle. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
