@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench.bench_rag",
     "bench.bench_metrics",
     "bench.bench_batch",
+    "bench.bench_batch_jobs",
     "bench.bench_leaderboard",
     "bench.bench_votes",
     "bench.bench_counts",
