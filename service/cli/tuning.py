@@ -312,8 +312,8 @@ def tune_show(
     """The lineage of a tuned variant: its data, its job, its comparison (one query)."""
     with open_store(Settings()) as store:
         row = tunings.get_tuning(store, key)
+        if manifest:
+            console.print_json(json.dumps(row["manifest"]))
+            return
         compared = usecases.tuned_comparison(store, row) if row["variant_name"] else None
-    if manifest:
-        console.print_json(json.dumps(row["manifest"]))
-        return
     console.print(_lineage(row, compared))

@@ -96,14 +96,17 @@ def _win_rate(store: Store, campaign: str | None, base: str, tuned: str) -> WinR
     return WinRate(0, 0, 0)
 
 
-def _run_items(store: Store, run_ids: list[str], variant: str) -> list[dict[str, Any]]:
-    """One variant's items over the runs (one run per dataset), example ids made distinct."""
-    out = []
+def _run_items(
+    store: Store, run_ids: list[str], base: str, tuned: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The base's and the tuned variant's items over the runs (one run per dataset, each
+    read once), example ids made distinct."""
+    out: dict[str, list[dict[str, Any]]] = {base: [], tuned: []}
     for run_id in run_ids:
         for item in eval_runs.items(store, run_id):
-            if item["variant"] == variant:
-                out.append(item | {"example_id": f"{run_id}:{item['example_id']}"})
-    return out
+            if item["variant"] in out:
+                out[item["variant"]].append(item | {"example_id": f"{run_id}:{item['example_id']}"})
+    return out[base], out[tuned]
 
 
 def tuned_comparison(store: Store, row: dict[str, Any]) -> TunedComparison:
@@ -112,7 +115,7 @@ def tuned_comparison(store: Store, row: dict[str, Any]) -> TunedComparison:
     window), and the eval runs it created."""
     tuned, base = row["variant_name"], row["base_variant"]
     runs = list(row["eval_run_ids"] or [])
-    base_items, tuned_items = _run_items(store, runs, base), _run_items(store, runs, tuned)
+    base_items, tuned_items = _run_items(store, runs, base, tuned)
     note, metrics = "", []
     if not base_items or not tuned_items:
         note = "No eval-run answers yet for both variants."
