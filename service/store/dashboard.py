@@ -122,7 +122,12 @@ def _buckets(
 ) -> tuple[Any, list[Any]]:
     """The bucket of each rollup row, (minute - since) // size, and the rows' condition:
     minutes in one of the ranges, and the use case."""
-    conditions = [or_(*(and_(table.minute >= a, table.minute < b) for a, b in ranges))]
+    # The bounds around the ranges let SQLite walk the key's index instead of the table.
+    conditions = [
+        table.minute >= ranges[0][0],
+        table.minute < ranges[-1][1],
+        or_(*(and_(table.minute >= a, table.minute < b) for a, b in ranges)),
+    ]
     if use_case is not None:
         conditions.append(table.use_case == use_case)
     # Integers on both sides: SQLite and PostgreSQL both divide them as integers (floor,
@@ -130,7 +135,7 @@ def _buckets(
     return ((table.minute - since) // size).label("bucket"), conditions
 
 
-def _tiled(
+def tiled(
     tables: dict[int, Any],
     since: int,
     until: int,
@@ -169,7 +174,7 @@ def answer_buckets(
     sums: list[Any] = []
     sketches: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in _tiled(
+        for table, bucket, where in tiled(
             rollups.ANSWER_TABLES, since, until, size, use_case, hours
         ):
             sums += s.execute(
@@ -197,7 +202,7 @@ def score_buckets(
     """bucket, metric, version, variant_name, n, total."""
     rows: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in _tiled(
+        for table, bucket, where in tiled(
             rollups.SCORE_TABLES, since, until, size, use_case, hours
         ):
             rows += s.execute(
@@ -221,9 +226,7 @@ def vote_buckets(
     """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
     rows: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in _tiled(
-            rollups.VOTE_TABLES, since, until, size, use_case, hours
-        ):
+        for table, bucket, where in tiled(rollups.VOTE_TABLES, since, until, size, use_case, hours):
             rows += s.execute(
                 select(
                     bucket,

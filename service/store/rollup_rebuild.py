@@ -13,12 +13,15 @@ from service.store import sketch
 from service.store.engine import Store
 from service.store.rollups import (
     ANSWER_TABLES,
+    SCORE_SUMS,
     SCORE_TABLES,
     VOTE_TABLES,
     AnswerCell,
+    add_score,
     answer_cells,
     coarser,
     minute_of,
+    no_scores,
     start_of,
     vote_answers,
     vote_cells,
@@ -54,6 +57,7 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
             AnswerRow.latency_ms,
             AnswerRow.ttft_ms,
             AnswerRow.cost_usd,
+            AnswerRow.tokens_out,
             ConversationRow.use_case,
         )
         .join(TurnRow, TurnRow.id == AnswerRow.turn_id)
@@ -62,12 +66,7 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
     )
     for part in s.execute(answers).mappings().partitions():
         for key, cell in answer_cells(dict(r) for r in part).items():
-            into = cells_by_key[key]
-            into.answers += cell.answers
-            into.ok += cell.ok
-            into.cost_usd += cell.cost_usd
-            into.latency.extend(cell.latency)
-            into.ttft.extend(cell.ttft)
+            cells_by_key[key].add(cell)
     for span, table in ANSWER_TABLES.items():
         rows = [
             {
@@ -79,12 +78,13 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
                 "cost_usd": c.cost_usd,
                 "latency": sketch.add(b"", c.latency),
                 "ttft": sketch.add(b"", c.ttft),
+                **c.moments,
             }
             for (m, v, u), c in coarser(cells_by_key, span).items()
         ]
         for start in range(0, len(rows), batch):
             s.execute(insert(table), rows[start : start + batch])
-    score_cells: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    score_cells: dict[tuple[int, str, str, str, str], dict[str, Any]] = defaultdict(no_scores)
     scores = (
         select(
             ScoreRow.created_at,
@@ -96,19 +96,17 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
         )
         .join(TurnRow, TurnRow.id == ScoreRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(ScoreRow.value.is_not(None))
         .execution_options(yield_per=batch)
     )
     for at, metric, version, variant, value, use_case in s.execute(scores):
-        score_cell = score_cells[(minute_of(at), metric, version, variant, use_case or "")]
-        score_cell[0] += 1
-        score_cell[1] += float(value or 0.0)
+        sums = score_cells[(minute_of(at), metric, version, variant, use_case or "")]
+        add_score(sums, None if value is None else float(value))
     for span, table in SCORE_TABLES.items():
-        summed: dict[tuple[int, str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
-        for (m, k, ver, v, u), (n, t) in score_cells.items():
-            total = summed[(start_of(m, span), k, ver, v, u)]
-            total[0] += n
-            total[1] += t
+        spanned: dict[tuple[int, str, str, str, str], dict[str, Any]] = defaultdict(no_scores)
+        for (m, k, ver, v, u), minute_sums in score_cells.items():
+            into = spanned[(start_of(m, span), k, ver, v, u)]
+            for column in SCORE_SUMS:
+                into[column] += minute_sums[column]
         score_rows = [
             {
                 "minute": m,
@@ -116,10 +114,9 @@ def rebuild(s: Session, *, batch: int = 20_000) -> None:
                 "version": ver,
                 "variant_name": v,
                 "use_case": u,
-                "n": int(n),
-                "total": t,
+                **span_sums,
             }
-            for (m, k, ver, v, u), (n, t) in summed.items()
+            for (m, k, ver, v, u), span_sums in spanned.items()
         ]
         for start in range(0, len(score_rows), batch):
             s.execute(insert(table), score_rows[start : start + batch])

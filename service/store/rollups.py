@@ -9,6 +9,7 @@ minute), written together: long windows read whole hours, and minutes only at th
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,12 @@ def _upsert(
         s.execute(stmt, row)
 
 
+# Fields of the ok answers whose count, sum and sum of squares the answer rollups keep
+# (`tables.AnswerMoments`: columns `<field>_n`, `<field>_sum`, `<field>_sq`).
+MOMENT_FIELDS = ("latency_ms", "tokens_out", "cost_usd")
+MOMENT_COLUMNS = [f"{f}_{part}" for f in MOMENT_FIELDS for part in ("n", "sum", "sq")]
+
+
 @dataclass
 class AnswerCell:
     answers: int = 0
@@ -95,6 +102,16 @@ class AnswerCell:
     cost_usd: float = 0.0
     latency: list[float] = field(default_factory=list)
     ttft: list[float] = field(default_factory=list)
+    moments: dict[str, float] = field(default_factory=lambda: dict.fromkeys(MOMENT_COLUMNS, 0))
+
+    def add(self, other: AnswerCell) -> None:
+        self.answers += other.answers
+        self.ok += other.ok
+        self.cost_usd += other.cost_usd
+        self.latency += other.latency
+        self.ttft += other.ttft
+        for column, value in other.moments.items():
+            self.moments[column] += value
 
 
 def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, str], AnswerCell]:
@@ -109,6 +126,12 @@ def answer_cells(rows: Iterable[dict[str, Any]]) -> dict[tuple[int, str, str], A
                 cell.latency.append(a["latency_ms"])
             if a.get("ttft_ms") is not None:
                 cell.ttft.append(a["ttft_ms"])
+            for name in MOMENT_FIELDS:
+                value = a.get(name)
+                if value is not None and math.isfinite(value):
+                    cell.moments[f"{name}_n"] += 1
+                    cell.moments[f"{name}_sum"] += value
+                    cell.moments[f"{name}_sq"] += value * value
     return cells
 
 
@@ -120,12 +143,7 @@ def coarser(
         return cells
     out: dict[tuple[int, str, str], AnswerCell] = defaultdict(AnswerCell)
     for (m, v, u), c in cells.items():
-        into = out[(start_of(m, span), v, u)]
-        into.answers += c.answers
-        into.ok += c.ok
-        into.cost_usd += c.cost_usd
-        into.latency += c.latency
-        into.ttft += c.ttft
+        out[(start_of(m, span), v, u)].add(c)
     return out
 
 
@@ -155,10 +173,11 @@ def _add_answer_cells(
                 "cost_usd": c.cost_usd,
                 "latency": b"",
                 "ttft": b"",
+                **c.moments,
             }
             for (m, v, u), c in cells.items()
         ],
-        ["answers", "ok", "cost_usd"],
+        ["answers", "ok", "cost_usd", *MOMENT_COLUMNS],
     )
     # The histograms: read, merge, write back (the upsert above holds the row's lock).
     for (m, v, u), c in sorted(cells.items()):
@@ -187,11 +206,12 @@ def use_case_of_turn(s: Session, turn_id: str) -> str:
 def add_scores(
     s: Session, turn_id: str, variant: str, at: datetime, scores: list[dict[str, Any]]
 ) -> None:
-    """Count one answer's new scores (those with a value)."""
-    totals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    """Count one answer's new scores: those with a value, and the failed ones (no value).
+    Only answers that succeeded are scored (`service.evaluation.online`)."""
+    totals: dict[tuple[str, str], list[float | None]] = defaultdict(list)
     for score in scores:
-        if score.get("value") is not None:
-            totals[(score["metric"], score["version"])].append(float(score["value"]))
+        value = score.get("value")
+        totals[(score["metric"], score["version"])].append(None if value is None else float(value))
     if not totals:
         return
     use_case = use_case_of_turn(s, turn_id)
@@ -207,13 +227,36 @@ def add_scores(
                     "version": version,
                     "variant_name": variant,
                     "use_case": use_case,
-                    "n": len(values),
-                    "total": sum(values),
+                    **score_sums(values),
                 }
                 for (metric, version), values in totals.items()
             ],
-            ["n", "total"],
+            SCORE_SUMS,
         )
+
+
+SCORE_SUMS = ["n", "total", "total_sq", "failed"]  # what the score rollups add up
+
+
+def no_scores() -> dict[str, Any]:
+    return {"n": 0, "total": 0.0, "total_sq": 0.0, "failed": 0}
+
+
+def add_score(sums: dict[str, Any], value: float | None) -> None:
+    """Count one score into the score rollups' columns (None: a failed scoring)."""
+    if value is None:
+        sums["failed"] += 1
+    else:
+        sums["n"] += 1
+        sums["total"] += value
+        sums["total_sq"] += value * value
+
+
+def score_sums(values: Iterable[float | None]) -> dict[str, Any]:
+    sums = no_scores()
+    for value in values:
+        add_score(sums, value)
+    return sums
 
 
 def vote_answers() -> Any:

@@ -462,7 +462,31 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AnswerMinuteRow(Base):
+class AnswerMoments:
+    """Count, sum and sum of squares of the ok answers' latency, output tokens and cost
+    (those with a value): a mean and its normal-approximation CI for a use case's goals
+    without reading the answers. Columns of both answer rollups."""
+
+    latency_ms_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    latency_ms_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    tokens_out_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokens_out_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    tokens_out_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    cost_usd_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cost_usd_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    cost_usd_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class ScoreMoments:
+    """The scores' sum of squares (with `n` and `total`, a mean's CI) and how many scorings
+    failed (no value). Columns of both score rollups."""
+
+    total_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AnswerMinuteRow(AnswerMoments, Base):
     """Derived, for the dashboard: the answers of one minute, variant and use case ('' for
     none), kept up to date in the transaction that stores each answer (rebuilt from the
     answers by `service.store.rollups.rebuild`). `latency` and `ttft` are sparse log-spaced
@@ -479,9 +503,9 @@ class AnswerMinuteRow(Base):
     ttft: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
-class ScoreMinuteRow(Base):
-    """Derived, for the dashboard: count and sum of the scores with a value of one minute,
-    metric version, variant and use case."""
+class ScoreMinuteRow(ScoreMoments, Base):
+    """Derived, for the dashboard and use-case goals: count and sum of the scores with a
+    value of one minute, metric version, variant and use case (and `ScoreMoments`)."""
 
     __tablename__ = "score_minutes"
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # minutes since 1970 UTC
@@ -546,7 +570,7 @@ class TuningRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AnswerHourRow(Base):
+class AnswerHourRow(AnswerMoments, Base):
     """`AnswerMinuteRow` summed per hour, for long dashboard windows; `minute` is the hour's
     first minute (a multiple of 60), so both are bucketed alike."""
 
@@ -561,7 +585,7 @@ class AnswerHourRow(Base):
     ttft: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
-class ScoreHourRow(Base):
+class ScoreHourRow(ScoreMoments, Base):
     """`ScoreMinuteRow` summed per hour (`minute`: the hour's first minute)."""
 
     __tablename__ = "score_hours"

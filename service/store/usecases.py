@@ -4,20 +4,21 @@ datasets), with their scores, the thumbs on them and the live votes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from service.ids import utcnow
 from service.store import rollups, sketch
+from service.store.dashboard import tiled
 from service.store.engine import Store
 from service.store.filters import Filters
 from service.store.tables import (
-    AnswerMinuteRow,
     AnswerRow,
     ConversationRow,
     EvalItemRow,
@@ -26,7 +27,6 @@ from service.store.tables import (
     ScoreRow,
     TurnRow,
     UseCaseRow,
-    VoteMinuteRow,
     VoteRow,
 )
 from service.store.votes import live_votes
@@ -85,12 +85,15 @@ def answers_in_window(
         )
 
     def live(query: Any) -> Any:
+        # `variant_name || ''`: keeps SQLite off the variant index (which walks every answer
+        # of the variant, in every use case) and on the use case's: conversations -> turns
+        # -> answers, by their indexes. The same answers either way.
         return (
             query.join(TurnRow, TurnRow.id == AnswerRow.turn_id)
             .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
             .where(
                 ConversationRow.use_case == name,
-                AnswerRow.variant_name.concat("").in_(live_names),  # see _live_answers
+                AnswerRow.variant_name.concat("").in_(live_names),
                 AnswerRow.created_at >= since,
                 AnswerRow.created_at < until,
             )
@@ -98,41 +101,44 @@ def answers_in_window(
 
     out: list[dict[str, Any]] = []
     with store.session() as s:
-        scores: dict[str, list[dict[str, Any]]] = {}
-        for answer_id, metric, value, error in s.execute(
-            live(
-                select(ScoreRow.answer_id, ScoreRow.metric, ScoreRow.value, ScoreRow.error).join(
-                    AnswerRow, AnswerRow.id == ScoreRow.answer_id
+        # With no live variant to list (all read as aggregates) the two live queries are
+        # skipped: they would walk every answer of the use case in the window for nothing.
+        if live_names:
+            scores: dict[str, list[dict[str, Any]]] = {}
+            for answer_id, metric, value, error in s.execute(
+                live(
+                    select(
+                        ScoreRow.answer_id, ScoreRow.metric, ScoreRow.value, ScoreRow.error
+                    ).join(AnswerRow, AnswerRow.id == ScoreRow.answer_id)
                 )
-            )
-        ):
-            scores.setdefault(answer_id, []).append(
-                {"metric": metric, "value": value, "error": error}
-            )
-        for a in s.execute(
-            live(
-                select(
-                    AnswerRow.id,
-                    AnswerRow.variant_name,
-                    AnswerRow.status,
-                    AnswerRow.latency_ms,
-                    AnswerRow.ttft_ms,
-                    AnswerRow.tokens_out,
-                    AnswerRow.cost_usd,
+            ):
+                scores.setdefault(answer_id, []).append(
+                    {"metric": metric, "value": value, "error": error}
                 )
-            )
-        ):
-            out.append(
-                {
-                    "variant": a.variant_name,
-                    "status": a.status,
-                    "latency_ms": a.latency_ms,
-                    "ttft_ms": a.ttft_ms,
-                    "tokens_out": a.tokens_out,
-                    "cost_usd": a.cost_usd,
-                    "scores": scores.get(a.id, []),
-                }
-            )
+            for a in s.execute(
+                live(
+                    select(
+                        AnswerRow.id,
+                        AnswerRow.variant_name,
+                        AnswerRow.status,
+                        AnswerRow.latency_ms,
+                        AnswerRow.ttft_ms,
+                        AnswerRow.tokens_out,
+                        AnswerRow.cost_usd,
+                    )
+                )
+            ):
+                out.append(
+                    {
+                        "variant": a.variant_name,
+                        "status": a.status,
+                        "latency_ms": a.latency_ms,
+                        "ttft_ms": a.ttft_ms,
+                        "tokens_out": a.tokens_out,
+                        "cost_usd": a.cost_usd,
+                        "scores": scores.get(a.id, []),
+                    }
+                )
         for item in s.execute(
             select(
                 EvalItemRow.run_id,
@@ -257,141 +263,107 @@ class AnswerAggregate:
     scores: dict[str, tuple[int, float, float, int]] = field(default_factory=dict)
 
 
+def _window(tables: dict[int, Any], name: str, first: int, end: int) -> Iterator[tuple[Any, Any]]:
+    """(rollup table, condition) for the use case's rows of minutes [first, end): whole hours
+    from the hour rollups, the minutes at the ends from the minute ones."""
+    for table, _, where in tiled(tables, first, end, max(1, end - first), name, True):
+        yield table, and_(*where)
+
+
 def answer_counts(store: Store, name: str, first: int, end: int) -> dict[str, int]:
     """Answers per variant of the use case's live traffic in minutes [first, end), from the
     rollups."""
+    counts: dict[str, int] = {}
     with store.session() as s:
-        rows = s.execute(
-            select(AnswerMinuteRow.variant_name, func.sum(AnswerMinuteRow.answers))
-            .where(
-                AnswerMinuteRow.use_case == name,
-                AnswerMinuteRow.minute >= first,
-                AnswerMinuteRow.minute < end,
-            )
-            .group_by(AnswerMinuteRow.variant_name)
-        ).all()
-    return {v: int(n or 0) for v, n in rows}
+        for table, where in _window(rollups.ANSWER_TABLES, name, first, end):
+            for variant, n in s.execute(
+                select(table.variant_name, func.sum(table.answers))
+                .where(where)
+                .group_by(table.variant_name)
+            ):
+                counts[variant] = counts.get(variant, 0) + int(n or 0)
+    return counts
 
 
 def answer_aggregates(
-    store: Store,
-    name: str,
-    variants: list[str],
-    first: int,
-    end: int,
-    since: datetime,
-    until: datetime,
+    store: Store, name: str, variants: list[str], first: int, end: int
 ) -> dict[str, AnswerAggregate]:
-    """Per variant: its live answers in minutes [first, end) (= since..until, which the
-    caller rounds to those minutes). Counts and sketches from the rollups; the sums of
-    squares the rollups do not keep from one GROUP BY over the rows (no Python per row)."""
+    """Per variant: its live answers in minutes [first, end), all from the rollups (whole
+    hours from the hour rows): counts, sketches, the ok answers' moments; and its scores by
+    metric, counted in the minute they were scored."""
     out = {v: AnswerAggregate() for v in variants}
+    moments = [*rollups.MOMENT_COLUMNS]
+    rows: list[Any] = []
+    score_rows: list[Any] = []
     with store.session() as s:
-        minutes = s.execute(
-            select(
-                AnswerMinuteRow.variant_name,
-                AnswerMinuteRow.answers,
-                AnswerMinuteRow.ok,
-                AnswerMinuteRow.latency,
-                AnswerMinuteRow.ttft,
-            ).where(
-                AnswerMinuteRow.use_case == name,
-                AnswerMinuteRow.variant_name.in_(variants),
-                AnswerMinuteRow.minute >= first,
-                AnswerMinuteRow.minute < end,
-            )
-        ).all()
-        fields = {
-            "latency_ms": AnswerRow.latency_ms,
-            "tokens_out": AnswerRow.tokens_out,
-            "cost_usd": AnswerRow.cost_usd,
-        }
-        ok = AnswerRow.status == "ok"
-        columns: list[Any] = [AnswerRow.variant_name]
-        for column in fields.values():
-            value = case((ok, column))
-            columns += [func.count(value), func.sum(value), func.sum(value * value)]
-        sums = s.execute(
-            _live_answers(select(*columns), name, variants, since, until).group_by(
-                AnswerRow.variant_name
-            )
-        ).all()
-        value = case((ok, ScoreRow.value))
-        scores = s.execute(
-            _live_answers(
+        for table, where in _window(rollups.ANSWER_TABLES, name, first, end):
+            rows += s.execute(
                 select(
-                    AnswerRow.variant_name,
-                    ScoreRow.metric,
-                    func.count(value),
-                    func.sum(value),
-                    func.sum(value * value),
-                    func.sum(case((ok & ScoreRow.value.is_(None), 1), else_=0)),
-                ).join(AnswerRow, AnswerRow.id == ScoreRow.answer_id),
-                name,
-                variants,
-                since,
-                until,
-            ).group_by(AnswerRow.variant_name, ScoreRow.metric)
-        ).all()
+                    table.variant_name,
+                    table.answers,
+                    table.ok,
+                    table.latency,
+                    table.ttft,
+                    *(getattr(table, c) for c in moments),
+                ).where(where, table.variant_name.in_(variants))
+            ).all()
+        for table, where in _window(rollups.SCORE_TABLES, name, first, end):
+            score_rows += s.execute(
+                select(
+                    table.variant_name,
+                    table.metric,
+                    *(func.sum(getattr(table, c)) for c in rollups.SCORE_SUMS),
+                )
+                .where(where, table.variant_name.in_(variants))
+                .group_by(table.variant_name, table.metric)
+            ).all()
     groups = {v: i for i, v in enumerate(variants)}
-    owner = np.array([groups[r.variant_name] for r in minutes], dtype=np.int64)
-    latency = sketch.merge_groups([r.latency or b"" for r in minutes], owner)
-    ttft = sketch.merge_groups([r.ttft or b"" for r in minutes], owner)
-    for r in minutes:
+    owner = np.array([groups[r.variant_name] for r in rows], dtype=np.int64)
+    latency = sketch.merge_groups([r.latency or b"" for r in rows], owner)
+    ttft = sketch.merge_groups([r.ttft or b"" for r in rows], owner)
+    totals = {v: dict.fromkeys(moments, 0.0) for v in variants}
+    for r in rows:
         agg = out[r.variant_name]
         agg.answers += r.answers
         agg.ok += r.ok
+        for k, column in enumerate(moments):
+            totals[r.variant_name][column] += r[5 + k] or 0
     for v, i in groups.items():
         out[v].latency, out[v].ttft = latency.get(i), ttft.get(i)
-    for row in sums:
-        for k, key in enumerate(fields):
-            n, total, total_sq = row[1 + 3 * k : 4 + 3 * k]
-            out[row[0]].sums[key] = (int(n), float(total or 0.0), float(total_sq or 0.0))
-    for variant, metric, n, total, total_sq, errors in scores:
+        for field_name in rollups.MOMENT_FIELDS:
+            t = totals[v]
+            out[v].sums[field_name] = (
+                int(t[f"{field_name}_n"]),
+                float(t[f"{field_name}_sum"]),
+                float(t[f"{field_name}_sq"]),
+            )
+    for variant, metric, n, total, total_sq, failed in score_rows:
+        had = out[variant].scores.get(metric, (0, 0.0, 0.0, 0))
         out[variant].scores[metric] = (
-            int(n),
-            float(total or 0.0),
-            float(total_sq or 0.0),
-            int(errors or 0),
+            had[0] + int(n or 0),
+            had[1] + float(total or 0.0),
+            had[2] + float(total_sq or 0.0),
+            had[3] + int(failed or 0),
         )
     return out
-
-
-def _live_answers(
-    query: Any, name: str, variants: list[str], since: datetime, until: datetime
-) -> Any:
-    # `variant_name || ''`: keeps SQLite off the variant index (which walks every answer
-    # of the variant, in every use case) and on the use case's: conversations -> turns ->
-    # answers, by their indexes. The same answers either way.
-    return (
-        query.join(TurnRow, TurnRow.id == AnswerRow.turn_id)
-        .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(
-            ConversationRow.use_case == name,
-            AnswerRow.variant_name.concat("").in_(variants),
-            AnswerRow.created_at >= since,
-            AnswerRow.created_at < until,
-        )
-    )
 
 
 def vote_counts(store: Store, name: str, first: int, end: int) -> dict[str, dict[str, int]]:
     """Per variant: what the use case's live votes cast in minutes [first, end) gave it
     (win, loss, tie, both_bad), from the rollups."""
     columns = rollups.OUTCOME_COLUMNS
+    out: dict[str, dict[str, int]] = {}
     with store.session() as s:
-        rows = s.execute(
-            select(
-                VoteMinuteRow.variant_name,
-                *(func.sum(getattr(VoteMinuteRow, c)) for c in columns.values()),
-            )
-            .where(
-                VoteMinuteRow.use_case == name,
-                VoteMinuteRow.minute >= first,
-                VoteMinuteRow.minute < end,
-            )
-            .group_by(VoteMinuteRow.variant_name)
-        ).all()
-    return {
-        r[0]: {result: int(n or 0) for result, n in zip(columns, r[1:], strict=True)} for r in rows
-    }
+        for table, where in _window(rollups.VOTE_TABLES, name, first, end):
+            for row in s.execute(
+                select(
+                    table.variant_name,
+                    *(func.sum(getattr(table, c)) for c in columns.values()),
+                )
+                .where(where)
+                .group_by(table.variant_name)
+            ):
+                counts = out.setdefault(row[0], dict.fromkeys(columns, 0))
+                for result, n in zip(columns, row[1:], strict=True):
+                    counts[result] += int(n or 0)
+    return out

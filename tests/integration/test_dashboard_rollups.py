@@ -17,7 +17,14 @@ from service.labels.reviews import review
 from service.schemas import BatchVoteIn, VoteIn
 from service.store import FinishedTurn, Store, rollup_rebuild, scores, sketch, turns, votes
 from service.store.dashboard import tiles
-from service.store.rollups import ANSWER_TABLES, HOUR, SCORE_TABLES, VOTE_TABLES, minute_of
+from service.store.rollups import (
+    ANSWER_TABLES,
+    HOUR,
+    MOMENT_COLUMNS,
+    SCORE_TABLES,
+    VOTE_TABLES,
+    minute_of,
+)
 
 VARIANTS = ["v0", "v1", "v2", "v3"]
 
@@ -34,6 +41,7 @@ def _answer(rng: random.Random, pane: int, variant: str, ago: timedelta) -> dict
         "latency_ms": rng.lognormvariate(7, 1) if rng.random() > 0.1 else None,
         "ttft_ms": rng.lognormvariate(5, 1) if rng.random() > 0.2 else None,
         "cost_usd": rng.random() / 100 if rng.random() > 0.3 else None,
+        "tokens_out": rng.randint(1, 500) if rng.random() > 0.1 else None,
         "created_at": utcnow() - ago,
     }
 
@@ -138,11 +146,17 @@ def _rollups(store: Store, span: int = 1) -> dict[str, Any]:
                 pytest.approx(r.cost_usd, rel=1e-9, abs=1e-12),
                 sketch.decode(r.latency),
                 sketch.decode(r.ttft),
+                tuple(pytest.approx(getattr(r, c), rel=1e-9) for c in MOMENT_COLUMNS),
             )
             for r in s.scalars(sa.select(ANSWER_TABLES[span]))
         }
         scored = {
-            (r.minute, r.metric, r.variant_name, r.use_case): (r.n, pytest.approx(r.total))
+            (r.minute, r.metric, r.variant_name, r.use_case): (
+                r.n,
+                pytest.approx(r.total),
+                pytest.approx(r.total_sq),
+                r.failed,
+            )
             for r in s.scalars(sa.select(SCORE_TABLES[span]))
         }
         voted = {
@@ -161,17 +175,20 @@ def _per_hour(store: Store) -> dict[str, Any]:
     with store.session() as s:
         for r in s.scalars(sa.select(ANSWER_TABLES[1])):
             key = (r.minute - r.minute % HOUR, r.variant_name, r.use_case)
-            into = answers.setdefault(key, [0, 0, 0.0, Counter(), Counter()])
+            into = answers.setdefault(
+                key, [0, 0, 0.0, Counter(), Counter(), [0.0] * len(MOMENT_COLUMNS)]
+            )
             into[0] += r.answers
             into[1] += r.ok
             into[2] += r.cost_usd
             into[3].update(sketch.decode(r.latency))
             into[4].update(sketch.decode(r.ttft))
+            into[5] = [a + getattr(r, c) for a, c in zip(into[5], MOMENT_COLUMNS, strict=True)]
         for r in s.scalars(sa.select(SCORE_TABLES[1])):
             key = (r.minute - r.minute % HOUR, r.metric, r.variant_name, r.use_case)
-            into_score = scored.setdefault(key, [0, 0.0])
-            into_score[0] += r.n
-            into_score[1] += r.total
+            into_score = scored.setdefault(key, [0, 0.0, 0.0, 0])
+            for k, value in enumerate((r.n, r.total, r.total_sq, r.failed)):
+                into_score[k] += value
         for r in s.scalars(sa.select(VOTE_TABLES[1])):
             key = (r.minute - r.minute % HOUR, r.variant_name, r.use_case)
             for k, n in enumerate((r.wins, r.losses, r.ties, r.both_bad)):
@@ -181,10 +198,20 @@ def _per_hour(store: Store) -> dict[str, Any]:
         votes_by_key.setdefault(tuple(key), [0, 0, 0, 0])[k] += n
     return {
         "answers": {
-            k: (a, ok, pytest.approx(c, rel=1e-9, abs=1e-12), +lat, +tt)
-            for k, (a, ok, c, lat, tt) in answers.items()
+            k: (
+                a,
+                ok,
+                pytest.approx(c, rel=1e-9, abs=1e-12),
+                +lat,
+                +tt,
+                tuple(pytest.approx(m, rel=1e-9) for m in moments),
+            )
+            for k, (a, ok, c, lat, tt, moments) in answers.items()
         },
-        "scores": {k: (int(n), pytest.approx(t)) for k, (n, t) in scored.items()},
+        "scores": {
+            k: (int(n), pytest.approx(t), pytest.approx(sq), int(failed))
+            for k, (n, t, sq, failed) in scored.items()
+        },
         "votes": {k: tuple(v) for k, v in votes_by_key.items() if any(v)},
     }
 
@@ -224,6 +251,10 @@ def test_maintained_rollups_equal_a_rebuild(store: Store) -> None:
     maintained = _rollups(store)
     hours = _rollups(store, HOUR)
     assert maintained["answers"] and maintained["scores"] and maintained["votes"]
+    with store.session() as s:  # the moments are kept, failed scorings counted
+        for column in MOMENT_COLUMNS:
+            assert s.scalar(sa.select(sa.func.sum(getattr(ANSWER_TABLES[1], column)))), column
+        assert s.scalar(sa.select(sa.func.sum(SCORE_TABLES[1].failed)))
     assert hours == _per_hour(store)  # each hour row holds its minutes
     rollup_rebuild.rebuild_store(store)
     assert _rollups(store) == maintained

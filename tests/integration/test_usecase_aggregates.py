@@ -99,20 +99,21 @@ def fill(store: Store, end: datetime, *, large: int = LARGE, small: int = SMALL)
                 }
             )
             failed = rng.random() < 0.03
-            scores.append(
-                {
-                    "id": new_id(),
-                    "answer_id": answer,
-                    "turn_id": turn,
-                    "variant_name": variant,
-                    "metric": "rouge_l",
-                    "version": "1",
-                    "value": None if failed else rng.random(),
-                    "error": "timeout" if failed else None,
-                    "detail": {},
-                    "created_at": at,
-                }
-            )
+            if ok:  # a failed answer is never scored (service.evaluation.online)
+                scores.append(
+                    {
+                        "id": new_id(),
+                        "answer_id": answer,
+                        "turn_id": turn,
+                        "variant_name": variant,
+                        "metric": "rouge_l",
+                        "version": "1",
+                        "value": None if failed else rng.random(),
+                        "error": "timeout" if failed else None,
+                        "detail": {},
+                        "created_at": at,
+                    }
+                )
             if rng.random() < 0.02:
                 thumbs.append(
                     {

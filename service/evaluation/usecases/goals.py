@@ -3,13 +3,16 @@ missed or not enough data, with the value and its 95% CI, from the answers (live
 eval runs), scores, thumbs and votes counted toward the use case.
 
 A variant with at least `evals.goals.LARGE_SAMPLE` live answers in the window is read from
-aggregates, not row by row: the window is then rounded down to whole minutes (from the
-minute holding `since` to the one before the minute holding `until`) for its live answers
-and votes; counts, error rate, latency/TTFT sketches (quantiles within 1% relative error,
-`service.store.sketch`) and vote results come from the per-minute rollups, means of
-latency, tokens, cost and scores from one GROUP BY (count, sum, sum of squares). Its eval
-run items and everyone's thumbs are still read as rows (a use case's eval runs are small;
-thumbs are not rolled up). Its statistics then use the large-sample intervals."""
+the rollups, not row by row: the window is then rounded down to whole minutes (from the
+minute holding `since` to the one before the minute holding `until`) for its live answers,
+scores and votes, whole hours read from the hour rollups and the minutes at the ends from the
+minute ones. Counts, error rate, latency/TTFT sketches (quantiles within 1% relative error,
+`service.store.sketch`), the ok answers' count, sum and sum of squares of latency, tokens and
+cost, the scores' (counted in the minute they were scored, which for live scoring is the
+answer's or the next) and vote results all come from there, a few hundred rows for a week
+whatever the traffic. Its eval run items and everyone's thumbs are still read as rows (a use
+case's eval runs are small; thumbs are not rolled up). Its statistics then use the
+large-sample intervals."""
 
 from __future__ import annotations
 
@@ -107,10 +110,7 @@ def observations(
             if variant in out:
                 out[variant].results.append(RESULT_VALUES[result])
     if large:
-        rounded = window.rounded()
-        aggregates = usecases.answer_aggregates(
-            store, spec.name, large, first, end, rounded.since, rounded.until
-        )
+        aggregates = usecases.answer_aggregates(store, spec.name, large, first, end)
         for v in large:
             _summarise(out[v], aggregates[v], votes.get(v, {}) if v in summed_votes else None)
     return out

@@ -10,9 +10,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
-
-from service.store.rollup_rebuild import rebuild
 
 revision: str = "0020"
 down_revision: str | None = "0019"
@@ -56,12 +53,9 @@ def upgrade() -> None:
         sa.Column("ties", sa.Integer(), nullable=False),
         sa.Column("both_bad", sa.Integer(), nullable=False),
     )
-    # Every rollup filled by the code that rebuilds them later (`arbiter db
-    # rebuild-rollups`): a rollup is a function of the rows. A later migration that changes
-    # the rollups takes this fill over, as this one took 0015's.
-    with Session(bind=op.get_bind()) as session:
-        rebuild(session)
-        session.flush()
+    # Filled by the newest migration that changes the rollups (0022_rollup_moments), with
+    # the code that rebuilds them later: that code writes the columns later migrations add,
+    # so it cannot run at this revision.
 
 
 def downgrade() -> None:
