@@ -33,19 +33,51 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _bucket(t: datetime, since: datetime, size: timedelta) -> datetime:
-    return since + size * int((_aware(t) - since) / size)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def window_bounds(window: str, now: datetime | None = None) -> tuple[datetime, datetime, timedelta]:
-    """(since, until, bucket size): the window ends at the minute after `now`, so buckets
-    start on whole minutes, as the rollups do."""
+    """(since, until, bucket size): the window ends at the minute after `now`, so it starts
+    and ends on whole minutes, as the rollups do."""
     span, size = WINDOWS[window]
     now = _aware(now or datetime.now(UTC))
     until = now.replace(second=0, microsecond=0)
     if until < now:
         until += timedelta(minutes=1)
     return until - span, until, size
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """A window's buckets, on multiples of their size since 1970 UTC (6-hour buckets at 0,
+    6, 12 and 18 h, days at midnight UTC), as Prometheus aligns a range query's steps: so a
+    long window reads whole hours from the hour rollups in every bucket but its first and
+    last, and a bucket holds the same traffic whenever the page is opened. The first and
+    last buckets are cut by the window; a point is drawn at the start of the part inside."""
+
+    since: datetime
+    until: datetime
+    size: timedelta
+
+    @property
+    def origin(self) -> datetime:
+        """The start of the first bucket (at or before `since`)."""
+        return EPOCH + self.size * ((self.since - EPOCH) // self.size)
+
+    def index(self, t: datetime) -> int:
+        return int((_aware(t) - self.origin) // self.size)
+
+    def start(self, index: int) -> datetime:
+        """Where the bucket's part inside the window starts."""
+        return max(self.since, self.origin + self.size * index)
+
+    def minutes(self, index: int) -> float:
+        """How many minutes of the window the bucket holds."""
+        end = min(self.until, self.origin + self.size * (index + 1))
+        return (end - self.start(index)).total_seconds() / 60
+
+    def of(self, t: datetime) -> datetime:
+        return self.start(self.index(t))
 
 
 def series(
@@ -62,19 +94,22 @@ def series(
     and variant; `hours=False`: every minute from the minute rollups, to check them).
     Percentiles are within 1% (relative) of the exact ones (`service.store.sketch`); the
     rest is exact. With `use_case`: only conversations of that use case."""
-    since, until, size = window_bounds(window, now)
-    first, last = rollups.minute_of(since), rollups.minute_of(until)
-    minutes = int(size.total_seconds() // 60)
+    buckets = Buckets(*window_bounds(window, now))
+    first, last = rollups.minute_of(buckets.since), rollups.minute_of(buckets.until)
+    minutes = int(buckets.size.total_seconds() // 60)
+    origin = rollups.minute_of(buckets.origin)
 
     def start(bucket: int) -> datetime:
-        return since + size * int(bucket)
+        return buckets.start(int(bucket))
 
     points: list[Point] = []
-    sums, sketches = dashboard.answer_buckets(store, first, last, minutes, use_case, hours=hours)
-    buckets, variants, latencies, ttfts = zip(*sketches, strict=True) if sketches else ((),) * 4
+    sums, sketches = dashboard.answer_buckets(
+        store, first, last, minutes, use_case, hours=hours, origin=origin
+    )
+    indexes, variants, latencies, ttfts = zip(*sketches, strict=True) if sketches else ((),) * 4
     group_of: dict[tuple[int, str], int] = {}
     groups = np.fromiter(
-        (group_of.setdefault(key, len(group_of)) for key in zip(buckets, variants, strict=True)),
+        (group_of.setdefault(key, len(group_of)) for key in zip(indexes, variants, strict=True)),
         dtype=np.int64,
         count=len(sketches),
     )
@@ -92,10 +127,13 @@ def series(
         if group in ttft:
             value = sketch.percentile(*ttft[group], 50) / 1000
             points.append(Point("time to first token p50 (s)", variant, at, value))
-        points.append(Point("answers per minute", variant, at, int(answers) / minutes))
+        per_minute = int(answers) / buckets.minutes(int(bucket))
+        points.append(Point("answers per minute", variant, at, per_minute))
         points.append(Point("error rate", variant, at, 1 - int(ok) / int(answers)))
         points.append(Point("cost (USD)", variant, at, float(cost or 0.0)))
-    score_rows = dashboard.score_buckets(store, first, last, minutes, use_case, hours=hours)
+    score_rows = dashboard.score_buckets(
+        store, first, last, minutes, use_case, hours=hours, origin=origin
+    )
     versions: dict[str, set[str]] = defaultdict(set)
     for _, metric, version, *_ in score_rows:
         versions[metric].add(version)
@@ -119,24 +157,24 @@ def series(
                 Point("score (mean)", f"{name} · {variant}", start(bucket), float(total) / int(n))
             )
     for bucket, variant, wins, losses, ties in sorted(
-        dashboard.vote_buckets(store, first, last, minutes, use_case, hours=hours),
+        dashboard.vote_buckets(store, first, last, minutes, use_case, hours=hours, origin=origin),
         key=lambda r: (int(r[0]), r[1]),
     ):
         played = int(wins) + int(losses) + int(ties)
         if played:
             value = (int(wins) + 0.5 * int(ties)) / played
             points.append(Point("win rate (ties half)", variant, start(bucket), value))
-    points += _thumbs(store, since, size, use_case)
+    points += _thumbs(store, buckets, use_case)
     return points
 
 
-def _thumbs(store: Store, since: datetime, size: timedelta, use_case: str | None) -> list[Point]:
+def _thumbs(store: Store, buckets: Buckets, use_case: str | None) -> list[Point]:
     latest: dict[tuple[str, str], tuple[datetime, str, bool]] = {}
-    for fb in dashboard.feedback_since(store, since, use_case):  # oldest first: latest wins
+    for fb in dashboard.feedback_since(store, buckets.since, use_case):  # oldest first: latest wins
         latest[(fb.answer_id, fb.rater)] = (fb.created_at, fb.variant_name, fb.positive)
     thumbs: dict[tuple[datetime, str], list[float]] = defaultdict(list)
     for at_, variant, positive in latest.values():
-        thumbs[(_bucket(at_, since, size), variant)].append(1.0 if positive else 0.0)
+        thumbs[(buckets.of(at_), variant)].append(1.0 if positive else 0.0)
     return [
         Point("satisfaction (thumbs up)", variant, bucket, float(np.mean(values)))
         for (bucket, variant), values in sorted(thumbs.items())
@@ -148,11 +186,12 @@ def series_from_rows(
 ) -> list[Point]:
     """The same series computed from every row in the window (exact percentiles): what
     `series` computed before the rollups, kept to check them and to measure the gain."""
-    since, _, size = window_bounds(window, now)
+    buckets = Buckets(*window_bounds(window, now))
+    since = buckets.since
     points: list[Point] = []
     calls: dict[tuple[datetime, str], list[Any]] = defaultdict(list)
     for row in dashboard.answers_since(store, since, use_case):
-        calls[(_bucket(row.created_at, since, size), row.variant_name)].append(row)
+        calls[(buckets.of(row.created_at), row.variant_name)].append(row)
     scores: dict[tuple[datetime, str], list[float]] = defaultdict(list)
     score_rows = dashboard.scores_since(store, since, use_case)
     versions: dict[str, set[str]] = defaultdict(set)
@@ -162,7 +201,7 @@ def series_from_rows(
         # Two versions of a metric in the window (a new judge, another definition): one
         # line each, never a mean over both.
         name = f"{metric} [{version}]" if len(versions[metric]) > 1 else metric
-        scores[(_bucket(at, since, size), f"{name} · {variant}")].append(float(value))
+        scores[(buckets.of(at), f"{name} · {variant}")].append(float(value))
     for (bucket, variant), rows in sorted(calls.items()):
         ok = [r for r in rows if r.status == "ok"]
         latencies = [r.latency_ms / 1000 for r in ok if r.latency_ms is not None]
@@ -178,9 +217,8 @@ def series_from_rows(
                     "time to first token p50 (s)", variant, bucket, float(np.percentile(ttfts, 50))
                 )
             )
-        points.append(
-            Point("answers per minute", variant, bucket, len(rows) / (size.total_seconds() / 60))
-        )
+        per_minute = len(rows) / buckets.minutes(buckets.index(bucket))
+        points.append(Point("answers per minute", variant, bucket, per_minute))
         points.append(Point("error rate", variant, bucket, 1 - len(ok) / len(rows)))
         points.append(
             Point("cost (USD)", variant, bucket, float(sum(r.cost_usd or 0.0 for r in rows)))
@@ -194,7 +232,7 @@ def series_from_rows(
     for answers in by_vote.values():
         first = answers[0]
         variants = {a.pane: a.variant_name for a in answers}
-        bucket = _bucket(first.created_at, since, size)
+        bucket = buckets.of(first.created_at)
         for pane, outcome in rollups.pane_results(first.outcome, first.ranking, variants).items():
             if outcome in ("win", "loss", "tie"):
                 results[(bucket, variants[pane])].append(
@@ -202,5 +240,5 @@ def series_from_rows(
                 )
     for (bucket, variant), values in sorted(results.items()):
         points.append(Point("win rate (ties half)", variant, bucket, float(np.mean(values))))
-    points += _thumbs(store, since, size, use_case)
+    points += _thumbs(store, buckets, use_case)
     return points

@@ -94,18 +94,22 @@ def _extend(ranges: list[Range], first: int, end: int) -> None:
         ranges.append((first, end))
 
 
-def tiles(since: int, until: int, size: int, *, hours: bool = True) -> dict[int, list[Range]]:
-    """Minutes [since, until) in buckets of `size` minutes from `since`, read from the
-    coarsest rollup whose rows each lie inside one bucket: per row span (1, 60), the
-    ranges of minutes read from it — each bucket's whole hours from the hour rows, the
+def tiles(
+    since: int, until: int, size: int, *, origin: int | None = None, hours: bool = True
+) -> dict[int, list[Range]]:
+    """Minutes [since, until) in buckets of `size` minutes starting at `origin` + k·size
+    (`origin` ≤ since, default since: the first bucket may begin before the window), read
+    from the coarsest rollup whose rows each lie inside one bucket: per row span (1, 60),
+    the ranges of minutes read from it — each bucket's whole hours from the hour rows, the
     minutes before its first whole hour and after its last from the minute rows (every
     minute from the minute rows when not `hours`)."""
     if not hours:
         return {1: [(since, until)] if since < until else [], rollups.HOUR: []}
     whole: list[Range] = []
     minutes: list[Range] = []
-    for start in range(since, until, size):
-        end = min(start + size, until)
+    for bucket_start in range(since if origin is None else origin, until, size):
+        start = max(bucket_start, since)
+        end = min(bucket_start + size, until)
         first = -(-start // rollups.HOUR) * rollups.HOUR
         last = end // rollups.HOUR * rollups.HOUR
         if first < last:
@@ -118,9 +122,9 @@ def tiles(since: int, until: int, size: int, *, hours: bool = True) -> dict[int,
 
 
 def _buckets(
-    table: Any, since: int, ranges: list[Range], size: int, use_case: str | None
+    table: Any, origin: int, ranges: list[Range], size: int, use_case: str | None
 ) -> tuple[Any, list[Any]]:
-    """The bucket of each rollup row, (minute - since) // size, and the rows' condition:
+    """The bucket of each rollup row, (minute - origin) // size, and the rows' condition:
     minutes in one of the ranges, and the use case."""
     # The bounds around the ranges let SQLite walk the key's index instead of the table.
     conditions = [
@@ -131,8 +135,8 @@ def _buckets(
     if use_case is not None:
         conditions.append(table.use_case == use_case)
     # Integers on both sides: SQLite and PostgreSQL both divide them as integers (floor,
-    # since minute >= since).
-    return ((table.minute - since) // size).label("bucket"), conditions
+    # since minute >= origin).
+    return ((table.minute - origin) // size).label("bucket"), conditions
 
 
 def tiled(
@@ -142,13 +146,16 @@ def tiled(
     size: int,
     use_case: str | None,
     hours: bool,
+    origin: int | None = None,
 ) -> Iterator[tuple[Any, Any, list[Any]]]:
     """(rollup table, bucket, condition) for each span of the window's tiles that has
-    ranges: whole hours from the hour table, the minutes at the ends from the minute one."""
-    for span, ranges in tiles(since, until, size, hours=hours).items():
+    ranges: whole hours from the hour table, the minutes at the ends from the minute one.
+    Buckets are numbered from `origin` (default `since`)."""
+    origin = since if origin is None else origin
+    for span, ranges in tiles(since, until, size, origin=origin, hours=hours).items():
         if ranges:
             table = tables[span]
-            yield (table, *_buckets(table, since, ranges, size, use_case))
+            yield (table, *_buckets(table, origin, ranges, size, use_case))
 
 
 def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
@@ -165,9 +172,16 @@ def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
 
 
 def answer_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
+    store: Store,
+    since: int,
+    until: int,
+    size: int,
+    use_case: str | None,
+    *,
+    hours: bool = True,
+    origin: int | None = None,
 ) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Per bucket (index from `since`, `size` minutes each) and variant: answers, ok and
+    """Per bucket (index from `origin`, default `since`, `size` minutes each) and variant: answers, ok and
     cost summed by the database; and the latency and TTFT sketches of every rollup row of
     the window with one (merged by the caller), each with its bucket. Whole hours come from
     the hour rollups (`tiles`)."""
@@ -175,7 +189,7 @@ def answer_buckets(
     sketches: list[Any] = []
     with store.session() as s:
         for table, bucket, where in tiled(
-            rollups.ANSWER_TABLES, since, until, size, use_case, hours
+            rollups.ANSWER_TABLES, since, until, size, use_case, hours, origin
         ):
             sums += s.execute(
                 select(
@@ -197,13 +211,20 @@ def answer_buckets(
 
 
 def score_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
+    store: Store,
+    since: int,
+    until: int,
+    size: int,
+    use_case: str | None,
+    *,
+    hours: bool = True,
+    origin: int | None = None,
 ) -> Sequence[Any]:
     """bucket, metric, version, variant_name, n, total."""
     rows: list[Any] = []
     with store.session() as s:
         for table, bucket, where in tiled(
-            rollups.SCORE_TABLES, since, until, size, use_case, hours
+            rollups.SCORE_TABLES, since, until, size, use_case, hours, origin
         ):
             rows += s.execute(
                 select(
@@ -221,12 +242,21 @@ def score_buckets(
 
 
 def vote_buckets(
-    store: Store, since: int, until: int, size: int, use_case: str | None, *, hours: bool = True
+    store: Store,
+    since: int,
+    until: int,
+    size: int,
+    use_case: str | None,
+    *,
+    hours: bool = True,
+    origin: int | None = None,
 ) -> Sequence[Any]:
     """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
     rows: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in tiled(rollups.VOTE_TABLES, since, until, size, use_case, hours):
+        for table, bucket, where in tiled(
+            rollups.VOTE_TABLES, since, until, size, use_case, hours, origin
+        ):
             rows += s.execute(
                 select(
                     bucket,

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from service.app.runtime import Runtime
-from service.evaluation.dashboard import series
+from service.evaluation.dashboard import Buckets, series, window_bounds
+from service.ids import utcnow
 from tests.fakes.script import Script
 from tests.support.fixtures import LiveServer
 from tests.support.gradio import page_client
@@ -32,12 +33,16 @@ def test_series_from_calls_scores_and_votes(
     httpx.post(
         f"{url}/api/compare", json={"prompt": "q", "variants": ["alpha", "gamma"]}, timeout=30
     )
-    points = series(runtime.store, "last hour")
+    now = utcnow()
+    points = series(runtime.store, "last hour", now=now)
     by = {(p.series, p.variant): p.value for p in points}
     assert by[("error rate", "gamma")] == 1.0 and by[("error rate", "alpha")] == 0.0
-    assert by[("answers per minute", "alpha")] == pytest.approx(
-        4 / 5
-    )  # 4 answers in a 5-minute bucket
+    # 4 answers, in the 5-minute bucket(s) on multiples of 5 minutes that hold them, the
+    # current one cut at the window's end: each rate times its bucket's minutes adds up to 4.
+    buckets = Buckets(*window_bounds("last hour", now))
+    rates = [p for p in points if (p.series, p.variant) == ("answers per minute", "alpha")]
+    assert all(p.time.minute % 5 == 0 or p.time == buckets.since for p in rates)
+    assert sum(p.value * buckets.minutes(buckets.index(p.time)) for p in rates) == pytest.approx(4)
     assert by[("latency p50 (s)", "alpha")] > 0
     assert ("latency p50 (s)", "gamma") not in by  # failed answers have no latency
     assert (

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from service.evaluation.dashboard import WINDOWS, Point, series, series_from_rows, window_bounds
+from service.evaluation.dashboard import (
+    WINDOWS,
+    Buckets,
+    Point,
+    series,
+    series_from_rows,
+    window_bounds,
+)
 from service.ids import new_id, utcnow
 from service.labels.reviews import review
 from service.schemas import BatchVoteIn, VoteIn
@@ -276,7 +283,12 @@ def test_windows_read_from_hours_equal_the_minute_rollups(store: Store, offset: 
             assert mixed.keys() == minutes.keys(), (window, use_case)
             for key, value in minutes.items():
                 assert mixed[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
-            since, until, size = window_bounds(window, now)
-            spans = tiles(minute_of(since), minute_of(until), int(size.total_seconds() // 60))
+            buckets = Buckets(*window_bounds(window, now))
+            spans = tiles(
+                minute_of(buckets.since),
+                minute_of(buckets.until),
+                int(buckets.size.total_seconds() // 60),
+                origin=minute_of(buckets.origin),
+            )
             read_hours += len(spans[HOUR])
     assert read_hours  # some windows did read whole hours
