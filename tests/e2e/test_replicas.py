@@ -34,6 +34,7 @@ from tests.support.processes import (
     haproxy,
     openai_variants_toml,
     redis_server,
+    replica_env,
     start_arbiter,
     stop,
     wait_healthy,
@@ -163,14 +164,8 @@ def test_replicas_and_workers_survive_a_killed_replica(tmp_path: Path) -> None:
         variants = tmp_path / "arbiter.toml"
         variants.write_text(openai_variants_toml(provider))
         env = {
-            "ARBITER_DATABASE_URL": url,
+            **replica_env(url, variants, ADMIN_KEY),
             "ARBITER_REDIS_URL": redis.url,
-            "ARBITER_AUTH": "keys",
-            "ARBITER_ADMIN_KEY": ADMIN_KEY,
-            "ARBITER_LINK_SECRET": "s" * 40,
-            "ARBITER_VARIANTS_FILE": str(variants),
-            "ARBITER_RAG_SAMPLE_CORPUS": "false",
-            "ARBITER_EXAMPLE_USE_CASE": "false",
             "ARBITER_ONLINE_METRICS": "answer_relevancy_embedding",
             "ARBITER_JOB_LEASE_S": str(LEASE_S),
             "ARBITER_WORKER": "true",  # replicas run jobs too: the killed one holds one

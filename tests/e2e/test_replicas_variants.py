@@ -16,6 +16,7 @@ from tests.support.fixtures import pg_schema
 from tests.support.processes import (
     fake_openai_process,
     openai_variants_toml,
+    replica_env,
     start_arbiter,
     stop,
     wait_healthy,
@@ -43,13 +44,7 @@ def test_a_variant_created_on_one_replica_is_used_and_listed_on_another(
         variants = tmp_path / "arbiter.toml"
         variants.write_text(openai_variants_toml(provider))
         env = {
-            "ARBITER_DATABASE_URL": url,
-            "ARBITER_AUTH": "keys",
-            "ARBITER_ADMIN_KEY": ADMIN_KEY,
-            "ARBITER_LINK_SECRET": "s" * 40,
-            "ARBITER_VARIANTS_FILE": str(variants),
-            "ARBITER_RAG_SAMPLE_CORPUS": "false",
-            "ARBITER_EXAMPLE_USE_CASE": "false",
+            **replica_env(url, variants, ADMIN_KEY),
             "ARBITER_ONLINE_METRICS": "",
             "ARBITER_VARIANT_SYNC_SECONDS": str(SYNC_S),
         }

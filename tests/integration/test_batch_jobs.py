@@ -651,24 +651,10 @@ def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
     ingested = cli.run(["ingest", str(tmp_path / "paris.txt"), "-c", "docs"], tmp_path, env)
     assert ingested.returncode == 0, ingested.stdout + ingested.stderr
     aws.batch.scripts[CLAUDE] = BatchScript(fail_after=3, fail_message="Model capacity lost.")
+    command = ["eval", "run", str(data), "-v", "claude", "-m", "exact_match"]
+    command += ["-m", "faithfulness_overlap"]
     failed = cli.run(
-        [
-            "eval",
-            "run",
-            str(data),
-            "-v",
-            "claude",
-            "-m",
-            "exact_match",
-            "-m",
-            "faithfulness_overlap",
-            "--backend",
-            "bedrock-batch",
-            "--collection",
-            "docs",
-            "--top-k",
-            "1",
-        ],
+        [*command, "--backend", "bedrock-batch", "--collection", "docs", "--top-k", "1"],
         tmp_path,
         env,
         timeout=180,
@@ -680,19 +666,7 @@ def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
 
     aws.batch.scripts[CLAUDE] = BatchScript()
     resumed = cli.run(
-        [
-            "eval",
-            "run",
-            str(data),
-            "-v",
-            "claude",
-            "-m",
-            "exact_match",
-            "-m",
-            "faithfulness_overlap",
-            "--resume",
-            run_id,
-        ],
+        [*command, "--resume", run_id],  # without --collection: the run's own retrieval
         tmp_path,
         env,
         timeout=180,
