@@ -55,5 +55,10 @@ class VariantSync:
         return added
 
     def lookup(self, name: str) -> None:
-        """A request named `name`, which this process does not know: check the store now."""
-        self.refresh()
+        """A request named `name`, which this process does not know: check the store now.
+        A store that does not answer leaves the name unknown (the request gets its usual
+        "unknown variant"), not a failure of its own."""
+        try:
+            self.refresh()
+        except Exception as exc:
+            log.warning("variants.lookup_failed", variant=name, error=str(exc))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from service.app import create_variant
 from service.app.bootstrap import build_runtime
@@ -54,5 +55,15 @@ def test_a_variant_created_by_another_runtime_is_found_on_first_use_or_by_the_ch
     with pytest.raises(NotFound) as caught:
         two.catalog.get("nope")
     assert "zeta" in (caught.value.hint or "")
+
+    # The store failing on a look-up: the name is unknown as usual, not a database error.
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE variants RENAME TO variants_away"))
+    try:
+        with pytest.raises(NotFound):
+            two.catalog.get("ghost")
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE variants_away RENAME TO variants"))
     one.close()
     two.close()
