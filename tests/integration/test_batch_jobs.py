@@ -19,6 +19,7 @@ from botocore.config import Config
 from gradio_client import handle_file
 
 from evals.datasets import load_dataset
+from rag import KnowledgeBaseSpec
 from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
@@ -402,6 +403,39 @@ def test_a_bedrock_batch_run_with_retrieval_sends_and_scores_each_examples_conte
         assert scores["context_precision_match"]["value"] == 1.0
     summary = run_summaries(runtime.store, run_id)
     assert summary["claude"].metrics["faithfulness_overlap"].mean == 1.0
+    runtime.close()
+
+
+def test_an_example_whose_retrieval_fails_is_stored_as_an_error_and_not_sent(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    """A Knowledge Bases collection on the fake service, which refuses one example's query:
+    that example is stored as an error saying why, the others are sent and answered; a
+    resume tries the failed one again."""
+    aws.knowledge_bases["KB12345678"] = [{"text": PARIS, "uri": "s3://kb-docs/paris.md"}]
+    aws.kb_refused_marker = "Question 2:"
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    runtime.library.create_collection(
+        "kb",
+        knowledge_base=KnowledgeBaseSpec(
+            knowledge_base_id="KB12345678", region="us-east-1", endpoint_url=aws.url
+        ),
+    )
+    data = write_dataset(tmp_path / "qa.jsonl", 4)
+    run_id = run(runtime, data, ["claude"], rag=RagRequest(collection="kb", top_k=1))
+    by_id = {i["example_id"]: i for i in eval_runs.items(runtime.store, run_id)}
+    assert by_id["q2"]["status"] == "error" and by_id["q2"]["contexts"] is None
+    assert "retrieval failed" in by_id["q2"]["error"]
+    assert "could not be processed" in by_id["q2"]["error"]
+    assert all(by_id[q]["status"] == "ok" for q in ("q0", "q1", "q3"))
+    assert by_id["q0"]["contexts"][0]["source"] == "s3://kb-docs/paris.md"
+    (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    assert job.examples == [0, 1, 3] and len(_records(moto_server, job.input_uri)) == 3
+
+    aws.kb_refused_marker = None
+    run(runtime, data, ["claude"], run_id=run_id)
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 4 and all(i["status"] == "ok" for i in items)
     runtime.close()
 
 
