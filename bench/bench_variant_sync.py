@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._report import header, line, median, scratch_postgres, verdict
-from service.app import VariantSync, configure_logging
+from service.app import configure_logging
+from service.app.variant_sync import VariantSync
 from service.errors import NotFound
 from service.models import Catalog, Variant
 from service.serving import Deployments

@@ -6,12 +6,10 @@ from service.app.lifespan import running, tuning_poller
 from service.app.logs import configure_logging, mark_logged
 from service.app.runtime import Runtime
 from service.app.telemetry import cloudwatch_client
-from service.app.variant_sync import VariantSync
 from service.app.variants import create_variant
 
 __all__ = [
     "Runtime",
-    "VariantSync",
     "build_runtime",
     "cloudwatch_client",
     "configure_logging",
