@@ -3,8 +3,8 @@ context of each example a batch job sends (eval_batch_jobs.contexts, so a resume
 rebuilds the same records and scores answers against what the model saw), and a batch
 run's retrieval settings (eval_run_backends.retrieval, reused by `--resume`)
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
