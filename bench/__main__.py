@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench.bench_dashboard",
     "bench.bench_replicas",
     "bench.bench_aggregates",
+    "bench.bench_variant_sync",
 ]
 
 

@@ -238,6 +238,14 @@ class Settings(BaseSettings):
         "serve` and `arbiter worker`, one process at a time on a shared PostgreSQL store. "
         "0: never (jobs move on when `arbiter tune status` or the Tuning page asks).",
     )
+    variant_sync_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often this process checks the store for variants created by another "
+        "replica (POST /api/variants, a discovered model, a tuned variant) and adds them; a "
+        "request naming a variant not known here checks at once. 0: only at start-up and on "
+        "such requests.",
+    )
     goals_interval_s: float = Field(
         default=60.0,
         ge=0,

@@ -321,8 +321,8 @@ EN: dict[str, str] = {
     "eval.backend": "Backend",
     "eval.backend_info": "online: calls from this server. bedrock-batch: Bedrock batch "
     "inference jobs (half price, hours; at least 100 examples). sagemaker-transform: batch "
-    "transform on the endpoints' models. Batch backends need ARBITER_BATCH_S3_URI and no "
-    "retrieval.",
+    "transform on the endpoints' models. Batch backends need ARBITER_BATCH_S3_URI; context "
+    "from a collection is retrieved here and sent in each record.",
     "eval.start": "Start run",
     "eval.runs": "Runs",
     "eval.run_id": "Run id (click a row)",
@@ -720,7 +720,7 @@ ZH_CN: dict[str, str] = {
     "eval.backend": "运行方式",
     "eval.backend_info": "online：由本服务器逐条调用。bedrock-batch：Bedrock 批量推理作业（半价，"
     "需数小时，至少 100 个样例）。sagemaker-transform：在端点的模型上运行批量转换作业。"
-    "批量方式需设置 ARBITER_BATCH_S3_URI，且不支持检索上下文。",
+    "批量方式需设置 ARBITER_BATCH_S3_URI；所选文档集的上下文在本服务器检索后随每条记录发送。",
     "eval.start": "开始评测",
     "eval.runs": "评测运行",
     "eval.run_id": "运行 ID（点击一行）",

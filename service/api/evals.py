@@ -40,7 +40,12 @@ class EvalRunIn(BaseModel):
     )
     dataset_format: Literal["jsonl", "csv"] = "jsonl"
     dataset_name: str = Field(default="dataset", max_length=128)
-    rag: RagRequest | None = None
+    rag: RagRequest | None = Field(
+        default=None,
+        description="Retrieve each example's context from a collection for the variants that "
+        "use context (on batch backends too: it goes into each record). Stored with the "
+        "answers; a batch run keeps it for --resume.",
+    )
     concurrency: int = Field(default=4, ge=1, le=64)
     rate_per_s: float | None = Field(default=None, gt=0)
     name: str = Field(default="", max_length=128)

@@ -24,6 +24,7 @@ from service.access import (
 )
 from service.app.runtime import Runtime
 from service.app.telemetry import build_telemetry
+from service.app.variant_sync import VariantSync
 from service.config import Settings
 from service.documents import build_library
 from service.errors import ArbiterError, ErrorCode
@@ -111,6 +112,9 @@ def build_runtime(
     deployments.load(
         load_deployments(settings.deployments_file) if settings.deployments_file else []
     )
+    variant_sync = VariantSync(store, catalog, deployments)
+    catalog.look_up_with(variant_sync.lookup)
+    deployments.look_up_with(variant_sync.lookup)
     runtime = Runtime(
         settings,
         store,
@@ -147,6 +151,7 @@ def build_runtime(
             window_s=settings.signin_window_s,
             lockout_s=settings.signin_lockout_s,
         ),
+        variant_sync=variant_sync,
     )
     engine.after_turn = runtime.after_turn
     runtime.gateway.writer.on_stored = runtime.score_later

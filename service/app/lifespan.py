@@ -1,13 +1,14 @@
 """What runs beside the requests for as long as the web app lives: the job worker of this
-process, the goal monitor, the tuning poller, and the sync of daily token budgets to the
-store. Started and
+process, the goal monitor, the tuning poller, the sync of daily token budgets to the store,
+and the check for variants other replicas created. Started and
 stopped by the app's lifespan; on the way out, answers in flight are stored first.
 
 Safe with many replicas on one store: jobs are claimed one worker at a time (leases, see
 `service.store.jobs`); the goal monitor and the tuning poller each run only in the process
 holding its leader lock (`service.store.Leadership`: another takes over within one interval
 if it dies; `arbiter worker` processes take part in the tuning poller's election too); the
-token sync runs everywhere, each process adding only what it counted itself."""
+token sync runs everywhere, each process adding only what it counted itself; so does the
+variant sync, each process adding to its own catalog."""
 
 from __future__ import annotations
 
@@ -93,11 +94,16 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
         leader=Leadership(runtime.store, "goal-monitor"),
     )
     limits = Periodic(settings.limits_sync_s, runtime.limiter.sync, "limits.sync_failed")
+    # Everywhere: each process keeps its own catalog in step with the store.
+    variant_sync = Periodic(
+        settings.variant_sync_seconds, runtime.variant_sync.refresh, "variants.sync_failed"
+    )
     if settings.worker:
         await runtime.start_worker()
     goals.start()
     limits.start()
     tuning.start()
+    variant_sync.start()
     try:
         yield
     finally:
@@ -106,6 +112,7 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
         await goals.stop()
         await tuning.stop()
         await limits.stop()
+        await variant_sync.stop()
         if settings.limits_sync_s > 0:
             await limits.run_once()  # what was counted since the loop's last turn
         await runtime.stop_worker()  # the job under way finishes; queued ones wait in the store

@@ -14,6 +14,7 @@ from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from rag import Library
 from service.access import Authenticator, Keys, Limiter, Links, SignIn
+from service.app.variant_sync import VariantSync
 from service.config import Settings
 from service.evaluation import (
     SCORE_TURN,
@@ -27,7 +28,7 @@ from service.ids import new_id
 from service.labels import campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
-from service.store import JobQueue, Store, variants
+from service.store import JobQueue, Store
 from service.tuning import Clients, answer_comparison, poll
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,7 @@ class Runtime:
     evals: EvalRunner
     links: Links  # the page's short-lived signed links (chunk pages, report frames)
     signin: SignIn = field(kw_only=True)
+    variant_sync: VariantSync = field(kw_only=True)  # variants other replicas created
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     # Fire-and-forget work started by requests (telemetry of votes, campaign answers): held
@@ -87,7 +89,7 @@ class Runtime:
         another process: stored variants this one does not know yet are added first."""
         if self.loop is None:
             raise RuntimeError("the worker's event loop is not running")
-        self.catalog.add_stored(variants.api_variants(self.store))
+        self.variant_sync.refresh()
         coro = answer_comparison(self.store, self.engine, self.evals, str(payload["tuning"]))
         asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 

@@ -134,7 +134,7 @@ def eval_run(
                 judge=judge,
                 name=name,
                 backend=chosen,
-                rag=rag is not None,
+                rag=rag,
             )
             console.print(f"run [bold]{resume}[/bold] on {chosen}", highlight=False)
         with progress_bar("evaluating") as bar:

@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -19,7 +21,7 @@ from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from monitoring.records import ModelCall, Record, ScoreRecord
 from rag import Library, RetrievedChunk, render
-from service.documents import retrieve
+from service.documents import call, retrieve
 from service.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from service.evaluation.batch_jobs import ONLINE, BatchJobRunner, Plan
 from service.evaluation.items import Progress, score_item
@@ -77,12 +79,15 @@ class EvalRunner:
         name: str = "",
         use_case: str | None = None,
         backend: str = ONLINE,
-        rag: bool = False,
+        rag: RagRequest | None = None,
     ) -> str:
-        """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it."""
+        """Check the plan and store a new, empty run; `run_eval(..., run_id=)` then fills it.
+        A batch-backend run keeps its retrieval (`rag`), which `--resume` reuses."""
         _, chosen, _ = self._prepare(variants, metrics, judge)
         if backend != ONLINE:
-            self._batch().check(backend, chosen, rag, len(dataset.examples))
+            self._batch().check(backend, chosen, len(dataset.examples))
+            if rag is not None:  # before thousands of retrievals fail one by one
+                call(self.library.collection, rag.collection)
         if use_case is not None and not usecases.has_use_case(self.store, use_case):
             raise NotFound(f"use case {use_case!r} does not exist", code=ErrorCode.UNKNOWN_USE_CASE)
         return eval_runs.create_run(
@@ -96,6 +101,7 @@ class EvalRunner:
             total=len(dataset.examples) * len(variants),
             use_case=use_case,
             backend=backend,
+            retrieval=None if backend == ONLINE or rag is None else rag.model_dump(mode="json"),
         )
 
     def _batch(self) -> BatchJobRunner:
@@ -222,7 +228,7 @@ class EvalRunner:
         language: str | None,
     ) -> str:
         batch = self._batch()
-        batch.check(backend, plan.variants, rag is not None)
+        batch.check(backend, plan.variants)
         if run_id is None:
             run_id = await asyncio.to_thread(
                 self.create_run,
@@ -233,6 +239,7 @@ class EvalRunner:
                 name=name,
                 use_case=use_case,
                 backend=backend,
+                rag=rag,
             )
         else:
             run = await asyncio.to_thread(
@@ -244,7 +251,10 @@ class EvalRunner:
                     hint=f"Resume it with --backend {run['backend']} (or --backend online to "
                     "answer what is missing from this process).",
                 )
+            rag = _same_retrieval(run_id, run["retrieval"], rag)
             await asyncio.to_thread(eval_runs.restart_run, self.store, run_id)
+        if rag is not None:
+            plan = replace(plan, retrieve=partial(self._retrieve, rag))
         await batch.run(run_id, dataset, plan, backend, on_progress=on_progress, language=language)
         return run_id
 
@@ -274,7 +284,7 @@ class EvalRunner:
             name=name,
             use_case=use_case,
             backend=backend,
-            rag=rag is not None,
+            rag=rag,
         )
 
         async def go() -> None:
@@ -350,10 +360,12 @@ class EvalRunner:
             "tokens_in": None,
             "tokens_out": None,
             "ttft_ms": None,
+            "contexts": None,  # the chunks it was given, stored with the answer
         }
         try:
             if context is not None:  # a failed retrieval fails this item, not the run
                 chunks = await context
+                fields["contexts"] = [c.to_dict() for c in chunks]
                 messages.append(HumanMessage(render(variant.rag.template, example.prompt, chunks)))
             else:
                 messages.append(HumanMessage(example.prompt))
@@ -382,6 +394,21 @@ class EvalRunner:
         fields["latency_ms"] = (time.perf_counter() - started) * 1000
         fields["cost_usd"] = self.prices.cost(variant, fields["tokens_in"], fields["tokens_out"])
         return fields, chunks
+
+
+def _same_retrieval(
+    run_id: str, stored: dict[str, Any] | None, given: RagRequest | None
+) -> RagRequest | None:
+    """A resumed batch run retrieves as it did: its stored retrieval when none is given; a
+    different one is refused (its answers would be scored against other contexts)."""
+    kept = None if stored is None else RagRequest.model_validate(stored)
+    if given is None or given == kept:
+        return kept
+    was = f"from collection {kept.collection!r}" if kept else "without retrieval"
+    raise Conflict(
+        f"eval run {run_id} was started {was}; it cannot be resumed with other retrieval",
+        hint="Resume it without --collection (it retrieves as it did), or start a new run.",
+    )
 
 
 class _Writer:

@@ -36,6 +36,12 @@ class Catalog:
         self._factory = model_factory or build_chat_model
         self._models: dict[tuple[str, int], BaseChatModel] = {}
         self._lock = threading.Lock()
+        self._lookup: Callable[[str], object] | None = None
+
+    def look_up_with(self, lookup: Callable[[str], object]) -> None:
+        """`lookup(name)` runs before an unknown name is refused: it may add the variant
+        (one another process created and stored)."""
+        self._lookup = lookup
 
     def names(self) -> list[str]:
         return list(self._variants)
@@ -47,15 +53,18 @@ class Catalog:
         return self._sources.get(name, "api")
 
     def get(self, name: str) -> Variant:
-        try:
-            return self._variants[name]
-        except KeyError:
+        variant = self._variants.get(name)
+        if variant is None and self._lookup is not None:
+            self._lookup(name)
+            variant = self._variants.get(name)
+        if variant is None:
             known = ", ".join(sorted(self._variants)) or "none"
             raise NotFound(
                 f"unknown variant {name!r}",
                 hint=f"Known variants: {known}. Declare it in the variants file or POST /api/variants.",
                 code=ErrorCode.UNKNOWN_VARIANT,
-            ) from None
+            )
+        return variant
 
     def check(self, variant: Variant) -> None:
         """Raises `InvalidRequest` when the variant may not be added (its `api_key_env`)."""

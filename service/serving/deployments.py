@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import random
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,6 +116,12 @@ class Deployments:
         self.store = store
         self._known = set(variant_names)
         self._table: dict[str, Deployment] = {}
+        self._lookup: Callable[[str], object] | None = None
+
+    def look_up_with(self, lookup: Callable[[str], object]) -> None:
+        """`lookup(name)` runs before a name that is no deployment and no known variant is
+        refused: it may make the variant known (one another process created)."""
+        self._lookup = lookup
 
     def load(self, seeds: list[Deployment]) -> None:
         """Seed from the file (rows not in the store yet), then read the store."""
@@ -154,6 +160,8 @@ class Deployments:
         d = self._table.get(name)
         if d is not None:
             return d
+        if name not in self._known and self._lookup is not None:
+            self._lookup(name)
         if name in self._known:  # every variant is also a deployment of itself
             return Deployment(name=name, live=name, sticky="none")
         raise NotFound(

@@ -25,6 +25,8 @@ class BatchJob:
     input_uri: str
     output_uri: str
     examples: list[int]
+    # Per example (in record order), the chunks its record carries; None: no retrieval.
+    contexts: list[list[dict[str, Any]]] | None
     status: str
     message: str | None
     collected: bool
@@ -41,6 +43,7 @@ def _job(row: EvalBatchJobRow) -> BatchJob:
         input_uri=row.input_uri,
         output_uri=row.output_uri,
         examples=[int(i) for i in row.examples],
+        contexts=row.contexts,
         status=row.status,
         message=row.message,
         collected=row.collected,
@@ -57,6 +60,7 @@ def add_job(
     input_uri: str,
     output_uri: str,
     examples: list[int],
+    contexts: list[list[dict[str, Any]]] | None = None,
 ) -> BatchJob:
     values: dict[str, Any] = {
         "id": new_id(),
@@ -68,6 +72,7 @@ def add_job(
         "input_uri": input_uri,
         "output_uri": output_uri,
         "examples": examples,
+        "contexts": contexts,
         "status": "Planned",
         "message": None,
         "collected": False,

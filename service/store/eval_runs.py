@@ -24,7 +24,9 @@ def create_run(
     total: int,
     use_case: str | None = None,
     backend: str = "online",
+    retrieval: dict[str, Any] | None = None,
 ) -> str:
+    """`retrieval`: a batch-backend run's retrieval settings, which `--resume` reuses."""
     run_id = new_id()
     with store.session() as s:
         s.execute(
@@ -46,7 +48,13 @@ def create_run(
         if backend != "online":
             s.execute(
                 insert(EvalRunBackendRow),
-                {"run_id": run_id, "backend": backend, "error": None, "created_at": utcnow()},
+                {
+                    "run_id": run_id,
+                    "backend": backend,
+                    "error": None,
+                    "retrieval": retrieval,
+                    "created_at": utcnow(),
+                },
             )
     return run_id
 
@@ -62,6 +70,7 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
         extra = s.get(EvalRunBackendRow, run_id)
         out["backend"] = extra.backend if extra else "online"
         out["error"] = extra.error if extra else None
+        out["retrieval"] = extra.retrieval if extra else None
         return out
 
 
@@ -88,7 +97,7 @@ def finished_keys(store: Store, run_id: str) -> set[tuple[str, str]]:
 
 def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
     """Store finished items in one transaction, replacing earlier failed attempts at the
-    same (example, variant)."""
+    same (example, variant). An item's `contexts`: the chunks it was given, or None."""
     if not batch:
         return
     with store.session() as s:
@@ -113,7 +122,10 @@ def save_items(store: Store, run_id: str, batch: list[dict[str, Any]]) -> None:
             s.execute(delete(EvalItemRow).where(EvalItemRow.id.in_(failed)))
         s.execute(
             insert(EvalItemRow),
-            [{"id": new_id(), "run_id": run_id, "created_at": utcnow(), **f} for f in batch],
+            [
+                {"id": new_id(), "run_id": run_id, "created_at": utcnow(), "contexts": None, **f}
+                for f in batch
+            ],
         )
 
 

@@ -228,6 +228,8 @@ class EvalRunBackendRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), primary_key=True)
     backend: Mapped[str] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    # The run's retrieval (a RagRequest), or None: `--resume` retrieves the same way.
+    retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -247,6 +249,8 @@ class EvalBatchJobRow(Base):
     input_uri: Mapped[str] = mapped_column(String(2048))
     output_uri: Mapped[str] = mapped_column(String(2048))
     examples: Mapped[list[Any]]  # dataset row indexes, in record order
+    # Per example, in record order: the chunks its record carries (None: no retrieval).
+    contexts: Mapped[list[Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(32))  # the service's job status
     message: Mapped[str | None] = mapped_column(Text)  # the service's reason, when it gave one
     collected: Mapped[bool] = mapped_column(Boolean, default=False)  # outputs stored
@@ -275,6 +279,9 @@ class EvalItemRow(Base):
     tokens_out: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     scores: Mapped[list[Any]]  # [{metric, version, value, error}]
+    # The retrieved chunks the answer was given ({ref, text, source, ...} each), or None:
+    # answered without context.
+    contexts: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -3,7 +3,9 @@ created through the API (which live only here)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import Conflict
@@ -45,3 +47,13 @@ def api_variants(store: Store) -> list[Variant]:
             select(VariantRow).where(VariantRow.source == "api").order_by(VariantRow.created_at)
         )
         return [Variant.model_validate(scrub(r.spec)) for r in rows]
+
+
+def api_version(store: Store) -> tuple[int, datetime | None]:
+    """A cheap fingerprint of the variants created through the API (how many, the latest
+    change): when it moves, `api_variants` has something new."""
+    with store.session() as s:
+        count, latest = s.execute(
+            select(func.count(), func.max(VariantRow.updated_at)).where(VariantRow.source == "api")
+        ).one()
+        return int(count), latest

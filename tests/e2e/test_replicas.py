@@ -18,9 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +27,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.support.fixtures import PG_URL
+from tests.support.fixtures import pg_schema
 from tests.support.processes import (
     ServerProcess,
     fake_openai_process,
     haproxy,
     openai_variants_toml,
     redis_server,
+    replica_env,
     start_arbiter,
     stop,
     wait_healthy,
@@ -46,25 +45,6 @@ ADMIN_KEY = "arb_" + "r" * 40
 LIMITED_RATE = 120  # requests per minute for the limited key: 2/s, a bucket of 120
 LIMITED_OFFER_PER_S = 12  # what its client asks: well over the rate
 LEASE_S = 10  # a heartbeat every ~3 s: slow enough for a busy shared machine
-
-
-@contextmanager
-def _schema() -> Iterator[tuple[str, sa.Engine]]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    db = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        yield url, db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass
@@ -178,20 +158,14 @@ def _cells(db: sa.Engine) -> list[tuple[Any, ...]]:
 @pytest.mark.timeout(1200)
 def test_replicas_and_workers_survive_a_killed_replica(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        url, db = stack.enter_context(_schema())
+        url, db = stack.enter_context(pg_schema())
         redis = stack.enter_context(redis_server())
         provider = stack.enter_context(fake_openai_process(tokens=20))
         variants = tmp_path / "arbiter.toml"
         variants.write_text(openai_variants_toml(provider))
         env = {
-            "ARBITER_DATABASE_URL": url,
+            **replica_env(url, variants, ADMIN_KEY),
             "ARBITER_REDIS_URL": redis.url,
-            "ARBITER_AUTH": "keys",
-            "ARBITER_ADMIN_KEY": ADMIN_KEY,
-            "ARBITER_LINK_SECRET": "s" * 40,
-            "ARBITER_VARIANTS_FILE": str(variants),
-            "ARBITER_RAG_SAMPLE_CORPUS": "false",
-            "ARBITER_EXAMPLE_USE_CASE": "false",
             "ARBITER_ONLINE_METRICS": "answer_relevancy_embedding",
             "ARBITER_JOB_LEASE_S": str(LEASE_S),
             "ARBITER_WORKER": "true",  # replicas run jobs too: the killed one holds one

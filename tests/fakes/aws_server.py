@@ -537,6 +537,10 @@ class _AwsHandler(_DiscoveryHandler):
         if not query:
             self.aws_error(400, "ValidationException", "retrievalQuery.text is required")
             return
+        marker = self.fake.kb_refused_marker
+        if marker and marker in query:
+            self.aws_error(400, "ValidationException", "The query could not be processed.")
+            return
         words = set(query.lower().split())
         scored = sorted(docs, key=lambda d: -len(words & set(d["text"].lower().split())))[
             : int(config.get("numberOfResults", 5))
@@ -613,6 +617,9 @@ class FakeAws(FakeServer):
         self.requests: list[dict[str, Any]] = []
         self.embedders: set[str] = {"amazon.titan-embed-text-v2:0"}
         self.knowledge_bases: dict[str, list[dict[str, str]]] = {}
+        # A query containing this text is refused (ValidationException), as the service
+        # refuses one it cannot take: one example's retrieval failing, not the others'.
+        self.kb_refused_marker: str | None = None
         self.customization = aws_tuning.Customization()  # Bedrock tuning control plane
         self.discovery = DiscoveryState()
         self.batch = BedrockBatchJobs(self)  # set batch.s3_endpoint to moto's server

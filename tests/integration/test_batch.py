@@ -178,6 +178,8 @@ def test_with_a_judge_rag_metrics_are_graded_and_retrieval_feeds_them(
         assert scores["faithfulness_judge"]["value"] == 1.0
         assert scores["faithfulness_judge"]["version"] == "rag-llm-v1@gamma"
         assert scores["judge_correctness"]["value"] == 5.0
+        # Stored with the context it was given, as a batch-backend run's answers are.
+        assert [c["text"] for c in item["contexts"]] == ["Paris is the capital of France."]
 
     judge = runtime.catalog.cached_model(runtime.catalog.get("gamma"), JUDGE_SLOT)
     prompts = [str(m[-1].content) for m in judge.seen]  # type: ignore[union-attr]

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from gradio_client import handle_file
 
 from evals.datasets import load_dataset
+from rag import KnowledgeBaseSpec
 from service.app.bootstrap import build_runtime
 from service.app.runtime import Runtime
 from service.config import Settings
-from service.errors import AccessDenied, ArbiterError, ErrorCode
+from service.errors import AccessDenied, ArbiterError, Conflict, ErrorCode
 from service.evaluation import Progress, run_gate, run_summaries
 from service.evaluation.batch_jobs import BatchJobFailed
+from service.schemas import RagRequest
 from service.store import Store, eval_batch_jobs, eval_runs
 from tests.fakes.aws_server import FakeAws
 from tests.fakes.bedrock_batch import BatchScript
@@ -38,6 +43,7 @@ from tests.support.batch_jobs import (
     write_dataset,
 )
 from tests.support.fixtures import LiveServer, scratch_store
+from tests.support.gradio import page_client
 
 
 @pytest.fixture
@@ -307,7 +313,7 @@ def test_a_stopped_job_is_reported_with_the_service_status(
     runtime.close()
 
 
-def test_variants_a_backend_cannot_run_and_retrieval_are_refused(
+def test_variants_a_backend_cannot_run_are_refused_and_retrieval_is_not(
     sqlite_store: Store, aws: FakeAws, tmp_path: Path
 ) -> None:
     runtime = runtime_for(sqlite_store, tmp_path, aws)
@@ -318,17 +324,154 @@ def test_variants_a_backend_cannot_run_and_retrieval_are_refused(
     with pytest.raises(ArbiterError) as caught:
         runtime.evals.create_run(dataset, ["claude"], [], backend="sagemaker-transform")
     assert "sagemaker-transform" not in caught.value.hint and "bedrock-batch" in caught.value.hint
+    # A collection that does not exist is named before anything is stored or retrieved.
     with pytest.raises(ArbiterError) as caught:
-        runtime.evals.create_run(dataset, ["claude"], [], backend="bedrock-batch", rag=True)
-    assert "retrieval" in caught.value.message
+        runtime.evals.create_run(
+            dataset, ["claude"], [], backend="bedrock-batch", rag=RagRequest(collection="nope")
+        )
+    assert "nope" in caught.value.message
     unset = runtime_for(sqlite_store, tmp_path, aws, batch_s3_uri=None)
     with pytest.raises(ArbiterError) as caught:
         unset.evals.create_run(dataset, ["claude"], [], backend="bedrock-batch")
     assert caught.value.code == ErrorCode.BATCH_NOT_CONFIGURED
     assert "ARBITER_BATCH_S3_URI" in caught.value.message
     assert eval_runs.list_runs(runtime.store) == []
+    # With one that does, the run is accepted (the refusal of retrieval is gone).
+    _docs(runtime)
+    run_id = runtime.evals.create_run(
+        dataset, ["claude"], [], backend="bedrock-batch", rag=RagRequest(collection="docs")
+    )
+    assert eval_runs.get_run(runtime.store, run_id)["retrieval"]["collection"] == "docs"
     runtime.close()
     unset.close()
+
+
+# -- with retrieval ---------------------------------------------------------------------
+
+PARIS = "Paris is the capital of France."
+DECOY = "Question capital question capital: every question asks for a capital."
+
+
+def _docs(runtime: Runtime) -> None:
+    runtime.library.create_collection("docs", exist_ok=True)
+    runtime.library.ingest("docs", "paris.txt", PARIS.encode())
+    runtime.library.flush("docs")
+
+
+def _records(moto_server: str, input_uri: str) -> list[dict[str, Any]]:
+    body = s3_client(moto_server).get_object(
+        Bucket=BUCKET, Key=input_uri.split(BUCKET + "/", 1)[1]
+    )["Body"]
+    return [json.loads(line) for line in body.read().decode().splitlines()]
+
+
+def test_a_bedrock_batch_run_with_retrieval_sends_and_scores_each_examples_context(
+    store: Store, aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    runtime = runtime_for(store, tmp_path, aws, bedrock_batch_min_records=1)
+    _docs(runtime)
+    rag = RagRequest(collection="docs", top_k=1, mode="lexical")
+    data = write_dataset(tmp_path / "qa.jsonl", 6)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    data.write_text("".join(json.dumps({**r, "contexts": [PARIS]}) + "\n" for r in rows))
+    run_id = asyncio.run(
+        runtime.evals.run(
+            load_dataset(data),
+            ["claude", "nova"],
+            ["exact_match", "faithfulness_overlap", "context_precision_match"],
+            backend="bedrock-batch",
+            rag=rag,
+        )
+    )
+    # Each record's body carries the context, rendered with the variant's RAG template.
+    for job in eval_batch_jobs.jobs_of_run(runtime.store, run_id):
+        records = _records(moto_server, job.input_uri)
+        assert len(records) == 6
+        for record in records:
+            text = json.dumps(record["modelInput"])
+            assert PARIS in text and "Sources:" in text and "Question: Question " in text
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 12 and all(i["status"] == "ok" for i in items)
+    for item in items:
+        (chunk,) = item["contexts"]
+        assert chunk["text"] == PARIS and chunk["ref"].startswith("chunk:")
+        scores = {s["metric"]: s for s in item["scores"]}
+        # Scored against the stored context: the fake's answer is all in it.
+        assert scores["faithfulness_overlap"]["value"] == 1.0
+        assert scores["faithfulness_overlap"]["error"] is None
+        # The retrieved chunk is the example's reference context: ranked first.
+        assert scores["context_precision_match"]["value"] == 1.0
+    summary = run_summaries(runtime.store, run_id)
+    assert summary["claude"].metrics["faithfulness_overlap"].mean == 1.0
+    runtime.close()
+
+
+def test_an_example_whose_retrieval_fails_is_stored_as_an_error_and_not_sent(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    """A Knowledge Bases collection on the fake service, which refuses one example's query:
+    that example is stored as an error saying why, the others are sent and answered; a
+    resume tries the failed one again."""
+    aws.knowledge_bases["KB12345678"] = [{"text": PARIS, "uri": "s3://kb-docs/paris.md"}]
+    aws.kb_refused_marker = "Question 2:"
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    runtime.library.create_collection(
+        "kb",
+        knowledge_base=KnowledgeBaseSpec(
+            knowledge_base_id="KB12345678", region="us-east-1", endpoint_url=aws.url
+        ),
+    )
+    data = write_dataset(tmp_path / "qa.jsonl", 4)
+    run_id = run(runtime, data, ["claude"], rag=RagRequest(collection="kb", top_k=1))
+    by_id = {i["example_id"]: i for i in eval_runs.items(runtime.store, run_id)}
+    assert by_id["q2"]["status"] == "error" and by_id["q2"]["contexts"] is None
+    assert "retrieval failed" in by_id["q2"]["error"]
+    assert "could not be processed" in by_id["q2"]["error"]
+    assert all(by_id[q]["status"] == "ok" for q in ("q0", "q1", "q3"))
+    assert by_id["q0"]["contexts"][0]["source"] == "s3://kb-docs/paris.md"
+    (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    assert job.examples == [0, 1, 3] and len(_records(moto_server, job.input_uri)) == 3
+
+    aws.kb_refused_marker = None
+    run(runtime, data, ["claude"], run_id=run_id)
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 4 and all(i["status"] == "ok" for i in items)
+    runtime.close()
+
+
+def test_resume_rebuilds_the_same_records_from_the_stored_context(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path, moto_server: str
+) -> None:
+    """The submission fails once the records are written; the collection then changes (a
+    new retrieval would now find another chunk); `--resume` without `--collection` submits
+    the very records the job was planned with, and scores against their context."""
+    aws.batch.denied_roles.add(ROLE)
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    _docs(runtime)
+    rag = RagRequest(collection="docs", top_k=1, mode="lexical")
+    data = write_dataset(tmp_path / "qa.jsonl", 4)
+    with pytest.raises(AccessDenied):
+        run(runtime, data, ["claude"], rag=rag)
+    (row,) = eval_runs.list_runs(runtime.store)
+    (job,) = eval_batch_jobs.jobs_of_run(runtime.store, row["id"])
+    assert job.job_arn is None and job.contexts is not None
+    planned = _records(moto_server, job.input_uri)
+
+    runtime.library.ingest("docs", "decoy.txt", DECOY.encode())
+    runtime.library.flush("docs")
+    fresh = runtime.library.retrieve("docs", "Question 0: capital?", top_k=1, mode="lexical")
+    assert fresh.chunks[0].text == DECOY  # what a new retrieval would send
+
+    aws.batch.denied_roles.clear()
+    with pytest.raises(Conflict) as caught:
+        run(runtime, data, ["claude"], run_id=row["id"], rag=RagRequest(collection="other"))
+    assert "collection 'docs'" in caught.value.message
+    run(runtime, data, ["claude"], run_id=row["id"])  # the run's own retrieval
+    assert _records(moto_server, job.input_uri) == planned
+    items = eval_runs.items(runtime.store, row["id"])
+    assert len(items) == 4 and all(i["status"] == "ok" for i in items)
+    assert all([c["text"] for c in i["contexts"]] == [PARIS] for i in items)
+    runtime.close()
 
 
 # -- SageMaker batch transform ----------------------------------------------------------
@@ -387,6 +530,35 @@ def test_sagemaker_transform_run_stores_every_answer(
     runtime.close()
 
 
+def test_a_transform_run_with_retrieval_sends_the_context_in_each_line(
+    sqlite_store: Store,
+    fake_aws: FakeAws,
+    transform: TransformProxy,
+    tmp_path: Path,
+    moto_server: str,
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
+    _docs(runtime)
+    run_id = asyncio.run(
+        runtime.evals.run(
+            load_dataset(write_dataset(tmp_path / "qa.jsonl", 3)),
+            ["endpoint"],
+            ["faithfulness_overlap"],
+            backend="sagemaker-transform",
+            rag=RagRequest(collection="docs", top_k=1),
+        )
+    )
+    (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
+    lines = _records(moto_server, job.input_uri)
+    assert len(lines) == 3 and all(PARIS in json.dumps(line) for line in lines)
+    items = eval_runs.items(runtime.store, run_id)
+    assert all(i["status"] == "ok" and i["contexts"][0]["text"] == PARIS for i in items)
+    assert (
+        run_summaries(runtime.store, run_id)["endpoint"].metrics["faithfulness_overlap"].mean == 1.0
+    )
+    runtime.close()
+
+
 def test_a_failed_transform_job_is_reported_with_its_failure_reason(
     sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
 ) -> None:
@@ -415,6 +587,7 @@ def test_the_api_starts_a_batch_run_and_shows_its_jobs(
     sqlite_store: Store, aws: FakeAws, tmp_path: Path, wait_for: object
 ) -> None:
     runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    _docs(runtime)
     dataset = "".join(
         f'{{"id": "q{i}", "prompt": "Q{i}?", "reference": "Paris is the capital."}}\n'
         for i in range(5)
@@ -432,6 +605,7 @@ def test_the_api_starts_a_batch_run_and_shows_its_jobs(
                 "metrics": ["exact_match"],
                 "dataset": dataset,
                 "backend": "bedrock-batch",
+                "rag": {"collection": "docs", "top_k": 1},
             },
         )
         assert started.status_code == 202, started.text
@@ -447,12 +621,45 @@ def test_the_api_starts_a_batch_run_and_shows_its_jobs(
         (job,) = body["jobs"]
         assert job["status"] == "Completed" and job["records"] == 5 and job["collected"]
         assert job["job_arn"].startswith("arn:aws:bedrock:")
+        items = eval_runs.items(runtime.store, run_id)
+        assert all(i["contexts"][0]["text"] == PARIS for i in items)
         unconfigured = httpx.post(
             f"{server.url}/api/eval-runs",
             json={"variants": ["endpoint"], "dataset": dataset, "backend": "bedrock-batch"},
         )
         assert unconfigured.status_code == 422
         assert unconfigured.json()["error"]["code"] == "unsupported_backend"
+    runtime.close()
+
+
+def test_the_page_starts_a_batch_run_with_retrieval(
+    sqlite_store: Store, aws: FakeAws, tmp_path: Path, wait_for: object
+) -> None:
+    runtime = runtime_for(sqlite_store, tmp_path, aws, bedrock_batch_min_records=1)
+    _docs(runtime)
+    data = write_dataset(tmp_path / "qa.jsonl", 3)
+    with LiveServer(runtime, with_ui=True) as server:
+        status, _rows, _timer, run_id = page_client(server.url).predict(
+            handle_file(str(data)),
+            ["claude"],
+            ["faithfulness_overlap"],
+            "docs",
+            "",
+            "bedrock-batch",
+            api_name="/eval_start",
+        )
+        assert run_id and run_id in status, status
+
+        def finished() -> bool:
+            return eval_runs.get_run(runtime.store, run_id)["status"] != "running"
+
+        wait_for(finished, 90)  # type: ignore[operator]
+    assert eval_runs.get_run(runtime.store, run_id)["status"] == "done"
+    items = eval_runs.items(runtime.store, run_id)
+    assert len(items) == 3 and all(i["contexts"][0]["text"] == PARIS for i in items)
+    assert (
+        run_summaries(runtime.store, run_id)["claude"].metrics["faithfulness_overlap"].mean == 1.0
+    )
     runtime.close()
 
 
@@ -474,19 +681,14 @@ def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
         "AWS_ENDPOINT_URL_S3": moto_server,
     }
     data = write_dataset(tmp_path / "qa.jsonl", 6)
+    (tmp_path / "paris.txt").write_text(PARIS)
+    ingested = cli.run(["ingest", str(tmp_path / "paris.txt"), "-c", "docs"], tmp_path, env)
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr
     aws.batch.scripts[CLAUDE] = BatchScript(fail_after=3, fail_message="Model capacity lost.")
+    command = ["eval", "run", str(data), "-v", "claude", "-m", "exact_match"]
+    command += ["-m", "faithfulness_overlap"]
     failed = cli.run(
-        [
-            "eval",
-            "run",
-            str(data),
-            "-v",
-            "claude",
-            "-m",
-            "exact_match",
-            "--backend",
-            "bedrock-batch",
-        ],
+        [*command, "--backend", "bedrock-batch", "--collection", "docs", "--top-k", "1"],
         tmp_path,
         env,
         timeout=180,
@@ -498,7 +700,7 @@ def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
 
     aws.batch.scripts[CLAUDE] = BatchScript()
     resumed = cli.run(
-        ["eval", "run", str(data), "-v", "claude", "-m", "exact_match", "--resume", run_id],
+        [*command, "--resume", run_id],  # without --collection: the run's own retrieval
         tmp_path,
         env,
         timeout=180,
@@ -506,3 +708,9 @@ def test_the_command_runs_on_bedrock_batch_and_resume_keeps_the_runs_backend(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert len(aws.batch.jobs) == 2  # the resumed run stayed on Bedrock batch inference
     assert "exact_match" in resumed.stdout and "1.000" in resumed.stdout
+    # Both jobs' records carry the context: the resume retrieved as the run did.
+    for fake_job in aws.batch.jobs.values():
+        assert all(
+            PARIS in json.dumps(r["modelInput"]) for r in _records(moto_server, fake_job.input_uri)
+        )
+    assert "faithfulness_overlap" in resumed.stdout

@@ -49,6 +49,27 @@ PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:
 
 
 @contextmanager
+def pg_schema() -> Iterator[tuple[str, sa.Engine]]:
+    """An empty PostgreSQL schema for processes started by a test (they migrate it): the
+    database URL that selects it, and an engine on it; dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    db = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        yield url, db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
 def scratch_store(kind: str, tmp_path: Path, *, revision: str | None = None) -> Iterator[Store]:
     """A store migrated to `revision` (None: the latest): a SQLite file, or an isolated
     PostgreSQL schema dropped afterwards."""

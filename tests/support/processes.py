@@ -33,6 +33,20 @@ def openai_variants_toml(
     )
 
 
+def replica_env(database_url: str, variants_file: Path, admin_key: str) -> dict[str, str]:
+    """What every `arbiter serve` replica of one test shares: the database, admin-key
+    authentication, one link secret, the variants file, and no bundled extras."""
+    return {
+        "ARBITER_DATABASE_URL": database_url,
+        "ARBITER_AUTH": "keys",
+        "ARBITER_ADMIN_KEY": admin_key,
+        "ARBITER_LINK_SECRET": "s" * 40,
+        "ARBITER_VARIANTS_FILE": str(variants_file),
+        "ARBITER_RAG_SAMPLE_CORPUS": "false",
+        "ARBITER_EXAMPLE_USE_CASE": "false",
+    }
+
+
 @contextmanager
 def fake_openai_process(tokens: int = 20, first_token_delay_s: float = 0.0) -> Iterator[str]:
     """A fake OpenAI-compatible server in its own process; yields its base URL."""

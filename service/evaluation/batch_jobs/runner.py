@@ -5,22 +5,28 @@ exactly as an online run's answers are (same items, same report, same gate).
 
 Every job is stored before it is submitted and given its ARN as soon as it has one:
 `--resume RUN_ID` after a restart re-attaches to jobs under way instead of submitting them
-again, and submits only what no job covers and no stored answer has."""
+again, and submits only what no job covers and no stored answer has.
+
+With retrieval, each example's context is retrieved here once (shared by the variants that
+use context), rendered into its record with the variant's template as an online run does,
+and stored with the job: the records of a job submitted after a restart are the same, and
+each answer is scored against (and stored with) the context its model was given."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from evals.base import Metric
-from evals.datasets import Dataset
+from evals.datasets import Dataset, Example
 from evals.judges import RubricJudge
 from monitoring.records import Record, ScoreRecord
+from rag import RetrievedChunk, render
 from service.errors import ArbiterError, ErrorCode, InvalidRequest
 from service.evaluation.batch_jobs.backend import (
     BEDROCK_BATCH,
@@ -33,12 +39,16 @@ from service.evaluation.batch_jobs.backend import (
 )
 from service.evaluation.batch_jobs.s3 import S3Uri
 from service.evaluation.items import Progress, score_item
-from service.models import PriceTable, Variant
+from service.models import PriceTable, Variant, classify_error
 from service.store import Store, eval_batch_jobs, eval_runs
 
 log = structlog.get_logger(__name__)
 
 SAVE_EVERY = 500  # answers written per transaction while a job's outputs are collected
+RETRIEVALS_IN_FLIGHT = 8  # examples' contexts retrieved at once before jobs are planned
+
+Retriever = Callable[[Example], Awaitable[list[RetrievedChunk]]]
+Chunks = list[dict[str, Any]]  # RetrievedChunk.to_dict() each, as stored
 
 
 class BatchJobFailed(ArbiterError):
@@ -53,6 +63,10 @@ class Plan:
     metrics: list[Metric]
     variants: list[Variant]
     judge: RubricJudge | None
+    retrieve: Retriever | None = None  # the run's retrieval; None: records carry the prompt
+
+    def uses_context(self, variant: Variant) -> bool:
+        return self.retrieve is not None and variant.rag.use_context
 
 
 class BatchJobRunner:
@@ -82,12 +96,9 @@ class BatchJobRunner:
             )
         return self.backends[name]
 
-    def check(
-        self, backend: str, variants: list[Variant], rag: bool, examples: int | None = None
-    ) -> None:
+    def check(self, backend: str, variants: list[Variant], examples: int | None = None) -> None:
         """Refuse at once what cannot run: an unconfigured location, a variant the backend
-        cannot serve, retrieval (the record bodies carry the bare prompt), a dataset below
-        the service's minimum records per job."""
+        cannot serve, a dataset below the service's minimum records per job."""
         chosen = self.backend(backend)
         if not self.s3_uri:
             raise InvalidRequest(
@@ -96,13 +107,6 @@ class BatchJobRunner:
                 code=ErrorCode.BATCH_NOT_CONFIGURED,
             )
         S3Uri.parse(self.s3_uri)
-        if rag:
-            raise InvalidRequest(
-                "batch backends send the bare prompt: retrieval (a collection) is not "
-                "supported on them",
-                hint="Leave out the collection, or use --backend online.",
-                code=ErrorCode.UNSUPPORTED_BACKEND,
-            )
         for variant in variants:
             chosen.check(variant)
         if examples is not None:
@@ -157,6 +161,9 @@ class BatchJobRunner:
         }
         self._check_sizes(backend, todo, run_id)
         state = _Counts(total=total, stored=len(done), skipped=len(done))
+        contexts = await self._retrieve(plan, dataset, todo, run_id, state, language)
+        if state.errors:  # examples whose retrieval failed are stored as errors, not sent
+            self._check_sizes(backend, todo, run_id)
 
         def progress(note: str) -> None:
             if on_progress is not None:
@@ -176,9 +183,10 @@ class BatchJobRunner:
             for size in chunk_sizes(len(indexes), backend.max_records):
                 chunk, indexes = indexes[:size], indexes[size:]
                 numbered += 1
+                chunks = [contexts[i] for i in chunk] if plan.uses_context(by_name[name]) else None
                 jobs.append(
                     await asyncio.to_thread(
-                        self._plan_job, backend, run_id, by_name[name], chunk, numbered
+                        self._plan_job, backend, run_id, by_name[name], chunk, chunks, numbered
                     )
                 )
         pending: dict[str, tuple[eval_batch_jobs.BatchJob, str]] = {}
@@ -271,8 +279,69 @@ class BatchJobRunner:
                     code=ErrorCode.TOO_FEW_RECORDS,
                 )
 
+    async def _retrieve(
+        self,
+        plan: Plan,
+        dataset: Dataset,
+        todo: dict[str, list[int]],
+        run_id: str,
+        state: _Counts,
+        language: str | None,
+    ) -> dict[int, Chunks]:
+        """The context of every example some job is about to send to a variant that uses
+        context, retrieved once per example. An example whose retrieval fails is taken out
+        of `todo` and stored as an error for those variants (as an online run stores it;
+        `--resume` tries it again)."""
+        retrieve = plan.retrieve
+        wanted = sorted({i for v in plan.variants if plan.uses_context(v) for i in todo[v.name]})
+        if retrieve is None or not wanted:
+            return {}
+        gate = asyncio.Semaphore(RETRIEVALS_IN_FLIGHT)
+        examples = dataset.examples
+
+        async def one(index: int) -> Chunks | str:
+            async with gate:
+                try:
+                    return [c.to_dict() for c in await retrieve(examples[index])]
+                except Exception as exc:
+                    err = classify_error(exc)
+                    return f"{err.code}: {err.message}"
+
+        found = dict(zip(wanted, await asyncio.gather(*(one(i) for i in wanted)), strict=True))
+        failed = {i: why for i, why in found.items() if isinstance(why, str)}
+        if failed:
+            errors = []
+            for variant in plan.variants:
+                if not plan.uses_context(variant):
+                    continue
+                errors += [
+                    self._item(
+                        plan,
+                        variant,
+                        "",
+                        examples[i],
+                        RecordResult(i, None, failed[i]),
+                        language,
+                        None,
+                    )
+                    for i in todo[variant.name]
+                    if i in failed
+                ]
+                todo[variant.name] = [i for i in todo[variant.name] if i not in failed]
+            await asyncio.to_thread(eval_runs.save_items, self.store, run_id, errors)
+            state.stored += len(errors)
+            state.errors += len(errors)
+            log.warning("eval.batch_retrieval_failed", run=run_id, examples=len(failed))
+        return {i: chunks for i, chunks in found.items() if not isinstance(chunks, str)}
+
     def _plan_job(
-        self, backend: Backend, run_id: str, variant: Variant, chunk: list[int], number: int
+        self,
+        backend: Backend,
+        run_id: str,
+        variant: Variant,
+        chunk: list[int],
+        contexts: list[Chunks] | None,
+        number: int,
     ) -> eval_batch_jobs.BatchJob:
         assert self.s3_uri is not None
         name = job_name(run_id, variant.name, number)
@@ -286,17 +355,27 @@ class BatchJobRunner:
             input_uri=str(root.join("input", "records.jsonl")),
             output_uri=str(root.join("output").folder()),
             examples=chunk,
+            contexts=contexts,
         )
 
     def _submit(
         self, backend: Backend, variant: Variant, job: eval_batch_jobs.BatchJob, dataset: Dataset
     ) -> str:
-        """Submit a stored job, unless it was submitted before a crash (found by name)."""
+        """Submit a stored job, unless it was submitted before a crash (found by name). Its
+        records are built from what is stored with it: the same after a restart."""
         arn = backend.find(variant, job)
         if arn is None:
             examples = dataset.examples
+            contexts = _contexts(job)
             lines = (
-                backend.input_line(variant, i, variant.system_prompt, examples[i].prompt)
+                backend.input_line(
+                    variant,
+                    i,
+                    variant.system_prompt,
+                    examples[i].prompt
+                    if contexts is None
+                    else render(variant.rag.template, examples[i].prompt, contexts[i]),
+                )
                 for i in job.examples
             )
             files = backend.files(variant)
@@ -324,6 +403,7 @@ class BatchJobRunner:
         """Match the job's output records to its examples; score and store each answer;
         a request without an output record is stored as an error saying why."""
         examples = dataset.examples
+        contexts = _contexts(job)
         tally = OutputTally()
         seen: set[int] = set()
         batch: list[dict[str, Any]] = []
@@ -342,7 +422,15 @@ class BatchJobRunner:
                 continue
             seen.add(result.index)
             batch.append(
-                self._item(plan, variant, backend.name, examples[result.index], result, language)
+                self._item(
+                    plan,
+                    variant,
+                    backend.name,
+                    examples[result.index],
+                    result,
+                    language,
+                    None if contexts is None else contexts[result.index],
+                )
             )
             if len(batch) >= SAVE_EVERY:
                 flush()
@@ -355,7 +443,15 @@ class BatchJobRunner:
             if index not in seen:
                 missing = RecordResult(index, None, f"no output record for this request; {why}")
                 batch.append(
-                    self._item(plan, variant, backend.name, examples[index], missing, language)
+                    self._item(
+                        plan,
+                        variant,
+                        backend.name,
+                        examples[index],
+                        missing,
+                        language,
+                        None if contexts is None else contexts[index],
+                    )
                 )
                 if len(batch) >= SAVE_EVERY:
                     flush()
@@ -379,7 +475,10 @@ class BatchJobRunner:
         example: Any,
         result: RecordResult,
         language: str | None,
+        chunks: list[RetrievedChunk] | None,
     ) -> dict[str, Any]:
+        """`backend`: the one that answered (cost at its price); `chunks`: the context the
+        record carried (None: the bare prompt)."""
         reply = result.reply
         ok = reply is not None and result.error is None
         tokens_in = reply.tokens_in if reply else None
@@ -403,8 +502,9 @@ class BatchJobRunner:
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
             "cost_usd": cost,
+            "contexts": None if chunks is None else [c.to_dict() for c in chunks],
         }
-        fields["scores"] = score_item(plan.metrics, plan.judge, example, fields, None, language)
+        fields["scores"] = score_item(plan.metrics, plan.judge, example, fields, chunks, language)
         # Scores go to telemetry as an online run's do; no ModelCall record: a batch job
         # gives no per-call latency, and a made-up one would skew the latency panels.
         for score in fields["scores"]:
@@ -419,6 +519,16 @@ class _Counts:
     skipped: int
     errors: int = 0
     processing: int = 0  # processed by jobs under way, not stored yet
+
+
+def _contexts(job: eval_batch_jobs.BatchJob) -> dict[int, list[RetrievedChunk]] | None:
+    """The job's stored contexts by example row, or None: its records carry the prompt."""
+    if job.contexts is None:
+        return None
+    return {
+        i: [RetrievedChunk(**c) for c in chunks]
+        for i, chunks in zip(job.examples, job.contexts, strict=True)
+    }
 
 
 def _with_status(job: eval_batch_jobs.BatchJob, st: JobStatus) -> eval_batch_jobs.BatchJob:
