@@ -84,9 +84,9 @@ def _upsert(
         index_elements=keys,
         set_={c: getattr(table, c) + getattr(stmt.excluded, c) for c in adds},
     )
-    # Sorted: two transactions touching the same rows lock them in the same order.
-    for row in sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys)):
-        s.execute(stmt, row)
+    # Sorted: two transactions touching the same rows lock them in the same order. One
+    # executemany (psycopg pipelines it), not a round trip per row.
+    s.execute(stmt, sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys)))
 
 
 # Fields of the ok answers whose count, sum and sum of squares the answer rollups keep

@@ -7,9 +7,13 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from service.app.runtime import Runtime
+from service.ids import utcnow
+from service.store import votes
 from service.store.tables import VoteRow
 from tests.support.fixtures import LiveServer
 
@@ -108,3 +112,37 @@ def test_eight_writers_two_thousand_votes_each_every_vote_stored_once(
     assert len(stored) == 16_000 and len(set(stored)) == 16_000
     board = httpx.get(f"{url}/api/leaderboard").json()
     assert board["battles"] == 16_000
+
+
+def test_a_key_stored_meanwhile_is_an_integrity_error_as_with_an_insert(
+    runtime: Runtime, live: LiveServer
+) -> None:
+    """PostgreSQL writes a batch's votes with COPY: an idempotency key another request
+    stored between the batch's check and its write must still raise SQLAlchemy's
+    IntegrityError (what `cast_votes` retries one vote at a time on), and the stored vote
+    stays as it was."""
+    (t1,) = turns(live.url, 1)
+    first = httpx.post(
+        f"{live.url}/api/votes",
+        json={
+            "votes": [
+                {"turn_id": t1, "outcome": "a", "on_behalf_of": "ann", "idempotency_key": "k"}
+            ]
+        },
+    )
+    assert first.status_code == 201, first.text
+    row = {
+        "id": "v-duplicate-key",
+        "turn_id": t1,
+        "outcome": "b",
+        "ranking": [1, 0],
+        "rater": "bob",
+        "supersedes_id": None,
+        "idempotency_key": "k",
+        "created_at": utcnow(),
+    }
+    with pytest.raises(IntegrityError), runtime.store.session() as s:
+        votes._insert_votes(s, [row])
+    with runtime.store.session() as s:
+        stored = s.execute(select(VoteRow.rater, VoteRow.outcome)).all()
+    assert [tuple(r) for r in stored] == [("ann", "a")]
