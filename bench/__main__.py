@@ -29,8 +29,27 @@ BENCHMARKS = [
 ]
 
 
+def select(args: list[str]) -> list[str]:
+    """The benchmarks named before the first option (the options are the benchmark's own:
+    `batch --backend bedrock-batch`): a full name picks that one alone, a part of a name
+    every benchmark containing it; none named, all of them."""
+    names = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        names.append(arg)
+    if not names:
+        return list(BENCHMARKS)
+    return [
+        b
+        for b in BENCHMARKS
+        if any(b == f"bench.bench_{n}" for n in names)
+        or any(n in b and f"bench.bench_{n}" not in BENCHMARKS for n in names)
+    ]
+
+
 def main() -> int:
-    selected = [b for b in BENCHMARKS if not sys.argv[1:] or any(arg in b for arg in sys.argv[1:])]
+    selected = select(sys.argv[1:])
     for name in selected:
         importlib.import_module(name).main()
     return 0
