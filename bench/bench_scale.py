@@ -69,6 +69,7 @@ DASHBOARD_WINDOWS = {"dashboard 24 h": "last 24 hours", "dashboard 7 d": "last 7
 ENDPOINTS: dict[str, float | None] = {
     "leaderboard": 0.25,
     "leaderboard after one more vote": 0.25 + 0.05,
+    "leaderboard with online Elo": 0.25,  # the goal's "whole leaderboard" names Elo too
     "quality view": None,
     "dashboard 24 h": 0.5,
     "dashboard 7 d": 0.5,
@@ -290,6 +291,10 @@ def _measure(caller: Caller, fill: ArenaFill, run: Run) -> None:
         )
         if rejected.status_code != 201:
             run.notes.append(f"the extra vote was not rejected: {_failure(rejected)}")
+    caller.timed(
+        "leaderboard with online Elo",
+        lambda: (caller.get_json("/api/leaderboard", elo="true"), "")[1],
+    )
     caller.timed("quality view", lambda: (caller.get_json("/api/leaderboard/quality"), "")[1])
     for name, window in DASHBOARD_WINDOWS.items():
         caller.timed(name, lambda w=window: caller.dashboard(w))  # type: ignore[misc]

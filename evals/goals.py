@@ -9,11 +9,13 @@ Each target metric is a statistic over one kind of observation of a variant:
 - a mean of preference results over human votes (win rate, ties count half).
 
 Every value comes with a 95% confidence interval: Wilson's score interval for proportions
-(statsmodels), a percentile bootstrap for means and quantiles below `LARGE_SAMPLE`
-observations; from there on (where the bootstrap's 2000 x n resamples cost seconds and
-hundreds of MB, and agree with these to well under 1% of the value) the normal approximation
-for means, from n, sum and sum of squares, and the distribution-free order-statistic
-(binomial) interval for quantiles. The large-sample forms also take pre-aggregated
+(statsmodels); for quantiles, at every size, the distribution-free order-statistic interval
+(the ranks from Binomial(n, q), exact below `LARGE_SAMPLE`, its normal approximation from
+there on) — a percentile bootstrap of a quantile sorts 2000 resamples, seconds for a few
+variants of a thousand answers, and is itself coarse in the tails; for means a percentile
+bootstrap below `LARGE_SAMPLE` observations and from there on (where the bootstrap's 2000 x n
+resamples cost seconds and hundreds of MB, and agree with it to well under 1% of the value)
+the normal approximation, from n, sum and sum of squares. The large-sample forms also take pre-aggregated
 `Summary` values (a store's rollups) instead of one value per observation. A target is *met* or
 *missed* by its value; with fewer than the minimum number of observations it is
 *insufficient* and says how many it needs. Nothing here touches a store."""
@@ -324,6 +326,15 @@ class Observations:
         }
         return len(listed[kind]) + self.summarised.get(kind, 0)
 
+    def _values(self) -> list[dict[str, float | None]]:
+        """Every listed answer's metric values, computed once (a status reads them for
+        every metric; recomputed if answers were added since)."""
+        cached: list[dict[str, float | None]] | None = getattr(self, "_cached_values", None)
+        if cached is None or len(cached) != len(self.answers):
+            cached = [metric_values(a) for a in self.answers]
+            self._cached_values = cached
+        return cached
+
     def samples(self, metric: str) -> np.ndarray:
         """The per-observation values the metric's statistic is computed over (the listed
         observations only, not the summaries)."""
@@ -331,10 +342,10 @@ class Observations:
         if spec.kind == "proportion":
             if metric == "satisfaction":
                 return np.asarray([1.0 if f else 0.0 for f in self.feedback])
-            return np.asarray([metric_values(a)["error_rate"] for a in self.answers], dtype=float)
+            return np.asarray([v["error_rate"] for v in self._values()], dtype=float)
         if spec.kind == "preference":
             return np.asarray(self.results, dtype=float)
-        values = [metric_values(a).get(spec.source) for a in self.answers]
+        values = [v.get(spec.source) for v in self._values()]
         return np.asarray([v * spec.scale for v in values if v is not None], dtype=float)
 
     def scoring_errors(self, metric: str) -> int:
@@ -342,9 +353,7 @@ class Observations:
             return 0
         spec = TARGET_METRICS[metric]
         return sum(
-            1
-            for a in self.answers
-            if spec.source in (vals := metric_values(a)) and vals[spec.source] is None
+            1 for vals in self._values() if spec.source in vals and vals[spec.source] is None
         )
 
     def summary(self, metric: str) -> Summary | None:
@@ -383,29 +392,6 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[floa
     return float(low), float(high)
 
 
-def bootstrap_quantile(
-    values: Sequence[float] | np.ndarray,
-    q: float,
-    *,
-    resamples: int = RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = 0,
-) -> Estimate:
-    """Percentile bootstrap of a quantile (numpy's default, linear interpolation)."""
-    data = np.asarray(values, dtype=float)
-    n = int(data.size)
-    if n == 0:
-        return Estimate(None, None, None, 0)
-    point = float(np.quantile(data, q))
-    if n == 1:
-        return Estimate(point, point, point, 1)
-    rng = np.random.default_rng(seed)
-    stats = np.quantile(data[rng.integers(0, n, size=(resamples, n))], q, axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(stats, [alpha, 1 - alpha])
-    return Estimate(point, float(low), float(high), n)
-
-
 def normal_mean(moments: Moments, confidence: float = CONFIDENCE) -> Estimate:
     """The mean with the normal-approximation CI, mean ± z·s/√n (sample s.d.)."""
     n = moments.n
@@ -421,13 +407,21 @@ def normal_mean(moments: Moments, confidence: float = CONFIDENCE) -> Estimate:
 
 def order_statistic_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
     """0-based ranks of the order statistics bounding the q-quantile's CI: the number of
-    observations below the true quantile is Binomial(n, q), taken as normal (n is large
-    here), so the CI holds whatever the distribution."""
-    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2) if confidence != CONFIDENCE else _Z
-    spread = z * math.sqrt(n * q * (1 - q))
-    low = min(n, max(1, math.floor(n * q - spread)))
-    high = min(n, max(1, math.ceil(n * q + spread)))
-    return low - 1, high - 1
+    observations below the true quantile is Binomial(n, q), so the CI holds whatever the
+    distribution. Below `LARGE_SAMPLE` the binomial's own quantiles; from there on its
+    normal approximation."""
+    alpha = 1 - confidence
+    if n < LARGE_SAMPLE:
+        # lazy: scipy takes a second to import; only small-sample quantile CIs need it
+        from scipy.stats import binom
+
+        low = int(binom.ppf(alpha / 2, n, q))
+        high = int(binom.ppf(1 - alpha / 2, n, q)) + 1
+    else:
+        z = NormalDist().inv_cdf(1 - alpha / 2) if confidence != CONFIDENCE else _Z
+        spread = z * math.sqrt(n * q * (1 - q))
+        low, high = math.floor(n * q - spread), math.ceil(n * q + spread)
+    return min(n, max(1, low)) - 1, min(n, max(1, high)) - 1
 
 
 def histogram_quantile(hist: Histogram, q: float, confidence: float = CONFIDENCE) -> Estimate:
@@ -465,7 +459,7 @@ def estimate(metric: str, obs: Observations) -> Estimate:
         return normal_mean(summary)
     data = obs.samples(metric)
     if spec.kind == "quantile":
-        return bootstrap_quantile(data, spec.q)
+        return histogram_quantile(Histogram.of(data), spec.q)
     if spec.kind == "proportion":
         n = int(data.size)
         if n == 0:
@@ -504,8 +498,11 @@ class GoalStatus:
         return f"{self.value.fmt()}{unit} — {self.status}{margin}"
 
 
-def goal_status(target: Target, obs: Observations, min_samples: int) -> GoalStatus:
-    value = estimate(target.metric, obs)
+def goal_status(
+    target: Target, obs: Observations, min_samples: int, value: Estimate | None = None
+) -> GoalStatus:
+    """`value`: the target metric's estimate for `obs`, when the caller has it already."""
+    value = estimate(target.metric, obs) if value is None else value
     if value.mean is None or value.n < min_samples:
         return GoalStatus(target, "insufficient", value, min_samples)
     met = target.holds(value.mean)
@@ -524,9 +521,14 @@ def difference(
     seed: int = 0,
 ) -> Estimate:
     """candidate - baseline for the metric, with a 95% CI from resampling each side on its
-    own (unpaired: live traffic gives different prompts to each variant)."""
+    own (unpaired: live traffic gives different prompts to each variant); for quantiles
+    and large samples, from each side's interval (`_difference_of_estimates`)."""
     spec = TARGET_METRICS[metric]
-    if candidate.summary(metric) is not None or baseline.summary(metric) is not None:
+    if (
+        spec.kind == "quantile"
+        or candidate.summary(metric) is not None
+        or baseline.summary(metric) is not None
+    ):
         return _difference_of_estimates(estimate(metric, candidate), estimate(metric, baseline))
     a, b = candidate.samples(metric), baseline.samples(metric)
     if a.size == 0 or b.size == 0:

@@ -120,10 +120,11 @@ def assess(
     out = []
     for v in variants:
         obs = observations.get(v, Observations())
+        evidence = {m: estimate(m, obs) for m in metrics}  # every target's metric among them
         cand = Candidate(
             variant=v,
-            goals=[goal_status(t, obs, min_samples) for t in targets],
-            evidence={m: estimate(m, obs) for m in metrics},
+            goals=[goal_status(t, obs, min_samples, evidence[t.metric]) for t in targets],
+            evidence=evidence,
             counts={
                 "answers": obs.count("answers"),
                 "feedback": obs.count("feedback"),
