@@ -405,6 +405,15 @@ def normal_mean(moments: Moments, confidence: float = CONFIDENCE) -> Estimate:
     return Estimate(mean, mean - half, mean + half, n, moments.errors)
 
 
+def mean_estimate(values: Sequence[float]) -> Estimate:
+    """A mean with its 95% CI: the percentile bootstrap below `LARGE_SAMPLE` values, the
+    normal approximation from there on (the same value; bounds within 1% of the CI's width,
+    without 2000 resamples of every value)."""
+    if len(values) < LARGE_SAMPLE:
+        return bootstrap_mean(values)
+    return normal_mean(Moments.of(np.asarray(values, dtype=float)))
+
+
 def order_statistic_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int, int]:
     """0-based ranks of the order statistics bounding the q-quantile's CI: the number of
     observations below the true quantile is Binomial(n, q), so the CI holds whatever the

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evals.goals import mean_estimate
 from evals.leaderboard import Leaderboard, build, online_elo
-from evals.report import Estimate, bootstrap_mean
+from evals.report import Estimate
 from service.store import Filters, Store
 from service.store import leaderboard as counts_in_store
 
@@ -55,8 +56,9 @@ class QualityRow:
 
 
 def rubric_quality(store: Store, filters: Filters = Filters()) -> list[QualityRow]:
-    """Absolute quality: each variant's mean rubric scores with bootstrap 95% CIs, from
-    each rater's latest rating of each answer."""
+    """Absolute quality: each variant's mean rubric scores with 95% CIs (bootstrap, normal
+    from 5,000 ratings on: `evals.goals.mean_estimate`), from each rater's latest rating of
+    each answer."""
     latest: dict[tuple[str, str], tuple[str, tuple[int | None, ...]]] = {}
     for variant, answer_id, rater, helpful, honest, harmless in counts_in_store.ratings(
         store, filters
@@ -71,6 +73,6 @@ def rubric_quality(store: Store, filters: Filters = Filters()) -> list[QualityRo
             if value is not None:
                 bucket[c].append(float(value))
     return [
-        QualityRow(v, counts[v], {c: bootstrap_mean(per[v][c]) for c in CRITERIA})
+        QualityRow(v, counts[v], {c: mean_estimate(per[v][c]) for c in CRITERIA})
         for v in sorted(per)
     ]

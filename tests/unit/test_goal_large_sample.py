@@ -17,6 +17,7 @@ from evals.goals import (
     Observations,
     estimate,
     histogram_quantile,
+    mean_estimate,
     normal_mean,
     order_statistic_ranks,
 )
@@ -132,3 +133,11 @@ def test_constant_values_give_a_zero_width_interval() -> None:
     est = normal_mean(Moments.of(np.full(LARGE_SAMPLE, 0.3)))
     assert est.mean == pytest.approx(0.3)
     assert est.high - est.low == pytest.approx(0.0, abs=1e-12)  # type: ignore[operator]
+
+
+def test_a_mean_of_many_values_takes_the_normal_interval_below_it_the_bootstrap() -> None:
+    """`mean_estimate` (rubric quality on the leaderboard): the bootstrap below the
+    threshold, the normal interval from it on, which agrees with it (tests above)."""
+    data = np.random.default_rng(7).normal(3.5, 1.0, LARGE_SAMPLE)
+    assert mean_estimate(data[:-1].tolist()) == bootstrap_mean(data[:-1].tolist())
+    assert mean_estimate(data.tolist()) == normal_mean(Moments.of(data))
