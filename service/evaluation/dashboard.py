@@ -103,9 +103,8 @@ def series(
         return buckets.start(int(bucket))
 
     points: list[Point] = []
-    sums, sketches = dashboard.answer_buckets(
-        store, first, last, minutes, use_case, hours=hours, origin=origin
-    )
+    reading = dashboard.BucketWindow(first, last, minutes, use_case, hours, origin)
+    sums, sketches = dashboard.answer_buckets(store, reading)
     indexes, variants, latencies, ttfts = zip(*sketches, strict=True) if sketches else ((),) * 4
     group_of: dict[tuple[int, str], int] = {}
     groups = np.fromiter(
@@ -131,9 +130,7 @@ def series(
         points.append(Point("answers per minute", variant, at, per_minute))
         points.append(Point("error rate", variant, at, 1 - int(ok) / int(answers)))
         points.append(Point("cost (USD)", variant, at, float(cost or 0.0)))
-    score_rows = dashboard.score_buckets(
-        store, first, last, minutes, use_case, hours=hours, origin=origin
-    )
+    score_rows = dashboard.score_buckets(store, reading)
     versions: dict[str, set[str]] = defaultdict(set)
     for _, metric, version, *_ in score_rows:
         versions[metric].add(version)
@@ -157,7 +154,7 @@ def series(
                 Point("score (mean)", f"{name} · {variant}", start(bucket), float(total) / int(n))
             )
     for bucket, variant, wins, losses, ties in sorted(
-        dashboard.vote_buckets(store, first, last, minutes, use_case, hours=hours, origin=origin),
+        dashboard.vote_buckets(store, reading),
         key=lambda r: (int(r[0]), r[1]),
     ):
         played = int(wins) + int(losses) + int(ties)

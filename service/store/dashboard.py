@@ -5,6 +5,7 @@ thumbs. The raw rows too (`answers_since`, ...), for checking the rollups agains
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -158,6 +159,25 @@ def tiled(
             yield (table, *_buckets(table, origin, ranges, size, use_case))
 
 
+@dataclass(frozen=True)
+class BucketWindow:
+    """Minutes [since, until) in buckets of `size` minutes numbered from `origin` (default
+    `since`), of one use case's conversations or all (None); `hours=False` reads every
+    minute from the minute rollups (to check the hour ones)."""
+
+    since: int
+    until: int
+    size: int
+    use_case: str | None = None
+    hours: bool = True
+    origin: int | None = None
+
+    def tiled(self, tables: dict[int, Any]) -> Iterator[tuple[Any, Any, list[Any]]]:
+        return tiled(
+            tables, self.since, self.until, self.size, self.use_case, self.hours, self.origin
+        )
+
+
 def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
     """Rows of (key columns..., sums...) from several rollups, summed per key."""
     totals: dict[tuple[Any, ...], list[Any]] = {}
@@ -171,26 +191,15 @@ def _summed(rows: list[Any], keys: int) -> list[tuple[Any, ...]]:
     return [(*k, *v) for k, v in totals.items()]
 
 
-def answer_buckets(
-    store: Store,
-    since: int,
-    until: int,
-    size: int,
-    use_case: str | None,
-    *,
-    hours: bool = True,
-    origin: int | None = None,
-) -> tuple[Sequence[Any], Sequence[Any]]:
-    """Per bucket (index from `origin`, default `since`, `size` minutes each) and variant: answers, ok and
-    cost summed by the database; and the latency and TTFT sketches of every rollup row of
+def answer_buckets(store: Store, window: BucketWindow) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Per bucket (its index in the window) and variant: answers, ok and cost summed by the
+    database; and the latency and TTFT sketches of every rollup row of
     the window with one (merged by the caller), each with its bucket. Whole hours come from
     the hour rollups (`tiles`)."""
     sums: list[Any] = []
     sketches: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in tiled(
-            rollups.ANSWER_TABLES, since, until, size, use_case, hours, origin
-        ):
+        for table, bucket, where in window.tiled(rollups.ANSWER_TABLES):
             sums += s.execute(
                 select(
                     bucket,
@@ -210,22 +219,11 @@ def answer_buckets(
     return _summed(sums, 2), sketches
 
 
-def score_buckets(
-    store: Store,
-    since: int,
-    until: int,
-    size: int,
-    use_case: str | None,
-    *,
-    hours: bool = True,
-    origin: int | None = None,
-) -> Sequence[Any]:
+def score_buckets(store: Store, window: BucketWindow) -> Sequence[Any]:
     """bucket, metric, version, variant_name, n, total."""
     rows: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in tiled(
-            rollups.SCORE_TABLES, since, until, size, use_case, hours, origin
-        ):
+        for table, bucket, where in window.tiled(rollups.SCORE_TABLES):
             rows += s.execute(
                 select(
                     bucket,
@@ -241,22 +239,11 @@ def score_buckets(
     return _summed(rows, 4)
 
 
-def vote_buckets(
-    store: Store,
-    since: int,
-    until: int,
-    size: int,
-    use_case: str | None,
-    *,
-    hours: bool = True,
-    origin: int | None = None,
-) -> Sequence[Any]:
+def vote_buckets(store: Store, window: BucketWindow) -> Sequence[Any]:
     """bucket, variant_name, wins, losses, ties (both-bad votes are left out)."""
     rows: list[Any] = []
     with store.session() as s:
-        for table, bucket, where in tiled(
-            rollups.VOTE_TABLES, since, until, size, use_case, hours, origin
-        ):
+        for table, bucket, where in window.tiled(rollups.VOTE_TABLES):
             rows += s.execute(
                 select(
                     bucket,
