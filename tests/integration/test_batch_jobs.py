@@ -507,6 +507,21 @@ def transform(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tra
         yield proxy  # type: ignore[misc]
 
 
+def run_transform(
+    runtime: Runtime, data: Path, n: int, metrics: list[str], **kwargs: object
+) -> str:
+    """A run of `n` questions on the `endpoint` variant by SageMaker batch transform."""
+    return asyncio.run(
+        runtime.evals.run(
+            load_dataset(write_dataset(data, n)),
+            ["endpoint"],
+            metrics,
+            backend="sagemaker-transform",
+            **kwargs,  # type: ignore[arg-type]
+        )
+    )
+
+
 def test_sagemaker_transform_run_stores_every_answer(
     sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
 ) -> None:
@@ -539,14 +554,12 @@ def test_a_transform_run_with_retrieval_sends_the_context_in_each_line(
 ) -> None:
     runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
     _docs(runtime)
-    run_id = asyncio.run(
-        runtime.evals.run(
-            load_dataset(write_dataset(tmp_path / "qa.jsonl", 3)),
-            ["endpoint"],
-            ["faithfulness_overlap"],
-            backend="sagemaker-transform",
-            rag=RagRequest(collection="docs", top_k=1),
-        )
+    run_id = run_transform(
+        runtime,
+        tmp_path / "qa.jsonl",
+        3,
+        ["faithfulness_overlap"],
+        rag=RagRequest(collection="docs", top_k=1),
     )
     (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
     lines = _records(moto_server, job.input_uri)
@@ -586,14 +599,7 @@ def test_transform_outputs_missing_cut_or_unreadable_become_errors_saying_so(
     transform.drop, transform.garble, transform.unreadable = {1}, {3}, {4}
     transform.echo = True
     runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
-    run_id = asyncio.run(
-        runtime.evals.run(
-            load_dataset(write_dataset(tmp_path / "qa.jsonl", 7)),
-            ["endpoint"],
-            ["exact_match"],
-            backend="sagemaker-transform",
-        )
-    )
+    run_id = run_transform(runtime, tmp_path / "qa.jsonl", 7, ["exact_match"])
     (created,) = transform.created
     assert created["DataProcessing"]["JoinSource"] == "Input"
     by_id = {i["example_id"]: i for i in eval_runs.items(runtime.store, run_id)}
@@ -618,14 +624,7 @@ def test_a_transform_job_the_caller_may_not_create_says_what_to_grant(
     transform.denied = True
     runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
     with pytest.raises(AccessDenied) as caught:
-        asyncio.run(
-            runtime.evals.run(
-                load_dataset(write_dataset(tmp_path / "qa.jsonl", 3)),
-                ["endpoint"],
-                [],
-                backend="sagemaker-transform",
-            )
-        )
+        run_transform(runtime, tmp_path / "qa.jsonl", 3, [])
     assert "sagemaker:CreateTransformJob" in caught.value.message
     assert "sagemaker:CreateTransformJob" in caught.value.hint
     assert "bedrock" not in caught.value.hint
