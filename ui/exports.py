@@ -53,9 +53,11 @@ def _summary_markdown(summary: ExportSummary, *, dry: bool, lang: str = DEFAULT_
     )
 
 
-def _reporter(progress: gr.Progress) -> Any:
+def _reporter(progress: gr.Progress, lang: str) -> Any:
+    desc, unit = say(lang, "export.labels_read"), say(lang, "export.labels")
+
     def report(done: int, total: int) -> None:
-        progress((done, total), desc="labels read", unit="labels")
+        progress((done, total), desc=desc, unit=unit)
 
     return report
 
@@ -118,7 +120,7 @@ def build_exports(runtime: Runtime) -> None:
                 return
             yield _summary_markdown(result, dry=True, lang=lang) + say(lang, "export.counting")
             result = await asyncio.to_thread(
-                detailed_dry_run, runtime.store, chosen, _reporter(progress)
+                detailed_dry_run, runtime.store, chosen, _reporter(progress, lang)
             )
         except ArbiterError as exc:
             gr.Warning(f"{exc.message} {exc.hint}".strip())
@@ -144,7 +146,7 @@ def build_exports(runtime: Runtime) -> None:
                 runtime.store,
                 options(f, m, t, ties, red),
                 str(folder / f"{f}{sfx}"),
-                progress=_reporter(progress),
+                progress=_reporter(progress, request_language(request)),
             )
             await asyncio.to_thread(
                 audit.record,

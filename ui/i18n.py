@@ -308,6 +308,8 @@ EN: dict[str, str] = {
     "export.none": "none",
     "export.when_written": "counted when written",
     "export.counting": "  \nCounting duplicates and redactions…",
+    "export.labels_read": "labels read",
+    "export.labels": "labels",
     # -- evaluations
     "eval.intro": "Answer every example of a dataset with each variant, score the answers, "
     "and compare. Datasets are JSONL or CSV with `prompt` (or `question`), `reference` and "
@@ -709,6 +711,8 @@ ZH_CN: dict[str, str] = {
     "export.none": "无",
     "export.when_written": "写入时统计",
     "export.counting": "  \n正在统计重复项和脱敏项…",
+    "export.labels_read": "已读取的标注",
+    "export.labels": "条标注",
     "eval.intro": "用每个模型变体回答数据集中的每个样例，为回答评分并进行比较。数据集为 JSONL 或 CSV，"
     "包含 `prompt`（或 `question`）、`reference`，以及可选的 `id` 和 `contexts`。不上传文件则使用"
     "内置示例（基于示例语料的问题）。",

@@ -45,6 +45,7 @@ class Limiter:
         self.shared = shared
         self.shared_failures = 0  # Redis calls that failed (each one fell back to local)
         self._shared_down_until = 0.0
+        self._shared_answered = True  # whether the last call to Redis succeeded
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self._in_flight: dict[str, int] = {}
@@ -132,6 +133,7 @@ class Limiter:
         except SharedCountsUnavailable as exc:
             self._shared_failed(exc)
             return None
+        self._shared_answered = True
         if refusal is not None:
             if refusal.reason == "in_flight":
                 raise _too_many_in_flight(p, limits.max_concurrency or 0, refusal.retry_after_s)
@@ -155,16 +157,19 @@ class Limiter:
     def _shared_failed(self, exc: Exception) -> None:
         with self._lock:
             self.shared_failures += 1
+            self._shared_answered = False
             was_up = time.monotonic() >= self._shared_down_until
             self._shared_down_until = time.monotonic() + SHARED_RETRY_S
         if was_up:
             log.warning("limits.redis_failed", error=str(exc), fallback="per-process counts")
 
     def shared_stats(self) -> tuple[int, bool | None]:
-        """(Redis calls failed so far, whether Redis counts right now: None without Redis)."""
+        """(Redis calls failed so far, whether Redis counts right now: None without Redis).
+        Redis counts again only once a call to it succeeded, not merely when the pause after
+        a failure ends: during an outage with few requests the gauge stays 0."""
         if self.shared is None:
             return self.shared_failures, None
-        return self.shared_failures, time.monotonic() >= self._shared_down_until
+        return self.shared_failures, self._shared_answered
 
     def spend(self, p: Principal, tokens: int) -> None:
         """Count tokens a request used toward the day's budget."""

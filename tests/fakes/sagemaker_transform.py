@@ -7,8 +7,13 @@ passed through unchanged, and when moto accepts a CreateTransformJob the proxy d
 container's work first, as the real service would before the job completes: it reads the
 job's JSONL input from S3 (moto), answers each line as the container would (LMI/vLLM
 messages API, or TGI) and writes `<input file name>.out` under the output path, one
-response per input line, in order (SplitType Line, AssembleWith Line). A job scripted to
-fail writes nothing and is reported `Failed` with its `FailureReason`."""
+response per input line, in order (SplitType Line, AssembleWith Line), through the job's
+`DataProcessing` as SageMaker applies it (`InputFilter` `$.key`, `JoinSource` `Input`: the
+response under `SageMakerOutput` in the input line, `OutputFilter` `$['a','b']`). A job
+scripted to fail writes nothing and is reported `Failed` with its `FailureReason`; output
+lines can be scripted by input position: left out (`drop`), cut short (`garble`), or a
+container reply no adapter reads (`unreadable`); `denied` refuses CreateTransformJob as
+IAM does."""
 
 from __future__ import annotations
 
@@ -31,6 +36,17 @@ class _ProxyHandler(FakeHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         target = self.headers.get("X-Amz-Target", "")
+        if target.endswith(".CreateTransformJob") and self.fake.denied:
+            self.send_json(
+                400,
+                {
+                    "__type": "AccessDeniedException",
+                    "Message": "User: arn:aws:sts::123456789012:assumed-role/caller/session is "
+                    "not authorized to perform: sagemaker:CreateTransformJob because no "
+                    "identity-based policy allows the sagemaker:CreateTransformJob action",
+                },
+            )
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         reply = httpx.request(
             self.command, self.fake.moto + self.path, headers=headers, content=raw, timeout=30
@@ -63,6 +79,11 @@ class TransformProxy(FakeServer):
         self.answer = answer
         self.failures: dict[str, str] = {}  # job name -> FailureReason
         self.created: list[dict[str, Any]] = []
+        self.drop: set[int] = set()  # input positions left out of the output
+        self.garble: set[int] = set()  # input positions whose output line is cut short
+        self.unreadable: set[int] = set()  # input positions the container answers oddly
+        self.denied = False  # CreateTransformJob refused: the caller may not create jobs
+        self.echo = False  # answer each request with its last message (which answer is whose)
 
     def s3(self) -> Any:
         return boto3.client(
@@ -84,7 +105,21 @@ class TransformProxy(FakeServer):
         bucket, _, key = source.removeprefix("s3://").partition("/")
         s3 = self.s3()
         lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
-        answers = [json.dumps(self.container(json.loads(line))) for line in lines if line.strip()]
+        processing = request.get("DataProcessing", {})
+        answers: list[str] = []
+        for position, line in enumerate(line for line in lines if line.strip()):
+            if position in self.drop:
+                continue
+            record = json.loads(line)
+            body = _select(record, processing.get("InputFilter", "$"))
+            if position in self.unreadable:
+                reply: Any = {"message": "CUDA out of memory"}
+            else:
+                reply = self.container(body)
+            if processing.get("JoinSource") == "Input":
+                reply = {**record, "SageMakerOutput": reply}
+            answer = json.dumps(_select(reply, processing.get("OutputFilter", "$")))
+            answers.append(answer[: len(answer) // 2] if position in self.garble else answer)
         out_bucket, _, out_prefix = out_path.removeprefix("s3://").partition("/")
         out_key = "/".join(p for p in (out_prefix, key.rsplit("/", 1)[-1] + ".out") if p)
         s3.put_object(Bucket=out_bucket, Key=out_key, Body="\n".join(answers).encode() + b"\n")
@@ -98,14 +133,16 @@ class TransformProxy(FakeServer):
                     "details": {"finish_reason": "eos_token", "generated_tokens": 5},
                 }
             ]
-        prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        messages = body.get("messages", [])
+        prompt = " ".join(str(m.get("content", "")) for m in messages)
+        answer = str(messages[-1].get("content", "")) if self.echo and messages else self.answer
         return {
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": self.answer},
+                    "message": {"role": "assistant", "content": answer},
                     "finish_reason": "stop",
                 }
             ],
@@ -118,3 +155,13 @@ class TransformProxy(FakeServer):
             job["TransformJobStatus"] = "Failed"
             job["FailureReason"] = reason
         return json.dumps(job, default=str).encode()
+
+
+def _select(record: Any, path: str) -> Any:
+    """The JSONPath subset transform jobs are given here: `$`, `$.key`, `$['a','b']`."""
+    if path == "$":
+        return record
+    if path.startswith("$['"):
+        keys = [k.strip().strip("'") for k in path[2:-1].split(",")]
+        return {k: record[k] for k in keys if k in record}
+    return record[path.removeprefix("$.")]

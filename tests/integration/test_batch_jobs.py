@@ -507,6 +507,21 @@ def transform(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tra
         yield proxy  # type: ignore[misc]
 
 
+def run_transform(
+    runtime: Runtime, data: Path, n: int, metrics: list[str], **kwargs: object
+) -> str:
+    """A run of `n` questions on the `endpoint` variant by SageMaker batch transform."""
+    return asyncio.run(
+        runtime.evals.run(
+            load_dataset(write_dataset(data, n)),
+            ["endpoint"],
+            metrics,
+            backend="sagemaker-transform",
+            **kwargs,  # type: ignore[arg-type]
+        )
+    )
+
+
 def test_sagemaker_transform_run_stores_every_answer(
     sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
 ) -> None:
@@ -539,14 +554,12 @@ def test_a_transform_run_with_retrieval_sends_the_context_in_each_line(
 ) -> None:
     runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
     _docs(runtime)
-    run_id = asyncio.run(
-        runtime.evals.run(
-            load_dataset(write_dataset(tmp_path / "qa.jsonl", 3)),
-            ["endpoint"],
-            ["faithfulness_overlap"],
-            backend="sagemaker-transform",
-            rag=RagRequest(collection="docs", top_k=1),
-        )
+    run_id = run_transform(
+        runtime,
+        tmp_path / "qa.jsonl",
+        3,
+        ["faithfulness_overlap"],
+        rag=RagRequest(collection="docs", top_k=1),
     )
     (job,) = eval_batch_jobs.jobs_of_run(runtime.store, run_id)
     lines = _records(moto_server, job.input_uri)
@@ -577,6 +590,47 @@ def test_a_failed_transform_job_is_reported_with_its_failure_reason(
     assert "ClientError: the container answered 400 for line 2" in caught.value.message
     items = eval_runs.items(runtime.store, run_id)
     assert len(items) == 3 and all(i["status"] == "error" for i in items)
+    runtime.close()
+
+
+def test_transform_outputs_missing_cut_or_unreadable_become_errors_saying_so(
+    sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
+) -> None:
+    transform.drop, transform.garble, transform.unreadable = {1}, {3}, {4}
+    transform.echo = True
+    runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
+    run_id = run_transform(runtime, tmp_path / "qa.jsonl", 7, ["exact_match"])
+    (created,) = transform.created
+    assert created["DataProcessing"]["JoinSource"] == "Input"
+    by_id = {i["example_id"]: i for i in eval_runs.items(runtime.store, run_id)}
+    assert len(by_id) == 7
+    for lost in ("q1", "q3"):  # no output line, or one cut short: no record id to go by
+        assert by_id[lost]["status"] == "error"
+        assert "no output record" in by_id[lost]["error"]
+        assert "1 output lines could not be read" in by_id[lost]["error"]
+    assert by_id["q4"]["status"] == "error"
+    assert "malformed transform output" in by_id["q4"]["error"]
+    # The lines after the missing one still answer their own examples, not a neighbour's.
+    for n in (0, 2, 5, 6):
+        assert by_id[f"q{n}"]["status"] == "ok"
+        assert by_id[f"q{n}"]["answer"].startswith(f"Question {n}: ")
+    assert eval_runs.get_run(runtime.store, run_id)["status"] == "done"
+    runtime.close()
+
+
+def test_a_transform_job_the_caller_may_not_create_says_what_to_grant(
+    sqlite_store: Store, fake_aws: FakeAws, transform: TransformProxy, tmp_path: Path
+) -> None:
+    transform.denied = True
+    runtime = runtime_for(sqlite_store, tmp_path, fake_aws)
+    with pytest.raises(AccessDenied) as caught:
+        run_transform(runtime, tmp_path / "qa.jsonl", 3, [])
+    assert "sagemaker:CreateTransformJob" in caught.value.message
+    assert "sagemaker:CreateTransformJob" in caught.value.hint
+    assert "bedrock" not in caught.value.hint
+    (row,) = eval_runs.list_runs(runtime.store)
+    assert row["status"] == "failed" and "sagemaker:CreateTransformJob" in row["error"]
+    assert transform.created == []
     runtime.close()
 
 

@@ -20,6 +20,18 @@ ONLINE = "online"
 BACKENDS = (ONLINE, BEDROCK_BATCH, SAGEMAKER_TRANSFORM)
 
 
+def record_id(index: int) -> str:
+    """The dataset row as an 11-character alphanumeric record id, as Bedrock's own; a transform
+    job's input lines carry it too, joined to their outputs."""
+    return f"R{index:010d}"
+
+
+def record_index(value: Any) -> int | None:
+    if isinstance(value, str) and len(value) == 11 and value[0] == "R" and value[1:].isdigit():
+        return int(value[1:])
+    return None
+
+
 class KeptClients:
     """boto3 clients kept per (service, model spec): a new client costs tens of ms of CPU
     (its service model is loaded), and a job is polled for hours."""

@@ -19,6 +19,8 @@ from service.evaluation.batch_jobs.backend import (
     KeptClients,
     OutputTally,
     RecordResult,
+    record_id,
+    record_index,
 )
 from service.evaluation.batch_jobs.s3 import S3Files, S3Uri
 from service.models import (
@@ -33,17 +35,6 @@ from service.store import eval_batch_jobs
 
 _TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
 _SUCCEEDED = {"Completed", "PartiallyCompleted"}
-
-
-def record_id(index: int) -> str:
-    """The dataset row as an 11-character alphanumeric record id, as the service's own."""
-    return f"R{index:010d}"
-
-
-def record_index(value: Any) -> int | None:
-    if isinstance(value, str) and len(value) == 11 and value[0] == "R" and value[1:].isdigit():
-        return int(value[1:])
-    return None
 
 
 class BedrockBatch:

@@ -1,8 +1,11 @@
 """SageMaker batch transform for a variant served by an endpoint: the endpoint's model
 (`DescribeEndpoint` -> its endpoint config -> the production variant's model) runs a
-transform job over a JSONL input split by line, one request body per line (the
-container's payload, as the variant's adapter builds it); the service writes
-`<input file name>.out` under the output path, one response per input line, in order."""
+transform job over a JSONL input split by line. Each line is `{"recordId", "body"}`: the
+job sends only `body` (the container's payload, as the variant's adapter builds it) to the
+container (`InputFilter`) and joins each response to its input line (`JoinSource`), so the
+service writes `<input file name>.out` with `{"recordId", "SageMakerOutput"}` per line. An
+output line is matched to its example by its record id, never by its position: a missing
+or broken line cannot shift the answers after it onto the wrong examples."""
 
 from __future__ import annotations
 
@@ -12,19 +15,39 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.errors import ErrorCode, InvalidRequest, ProviderError
+from service.errors import AccessDenied, ErrorCode, InvalidRequest, ProviderError
 from service.evaluation.batch_jobs.backend import (
     SAGEMAKER_TRANSFORM,
     JobStatus,
     KeptClients,
     OutputTally,
     RecordResult,
+    record_id,
+    record_index,
 )
 from service.evaluation.batch_jobs.s3 import S3Files, S3Uri
 from service.models import Reply, SageMakerModel, Variant, classify_error, make_adapter
 from service.store import eval_batch_jobs
 
 _TERMINAL = {"Completed", "Failed", "Stopped"}
+# The container gets the payload alone; the output keeps the record id next to the answer.
+DATA_PROCESSING = {
+    "InputFilter": "$.body",
+    "JoinSource": "Input",
+    "OutputFilter": "$['recordId','SageMakerOutput']",
+}
+
+
+def _sagemaker_error(exc: Exception, actions: str) -> Exception:
+    """The error in our tree; access denied names the SageMaker permissions to grant
+    (the generic hint is Bedrock's)."""
+    err = classify_error(exc)
+    if isinstance(err, AccessDenied):
+        err.hint = (
+            f"Grant your role {actions}; the model's execution role needs s3:GetObject on the "
+            "input and s3:PutObject on the output (ARBITER_BATCH_S3_URI)."
+        )
+    return err
 
 
 class SageMakerTransform:
@@ -75,7 +98,9 @@ class SageMakerTransform:
             config_name = client.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
             config = client.describe_endpoint_config(EndpointConfigName=config_name)
         except Exception as exc:
-            raise classify_error(exc) from None
+            raise _sagemaker_error(
+                exc, "sagemaker:DescribeEndpoint and sagemaker:DescribeEndpointConfig"
+            ) from None
         models = [v["ModelName"] for v in config.get("ProductionVariants", ()) if "ModelName" in v]
         if not models:
             raise InvalidRequest(
@@ -102,7 +127,7 @@ class SageMakerTransform:
             },
             stream=False,
         )
-        return json.dumps(body).encode()
+        return json.dumps({"recordId": record_id(index), "body": body}).encode()
 
     def submit(self, variant: Variant, job: eval_batch_jobs.BatchJob) -> str:
         model = self.model_name(variant)
@@ -124,13 +149,16 @@ class SageMakerTransform:
                     "Accept": "application/json",
                     "AssembleWith": "Line",
                 },
+                DataProcessing=DATA_PROCESSING,
                 TransformResources={
                     "InstanceType": self.instance_type,
                     "InstanceCount": self.instance_count,
                 },
             )
         except Exception as exc:
-            raise classify_error(exc) from None
+            raise _sagemaker_error(
+                exc, "sagemaker:CreateTransformJob and sagemaker:DescribeTransformJob"
+            ) from None
         return str(reply["TransformJobArn"])
 
     def find(self, variant: Variant, job: eval_batch_jobs.BatchJob) -> str | None:
@@ -160,8 +188,10 @@ class SageMakerTransform:
     def results(
         self, variant: Variant, job: eval_batch_jobs.BatchJob, arn: str, tally: OutputTally
     ) -> Iterator[RecordResult]:
-        """Line k of the output answers line k of the input (one input file, Line split,
-        Line assembly)."""
+        """Each output line's answer, for the example its record id names. A line that is
+        not JSON or names no request of this job is counted malformed (its request then has
+        no output record); an answer the adapter cannot read is that example's error.
+        Jobs submitted before record ids (bare payload lines) are read by position."""
         spec = self._spec(variant)
         adapter = make_adapter(spec.adapter, spec.prompt_template)
         files = self.files(variant)
@@ -169,13 +199,24 @@ class SageMakerTransform:
         out = S3Uri.parse(job.output_uri).folder().join(name + ".out")
         if out.key not in files.keys(out):
             return
+        wanted = set(job.examples)
         for position, line in enumerate(files.lines(out)):
-            if position >= len(job.examples):
+            try:
+                record = json.loads(line)
+            except ValueError:
                 tally.malformed += 1
                 continue
-            index = job.examples[position]
+            if isinstance(record, dict) and "SageMakerOutput" in record:
+                index = record_index(record.get("recordId"))
+                answer = record["SageMakerOutput"]
+            else:  # by position: a job submitted before record ids
+                index = job.examples[position] if position < len(job.examples) else None
+                answer = record
+            if index is None or index not in wanted:
+                tally.malformed += 1
+                continue
             try:
-                parsed = adapter.parse(json.loads(line))
+                parsed = adapter.parse(answer)
             except (ValueError, ProviderError) as exc:
                 yield RecordResult(index, None, f"malformed transform output: {exc}")
                 continue
