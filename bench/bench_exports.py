@@ -78,13 +78,13 @@ class _PeakRss:
 
 
 def _floor(store: Store, since: datetime) -> int:
-    """Read what a trl-preference export reads (live votes, turns, answers) and build
-    nothing: how many votes."""
+    """Read what a trl-preference export reads (live votes, turns, answers; JSON columns as
+    their text) and build nothing: how many votes."""
     query = (
         sa.select(
             VoteRow.id,
             VoteRow.outcome,
-            VoteRow.ranking,
+            sa.cast(VoteRow.ranking, sa.Text),
             VoteRow.rater,
             VoteRow.created_at,
             TurnRow.conversation_id,
@@ -96,9 +96,9 @@ def _floor(store: Store, since: datetime) -> int:
             AnswerRow.variant_name,
             AnswerRow.status,
             AnswerRow.text,
-            AnswerRow.request,
-            AnswerRow.variant_spec,
-            AnswerRow.context_refs,
+            sa.cast(AnswerRow.request, sa.Text),  # JSON as stored, not decoded
+            sa.cast(AnswerRow.variant_spec, sa.Text),
+            sa.cast(AnswerRow.context_refs, sa.Text),
         )
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)

@@ -270,7 +270,7 @@ def _turn(row: Any, at: int) -> ExportTurn:
 def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
     """The rows of `query` as plain tuples, BATCH at a time (Core, not the ORM's loading)."""
     with store.session() as s:
-        result = s.connection().execution_options(yield_per=BATCH).execute(query)
+        result = s.connection().execute(query, execution_options={"yield_per": BATCH})
         for batch in result.partitions():
             yield from batch
 
