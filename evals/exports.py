@@ -20,6 +20,7 @@ sidecar file holds it)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -27,6 +28,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 Message = dict[str, str]
 BEDROCK_SCHEMA = "bedrock-conversation-2024"
@@ -167,6 +170,21 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def json_text(value: Any) -> str:
+    """`value` as compact JSON (no spaces after separators), non-ASCII written as is."""
+    return json_line(value)[:-1].decode("utf-8")
+
+
+def json_line(value: Any) -> bytes:
+    """`value` as one line of JSONL, UTF-8: what every export file and stream writes. orjson:
+    a tenth of the standard library's time, which was a fifth of an export's."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the standard library
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return (text + "\n").encode("utf-8")
+
+
 # ---- validation --------------------------------------------------------------------------
 
 
@@ -287,7 +305,11 @@ def _dedup_key(r: Record) -> bytes:
         body = f"c\x1f{r.completion}\x1f{r.label}"
     else:
         body = f"d\x1f{r.answer}"
-    digest = hashlib.blake2b(prompt_key(r.prompt).encode(), digest_size=16)
+    prompt = "\x1e".join([f"{m['role']}\x1f{m['content']}" for m in r.prompt])
+    data = prompt.encode("utf-8", "surrogatepass")
+    # The prompt's length first: no prompt and body can run into another's.
+    digest = hashlib.blake2b(len(data).to_bytes(8, "big"), digest_size=16)
+    digest.update(data)
     digest.update(body.encode("utf-8", "surrogatepass"))
     return digest.digest()
 
@@ -307,10 +329,11 @@ class Deduplicator:
             self._db.execute(f"PRAGMA {pragma}")
         self._db.execute("CREATE TABLE seen (key BLOB PRIMARY KEY) WITHOUT ROWID")
         self._db.execute("BEGIN")
+        self._cursor = self._db.cursor()
 
     def first(self, record: Record) -> bool:
-        cursor = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (_dedup_key(record),))
-        return cursor.rowcount == 1
+        self._cursor.execute("INSERT OR IGNORE INTO seen VALUES (?)", (_dedup_key(record),))
+        return self._cursor.rowcount == 1
 
     def close(self) -> None:
         self._db.close()
@@ -363,6 +386,27 @@ REDACTIONS: list[tuple[str, re.Pattern[str], Callable[[str], bool] | None]] = [
 ]
 
 
+# What every match of REDACTIONS holds: an "@" (EMAIL), AKIA or ASIA (AWS_ACCESS_KEY), "k-"
+# (API_KEY's sk-, pk-, rk-), an underscore (API_KEY's gh?_, AWS_SECRET_KEY), "bearer" in any
+# case (BEARER_TOKEN), or a digit, five or more digits, spaces, brackets, dots or hyphens, and
+# a digit (IP_ADDRESS, CARD_NUMBER, PHONE). A text with none of them is left as it is without
+# running the patterns: most texts, and the patterns were a third of an export's time.
+_DIGIT_RUN = re.compile(r"\d[\d ().-]{5,}\d")
+
+
+def may_hold_pii(value: str) -> bool:
+    """False only when no pattern of REDACTIONS can match `value`."""
+    return (
+        "@" in value
+        or "AKIA" in value
+        or "ASIA" in value
+        or "k-" in value
+        or "_" in value
+        or "bearer" in value.lower()
+        or _DIGIT_RUN.search(value) is not None
+    )
+
+
 @dataclass
 class Redactor:
     """Replaces each match with [KIND]; counts what it replaced."""
@@ -370,6 +414,8 @@ class Redactor:
     counts: dict[str, int] = field(default_factory=dict)
 
     def text(self, value: str) -> str:
+        if not may_hold_pii(value):
+            return value
         for kind, pattern, check in REDACTIONS:
 
             def replace(match: re.Match[str], kind: str = kind, check: Any = check) -> str:

@@ -5,7 +5,6 @@ A failed export leaves nothing behind, and memory stays flat in the number of re
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 
+from evals.exports import json_line, json_text
 from service.errors import ErrorCode, InvalidRequest
 
 ROW_GROUP = 5000  # Parquet rows buffered before a row group is written
@@ -23,10 +23,10 @@ PART_SIZE = 8 * 1024 * 1024  # S3: files above this go up in parts of this size
 
 class _Jsonl:
     def __init__(self, path: Path) -> None:
-        self.file: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self.file: IO[bytes] = path.open("wb")
 
     def write(self, row: dict[str, Any]) -> None:
-        self.file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.file.write(json_line(row))
 
     def close(self) -> None:
         self.file.close()
@@ -43,7 +43,7 @@ class _Parquet:
     def write(self, row: dict[str, Any]) -> None:
         # Provenance varies in shape (parameters differ by provider): one JSON text column.
         if "provenance" in row:
-            row = {**row, "provenance": json.dumps(row["provenance"], ensure_ascii=False)}
+            row = {**row, "provenance": json_text(row["provenance"])}
         self.rows.append(row)
         if len(self.rows) >= ROW_GROUP:
             self._flush()

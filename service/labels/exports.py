@@ -31,7 +31,6 @@ by a detailed dry run, which reads them all)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from evals.exports import (
     Pair,
     Record,
     Redactor,
+    json_line,
     split_of,
     validate,
 )
@@ -455,17 +455,17 @@ def jsonl_chunks(
     """The records (without splits) as JSON lines in chunks of about `chunk_bytes`, for an
     HTTP response; Bedrock formats give the records only."""
     summary = ExportSummary(options.format)
-    lines: list[str] = []
+    lines: list[bytes] = []
     size = 0
     for _, row in rendered(store, options, summary):
-        line = json.dumps(row.get("record", row) if "record" in row else row, ensure_ascii=False)
-        lines.append(line + "\n")
-        size += len(line) + 1
+        line = json_line(row.get("record", row) if "record" in row else row)
+        lines.append(line)
+        size += len(line)
         if size >= chunk_bytes:
-            yield "".join(lines).encode("utf-8")
+            yield b"".join(lines)
             lines, size = [], 0
     if lines:
-        yield "".join(lines).encode("utf-8")
+        yield b"".join(lines)
 
 
 def export(

@@ -17,8 +17,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Select,
     Text,
@@ -208,26 +210,55 @@ _TURN_COLUMNS = (
     TurnRow.prompt,
     TurnRow.created_at,
 )
+# JSON columns are read as their text and decoded here (`_json`, `_spec`): the JSON type's
+# own decoding (the standard library's, row by row) was most of an export's reading time.
 _ANSWER_COLUMNS = (
     AnswerRow.id,
     AnswerRow.pane,
     AnswerRow.variant_name,
     AnswerRow.status,
     AnswerRow.text,
-    AnswerRow.request,
-    AnswerRow.variant_spec,
-    AnswerRow.context_refs,
+    cast(AnswerRow.request, Text),
+    cast(AnswerRow.variant_spec, Text),
+    cast(AnswerRow.context_refs, Text),
 )
 
 
-def _answer(row: Any, offset: int, rubric: tuple[Any, Any] | None) -> ExportAnswer | None:
-    if row[offset] is None:  # a turn without answers (outer join)
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what orjson refuses but JSON columns may hold: NaN
+        return json.loads(text)
+
+
+@lru_cache(maxsize=256)
+def _spec(text: str | None) -> Any:
+    """A variant's settings: a few distinct texts, each stored with every answer of the
+    variant, so decoded once (the dict is shared: exports only read it)."""
+    return _json(text)
+
+
+def _answer(row: Any, at: int, rubric: tuple[Any, Any] | None) -> ExportAnswer | None:
+    """The answer whose columns (`_ANSWER_COLUMNS`) start at `at`, with its rubric totals."""
+    answer_id, pane, variant, status, text, request, spec, refs = row[at : at + 8]
+    if answer_id is None:  # a turn without answers (outer join)
         return None
     mean = None
     if rubric is not None and rubric[1]:
         mean = float(rubric[0]) / float(rubric[1])
-    a = row[offset : offset + len(_ANSWER_COLUMNS)]
-    return ExportAnswer(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], rubric_mean=mean)
+    return ExportAnswer(
+        answer_id,
+        pane,
+        variant,
+        status,
+        text,
+        _json(request),
+        _spec(spec),
+        _json(refs),
+        rubric_mean=mean,
+    )
 
 
 def _turn(row: Any, at: int) -> ExportTurn:
@@ -237,8 +268,11 @@ def _turn(row: Any, at: int) -> ExportTurn:
 
 
 def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
+    """The rows of `query` as plain tuples, BATCH at a time (Core, not the ORM's loading)."""
     with store.session() as s:
-        yield from s.execute(query, execution_options={"yield_per": BATCH})
+        result = s.connection().execute(query, execution_options={"yield_per": BATCH})
+        for batch in result.partitions():
+            yield from batch
 
 
 def votes_with_turns(
@@ -252,7 +286,7 @@ def votes_with_turns(
         VoteRow.id,
         VoteRow.turn_id,
         VoteRow.outcome,
-        VoteRow.ranking,
+        cast(VoteRow.ranking, Text),
         VoteRow.rater,
         VoteRow.created_at,
         *_TURN_COLUMNS,
@@ -287,7 +321,14 @@ def votes_with_turns(
                 at = extra + (2 if totals is not None else 0)
                 agreeing, voters = int(row[at]), int(row[at + 1])
             vote = ExportVote(
-                row[0], row[1], row[2], row[3], row[4], row[5], agreeing=agreeing, voters=voters
+                row[0],
+                row[1],
+                row[2],
+                _json(row[3]),
+                row[4],
+                row[5],
+                agreeing=agreeing,
+                voters=voters,
             )
             current = (vote, _turn(row, 6))
         answer = _answer(

@@ -6,11 +6,10 @@ uploaded with its provenance sidecars; its hash, the ids of the labels it was bu
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from evals.exports import FORMATS
+from evals.exports import FORMATS, json_line
 from service.labels import ExportOptions, ExportSummary, StagedFiles, prepare
 from service.store import Store
 
@@ -53,7 +52,7 @@ class TuningData:
         digest = hashlib.sha256()
         for split in (*TRAIN_SPLITS, "test"):
             for record in self.records(split):
-                digest.update((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                digest.update(json_line(record))
         return digest.hexdigest()
 
     def manifest(self) -> dict[str, list[str]]:

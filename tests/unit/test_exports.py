@@ -1,10 +1,13 @@
-"""Exports of labels as training data (SQLite and PostgreSQL): every format loads with the
-library that consumes it and passes its schema, provenance is there, planted PII is gone,
-splits never share a prompt, and S3 destinations work (moto's server)."""
+"""Exports of labels as training data, the pure parts: the formats, the quick screen that
+spares most texts the redaction patterns (exact: it never skips a text a pattern matches),
+and the JSON lines written."""
 
 from __future__ import annotations
 
-from evals.exports import FORMATS
+import json
+import random
+
+from evals.exports import FORMATS, REDACTIONS, Redactor, json_line, json_text, may_hold_pii
 
 
 def test_every_format_is_listed_with_a_record_type() -> None:
@@ -17,3 +20,54 @@ def test_every_format_is_listed_with_a_record_type() -> None:
         "bedrock-sft",
         "trl-sft",
     }
+
+
+# One or more real matches of every kind of REDACTIONS, near its edges (the shortest, odd
+# cases, separators): the quick screen must let each through to the patterns.
+PII_SAMPLES = {
+    "EMAIL": ["a@b.co", "jane.doe+x@example.com"],
+    "AWS_ACCESS_KEY": ["AKIAIOSFODNN7EXAMPLE", "key ASIAABCDEFGHIJKLMNOP here"],
+    "AWS_SECRET_KEY": ["AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'"],
+    "API_KEY": ["sk-abcdefghijklmnop1234", "rk-ABCDEFGHIJKLMNOP", "ghp_" + "a" * 36],
+    "BEARER_TOKEN": ["Bearer abcdefghijklmnopqrstuvwxyz", "BEARER 0123456789abcdefghij=="],
+    "IP_ADDRESS": ["1.2.3.4", "host 192.168.0.12 up"],
+    "CARD_NUMBER": ["4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111"],
+    "PHONE": ["+1 415 555 0134", "(415) 555-0134", "415.555.0134", "0044 20 7946 0958"],
+}
+
+
+def test_the_pii_screen_lets_every_kind_through() -> None:
+    assert set(PII_SAMPLES) == {kind for kind, _, _ in REDACTIONS}  # a new kind needs samples
+    patterns = {kind: pattern for kind, pattern, _ in REDACTIONS}
+    for kind, samples in PII_SAMPLES.items():
+        for sample in samples:
+            assert patterns[kind].search(sample), (kind, sample)  # a real match
+            assert may_hold_pii(sample), (kind, sample)
+            assert f"[{kind}]" in Redactor().text(f"见 {sample} ok"), (kind, sample)
+
+
+def test_a_text_the_screen_passes_over_matches_no_pattern() -> None:
+    """Random texts built from what the patterns look for (digits, separators, key prefixes,
+    '@', '_'): whenever the screen says no PII, no pattern matches, so redaction is exact."""
+    rng = random.Random(7)
+    pieces = [*"0123456789", " ", ".", "-", "(", ")", "+", "@", "_", "k", "s", "A", "K", "I"]
+    pieces += ["AKI", "ASI", "sk", "gh", "bear", "er", "Bearer ", "例", "é", "ab", "com"]
+    passed_over = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        if not may_hold_pii(text):
+            passed_over += 1
+            assert all(p.search(text) is None for _, p, _ in REDACTIONS), text
+            assert Redactor().text(text) == text
+    assert passed_over > 1000  # the property was exercised
+
+
+def test_a_json_line_is_compact_utf8_and_reads_back() -> None:
+    row = {"prompt": [{"role": "user", "content": '哪辆 "bike"?\n'}], "margin": 0.5, "ok": True}
+    line = json_line(row)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == row and "哪辆".encode() in line  # not \u-escaped
+    assert line == json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    # What orjson refuses goes through the standard library, in the same form.
+    assert json_line({"n": 2**70}) == b'{"n":1180591620717411303424}\n'
+    assert json_text({"a": [1, "é"]}) == '{"a":[1,"é"]}'
