@@ -13,7 +13,7 @@ def _vote(url: str, variants: list[str], outcome: str) -> None:
     turn = httpx.post(
         f"{url}/api/compare", json={"prompt": "Which is best?", "variants": variants}, timeout=30
     ).json()
-    r = httpx.post(f"{url}/api/turns/{turn['id']}/votes", json={"outcome": outcome})
+    r = httpx.post(f"{url}/api/turns/{turn['id']}/votes", json={"outcome": outcome}, timeout=30)
     assert r.status_code in (200, 201), r.text
 
 
@@ -29,7 +29,7 @@ def test_elo_appears_when_its_box_is_ticked(live_ui: LiveServer, page: Page) -> 
     url = live_ui.url
     for winner in ("a", "a", "b", "a"):
         _vote(url, ["alpha", "beta"], winner)
-    api = httpx.get(f"{url}/api/leaderboard", params={"elo": "true"}).json()
+    api = httpx.get(f"{url}/api/leaderboard", params={"elo": "true"}, timeout=30).json()
     alpha_elo = round(next(r["elo"] for r in api["rows"] if r["variant"] == "alpha"))
 
     page.set_viewport_size({"width": 1280, "height": 900})
