@@ -46,6 +46,7 @@ def new_key(url: str, name: str, scopes: list[str], **limits: int) -> str:
         f"{url}/api/keys",
         json={"name": name, "scopes": scopes, **limits},
         headers={"Authorization": f"Bearer {ADMIN}"},
+        timeout=30,  # httpx's 5 s default failed in CI on a loaded machine
     )
     assert r.status_code == 201, r.text
     return str(r.json()["secret"])
