@@ -316,6 +316,9 @@ class Observations:
     results: list[float] = field(default_factory=list)
     summaries: dict[str, Summary] = field(default_factory=dict)
     summarised: dict[str, int] = field(default_factory=dict)
+    _cached_values: list[dict[str, float | None]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def count(self, kind: str) -> int:
         """How many answers, feedback ratings or votes, listed and summarised."""
@@ -329,11 +332,9 @@ class Observations:
     def _values(self) -> list[dict[str, float | None]]:
         """Every listed answer's metric values, computed once (a status reads them for
         every metric; recomputed if answers were added since)."""
-        cached: list[dict[str, float | None]] | None = getattr(self, "_cached_values", None)
-        if cached is None or len(cached) != len(self.answers):
-            cached = [metric_values(a) for a in self.answers]
-            self._cached_values = cached
-        return cached
+        if self._cached_values is None or len(self._cached_values) != len(self.answers):
+            self._cached_values = [metric_values(a) for a in self.answers]
+        return self._cached_values
 
     def samples(self, metric: str) -> np.ndarray:
         """The per-observation values the metric's statistic is computed over (the listed

@@ -271,18 +271,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
         o
         if isinstance(o, VoteOut)
         else VoteOut.model_construct(  # our own values, of the model's types
-            **{
-                k: o[k]
-                for k in (
-                    "id",
-                    "turn_id",
-                    "outcome",
-                    "ranking",
-                    "rater",
-                    "supersedes_id",
-                    "created_at",
-                )
-            },
+            **{k: o[k] for k in VOTE_COLUMNS if k != "idempotency_key"},
             replayed=o.get("replayed", False),
         )
         for o in out
