@@ -71,7 +71,7 @@ def tables(
     lang: str = DEFAULT_LANGUAGE,
 ) -> tuple[Any, Any, Any, str]:
     filters = _filters(mode, rag, since, tag)
-    board = compute_leaderboard(runtime.store, filters, with_elo=elo)
+    board = compute_leaderboard(runtime.store, filters, elo=runtime.elo if elo else None)
     quality = rubric_quality(runtime.store, filters)
     preference = [
         [

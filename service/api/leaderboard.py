@@ -10,7 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from service.api.deps import LabelFiltersDep, StoreDep
+from service.api.deps import LabelFiltersDep, RuntimeDep, StoreDep
 from service.labels import LEADERBOARD_RULES, compute_leaderboard, rubric_quality
 from service.store import Filters
 
@@ -55,15 +55,16 @@ router = APIRouter(prefix="/api/leaderboard", tags=["leaderboard"])
 
 @router.get("")
 async def preference(
-    store: StoreDep,
+    runtime: RuntimeDep,
     filters: LabelFiltersDep,
     elo: bool = Query(
         False,
-        description="Also replay online Elo over every live vote, oldest first (each row's "
-        "`elo`; null without it). Bradley-Terry, from counts, is always there.",
+        description="Also online Elo over every live vote, oldest first (each row's `elo`; "
+        "null without it). Bradley-Terry, from counts, is always there.",
     ),
 ) -> LeaderboardOut:
-    board = await asyncio.to_thread(compute_leaderboard, store, filters, with_elo=elo)
+    replays = runtime.elo if elo else None
+    board = await asyncio.to_thread(compute_leaderboard, runtime.store, filters, elo=replays)
     return LeaderboardOut(
         rows=[
             RowOut(

@@ -37,6 +37,7 @@ from service.evaluation import (
     scorers,
     usecases,
 )
+from service.labels import EloReplays
 from service.models import Breakers, Catalog, KeyEnvs, ModelFactory, PriceTable, load_variants
 from service.serving import BlindHold, CompareEngine, Deployments, Gateway, load_deployments
 from service.store import JobQueue, Store, turns, variants
@@ -152,6 +153,7 @@ def build_runtime(
             lockout_s=settings.signin_lockout_s,
         ),
         variant_sync=variant_sync,
+        elo=EloReplays(store),
     )
     engine.after_turn = runtime.after_turn
     runtime.gateway.writer.on_stored = runtime.score_later

@@ -25,7 +25,7 @@ from service.evaluation import (
     scoring_job_id,
 )
 from service.ids import new_id
-from service.labels import campaigns
+from service.labels import EloReplays, campaigns
 from service.models import Catalog, PriceTable
 from service.serving import CompareEngine, Gateway
 from service.store import JobQueue, Store
@@ -56,6 +56,7 @@ class Runtime:
     links: Links  # the page's short-lived signed links (chunk pages, report frames)
     signin: SignIn = field(kw_only=True)
     variant_sync: VariantSync = field(kw_only=True)  # variants other replicas created
+    elo: EloReplays = field(kw_only=True)  # online Elo kept between requests
     prometheus: PrometheusSink | None = None
     worker: Worker | None = None
     # Fire-and-forget work started by requests (telemetry of votes, campaign answers): held

@@ -20,6 +20,7 @@ from service.config import Settings
 from service.documents import s3_client
 from service.errors import ArbiterError, ErrorCode
 from service.labels import (
+    EloReplays,
     ExportOptions,
     campaigns,
     compute_leaderboard,
@@ -88,7 +89,7 @@ def leaderboard_cmd(
     --elo), then their rubric scores (absolute quality)."""
     filters = _label_filters(mode, rag, since, until, rater, campaign, tag, use_case)
     with open_store(Settings()) as store:
-        board = compute_leaderboard(store, filters, with_elo=elo)
+        board = compute_leaderboard(store, filters, elo=EloReplays(store) if elo else None)
         quality = rubric_quality(store, filters)
     if not board.rows:
         console.print("No votes yet (with these filters). Vote in the page, then try again.")

@@ -2,6 +2,7 @@
 and training-data exports."""
 
 from service.labels import campaigns, reviews
+from service.labels.elo import EloReplays
 from service.labels.export_files import StagedFiles
 from service.labels.exports import (
     ExportOptions,
@@ -26,6 +27,7 @@ from service.labels.votes import record_votes
 __all__ = [
     "FEW_BATTLES",
     "LEADERBOARD_RULES",
+    "EloReplays",
     "ExportOptions",
     "ExportSummary",
     "StagedFiles",

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evals.goals import mean_estimate
-from evals.leaderboard import Leaderboard, build, online_elo
+from evals.leaderboard import Leaderboard, build
 from evals.report import Estimate
+from service.labels.elo import EloReplays
 from service.store import Filters, Store
 from service.store import leaderboard as counts_in_store
 
@@ -30,17 +31,20 @@ CRITERIA = ("helpfulness", "honesty", "harmlessness")
 
 
 def compute_leaderboard(
-    store: Store, filters: Filters = Filters(), *, with_elo: bool = False, rounds: int = 200
+    store: Store,
+    filters: Filters = Filters(),
+    *,
+    elo: EloReplays | None = None,
+    rounds: int = 200,
 ) -> Leaderboard:
-    """Bradley-Terry with bootstrap CIs always; online Elo only when asked (`with_elo`).
+    """Bradley-Terry with bootstrap CIs always; online Elo only when asked (`elo`).
 
-    Elo depends on the order of the votes, and a superseding vote or a review rewrites that
-    history, so a stored running Elo would have to be replayed anyway; it would also need
-    one per filter. So it is replayed over the live votes on request (the loop takes about
-    0.3 s of CPU per million votes; reading them in order from the store costs more), and
-    BT, which needs only the counts, is the ranking."""
-    elo = online_elo(counts_in_store.battles_in_order(store, filters)) if with_elo else None
-    return build(counts_in_store.pair_counts(store, filters), elo=elo, rounds=rounds)
+    BT, which needs only the counts kept as votes arrive, is the ranking. Elo depends on the
+    order of the votes, and a superseding vote or a review rewrites that history, so it is
+    not stored with each vote: `EloReplays` keeps it between requests and replays only what
+    may have changed since (`service.labels.elo`)."""
+    ratings = None if elo is None else elo.ratings(filters)
+    return build(counts_in_store.pair_counts(store, filters), elo=ratings, rounds=rounds)
 
 
 def rough_variants(board: Leaderboard, few: int = FEW_BATTLES) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import String, func
 
+from service.ids import as_utc
 from service.store.filters import Filters
 from service.store.tables import ConversationRow, TurnRow, VoteRow
 
@@ -59,9 +60,7 @@ def split_by_day(
 
 
 def utc(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return None if when is None else as_utc(when)
 
 
 def floor_day(when: datetime) -> datetime:
