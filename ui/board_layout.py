@@ -66,13 +66,12 @@ class BoardLayout:
         ) as self.context_panel:
             self.context = gr.Markdown(t("context.off"), elem_id=f"{prefix}-context")
         with gr.Row(equal_height=True):
-            self.rag_on = gr.Checkbox(
-                label=t("board.use_documents"),
-                value=False,
-                scale=0,
-                min_width=200,
-                elem_id=f"{prefix}-rag",
-            )
+            # In a column: a checkbox alone ignores min_width, and its label wrapped a word
+            # per line on a phone.
+            with gr.Column(scale=0, min_width=240):
+                self.rag_on = gr.Checkbox(
+                    label=t("board.use_documents"), value=False, elem_id=f"{prefix}-rag"
+                )
             self.collection = gr.Dropdown(
                 choices=collections,
                 value=DEFAULT_COLLECTION if DEFAULT_COLLECTION in collections else None,

@@ -70,6 +70,7 @@ def build_exports(runtime: Runtime) -> None:
             value="trl-preference",
             label=t("export.format"),
             elem_id="export-format",
+            min_width=320,  # the format's description stays readable; on a phone, a row alone
         )
         suffix = gr.Radio(
             [".jsonl", ".parquet"], value=".jsonl", label=t("export.file"), elem_id="export-file"
@@ -79,11 +80,15 @@ def build_exports(runtime: Runtime) -> None:
             value=ANY,
             label=t("export.votes_from"),
             elem_id="export-mode",
+            min_width=220,
         )
     with gr.Row():
-        test_fraction = gr.Slider(0, 0.5, value=0, step=0.05, label=t("export.test_split"))
-        exclude_ties = gr.Checkbox(label=t("export.exclude_ties"))
-        redact = gr.Checkbox(value=True, label=t("export.redact"))
+        test_fraction = gr.Slider(
+            0, 0.5, value=0, step=0.05, label=t("export.test_split"), min_width=240
+        )
+        with gr.Column(min_width=240):  # a checkbox alone ignores min_width: its label wrapped
+            exclude_ties = gr.Checkbox(label=t("export.exclude_ties"))
+            redact = gr.Checkbox(value=True, label=t("export.redact"))
     with gr.Row():
         dry = gr.Button(t("export.dry_run"), elem_id="export-dry")
         go = gr.Button(t("export.export"), variant="primary", elem_id="export-go")

@@ -85,6 +85,33 @@ def test_no_page_scrolls_sideways_on_a_phone(live_ui: LiveServer, page: Page) ->
     assert {k: w for k, w in wide.items() if w > PHONE["width"]} == {}
 
 
+# Each visible checkbox's label: its text, how many lines it takes, its right edge.
+CHECKBOX_LABELS = """() => [...document.querySelectorAll('input[type=checkbox]')]
+    .map(box => box.closest('label')).filter(l => l && l.offsetParent !== null)
+    .map(l => { const text = [...l.children].find(c => c.tagName === 'SPAN') || l;
+                const line = parseFloat(getComputedStyle(text).lineHeight) || 20;
+                const r = text.getBoundingClientRect();
+                return [l.innerText.trim(), Math.round(r.height / line), r.right]; })
+    .filter(([text]) => text)"""
+
+
+def test_no_checkbox_label_is_squeezed_on_a_phone(live_ui: LiveServer, page: Page) -> None:
+    """A checkbox squeezed into a row beside others wraps its label a word or two per line,
+    or runs it off the screen, without the page scrolling sideways."""
+    page.set_viewport_size(PHONE)
+    seen, squeezed = 0, {}
+    for path in NAV_PAGES:
+        page.goto(live_ui.url + path)
+        settle(page)
+        labels = page.evaluate(CHECKBOX_LABELS)
+        seen += len(labels)
+        bad = [text for text, lines, right in labels if lines > 2 or right > PHONE["width"]]
+        if bad:
+            squeezed[path] = bad
+    assert seen >= 3  # the check sees checkboxes at all (Export has two, Leaderboard one)
+    assert squeezed == {}
+
+
 # The header texts of every table in view.
 TABLE_HEADERS = """() => [...document.querySelectorAll('table')]
     .filter(t => t.offsetParent !== null)
