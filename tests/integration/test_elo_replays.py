@@ -18,66 +18,28 @@ from service.labels import EloReplays
 from service.schemas import BatchVoteIn, VoteIn
 from service.store import Filters, Store, label_reviews, votes
 from service.store.tables import (
-    AnswerRow,
-    ConversationRow,
-    LabelReviewRow,
-    TurnRow,
     VoteRow,
 )
 from tests.integration.test_leaderboard_counts import make_turn
 from tests.support.fixtures import LiveServer
 from tests.support.former_leaderboard import former_online_elo
+from tests.support.live_votes import live_votes_in_python, panes_in_python
 
 VARIANTS = ["alpha", "beta", "gamma", "模型"]
 BATTLE = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
 
 
 def replayed_in_python(store: Store, filters: Filters = Filters()) -> dict[str, float]:
-    """The oracle: every vote read plainly, liveness decided here, Elo by the former
-    dict-by-name loop."""
-    with store.session() as s:
-        rows = s.execute(
-            sa.select(
-                VoteRow.id,
-                VoteRow.turn_id,
-                VoteRow.outcome,
-                VoteRow.rater,
-                ConversationRow.mode,
-                ConversationRow.use_case,
-            )
-            .join(TurnRow, TurnRow.id == VoteRow.turn_id)
-            .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-            .order_by(VoteRow.created_at, VoteRow.id)
-        ).all()
-        superseded = set(
-            s.scalars(sa.select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None)))
-        )
-        latest: dict[str, tuple[str, str]] = {}
-        for review_id, label_id, status in s.execute(
-            sa.select(LabelReviewRow.id, LabelReviewRow.label_id, LabelReviewRow.status).where(
-                LabelReviewRow.label_kind == "vote"
-            )
-        ):
-            if label_id not in latest or review_id > latest[label_id][0]:
-                latest[label_id] = (review_id, status)
-        panes: dict[str, dict[int, str]] = {}
-        for turn_id, pane, name in s.execute(
-            sa.select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name)
-        ):
-            panes.setdefault(turn_id, {})[pane] = name
-    battles = []
-    for vote_id, turn_id, outcome, rater, mode, use_case in rows:
-        if vote_id in superseded or latest.get(vote_id, ("", ""))[1] == "rejected":
-            continue
-        if outcome not in BATTLE or not {0, 1} <= panes[turn_id].keys():
-            continue
-        if (filters.mode, filters.use_case, filters.rater) != (
-            filters.mode and mode,
-            filters.use_case and use_case,
-            filters.rater and rater,
-        ):
-            continue
-        battles.append((panes[turn_id][0], panes[turn_id][1], BATTLE[outcome]))
+    """The oracle: the live votes decided in Python, Elo by the former dict-by-name loop."""
+    panes = panes_in_python(store)
+    battles = [
+        (panes[v.turn_id][0], panes[v.turn_id][1], BATTLE[v.outcome])
+        for v in live_votes_in_python(store)
+        if v.outcome in BATTLE
+        and {0, 1} <= panes[v.turn_id].keys()
+        and (filters.mode, filters.use_case, filters.rater)
+        == (filters.mode and v.mode, filters.use_case and v.use_case, filters.rater and v.rater)
+    ]
     return former_online_elo(battles)
 
 

@@ -11,7 +11,6 @@ import random
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,10 +29,11 @@ from service.schemas import BatchVoteIn, VoteIn
 from service.store import Filters, Store, label_reviews, turns, votes
 from service.store.leaderboard import counts_cover, pair_counts, rebuild_counts
 from service.store.migrate import alembic_config
-from service.store.tables import AnswerRow, LabelReviewRow, LeaderboardCellRow, VoteRow
+from service.store.tables import LabelReviewRow, LeaderboardCellRow, VoteRow
 from service.store.votes import live_votes
 from tests.support.cli import run as run_cli
-from tests.support.fixtures import PG_URL
+from tests.support.fixtures import served_database
+from tests.support.live_votes import live_votes_in_python, panes_in_python
 from tests.support.processes import (
     ServerProcess,
     arbiter_server,
@@ -75,30 +75,10 @@ def cells(store: Store) -> dict[tuple[Any, ...], int]:
 
 def counted_in_python(store: Store) -> Counter[tuple[str, str, str]]:
     """Live votes counted without the store's queries: the oracle."""
-    with store.session() as s:
-        rows = s.execute(
-            sa.select(VoteRow.id, VoteRow.turn_id, VoteRow.outcome, VoteRow.ranking)
-        ).all()
-        superseded = set(
-            s.scalars(sa.select(VoteRow.supersedes_id).where(VoteRow.supersedes_id.is_not(None)))
-        )
-        latest: dict[str, tuple[str, str]] = {}
-        for review_id, label_id, status in s.execute(
-            sa.select(LabelReviewRow.id, LabelReviewRow.label_id, LabelReviewRow.status).where(
-                LabelReviewRow.label_kind == "vote"
-            )
-        ):
-            if label_id not in latest or review_id > latest[label_id][0]:
-                latest[label_id] = (review_id, status)
-        panes: dict[str, dict[int, str]] = {}
-        for turn_id, pane, name in s.execute(
-            sa.select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name)
-        ):
-            panes.setdefault(turn_id, {})[pane] = name
+    panes = panes_in_python(store)
     counts: Counter[tuple[str, str, str]] = Counter()
-    for vote_id, turn_id, outcome, ranking in rows:
-        if vote_id in superseded or latest.get(vote_id, ("", ""))[1] == "rejected":
-            continue
+    for vote in live_votes_in_python(store):
+        turn_id, outcome, ranking = vote.turn_id, vote.outcome, vote.ranking
         by_pane = panes.get(turn_id, {})
         if outcome == "ranking":
             ordered = [by_pane[p] for p in ranking]
@@ -367,18 +347,7 @@ def test_counts_equal_a_rebuild_after_kill_9_under_vote_load(database: str, tmp_
     while clients vote leaves no vote without its count, nor a count without its vote."""
     home = tmp_path / "home"
     home.mkdir()
-    admin = None
-    if database == "sqlite":
-        url, schema = f"sqlite:///{home / 'arbiter.db'}", None
-    else:
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(
-            PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with served_database(database, home) as (url, open_store):
         with fake_openai_process(tokens=2) as base_url:
             (home / "arbiter.toml").write_text(openai_variants_toml(base_url, ("a", "b", "c")))
             env = {
@@ -389,7 +358,7 @@ def test_counts_equal_a_rebuild_after_kill_9_under_vote_load(database: str, tmp_
             # A busy machine (parallel CI, shared runners) starts the server slowly.
             with arbiter_server(home, env=env, timeout_s=300) as server:
                 stored = _vote_until_killed(server)
-        store = Store(PG_URL, schema=schema) if schema else Store(url)
+        store = open_store()
         try:
             kept = cells(store)
             with store.session() as s:
@@ -401,11 +370,6 @@ def test_counts_equal_a_rebuild_after_kill_9_under_vote_load(database: str, tmp_
             assert as_cells(pair_counts(store)) == oracle_pairs(counted_in_python(store))
         finally:
             store.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def _vote_until_killed(server: ServerProcess) -> int:

@@ -16,7 +16,6 @@ counts every record)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,13 +23,11 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from service.app.bootstrap import build_runtime
 from service.config import Settings
-from service.store import Store
 from tests.fakes.scripted import ScriptedFactory
-from tests.support.fixtures import PG_URL, LiveServer
+from tests.support.fixtures import LiveServer, scratch_store
 from tests.support.page_api import PageSession
 from tests.support.synthetic_arena import (
     ArenaFill,
@@ -82,15 +79,7 @@ def _variants_toml() -> str:
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
     """One PostgreSQL schema filled once for the module, served with the page."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    store = Store(PG_URL, schema=schema)
-    try:
-        store.upgrade()
+    with scratch_store("postgres", tmp_path_factory.mktemp("many-votes-store")) as store:
         fill = fill_arena(store, SHAPE)
         rebuild_maintained_aggregates(store)
         home = tmp_path_factory.mktemp("many-votes")
@@ -104,11 +93,6 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
             applied = http.put(f"/api/usecases/{SHAPE.use_case}", json=USE_CASE)
             assert applied.status_code == 200, applied.text
             yield Filled(server.url, fill, http)
-    finally:
-        store.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_the_fill_crosses_postgres_parameter_limit_on_every_path(filled: Filled) -> None:

@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,24 +49,50 @@ PG_URL = os.environ.get("ARBITER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:
 
 
 @contextmanager
-def pg_schema() -> Iterator[tuple[str, sa.Engine]]:
-    """An empty PostgreSQL schema for processes started by a test (they migrate it): the
-    database URL that selects it, and an engine on it; dropped afterwards."""
+def _scratch_schema() -> Iterator[str]:
+    """A new, empty PostgreSQL schema's name; dropped with what it holds afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(
         PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    db = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
-        yield url, db
+        yield schema
     finally:
-        db.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def pg_schema() -> Iterator[tuple[str, sa.Engine]]:
+    """An empty PostgreSQL schema for processes started by a test (they migrate it): the
+    database URL that selects it, and an engine on it; dropped afterwards."""
+    with _scratch_schema() as schema:
+        url = _schema_url(schema)
+        db = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            yield url, db
+        finally:
+            db.dispose()
+
+
+@contextmanager
+def served_database(kind: str, home: Path) -> Iterator[tuple[str, Callable[[], Store]]]:
+    """An empty database for an `arbiter serve` process to migrate: its URL (a SQLite file
+    in `home`, or an isolated PostgreSQL schema dropped afterwards), and how to open it as a
+    store once the process is done."""
+    if kind == "sqlite":
+        url = f"sqlite:///{home / 'arbiter.db'}"
+        yield url, lambda: Store(url)
+        return
+    with _scratch_schema() as schema:
+        yield _schema_url(schema), lambda: Store(PG_URL, schema=schema)
 
 
 @contextmanager
@@ -86,21 +112,13 @@ def scratch_store(kind: str, tmp_path: Path, *, revision: str | None = None) -> 
         yield s
         s.dispose()
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    s = Store(PG_URL, schema=schema)
-    try:
-        migrated(s)
-        yield s
-    finally:
-        s.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with _scratch_schema() as schema:
+        s = Store(PG_URL, schema=schema)
+        try:
+            migrated(s)
+            yield s
+        finally:
+            s.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
