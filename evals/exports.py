@@ -427,10 +427,24 @@ class Redactor:
             value = pattern.sub(replace, value)
         return value
 
+    @staticmethod
+    def may_change(r: Record) -> bool:
+        """Whether redacting `r` can change any of its texts: the quick screen on all of them
+        at once (a separator no pattern crosses keeps one text's match from running into the
+        next, so this is exactly "the screen passes some text")."""
+        texts = [m["content"] for m in r.prompt]
+        if isinstance(r, Pair):
+            texts += (r.chosen, r.rejected)
+        else:
+            texts.append(r.completion if isinstance(r, Completion) else r.answer)
+        return may_hold_pii("\x00".join(texts))
+
     def messages(self, messages: Sequence[Message]) -> list[Message]:
         return [{**m, "content": self.text(m["content"])} for m in messages]
 
     def record(self, r: Record) -> Record:
+        if not self.may_change(r):
+            return r  # what the rebuild below would give, copied
         if isinstance(r, Pair):
             return Pair(
                 self.messages(r.prompt),

@@ -131,7 +131,8 @@ def _side(answer: ExportAnswer) -> dict[str, Any]:
     }
 
 
-def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer) -> dict[str, Any]:
+def _head(turn: ExportTurn, vote: ExportVote | None) -> dict[str, Any]:
+    """The provenance of every record of one label, before its answers."""
     out: dict[str, Any] = {
         "turn_id": turn.id,
         "conversation_id": turn.conversation_id,
@@ -140,14 +141,10 @@ def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer
         "campaign": turn.campaign,
     }
     if vote is not None:
-        out |= {
-            "vote_id": vote.id,
-            "outcome": vote.outcome,
-            "rater": vote.rater,
-            "voted_at": vote.created_at.isoformat(),
-        }
-    for name, answer in sides.items():
-        out[name] = _side(answer)
+        out["vote_id"] = vote.id
+        out["outcome"] = vote.outcome
+        out["rater"] = vote.rater
+        out["voted_at"] = vote.created_at.isoformat()
     return out
 
 
@@ -303,25 +300,28 @@ class _Gatherer(_Rules):
             if not self.agrees(vote.agreeing, vote.voters):
                 continue
             panes = {a.pane: a for a in turn.answers}
+            head: dict[str, Any] | None = None  # built once per label, for its first record
             if self.kind is Pair:
                 for chosen, rejected in self.pairs(vote.outcome, vote.ranking, panes):
                     margin = None
                     if chosen.rubric_mean is not None and rejected.rubric_mean is not None:
                         margin = chosen.rubric_mean - rejected.rubric_mean
+                    head = head or _head(turn, vote)
                     yield Pair(
                         _prompt(turn, chosen),
                         chosen.text,
                         rejected.text,
-                        _provenance(turn, vote, chosen=chosen, rejected=rejected),
+                        {**head, "chosen": _side(chosen), "rejected": _side(rejected)},
                         margin,
                     )
             else:
                 for answer, desirable in self.completions(vote.outcome, vote.ranking, panes):
+                    head = head or _head(turn, vote)
                     yield Completion(
                         _prompt(turn, answer),
                         answer.text,
                         desirable,
-                        _provenance(turn, vote, answer=answer),
+                        {**head, "answer": _side(answer)},
                     )
 
     def _demonstration(self, ideal: stored.ExportIdeal, turn: ExportTurn) -> Iterator[Record]:
@@ -331,7 +331,7 @@ class _Gatherer(_Rules):
         if base.variant in self.options.exclude_variants:
             self.skip("variant filtered out")
             return
-        provenance = _provenance(turn, None, based_on=base) | {
+        provenance = {**_head(turn, None), "based_on": _side(base)} | {
             "ideal_answer_id": ideal.id,
             "rater": ideal.rater,
             "written_at": ideal.created_at.isoformat(),
