@@ -299,19 +299,19 @@ def split_of(prompt: Sequence[Message], test_fraction: float, seed: str = "arbit
 
 
 def _dedup_key(r: Record) -> bytes:
+    body: tuple[Any, ...]
     if isinstance(r, Pair):
-        body = f"p\x1f{r.chosen}\x1f{r.rejected}"
+        body = ("p", r.chosen, r.rejected)
     elif isinstance(r, Completion):
-        body = f"c\x1f{r.completion}\x1f{r.label}"
+        body = ("c", r.completion, r.label)
     else:
-        body = f"d\x1f{r.answer}"
-    prompt = "\x1e".join([f"{m['role']}\x1f{m['content']}" for m in r.prompt])
-    data = prompt.encode("utf-8", "surrogatepass")
-    # The prompt's length first: no prompt and body can run into another's.
-    digest = hashlib.blake2b(len(data).to_bytes(8, "big"), digest_size=16)
-    digest.update(data)
-    digest.update(body.encode("utf-8", "surrogatepass"))
-    return digest.digest()
+        body = ("d", r.answer)
+    prompt = [(m["role"], m["content"]) for m in r.prompt]
+    try:
+        data = orjson.dumps((body, prompt))  # JSON: no two records' texts run together
+    except orjson.JSONEncodeError:  # a lone surrogate, which JSON cannot hold
+        data = b"\0" + repr((body, prompt)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 class Deduplicator:

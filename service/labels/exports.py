@@ -168,6 +168,8 @@ class _Rules:
 
     def _allowed(self, *answers: ExportAnswer) -> bool:
         wanted, excluded = self.options.variants, self.options.exclude_variants
+        if not wanted and not excluded:
+            return True
         if any(a.variant in excluded for a in answers):
             return False
         return not wanted or all(a.variant in wanted for a in answers)
@@ -187,8 +189,7 @@ class _Rules:
     ) -> Iterator[tuple[ExportAnswer, ExportAnswer]]:
         """(chosen, rejected) for each preference the vote gives."""
         if outcome in ("a", "b"):
-            order = [0, 1] if outcome == "a" else [1, 0]
-            matchups = [(order[0], order[1])]
+            matchups = [(0, 1) if outcome == "a" else (1, 0)]
         elif outcome == "ranking" and ranking:
             ranked = list(ranking)
             matchups = [

@@ -261,21 +261,21 @@ def _spec(text: str | None) -> Any:
     return _json(text)
 
 
-def _pane(answer: ExportAnswer) -> int:
-    return answer.pane
-
-
 def _answers(text: str | None) -> list[ExportAnswer]:
-    """The answers of `_answers_of_turn`'s JSON text, in pane order."""
+    """The answers of `_answers_of_turn`'s JSON text (in no particular order)."""
+    if text is None:
+        return []
+    try:
+        loads = orjson.loads
+        rows = loads(text)
+        parsed = [(a, loads(a[5]), loads(a[7]) if a[7] is not None else None) for a in rows]
+    except orjson.JSONDecodeError:  # NaN somewhere: `_json` per value
+        rows = json.loads(text)
+        parsed = [(a, _json(a[5]), _json(a[7])) for a in rows]
     answers = []
-    for a in _json(text) or ():
-        mean = None
-        if len(a) > 9 and a[9]:
-            mean = float(a[8]) / float(a[9])
-        answers.append(
-            ExportAnswer(a[0], a[1], a[2], a[3], a[4], _json(a[5]), _spec(a[6]), _json(a[7]), mean)
-        )
-    answers.sort(key=_pane)
+    for a, request, refs in parsed:
+        mean = float(a[8]) / float(a[9]) if len(a) > 9 and a[9] else None
+        answers.append(ExportAnswer(a[0], a[1], a[2], a[3], a[4], request, _spec(a[6]), refs, mean))
     return answers
 
 
@@ -318,7 +318,7 @@ def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
 def votes_with_turns(
     store: Store, filters: Filters, *, rubric: bool = False, agreement: bool = False
 ) -> Iterator[tuple[ExportVote, ExportTurn]]:
-    """Each live vote with its turn and the turn's answers (pane order), oldest vote first;
+    """Each live vote with its turn and the turn's answers, oldest vote first;
     `rubric`: each answer's rubric mean; `agreement`: each vote's turn agreement."""
     agreed = _agreement(filters) if agreement else None
     columns: list[Any] = [

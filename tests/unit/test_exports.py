@@ -14,6 +14,7 @@ from evals.exports import (
     Demonstration,
     Pair,
     Redactor,
+    dedup,
     json_line,
     json_text,
     may_hold_pii,
@@ -112,3 +113,12 @@ def test_a_record_the_screen_passes_over_is_left_as_it_is() -> None:
             redacted = redactor.record(record)
             if not Redactor.may_change(record):
                 assert redacted is record and not redactor.counts
+
+
+def test_exact_repeats_only_are_dropped_whatever_the_texts_hold() -> None:
+    one = [{"role": "user", "content": "a\x1euser\x1fb"}]
+    two = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
+    records = [Pair(one, "x", "y", {}), Pair(two, "x", "y", {}), Pair(one, "x", "y", {"k": 1})]
+    records += [Pair(one, "x\ud800", "y", {}), Pair(one, "x\ud800", "y", {})]  # lone surrogate
+    records += [Completion(one, "x", True, {}), Completion(one, "x", False, {})]
+    assert dedup(records) == [records[k] for k in (0, 1, 3, 5, 6)]
