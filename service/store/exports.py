@@ -2,9 +2,10 @@
 totals of each answer, the campaign of each turn and, when asked, how much each turn's
 raters agree — as plain values, so the export logic never sees a table.
 
-Records are read by one query each, streamed in batches (a server-side cursor on
-PostgreSQL), in the order the labels were given (ids are time-ordered): memory stays flat
-however many labels there are, and no statement binds one parameter per row. The dry run
+Records are read by one query each, one row per label with its turn's answers as one JSON
+text, streamed in batches (psycopg's chunked streaming on PostgreSQL), in the order the
+labels were given (ids are time-ordered): memory stays flat however many labels there are,
+and no statement binds one parameter per row. The dry run
 reads only aggregates: how many votes have each "shape" (outcome, ranking, variant and
 status per pane, agreement), which the export rules turn into counts without building a
 record."""
@@ -180,7 +181,7 @@ def _agreement(filters: Filters) -> Any:
     )
 
 
-def _rubric_sums() -> tuple[Any, Any]:
+def _rubric_sums() -> list[Any]:
     """For the answer of the enclosing query: the sum and the number of the rubric scores
     given (ratings not rejected), each by a correlated subquery over the index on answer_id
     (a few ratings per answer at most, where one aggregation over every rating would be
@@ -188,13 +189,13 @@ def _rubric_sums() -> tuple[Any, Any]:
     criteria = (RatingRow.helpfulness, RatingRow.honesty, RatingRow.harmlessness)
     total = sum((func.coalesce(c, 0) for c in criteria), start=literal(0))
     given = sum((case((c.is_not(None), 1), else_=0) for c in criteria), start=literal(0))
-    return tuple(
+    return [
         select(func.sum(value))
         .where(RatingRow.answer_id == AnswerRow.id, RatingRow.id.not_in(rejected("rating")))
         .correlate(AnswerRow)
         .scalar_subquery()
         for value in (total, given)
-    )
+    ]
 
 
 def _campaign_of_turn() -> Any:
@@ -236,6 +237,7 @@ def _answers_of_turn(dialect: str, rubric: bool) -> Any:
     fields: list[Any] = list(_ANSWER_FIELDS)
     if rubric:
         fields += _rubric_sums()
+    answers: Any
     if dialect == "postgresql":
         answers = cast(func.json_agg(func.json_build_array(*fields)), Text)
     else:
@@ -286,14 +288,31 @@ def _turn(row: Any, at: int) -> ExportTurn:
 
 
 def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
-    """The rows of `query` as plain tuples, BATCH at a time, memory flat (Core, not the
-    ORM's loading)."""
+    """The rows of `query` as plain sequences, read BATCH at a time: memory flat."""
     with store.session() as s:
         connection = s.connection()
-        if connection.dialect.name != "postgresql":
-            result = connection.execute(query, execution_options={"yield_per": BATCH})
-            for batch in result.partitions():
-                yield from batch
+        dialect = connection.dialect
+        if dialect.name != "postgresql":
+            # SQLAlchemy binds and runs the query; the rows come from the driver's cursor
+            # (which steps through the file as they are asked for) with only the columns'
+            # own conversions (datetimes stored as text): SQLAlchemy's rows cost more than
+            # the rest of the reading.
+            convert = [
+                (k, process)
+                for k, column in enumerate(query.selected_columns)
+                if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            ]
+            result = connection.execute(query)
+            try:
+                while batch := result.cursor.fetchmany(BATCH):
+                    for row in batch:
+                        if convert:
+                            row = list(row)
+                            for k, process in convert:
+                                row[k] = process(row[k])
+                        yield row
+            finally:
+                result.close()
             return
         # The planner's estimate for a query over every label is large enough to compile it
         # (JIT), which costs more than it saves on rows read once.
