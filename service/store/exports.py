@@ -268,23 +268,39 @@ def _answers(text: str | None) -> list[ExportAnswer]:
     if text is None:
         return []
     try:
-        loads = orjson.loads
-        rows = loads(text)
-        parsed = [(a, loads(a[5]), loads(a[7]) if a[7] is not None else None) for a in rows]
+        return _answer_list(orjson.loads(text), orjson.loads)
     except orjson.JSONDecodeError:  # NaN somewhere: `_json` per value
-        rows = json.loads(text)
-        parsed = [(a, _json(a[5]), _json(a[7])) for a in rows]
-    answers = []
-    for a, request, refs in parsed:
-        mean = float(a[8]) / float(a[9]) if len(a) > 9 and a[9] else None
-        answers.append(ExportAnswer(a[0], a[1], a[2], a[3], a[4], request, _spec(a[6]), refs, mean))
-    return answers
+        return _answer_list(json.loads(text), _json)
+
+
+def _answer_list(rows: list[list[Any]], loads: Any) -> list[ExportAnswer]:
+    return [
+        ExportAnswer(
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            loads(a[5]),
+            _spec(a[6]),
+            [] if a[7] == "[]" else _json(a[7]),  # most answers had no retrieved context
+            float(a[8]) / float(a[9]) if len(a) > 9 and a[9] else None,
+        )
+        for a in rows
+    ]
 
 
 def _turn(row: Any, at: int) -> ExportTurn:
     """The turn whose columns (`_TURN_COLUMNS`, its campaign, its answers) start at `at`."""
-    t = row[at : at + len(_TURN_COLUMNS) + 2]
-    return ExportTurn(t[0], t[1], t[2], t[3], t[4], _answers(t[6]), t[5])
+    return ExportTurn(
+        row[at],
+        row[at + 1],
+        row[at + 2],
+        row[at + 3],
+        row[at + 4],
+        _answers(row[at + 6]),
+        row[at + 5],
+    )
 
 
 def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
@@ -367,16 +383,8 @@ def votes_with_turns(
         agreeing = voters = None
         if agreed is not None:
             agreeing, voters = int(row[agreed_at]), int(row[agreed_at + 1])
-        vote = ExportVote(
-            row[0],
-            row[1],
-            row[2],
-            _json(row[3]),
-            row[4],
-            row[5],
-            agreeing=agreeing,
-            voters=voters,
-        )
+        ranking = None if row[3] is None else _json(row[3])
+        vote = ExportVote(row[0], row[1], row[2], ranking, row[4], row[5], agreeing, voters)
         yield vote, _turn(row, 6)
 
 
