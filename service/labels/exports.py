@@ -293,16 +293,18 @@ class _Gatherer(_Rules):
             self.progress(done, max(done, self.total))
 
     def records(self) -> Iterator[Record]:
+        demonstrations, pairs = self.kind is Demonstration, self.kind is Pair
+        agreement = self.options.min_agreement is not None
         for label, turn in self._labels():
-            if self.kind is Demonstration:
+            if demonstrations:
                 yield from self._demonstration(label, turn)
                 continue
             vote: ExportVote = label
-            if not self.agrees(vote.agreeing, vote.voters):
+            if agreement and not self.agrees(vote.agreeing, vote.voters):
                 continue
             panes = {a.pane: a for a in turn.answers}
             head: dict[str, Any] | None = None  # built once per label, for its first record
-            if self.kind is Pair:
+            if pairs:
                 for chosen, rejected in self.pairs(vote.outcome, vote.ranking, panes):
                     margin = None
                     if chosen.rubric_mean is not None and rejected.rubric_mean is not None:
