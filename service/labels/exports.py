@@ -62,6 +62,7 @@ EXPORT_RULES = (
 NEEDS_RECORDS = ("duplicates", "redactions", "splits")
 Progress = Callable[[int, int], None]  # (labels read, labels in all)
 PROGRESS_EVERY = 1000
+_PREFERRING = ("a", "b", "ranking")  # outcomes that can give a pair
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,9 @@ class _Gatherer(_Rules):
             vote: ExportVote = label
             if agreement and not self.agrees(vote.agreeing, vote.voters):
                 continue
-            panes = {a.pane: a for a in turn.answers}
+            panes: dict[int, ExportAnswer] = {}
+            if not pairs or vote.outcome in _PREFERRING:  # else `pairs` only counts the skip
+                panes = {a.pane: a for a in turn.answers}
             head: dict[str, Any] | None = None  # built once per label, for its first record
             if pairs:
                 for chosen, rejected in self.pairs(vote.outcome, vote.ranking, panes):

@@ -16,7 +16,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -84,8 +84,17 @@ class ExportTurn:
     mode: str
     prompt: str
     created_at: datetime
-    answers: list[ExportAnswer]
+    answers_json: str | None  # `_answers_of_turn`'s text, read when `answers` is first asked
     campaign: str | None
+    decoded: list[ExportAnswer] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def answers(self) -> list[ExportAnswer]:
+        """The turn's answers (in no particular order), decoded once, when first asked: a
+        label the rules skip for its outcome alone (a tie, for pairs) never needs them."""
+        if self.decoded is None:
+            self.decoded = _answers(self.answers_json)
+        return self.decoded
 
 
 @dataclass(slots=True)
@@ -298,7 +307,7 @@ def _turn(row: Any, at: int) -> ExportTurn:
         row[at + 2],
         row[at + 3],
         row[at + 4],
-        _answers(row[at + 6]),
+        row[at + 6],
         row[at + 5],
     )
 
