@@ -154,6 +154,7 @@ class Format:
     render: Callable[[Any], dict[str, Any]]
     provenance_inline: bool = True  # False: the schema allows no extra keys (sidecar file)
     description: str = ""
+    margin: bool = False  # writes each pair's rubric margin (else it need not be read)
 
 
 FORMATS: dict[str, Format] = {
@@ -161,7 +162,13 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("trl-preference", Pair, trl_preference, description="TRL DPO/ORPO (conversational)"),
         Format("trl-kto", Completion, trl_kto, description="TRL KTO (unpaired)"),
-        Format("reward-pairs", Pair, reward_pair, description="reward model pairs with a margin"),
+        Format(
+            "reward-pairs",
+            Pair,
+            reward_pair,
+            description="reward model pairs with a margin",
+            margin=True,
+        ),
         Format("hh-rlhf", Pair, hh_rlhf, description="Anthropic HH-RLHF transcripts"),
         Format("bedrock-dpo", Pair, bedrock_dpo, False, "Amazon Bedrock preference tuning"),
         Format("bedrock-sft", Demonstration, bedrock_sft, False, "Bedrock SFT from ideal answers"),

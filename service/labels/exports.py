@@ -281,7 +281,7 @@ class _Gatherer(_Rules):
             source = stored.votes_with_turns(
                 self.store,
                 self.options.filters,
-                rubric=self.kind is Pair,
+                rubric=FORMATS[self.options.format].margin,
                 agreement=self.options.min_agreement is not None,
             )
         done = 0
