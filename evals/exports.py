@@ -154,6 +154,7 @@ class Format:
     render: Callable[[Any], dict[str, Any]]
     provenance_inline: bool = True  # False: the schema allows no extra keys (sidecar file)
     description: str = ""
+    margin: bool = False  # writes each pair's rubric margin (else it need not be read)
 
 
 FORMATS: dict[str, Format] = {
@@ -161,7 +162,13 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("trl-preference", Pair, trl_preference, description="TRL DPO/ORPO (conversational)"),
         Format("trl-kto", Completion, trl_kto, description="TRL KTO (unpaired)"),
-        Format("reward-pairs", Pair, reward_pair, description="reward model pairs with a margin"),
+        Format(
+            "reward-pairs",
+            Pair,
+            reward_pair,
+            description="reward model pairs with a margin",
+            margin=True,
+        ),
         Format("hh-rlhf", Pair, hh_rlhf, description="Anthropic HH-RLHF transcripts"),
         Format("bedrock-dpo", Pair, bedrock_dpo, False, "Amazon Bedrock preference tuning"),
         Format("bedrock-sft", Demonstration, bedrock_sft, False, "Bedrock SFT from ideal answers"),
@@ -299,19 +306,19 @@ def split_of(prompt: Sequence[Message], test_fraction: float, seed: str = "arbit
 
 
 def _dedup_key(r: Record) -> bytes:
+    body: tuple[Any, ...]
     if isinstance(r, Pair):
-        body = f"p\x1f{r.chosen}\x1f{r.rejected}"
+        body = ("p", r.chosen, r.rejected)
     elif isinstance(r, Completion):
-        body = f"c\x1f{r.completion}\x1f{r.label}"
+        body = ("c", r.completion, r.label)
     else:
-        body = f"d\x1f{r.answer}"
-    prompt = "\x1e".join([f"{m['role']}\x1f{m['content']}" for m in r.prompt])
-    data = prompt.encode("utf-8", "surrogatepass")
-    # The prompt's length first: no prompt and body can run into another's.
-    digest = hashlib.blake2b(len(data).to_bytes(8, "big"), digest_size=16)
-    digest.update(data)
-    digest.update(body.encode("utf-8", "surrogatepass"))
-    return digest.digest()
+        body = ("d", r.answer)
+    prompt = [(m["role"], m["content"]) for m in r.prompt]
+    try:
+        data = orjson.dumps((body, prompt))  # JSON: no two records' texts run together
+    except orjson.JSONEncodeError:  # a lone surrogate, which JSON cannot hold
+        data = b"\0" + repr((body, prompt)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 class Deduplicator:
@@ -427,10 +434,24 @@ class Redactor:
             value = pattern.sub(replace, value)
         return value
 
+    @staticmethod
+    def may_change(r: Record) -> bool:
+        """Whether redacting `r` can change any of its texts: the quick screen on all of them
+        at once (a separator no pattern crosses keeps one text's match from running into the
+        next, so this is exactly "the screen passes some text")."""
+        texts = [m["content"] for m in r.prompt]
+        if isinstance(r, Pair):
+            texts += (r.chosen, r.rejected)
+        else:
+            texts.append(r.completion if isinstance(r, Completion) else r.answer)
+        return may_hold_pii("\x00".join(texts))
+
     def messages(self, messages: Sequence[Message]) -> list[Message]:
         return [{**m, "content": self.text(m["content"])} for m in messages]
 
     def record(self, r: Record) -> Record:
+        if not self.may_change(r):
+            return r  # what the rebuild below would give, copied
         if isinstance(r, Pair):
             return Pair(
                 self.messages(r.prompt),

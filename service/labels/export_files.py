@@ -23,7 +23,7 @@ PART_SIZE = 8 * 1024 * 1024  # S3: files above this go up in parts of this size
 
 class _Jsonl:
     def __init__(self, path: Path) -> None:
-        self.file: IO[bytes] = path.open("wb")
+        self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
 
     def write(self, row: dict[str, Any]) -> None:
         self.file.write(json_line(row))

@@ -62,6 +62,7 @@ EXPORT_RULES = (
 NEEDS_RECORDS = ("duplicates", "redactions", "splits")
 Progress = Callable[[int, int], None]  # (labels read, labels in all)
 PROGRESS_EVERY = 1000
+_PREFERRING = ("a", "b", "ranking")  # outcomes that can give a pair
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _side(answer: ExportAnswer) -> dict[str, Any]:
     }
 
 
-def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer) -> dict[str, Any]:
+def _head(turn: ExportTurn, vote: ExportVote | None) -> dict[str, Any]:
+    """The provenance of every record of one label, before its answers."""
     out: dict[str, Any] = {
         "turn_id": turn.id,
         "conversation_id": turn.conversation_id,
@@ -140,14 +142,10 @@ def _provenance(turn: ExportTurn, vote: ExportVote | None, **sides: ExportAnswer
         "campaign": turn.campaign,
     }
     if vote is not None:
-        out |= {
-            "vote_id": vote.id,
-            "outcome": vote.outcome,
-            "rater": vote.rater,
-            "voted_at": vote.created_at.isoformat(),
-        }
-    for name, answer in sides.items():
-        out[name] = _side(answer)
+        out["vote_id"] = vote.id
+        out["outcome"] = vote.outcome
+        out["rater"] = vote.rater
+        out["voted_at"] = vote.created_at.isoformat()
     return out
 
 
@@ -171,6 +169,8 @@ class _Rules:
 
     def _allowed(self, *answers: ExportAnswer) -> bool:
         wanted, excluded = self.options.variants, self.options.exclude_variants
+        if not wanted and not excluded:
+            return True
         if any(a.variant in excluded for a in answers):
             return False
         return not wanted or all(a.variant in wanted for a in answers)
@@ -190,8 +190,7 @@ class _Rules:
     ) -> Iterator[tuple[ExportAnswer, ExportAnswer]]:
         """(chosen, rejected) for each preference the vote gives."""
         if outcome in ("a", "b"):
-            order = [0, 1] if outcome == "a" else [1, 0]
-            matchups = [(order[0], order[1])]
+            matchups = [(0, 1) if outcome == "a" else (1, 0)]
         elif outcome == "ranking" and ranking:
             ranked = list(ranking)
             matchups = [
@@ -282,7 +281,7 @@ class _Gatherer(_Rules):
             source = stored.votes_with_turns(
                 self.store,
                 self.options.filters,
-                rubric=self.kind is Pair,
+                rubric=FORMATS[self.options.format].margin,
                 agreement=self.options.min_agreement is not None,
             )
         done = 0
@@ -295,33 +294,40 @@ class _Gatherer(_Rules):
             self.progress(done, max(done, self.total))
 
     def records(self) -> Iterator[Record]:
+        demonstrations, pairs = self.kind is Demonstration, self.kind is Pair
+        agreement = self.options.min_agreement is not None
         for label, turn in self._labels():
-            if self.kind is Demonstration:
+            if demonstrations:
                 yield from self._demonstration(label, turn)
                 continue
             vote: ExportVote = label
-            if not self.agrees(vote.agreeing, vote.voters):
+            if agreement and not self.agrees(vote.agreeing, vote.voters):
                 continue
-            panes = {a.pane: a for a in turn.answers}
-            if self.kind is Pair:
+            panes: dict[int, ExportAnswer] = {}
+            if not pairs or vote.outcome in _PREFERRING:  # else `pairs` only counts the skip
+                panes = {a.pane: a for a in turn.answers}
+            head: dict[str, Any] | None = None  # built once per label, for its first record
+            if pairs:
                 for chosen, rejected in self.pairs(vote.outcome, vote.ranking, panes):
                     margin = None
                     if chosen.rubric_mean is not None and rejected.rubric_mean is not None:
                         margin = chosen.rubric_mean - rejected.rubric_mean
+                    head = head or _head(turn, vote)
                     yield Pair(
                         _prompt(turn, chosen),
                         chosen.text,
                         rejected.text,
-                        _provenance(turn, vote, chosen=chosen, rejected=rejected),
+                        {**head, "chosen": _side(chosen), "rejected": _side(rejected)},
                         margin,
                     )
             else:
                 for answer, desirable in self.completions(vote.outcome, vote.ranking, panes):
+                    head = head or _head(turn, vote)
                     yield Completion(
                         _prompt(turn, answer),
                         answer.text,
                         desirable,
-                        _provenance(turn, vote, answer=answer),
+                        {**head, "answer": _side(answer)},
                     )
 
     def _demonstration(self, ideal: stored.ExportIdeal, turn: ExportTurn) -> Iterator[Record]:
@@ -331,7 +337,7 @@ class _Gatherer(_Rules):
         if base.variant in self.options.exclude_variants:
             self.skip("variant filtered out")
             return
-        provenance = _provenance(turn, None, based_on=base) | {
+        provenance = {**_head(turn, None), "based_on": _side(base)} | {
             "ideal_answer_id": ideal.id,
             "rater": ideal.rater,
             "written_at": ideal.created_at.isoformat(),

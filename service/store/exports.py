@@ -2,9 +2,10 @@
 totals of each answer, the campaign of each turn and, when asked, how much each turn's
 raters agree — as plain values, so the export logic never sees a table.
 
-Records are read by one query each, streamed in batches (a server-side cursor on
-PostgreSQL), in the order the labels were given (ids are time-ordered): memory stays flat
-however many labels there are, and no statement binds one parameter per row. The dry run
+Records are read by one query each, one row per label with its turn's answers as one JSON
+text, streamed in batches (psycopg's chunked streaming on PostgreSQL), in the order the
+labels were given (ids are time-ordered): memory stays flat however many labels there are,
+and no statement binds one parameter per row. The dry run
 reads only aggregates: how many votes have each "shape" (outcome, ranking, variant and
 status per pane, agreement), which the export rules turn into counts without building a
 record."""
@@ -15,12 +16,13 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     Select,
     Text,
@@ -33,6 +35,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from service.store import export_shapes
@@ -59,7 +62,9 @@ BATCH = 1000  # rows per round trip of the cursor
 WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 
 
-@dataclass(frozen=True)
+# Plain values, neither frozen nor hashed: a frozen dataclass's __init__ sets each field through
+# object.__setattr__, three times the cost, paid for every answer and label of an export.
+@dataclass(slots=True)
 class ExportAnswer:
     id: str
     pane: int
@@ -72,18 +77,27 @@ class ExportAnswer:
     rubric_mean: float | None = None  # mean of every rubric score given (not rejected)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExportTurn:
     id: str
     conversation_id: str
     mode: str
     prompt: str
     created_at: datetime
-    answers: list[ExportAnswer]
+    answers_json: str | None  # `_answers_of_turn`'s text, read when `answers` is first asked
     campaign: str | None
+    decoded: list[ExportAnswer] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def answers(self) -> list[ExportAnswer]:
+        """The turn's answers (in no particular order), decoded once, when first asked: a
+        label the rules skip for its outcome alone (a tie, for pairs) never needs them."""
+        if self.decoded is None:
+            self.decoded = _answers(self.answers_json)
+        return self.decoded
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExportVote:
     id: str
     turn_id: str
@@ -96,7 +110,7 @@ class ExportVote:
     voters: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExportIdeal:
     id: str
     turn_id: str
@@ -176,21 +190,21 @@ def _agreement(filters: Filters) -> Any:
     )
 
 
-def _rubric_totals() -> Any:
-    """Per answer: the sum and the number of the rubric scores given (ratings not rejected)."""
+def _rubric_sums() -> list[Any]:
+    """For the answer of the enclosing query: the sum and the number of the rubric scores
+    given (ratings not rejected), each by a correlated subquery over the index on answer_id
+    (a few ratings per answer at most, where one aggregation over every rating would be
+    joined to every answer)."""
     criteria = (RatingRow.helpfulness, RatingRow.honesty, RatingRow.harmlessness)
     total = sum((func.coalesce(c, 0) for c in criteria), start=literal(0))
     given = sum((case((c.is_not(None), 1), else_=0) for c in criteria), start=literal(0))
-    return (
-        select(
-            RatingRow.answer_id,
-            func.sum(total).label("total"),
-            func.sum(given).label("given"),
-        )
-        .where(RatingRow.id.not_in(rejected("rating")))
-        .group_by(RatingRow.answer_id)
-        .subquery()
-    )
+    return [
+        select(func.sum(value))
+        .where(RatingRow.answer_id == AnswerRow.id, RatingRow.id.not_in(rejected("rating")))
+        .correlate(AnswerRow)
+        .scalar_subquery()
+        for value in (total, given)
+    ]
 
 
 def _campaign_of_turn() -> Any:
@@ -212,7 +226,7 @@ _TURN_COLUMNS = (
 )
 # JSON columns are read as their text and decoded here (`_json`, `_spec`): the JSON type's
 # own decoding (the standard library's, row by row) was most of an export's reading time.
-_ANSWER_COLUMNS = (
+_ANSWER_FIELDS = (
     AnswerRow.id,
     AnswerRow.pane,
     AnswerRow.variant_name,
@@ -222,6 +236,24 @@ _ANSWER_COLUMNS = (
     cast(AnswerRow.variant_spec, Text),
     cast(AnswerRow.context_refs, Text),
 )
+
+
+def _answers_of_turn(dialect: str, rubric: bool) -> Any:
+    """The answers of the enclosing query's turn as one JSON text: an array per answer
+    (`_ANSWER_FIELDS`, then the rubric sums with `rubric`), in no particular order. One row
+    per label instead of one per answer, and one orjson call to read it: the per-row work
+    of the driver and of SQLAlchemy was most of the reading time."""
+    fields: list[Any] = list(_ANSWER_FIELDS)
+    if rubric:
+        fields += _rubric_sums()
+    answers: Any
+    if dialect == "postgresql":
+        answers = cast(func.json_agg(func.json_build_array(*fields)), Text)
+    else:
+        answers = func.json_group_array(func.json_array(*fields))
+    return (
+        select(answers).where(AnswerRow.turn_id == TurnRow.id).correlate(TurnRow).scalar_subquery()
+    )
 
 
 def _json(text: str | None) -> Any:
@@ -240,47 +272,98 @@ def _spec(text: str | None) -> Any:
     return _json(text)
 
 
-def _answer(row: Any, at: int, rubric: tuple[Any, Any] | None) -> ExportAnswer | None:
-    """The answer whose columns (`_ANSWER_COLUMNS`) start at `at`, with its rubric totals."""
-    answer_id, pane, variant, status, text, request, spec, refs = row[at : at + 8]
-    if answer_id is None:  # a turn without answers (outer join)
-        return None
-    mean = None
-    if rubric is not None and rubric[1]:
-        mean = float(rubric[0]) / float(rubric[1])
-    return ExportAnswer(
-        answer_id,
-        pane,
-        variant,
-        status,
-        text,
-        _json(request),
-        _spec(spec),
-        _json(refs),
-        rubric_mean=mean,
-    )
+def _answers(text: str | None) -> list[ExportAnswer]:
+    """The answers of `_answers_of_turn`'s JSON text (in no particular order)."""
+    if text is None:
+        return []
+    try:
+        return _answer_list(orjson.loads(text), orjson.loads)
+    except orjson.JSONDecodeError:  # NaN somewhere: `_json` per value
+        return _answer_list(json.loads(text), _json)
+
+
+def _answer_list(rows: list[list[Any]], loads: Any) -> list[ExportAnswer]:
+    return [
+        ExportAnswer(
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            loads(a[5]),
+            _spec(a[6]),
+            [] if a[7] == "[]" else _json(a[7]),  # most answers had no retrieved context
+            float(a[8]) / float(a[9]) if len(a) > 9 and a[9] else None,
+        )
+        for a in rows
+    ]
 
 
 def _turn(row: Any, at: int) -> ExportTurn:
-    """The turn whose columns (`_TURN_COLUMNS`, then its campaign) start at `at`."""
-    t = row[at : at + len(_TURN_COLUMNS) + 1]
-    return ExportTurn(t[0], t[1], t[2], t[3], t[4], [], t[5])
+    """The turn whose columns (`_TURN_COLUMNS`, its campaign, its answers) start at `at`."""
+    return ExportTurn(
+        row[at],
+        row[at + 1],
+        row[at + 2],
+        row[at + 3],
+        row[at + 4],
+        row[at + 6],
+        row[at + 5],
+    )
 
 
 def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
-    """The rows of `query` as plain tuples, BATCH at a time (Core, not the ORM's loading)."""
+    """The rows of `query` as plain sequences, read BATCH at a time: memory flat."""
     with store.session() as s:
-        result = s.connection().execute(query, execution_options={"yield_per": BATCH})
-        for batch in result.partitions():
-            yield from batch
+        connection = s.connection()
+        dialect = connection.dialect
+        if dialect.name != "postgresql":
+            # SQLAlchemy binds and runs the query; the rows come from the driver's cursor
+            # (which steps through the file as they are asked for) with only the columns'
+            # own conversions (datetimes stored as text): SQLAlchemy's rows cost more than
+            # the rest of the reading.
+            convert = [
+                (k, process)
+                for k, column in enumerate(query.selected_columns)
+                if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            ]
+            result = connection.execute(query)
+            try:
+                while batch := result.cursor.fetchmany(BATCH):
+                    for row in batch:
+                        if convert:
+                            row = list(row)
+                            for k, process in convert:
+                                row[k] = process(row[k])
+                        yield row
+            finally:
+                result.close()
+            return
+        # The planner's estimate for a query over every label is large enough to compile it
+        # (JIT), which costs more than it saves on rows read once.
+        connection.exec_driver_sql("SET LOCAL jit = off")
+        # psycopg's chunked streaming, not a server-side cursor: the server keeps producing
+        # rows while these are turned into records (a cursor computes each batch only when
+        # FETCH asks, so the two took turns), held back by the socket when it runs ahead.
+        # The query's parameters need no conversion here (strings, numbers, datetimes).
+        compiled = query.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        statement, params = str(compiled), compiled.params
+        raw: Any = connection.connection.driver_connection
+        size = BATCH if psycopg.pq.version() >= 170000 else 1  # chunks need libpq 17
+        try:
+            with raw.cursor() as cursor:
+                yield from cursor.stream(statement, params, size=size)
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
 
 
 def votes_with_turns(
     store: Store, filters: Filters, *, rubric: bool = False, agreement: bool = False
 ) -> Iterator[tuple[ExportVote, ExportTurn]]:
-    """Each live vote with its turn and the turn's answers (pane order), oldest vote first;
+    """Each live vote with its turn and the turn's answers, oldest vote first;
     `rubric`: each answer's rubric mean; `agreement`: each vote's turn agreement."""
-    totals = _rubric_totals() if rubric else None
     agreed = _agreement(filters) if agreement else None
     columns: list[Any] = [
         VoteRow.id,
@@ -291,53 +374,27 @@ def votes_with_turns(
         VoteRow.created_at,
         *_TURN_COLUMNS,
         _campaign_of_turn(),
-        *_ANSWER_COLUMNS,
+        _answers_of_turn(store.engine.dialect.name, rubric),
     ]
-    if totals is not None:
-        columns += [totals.c.total, totals.c.given]
     if agreed is not None:
         columns += [agreed.c.agreeing, agreed.c.voters]
     query = (
         select(*columns)
         .join(TurnRow, TurnRow.id == VoteRow.turn_id)
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id)
         .where(live_votes())
     )
-    if totals is not None:
-        query = query.outerjoin(totals, totals.c.answer_id == AnswerRow.id)
     if agreed is not None:
         query = query.outerjoin(agreed, agreed.c.turn_id == VoteRow.turn_id)
-    query = filters.apply(query).order_by(VoteRow.id, AnswerRow.pane)
-    answer_at = 6 + len(_TURN_COLUMNS) + 1
-    extra = answer_at + len(_ANSWER_COLUMNS)
-    current: tuple[ExportVote, ExportTurn] | None = None
+    query = filters.apply(query).order_by(VoteRow.id)
+    agreed_at = 6 + len(_TURN_COLUMNS) + 2
     for row in _stream(store, query):
-        if current is None or current[0].id != row[0]:
-            if current is not None:
-                yield current
-            agreeing = voters = None
-            if agreed is not None:
-                at = extra + (2 if totals is not None else 0)
-                agreeing, voters = int(row[at]), int(row[at + 1])
-            vote = ExportVote(
-                row[0],
-                row[1],
-                row[2],
-                _json(row[3]),
-                row[4],
-                row[5],
-                agreeing=agreeing,
-                voters=voters,
-            )
-            current = (vote, _turn(row, 6))
-        answer = _answer(
-            row, answer_at, (row[extra], row[extra + 1]) if totals is not None else None
-        )
-        if answer is not None:
-            current[1].answers.append(answer)
-    if current is not None:
-        yield current
+        agreeing = voters = None
+        if agreed is not None:
+            agreeing, voters = int(row[agreed_at]), int(row[agreed_at + 1])
+        ranking = None if row[3] is None else _json(row[3])
+        vote = ExportVote(row[0], row[1], row[2], ranking, row[4], row[5], agreeing, voters)
+        yield vote, _turn(row, 6)
 
 
 def _ideals_query(filters: Filters, query: Any) -> Any:
@@ -363,25 +420,11 @@ def ideals_with_turns(store: Store, filters: Filters) -> Iterator[tuple[ExportId
             IdealAnswerRow.created_at,
             *_TURN_COLUMNS,
             _campaign_of_turn(),
-            *_ANSWER_COLUMNS,
+            _answers_of_turn(store.engine.dialect.name, False),
         ),
-    )
-    query = query.outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id).order_by(
-        IdealAnswerRow.id, AnswerRow.pane
-    )
-    answer_at = 6 + len(_TURN_COLUMNS) + 1
-    current: tuple[ExportIdeal, ExportTurn] | None = None
+    ).order_by(IdealAnswerRow.id)
     for row in _stream(store, query):
-        if current is None or current[0].id != row[0]:
-            if current is not None:
-                yield current
-            ideal = ExportIdeal(row[0], row[1], row[2], row[3], row[4], row[5])
-            current = (ideal, _turn(row, 6))
-        answer = _answer(row, answer_at, None)
-        if answer is not None:
-            current[1].answers.append(answer)
-    if current is not None:
-        yield current
+        yield ExportIdeal(row[0], row[1], row[2], row[3], row[4], row[5]), _turn(row, 6)
 
 
 # ---- the dry run: aggregates only ------------------------------------------------------

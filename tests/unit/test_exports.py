@@ -7,7 +7,18 @@ from __future__ import annotations
 import json
 import random
 
-from evals.exports import FORMATS, REDACTIONS, Redactor, json_line, json_text, may_hold_pii
+from evals.exports import (
+    FORMATS,
+    REDACTIONS,
+    Completion,
+    Demonstration,
+    Pair,
+    Redactor,
+    dedup,
+    json_line,
+    json_text,
+    may_hold_pii,
+)
 
 
 def test_every_format_is_listed_with_a_record_type() -> None:
@@ -71,3 +82,43 @@ def test_a_json_line_is_compact_utf8_and_reads_back() -> None:
     # What orjson refuses goes through the standard library, in the same form.
     assert json_line({"n": 2**70}) == b'{"n":1180591620717411303424}\n'
     assert json_text({"a": [1, "é"]}) == '{"a":[1,"é"]}'
+
+
+def test_a_record_the_screen_passes_over_is_left_as_it_is() -> None:
+    """The screen on a record's texts at once says the same as on each text: a record it
+    passes over comes back unchanged, one it does not is redacted text by text."""
+    rng = random.Random(11)
+    pieces = [*"0123456789", " ", ".", "-", "(", ")", "@", "_", "k", "s", "A", "K", "I", "例"]
+    pieces += ["AKI", "ASI", "A", "bear", "er", "\x00", "Σ", "ab"]
+
+    def text() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+
+    for _ in range(5_000):
+        prompt = [{"role": "user", "content": text()} for _ in range(rng.randrange(1, 3))]
+        records = [
+            Pair(prompt, text(), text(), {"turn_id": "t"}),
+            Completion(prompt, text(), rng.random() < 0.5, {}),
+            Demonstration(prompt, text(), {}),
+        ]
+        for record in records:
+            texts = [m["content"] for m in record.prompt]
+            texts += [
+                getattr(record, f)
+                for f in ("chosen", "rejected", "completion", "answer")
+                if hasattr(record, f)
+            ]
+            assert Redactor.may_change(record) == any(may_hold_pii(t) for t in texts), texts
+            redactor = Redactor()
+            redacted = redactor.record(record)
+            if not Redactor.may_change(record):
+                assert redacted is record and not redactor.counts
+
+
+def test_exact_repeats_only_are_dropped_whatever_the_texts_hold() -> None:
+    one = [{"role": "user", "content": "a\x1euser\x1fb"}]
+    two = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
+    records = [Pair(one, "x", "y", {}), Pair(two, "x", "y", {}), Pair(one, "x", "y", {"k": 1})]
+    records += [Pair(one, "x\ud800", "y", {}), Pair(one, "x\ud800", "y", {})]  # lone surrogate
+    records += [Completion(one, "x", True, {}), Completion(one, "x", False, {})]
+    assert dedup(records) == [records[k] for k in (0, 1, 3, 5, 6)]
