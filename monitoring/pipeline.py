@@ -4,9 +4,9 @@ to every sink. A sink has three methods, as OpenTelemetry exporters do."""
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import structlog
@@ -38,7 +38,11 @@ class Telemetry:
         self.sinks = list(sinks)
         self.dropped = 0
         self.export_errors: dict[str, int] = {}
-        self._queue: queue.Queue[Record] = queue.Queue(maxsize=max_queue)
+        # A deque under one lock, not a queue.Queue: nothing waits on it (the thread polls),
+        # and a batch of records goes in, or out, with one acquisition instead of one each.
+        self._queue: deque[Record] = deque()
+        self._lock = threading.Lock()
+        self._max_queue = max_queue
         self._batch_size = batch_size
         self._interval_s = interval_s
         self._stop = threading.Event()
@@ -50,22 +54,23 @@ class Telemetry:
             self._thread.start()
 
     def emit(self, record: Record) -> None:
+        self.emit_many((record,))
+
+    def emit_many(self, records: Iterable[Record]) -> None:
+        """`emit` each record, in order."""
         if not self.sinks:
             return
-        try:
-            self._queue.put_nowait(record)
-            self._idle.clear()
-        except queue.Full:
-            self.dropped += 1  # read by the sinks as a metric of its own
+        with self._lock:
+            for record in records:
+                if len(self._queue) < self._max_queue:
+                    self._queue.append(record)
+                else:
+                    self.dropped += 1  # read by the sinks as a metric of its own
+        self._idle.clear()
 
     def _drain(self) -> list[Record]:
-        batch: list[Record] = []
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+        with self._lock:
+            return [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
 
     def _export(self, batch: list[Record]) -> None:
         for sink in self.sinks:
@@ -89,7 +94,7 @@ class Telemetry:
         """Wait until every record emitted so far has reached the sinks."""
         if not self.sinks:
             return True
-        done = self._idle.wait(timeout_s) and self._queue.empty()
+        done = self._idle.wait(timeout_s) and not self._queue
         for sink in self.sinks:
             done = self._safely(sink, "force_flush", timeout_s) and done
         return done

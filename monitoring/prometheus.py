@@ -149,6 +149,9 @@ class PrometheusSink:
         self.registry.register(_LimitStats(stats))
 
     def export(self, records: Sequence[Record]) -> None:
+        # Votes come in thousands a second (batches): counted per label set, each counter
+        # then moved once.
+        votes: dict[tuple[str, str, str], int] = {}
         for rec in records:
             if isinstance(rec, ModelCall):
                 labels = (rec.variant, rec.provider)
@@ -171,11 +174,14 @@ class PrometheusSink:
                 else:
                     self.scores.labels(rec.metric, rec.variant).observe(rec.value)
             elif isinstance(rec, VoteRecord):
-                self.votes.labels(rec.variant, rec.outcome, rec.mode).inc()
+                key = (rec.variant, rec.outcome, rec.mode)
+                votes[key] = votes.get(key, 0) + 1
             elif isinstance(rec, FeedbackRecord):
                 self.feedback.labels(rec.variant, "up" if rec.positive else "down").inc()
             elif isinstance(rec, GoalRecord):
                 self._goal(rec)
+        for (variant, outcome, mode), n in votes.items():
+            self.votes.labels(variant, outcome, mode).inc(n)
 
     def _goal(self, rec: GoalRecord) -> None:
         labels = (rec.usecase, rec.variant, rec.target)

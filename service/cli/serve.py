@@ -4,6 +4,7 @@ from the terminal."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import threading
 from collections.abc import Callable
@@ -59,6 +60,11 @@ def serve(
         log_level=settings.log_level,
         **server_options(settings),
     )
+    # What start-up built lives as long as the process: kept out of the garbage collector's
+    # sight, a full collection walks only what requests allocate (with the page and the
+    # models' libraries loaded, walking it all took ~0.4 s, every few seconds under load).
+    gc.collect()
+    gc.freeze()
     try:
         _Server(config, on_exit=runtime.library.parser.stop).run()
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from monitoring.records import VoteRecord
 from service.schemas import VoteOut
@@ -17,16 +17,27 @@ def vote_records(store: Store, votes: list[VoteOut]) -> list[VoteRecord]:
         return []
     panes, modes = turns.panes_and_modes(store, {v.turn_id for v in votes})
     records = []
+    # Votes alike (a batch's on one turn: same outcome, same time) give equal records,
+    # made once; records are frozen, so they are shared.
+    alike: dict[tuple[str, str, tuple[int, ...] | None, datetime], list[VoteRecord]] = {}
     for vote in votes:
-        by_pane = panes.get(vote.turn_id, {})
-        mode = modes.get(vote.turn_id, "named")
-        results = rollups.pane_results(vote.outcome, vote.ranking, by_pane)
-        at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
-        records += [
-            VoteRecord(by_pane[p], outcome, mode, at=at)
-            for p, outcome in results.items()
-            if p in by_pane
-        ]
+        key = (
+            vote.turn_id,
+            vote.outcome,
+            tuple(vote.ranking) if vote.ranking is not None else None,
+            vote.created_at,
+        )
+        if key not in alike:
+            by_pane = panes.get(vote.turn_id, {})
+            mode = modes.get(vote.turn_id, "named")
+            results = rollups.pane_results(vote.outcome, vote.ranking, by_pane)
+            at = vote.created_at.replace(tzinfo=vote.created_at.tzinfo or UTC).timestamp()
+            alike[key] = [
+                VoteRecord(by_pane[p], outcome, mode, at=at)
+                for p, outcome in results.items()
+                if p in by_pane
+            ]
+        records += alike[key]
     return records
 
 
@@ -34,5 +45,4 @@ def record_votes(store: Store, engine: CompareEngine, votes: list[VoteOut]) -> N
     """New votes to the telemetry streams (one query for the variants of their turns),
     after the records their blind turns held back."""
     engine.blind_hold.release({v.turn_id for v in votes})
-    for record in vote_records(store, votes):
-        engine.blind_hold.emit(None, record)
+    engine.blind_hold.emit_many(None, vote_records(store, votes))

@@ -63,15 +63,16 @@ class BlindHold:
 
     def emit(self, turn_id: str | None, record: Record) -> None:
         """Send `record` now, or hold it if it belongs to a blind turn not yet voted on."""
+        self.emit_many(turn_id, (record,))
+
+    def emit_many(self, turn_id: str | None, records: Iterable[Record]) -> None:
+        """`emit` each of these records of one turn (or of none), in order."""
         if self._emit is None:
             return
         with self._lock:
             out = self._expired()
             held = self._pending.get(turn_id) if turn_id is not None else None
-            if held is None:
-                out.append(record)
-            else:
-                held[1].append(record)
+            (out if held is None else held[1]).extend(records)
         self._send(out)
 
     def release(self, turn_ids: Iterable[str]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from service.errors import NotFound
 from service.ids import new_id, utcnow
+from service.store.among import among
 from service.store.engine import Store
 from service.store.tables import LabelReviewRow, RatingRow, VoteRow
 from service.store.turn_locks import lock_turns
@@ -84,5 +85,5 @@ def rejected_among(s: Session, vote_ids: set[str]) -> set[str]:
     rejects."""
     if not vote_ids:
         return set()
-    query = rejected("vote").where(LabelReviewRow.label_id.in_(vote_ids))
+    query = rejected("vote").where(among(s, LabelReviewRow.label_id, vote_ids))
     return set(s.scalars(query))

@@ -117,8 +117,9 @@ class AnswerRow(Base):
 
 class VoteRow(Base):
     __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_turn_id_rater", "turn_id", "rater"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"), index=True)
+    turn_id: Mapped[str] = mapped_column(ForeignKey("turns.id"))
     outcome: Mapped[str] = mapped_column(String(16))  # a | b | tie | both_bad | ranking
     ranking: Mapped[list[Any] | None] = mapped_column(JSON)  # panes, best first
     rater: Mapped[str] = mapped_column(String(128), default="anonymous", index=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.store.among import among
 from service.store.tables import TurnRow
 
 
@@ -20,7 +21,7 @@ def lock_turns(s: Session, turn_ids: set[str]) -> None:
         return
     s.execute(
         select(TurnRow.id)
-        .where(TurnRow.id.in_(turn_ids))
+        .where(among(s, TurnRow.id, turn_ids))
         .order_by(TurnRow.id)
         .with_for_update(key_share=True)
     ).all()

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from evals.leaderboard import battles_from_ranking
 from service.store import export_shapes, rollups
+from service.store.among import among
 from service.store.cell_days import ALL_DAYS, NO_USE_CASE
 from service.store.tables import AnswerRow, ConversationRow, LeaderboardCellRow, TurnRow
 
@@ -65,13 +66,13 @@ def turn_facts(s: Session, turn_ids: Iterable[str]) -> dict[str, TurnFacts]:
             TurnRow.retrieval.is_not(None),
         )
         .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
-        .where(TurnRow.id.in_(ids))
+        .where(among(s, TurnRow.id, ids))
     ).all()
     panes: dict[str, dict[int, str]] = {}
     statuses: dict[str, dict[int, str]] = {}
     for turn_id, pane, variant, status in s.execute(
         select(AnswerRow.turn_id, AnswerRow.pane, AnswerRow.variant_name, AnswerRow.status).where(
-            AnswerRow.turn_id.in_(ids)
+            among(s, AnswerRow.turn_id, ids)
         )
     ):
         panes.setdefault(turn_id, {})[pane] = variant

@@ -17,16 +17,19 @@ refuses the batch, with its index."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Table, exists, func, insert, select
+from pydantic import TypeAdapter
+from sqlalchemy import Table, exists, func, insert, select, true, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from service.errors import ArbiterError, Conflict, ErrorCode, InvalidRequest, NotFound
-from service.ids import new_id, utcnow
+from service.ids import new_id, new_ids, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
+from service.store.among import among, array_of
 from service.store.engine import Store
 from service.store.label_reviews import rejected, rejected_among
 from service.store.tables import AnswerRow, ConversationRow, TurnRow, VoteRow
@@ -183,7 +186,13 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
         stored = {
             r.idempotency_key: r
             for r in (
-                s.scalars(select(VoteRow).where(VoteRow.idempotency_key.in_(keys))) if keys else ()
+                s.execute(
+                    select(*(getattr(VoteRow, c) for c in VOTE_COLUMNS)).where(
+                        among(s, VoteRow.idempotency_key, keys)
+                    )
+                )
+                if keys
+                else ()
             )
         }
         turns = {
@@ -197,37 +206,26 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
                 )
                 .join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
                 .outerjoin(AnswerRow, AnswerRow.turn_id == TurnRow.id)
-                .where(TurnRow.id.in_(turn_ids))
+                .where(among(s, TurnRow.id, turn_ids))
                 .group_by(TurnRow.id, TurnRow.status, ConversationRow.mode)
             )
         }
         live: dict[tuple[str, str], str] = {}
-        rows = s.execute(
-            select(
-                VoteRow.id,
-                VoteRow.turn_id,
-                VoteRow.rater,
-                VoteRow.supersedes_id,
-                VoteRow.outcome,
-                VoteRow.ranking,
-                VoteRow.created_at,
-            )
-            .where(VoteRow.turn_id.in_(turn_ids), VoteRow.rater.in_(set(raters)))
-            .order_by(VoteRow.created_at, VoteRow.id)
-        ).all()
+        rows = _votes_of(s, {(v.turn_id, r) for v, r in zip(votes, raters, strict=True)})
         superseded = {r.supersedes_id for r in rows if r.supersedes_id}
         for r in rows:
             if r.id not in superseded:
                 live[(r.turn_id, r.rater)] = r.id
         stored_live = {r.id: r for r in rows if r.id not in superseded}
         new_rows: list[dict[str, Any]] = []
-        out: list[VoteOut | dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
         batch_keys: dict[str, dict[str, Any]] = {}
         now = utcnow()
+        ids = new_ids(len(votes))
         for index, (vote, rater) in enumerate(zip(votes, raters, strict=True)):
             key = vote.idempotency_key
             if key and key in stored:
-                out.append(vote_out(stored[key], replayed=True))
+                out.append({**stored[key]._mapping, "replayed": True})
                 continue
             if key and key in batch_keys:
                 out.append({**batch_keys[key], "replayed": True})
@@ -248,7 +246,7 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
             except ArbiterError as exc:
                 exc.message = f"votes[{index}]: {exc.message}"
                 raise
-            vote_id = new_id()
+            vote_id = ids[index]
             row: dict[str, Any] = {
                 "id": vote_id,
                 "turn_id": vote.turn_id,
@@ -267,15 +265,44 @@ def _cast_batch(store: Store, votes: list[BatchVoteIn], raters: list[str]) -> li
         if new_rows:
             _insert_votes(s, new_rows)
             _count_batch(s, new_rows, stored_live)
-    return [
-        o
-        if isinstance(o, VoteOut)
-        else VoteOut.model_construct(  # our own values, of the model's types
-            **{k: o[k] for k in VOTE_COLUMNS if k != "idempotency_key"},
-            replayed=o.get("replayed", False),
-        )
-        for o in out
-    ]
+    # Validated as one list: pydantic's checks run in its core, where model_construct
+    # would run Python per vote.
+    return _VOTES_OUT.validate_python(out)
+
+
+_VOTES_OUT = TypeAdapter(list[VoteOut])
+
+
+def _votes_of(s: Session, pairs: set[tuple[str, str]]) -> Sequence[Any]:
+    """The votes of these (turn, rater) pairs, oldest first: each pair looked up through the
+    index on (turn_id, rater), not every vote of the turns, nor every vote of the raters."""
+    columns = (
+        VoteRow.id,
+        VoteRow.turn_id,
+        VoteRow.rater,
+        VoteRow.supersedes_id,
+        VoteRow.outcome,
+        VoteRow.ranking,
+        VoteRow.created_at,
+    )
+    if s.get_bind().dialect.name != "postgresql":
+        query = select(*columns).where(tuple_(VoteRow.turn_id, VoteRow.rater).in_(list(pairs)))
+        return s.execute(query.order_by(VoteRow.created_at, VoteRow.id)).all()
+    given = (
+        func.unnest(array_of([t for t, _ in pairs]), array_of([r for _, r in pairs]))
+        .table_valued("turn_id", "rater")
+        .render_derived()
+    )
+    # A lateral lookup per pair (OFFSET 0 keeps PostgreSQL from flattening it into a join):
+    # on a table whose statistics lag its growth, the join was a sequential scan.
+    per_pair = (
+        select(*columns)
+        .where(VoteRow.turn_id == given.c.turn_id, VoteRow.rater == given.c.rater)
+        .offset(0)
+        .lateral()
+    )
+    query = select(per_pair).select_from(given).join(per_pair, true())
+    return s.execute(query.order_by(per_pair.c.created_at, per_pair.c.id)).all()
 
 
 VOTE_COLUMNS = (

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from service.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable
-from service.schemas import LabelsIn, RatingIn, VoteIn
+from service.schemas import BatchVoteIn, LabelsIn, RatingIn, VoteIn
 from service.store import Store, labels, turns, votes
 from service.store.tables import CommentRow, IdealAnswerRow, RatingRow, VoteRow
 
@@ -62,6 +62,29 @@ def test_idempotency_key_stores_one_vote(store: Store) -> None:
     )
     assert a.id == b.id
     assert store.count(VoteRow) == 1
+
+
+def test_a_batch_finds_keys_and_raters_whatever_their_characters(store: Store) -> None:
+    """A batch looks its keys and (turn, rater) pairs up as sets (PostgreSQL: arrays, whose
+    text has its own quoting): quotes, backslashes, commas, braces and the word NULL are
+    just characters."""
+    t1, t2 = _finished_turn(store), _finished_turn(store)
+    names = ['a"b', "c\\d", "e,f", "{g}", "NULL", " ", 'h\\"i', "你好"]
+    first = [
+        BatchVoteIn(turn_id=t, outcome="a", idempotency_key=f"k{name}{t}")
+        for name in names
+        for t in (t1, t2)
+    ]
+    raters = [name for name in names for _ in (t1, t2)]
+    stored = votes.cast_votes(store, first, raters)
+    again = votes.cast_votes(store, first, raters)
+    assert [v.id for v in again] == [v.id for v in stored] and all(v.replayed for v in again)
+    changed = votes.cast_votes(
+        store, [BatchVoteIn(turn_id=v.turn_id, outcome="b") for v in first], raters
+    )
+    # Each (turn, rater) pair's new vote supersedes that pair's first one.
+    assert [v.supersedes_id for v in changed] == [v.id for v in stored]
+    assert store.count(VoteRow) == 4 * len(names)
 
 
 def test_vote_rules(store: Store) -> None:

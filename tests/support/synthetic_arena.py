@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 
+from service.ids import uuid7_text
 from service.store import Store, leaderboard, rollup_rebuild
 from service.store.tables import Base, CampaignRow
 
@@ -137,8 +138,7 @@ def rebuild_maintained_aggregates(store: Store) -> None:
 class _Ids:
     """UUIDv7 strings whose time is the row's `created_at` (a fresh `new_id()` would carry
     the time of the fill), unique through a sequence number and a per-fill salt, so (created_at,
-    id) sorts rows the same way the app's own ids do. Hand-written: `uuid6.uuid7()` takes no
-    timestamp."""
+    id) sorts rows the same way the app's own ids do."""
 
     def __init__(self, salt: int) -> None:
         self.salt = salt & ((1 << 34) - 1)
@@ -147,16 +147,7 @@ class _Ids:
     def at(self, t: datetime) -> str:
         self.seq += 1
         ms = int(t.timestamp() * 1000)
-        rand = (self.salt << 40) | self.seq  # UUIDv7's 74 random bits: 34 salt + 40 seq
-        value = (
-            (ms << 80)
-            | (0x7 << 76)  # version
-            | ((rand >> 62) << 64)
-            | (0b10 << 62)  # variant
-            | (rand & ((1 << 62) - 1))
-        )
-        h = f"{value:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return uuid7_text(ms, (self.salt << 40) | self.seq)  # 74 bits: 34 salt + 40 seq
 
 
 class _Writer:

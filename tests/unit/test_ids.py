@@ -1,0 +1,20 @@
+"""Ids: UUIDv7 text, each greater than the one made before it, one at a time or many."""
+
+from __future__ import annotations
+
+import uuid
+
+from service.ids import new_id, new_ids, uuid7_text
+
+
+def test_ids_made_one_by_one_or_in_batches_keep_increasing_and_are_uuid7() -> None:
+    made = [new_id(), *new_ids(1000), new_id(), *new_ids(3), *new_ids(0)]
+    assert made == sorted(made) and len(set(made)) == len(made) == 1005
+    for text in made[:5] + made[-5:]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_uuid7_text_carries_the_time_and_the_random_bits() -> None:
+    text = uuid7_text(0x0123_4567_89AB, (0xABC << 62) | 0x1234)
+    assert text == "01234567-89ab-7abc-8000-000000001234"
