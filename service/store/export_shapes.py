@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.store.cell_days import ALL_DAYS
 from service.store.tables import ExportShapeRow
+from service.store.upsert import add_statement
 
 # (day, mode, rag, use case, outcome, ranking text, panes text)
 ShapeKey = tuple[str, str, bool, str, str, str, str]
@@ -61,13 +61,8 @@ def add(s: Session, changes: Mapping[ShapeKey, int]) -> None:
     (two transactions on PostgreSQL then lock them in the same order)."""
     if not changes:
         return
-    dialect = s.get_bind().dialect.name
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ExportShapeRow)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(SHAPE_COLUMNS), set_={"n": ExportShapeRow.n + stmt.excluded.n}
-    )
     s.execute(
-        stmt,
+        add_statement(s, ExportShapeRow, SHAPE_COLUMNS, ("n",)),
         [
             {**dict(zip(SHAPE_COLUMNS, key, strict=True)), "n": changes[key]}
             for key in sorted(changes)

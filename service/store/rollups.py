@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.store import sketch
@@ -33,6 +32,7 @@ from service.store.tables import (
     VoteMinuteRow,
     VoteRow,
 )
+from service.store.upsert import add_statement
 
 OUTCOME_COLUMNS = {"win": "wins", "loss": "losses", "tie": "ties", "both_bad": "both_bad"}
 HOUR = 60  # minutes
@@ -77,16 +77,12 @@ def _upsert(
     """Insert each row, or add its `adds` columns to the stored row with the same keys."""
     if not rows:
         return
-    dialect = s.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={c: getattr(table, c) + getattr(stmt.excluded, c) for c in adds},
-    )
     # Sorted: two transactions touching the same rows lock them in the same order. One
     # executemany (psycopg pipelines it), not a round trip per row.
-    s.execute(stmt, sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys)))
+    s.execute(
+        add_statement(s, table, tuple(keys), tuple(adds)),
+        sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys)),
+    )
 
 
 # Fields of the ok answers whose count, sum and sum of squares the answer rollups keep

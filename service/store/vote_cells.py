@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from evals.leaderboard import battles_from_ranking
@@ -25,6 +24,7 @@ from service.store import export_shapes, rollups
 from service.store.among import among
 from service.store.cell_days import ALL_DAYS, NO_USE_CASE
 from service.store.tables import AnswerRow, ConversationRow, LeaderboardCellRow, TurnRow
+from service.store.upsert import add_statement
 
 PAIR_OUTCOMES = {"a": "a", "b": "b", "tie": "tie", "both_bad": "tie"}
 
@@ -186,15 +186,8 @@ def add(s: Session, changes: Mapping[CellKey, int]) -> None:
     and cannot deadlock on them."""
     if not changes:
         return
-    dialect = s.get_bind().dialect.name
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-        LeaderboardCellRow
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(CELL_COLUMNS), set_={"n": LeaderboardCellRow.n + stmt.excluded.n}
-    )
     s.execute(
-        stmt,
+        add_statement(s, LeaderboardCellRow, CELL_COLUMNS, ("n",)),
         [
             {**dict(zip(CELL_COLUMNS, key, strict=True)), "n": changes[key]}
             for key in sorted(changes)

@@ -18,18 +18,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import psycopg
 from pydantic import TypeAdapter
-from sqlalchemy import Table, exists, func, insert, select, true, tuple_
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from service.errors import ArbiterError, Conflict, ErrorCode, InvalidRequest, NotFound
 from service.ids import new_id, new_ids, utcnow
 from service.schemas import BatchVoteIn, VoteIn, VoteOut
-from service.store.among import among, array_of
+from service.store.among import among
 from service.store.engine import Store
 from service.store.label_reviews import rejected, rejected_among
 from service.store.tables import AnswerRow, ConversationRow, TurnRow, VoteRow
@@ -285,13 +296,26 @@ def _votes_of(s: Session, pairs: set[tuple[str, str]]) -> Sequence[Any]:
         VoteRow.ranking,
         VoteRow.created_at,
     )
+    # The pairs as one JSON text, not a parameter per value (SQLAlchemy expands an IN list
+    # of pairs value by value; psycopg dumps an array parameter element by element).
     if s.get_bind().dialect.name != "postgresql":
-        query = select(*columns).where(tuple_(VoteRow.turn_id, VoteRow.rater).in_(list(pairs)))
+        each = func.json_each(literal(json.dumps(list(pairs)))).table_valued("value")
+        query = (
+            select(*columns)
+            .select_from(each)
+            .join(
+                VoteRow,
+                (VoteRow.turn_id == func.json_extract(each.c.value, "$[0]"))
+                & (VoteRow.rater == func.json_extract(each.c.value, "$[1]")),
+            )
+        )
         return s.execute(query.order_by(VoteRow.created_at, VoteRow.id)).all()
     given = (
-        func.unnest(array_of([t for t, _ in pairs]), array_of([r for _, r in pairs]))
-        .table_valued("turn_id", "rater")
-        .render_derived()
+        func.json_to_recordset(
+            literal(json.dumps([{"turn_id": t, "rater": r} for t, r in pairs])).cast(JSON)
+        )
+        .table_valued(column("turn_id", String), column("rater", String))
+        .render_derived(with_types=True)
     )
     # A lateral lookup per pair (OFFSET 0 keeps PostgreSQL from flattening it into a join):
     # on a table whose statistics lag its growth, the join was a sequential scan.
@@ -318,14 +342,14 @@ VOTE_COLUMNS = (
 
 
 def _insert_votes(s: Session, rows: list[dict[str, Any]]) -> None:
-    """Core, not the ORM's bulk path (which costs more per row). On PostgreSQL through
-    COPY, one round trip for the batch, where executemany sends one INSERT per vote (a
-    multi-row INSERT costs more to compile than it saves); a unique key already taken
-    raises SQLAlchemy's IntegrityError, as an INSERT would. SQLite runs executemany in
-    process, which is as fast."""
-    table = cast(Table, VoteRow.__table__)
-    if s.get_bind().dialect.name != "postgresql":
-        s.execute(insert(table), rows)
+    """Not the ORM's bulk path (which costs more per row). On PostgreSQL through COPY, one
+    round trip for the batch, where executemany sends one INSERT per vote (a multi-row
+    INSERT costs more to compile than it saves); a unique key already taken raises
+    SQLAlchemy's IntegrityError, as an INSERT would. SQLite runs the driver's executemany
+    in process, which is as fast."""
+    dialect = s.get_bind().dialect
+    if dialect.name != "postgresql":
+        _insert_votes_sqlite(s, rows)
         return
     raw: Any = s.connection().connection.driver_connection
     statement = f"COPY votes ({', '.join(VOTE_COLUMNS)}) FROM STDIN"
@@ -341,6 +365,34 @@ def _insert_votes(s: Session, rows: list[dict[str, Any]]) -> None:
                 )
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def _insert_votes_sqlite(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Each value bound as SQLAlchemy binds it (its column type's processing: a time as
+    text, a ranking as JSON, None as JSON null), but the values a batch repeats (its one
+    time, the None of its pairwise votes) processed once, not once per row."""
+    table = cast(Table, VoteRow.__table__)
+    dialect = s.get_bind().dialect
+    processors = {
+        c: p
+        for c in VOTE_COLUMNS
+        if (p := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+    repeated: dict[tuple[str, Any], Any] = {}
+
+    def bound(column: str, value: Any) -> Any:
+        if column not in processors:
+            return value
+        if value is not None and not isinstance(value, datetime):
+            return processors[column](value)
+        if (column, value) not in repeated:
+            repeated[(column, value)] = processors[column](value)
+        return repeated[(column, value)]
+
+    s.connection().exec_driver_sql(
+        f"INSERT INTO votes ({', '.join(VOTE_COLUMNS)}) VALUES ({', '.join('?' * len(VOTE_COLUMNS))})",
+        [tuple(bound(c, row[c]) for c in VOTE_COLUMNS) for row in rows],
+    )
 
 
 def _count_batch(s: Session, new_rows: list[dict[str, Any]], stored_live: dict[str, Any]) -> None:

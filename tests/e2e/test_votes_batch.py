@@ -117,10 +117,10 @@ def test_eight_writers_two_thousand_votes_each_every_vote_stored_once(
 def test_a_key_stored_meanwhile_is_an_integrity_error_as_with_an_insert(
     runtime: Runtime, live: LiveServer
 ) -> None:
-    """PostgreSQL writes a batch's votes with COPY: an idempotency key another request
-    stored between the batch's check and its write must still raise SQLAlchemy's
-    IntegrityError (what `cast_votes` retries one vote at a time on), and the stored vote
-    stays as it was."""
+    """A batch's votes go in with COPY (PostgreSQL) or the driver's own executemany
+    (SQLite): an idempotency key another request stored between the batch's check and its
+    write must still raise SQLAlchemy's IntegrityError (what `cast_votes` retries one vote
+    at a time on), and the stored vote stays as it was."""
     (t1,) = turns(live.url, 1)
     first = httpx.post(
         f"{live.url}/api/votes",

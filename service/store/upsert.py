@@ -1,0 +1,30 @@
+"""`INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c`: the statement of the
+counts kept as labels and answers arrive (dashboard rollups, leaderboard cells, export
+shapes), built once per table and dialect. A vote batch runs several of them; a statement
+used again skips SQLAlchemy's building it and computing its cache key, and a table's Core
+insert skips the ORM's bulk-insert bookkeeping, which an executemany of plain rows does not
+need."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def add_statement(s: Session, table: Any, keys: tuple[str, ...], adds: tuple[str, ...]) -> Any:
+    """For an executemany of rows of `table` (a mapped class): insert each, or add its
+    `adds` columns to the stored row with the same `keys`."""
+    return _statement(s.get_bind().dialect.name, table.__table__, keys, adds)
+
+
+@cache
+def _statement(dialect: str, table: Table, keys: tuple[str, ...], adds: tuple[str, ...]) -> Any:
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: table.c[c] + stmt.excluded[c] for c in adds},
+    )
