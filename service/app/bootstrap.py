@@ -75,7 +75,7 @@ def build_runtime(
         usecases.apply_example(store, catalog)
     library = build_library(settings, store.engine)
     telemetry, prometheus = build_telemetry(settings)
-    blind_hold = BlindHold(telemetry.emit)
+    blind_hold = BlindHold(telemetry.emit, emit_many=telemetry.emit_many)
     online = OnlineScoring(
         store, *_online_scorers(settings, library, catalog), emit=blind_hold.emit
     )

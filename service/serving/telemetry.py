@@ -43,16 +43,20 @@ class BlindHold:
         self,
         emit: Callable[[Record], None] | None,
         *,
+        emit_many: Callable[[list[Record]], None] | None = None,
         max_hold_s: float = 3600.0,
         max_turns: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`emit_many`, if given, takes the records that go out together (a vote batch's)
+        at once instead of `emit` taking them one by one."""
         self._emit, self._max_hold_s, self._max_turns, self._clock = (
             emit,
             max_hold_s,
             max_turns,
             clock,
         )
+        self._emit_many = emit_many
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[float, list[Record]]] = {}  # insertion = start order
 
@@ -102,6 +106,10 @@ class BlindHold:
         return out
 
     def _send(self, records: list[Record]) -> None:
-        if self._emit is not None:
-            for record in records:
-                self._emit(record)
+        if self._emit is None or not records:
+            return
+        if self._emit_many is not None:
+            self._emit_many(records)
+            return
+        for record in records:
+            self._emit(record)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from monitoring.pipeline import Telemetry
 from monitoring.prometheus import PrometheusSink
 from monitoring.records import ModelCall, Record, ScoreRecord, VoteRecord
+from service.serving import BlindHold
 from tests.support.telemetry import metrics, value
 
 
@@ -73,6 +74,35 @@ def test_a_full_queue_drops_and_counts_without_blocking() -> None:
     telemetry.shutdown()  # what was queued is still delivered
     assert len(slow.records) == 1000 - telemetry.dropped
     assert Telemetry().emit(call()) is None  # no sinks: a no-op
+
+
+def test_records_emitted_together_go_in_in_order_up_to_the_limit() -> None:
+    gate = threading.Event()
+    slow = Recording(gate=gate)
+    telemetry = Telemetry([slow], max_queue=100, interval_s=0.01)
+    telemetry.emit(call("first"))
+    deadline = time.monotonic() + 10
+    while telemetry._queue and time.monotonic() < deadline:  # the sink took it, and waits
+        time.sleep(0.01)
+    telemetry.emit_many([call(f"v{i}") for i in range(150)])
+    assert telemetry.dropped == 50
+    gate.set()
+    telemetry.shutdown()
+    assert [r.variant for r in slow.records] == ["first"] + [f"v{i}" for i in range(100)]
+
+
+def test_the_blind_hold_passes_records_on_together() -> None:
+    batches: list[list[Record]] = []
+    hold = BlindHold(lambda r: batches.append([r]), emit_many=batches.append)
+    held, now = [call("a"), call("b")], [call("c"), call("d")]
+    hold.start("blind")
+    hold.emit_many("blind", held)
+    hold.emit_many(None, now)
+    assert batches == [now]
+    hold.release({"blind"})
+    assert batches == [now, held]
+    hold.emit("named", call("e"))  # one by one, as ever
+    assert [r.variant for r in batches[-1]] == ["e"]
 
 
 def test_prometheus_sink_maps_every_record_kind() -> None:
