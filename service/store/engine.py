@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import (
     DBAPIError,
     InterfaceError,
@@ -62,6 +62,16 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
     )
+
+
+def plan_to_read_every_row(connection: Connection) -> None:
+    """For the rest of this transaction on PostgreSQL, plan queries for reading every row
+    they give, once: no JIT compiling (its cost, seconds for a million rows, is not paid
+    back on rows read once) and, through a server-side cursor, the plan that finishes first
+    rather than the one whose first tenth of the rows comes first. Nothing elsewhere."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+        connection.exec_driver_sql("SET LOCAL jit = off")
 
 
 class Store:

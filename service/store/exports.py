@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, aliased
 
 from service.store import export_shapes
 from service.store.cell_days import ALL_DAYS, cell_dims, counts_cover, split_by_day
-from service.store.engine import Store
+from service.store.engine import Store, plan_to_read_every_row
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
 from service.store.tables import (
@@ -339,9 +339,7 @@ def _stream(store: Store, query: Select[Any]) -> Iterator[Any]:
             finally:
                 result.close()
             return
-        # The planner's estimate for a query over every label is large enough to compile it
-        # (JIT), which costs more than it saves on rows read once.
-        connection.exec_driver_sql("SET LOCAL jit = off")
+        plan_to_read_every_row(connection)  # over every label, JIT cost more than it saved
         # psycopg's chunked streaming, not a server-side cursor: the server keeps producing
         # rows while these are turned into records (a cursor computes each batch only when
         # FETCH asks, so the two took turns), held back by the socket when it runs ahead.

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from evals.leaderboard import SCORE_OF_A, PairCounts
 from service.ids import as_utc, id_floor
 from service.store.cell_days import ALL_DAYS, cell_dims, counts_cover, split_by_day
-from service.store.engine import Store
+from service.store.engine import Store, plan_to_read_every_row
 from service.store.exports import rebuild_shapes
 from service.store.filters import Filters
 from service.store.label_reviews import rejected
@@ -232,11 +232,7 @@ def battles_from(
         query = query.where(VoteRow.created_at >= since)
     with store.session() as s:
         conn = s.connection()  # Core rows: the ORM's per-row work costs 10% here
-        if conn.dialect.name == "postgresql":
-            # Through a server-side cursor PostgreSQL plans for the first tenth of the rows;
-            # the replay reads them all. JIT compiling took 3 of the query's 10 s at 1M.
-            conn.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
-            conn.execute(text("SET LOCAL jit = off"))
+        plan_to_read_every_row(conn)  # at 1M, JIT took 3 of the query's 10 s
         result = conn.execute(filters.apply(query).execution_options(yield_per=chunk))
         yield from result.partitions()
 
