@@ -13,20 +13,19 @@ from evals.report import SideSummary, metric_values
 MAX_METRIC_PANELS = 8
 
 
-def _pyplot() -> Any:
-    # lazy: pyplot takes about half a second to import, and only reports draw plots
-    import matplotlib
+def _figure(**size: Any) -> Any:
+    """A figure of its own, outside pyplot: pyplot keeps every open figure in one global
+    registry that is not safe across threads, and the service draws reports in worker
+    threads, several at once."""
+    # lazy: matplotlib takes about half a second to import, and only reports draw plots
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # no display here, and the service must never open a window
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**size)
 
 
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")  # Agg: never a window
     return buf.getvalue()
 
 
@@ -44,8 +43,8 @@ def distributions(sides: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> b
         return None
     cols = min(3, len(metrics))
     rows_n = (len(metrics) + cols - 1) // cols
-    plt = _pyplot()
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
+    fig = _figure(figsize=(4.2 * cols, 3.0 * rows_n))
+    axes = fig.subplots(rows_n, cols, squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
         data = [[r[metric] for r in rows if r.get(metric) is not None] for _, rows in per_side]
         labels = [label for label, _ in per_side]
@@ -72,8 +71,8 @@ def latency_vs_quality(summaries: Sequence[SideSummary], metric: str) -> bytes |
     ]
     if not points:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig = _figure(figsize=(5.5, 4.0))
+    ax = fig.subplots()
     for label, lat, q in points:
         assert lat.mean is not None and q.mean is not None
         low = q.mean - (q.low if q.low is not None else q.mean)
@@ -97,8 +96,8 @@ def win_matrix(models: Sequence[str], rates: Any) -> bytes | None:
         return None
     data = np.asarray(rates, dtype=float)
     size = max(3.5, 0.6 * len(models) + 2)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = _figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     image = ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0, vmax=1)
     ax.set_xticks(range(len(models)), labels=models, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(models)), labels=models, fontsize=8)
@@ -125,8 +124,8 @@ def tradeoff(
     if not points:
         return None
     meets_all = meets_all or set()
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.8, 4.2))
+    fig = _figure(figsize=(5.8, 4.2))
+    ax = fig.subplots()
     for label, x, y in points:
         on_front = label in front
         ax.scatter(

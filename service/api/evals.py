@@ -173,9 +173,13 @@ async def get_run(store: StoreDep, run_id: str) -> EvalRunOut:
     return await asyncio.to_thread(_out, store, run_id)
 
 
-def _report(runtime: Runtime, run_id: str, against: str | None, judge: str | None) -> Report:
+def _report(
+    runtime: Runtime, run_id: str, against: str | None, judge: str | None, *, draw_plots: bool
+) -> Report:
     pairwise = pairwise_judge(runtime.catalog, judge) if judge else None
-    return build_report(runtime.store, run_id, against=against, judge=pairwise)
+    return build_report(
+        runtime.store, run_id, against=against, judge=pairwise, draw_plots=draw_plots
+    )
 
 
 @router.get("/{run_id}/report.html", response_class=HTMLResponse, responses=_ERRORS)
@@ -184,13 +188,14 @@ async def report_html(
 ) -> HTMLResponse:
     """`against`: a baseline run; `judge`: a variant judging each pair of answers (slow:
     two judge calls per example)."""
-    return HTMLResponse(to_html(await asyncio.to_thread(_report, runtime, run_id, against, judge)))
+    report = await asyncio.to_thread(_report, runtime, run_id, against, judge, draw_plots=True)
+    return HTMLResponse(to_html(report))
 
 
 @router.get("/{run_id}/report.md", response_class=PlainTextResponse, responses=_ERRORS)
 async def report_md(
     runtime: RuntimeDep, run_id: str, against: str | None = None, judge: str | None = None
 ) -> PlainTextResponse:
-    report = await asyncio.to_thread(_report, runtime, run_id, against, judge)
-    report.plots.clear()  # Markdown over HTTP: tables only (the HTML report has the plots)
+    # Markdown over HTTP: tables only (the HTML report has the plots)
+    report = await asyncio.to_thread(_report, runtime, run_id, against, judge, draw_plots=False)
     return PlainTextResponse(to_markdown(report), media_type="text/markdown")

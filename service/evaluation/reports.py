@@ -133,9 +133,11 @@ def build_report(
     against: str | None = None,
     judge: PairwiseJudge | None = None,
     on_step: Callable[[], None] | None = None,
+    draw_plots: bool = True,
 ) -> Report:
     """A report on one run (its variants compared with the first one), or on two runs
-    (`against` is the baseline run; variants of the same name are compared)."""
+    (`against` is the baseline run; variants of the same name are compared). Drawing the
+    plots is most of the work on a small run: a report read as Markdown text goes without."""
     runs = [_load(store, against), _load(store, run_id)] if against else [_load(store, run_id)]
     sides, pairs = _pairs(runs)
     comparisons: list[Comparison] = []
@@ -160,6 +162,8 @@ def build_report(
         sides=summaries,
         comparisons=comparisons,
     )
+    if not draw_plots:
+        return report
     if dist := plots.distributions(sides):
         report.plots["distributions.png"] = dist
     if report.primary_metric and (
