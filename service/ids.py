@@ -7,13 +7,15 @@ import threading
 import time
 from datetime import UTC, datetime
 
-_RANDOM_BITS = 74  # what UUIDv7 leaves random besides its version and variant
+_RANDOM_BITS = 62  # what UUIDv7 leaves random once its 12 rand_a bits hold a counter
+_COUNTER_MAX = 0xFFF
 _lock = threading.Lock()
-_last_ms = 0
+_last = (0, _COUNTER_MAX)  # (Unix ms, counter) of the last id made in this process
 
 
 def uuid7_text(ms: int, rand: int) -> str:
-    """The UUIDv7 of a Unix time in milliseconds and 74 random bits, as text."""
+    """The UUIDv7 of a Unix time in milliseconds and 74 further bits (12 of rand_a, then 62
+    of rand_b), as text."""
     value = (
         ((ms & 0xFFFF_FFFF_FFFF) << 80)
         | (0x7 << 76)  # version
@@ -25,20 +27,34 @@ def uuid7_text(ms: int, rand: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def new_ids(n: int) -> list[str]:
-    """`n` new ids, each greater than every id made before it in this process: as uuid6's
-    `uuid7()`, an id made in the same millisecond as the last takes the next millisecond.
-    Their random bits come from one read of the system's source for all of them."""
-    global _last_ms
+def _stamps(n: int) -> list[tuple[int, int]]:
+    """(ms, counter) for `n` new ids, RFC 9562's method 1: ids made in the same millisecond
+    count up in rand_a's 12 bits, so 4,096 ids fit in each millisecond before one borrows the
+    next; a burst runs ahead of the clock by n / 4,096 ms, not by n ms."""
+    global _last
     with _lock:
         now = time.time_ns() // 1_000_000
-        first = now if now > _last_ms else _last_ms + 1
-        _last_ms = first + n - 1
+        ms, counter = _last if _last[0] >= now else (now, -1)
+        stamps = []
+        for _ in range(n):
+            if counter == _COUNTER_MAX:
+                ms, counter = ms + 1, -1
+            counter += 1
+            stamps.append((ms, counter))
+        if stamps:
+            _last = stamps[-1]
+    return stamps
+
+
+def new_ids(n: int) -> list[str]:
+    """`n` new ids, each greater than every id made before it in this process (the time,
+    then a counter within the millisecond, then random bits). The random bits come from one
+    read of the system's source for all of them."""
     size = (_RANDOM_BITS + 7) // 8
     random = os.urandom(size * n)
     return [
-        uuid7_text(first + k, int.from_bytes(random[k * size : (k + 1) * size]) >> 6)
-        for k in range(n)
+        uuid7_text(ms, counter << 62 | int.from_bytes(random[k * size : (k + 1) * size]) >> 2)
+        for k, (ms, counter) in enumerate(_stamps(n))
     ]
 
 
