@@ -50,6 +50,14 @@ footer { display: none !important; }
   .board-top { order: -2; }
   .prompt-row { order: -1; }
 }
+/* The dashboard's one legend (hollow rings, as the plots draw points): its names wrap on a
+   phone, and it stays in view while the plots scroll by. */
+#dash-legend { position: sticky; top: 0; z-index: 5; padding: .35em .5em;
+  background: var(--background-fill-primary); }
+.dash-legend { display: flex; flex-wrap: wrap; align-items: center; gap: .25em 1.1em; }
+.dash-legend-title { font-weight: 600; }
+.dash-key { display: inline-flex; align-items: center; gap: .4em; overflow-wrap: anywhere; }
+.dash-swatch { flex: none; width: .7em; height: .7em; border: 2px solid; border-radius: 50%; }
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """

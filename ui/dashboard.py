@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from typing import Any
 
 import gradio as gr
@@ -44,6 +45,21 @@ TICKS = {
 }
 
 ALL_TRAFFIC = "(all traffic)"
+# Vega's "tableau10" colours, given out by the variants' sorted names: a variant has one
+# colour in every plot of a view, and the page draws one legend for all of them (each plot's
+# own legend put its names in one line that ran off a phone's screen).
+PALETTE = [
+    "#4c78a8",
+    "#f58518",
+    "#e45756",
+    "#72b7b2",
+    "#54a24b",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+]
 # Shares are drawn as percentages (a share of 0 otherwise reads "0.000000").
 SHARES = {"dash.plot_error_rate", "dash.plot_win_rate", "dash.plot_satisfaction"}
 
@@ -74,24 +90,70 @@ def y_span(frame: pd.DataFrame) -> list[float | None]:
     return [0, top * 1.15 if top > 0 else 1.0]
 
 
+def _by_variant(series: str) -> tuple[str, str]:
+    """Scores are drawn per "metric · variant": each after its variant's own series."""
+    metric, _, variant = series.rpartition(" · ")
+    return variant, metric
+
+
+def colours(data: list[pd.DataFrame]) -> dict[str, str]:
+    series = sorted({v for frame in data for v in frame["variant"]}, key=_by_variant)
+    return {v: PALETTE[k % len(PALETTE)] for k, v in enumerate(series)}
+
+
+def legend(colour_of: dict[str, str], lang: str = DEFAULT_LANGUAGE) -> str:
+    """The variants and their colours, as HTML that wraps on a narrow screen."""
+    if not colour_of:
+        return ""
+    keys = "".join(
+        f'<span class="dash-key"><span class="dash-swatch" style="border-color:{c}"></span>'
+        f"{html.escape(v)}</span>"
+        for v, c in colour_of.items()
+    )
+    title = html.escape(say(lang, "lb.col_variant"))
+    return f'<div class="dash-legend"><span class="dash-legend-title">{title}</span>{keys}</div>'
+
+
 def charts(
     runtime: Runtime, window: str, use_case: str | None = None, lang: str = DEFAULT_LANGUAGE
 ) -> list[Any]:
     """The plots over the whole window (one bucket of data is a point where the window's
-    hours are), then the note shown when there is nothing to plot."""
+    hours are), their legend, what to do when there is nothing to plot, and which measures
+    have no data. A plot without data is hidden while others have some: its empty axes said
+    nothing, and on a phone their hours ran into each other."""
     data = frames(runtime, window, use_case)
+    colour_of = colours(data)
+    empty = all(f.empty for f in data)
     since, until, _ = window_bounds(window)
     span: list[float | None] = [
         since.timestamp(),
         until.timestamp(),
     ]  # a time axis' limits are in seconds
     plots = [
-        gr.ScatterPlot(value=f, x_lim=span, y_lim=y_span(f), x_axis_format=TICKS[window])
+        gr.ScatterPlot(
+            value=f,
+            x_lim=span,
+            y_lim=y_span(f),
+            x_axis_format=TICKS[window],
+            color_map=colour_of or None,
+            colors_in_legend=[],  # the page's own legend names them
+            visible=empty or not f.empty,
+        )
         for f in data
     ]
-    empty = all(f.empty for f in data)
     note = say(lang, "dash.empty", window=say(lang, WINDOW_NAMES[window])) if empty else ""
-    return [*plots, gr.Markdown(note, visible=empty)]
+    missing = [say(lang, title) for f, (_, title) in zip(data, PLOTS, strict=True) if f.empty]
+    without = (
+        say(lang, "dash.missing", measures=say(lang, "status.list_separator").join(missing))
+        if missing and not empty
+        else ""
+    )
+    return [
+        *plots,
+        gr.HTML(legend(colour_of, lang), visible=not empty),
+        gr.Markdown(note, visible=empty),
+        gr.Markdown(without, visible=bool(without)),
+    ]
 
 
 def goals(
@@ -142,6 +204,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
     goal_rows = gr.Dataframe(
         interactive=False, wrap=True, elem_id="dash-goals", show_label=False, visible=False
     )
+    key = gr.HTML(visible=False, elem_id="dash-legend")
     plots = []
     for k in range(0, len(PLOTS), 2):
         with gr.Row():
@@ -157,17 +220,18 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
                         height=260,
                         x_title=t("dash.time_axis"),
                         y_title=" ",  # the title names the measure ("" shows "value")
-                        color_title=t("lb.col_variant"),
+                        colors_in_legend=[],
                         y_axis_format=".0%" if title in SHARES else None,
                         y_lim=[0, None],  # every series is a count, a time or a share
                         elem_classes=["dash-plot"],
                     )
                 )
+    without = gr.Markdown(visible=False, elem_id="dash-missing")
     timer = gr.Timer(15, active=False)
 
     async def load(w: str, use_case: str | None = ALL_TRAFFIC) -> list[Any]:
         """The plots, for the API (`dashboard`)."""
-        return (await asyncio.to_thread(charts, runtime, w, use_case))[:-1]
+        return (await asyncio.to_thread(charts, runtime, w, use_case))[: len(PLOTS)]
 
     async def show(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
         """The plots and the empty-window note, for the page."""
@@ -192,7 +256,7 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         ]
 
     inputs = [window, scope]
-    shown = [*plots, empty]
+    shown = [*plots, key, empty, without]
     refresh.click(load, inputs, plots, api_name="dashboard")
     refresh.click(load_goals, [scope], [goal_head, goal_rows], api_name="dashboard_goals")
     # The API's event above gives the plots alone; the page's note follows them.

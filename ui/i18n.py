@@ -234,6 +234,7 @@ EN: dict[str, str] = {
     "dash.empty": "**Nothing to plot — {window}.** The charts fill as models answer: ask "
     "something on the [Compare](/) page, or start a run on [Evaluations](/evaluations), then "
     "come back here (it refreshes itself). Or pick a longer window.",
+    "dash.missing": "No data in this window for: {measures}.",
     "dash.use_case": "Use case",
     "dash.live": "Refresh every 15 s",
     "dash.refresh": "Refresh",
@@ -642,6 +643,7 @@ ZH_CN: dict[str, str] = {
     "dash.all_traffic": "（全部流量）",
     "dash.empty": "**没有可显示的数据——{window}。** 模型回答后图表才会有数据：在[对比](/)页面提一个问题，"
     "或在[评测](/evaluations)页面开始一次评测，然后回到这里（页面会自动刷新）。也可以选择更长的时间范围。",
+    "dash.missing": "此时间范围内没有数据：{measures}。",
     "dash.use_case": "用例",
     "dash.live": "每 15 秒刷新",
     "dash.refresh": "刷新",

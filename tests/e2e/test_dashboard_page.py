@@ -13,6 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from service.app import Runtime
+from service.ids import utcnow
+from tests.support.answered import answered_turn
 from tests.support.fixtures import LiveServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -78,7 +81,7 @@ def test_one_bucket_of_data_is_drawn_with_readable_times(
         # A 24-hour clock, never Vega's milliseconds (".868") nor a 12-hour "06:43".
         assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels
         assert "your time zone" in latency.evaluate(X_TITLE)
-        win_rate = page.locator(".dash-plot").nth(8)
+        win_rate = page.locator(".dash-plot").filter(has_text="Preference win rate")
         assert win_rate.evaluate(VISIBLE_POINTS) == 2  # one bucket: alpha's and beta's point
         # All traffic, no use case: no goals table (once an empty one headed "1 2 3").
         expect(page.locator("#dash-goals")).to_be_hidden()
@@ -109,3 +112,66 @@ def test_an_empty_store_says_what_to_do(live_ui: LiveServer, page: Page) -> None
     _compare_and_vote(live_ui.url)
     page.click("#dash-refresh")
     expect(empty).to_be_hidden(timeout=30_000)
+
+
+LONG_NAMES = [
+    "smollm2-concise-no-docs-fine-tune-2026-12",
+    "bedrock-claude-haiku-with-rag-and-a-long-prompt",
+    "客服-微调模型-第三版-长名字",
+]
+# Each variant's colour as the plot draws it: the stroke of its points, by the tooltip's name.
+POINT_COLOURS = """el => Object.fromEntries([...el.querySelectorAll('g.mark-symbol.role-mark path')]
+  .map(p => [(p.getAttribute('aria-label') || ''), p.getAttribute('stroke')]))"""
+
+
+def test_one_legend_names_every_variant_in_its_colour_and_fits_a_phone(
+    live_ui: LiveServer, runtime: Runtime, page: Page
+) -> None:
+    answered_turn(
+        runtime.store,
+        LONG_NAMES,
+        each=lambda pane, _: {"latency_ms": 100.0 * (pane + 1), "created_at": utcnow()},
+        mode="named",
+        rater="r1",
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_ui.url + "/dashboard?lang=zh-CN")
+    legend = page.locator("#dash-legend .dash-key")
+    expect(legend).to_have_count(3, timeout=30_000)
+    page.wait_for_function(
+        "() => { const plot = document.querySelector('.dash-plot'); "
+        f"return plot !== null && ({VISIBLE_POINTS})(plot) >= 3; }}",
+        timeout=30_000,
+    )
+    expect(page.locator("#dash-legend")).to_contain_text("模型变体")
+    swatches = {}
+    for k in range(3):
+        key = legend.nth(k)
+        name = key.inner_text().strip()
+        box = key.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+        swatches[name] = key.locator(".dash-swatch").evaluate(
+            "el => getComputedStyle(el).borderTopColor"
+        )
+    assert sorted(swatches) == sorted(LONG_NAMES)
+    assert len(set(swatches.values())) == 3  # three colours, one per variant
+    # The plots keep no legend of their own (it ran off the screen), and draw each variant's
+    # points in the legend's colour.
+    latency = page.locator(".dash-plot").first
+    assert latency.locator('g[aria-roledescription="legend"]').count() == 0
+    drawn = latency.evaluate(POINT_COLOURS)
+    for name, colour in swatches.items():
+        stroke = next(c for label, c in drawn.items() if name in label)
+        assert _rgb(stroke) == colour, (name, stroke, colour)
+    # Answers without votes, scores or a first token: those plots are hidden, and named.
+    expect(page.locator(".dash-plot").filter(has_text="偏好胜率")).to_have_count(0)
+    missing = page.locator("#dash-missing")
+    expect(missing).to_contain_text("此时间范围内没有数据")
+    expect(missing).to_contain_text("偏好胜率（平局计一半）、满意度")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-legend-phone.png"), full_page=True)
+
+
+def _rgb(hex_colour: str) -> str:
+    value = hex_colour.lstrip("#")
+    red, green, blue = (int(value[k : k + 2], 16) for k in (0, 2, 4))
+    return f"rgb({red}, {green}, {blue})"

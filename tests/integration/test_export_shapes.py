@@ -19,10 +19,11 @@ from evals.exports import FORMATS, Demonstration
 from service.errors import ArbiterError
 from service.labels.exports import ExportOptions, dry_run
 from service.schemas import BatchVoteIn, VoteIn
-from service.store import Filters, Store, label_reviews, turns, votes
+from service.store import Filters, Store, label_reviews, votes
 from service.store import exports as stored
 from service.store.leaderboard import rebuild_counts
 from service.store.tables import ExportShapeRow, VoteRow
+from tests.support.answered import answered_turn
 from tests.support.synthetic_arena import ArenaShape, fill_arena, rebuild_maintained_aggregates
 
 VARIANTS = ["alpha", "beta", "gamma", "模型"]
@@ -39,21 +40,13 @@ def kept_shapes(store: Store) -> dict[tuple[Any, ...], int]:
 
 
 def make_turn(store: Store, rng: random.Random, panes: int, **options: Any) -> str:
-    names = rng.sample(VARIANTS, panes)
-    start = turns.start_turn(store, None, names, "哪个更好", **options)
-    for pane, name in enumerate(names):
-        turns.save_answer(
-            store,
-            start.turn_id,
-            pane=pane,
-            variant_name=name,
-            variant_spec={},
-            request={},
-            text=f"answer {pane}",
-            status=rng.choice(["ok", "ok", "ok", "error", "timeout"]),
-        )
-    turns.finish_turn(store, start.turn_id)
-    return start.turn_id
+    statuses = ["ok", "ok", "ok", "error", "timeout"]
+    return answered_turn(
+        store,
+        rng.sample(VARIANTS, panes),
+        each=lambda *_: {"status": rng.choice(statuses)},
+        **options,
+    )
 
 
 def random_votes(store: Store, seed: int) -> None:

@@ -26,11 +26,12 @@ from evals.leaderboard import PairCounts, build
 from service.errors import ArbiterError
 from service.ids import new_id
 from service.schemas import BatchVoteIn, VoteIn
-from service.store import Filters, Store, label_reviews, turns, votes
+from service.store import Filters, Store, label_reviews, votes
 from service.store.leaderboard import counts_cover, pair_counts, rebuild_counts
 from service.store.migrate import alembic_config
 from service.store.tables import LabelReviewRow, LeaderboardCellRow, VoteRow
 from service.store.votes import live_votes
+from tests.support.answered import answered_turn
 from tests.support.cli import run as run_cli
 from tests.support.fixtures import served_database
 from tests.support.live_votes import live_votes_in_python, panes_in_python
@@ -45,20 +46,7 @@ VARIANTS = ["alpha", "beta", "gamma", "δέλτα", "模型"]
 
 
 def make_turn(store: Store, variants: list[str], **options: Any) -> str:
-    start = turns.start_turn(store, None, variants, "哪个更好", **options)
-    for pane, name in enumerate(variants):
-        turns.save_answer(
-            store,
-            start.turn_id,
-            pane=pane,
-            variant_name=name,
-            variant_spec={},
-            request={},
-            text=f"answer {pane}",
-            status="ok",
-        )
-    turns.finish_turn(store, start.turn_id)
-    return start.turn_id
+    return answered_turn(store, variants, **options)
 
 
 def cells(store: Store) -> dict[tuple[Any, ...], int]:

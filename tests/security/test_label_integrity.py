@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from service.schemas import VoteIn
-from service.store import Store, turns, votes
+from service.store import Store, votes
 from service.store.audit_log import events
 from tests.fakes.script import Script
+from tests.support.answered import answered_turn
 from tests.support.auth import ADMIN, new_key, secured
 from tests.support.fixtures import LiveServer
 
@@ -127,26 +128,16 @@ def test_a_rater_lists_and_reads_only_their_own_turns(keyed: LiveServer) -> None
 
 
 def test_concurrent_votes_of_one_rater_leave_one_live_vote(store: Store) -> None:
-    start = turns.start_turn(store, None, ["alpha", "beta"], "q", mode="arena", rater="ann")
-    for pane, name in enumerate(["alpha", "beta"]):
-        turns.save_answer(
-            store,
-            start.turn_id,
-            pane=pane,
-            variant_name=name,
-            variant_spec={},
-            status="ok",
-            text="t",
-            request={},
-        )
-    turns.finish_turn(store, start.turn_id)
+    turn_id = answered_turn(
+        store, ["alpha", "beta"], "q", each=lambda *_: {"text": "t"}, mode="arena", rater="ann"
+    )
     outcomes: list[str] = []
     barrier = threading.Barrier(8)
 
     def vote(outcome: str) -> None:
         barrier.wait()
         try:
-            votes.cast_vote(store, start.turn_id, VoteIn(outcome=outcome), rater="ann")  # type: ignore[arg-type]
+            votes.cast_vote(store, turn_id, VoteIn(outcome=outcome), rater="ann")  # type: ignore[arg-type]
             outcomes.append("stored")
         except Exception as exc:  # the losers: already voted (blind), or busy
             outcomes.append(type(exc).__name__)
@@ -156,5 +147,5 @@ def test_concurrent_votes_of_one_rater_leave_one_live_vote(store: Store) -> None
         t.start()
     for t in threads:
         t.join()
-    history = votes.vote_history(store, start.turn_id)
+    history = votes.vote_history(store, turn_id)
     assert len(history) == 1 and outcomes.count("stored") == 1, outcomes

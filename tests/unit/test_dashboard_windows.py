@@ -1,12 +1,13 @@
 """Every dashboard window the service offers has a name in each page language and a tick
-format: a window added to the service alone stopped the page from being built."""
+format: a window added to the service alone stopped the page from being built. The page's
+one legend orders and escapes the series' names."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from service.evaluation import WINDOWS
-from ui.dashboard import TICKS, WINDOW_NAMES, y_span
+from ui.dashboard import TICKS, WINDOW_NAMES, colours, legend, y_span
 from ui.i18n import TRANSLATIONS
 
 
@@ -30,3 +31,16 @@ def test_an_axis_of_zeros_still_has_height() -> None:
     a zero-height axis whose ticks read "0.000000"."""
     frame = pd.DataFrame({"time": [1, 2], "value": [0.0, 0.0], "variant": ["a", "b"]})
     assert y_span(frame) == [0, 1.0]
+
+
+def test_the_legend_lists_each_variant_then_its_scores_and_escapes_names() -> None:
+    frames = [
+        pd.DataFrame({"variant": ["zeta", "alpha"]}),
+        pd.DataFrame({"variant": ["rouge · zeta", "bleu · alpha", "<b>模型</b>"]}),
+    ]
+    colour_of = colours(frames)
+    assert list(colour_of) == ["<b>模型</b>", "alpha", "bleu · alpha", "zeta", "rouge · zeta"]
+    assert len(set(colour_of.values())) == 5
+    html = legend(colour_of, "zh-CN")
+    assert "&lt;b&gt;模型&lt;/b&gt;" in html and "<b>" not in html and "模型变体" in html
+    assert legend({}, "en") == ""
