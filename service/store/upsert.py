@@ -3,7 +3,7 @@ counts kept as labels and answers arrive (dashboard rollups, leaderboard cells, 
 shapes), built once per table and dialect. A vote batch runs several of them; a statement
 used again skips SQLAlchemy's building it and computing its cache key, and a table's Core
 insert skips the ORM's bulk-insert bookkeeping, which an executemany of plain rows does not
-need."""
+need. And `INSERT ... ON CONFLICT (key) DO NOTHING`, for rows processes seed together."""
 
 from __future__ import annotations
 
@@ -28,3 +28,14 @@ def _statement(dialect: str, table: Table, keys: tuple[str, ...], adds: tuple[st
         index_elements=list(keys),
         set_={c: table.c[c] + stmt.excluded[c] for c in adds},
     )
+
+
+def insert_new(s: Session, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+    """Insert the rows whose `key` is not stored yet; a row another process inserted
+    meanwhile is left as it is (processes starting together seed the same rows: checking
+    first and inserting after let both insert, and one of them failed to start)."""
+    if rows:
+        dialect = s.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt: Any = insert(table.__table__)
+        s.execute(stmt.on_conflict_do_nothing(index_elements=[key]), rows)

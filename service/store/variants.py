@@ -13,6 +13,7 @@ from service.ids import utcnow
 from service.models import Variant
 from service.store.engine import Store
 from service.store.tables import VariantRow
+from service.store.upsert import insert_new
 from service.text import scrub
 
 
@@ -20,13 +21,15 @@ def sync_variants(store: Store, variants: list[Variant], *, source: str = "file"
     """Record the variants declared in the config file (insert new, update changed)."""
     with store.session() as s:
         existing = {r.name: r for r in s.scalars(select(VariantRow))}
+        new = []
         for v in variants:
             spec = v.model_dump(mode="json")
             row = existing.get(v.name)
             if row is None:
-                s.add(VariantRow(name=v.name, spec=spec, source=source))
+                new.append({"name": v.name, "spec": spec, "source": source})
             elif row.spec != spec:
                 row.spec, row.source, row.updated_at = spec, source, utcnow()
+        insert_new(s, VariantRow, new, "name")
 
 
 def add_variant(store: Store, variant: Variant) -> None:
