@@ -242,9 +242,10 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         description="How often this process checks the store for variants created by another "
-        "replica (POST /api/variants, a discovered model, a tuned variant) and adds them; a "
-        "request naming a variant not known here checks at once. 0: only at start-up and on "
-        "such requests.",
+        "replica (POST /api/variants, a discovered model, a tuned variant) and adds them, and "
+        "for deployments set there (PUT /api/deployments); a request naming a variant or "
+        "deployment not known here checks at once, a changed deployment applies within this "
+        "period. 0: only at start-up and on such requests.",
     )
     goals_interval_s: float = Field(
         default=60.0,

@@ -129,6 +129,7 @@ async def put_deployment(
             f"the body names deployment {d.name!r} but the URL names {name!r}",
             code=ErrorCode.NAME_MISMATCH,
         )
+    await asyncio.to_thread(gateway.deployments.refresh)  # "before" as stored, if changed elsewhere
     before = gateway.deployments.all()
     created = await asyncio.to_thread(gateway.deployments.put, d)
     old = next((b for b in before if b.name == name), None)

@@ -15,6 +15,7 @@ import hashlib
 import random
 import tomllib
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,11 +117,13 @@ class Deployments:
         self.store = store
         self._known = set(variant_names)
         self._table: dict[str, Deployment] = {}
+        self._seen: tuple[int, datetime | None] | None = None
         self._lookup: Callable[[str], object] | None = None
 
     def look_up_with(self, lookup: Callable[[str], object]) -> None:
         """`lookup(name)` runs before a name that is no deployment and no known variant is
-        refused: it may make the variant known (one another process created)."""
+        refused: it may make the variant or the deployment known (one another process
+        created)."""
         self._lookup = lookup
 
     def load(self, seeds: list[Deployment]) -> None:
@@ -128,13 +131,27 @@ class Deployments:
         for d in seeds:
             self.check(d)
         deployments.add_missing(self.store, {d.name: d.model_dump() for d in seeds})
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Read the stored deployments again when another process created or changed one
+        (replicas each hold the table in memory); True when it did. Blocking."""
+        version = deployments.version(self.store)
+        if version == self._seen:
+            return False
+        # Read before the rows: a change made in between moves it again next time.
         self._table = {
             name: Deployment.model_validate(spec)
             for name, spec in deployments.all_specs(self.store).items()
         }
+        self._seen = version
+        return True
 
     def check(self, d: Deployment) -> None:
         unknown = [v for v in d.variants() if v not in self._known]
+        if unknown and self._lookup is not None:
+            self._lookup(unknown[0])  # one look reads every stored variant
+            unknown = [v for v in d.variants() if v not in self._known]
         if unknown:
             raise InvalidRequest(
                 f"deployment {d.name!r}: unknown variant(s) {', '.join(unknown)}",
@@ -158,10 +175,11 @@ class Deployments:
 
     def get(self, name: str) -> Deployment:
         d = self._table.get(name)
+        if d is None and name not in self._known and self._lookup is not None:
+            self._lookup(name)  # a variant or a deployment another process made, maybe
+            d = self._table.get(name)
         if d is not None:
             return d
-        if name not in self._known and self._lookup is not None:
-            self._lookup(name)
         if name in self._known:  # every variant is also a deployment of itself
             return Deployment(name=name, live=name, sticky="none")
         raise NotFound(

@@ -1,7 +1,7 @@
-"""A variant created on one `arbiter serve` replica reaches another on the same PostgreSQL
-schema without a restart: a compare or gateway call naming it on the other replica works at
-once (the unknown name makes it check the store), and it is listed there by the periodic
-check alone (ARBITER_VARIANT_SYNC_SECONDS)."""
+"""A variant created or a deployment set on one `arbiter serve` replica reaches another on the
+same PostgreSQL schema without a restart: a compare or gateway call naming it on the other
+replica works at once (the unknown name makes it check the store), and it is listed there,
+or a changed deployment followed, by the periodic check alone (ARBITER_VARIANT_SYNC_SECONDS)."""
 
 from __future__ import annotations
 
@@ -96,3 +96,21 @@ def test_a_variant_created_on_one_replica_is_used_and_listed_on_another(
         # A name taken on another replica is a conflict here too.
         again = b.post("/api/variants", json=_variant("listed", provider))
         assert again.status_code == 409
+
+        # A deployment set on A: routed on B at once (an unknown name looks in the store),
+        # and B follows when A changes it, by the periodic check alone.
+        def routed_on_b(model: str) -> str:
+            call = b.post(
+                "/v1/chat/completions",
+                json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+            )
+            assert call.status_code == 200, call.text
+            return call.headers["x-arbiter-variant"]
+
+        put = a.put("/api/deployments/support", json={"live": "a"})
+        assert put.status_code == 200, put.text
+        assert routed_on_b("support") == "a"
+        put = a.put("/api/deployments/support", json={"live": "fresh"})
+        assert put.status_code == 200, put.text
+        wait_for(lambda: routed_on_b("support") == "fresh", 60)
+        assert b.get("/api/deployments/support").json()["split"] == {"fresh": 1.0}
