@@ -5,16 +5,39 @@ integration and e2e folders load."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+
+# httpx's top-level calls (`httpx.get(url)`) wait 5 s for an answer unless given a timeout.
+# On the 2-core CI machine, with two test workers and their servers, a page, report or
+# campaign call has passed that now and then: a timeout there is load, not a finding. Calls
+# without a timeout of their own wait up to 60 s; a test about a timeout passes its own.
+# (The service's own httpx calls all pass theirs.)
+TEST_HTTP_TIMEOUT_S = 60.0
+
+
+def _patient(call: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def with_timeout(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", TEST_HTTP_TIMEOUT_S)
+        return call(*args, **kwargs)
+
+    return with_timeout
+
+
+for _name in ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete"):
+    setattr(httpx, _name, _patient(getattr(httpx, _name)))
 
 
 @pytest.fixture(autouse=True)

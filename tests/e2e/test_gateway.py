@@ -5,7 +5,6 @@ live answer, feedback by response id, and audited deployment changes."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -239,9 +238,7 @@ def test_review_production_traffic_campaign(runtime: Runtime, live: LiveServer) 
     """A campaign of stored gateway turns (live answer beside the shadow's), judged as they
     are; a rater sees only campaigns open to them."""
     url = live.url
-    # On a loaded machine one of these calls once passed httpx's 5 s default (ReadTimeout).
-    get, put, post = (functools.partial(f, timeout=60) for f in (httpx.get, httpx.put, httpx.post))
-    put(
+    httpx.put(
         f"{url}/api/deployments/prod", json={"live": "alpha", "shadows": ["beta"]}
     ).raise_for_status()
     oa = client(live)
@@ -249,25 +246,25 @@ def test_review_production_traffic_campaign(runtime: Runtime, live: LiveServer) 
         oa.chat.completions.create(model="prod", messages=[{"role": "user", "content": f"q{i}"}])
     oa.chat.completions.create(model="gamma", messages=[{"role": "user", "content": "solo"}])
     runtime.gateway.writer.close()  # everything written
-    made = post(
+    made = httpx.post(
         f"{url}/api/campaigns",
         json={"name": "review", "from_gateway": 10, "deployment": "prod", "raters": ["ada"]},
     )
     assert made.status_code == 201 and made.json()["items"] == 3, made.text
-    nothing = post(
+    nothing = httpx.post(
         f"{url}/api/campaigns", json={"name": "none", "from_gateway": 10, "deployment": "nope"}
     )
     assert nothing.status_code == 422 and "shadow" in nothing.json()["error"]["hint"]
-    item = get(f"{url}/api/campaigns/review/next", params={"on_behalf_of": "ada"}).json()
+    item = httpx.get(f"{url}/api/campaigns/review/next", params={"on_behalf_of": "ada"}).json()
     assert item["turn"]["prompt"] in {"q0", "q1", "q2"}
     assert len(item["turn"]["answers"]) == 2  # live and shadow, names hidden until voted
-    vote = post(
+    vote = httpx.post(
         f"{url}/api/turns/{item['turn']['id']}/votes", json={"outcome": "a", "on_behalf_of": "ada"}
     )
     assert vote.status_code == 201
     answers = turns.get_turn(runtime.store, item["turn"]["id"]).answers
     assert [a.variant for a in answers] == ["alpha", "beta"]
-    status = get(f"{url}/api/campaigns/review").json()
+    status = httpx.get(f"{url}/api/campaigns/review").json()
     assert status["items"] == 3 and status["answered"] == 3
 
     assert [c["name"] for c in list_campaigns(runtime.store, who="ada", role="rater")] == ["review"]

@@ -6,7 +6,6 @@ API key, and for nobody else."""
 
 from __future__ import annotations
 
-import functools
 import html
 import io
 import os
@@ -351,16 +350,13 @@ def test_report_frames_load_for_the_signed_in_person_in_keys_mode(
     keyed_ui: LiveServer, wait_for: Any
 ) -> None:
     url = keyed_ui.url
-    # reports draw plots: on a loaded CI machine that can pass httpx's 5 s default. No
-    # httpx.Client: it would carry cookies from one request to the next.
-    get, put, post = (functools.partial(f, timeout=60) for f in (httpx.get, httpx.put, httpx.post))
     spec = {"variants": ["alpha", "beta"], "targets": ["error_rate <= 0.5"]}
-    assert put(f"{url}/api/usecases/chat", json=spec, headers=AS_ADMIN).status_code in (
+    assert httpx.put(f"{url}/api/usecases/chat", json=spec, headers=AS_ADMIN).status_code in (
         200,
         201,
     )
     dataset = '{"prompt": "Capital of France?", "reference": "Paris."}\n'
-    started = post(
+    started = httpx.post(
         f"{url}/api/eval-runs",
         json={"variants": ["alpha", "beta"], "metrics": ["exact_match"], "dataset": dataset},
         headers=AS_ADMIN,
@@ -368,7 +364,9 @@ def test_report_frames_load_for_the_signed_in_person_in_keys_mode(
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
     wait_for(
-        lambda: get(f"{url}/api/eval-runs/{run_id}", headers=AS_ADMIN).json()["status"] == "done",
+        lambda: (
+            httpx.get(f"{url}/api/eval-runs/{run_id}", headers=AS_ADMIN).json()["status"] == "done"
+        ),
         30,
     )
     ada = page_client(url, auth=("ada", "rater-password"))
@@ -376,15 +374,15 @@ def test_report_frames_load_for_the_signed_in_person_in_keys_mode(
     _, _, frame = ada.predict("chat", None, "(its own)", api_name="/usecase_status")
     src, md = frame_links(frame)
     assert src.startswith("/api/usecases/chat/report.html?")
-    page = get(url + src)  # what the iframe asks for: the page's cookie, no key
+    page = httpx.get(url + src)  # what the iframe asks for: the page's cookie, no key
     assert page.status_code == 200 and "Model selection: chat" in page.text
-    assert get(url + md).status_code == 200
-    assert get(f"{url}/api/usecases/chat/report.html").status_code == 401
+    assert httpx.get(url + md).status_code == 200
+    assert httpx.get(f"{url}/api/usecases/chat/report.html").status_code == 401
 
     src, md = frame_links(ada.predict(run_id, api_name="/eval_report"))
-    page = get(url + src)
+    page = httpx.get(url + src)
     assert page.status_code == 200 and "<html" in page.text.lower()
-    assert get(url + md).status_code == 200
-    assert get(f"{url}/api/eval-runs/{run_id}/report.html").status_code == 401
+    assert httpx.get(url + md).status_code == 200
+    assert httpx.get(f"{url}/api/eval-runs/{run_id}/report.html").status_code == 401
     # The link is for this query only: asking the report for a judge (model calls) is refused.
-    assert get(url + src + "&judge=gamma").status_code == 401
+    assert httpx.get(url + src + "&judge=gamma").status_code == 401
