@@ -58,6 +58,10 @@ footer { display: none !important; }
 .dash-legend-title { font-weight: 600; }
 .dash-key { display: inline-flex; align-items: center; gap: .4em; overflow-wrap: anywhere; }
 .dash-swatch { flex: none; width: .7em; height: .7em; border: 2px solid; border-radius: 50%; }
+/* Tables that open empty sized their columns to nothing and broke the headers inside words
+   ("st/at/us", "docum/ent") on a phone: each column at least as wide as a header word (a
+   wider table scrolls in its own box). Header and body cells alike, so they stay aligned. */
+:is(#eval-runs, #docs-table, #tune-jobs) :is(th, td) { min-width: 7.5em !important; }
 .ctx-chunk { white-space: pre-wrap; border-left: 3px solid #c7d2fe; padding: 0 0 0 .75em;
   margin: .25em 0 1em; font-size: .92em; }
 """
