@@ -89,7 +89,7 @@ def build_campaign(runtime: Runtime, rater: gr.Textbox) -> tuple[Any, list[Any],
             label=t("campaign.file"),
             file_types=FILE_TYPES,
             type="filepath",
-            height=140,
+            height=200,  # at 140 px the label, three lines on a phone, hid "Drop File Here"
             elem_id="campaign-file",
         )
         variants = gr.CheckboxGroup([], label=t("campaign.variants"), elem_id="campaign-variants")

@@ -371,3 +371,39 @@ def test_no_table_header_breaks_a_word_on_a_phone(live_ui: LiveServer, page: Pag
             broken[path] = words
     assert seen >= 3  # the check sees tables at all
     assert broken == {}
+
+
+# Upload boxes whose label covers the "Drop File Here" text (a label floats over its box).
+COVERED_DROP_TEXTS = """() => {
+  const covered = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.includes('Drop File Here')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const b = [...range.getClientRects()].find(r => r.width > 0);
+    const block = node.parentElement.closest('.block');
+    const label = block && block.querySelector('label');
+    if (!b || !label || label.offsetParent === null) continue;
+    const a = label.getBoundingClientRect();
+    const overlap = a.bottom > b.top + 1 && b.bottom > a.top + 1
+      && a.right > b.left + 1 && b.right > a.left + 1;
+    if (overlap) covered.push(label.innerText.trim());
+  }
+  return covered;
+}"""
+
+
+def test_no_upload_label_covers_its_drop_text_on_a_phone(live_ui: LiveServer, page: Page) -> None:
+    """An upload box's label floats over the box: on a phone a long label wraps to three
+    lines and hid "Drop File Here" (Campaign's prompts file)."""
+    page.set_viewport_size(PHONE)
+    seen, covered = 0, {}
+    for path in NAV_PAGES:
+        page.goto(live_ui.url + path)
+        settle(page)
+        seen += page.get_by_text("Drop File Here").count()
+        if labels := page.evaluate(COVERED_DROP_TEXTS):
+            covered[path] = labels
+    assert seen >= 3  # Documents, Campaign and Evaluations have upload boxes
+    assert covered == {}
