@@ -139,7 +139,10 @@ def build_leaderboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any]]:
     preference = gr.Dataframe(
         headers=PREFERENCE_COLUMNS, interactive=False, elem_id="lb-preference"
     )
-    heat = gr.Image(label=t("lb.win_rates"), type="pil", interactive=False, elem_id="lb-heat")
+    # A heading, not the image's label: a label floats over the image, and on a phone its two
+    # lines hid the map's first row.
+    gr.Markdown(t("lb.win_rates"), elem_id="lb-heat-title")
+    heat = gr.Image(show_label=False, type="pil", interactive=False, elem_id="lb-heat")
     gr.Markdown(t("lb.quality"))
     quality = gr.Dataframe(headers=QUALITY_COLUMNS, interactive=False, elem_id="lb-quality")
 

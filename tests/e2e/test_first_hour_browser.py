@@ -232,6 +232,33 @@ def test_leaderboard_says_when_votes_are_few(live_ui: LiveServer, page: Page) ->
     assert shown and all(800 < r < 1200 for r in shown), shown
 
 
+def test_the_win_rate_map_is_titled_above_it_not_over_it_on_a_phone(
+    live_ui: LiveServer, page: Page
+) -> None:
+    """The map's title was the image's label, which floats over the image: on a phone its
+    two lines hid the map's first row."""
+    url = live_ui.url
+    for winner in ("a", "b", "tie"):
+        vote(url, compare(url, "Which is best?", ["alpha", "beta"]), winner)
+    page.set_viewport_size(PHONE)
+    page.goto(url + "/leaderboard")
+    image = page.locator("#lb-heat img")
+    expect(image).to_be_visible(timeout=30_000)
+    title = page.locator("#lb-heat-title")
+    expect(title).to_contain_text("Win rates (row against column, ties count half)")
+    picture, heading = image.bounding_box(), title.bounding_box()
+    assert picture is not None and heading is not None
+    assert heading["y"] + heading["height"] <= picture["y"] + 1
+    covering = page.locator("#lb-heat label").evaluate_all(
+        """(labels, img) => labels.filter(l => l.offsetParent !== null).map(l => {
+             const a = l.getBoundingClientRect();
+             return a.bottom > img.y && a.top < img.y + img.height;
+           }).filter(Boolean).length""",
+        picture,
+    )
+    assert covering == 0
+
+
 def send_on_the_page(page: Page, prefix: str, prompt: str) -> None:
     page.fill(f"#{prefix}-prompt textarea", prompt)
     page.click(f"#{prefix}-send")
