@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from service.store.engine import Store
 from service.store.tables import TokenSpendRow
+from service.store.upsert import add_statement
 
 
 def add(store: Store, deltas: dict[tuple[str, str], int]) -> None:
@@ -14,16 +14,9 @@ def add(store: Store, deltas: dict[tuple[str, str], int]) -> None:
     processes are summed by the database, not overwritten."""
     if not deltas:
         return
-    dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(TokenSpendRow).values(
-        [{"key": k, "day": d, "tokens": n} for (k, d), n in sorted(deltas.items())]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TokenSpendRow.key, TokenSpendRow.day],
-        set_={"tokens": TokenSpendRow.tokens + stmt.excluded.tokens},
-    )
+    rows = [{"key": k, "day": d, "tokens": n} for (k, d), n in sorted(deltas.items())]
     with store.session() as s:
-        s.execute(stmt)
+        s.execute(add_statement(s, TokenSpendRow, ("key", "day"), ("tokens",)), rows)
 
 
 def on_day(store: Store, day: str) -> dict[str, int]:

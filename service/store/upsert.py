@@ -1,6 +1,6 @@
 """`INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c`: the statement of the
 counts kept as labels and answers arrive (dashboard rollups, leaderboard cells, export
-shapes), built once per table and dialect. A vote batch runs several of them; a statement
+shapes, token spend), built once per table and dialect. A vote batch runs several of them; a statement
 used again skips SQLAlchemy's building it and computing its cache key, and a table's Core
 insert skips the ORM's bulk-insert bookkeeping, which an executemany of plain rows does not
 need. And `INSERT ... ON CONFLICT (key) DO NOTHING`, for rows processes seed together."""
@@ -21,9 +21,14 @@ def add_statement(s: Session, table: Any, keys: tuple[str, ...], adds: tuple[str
     return _statement(s.get_bind().dialect.name, table.__table__, keys, adds)
 
 
+def _insert(dialect: str, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's or SQLite's)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 @cache
 def _statement(dialect: str, table: Table, keys: tuple[str, ...], adds: tuple[str, ...]) -> Any:
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = _insert(dialect, table)
     return stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={c: table.c[c] + stmt.excluded[c] for c in adds},
@@ -35,7 +40,5 @@ def insert_new(s: Session, table: Any, rows: list[dict[str, Any]], key: str) -> 
     meanwhile is left as it is (processes starting together seed the same rows: checking
     first and inserting after let both insert, and one of them failed to start)."""
     if rows:
-        dialect = s.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt: Any = insert(table.__table__)
+        stmt = _insert(s.get_bind().dialect.name, table.__table__)
         s.execute(stmt.on_conflict_do_nothing(index_elements=[key]), rows)
