@@ -51,9 +51,13 @@ def new_ids(n: int) -> list[str]:
     then a counter within the millisecond, then random bits). The random bits come from one
     read of the system's source for all of them."""
     size = (_RANDOM_BITS + 7) // 8
+    spare = size * 8 - _RANDOM_BITS
     random = os.urandom(size * n)
     return [
-        uuid7_text(ms, counter << 62 | int.from_bytes(random[k * size : (k + 1) * size]) >> 2)
+        uuid7_text(
+            ms,
+            counter << _RANDOM_BITS | int.from_bytes(random[k * size : (k + 1) * size]) >> spare,
+        )
         for k, (ms, counter) in enumerate(_stamps(n))
     ]
 
