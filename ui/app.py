@@ -51,9 +51,8 @@ footer { display: none !important; }
   .prompt-row { order: -1; }
 }
 /* The dashboard's one legend (hollow rings, as the plots draw points): its names wrap on a
-   phone, and it stays in view while the plots scroll by. */
-#dash-legend { position: sticky; top: 0; z-index: 5; padding: .35em .5em;
-  background: var(--background-fill-primary); }
+   phone. */
+#dash-legend { padding: .35em .5em; }
 .dash-legend { display: flex; flex-wrap: wrap; align-items: center; gap: .25em 1.1em; }
 .dash-legend-title { font-weight: 600; }
 .dash-key { display: inline-flex; align-items: center; gap: .4em; overflow-wrap: anywhere; }

@@ -234,7 +234,8 @@ def build_dashboard(runtime: Runtime) -> tuple[Any, list[Any], list[Any], Any, A
         return (await asyncio.to_thread(charts, runtime, w, use_case))[: len(PLOTS)]
 
     async def show(w: str, use_case: str | None, request: gr.Request) -> list[Any]:
-        """The plots and the empty-window note, for the page."""
+        """The plots, their legend and the notes (empty window, measures without data),
+        for the page."""
         return await asyncio.to_thread(charts, runtime, w, use_case, request_language(request))
 
     async def load_goals(use_case: str | None, request: gr.Request) -> tuple[str, pd.DataFrame]:
